@@ -1,0 +1,136 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"runtime"
+	"runtime/debug"
+	"strings"
+)
+
+// Exit codes.
+const (
+	exitOK    = 0
+	exitError = 1 // the command ran and failed
+	exitUsage = 2 // bad flags, arguments or environment values
+)
+
+const usage = `fortapi — a secure HTTP API server and toolkit
+
+Usage:
+  fortapi serve [flags]     run the API server (HTTPS by default)
+  fortapi openapi           print the OpenAPI 3.1 document
+  fortapi version           print the version
+
+Run "fortapi COMMAND --help" for a command's flags. Every flag can also be
+set through an environment variable: --data-dir is FORTAPI_DATA_DIR.
+`
+
+// run is the whole program: main only wires the process to it.
+func run(ctx context.Context, args []string, getenv func(string) string, stdin io.Reader, stdout, stderr io.Writer) int {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, usage)
+		return exitUsage
+	}
+	cmd, rest := args[0], args[1:]
+	switch cmd {
+	case "serve":
+		return runServe(ctx, rest, getenv, stdout, stderr)
+	case "openapi":
+		return runOpenAPI(rest, getenv, stdout, stderr)
+	case "version":
+		return runVersion(rest, getenv, stdout, stderr)
+	case "help", "-h", "-help", "--help":
+		fmt.Fprint(stdout, usage)
+		return exitOK
+	default:
+		fmt.Fprintf(stderr, "fortapi: unknown command %q (commands: serve, openapi, version; see fortapi --help)\n", cmd)
+		return exitUsage
+	}
+}
+
+// command is a subcommand's flag set, with environment fallbacks.
+type command struct {
+	name string
+	fs   *flag.FlagSet
+	help string
+}
+
+func newCommand(name, help string) *command {
+	fs := flag.NewFlagSet("fortapi "+name, flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	return &command{name: name, fs: fs, help: help}
+}
+
+// envName is the environment variable of a flag: data-dir → FORTAPI_DATA_DIR.
+func envName(flagName string) string {
+	return "FORTAPI_" + strings.ToUpper(strings.ReplaceAll(flagName, "-", "_"))
+}
+
+// parse reads args, then fills every flag not given on the command line
+// from its environment variable. It returns an exit code and false when the
+// command must stop (help shown, or a one-line error written).
+func (c *command) parse(args []string, getenv func(string) string, stdout, stderr io.Writer) (int, bool) {
+	if err := c.fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			c.printHelp(stdout)
+			return exitOK, false
+		}
+		fmt.Fprintf(stderr, "%s: %v (see --help)\n", c.fs.Name(), err)
+		return exitUsage, false
+	}
+	if c.fs.NArg() > 0 {
+		fmt.Fprintf(stderr, "%s: unexpected argument %q (see --help)\n", c.fs.Name(), c.fs.Arg(0))
+		return exitUsage, false
+	}
+	set := map[string]bool{}
+	c.fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+	var bad error
+	c.fs.VisitAll(func(f *flag.Flag) {
+		if set[f.Name] || bad != nil {
+			return
+		}
+		if v := getenv(envName(f.Name)); v != "" {
+			if err := c.fs.Set(f.Name, v); err != nil {
+				bad = fmt.Errorf("invalid value %q for %s: %v", v, envName(f.Name), err)
+			}
+		}
+	})
+	if bad != nil {
+		fmt.Fprintf(stderr, "%s: %v\n", c.fs.Name(), bad)
+		return exitUsage, false
+	}
+	return exitOK, true
+}
+
+func (c *command) printHelp(w io.Writer) {
+	fmt.Fprintf(w, "Usage: %s [flags]\n\n%s\nFlags (each also as the environment variable shown):\n", c.fs.Name(), c.help)
+	c.fs.VisitAll(func(f *flag.Flag) {
+		name, u := flag.UnquoteUsage(f)
+		fmt.Fprintf(w, "  --%s %s\n    \t%s", f.Name, name, u)
+		if f.DefValue != "" && f.DefValue != "false" {
+			fmt.Fprintf(w, " (default %q)", f.DefValue)
+		}
+		fmt.Fprintf(w, " [%s]\n", envName(f.Name))
+	})
+}
+
+func version() string {
+	v := "(devel)"
+	if bi, ok := debug.ReadBuildInfo(); ok && bi.Main.Version != "" {
+		v = bi.Main.Version
+	}
+	return v
+}
+
+func runVersion(args []string, getenv func(string) string, stdout, stderr io.Writer) int {
+	c := newCommand("version", "Prints the version of this binary and the Go release it was built with.")
+	if code, ok := c.parse(args, getenv, stdout, stderr); !ok {
+		return code
+	}
+	fmt.Fprintf(stdout, "fortapi %s %s %s/%s\n", version(), runtime.Version(), runtime.GOOS, runtime.GOARCH)
+	return exitOK
+}

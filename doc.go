@@ -1,0 +1,37 @@
+// Package fortapi builds HTTP APIs on huma v2 and net/http whose OpenAPI
+// document is exactly what they enforce, and whose defaults are the secure
+// ones.
+//
+// New returns an API; register operations on it with huma.Register, then
+// call Handler. Every operation must declare who may call it: either
+// Scopes(...) (a security requirement, enforced) or Public() (an explicit
+// marker). An operation that declares neither makes Handler fail with an
+// error naming it — deny by default, also for hidden operations.
+//
+// What it defends against, and the defaults:
+//
+//   - Broken function-level authorization: the declared scopes are checked
+//     against the principal returned by Options.Authenticator before any
+//     parameter or body is decoded, so anonymous callers cannot make the
+//     server parse anything. Without an authenticator every protected
+//     operation answers 401.
+//   - Mass assignment and ambiguous input: schemas reject unknown
+//     properties, field names match exactly (case-sensitive; importing
+//     fortapi sets huma.ValidateStrictCasing for the whole process), unknown query
+//     parameters are refused, bodies must be valid UTF-8 JSON with an
+//     application/json Content-Type (415 otherwise).
+//   - Resource exhaustion: request bodies are capped (1 MiB by default,
+//     413), header blocks above Options.MaxHeaderBytes (32 KiB) answer 431,
+//     and NewServer sets read-header, read, write and idle timeouts and a
+//     hard header cap.
+//   - Information leaks in errors: every error, including 404, 405 (with
+//     Allow), 413, 415 and panics, is RFC 9457 application/problem+json.
+//     5xx responses never carry internal error text (it is logged with the
+//     request id instead); validation errors list every failing field but
+//     never echo a value that is an object or array, the whole body, a long
+//     string, or anything at a field marked writeOnly or named like
+//     password, token or secret.
+//   - Untraceable requests: each request gets an X-Request-Id (a valid
+//     incoming one is kept) and exactly one structured slog access-log line,
+//     which never contains the query string or headers.
+package fortapi

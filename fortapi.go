@@ -1,0 +1,302 @@
+package fortapi
+
+import (
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"reflect"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/danielgtaylor/huma/v2"
+	"github.com/danielgtaylor/huma/v2/adapters/humago"
+)
+
+// huma matches JSON property names case-insensitively unless this
+// process-wide switch is on; fortapi wants "NAME" to be an unknown property,
+// not "name". Importing fortapi turns it on for every huma API in the
+// process.
+func init() { huma.ValidateStrictCasing = true }
+
+// Fixed paths every fortapi API serves.
+const (
+	OpenAPIPath = "/openapi.json"
+	DocsPath    = "/docs"
+)
+
+// DefaultMaxHeaderBytes is the default of Options.MaxHeaderBytes.
+const DefaultMaxHeaderBytes = 32 << 10
+
+// Options configure New. The zero value is safe: every field documents its
+// default.
+type Options struct {
+	// Title and Version describe the API in its OpenAPI document
+	// (defaults "API" and "0.0.0").
+	Title, Version string
+	// Description is the OpenAPI info.description (optional).
+	Description string
+	// Authenticator turns a request into a principal. Nil means nobody is
+	// authenticated: every protected operation answers 401.
+	Authenticator Authenticator
+	// Logger receives the access log, errors and panics (default
+	// slog.Default()).
+	Logger *slog.Logger
+	// MaxHeaderBytes caps the size of a request's header block (names and
+	// values); larger requests answer 431 problem+json. Default 32 KiB.
+	// NewServer sets the hard net/http limit to twice this value.
+	MaxHeaderBytes int
+	// Rand is the source of request ids (default crypto/rand).
+	Rand io.Reader
+	// Now is the clock of the access log (default time.Now).
+	Now func() time.Time
+	// DisableDocs turns off the /docs UI (the OpenAPI document stays).
+	DisableDocs bool
+}
+
+// API is a huma API whose operations are checked against their declared
+// security. Register operations with huma.Register(api, ...), then call
+// Handler.
+type API struct {
+	huma.API
+
+	mux      *http.ServeMux
+	cfg      huma.Config
+	opts     Options
+	log      *slog.Logger
+	errModel *huma.Schema
+
+	mu       sync.Mutex
+	problems []string // operations whose declaration is refused
+}
+
+// New returns an API with fortapi's defaults. See the package
+// documentation for what they are.
+func New(opts Options) *API {
+	if opts.Title == "" {
+		opts.Title = "API"
+	}
+	if opts.Version == "" {
+		opts.Version = "0.0.0"
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.Default()
+	}
+	if opts.MaxHeaderBytes <= 0 {
+		opts.MaxHeaderBytes = DefaultMaxHeaderBytes
+	}
+	if opts.Rand == nil {
+		opts.Rand = rand.Reader
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	a := &API{mux: http.NewServeMux(), opts: opts, log: opts.Logger}
+
+	registry := huma.NewMapRegistry("#/components/schemas/", huma.DefaultSchemaNamer)
+	cfg := huma.Config{
+		OpenAPI: &huma.OpenAPI{
+			OpenAPI: "3.1.0",
+			Info:    &huma.Info{Title: opts.Title, Version: opts.Version, Description: opts.Description},
+			Components: &huma.Components{
+				Schemas: registry,
+				SecuritySchemes: map[string]*huma.SecurityScheme{
+					BearerScheme: {
+						Type:         "http",
+						Scheme:       "bearer",
+						BearerFormat: "JWT",
+						Description:  "An access token from POST /token, sent as `Authorization: Bearer <token>`.",
+					},
+				},
+			},
+		},
+		// fortapi serves the document and the docs itself (no CDN).
+		OpenAPIPath:                  "",
+		DocsPath:                     "",
+		SchemasPath:                  "",
+		Formats:                      map[string]huma.Format{"application/json": strictJSON, "json": strictJSON},
+		DefaultFormat:                "application/json",
+		RejectUnknownQueryParameters: true,
+	}
+	cfg.Transformers = []huma.Transformer{a.transformError}
+	a.cfg = cfg
+	a.API = huma.NewAPI(cfg, &guardAdapter{inner: humago.NewAdapter(a.mux, ""), api: a})
+	a.errModel = registry.Schema(reflect.TypeOf(huma.NewError(0, "")), true, "")
+	return a
+}
+
+// Config returns the huma configuration; huma reads settings such as
+// RejectUnknownQueryParameters through it.
+func (a *API) Config() huma.Config { return a.cfg }
+
+// Handler returns the API's http.Handler with every middleware in place, or
+// an error naming each operation whose security declaration is missing or
+// invalid. Register every operation before calling it.
+func (a *API) Handler() (http.Handler, error) {
+	a.mu.Lock()
+	problems := slices.Sorted(slices.Values(a.problems))
+	a.mu.Unlock()
+	if len(problems) > 0 {
+		return nil, fmt.Errorf("fortapi: refusing to start, deny by default: %s", strings.Join(problems, "; "))
+	}
+	doc, err := a.OpenAPIJSON()
+	if err != nil {
+		return nil, err
+	}
+	a.mux.Handle("GET "+OpenAPIPath, openAPIHandler(doc))
+	if !a.opts.DisableDocs {
+		// DOCSUI-PENDING ui := docsui.Handler(DocsPath, OpenAPIPath)
+		// a.mux.Handle(DocsPath, ui)
+		// a.mux.Handle(DocsPath+"/", ui)
+	}
+	return &frontDoor{api: a, mux: a.mux}, nil
+}
+
+// OpenAPIJSON returns the OpenAPI 3.1 document as JSON.
+func (a *API) OpenAPIJSON() ([]byte, error) {
+	doc, err := a.OpenAPI().MarshalJSON()
+	if err != nil {
+		return nil, fmt.Errorf("fortapi: encoding the OpenAPI document: %w", err)
+	}
+	return doc, nil
+}
+
+func openAPIHandler(doc []byte) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h := w.Header()
+		h.Set("Content-Type", "application/json")
+		h.Set("Cache-Control", "no-cache")
+		_, _ = w.Write(doc)
+	})
+}
+
+// guardAdapter wraps the net/http adapter: it sees every operation,
+// including hidden ones, records those whose security declaration is
+// refused, documents the errors enforcement adds, and puts the
+// authorization check in front of huma's handler so that it runs before any
+// input is decoded.
+type guardAdapter struct {
+	inner huma.Adapter
+	api   *API
+}
+
+func (g *guardAdapter) ServeHTTP(w http.ResponseWriter, r *http.Request) { g.inner.ServeHTTP(w, r) }
+
+func (g *guardAdapter) Handle(op *huma.Operation, handler func(huma.Context)) {
+	a := g.api
+	name := op.Method + " " + op.Path
+	if op.OperationID != "" {
+		name = op.OperationID + " (" + name + ")"
+	}
+	if why := checkDeclaration(op, a.OpenAPI().Components.SecuritySchemes); why != "" {
+		a.mu.Lock()
+		a.problems = append(a.problems, "operation "+name+" "+why)
+		a.mu.Unlock()
+	}
+	public := isPublic(op.Security)
+	a.documentErrors(op, public)
+	if op.Metadata == nil {
+		op.Metadata = map[string]any{}
+	}
+	op.Metadata[sensitiveKey] = sensitiveLocations(a.OpenAPI().Components.Schemas, op)
+	hasBody := op.RequestBody != nil
+	sec := op.Security
+	g.inner.Handle(op, func(ctx huma.Context) {
+		if !public {
+			var ok bool
+			if ctx, ok = a.authorize(ctx, sec); !ok {
+				return
+			}
+		}
+		if hasBody && ctx.Header("Content-Type") == "" && requestHasBody(ctx) {
+			_ = huma.WriteErr(a, ctx, http.StatusUnsupportedMediaType, "a request body needs Content-Type: application/json")
+			return
+		}
+		handler(ctx)
+	})
+}
+
+func requestHasBody(ctx huma.Context) bool {
+	r, _ := humago.Unwrap(ctx)
+	return r.ContentLength != 0 && r.Body != nil && r.Body != http.NoBody
+}
+
+// authorize authenticates the request and checks the declared security. It
+// writes the 401/403 answer itself and returns false when the call is
+// refused.
+func (a *API) authorize(ctx huma.Context, sec []map[string][]string) (huma.Context, bool) {
+	if len(sec) == 0 { // undeclared: Handler refuses to start, deny anyway
+		_ = huma.WriteErr(a, ctx, http.StatusForbidden, "this operation declares no security and is denied")
+		return ctx, false
+	}
+	r, _ := humago.Unwrap(ctx)
+	var p *Principal
+	err := ErrNoCredentials
+	if a.opts.Authenticator != nil {
+		p, err = a.opts.Authenticator.Authenticate(r)
+	}
+	if err == nil && p == nil {
+		err = ErrNoCredentials
+	}
+	if err != nil {
+		var se huma.StatusError
+		switch {
+		case errors.Is(err, ErrNoCredentials):
+			ctx.SetHeader("WWW-Authenticate", `Bearer realm="api"`)
+			_ = huma.WriteErr(a, ctx, http.StatusUnauthorized, "authentication required")
+		case errors.As(err, &se):
+			_ = huma.WriteErr(a, ctx, se.GetStatus(), http.StatusText(se.GetStatus()))
+		default:
+			ctx.SetHeader("WWW-Authenticate", `Bearer realm="api", error="invalid_token"`)
+			_ = huma.WriteErr(a, ctx, http.StatusUnauthorized, "the credentials are invalid or expired")
+		}
+		return ctx, false
+	}
+	ok, missing := authorize(p, sec)
+	if !ok {
+		if missing == nil {
+			ctx.SetHeader("WWW-Authenticate", `Bearer realm="api"`)
+			_ = huma.WriteErr(a, ctx, http.StatusUnauthorized, "this operation does not accept these credentials")
+			return ctx, false
+		}
+		ctx.SetHeader("WWW-Authenticate", `Bearer realm="api", error="insufficient_scope", scope="`+strings.Join(missing, " ")+`"`)
+		_ = huma.WriteErr(a, ctx, http.StatusForbidden, "insufficient scope: needs "+strings.Join(missing, " "))
+		return ctx, false
+	}
+	return huma.WithValue(ctx, principalKey{}, p), true
+}
+
+// documentErrors adds to the operation's OpenAPI entry the error responses
+// fortapi itself may send.
+func (a *API) documentErrors(op *huma.Operation, public bool) {
+	if op.Responses == nil {
+		op.Responses = map[string]*huma.Response{}
+	}
+	add := func(status int, desc string) {
+		code := fmt.Sprint(status)
+		if _, ok := op.Responses[code]; ok {
+			return
+		}
+		op.Responses[code] = &huma.Response{
+			Description: desc,
+			Content:     map[string]*huma.MediaType{"application/problem+json": {Schema: a.errModel}},
+		}
+	}
+	if !public {
+		add(http.StatusUnauthorized, "Unauthorized: no or invalid credentials (WWW-Authenticate: Bearer)")
+		add(http.StatusForbidden, "Forbidden: a required scope is missing (error=\"insufficient_scope\")")
+	}
+	if op.RequestBody != nil {
+		add(http.StatusRequestEntityTooLarge, fmt.Sprintf("Content Too Large: the body exceeds %d bytes", op.MaxBodyBytes))
+		add(http.StatusUnsupportedMediaType, "Unsupported Media Type: send application/json")
+		add(http.StatusUnprocessableEntity, "Unprocessable Entity: the input failed validation")
+	}
+	if len(op.Parameters) > 0 {
+		add(http.StatusUnprocessableEntity, "Unprocessable Entity: the input failed validation")
+	}
+	add(http.StatusInternalServerError, "Internal Server Error")
+}

@@ -1,0 +1,192 @@
+package fortapi
+
+import (
+	"bufio"
+	"context"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"runtime/debug"
+	"time"
+)
+
+type requestIDKey struct{}
+
+// RequestID returns the id of the request whose context ctx is, or "".
+func RequestID(ctx context.Context) string {
+	id, _ := ctx.Value(requestIDKey{}).(string)
+	return id
+}
+
+// validRequestID accepts 1 to 64 characters of [A-Za-z0-9._-]: enough for
+// UUIDs and trace ids, too little for log injection.
+func validRequestID(s string) bool {
+	if len(s) == 0 || len(s) > 64 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '-' || c == '_' || c == '.') {
+			return false
+		}
+	}
+	return true
+}
+
+// frontDoor is the outermost handler: request id, access log, panic
+// recovery, the header size cap, and problem+json answers for requests
+// that match no route.
+type frontDoor struct {
+	api *API
+	mux *http.ServeMux
+}
+
+func (f *frontDoor) newID() string {
+	var b [16]byte
+	if _, err := io.ReadFull(f.api.opts.Rand, b[:]); err != nil {
+		// Without randomness the id is still unique enough to trace a
+		// request; it is not a secret.
+		return fmt.Sprintf("t%x", f.api.opts.Now().UnixNano())
+	}
+	return hex.EncodeToString(b[:])
+}
+
+func (f *frontDoor) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	start := f.api.opts.Now()
+	id := r.Header.Get("X-Request-Id")
+	if !validRequestID(id) {
+		id = f.newID()
+	}
+	r = r.WithContext(context.WithValue(r.Context(), requestIDKey{}, id))
+	w.Header().Set("X-Request-Id", id)
+	rec := &recorder{ResponseWriter: w}
+	defer func() {
+		if v := recover(); v != nil {
+			if v == http.ErrAbortHandler {
+				f.logAccess(r, rec, start, id)
+				panic(v)
+			}
+			f.api.log.LogAttrs(r.Context(), slog.LevelError, "panic",
+				slog.String("request_id", id), slog.Any("panic", v), slog.String("stack", string(debug.Stack())))
+			if rec.status != 0 {
+				// Too late for an error answer: cut the connection so the
+				// client sees a failure, not a truncated success.
+				f.logAccess(r, rec, start, id)
+				panic(http.ErrAbortHandler)
+			}
+			writeProblem(rec, r, http.StatusInternalServerError, "internal error; quote the request id "+id)
+		}
+		f.logAccess(r, rec, start, id)
+	}()
+
+	if n := headerSize(r); n > f.api.opts.MaxHeaderBytes {
+		writeProblem(rec, r, http.StatusRequestHeaderFieldsTooLarge,
+			fmt.Sprintf("the request headers total %d bytes; the limit is %d", n, f.api.opts.MaxHeaderBytes))
+		return
+	}
+	if _, pattern := f.mux.Handler(r); pattern == "" {
+		f.noRoute(rec, r)
+		return
+	}
+	f.mux.ServeHTTP(rec, r)
+}
+
+// noRoute answers a request the mux has no handler for: 404, or 405 with
+// the Allow header the mux computed.
+func (f *frontDoor) noRoute(w http.ResponseWriter, r *http.Request) {
+	h, _ := f.mux.Handler(r)
+	probe := &headerProbe{h: http.Header{}}
+	h.ServeHTTP(probe, r)
+	switch probe.status {
+	case http.StatusMethodNotAllowed:
+		allow := probe.h.Get("Allow")
+		w.Header().Set("Allow", allow)
+		writeProblem(w, r, http.StatusMethodNotAllowed, fmt.Sprintf("%s is not allowed here; allowed: %s", r.Method, allow))
+	default:
+		writeProblem(w, r, http.StatusNotFound, "no such resource")
+	}
+}
+
+// headerSize is the size of the request line's target and the header
+// block as received.
+func headerSize(r *http.Request) int {
+	n := len(r.RequestURI)
+	for k, vs := range r.Header {
+		for _, v := range vs {
+			n += len(k) + len(v) + 4
+		}
+	}
+	return n
+}
+
+func (f *frontDoor) logAccess(r *http.Request, rec *recorder, start time.Time, id string) {
+	status := rec.status
+	if status == 0 {
+		status = http.StatusOK
+	}
+	f.api.log.LogAttrs(r.Context(), slog.LevelInfo, "request",
+		slog.String("request_id", id),
+		slog.String("method", r.Method),
+		slog.String("path", r.URL.Path),
+		slog.Int("status", status),
+		slog.Int64("bytes", rec.bytes),
+		slog.Float64("duration_ms", float64(f.api.opts.Now().Sub(start).Microseconds())/1000),
+		slog.String("remote", r.RemoteAddr),
+		slog.String("proto", r.Proto),
+	)
+}
+
+// recorder notes the status and size of a response. It passes Flush,
+// Hijack and http.ResponseController through.
+type recorder struct {
+	http.ResponseWriter
+	status int
+	bytes  int64
+}
+
+func (w *recorder) WriteHeader(code int) {
+	if w.status == 0 && code >= 200 {
+		w.status = code
+	}
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *recorder) Write(b []byte) (int, error) {
+	if w.status == 0 {
+		w.status = http.StatusOK
+	}
+	n, err := w.ResponseWriter.Write(b)
+	w.bytes += int64(n)
+	return n, err
+}
+
+func (w *recorder) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
+func (w *recorder) Flush() {
+	if w.status == 0 {
+		w.status = http.StatusOK
+	}
+	_ = http.NewResponseController(w.ResponseWriter).Flush()
+}
+
+func (w *recorder) Hijack() (net.Conn, *bufio.ReadWriter, error) {
+	if h, ok := w.ResponseWriter.(http.Hijacker); ok {
+		w.status = http.StatusSwitchingProtocols
+		return h.Hijack()
+	}
+	return nil, nil, errors.New("fortapi: the connection cannot be hijacked")
+}
+
+// headerProbe captures what the mux's own 404/405 handler would send.
+type headerProbe struct {
+	h      http.Header
+	status int
+}
+
+func (p *headerProbe) Header() http.Header         { return p.h }
+func (p *headerProbe) Write(b []byte) (int, error) { return len(b), nil }
+func (p *headerProbe) WriteHeader(code int)        { p.status = code }

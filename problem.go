@@ -1,0 +1,188 @@
+package fortapi
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"io"
+	"log/slog"
+	"net/http"
+	"strings"
+	"unicode/utf8"
+
+	"github.com/danielgtaylor/huma/v2"
+)
+
+// maxEchoedValue is the longest string a validation error echoes back.
+const maxEchoedValue = 200
+
+const sensitiveKey = "fortapi.sensitive"
+
+// sensitiveNames are the fragments of a field name whose value is never
+// echoed in an error.
+var sensitiveNames = [...]string{"password", "passwd", "passphrase", "secret", "token", "credential", "authorization", "cookie", "apikey", "api_key", "private"}
+
+// strictJSON is the only request format: valid UTF-8 JSON (encoding/json
+// would silently replace invalid bytes), no trailing data, nesting capped
+// by encoding/json itself. Responses escape HTML characters.
+var strictJSON = huma.Format{
+	Marshal: func(w io.Writer, v any) error {
+		return json.NewEncoder(w).Encode(v)
+	},
+	Unmarshal: func(data []byte, v any) error {
+		if !utf8.Valid(data) {
+			return errors.New("request body is not valid UTF-8")
+		}
+		dec := json.NewDecoder(bytes.NewReader(data))
+		if err := dec.Decode(v); err != nil {
+			return err
+		}
+		if dec.More() {
+			return errors.New("request body has data after the JSON value")
+		}
+		if _, err := dec.Token(); err != io.EOF {
+			return errors.New("request body has data after the JSON value")
+		}
+		return nil
+	},
+}
+
+// transformError hardens every error huma writes: server errors lose their
+// details (logged instead), echoed values are dropped where they could
+// carry a secret, and the request id is named in "instance".
+func (a *API) transformError(ctx huma.Context, status string, v any) (any, error) {
+	em, ok := v.(*huma.ErrorModel)
+	if !ok {
+		return v, nil
+	}
+	id := RequestID(ctx.Context())
+	if em.Instance == "" && id != "" {
+		em.Instance = requestURN(id)
+	}
+	if em.Status >= 500 {
+		if len(em.Errors) > 0 {
+			msgs := make([]string, 0, len(em.Errors))
+			for _, d := range em.Errors {
+				if d != nil {
+					msgs = append(msgs, d.Message)
+				}
+			}
+			a.log.LogAttrs(ctx.Context(), slog.LevelError, "request failed",
+				slog.String("request_id", id), slog.Int("status", em.Status),
+				slog.String("error", strings.Join(msgs, "; ")))
+		}
+		em.Errors = nil
+		if em.Status == http.StatusInternalServerError {
+			em.Detail = "internal error; quote the request id " + id
+		}
+		return em, nil
+	}
+	var sensitive map[string]bool
+	if op := ctx.Operation(); op != nil {
+		sensitive, _ = op.Metadata[sensitiveKey].(map[string]bool)
+	}
+	for _, d := range em.Errors {
+		if d != nil && !echoable(d, sensitive) {
+			d.Value = nil
+		}
+	}
+	return em, nil
+}
+
+func requestURN(id string) string { return "urn:fortapi:request:" + id }
+
+// echoable reports whether an error detail's value may be sent back.
+func echoable(d *huma.ErrorDetail, sensitive map[string]bool) bool {
+	switch v := d.Value.(type) {
+	case string:
+		if len(v) > maxEchoedValue {
+			return false
+		}
+	case float64, bool, int, int64, json.Number:
+	default:
+		return false // objects, arrays, raw bodies
+	}
+	loc := d.Location
+	if loc == "body" || loc == "" {
+		return false
+	}
+	lower := strings.ToLower(loc)
+	for _, n := range sensitiveNames {
+		if strings.Contains(lower, n) {
+			return false
+		}
+	}
+	return !sensitive[stripIndexes(loc)]
+}
+
+// stripIndexes turns body.a[3].b into body.a.b.
+func stripIndexes(loc string) string {
+	if !strings.Contains(loc, "[") {
+		return loc
+	}
+	var b strings.Builder
+	depth := 0
+	for _, c := range loc {
+		switch {
+		case c == '[':
+			depth++
+		case c == ']':
+			depth--
+		case depth == 0:
+			b.WriteRune(c)
+		}
+	}
+	return b.String()
+}
+
+// sensitiveLocations lists the body locations (body.a.b, without array
+// indexes) of properties marked writeOnly in the operation's request
+// schema.
+func sensitiveLocations(reg huma.Registry, op *huma.Operation) map[string]bool {
+	out := map[string]bool{}
+	if op.RequestBody == nil {
+		return out
+	}
+	mt := op.RequestBody.Content["application/json"]
+	if mt == nil {
+		return out
+	}
+	var walk func(s *huma.Schema, loc string, depth int)
+	walk = func(s *huma.Schema, loc string, depth int) {
+		if s == nil || depth > 32 {
+			return
+		}
+		if s.Ref != "" {
+			s = reg.SchemaFromRef(s.Ref)
+			if s == nil {
+				return
+			}
+		}
+		if s.WriteOnly {
+			out[loc] = true
+		}
+		for name, p := range s.Properties {
+			walk(p, loc+"."+name, depth+1)
+		}
+		walk(s.Items, loc, depth+1)
+	}
+	walk(mt.Schema, "body", 0)
+	return out
+}
+
+// writeProblem writes an RFC 9457 problem outside huma (routing errors,
+// oversized headers, panics).
+func writeProblem(w http.ResponseWriter, r *http.Request, status int, detail string) {
+	p := huma.ErrorModel{Title: http.StatusText(status), Status: status, Detail: detail}
+	if id := RequestID(r.Context()); id != "" {
+		p.Instance = requestURN(id)
+	}
+	body, _ := json.Marshal(&p)
+	h := w.Header()
+	h.Set("Content-Type", "application/problem+json")
+	h.Set("X-Content-Type-Options", "nosniff")
+	w.WriteHeader(status)
+	if r.Method != http.MethodHead {
+		_, _ = w.Write(body)
+	}
+}

@@ -1,0 +1,144 @@
+package fortapi
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"slices"
+	"strings"
+
+	"github.com/danielgtaylor/huma/v2"
+)
+
+// BearerScheme is the name of the OAuth2 bearer-token security scheme in
+// the OpenAPI document (components.securitySchemes).
+const BearerScheme = "bearer"
+
+// ErrNoCredentials is what an Authenticator returns when the request
+// carries no credentials at all; the caller is anonymous (401 without an
+// error code, RFC 6750 §3.1).
+var ErrNoCredentials = errors.New("fortapi: no credentials")
+
+// Principal is an authenticated caller.
+type Principal struct {
+	// Subject identifies the caller (a user id).
+	Subject string
+	// Scheme is the security scheme the caller authenticated with
+	// (BearerScheme, ...). An operation accepts a principal only through a
+	// requirement naming this scheme.
+	Scheme string
+	// Scopes are what the caller was granted.
+	Scopes []string
+}
+
+// HasScope reports whether the principal was granted scope.
+func (p *Principal) HasScope(scope string) bool {
+	return p != nil && slices.Contains(p.Scopes, scope)
+}
+
+// Authenticator turns a request into a principal. It must not read the
+// body. It returns ErrNoCredentials when the request has no credentials; any
+// other error means the credentials are invalid (401 invalid_token), unless
+// it is a huma.StatusError, whose status is used (for example 503 when the
+// session store is down).
+type Authenticator interface {
+	Authenticate(r *http.Request) (*Principal, error)
+}
+
+// AuthenticatorFunc adapts a function to Authenticator.
+type AuthenticatorFunc func(r *http.Request) (*Principal, error)
+
+// Authenticate calls f(r).
+func (f AuthenticatorFunc) Authenticate(r *http.Request) (*Principal, error) { return f(r) }
+
+// Scopes declares that an operation needs a bearer token granting every one
+// of scopes. Use it as huma.Operation.Security.
+func Scopes(scopes ...string) []map[string][]string {
+	return []map[string][]string{{BearerScheme: slices.Clone(scopes)}}
+}
+
+// Public declares that anyone may call an operation. In the OpenAPI
+// document it is the empty security requirement ({}), which says exactly
+// that. Use it as huma.Operation.Security.
+func Public() []map[string][]string {
+	return []map[string][]string{{}}
+}
+
+type principalKey struct{}
+
+// PrincipalFrom returns the authenticated caller of the operation whose
+// context ctx is. Handlers of protected operations always have one; public
+// operations have none.
+func PrincipalFrom(ctx context.Context) (*Principal, bool) {
+	p, ok := ctx.Value(principalKey{}).(*Principal)
+	return p, ok && p != nil
+}
+
+// isPublic reports whether the declared security contains the empty
+// requirement.
+func isPublic(sec []map[string][]string) bool {
+	for _, alt := range sec {
+		if len(alt) == 0 {
+			return true
+		}
+	}
+	return false
+}
+
+// checkDeclaration returns why an operation's declared security is not
+// acceptable, or "".
+func checkDeclaration(op *huma.Operation, schemes map[string]*huma.SecurityScheme) string {
+	if len(op.Security) == 0 {
+		return "declares no security: use fortapi.Scopes(...) or fortapi.Public()"
+	}
+	for _, alt := range op.Security {
+		if len(alt) > 1 {
+			return "combines several security schemes in one requirement, which fortapi does not enforce"
+		}
+		for scheme, scopes := range alt {
+			if _, ok := schemes[scheme]; !ok {
+				return "names the unknown security scheme " + quote(scheme)
+			}
+			if len(scopes) == 0 {
+				return "requires " + quote(scheme) + " without a scope: name at least one scope"
+			}
+			for _, s := range scopes {
+				if s == "" || strings.ContainsAny(s, " \t\r\n\"\\") {
+					return "declares the invalid scope " + quote(s)
+				}
+			}
+		}
+	}
+	return ""
+}
+
+func quote(s string) string { return `"` + s + `"` }
+
+// authorize decides whether p may call an operation declaring sec. It
+// returns the scopes to name in an insufficient_scope answer when p is
+// authenticated through an accepted scheme but lacks scopes, and ok=false
+// with nil scopes when no requirement accepts p's scheme.
+func authorize(p *Principal, sec []map[string][]string) (ok bool, missing []string) {
+	for _, alt := range sec {
+		scopes, named := alt[p.Scheme]
+		if !named || len(alt) != 1 {
+			continue
+		}
+		if allGranted(p, scopes) {
+			return true, nil
+		}
+		if missing == nil {
+			missing = scopes
+		}
+	}
+	return false, missing
+}
+
+func allGranted(p *Principal, scopes []string) bool {
+	for _, s := range scopes {
+		if !p.HasScope(s) {
+			return false
+		}
+	}
+	return true
+}

@@ -1,0 +1,277 @@
+package httpapi
+
+import (
+	"context"
+	"encoding/base64"
+	"errors"
+	"io"
+	"net/http"
+	"time"
+
+	"github.com/danielgtaylor/huma/v2"
+
+	"github.com/fortapi/fortapi"
+	"github.com/fortapi/fortapi/server"
+)
+
+// Scopes of the items API.
+const (
+	ScopeItemsRead  = "items:read"
+	ScopeItemsWrite = "items:write"
+	// ScopeAdmin lifts the owner condition on item queries.
+	ScopeAdmin = "users:admin"
+)
+
+// MaxPageSize is the largest page GET /items/ returns.
+const MaxPageSize = 100
+
+// Deps are what the handlers use.
+type Deps struct {
+	// Store keeps the items. It may be nil when the API is built only to
+	// print its OpenAPI document.
+	Store server.Store
+	// Now is the clock (default time.Now).
+	Now func() time.Time
+	// Rand is the randomness of item ids (default crypto/rand).
+	Rand io.Reader
+}
+
+// ItemInput is what a client may set on an item: no id, owner or
+// timestamps (mass assignment is impossible by construction).
+type ItemInput struct {
+	Name        string   `json:"name" minLength:"1" maxLength:"100" doc:"Item name, 1 to 100 characters." example:"Hammer"`
+	Description string   `json:"description,omitempty" maxLength:"10000" doc:"Optional description, at most 10,000 characters."`
+	Price       float64  `json:"price" exclusiveMinimum:"0" maximum:"1000000000" doc:"Price, more than 0 and at most 1e9." example:"12.5"`
+	Tax         *float64 `json:"tax,omitempty" minimum:"0" maximum:"1000000000" doc:"Optional tax, 0 to 1e9." example:"2.5"`
+}
+
+// Item is an item as the API shows it.
+type Item struct {
+	ID           string    `json:"id" format:"uuid" doc:"Random id (UUIDv7)."`
+	Owner        string    `json:"owner" doc:"Id of the owning user."`
+	Name         string    `json:"name"`
+	Description  string    `json:"description"`
+	Price        float64   `json:"price"`
+	Tax          *float64  `json:"tax" required:"false" doc:"Absent when the item has no tax."`
+	PriceWithTax float64   `json:"price_with_tax" doc:"price + tax."`
+	CreatedAt    time.Time `json:"created_at"`
+	UpdatedAt    time.Time `json:"updated_at"`
+}
+
+func toItem(it server.Item) Item {
+	out := Item{
+		ID: it.ID, Owner: it.OwnerID, Name: it.Name, Description: it.Description,
+		Price: it.Price, Tax: it.Tax, PriceWithTax: it.Price,
+		CreatedAt: it.CreatedAt, UpdatedAt: it.UpdatedAt,
+	}
+	if it.Tax != nil {
+		out.PriceWithTax += *it.Tax
+	}
+	return out
+}
+
+type itemIDParam struct {
+	ID string `path:"id" format:"uuid" maxLength:"36" doc:"Item id."`
+}
+
+type createInput struct {
+	Body ItemInput
+}
+
+type itemOutput struct {
+	Body Item
+}
+
+type createOutput struct {
+	Location string `header:"Location" doc:"URL of the new item."`
+	Body     Item
+}
+
+type listInput struct {
+	Limit  int    `query:"limit" minimum:"1" maximum:"100" default:"20" doc:"Page size, 1 to 100."`
+	Cursor string `query:"cursor" maxLength:"64" doc:"next_cursor of the previous page."`
+}
+
+// ItemPage is one page of items.
+type ItemPage struct {
+	Items      []Item `json:"items"`
+	NextCursor string `json:"next_cursor,omitempty" doc:"Pass as cursor to get the next page; absent on the last page."`
+}
+
+type listOutput struct {
+	Body ItemPage
+}
+
+type updateInput struct {
+	itemIDParam
+	Body ItemInput
+}
+
+type deleteOutput struct{}
+
+type items struct {
+	Deps
+}
+
+// access is the caller's view of the items: the owner condition that
+// every store call carries.
+func access(ctx context.Context) (server.Access, error) {
+	p, ok := fortapi.PrincipalFrom(ctx)
+	if !ok || p.Subject == "" {
+		// fortapi authorizes before handlers run; reaching here is a bug.
+		return server.Access{}, huma.Error401Unauthorized("authentication required")
+	}
+	return server.Access{UserID: p.Subject, All: p.HasScope(ScopeAdmin)}, nil
+}
+
+func (h *items) now() time.Time { return h.Now().UTC().Truncate(time.Microsecond) }
+
+func storeErr(err error) error {
+	switch {
+	case errors.Is(err, server.ErrNotFound):
+		return huma.Error404NotFound("no such item")
+	case errors.Is(err, server.ErrConflict):
+		return huma.Error409Conflict("an item with this id exists")
+	default:
+		return err // 500, details logged, not sent
+	}
+}
+
+func (h *items) create(ctx context.Context, in *createInput) (*createOutput, error) {
+	acc, err := access(ctx)
+	if err != nil {
+		return nil, err
+	}
+	now := h.now()
+	id, err := server.NewID(now, h.Rand)
+	if err != nil {
+		return nil, err
+	}
+	it := server.Item{
+		ID: id, OwnerID: acc.UserID, Name: in.Body.Name, Description: in.Body.Description,
+		Price: in.Body.Price, Tax: in.Body.Tax, CreatedAt: now, UpdatedAt: now,
+	}
+	if err := h.Store.CreateItem(ctx, it); err != nil {
+		return nil, storeErr(err)
+	}
+	return &createOutput{Location: "/items/" + id, Body: toItem(it)}, nil
+}
+
+func (h *items) get(ctx context.Context, in *itemIDParam) (*itemOutput, error) {
+	acc, err := access(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if !server.ValidID(in.ID) {
+		return nil, huma.Error404NotFound("no such item")
+	}
+	it, err := h.Store.GetItem(ctx, acc, in.ID)
+	if err != nil {
+		return nil, storeErr(err)
+	}
+	return &itemOutput{Body: toItem(it)}, nil
+}
+
+func (h *items) update(ctx context.Context, in *updateInput) (*itemOutput, error) {
+	acc, err := access(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if !server.ValidID(in.ID) {
+		return nil, huma.Error404NotFound("no such item")
+	}
+	it, err := h.Store.UpdateItem(ctx, acc, server.Item{
+		ID: in.ID, Name: in.Body.Name, Description: in.Body.Description,
+		Price: in.Body.Price, Tax: in.Body.Tax, UpdatedAt: h.now(),
+	})
+	if err != nil {
+		return nil, storeErr(err)
+	}
+	return &itemOutput{Body: toItem(it)}, nil
+}
+
+func (h *items) delete(ctx context.Context, in *itemIDParam) (*deleteOutput, error) {
+	acc, err := access(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if !server.ValidID(in.ID) {
+		return nil, huma.Error404NotFound("no such item")
+	}
+	if err := h.Store.DeleteItem(ctx, acc, in.ID); err != nil {
+		return nil, storeErr(err)
+	}
+	return &deleteOutput{}, nil
+}
+
+// Cursors are the last id of a page, base64url-encoded: opaque to
+// clients, validated on the way back in.
+func encodeCursor(id string) string { return base64.RawURLEncoding.EncodeToString([]byte(id)) }
+
+func decodeCursor(c string) (string, bool) {
+	b, err := base64.RawURLEncoding.DecodeString(c)
+	if err != nil || !server.ValidID(string(b)) {
+		return "", false
+	}
+	return string(b), true
+}
+
+func (h *items) list(ctx context.Context, in *listInput) (*listOutput, error) {
+	acc, err := access(ctx)
+	if err != nil {
+		return nil, err
+	}
+	after := ""
+	if in.Cursor != "" {
+		var ok bool
+		if after, ok = decodeCursor(in.Cursor); !ok {
+			return nil, huma.Error422UnprocessableEntity("validation failed", &huma.ErrorDetail{
+				Location: "query.cursor", Message: "not a cursor returned by this API",
+			})
+		}
+	}
+	limit := min(max(in.Limit, 1), MaxPageSize)
+	found, err := h.Store.ListItems(ctx, acc, after, limit+1)
+	if err != nil {
+		return nil, storeErr(err)
+	}
+	page := ItemPage{Items: make([]Item, 0, min(len(found), limit))}
+	for i, it := range found {
+		if i == limit {
+			page.NextCursor = encodeCursor(found[i-1].ID)
+			break
+		}
+		page.Items = append(page.Items, toItem(it))
+	}
+	return &listOutput{Body: page}, nil
+}
+
+func registerItems(api huma.API, d Deps) {
+	h := &items{Deps: d}
+	tags := []string{"items"}
+	huma.Register(api, huma.Operation{
+		OperationID: "create-item", Method: http.MethodPost, Path: "/items/",
+		Summary: "Create an item", Tags: tags, DefaultStatus: http.StatusCreated,
+		Security: fortapi.Scopes(ScopeItemsWrite),
+	}, h.create)
+	huma.Register(api, huma.Operation{
+		OperationID: "list-items", Method: http.MethodGet, Path: "/items/",
+		Summary: "List the caller's items", Description: "Administrators see every item. Pages are ordered by id.",
+		Tags: tags, Security: fortapi.Scopes(ScopeItemsRead),
+	}, h.list)
+	huma.Register(api, huma.Operation{
+		OperationID: "get-item", Method: http.MethodGet, Path: "/items/{id}",
+		Summary: "Get an item", Description: "Another user's item answers 404, exactly like a missing one.",
+		Tags: tags, Security: fortapi.Scopes(ScopeItemsRead), Errors: []int{http.StatusNotFound},
+	}, h.get)
+	huma.Register(api, huma.Operation{
+		OperationID: "update-item", Method: http.MethodPut, Path: "/items/{id}",
+		Summary: "Replace an item's fields", Tags: tags, Security: fortapi.Scopes(ScopeItemsWrite),
+		Errors: []int{http.StatusNotFound},
+	}, h.update)
+	huma.Register(api, huma.Operation{
+		OperationID: "delete-item", Method: http.MethodDelete, Path: "/items/{id}",
+		Summary: "Delete an item", Tags: tags, DefaultStatus: http.StatusNoContent,
+		Security: fortapi.Scopes(ScopeItemsWrite), Errors: []int{http.StatusNotFound},
+	}, h.delete)
+}
