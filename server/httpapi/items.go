@@ -103,7 +103,7 @@ type listOutput struct {
 }
 
 type updateInput struct {
-	itemIDParam
+	ID   string `path:"id" format:"uuid" maxLength:"36" doc:"Item id."`
 	Body ItemInput
 }
 
