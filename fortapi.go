@@ -15,6 +15,8 @@ import (
 
 	"github.com/danielgtaylor/huma/v2"
 	"github.com/danielgtaylor/huma/v2/adapters/humago"
+
+	"github.com/fortapi/fortapi/docsui"
 )
 
 // huma matches JSON property names case-insensitively unless this
@@ -149,9 +151,9 @@ func (a *API) Handler() (http.Handler, error) {
 	}
 	a.mux.Handle("GET "+OpenAPIPath, openAPIHandler(doc))
 	if !a.opts.DisableDocs {
-		// DOCSUI-PENDING ui := docsui.Handler(DocsPath, OpenAPIPath)
-		// a.mux.Handle(DocsPath, ui)
-		// a.mux.Handle(DocsPath+"/", ui)
+		ui := docsui.Handler(DocsPath, OpenAPIPath)
+		a.mux.Handle(DocsPath, ui)
+		a.mux.Handle(DocsPath+"/", ui)
 	}
 	return &frontDoor{api: a, mux: a.mux}, nil
 }
