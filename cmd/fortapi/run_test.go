@@ -187,17 +187,6 @@ func (w *lineWriter) String() string {
 	return w.buf.String()
 }
 
-func (w *lineWriter) waitURL(t *testing.T) string {
-	t.Helper()
-	select {
-	case u := <-w.url:
-		return u
-	case <-time.After(60 * time.Second):
-		t.Fatalf("the server did not start; log:\n%s", w.String())
-		return ""
-	}
-}
-
 // tlsClient trusts only the development certificate in dataDir.
 func tlsClient(t *testing.T, dataDir string, cfg *tls.Config) *http.Client {
 	t.Helper()

@@ -1,0 +1,113 @@
+package fortapi_test
+
+import (
+	"context"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+
+	"github.com/danielgtaylor/huma/v2"
+
+	"github.com/fortapi/fortapi"
+)
+
+// The request path, in process (no network, no TLS): a bare net/http
+// handler against the same operations through fortapi, with its JSON
+// access log written to io.Discard.
+
+func bareHandler() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /health", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		_ = json.NewEncoder(w).Encode(map[string]bool{"ok": true})
+	})
+	mux.HandleFunc("POST /things", func(w http.ResponseWriter, r *http.Request) {
+		if r.Header.Get("Authorization") == "" {
+			http.Error(w, "unauthorized", http.StatusUnauthorized)
+			return
+		}
+		var in struct {
+			Name  string `json:"name"`
+			Count int    `json:"count"`
+		}
+		if err := json.NewDecoder(r.Body).Decode(&in); err != nil {
+			http.Error(w, err.Error(), http.StatusBadRequest)
+			return
+		}
+		w.Header().Set("Content-Type", "application/json")
+		_ = json.NewEncoder(w).Encode(map[string]string{"name": in.Name, "by": "alice"})
+	})
+	return mux
+}
+
+func fortapiHandler(b *testing.B) http.Handler {
+	api := fortapi.New(fortapi.Options{
+		Authenticator: fortapi.AuthenticatorFunc(testAuth),
+		Logger:        slog.New(slog.NewJSONHandler(io.Discard, nil)),
+	})
+	huma.Register(api, huma.Operation{OperationID: "health", Method: "GET", Path: "/health", Security: fortapi.Public()},
+		func(ctx context.Context, _ *struct{}) (*okOut, error) {
+			out := &okOut{}
+			out.Body.OK = true
+			return out, nil
+		})
+	huma.Register(api, huma.Operation{OperationID: "list", Method: "GET", Path: "/things", Security: fortapi.Scopes("things:read")},
+		func(ctx context.Context, _ *listIn) (*okOut, error) {
+			out := &okOut{}
+			out.Body.OK = true
+			return out, nil
+		})
+	huma.Register(api, huma.Operation{OperationID: "create", Method: "POST", Path: "/things", Security: fortapi.Scopes("things:write")},
+		func(ctx context.Context, in *thingIn) (*thingOut, error) {
+			p, _ := fortapi.PrincipalFrom(ctx)
+			out := &thingOut{}
+			out.Body.Name, out.Body.By = in.Body.Name, p.Subject
+			return out, nil
+		})
+	h, err := api.Handler()
+	if err != nil {
+		b.Fatal(err)
+	}
+	return h
+}
+
+func benchServe(b *testing.B, h http.Handler, method, target, body string, header map[string]string, want int) {
+	b.ReportAllocs()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			var rd io.Reader
+			if body != "" {
+				rd = strings.NewReader(body)
+			}
+			req := httptest.NewRequest(method, target, rd)
+			for k, v := range header {
+				req.Header.Set(k, v)
+			}
+			rec := httptest.NewRecorder()
+			h.ServeHTTP(rec, req)
+			if rec.Code != want {
+				b.Fatalf("status %d: %s", rec.Code, rec.Body)
+			}
+		}
+	})
+}
+
+func BenchmarkRequestPath(b *testing.B) {
+	bare, fort := bareHandler(), fortapiHandler(b)
+	post := `{"name":"hammer","count":3}`
+	b.Run("GET public/bare", func(b *testing.B) { benchServe(b, bare, "GET", "/health", "", nil, 200) })
+	b.Run("GET public/fortapi", func(b *testing.B) { benchServe(b, fort, "GET", "/health", "", nil, 200) })
+	b.Run("GET protected/fortapi", func(b *testing.B) {
+		benchServe(b, fort, "GET", "/things", "", map[string]string{"Authorization": "Test alice things:read"}, 200)
+	})
+	b.Run("GET anonymous 401/fortapi", func(b *testing.B) { benchServe(b, fort, "GET", "/things", "", nil, 401) })
+	b.Run("GET 404/fortapi", func(b *testing.B) { benchServe(b, fort, "GET", "/nowhere", "", nil, 404) })
+	b.Run("POST validated/bare", func(b *testing.B) {
+		benchServe(b, bare, "POST", "/things", post, map[string]string{"Authorization": "x", "Content-Type": "application/json"}, 200)
+	})
+	b.Run("POST validated/fortapi", func(b *testing.B) { benchServe(b, fort, "POST", "/things", post, writer, 200) })
+}
