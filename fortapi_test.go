@@ -103,7 +103,7 @@ func (l *logBuffer) lines() []map[string]any {
 // newTestAPI registers a small API: a protected create with a body, a
 // protected list, a public health check, a handler that panics and one
 // that fails with an internal error.
-func newTestAPI(t *testing.T) (*fortapi.API, *logBuffer) {
+func newTestAPI(t testing.TB) (*fortapi.API, *logBuffer) {
 	t.Helper()
 	logs := &logBuffer{}
 	api := fortapi.New(fortapi.Options{

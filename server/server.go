@@ -44,7 +44,10 @@ type Access struct {
 
 // ItemStore keeps items. Every method that reads or changes an existing item
 // takes an Access: an item the caller may not see is reported as ErrNotFound,
-// exactly like one that does not exist.
+// exactly like one that does not exist. An Access with neither UserID nor All
+// is refused with an error (it would otherwise match items with an empty
+// owner), and CreateItem refuses an empty ID or OwnerID. Cursors (after)
+// compare as raw bytes.
 type ItemStore interface {
 	// CreateItem stores a new item; the caller has set every field. An
 	// existing ID gives ErrConflict.

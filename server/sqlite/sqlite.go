@@ -1,0 +1,516 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"math"
+	"net/url"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	msqlite "modernc.org/sqlite"
+	sqlite3 "modernc.org/sqlite/lib"
+
+	"github.com/fortapi/fortapi/server"
+)
+
+// Defaults applied for zero Options fields.
+const (
+	DefaultReadConns   = 4
+	DefaultBusyTimeout = 5 * time.Second
+)
+
+// Synchronous is the durability level of a commit (PRAGMA synchronous).
+type Synchronous int
+
+const (
+	// SynchronousNormal (the zero value, the default) does not sync the WAL
+	// on each commit, only at checkpoints. Under WAL a committed transaction
+	// survives a crash of the process; one committed just before a power
+	// loss or OS crash may be rolled back, but the database stays intact.
+	SynchronousNormal Synchronous = iota
+	// SynchronousFull syncs the WAL on every commit, so a committed
+	// transaction also survives a power loss, at the cost of one fsync per
+	// write.
+	SynchronousFull
+)
+
+// String returns the PRAGMA synchronous value.
+func (s Synchronous) String() string {
+	switch s {
+	case SynchronousNormal:
+		return "NORMAL"
+	case SynchronousFull:
+		return "FULL"
+	}
+	return "Synchronous(" + strconv.Itoa(int(s)) + ")"
+}
+
+// Options tunes Open. The zero value is valid and gives the documented
+// defaults.
+type Options struct {
+	// ReadConns is the size of the read-only connection pool that serves
+	// GetItem, ListItems and Ping. Zero means DefaultReadConns (4); negative
+	// is an error. Writes always use one dedicated connection.
+	ReadConns int
+	// BusyTimeout is how long a connection waits for a lock held by another
+	// connection (another process on the same file, or a checkpoint) before
+	// giving up with SQLITE_BUSY. Zero means DefaultBusyTimeout (5s);
+	// negative or more than math.MaxInt32 milliseconds is an error. It is
+	// rounded up to whole milliseconds.
+	BusyTimeout time.Duration
+	// Synchronous is the commit durability. The zero value is
+	// SynchronousNormal.
+	Synchronous Synchronous
+}
+
+// ErrSchemaTooNew is returned (wrapped) by Open when the database was
+// migrated by a newer binary than this one: its schema version is higher
+// than the newest migration embedded here, and running against it could
+// corrupt data.
+var ErrSchemaTooNew = errors.New("database schema is newer than this binary supports")
+
+// errNoUser is returned when an Access names no user and does not lift the
+// owner condition: a programming error upstream, never "all items".
+var errNoUser = errors.New("sqlite: access has neither a user id nor All")
+
+// Store is the SQLite implementation of server.Store. It is safe for
+// concurrent use. Writes are serialized on one connection; reads run on a
+// separate pool of read-only connections and, thanks to WAL, never wait for
+// a write.
+type Store struct {
+	writer *sql.DB
+	reader *sql.DB
+
+	// Statements prepared once per pool; database/sql prepares each on a
+	// connection the first time that connection runs it. Preparing costs
+	// more than running a point query: this makes GetItem 2-3x faster.
+	insertItem, getItemOwn, getItemAll, listItemsOwn, listItemsAll,
+	updateItemOwn, updateItemAll, deleteItemOwn, deleteItemAll *sql.Stmt
+
+	closeOnce sync.Once
+	closeErr  error
+}
+
+var _ server.Store = (*Store)(nil)
+
+// Open opens (creating if needed) the SQLite database file at path, which is
+// a file-system path, not a DSN or URI, applies the embedded migrations the
+// file lacks and returns a ready Store. The directory must exist. ctx bounds
+// the open and the migrations only.
+func Open(ctx context.Context, path string, opts Options) (*Store, error) {
+	if path == "" {
+		return nil, errors.New("sqlite: open: empty database path")
+	}
+	readConns := opts.ReadConns
+	switch {
+	case readConns < 0:
+		return nil, fmt.Errorf("sqlite: open: ReadConns is %d, want >= 0", readConns)
+	case readConns == 0:
+		readConns = DefaultReadConns
+	}
+	busy := opts.BusyTimeout
+	switch {
+	case busy < 0:
+		return nil, fmt.Errorf("sqlite: open: BusyTimeout is %v, want >= 0", busy)
+	case busy == 0:
+		busy = DefaultBusyTimeout
+	}
+	if busy > math.MaxInt32*time.Millisecond {
+		return nil, fmt.Errorf("sqlite: open: BusyTimeout %v exceeds %d ms", busy, math.MaxInt32)
+	}
+	busyMillis := int64(busy / time.Millisecond)
+	if busy%time.Millisecond != 0 {
+		busyMillis++
+	}
+	if opts.Synchronous != SynchronousNormal && opts.Synchronous != SynchronousFull {
+		return nil, fmt.Errorf("sqlite: open: unknown %v", opts.Synchronous)
+	}
+	migs, err := loadMigrations(migrationFiles)
+	if err != nil {
+		return nil, err
+	}
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: open: resolving %q: %w", path, err)
+	}
+
+	writer, err := sql.Open("sqlite", dsn(abs, false, busyMillis, opts.Synchronous))
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: open writer for %q: %w", abs, err)
+	}
+	// One connection: SQLite allows one writer at a time anyway, and queueing
+	// in database/sql (which honours ctx) beats spinning on SQLITE_BUSY. It
+	// is kept open for the life of the Store.
+	writer.SetMaxOpenConns(1)
+	writer.SetMaxIdleConns(1)
+	writer.SetConnMaxLifetime(0)
+	writer.SetConnMaxIdleTime(0)
+	s := &Store{writer: writer}
+	if err := s.initWriter(ctx, abs, migs); err != nil {
+		writer.Close()
+		return nil, err
+	}
+
+	// The reader pool opens only now: mode=ro cannot create the file or
+	// switch it to WAL, and the writer has done both.
+	reader, err := sql.Open("sqlite", dsn(abs, true, busyMillis, opts.Synchronous))
+	if err != nil {
+		writer.Close()
+		return nil, fmt.Errorf("sqlite: open readers for %q: %w", abs, err)
+	}
+	reader.SetMaxOpenConns(readConns)
+	reader.SetMaxIdleConns(readConns)
+	reader.SetConnMaxLifetime(0)
+	reader.SetConnMaxIdleTime(0)
+	s.reader = reader
+	if err := reader.PingContext(ctx); err != nil {
+		s.Close()
+		return nil, fmt.Errorf("sqlite: open readers for %q: %w", abs, err)
+	}
+	if err := s.prepare(ctx); err != nil {
+		s.Close()
+		return nil, fmt.Errorf("sqlite: open %q: %w", abs, err)
+	}
+	return s, nil
+}
+
+// prepare prepares the item statements, each on the pool that runs it.
+func (s *Store) prepare(ctx context.Context) error {
+	for _, p := range []struct {
+		dst   **sql.Stmt
+		db    *sql.DB
+		query string
+	}{
+		{&s.insertItem, s.writer, sqlInsertItem},
+		{&s.getItemOwn, s.reader, sqlGetItemOwn},
+		{&s.getItemAll, s.reader, sqlGetItemAll},
+		{&s.listItemsOwn, s.reader, sqlListItemsOwn},
+		{&s.listItemsAll, s.reader, sqlListItemsAll},
+		{&s.updateItemOwn, s.writer, sqlUpdateItemOwn},
+		{&s.updateItemAll, s.writer, sqlUpdateItemAll},
+		{&s.deleteItemOwn, s.writer, sqlDeleteItemOwn},
+		{&s.deleteItemAll, s.writer, sqlDeleteItemAll},
+	} {
+		st, err := p.db.PrepareContext(ctx, p.query)
+		if err != nil {
+			return fmt.Errorf("preparing %q: %w", p.query, err)
+		}
+		*p.dst = st
+	}
+	return nil
+}
+
+// initWriter connects the writer, checks that WAL took effect and migrates.
+func (s *Store) initWriter(ctx context.Context, abs string, migs []migration) error {
+	var mode string
+	if err := s.writer.QueryRowContext(ctx, "PRAGMA journal_mode").Scan(&mode); err != nil {
+		return fmt.Errorf("sqlite: open %q: %w", abs, err)
+	}
+	// SQLite silently keeps the old mode where WAL is impossible (some
+	// network file systems); the durability promise would not hold.
+	if !strings.EqualFold(mode, "wal") {
+		return fmt.Errorf("sqlite: open %q: journal_mode is %q, want wal (is the file on a network file system?)", abs, mode)
+	}
+	if err := migrate(ctx, s.writer, migs); err != nil {
+		return fmt.Errorf("sqlite: open %q: %w", abs, err)
+	}
+	return nil
+}
+
+// dsn builds the modernc.org/sqlite data source name for the database file
+// at abs. It is a file: URI so that SQLite honours mode=ro; the path is
+// percent-encoded, so a '?', '#' or '%' in it cannot start the query, cut
+// the path or decode into another name. Every value below is a constant or
+// an integer: nothing from outside reaches a PRAGMA as text.
+//
+// The driver runs the _pragma values on every new connection, busy_timeout
+// first, so each pooled connection is configured alike.
+func dsn(abs string, readOnly bool, busyMillis int64, sync Synchronous) string {
+	p := filepath.ToSlash(abs)
+	if !strings.HasPrefix(p, "/") {
+		p = "/" + p // Windows: C:/x must become /C:/x
+	}
+	q := url.Values{}
+	q.Add("_pragma", "busy_timeout("+strconv.FormatInt(busyMillis, 10)+")")
+	q.Add("_pragma", "foreign_keys(1)")
+	q.Add("_pragma", "synchronous("+sync.String()+")")
+	if readOnly {
+		// mode=ro opens the file with SQLITE_OPEN_READONLY: no statement on
+		// these connections can write, whatever it is. query_only is a
+		// second, independent lock on the same door.
+		q.Set("mode", "ro")
+		q.Add("_pragma", "query_only(1)")
+	} else {
+		// WAL is a property of the file; setting it on the writer, which
+		// opens first, converts a new database.
+		q.Add("_pragma", "journal_mode(WAL)")
+		// Transactions take the write lock at BEGIN, so a transaction never
+		// fails half-way trying to upgrade a read lock.
+		q.Set("_txlock", "immediate")
+	}
+	u := url.URL{Scheme: "file", Path: p, RawQuery: q.Encode()}
+	return u.String()
+}
+
+// Ping checks that both the writer and the reader pool can reach the
+// database.
+func (s *Store) Ping(ctx context.Context) error {
+	if err := s.writer.PingContext(ctx); err != nil {
+		return wrap(ctx, "ping writer", err)
+	}
+	// A query that reads the file, not just a connection check.
+	var n int
+	if err := s.reader.QueryRowContext(ctx, "SELECT count(*) FROM schema_migrations").Scan(&n); err != nil {
+		return wrap(ctx, "ping readers", err)
+	}
+	return nil
+}
+
+// Close closes both pools after the calls in flight finish. It is safe to
+// call more than once; later calls return the first call's result.
+func (s *Store) Close() error {
+	s.closeOnce.Do(func() {
+		var errs []error
+		for _, st := range []*sql.Stmt{
+			s.insertItem, s.getItemOwn, s.getItemAll, s.listItemsOwn, s.listItemsAll,
+			s.updateItemOwn, s.updateItemAll, s.deleteItemOwn, s.deleteItemAll,
+		} {
+			if st == nil { // Open failed part-way
+				continue
+			}
+			if err := st.Close(); err != nil {
+				errs = append(errs, fmt.Errorf("sqlite: closing a statement: %w", err))
+			}
+		}
+		if s.reader != nil {
+			if err := s.reader.Close(); err != nil {
+				errs = append(errs, fmt.Errorf("sqlite: closing readers: %w", err))
+			}
+		}
+		// The writer closes last: its connection checkpoints the WAL.
+		if err := s.writer.Close(); err != nil {
+			errs = append(errs, fmt.Errorf("sqlite: closing writer: %w", err))
+		}
+		s.closeErr = errors.Join(errs...)
+	})
+	return s.closeErr
+}
+
+// Every statement is a constant with ? placeholders; values travel only as
+// arguments. Each item query has an owner-scoped form ("...Own") and an
+// unscoped one for Access.All.
+const (
+	itemColumns = "id, owner_id, name, description, price, tax, created_at, updated_at"
+
+	sqlInsertItem = "INSERT INTO items (" + itemColumns + ") VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
+
+	sqlGetItemOwn = "SELECT " + itemColumns + " FROM items WHERE id = ? AND owner_id = ?"
+	sqlGetItemAll = "SELECT " + itemColumns + " FROM items WHERE id = ?"
+
+	sqlListItemsOwn = "SELECT " + itemColumns + " FROM items WHERE owner_id = ? AND id > ? ORDER BY id LIMIT ?"
+	sqlListItemsAll = "SELECT " + itemColumns + " FROM items WHERE id > ? ORDER BY id LIMIT ?"
+
+	sqlUpdateItemOwn = "UPDATE items SET name = ?, description = ?, price = ?, tax = ?, updated_at = ? WHERE id = ? AND owner_id = ? RETURNING " + itemColumns
+	sqlUpdateItemAll = "UPDATE items SET name = ?, description = ?, price = ?, tax = ?, updated_at = ? WHERE id = ? RETURNING " + itemColumns
+
+	sqlDeleteItemOwn = "DELETE FROM items WHERE id = ? AND owner_id = ?"
+	sqlDeleteItemAll = "DELETE FROM items WHERE id = ?"
+)
+
+// CreateItem implements server.ItemStore.
+func (s *Store) CreateItem(ctx context.Context, it server.Item) error {
+	if it.ID == "" || it.OwnerID == "" {
+		return errors.New("sqlite: create item: empty id or owner id")
+	}
+	if err := checkNumbers(it); err != nil {
+		return fmt.Errorf("sqlite: create item: %w", err)
+	}
+	_, err := s.insertItem.ExecContext(ctx,
+		it.ID, it.OwnerID, it.Name, it.Description, it.Price, nullFloat(it.Tax),
+		it.CreatedAt.UnixMicro(), it.UpdatedAt.UnixMicro())
+	if err != nil {
+		if isUniqueViolation(err) {
+			return fmt.Errorf("sqlite: create item: id already exists: %w", server.ErrConflict)
+		}
+		return wrap(ctx, "create item", err)
+	}
+	return nil
+}
+
+// GetItem implements server.ItemStore.
+func (s *Store) GetItem(ctx context.Context, acc server.Access, id string) (server.Item, error) {
+	var row *sql.Row
+	switch {
+	case acc.All:
+		row = s.getItemAll.QueryRowContext(ctx, id)
+	case acc.UserID != "":
+		row = s.getItemOwn.QueryRowContext(ctx, id, acc.UserID)
+	default:
+		return server.Item{}, errNoUser
+	}
+	it, err := scanItem(row)
+	if errors.Is(err, sql.ErrNoRows) {
+		return server.Item{}, server.ErrNotFound
+	}
+	if err != nil {
+		return server.Item{}, wrap(ctx, "get item", err)
+	}
+	return it, nil
+}
+
+// ListItems implements server.ItemStore. limit must be positive; callers
+// cap it.
+func (s *Store) ListItems(ctx context.Context, acc server.Access, after string, limit int) ([]server.Item, error) {
+	if limit <= 0 {
+		return nil, fmt.Errorf("sqlite: list items: limit is %d, want > 0", limit)
+	}
+	var (
+		rows *sql.Rows
+		err  error
+	)
+	switch {
+	case acc.All:
+		rows, err = s.listItemsAll.QueryContext(ctx, after, limit)
+	case acc.UserID != "":
+		rows, err = s.listItemsOwn.QueryContext(ctx, acc.UserID, after, limit)
+	default:
+		return nil, errNoUser
+	}
+	if err != nil {
+		return nil, wrap(ctx, "list items", err)
+	}
+	defer rows.Close()
+	items := make([]server.Item, 0, min(limit, 128))
+	for rows.Next() {
+		it, err := scanItem(rows)
+		if err != nil {
+			return nil, wrap(ctx, "list items", err)
+		}
+		items = append(items, it)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, wrap(ctx, "list items", err)
+	}
+	return items, nil
+}
+
+// UpdateItem implements server.ItemStore.
+func (s *Store) UpdateItem(ctx context.Context, acc server.Access, it server.Item) (server.Item, error) {
+	if err := checkNumbers(it); err != nil {
+		return server.Item{}, fmt.Errorf("sqlite: update item: %w", err)
+	}
+	args := []any{it.Name, it.Description, it.Price, nullFloat(it.Tax), it.UpdatedAt.UnixMicro(), it.ID}
+	var row *sql.Row
+	switch {
+	case acc.All:
+		row = s.updateItemAll.QueryRowContext(ctx, args...)
+	case acc.UserID != "":
+		row = s.updateItemOwn.QueryRowContext(ctx, append(args, acc.UserID)...)
+	default:
+		return server.Item{}, errNoUser
+	}
+	got, err := scanItem(row)
+	if errors.Is(err, sql.ErrNoRows) {
+		return server.Item{}, server.ErrNotFound
+	}
+	if err != nil {
+		return server.Item{}, wrap(ctx, "update item", err)
+	}
+	return got, nil
+}
+
+// DeleteItem implements server.ItemStore.
+func (s *Store) DeleteItem(ctx context.Context, acc server.Access, id string) error {
+	var (
+		res sql.Result
+		err error
+	)
+	switch {
+	case acc.All:
+		res, err = s.deleteItemAll.ExecContext(ctx, id)
+	case acc.UserID != "":
+		res, err = s.deleteItemOwn.ExecContext(ctx, id, acc.UserID)
+	default:
+		return errNoUser
+	}
+	if err != nil {
+		return wrap(ctx, "delete item", err)
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return wrap(ctx, "delete item", err)
+	}
+	if n == 0 {
+		return server.ErrNotFound
+	}
+	return nil
+}
+
+// scanItem reads one row of itemColumns.
+func scanItem(sc interface{ Scan(...any) error }) (server.Item, error) {
+	var (
+		it               server.Item
+		tax              sql.NullFloat64
+		created, updated int64
+	)
+	if err := sc.Scan(&it.ID, &it.OwnerID, &it.Name, &it.Description, &it.Price, &tax, &created, &updated); err != nil {
+		return server.Item{}, err
+	}
+	if tax.Valid {
+		it.Tax = &tax.Float64
+	}
+	it.CreatedAt = time.UnixMicro(created).UTC()
+	it.UpdatedAt = time.UnixMicro(updated).UTC()
+	return it, nil
+}
+
+// checkNumbers rejects NaN: SQLite stores a NaN REAL as NULL, so a NaN tax
+// would silently come back as "no tax" and a NaN price would fail NOT NULL
+// with a misleading message.
+func checkNumbers(it server.Item) error {
+	if math.IsNaN(it.Price) {
+		return errors.New("price is NaN")
+	}
+	if it.Tax != nil && math.IsNaN(*it.Tax) {
+		return errors.New("tax is NaN")
+	}
+	return nil
+}
+
+func nullFloat(f *float64) sql.NullFloat64 {
+	if f == nil {
+		return sql.NullFloat64{}
+	}
+	return sql.NullFloat64{Float64: *f, Valid: true}
+}
+
+// isUniqueViolation reports whether err is SQLite refusing a duplicate key,
+// by its extended result code (the driver enables extended codes).
+func isUniqueViolation(err error) bool {
+	var se *msqlite.Error
+	if !errors.As(err, &se) {
+		return false
+	}
+	switch se.Code() {
+	case sqlite3.SQLITE_CONSTRAINT_PRIMARYKEY, sqlite3.SQLITE_CONSTRAINT_UNIQUE:
+		return true
+	}
+	return false
+}
+
+// wrap adds the operation to err and, when ctx has ended, makes sure the
+// result matches ctx.Err() under errors.Is even if the driver reported the
+// interruption its own way. SQLite's messages name tables and constraints,
+// never bound values, and no value is ever part of the SQL text.
+func wrap(ctx context.Context, op string, err error) error {
+	if cerr := ctx.Err(); cerr != nil && !errors.Is(err, cerr) {
+		return fmt.Errorf("sqlite: %s: %w: %w", op, cerr, err)
+	}
+	return fmt.Errorf("sqlite: %s: %w", op, err)
+}
