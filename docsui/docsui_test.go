@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"bytes"
 	"compress/gzip"
-	"context"
 	"crypto/sha256"
 	"crypto/sha512"
 	"encoding/base64"
@@ -18,13 +17,14 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
-	"os/exec"
 	"path"
 	"regexp"
 	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/fortapi/fortapi/internal/browsertest"
 )
 
 const (
@@ -724,17 +724,7 @@ func TestVendoredAssetsMatchChecksums(t *testing.T) {
 // real CSP and checks that the operations render and that the browser
 // reports no CSP violation.
 func TestDocsRenderInChromium(t *testing.T) {
-	strict := os.Getenv("FORTAPI_TEST_STRICT") == "1" && os.Getenv("FORTAPI_TEST_BROWSER") == "1"
-	const bin = "/usr/bin/chromium"
-	if _, err := os.Stat(bin); err != nil {
-		if strict {
-			t.Fatalf("FORTAPI_TEST_STRICT=1 FORTAPI_TEST_BROWSER=1 but %s: %v", bin, err)
-		}
-		t.Skipf("no %s (apt-get install chromium)", bin)
-	}
-	if testing.Short() && !strict {
-		t.Skip("browser test skipped in -short mode")
-	}
+	bin := browsertest.Require(t)
 
 	ui := newTestUI(t)
 	var (
@@ -760,16 +750,9 @@ func TestDocsRenderInChromium(t *testing.T) {
 
 	var dom, log string
 	for attempt, budget := range []int{10000, 25000} {
-		dom, log = runChromium(t, bin, srv.URL+"/docs", budget)
-		for _, line := range strings.Split(log, "\n") {
-			l := strings.ToLower(line)
-			if strings.Contains(l, "content security policy") || strings.Contains(l, "refused to") ||
-				strings.Contains(l, "violates the following") {
-				t.Errorf("CSP violation: %s", line)
-			}
-			if strings.Contains(line, "Uncaught") {
-				t.Errorf("script error: %s", line)
-			}
+		dom, log = browsertest.DumpDOM(t, bin, srv.URL+"/docs", browsertest.Options{BudgetMS: budget})
+		for _, p := range browsertest.Problems(log) {
+			t.Errorf("CSP violation or script error: %s", p)
 		}
 		if strings.Contains(dom, "/probes/{probeId}") {
 			break
@@ -811,46 +794,4 @@ type statusRecorder struct {
 func (r *statusRecorder) WriteHeader(code int) {
 	r.status = code
 	r.ResponseWriter.WriteHeader(code)
-}
-
-// runChromium dumps the DOM of url after budgetMS of virtual time and
-// returns it with the browser's log.
-func runChromium(t *testing.T, bin, url string, budgetMS int) (dom, log string) {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	defer cancel()
-	home := t.TempDir()
-	cmd := exec.CommandContext(ctx, bin,
-		"--headless",
-		"--no-sandbox",
-		"--disable-gpu",
-		"--disable-dev-shm-usage",
-		"--disable-background-networking",
-		"--disable-component-update",
-		"--disable-sync",
-		"--disable-extensions",
-		"--disable-default-apps",
-		"--no-first-run",
-		"--no-default-browser-check",
-		"--mute-audio",
-		"--user-data-dir="+home+"/profile",
-		"--window-size=1280,900",
-		fmt.Sprintf("--virtual-time-budget=%d", budgetMS),
-		"--enable-logging=stderr",
-		"--v=0",
-		"--dump-dom",
-		url,
-	)
-	cmd.Env = append(os.Environ(), "HOME="+home, "XDG_CONFIG_HOME="+home, "XDG_CACHE_HOME="+home)
-	cmd.WaitDelay = 5 * time.Second // browser helpers may hold the pipes open
-	var stdout, stderr bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	err := cmd.Run()
-	if ctx.Err() != nil {
-		t.Fatalf("chromium did not finish within 60s; log:\n%s", stderr.String())
-	}
-	if err != nil && stdout.Len() == 0 {
-		t.Fatalf("chromium: %v; log:\n%s", err, stderr.String())
-	}
-	return stdout.String(), stderr.String()
 }

@@ -15,6 +15,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/fortapi/fortapi/internal/browsertest"
 )
 
 func env(kv map[string]string) func(string) string {
@@ -387,5 +389,31 @@ func TestServeFailsClearly(t *testing.T) {
 				t.Errorf("exit %d, stderr %q", code, errOut)
 			}
 		})
+	}
+}
+
+// TestDocsRenderTheRealDocument loads /docs of the real server in Chromium:
+// the embedded UI renders every operation of the server's own OpenAPI
+// document with no CSP violation or script error.
+func TestDocsRenderTheRealDocument(t *testing.T) {
+	bin := browsertest.Require(t)
+	s := startServe(t, t.TempDir())
+	var dom, log string
+	for _, budget := range []int{10000, 25000} {
+		dom, log = browsertest.DumpDOM(t, bin, s.url+"/docs", browsertest.Options{BudgetMS: budget, IgnoreCertificateErrors: true})
+		if strings.Contains(dom, "/items/{id}") {
+			break
+		}
+	}
+	for _, p := range browsertest.Problems(log) {
+		t.Errorf("CSP violation or script error: %s", p)
+	}
+	for _, want := range []string{"fortapi", "/healthz", "/readyz", "/items/", "/items/{id}", "Create an item", "Replace an item's fields"} {
+		if !strings.Contains(dom, want) {
+			t.Errorf("rendered docs lack %q", want)
+		}
+	}
+	if t.Failed() {
+		t.Logf("DOM (%d bytes):\n%.3000s", len(dom), dom)
 	}
 }
