@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -13,6 +14,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/danielgtaylor/huma/v2"
 
@@ -603,5 +605,51 @@ func TestOpenAPIDocument(t *testing.T) {
 	}
 	if _, ok := health.Responses["401"]; ok {
 		t.Error("a public operation documents 401")
+	}
+}
+
+// TestClientGoneIsNotAServerError: a handler failing because the client
+// disconnected is logged as 499 at INFO, not as a 500 at ERROR.
+func TestClientGoneIsNotAServerError(t *testing.T) {
+	api, logs := newTestAPI(t)
+	entered := make(chan struct{})
+	huma.Register(api, huma.Operation{OperationID: "slow", Method: "GET", Path: "/slow", Security: fortapi.Public()},
+		func(ctx context.Context, _ *struct{}) (*okOut, error) {
+			close(entered)
+			<-ctx.Done()
+			return nil, fmt.Errorf("store: %w", ctx.Err())
+		})
+	h, err := api.Handler()
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(h)
+	defer srv.Close()
+	ctx, cancel := context.WithCancel(context.Background())
+	req, _ := http.NewRequestWithContext(ctx, "GET", srv.URL+"/slow", nil)
+	go func() {
+		<-entered
+		cancel()
+	}()
+	if resp, err := srv.Client().Do(req); err == nil {
+		resp.Body.Close()
+		t.Fatal("the request was not cancelled")
+	}
+	var line map[string]any
+	for deadline := time.Now().Add(5 * time.Second); line == nil && time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
+		for _, l := range logs.lines() {
+			if l["msg"] == "request" && l["path"] == "/slow" {
+				line = l
+			}
+		}
+	}
+	if line == nil {
+		t.Fatal("no access-log line")
+	}
+	if line["status"] != float64(fortapi.StatusClientClosedRequest) {
+		t.Errorf("access log status %v, want 499", line["status"])
+	}
+	if strings.Contains(logs.String(), `"level":"ERROR"`) {
+		t.Errorf("a client disconnect was logged as an error:\n%s", logs.String())
 	}
 }

@@ -2,6 +2,7 @@ package fortapi
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"io"
@@ -58,6 +59,12 @@ func (a *API) transformError(ctx huma.Context, status string, v any) (any, error
 	id := RequestID(ctx.Context())
 	if em.Instance == "" && id != "" {
 		em.Instance = requestURN(id)
+	}
+	if em.Status >= 500 && errors.Is(ctx.Context().Err(), context.Canceled) {
+		a.log.LogAttrs(ctx.Context(), slog.LevelInfo, "client closed the request before the answer",
+			slog.String("request_id", id))
+		em.Status, em.Title, em.Detail, em.Errors = StatusClientClosedRequest, "Client Closed Request", "the client closed the request", nil
+		return em, nil
 	}
 	if em.Status >= 500 {
 		if len(em.Errors) > 0 {

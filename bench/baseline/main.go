@@ -1,0 +1,168 @@
+// Command baseline is the "what does the bare standard library cost"
+// reference for the load tests in bench/run.sh: a minimal net/http server
+// with the same endpoints, headers and JSON shapes as the fortapi reference
+// server, and nothing else.
+//
+//	GET  /healthz     {"status":"ok"}, public
+//	POST /items/      decode the JSON item, store it, 201 + Location
+//	GET  /items/{id}  the caller's item, 404 for another user's or unknown
+//
+// The items endpoints require the X-Fortapi-Test-User header (401 without),
+// the stand-in authentication of a fortapi binary built with
+// -tags fortapi_testauth. Items live in a mutex-protected map under a UUIDv7
+// from the reference server's own generator (server.NewID). It serves HTTPS with the certificate and key
+// given by --cert and --key (bench/run.sh passes fortapi's development
+// certificate), on the standard library's default TLS settings.
+//
+// It deliberately has no request logging, no validation beyond decoding the
+// JSON, no persistence, no security headers, no request ids and no rate
+// limiting: it is a measuring stick, not a server to run. The only line it
+// prints is "serving https://ADDR" on stderr once it listens, so that
+// --addr 127.0.0.1:0 can pick a free port.
+package main
+
+import (
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"sync"
+	"time"
+
+	"github.com/fortapi/fortapi/server"
+)
+
+// item is an item as the API shows it (the shape of fortapi's httpapi.Item).
+type item struct {
+	ID           string    `json:"id"`
+	Owner        string    `json:"owner"`
+	Name         string    `json:"name"`
+	Description  string    `json:"description"`
+	Price        float64   `json:"price"`
+	Tax          *float64  `json:"tax"`
+	PriceWithTax float64   `json:"price_with_tax"`
+	CreatedAt    time.Time `json:"created_at"`
+	UpdatedAt    time.Time `json:"updated_at"`
+}
+
+// itemInput is what a client sends.
+type itemInput struct {
+	Name        string   `json:"name"`
+	Description string   `json:"description"`
+	Price       float64  `json:"price"`
+	Tax         *float64 `json:"tax"`
+}
+
+type store struct {
+	mu    sync.RWMutex
+	items map[string]item
+}
+
+// newID uses the reference server's id generator (UUIDv7), so both servers
+// do the same work for an id.
+func newID() string {
+	id, _ := server.NewID(time.Now(), nil) // crypto/rand does not fail
+	return id
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(v)
+}
+
+func problem(w http.ResponseWriter, status int, detail string) {
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(struct {
+		Title  string `json:"title"`
+		Status int    `json:"status"`
+		Detail string `json:"detail"`
+	}{http.StatusText(status), status, detail})
+}
+
+// user is the caller's id, or "" after answering 401.
+func user(w http.ResponseWriter, r *http.Request) string {
+	u := r.Header.Get("X-Fortapi-Test-User")
+	if u == "" {
+		problem(w, http.StatusUnauthorized, "authentication required")
+	}
+	return u
+}
+
+func (s *store) create(w http.ResponseWriter, r *http.Request) {
+	owner := user(w, r)
+	if owner == "" {
+		return
+	}
+	var in itemInput
+	if err := json.NewDecoder(http.MaxBytesReader(w, r.Body, 1<<20)).Decode(&in); err != nil {
+		problem(w, http.StatusBadRequest, "invalid JSON body")
+		return
+	}
+	now := time.Now().UTC().Truncate(time.Microsecond)
+	it := item{
+		ID: newID(), Owner: owner, Name: in.Name, Description: in.Description,
+		Price: in.Price, Tax: in.Tax, PriceWithTax: in.Price,
+		CreatedAt: now, UpdatedAt: now,
+	}
+	if in.Tax != nil {
+		it.PriceWithTax += *in.Tax
+	}
+	s.mu.Lock()
+	s.items[it.ID] = it
+	s.mu.Unlock()
+	w.Header().Set("Location", "/items/"+it.ID)
+	writeJSON(w, http.StatusCreated, it)
+}
+
+func (s *store) get(w http.ResponseWriter, r *http.Request) {
+	owner := user(w, r)
+	if owner == "" {
+		return
+	}
+	s.mu.RLock()
+	it, ok := s.items[r.PathValue("id")]
+	s.mu.RUnlock()
+	if !ok || it.Owner != owner {
+		problem(w, http.StatusNotFound, "no such item")
+		return
+	}
+	writeJSON(w, http.StatusOK, it)
+}
+
+func healthz(w http.ResponseWriter, _ *http.Request) {
+	writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+}
+
+func main() {
+	addr := flag.String("addr", "127.0.0.1:8444", "HOST:PORT to serve HTTPS on (port 0 picks a free port)")
+	cert := flag.String("cert", "", "PEM certificate file (required)")
+	key := flag.String("key", "", "PEM private key file (required)")
+	flag.Parse()
+	if *cert == "" || *key == "" {
+		fmt.Fprintln(os.Stderr, "baseline: --cert and --key are required")
+		os.Exit(2)
+	}
+
+	s := &store{items: make(map[string]item)}
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /healthz", healthz)
+	mux.HandleFunc("POST /items/{$}", s.create)
+	mux.HandleFunc("GET /items/{id}", s.get)
+
+	ln, err := net.Listen("tcp", *addr)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "baseline:", err)
+		os.Exit(1)
+	}
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
+	fmt.Fprintf(os.Stderr, "serving https://%s\n", ln.Addr())
+	if err := srv.ServeTLS(ln, *cert, *key); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		fmt.Fprintln(os.Stderr, "baseline:", err)
+		os.Exit(1)
+	}
+}
