@@ -49,4 +49,3 @@ func FuzzCreateItem(f *testing.F) {
 		}
 	})
 }
-
