@@ -653,3 +653,30 @@ func TestClientGoneIsNotAServerError(t *testing.T) {
 		t.Errorf("a client disconnect was logged as an error:\n%s", logs.String())
 	}
 }
+
+// TestLateUndeclaredOperationIsDenied: an operation registered after
+// Handler escapes the start-up check, so the run-time check denies it.
+func TestLateUndeclaredOperationIsDenied(t *testing.T) {
+	api, _ := newTestAPI(t)
+	h, err := api.Handler()
+	if err != nil {
+		t.Fatal(err)
+	}
+	called := false
+	huma.Register(api, huma.Operation{OperationID: "late", Method: "GET", Path: "/late"},
+		func(ctx context.Context, _ *struct{}) (*okOut, error) {
+			called = true
+			return &okOut{}, nil
+		})
+	for _, auth := range []string{"", "Test root things:read things:write"} {
+		req := httptest.NewRequest("GET", "/late", nil)
+		if auth != "" {
+			req.Header.Set("Authorization", auth)
+		}
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, req)
+		if rec.Code != http.StatusForbidden || called {
+			t.Errorf("auth %q: status %d, handler called %v", auth, rec.Code, called)
+		}
+	}
+}
