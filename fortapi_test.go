@@ -331,6 +331,8 @@ func TestDenyByDefault(t *testing.T) {
 		{"unknown scheme", huma.Operation{OperationID: "u", Method: "GET", Path: "/u", Security: []map[string][]string{{"apikey": {"x"}}}}, `unknown security scheme "apikey"`},
 		{"scheme without scope", huma.Operation{OperationID: "s", Method: "GET", Path: "/s", Security: fortapi.Scopes()}, "without a scope"},
 		{"invalid scope", huma.Operation{OperationID: "i", Method: "GET", Path: "/i", Security: fortapi.Scopes("a b")}, `invalid scope "a b"`},
+		{"scope with a quote", huma.Operation{OperationID: "q", Method: "GET", Path: "/q", Security: fortapi.Scopes(`a"b`)}, `invalid scope "a\"b"`},
+		{"non-ASCII scope", huma.Operation{OperationID: "n", Method: "GET", Path: "/n", Security: fortapi.Scopes("ünï")}, "invalid scope"},
 		{"combined schemes", huma.Operation{OperationID: "c", Method: "GET", Path: "/c", Security: []map[string][]string{{"bearer": {"x"}, "other": {"y"}}}}, "combines several security schemes"},
 	}
 	for _, tt := range tests {

@@ -5,7 +5,7 @@ import (
 	"errors"
 	"net/http"
 	"slices"
-	"strings"
+	"strconv"
 
 	"github.com/danielgtaylor/huma/v2"
 )
@@ -97,14 +97,14 @@ func checkDeclaration(op *huma.Operation, schemes map[string]*huma.SecuritySchem
 		}
 		for scheme, scopes := range alt {
 			if _, ok := schemes[scheme]; !ok {
-				return "names the unknown security scheme " + quote(scheme)
+				return "names the unknown security scheme " + strconv.Quote(scheme)
 			}
 			if len(scopes) == 0 {
-				return "requires " + quote(scheme) + " without a scope: name at least one scope"
+				return "requires " + strconv.Quote(scheme) + " without a scope: name at least one scope"
 			}
 			for _, s := range scopes {
-				if s == "" || strings.ContainsAny(s, " \t\r\n\"\\") {
-					return "declares the invalid scope " + quote(s)
+				if !validScope(s) {
+					return "declares the invalid scope " + strconv.Quote(s) + " (RFC 6749 §3.3: printable ASCII without space, quote or backslash)"
 				}
 			}
 		}
@@ -112,7 +112,21 @@ func checkDeclaration(op *huma.Operation, schemes map[string]*huma.SecuritySchem
 	return ""
 }
 
-func quote(s string) string { return `"` + s + `"` }
+// validScope reports whether s is an RFC 6749 scope-token: one or more of
+// %x21 / %x23-5B / %x5D-7E. Scopes end up in WWW-Authenticate headers, so
+// nothing else may pass.
+func validScope(s string) bool {
+	if s == "" {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c < 0x21 || c > 0x7e || c == '"' || c == '\\' {
+			return false
+		}
+	}
+	return true
+}
 
 // authorize decides whether p may call an operation declaring sec. It
 // returns the scopes to name in an insufficient_scope answer when p is
