@@ -417,3 +417,27 @@ func TestDocsRenderTheRealDocument(t *testing.T) {
 		t.Logf("DOM (%d bytes):\n%.3000s", len(dom), dom)
 	}
 }
+
+func TestDataFilesArePrivate(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "data")
+	if err := os.Mkdir(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	s := startServe(t, dir)
+	files := []string{"fortapi.db", "fortapi.db-wal", "fortapi.db-shm", "tls/key.pem"}
+	for _, name := range files {
+		t.Run(name, func(t *testing.T) {
+			st, err := os.Stat(filepath.Join(dir, name))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if perm := st.Mode().Perm(); perm&0o077 != 0 {
+				t.Errorf("%s has mode %v, readable by others", name, perm)
+			}
+		})
+	}
+	s.stop()
+	if !strings.Contains(s.log.String(), "the data directory is accessible to other users") {
+		t.Error("no warning about a data directory open to others")
+	}
+}

@@ -127,7 +127,18 @@ func serve(ctx context.Context, cfg serveConfig, getenv func(string) string, log
 	if err := os.MkdirAll(cfg.dataDir, 0o700); err != nil {
 		return fmt.Errorf("creating the data directory: %w", err)
 	}
+	if st, err := os.Stat(cfg.dataDir); err == nil && st.Mode().Perm()&0o077 != 0 {
+		log.Warn("the data directory is accessible to other users; it holds the database and keys: chmod 700 it",
+			"path", cfg.dataDir, "mode", st.Mode().Perm().String())
+	}
 	dbPath := filepath.Join(cfg.dataDir, "fortapi.db")
+	// Create the database file private to this user before SQLite does:
+	// SQLite gives its -wal and -shm files the database file's mode.
+	f, err := os.OpenFile(dbPath, os.O_RDONLY|os.O_CREATE, 0o600)
+	if err != nil {
+		return fmt.Errorf("creating the database %s: %w", dbPath, err)
+	}
+	f.Close()
 	store, err := sqlite.Open(ctx, dbPath, sqlite.Options{})
 	if err != nil {
 		return fmt.Errorf("opening the database %s: %w", dbPath, err)
