@@ -320,6 +320,7 @@ func (a *API) documentErrors(op *huma.Operation, public bool) {
 		add(http.StatusForbidden, "Forbidden: a required scope is missing (error=\"insufficient_scope\")")
 	}
 	if op.RequestBody != nil {
+		add(http.StatusBadRequest, "Bad Request: the body is not valid UTF-8 JSON")
 		add(http.StatusRequestEntityTooLarge, fmt.Sprintf("Content Too Large: the body exceeds %d bytes", op.MaxBodyBytes))
 		add(http.StatusUnsupportedMediaType, "Unsupported Media Type: send application/json")
 		add(http.StatusUnprocessableEntity, "Unprocessable Entity: the input failed validation")

@@ -596,7 +596,7 @@ func TestOpenAPIDocument(t *testing.T) {
 	if len(post.Security) != 1 || len(post.Security[0]["bearer"]) != 1 || post.Security[0]["bearer"][0] != "things:write" {
 		t.Errorf("POST /things security = %v", post.Security)
 	}
-	for _, code := range []string{"401", "403", "413", "415", "422"} {
+	for _, code := range []string{"400", "401", "403", "413", "415", "422"} {
 		if _, ok := post.Responses[code]; !ok {
 			t.Errorf("POST /things does not document %s", code)
 		}

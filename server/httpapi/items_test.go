@@ -45,7 +45,7 @@ func newServer(t testing.TB) *httptest.Server {
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := httptest.NewTLSServer(h)
+	srv := httptest.NewTLSServer(validating(t, api, h))
 	t.Cleanup(srv.Close)
 	return srv
 }
@@ -353,6 +353,36 @@ func TestHostileStringsRoundTrip(t *testing.T) {
 			var got httpapi.Item
 			if json.Unmarshal(b, &got) != nil || got.Name != s || got.Description != s {
 				t.Errorf("round trip changed %q into %q", s, got.Name)
+			}
+		})
+	}
+}
+
+// TestItemsBadInput sends hostile input to the items operations; every
+// answer is a documented 4xx problem (checked by the validating wrapper).
+func TestItemsBadInput(t *testing.T) {
+	srv := newServer(t)
+	alice := client{t, srv, "Test alice"}
+	it := alice.create(`{"name":"x","price":1}`)
+	deep := strings.Repeat("[", 100000) + strings.Repeat("]", 100000)
+	for _, tt := range []struct {
+		name, method, path, body string
+		status                   int
+	}{
+		{"malformed JSON", "POST", "/items/", `{"name":`, 400},
+		{"invalid UTF-8", "POST", "/items/", "{\"name\":\"\xff\",\"price\":1}", 400},
+		{"deep nesting", "POST", "/items/", deep, 400},
+		{"oversized", "POST", "/items/", `{"name":"` + strings.Repeat("a", 1<<20) + `","price":1}`, 413},
+		{"malformed JSON on update", "PUT", "/items/" + it.ID, `{"name":"x",`, 400},
+		{"array body", "PUT", "/items/" + it.ID, `[1,2]`, 422},
+		{"unknown field on update", "PUT", "/items/" + it.ID, `{"name":"x","price":1,"owner":"bob"}`, 422},
+		{"absurd limit", "GET", "/items/?limit=99999999999999999999", "", 422},
+		{"unknown query", "GET", "/items/?admin=true", "", 422},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			resp, b := alice.do(tt.method, tt.path, tt.body)
+			if resp.StatusCode != tt.status {
+				t.Fatalf("status %d, want %d: %.200s", resp.StatusCode, tt.status, b)
 			}
 		})
 	}
