@@ -63,7 +63,7 @@ func (f *frontDoor) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	r = r.WithContext(context.WithValue(r.Context(), requestIDKey{}, id))
 	w.Header().Set("X-Request-Id", id)
-	rec := &recorder{ResponseWriter: w}
+	rec := &recorder{ResponseWriter: w, req: r, intercept: true}
 	defer func() {
 		if v := recover(); v != nil {
 			if v == http.ErrAbortHandler {
@@ -88,26 +88,17 @@ func (f *frontDoor) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			fmt.Sprintf("the request headers total %d bytes; the limit is %d", n, f.api.opts.MaxHeaderBytes))
 		return
 	}
-	if _, pattern := f.mux.Handler(r); pattern == "" {
-		f.noRoute(rec, r)
-		return
-	}
 	f.mux.ServeHTTP(rec, r)
-}
-
-// noRoute answers a request the mux has no handler for: 404, or 405 with
-// the Allow header the mux computed.
-func (f *frontDoor) noRoute(w http.ResponseWriter, r *http.Request) {
-	h, _ := f.mux.Handler(r)
-	probe := &headerProbe{h: http.Header{}}
-	h.ServeHTTP(probe, r)
-	switch probe.status {
-	case http.StatusMethodNotAllowed:
-		allow := probe.h.Get("Allow")
-		w.Header().Set("Allow", allow)
-		writeProblem(w, r, http.StatusMethodNotAllowed, fmt.Sprintf("%s is not allowed here; allowed: %s", r.Method, allow))
-	default:
-		writeProblem(w, r, http.StatusNotFound, "no such resource")
+	if code := rec.unrouted; code != 0 {
+		// The mux matched no pattern and answered in plain text, which
+		// the recorder swallowed: answer with a problem instead.
+		rec.intercept, rec.unrouted = false, 0
+		if code == http.StatusMethodNotAllowed {
+			allow := rec.Header().Get("Allow")
+			writeProblem(rec, r, code, fmt.Sprintf("%s is not allowed here; allowed: %s", r.Method, allow))
+			return
+		}
+		writeProblem(rec, r, http.StatusNotFound, "no such resource")
 	}
 }
 
@@ -142,13 +133,26 @@ func (f *frontDoor) logAccess(r *http.Request, rec *recorder, start time.Time, i
 
 // recorder notes the status and size of a response. It passes Flush,
 // Hijack and http.ResponseController through.
+//
+// While intercept is set it also catches the mux's own answer to a request
+// that matched no pattern (req.Pattern is empty: the mux sets it on the
+// request it routes): a plain-text 404 or 405, whose status it keeps in
+// unrouted and whose body it drops, so that the front door can answer with
+// a problem instead. Routing happens once per request.
 type recorder struct {
 	http.ResponseWriter
-	status int
-	bytes  int64
+	req       *http.Request
+	intercept bool
+	unrouted  int
+	status    int
+	bytes     int64
 }
 
 func (w *recorder) WriteHeader(code int) {
+	if w.intercept && w.status == 0 && w.req.Pattern == "" && (code == http.StatusNotFound || code == http.StatusMethodNotAllowed) {
+		w.unrouted = code
+		return
+	}
 	if w.status == 0 && code >= 200 {
 		w.status = code
 	}
@@ -156,6 +160,9 @@ func (w *recorder) WriteHeader(code int) {
 }
 
 func (w *recorder) Write(b []byte) (int, error) {
+	if w.unrouted != 0 {
+		return len(b), nil
+	}
 	if w.status == 0 {
 		w.status = http.StatusOK
 	}
@@ -180,13 +187,3 @@ func (w *recorder) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 	}
 	return nil, nil, errors.New("fortapi: the connection cannot be hijacked")
 }
-
-// headerProbe captures what the mux's own 404/405 handler would send.
-type headerProbe struct {
-	h      http.Header
-	status int
-}
-
-func (p *headerProbe) Header() http.Header         { return p.h }
-func (p *headerProbe) Write(b []byte) (int, error) { return len(b), nil }
-func (p *headerProbe) WriteHeader(code int)        { p.status = code }
