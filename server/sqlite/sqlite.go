@@ -23,6 +23,7 @@ import (
 const (
 	DefaultReadConns   = 4
 	DefaultBusyTimeout = 5 * time.Second
+	DefaultMaxBatch    = 128
 )
 
 // Synchronous is the durability level of a commit (PRAGMA synchronous).
@@ -67,6 +68,12 @@ type Options struct {
 	// Synchronous is the commit durability. The zero value is
 	// SynchronousNormal.
 	Synchronous Synchronous
+	// MaxBatch is the most writes that group commit puts in one
+	// transaction: the writer runs whatever is queued, up to MaxBatch, as
+	// one transaction (see the package documentation). Zero means
+	// DefaultMaxBatch (128); 1 gives every write its own transaction;
+	// negative is an error.
+	MaxBatch int
 }
 
 // ErrSchemaTooNew is returned (wrapped) by Open when the database was
@@ -80,18 +87,29 @@ var ErrSchemaTooNew = errors.New("database schema is newer than this binary supp
 var errNoUser = errors.New("sqlite: access has neither a user id nor All")
 
 // Store is the SQLite implementation of server.Store. It is safe for
-// concurrent use. Writes are serialized on one connection; reads run on a
-// separate pool of read-only connections and, thanks to WAL, never wait for
-// a write.
+// concurrent use. Writes are serialized on one connection, owned by one
+// goroutine that group-commits them; reads run on a separate pool of
+// read-only connections and, thanks to WAL, never wait for a write.
 type Store struct {
 	writer *sql.DB
 	reader *sql.DB
+
+	// Group commit (writer.go): writes queue on ops for the writer
+	// goroutine, which closes writerDone when it exits. mu guards closed
+	// and the sends on ops against Close closing it.
+	maxBatch   int
+	ops        chan *writeOp
+	writerDone chan struct{}
+	mu         sync.RWMutex
+	closed     bool
 
 	// Statements prepared once per pool; database/sql prepares each on a
 	// connection the first time that connection runs it. Preparing costs
 	// more than running a point query: this makes GetItem 2-3x faster.
 	insertItem, getItemOwn, getItemAll, listItemsOwn, listItemsAll,
 	updateItemOwn, updateItemAll, deleteItemOwn, deleteItemAll *sql.Stmt
+	// The savepoint statements group commit runs around every write.
+	savepoint, release, rollbackTo *sql.Stmt
 
 	closeOnce sync.Once
 	closeErr  error
@@ -130,6 +148,13 @@ func Open(ctx context.Context, path string, opts Options) (*Store, error) {
 	}
 	if opts.Synchronous != SynchronousNormal && opts.Synchronous != SynchronousFull {
 		return nil, fmt.Errorf("sqlite: open: unknown %v", opts.Synchronous)
+	}
+	maxBatch := opts.MaxBatch
+	switch {
+	case maxBatch < 0:
+		return nil, fmt.Errorf("sqlite: open: MaxBatch is %d, want >= 0", maxBatch)
+	case maxBatch == 0:
+		maxBatch = DefaultMaxBatch
 	}
 	migs, err := loadMigrations(migrationFiles)
 	if err != nil {
@@ -177,6 +202,12 @@ func Open(ctx context.Context, path string, opts Options) (*Store, error) {
 		s.Close()
 		return nil, fmt.Errorf("sqlite: open %q: %w", abs, err)
 	}
+	// The writer goroutine starts last, once nothing can fail: Close stops
+	// it only if it runs.
+	s.maxBatch = maxBatch
+	s.ops = make(chan *writeOp, maxBatch)
+	s.writerDone = make(chan struct{})
+	go s.writeLoop()
 	return s, nil
 }
 
@@ -196,6 +227,9 @@ func (s *Store) prepare(ctx context.Context) error {
 		{&s.updateItemAll, s.writer, sqlUpdateItemAll},
 		{&s.deleteItemOwn, s.writer, sqlDeleteItemOwn},
 		{&s.deleteItemAll, s.writer, sqlDeleteItemAll},
+		{&s.savepoint, s.writer, sqlSavepoint},
+		{&s.release, s.writer, sqlRelease},
+		{&s.rollbackTo, s.writer, sqlRollbackTo},
 	} {
 		st, err := p.db.PrepareContext(ctx, p.query)
 		if err != nil {
@@ -272,14 +306,27 @@ func (s *Store) Ping(ctx context.Context) error {
 	return nil
 }
 
-// Close closes both pools after the calls in flight finish. It is safe to
-// call more than once; later calls return the first call's result.
+// Close closes both pools after the calls in flight finish. Writes already
+// queued run and commit first; writes that arrive once Close has begun get
+// ErrClosed. Close returns after the writer goroutine has exited. It is safe
+// to call more than once; later calls return the first call's result.
 func (s *Store) Close() error {
 	s.closeOnce.Do(func() {
+		if s.ops != nil {
+			// Taking the write lock waits for sends in progress; after it,
+			// no write can queue, and the writer runs what is queued and
+			// exits.
+			s.mu.Lock()
+			s.closed = true
+			close(s.ops)
+			s.mu.Unlock()
+			<-s.writerDone
+		}
 		var errs []error
 		for _, st := range []*sql.Stmt{
 			s.insertItem, s.getItemOwn, s.getItemAll, s.listItemsOwn, s.listItemsAll,
 			s.updateItemOwn, s.updateItemAll, s.deleteItemOwn, s.deleteItemAll,
+			s.savepoint, s.release, s.rollbackTo,
 		} {
 			if st == nil { // Open failed part-way
 				continue
@@ -323,7 +370,8 @@ const (
 	sqlDeleteItemAll = "DELETE FROM items WHERE id = ?"
 )
 
-// CreateItem implements server.ItemStore.
+// CreateItem implements server.ItemStore. It returns once the transaction
+// that stored the item has committed (see the package documentation).
 func (s *Store) CreateItem(ctx context.Context, it server.Item) error {
 	if it.ID == "" || it.OwnerID == "" {
 		return errors.New("sqlite: create item: empty id or owner id")
@@ -331,16 +379,19 @@ func (s *Store) CreateItem(ctx context.Context, it server.Item) error {
 	if err := checkNumbers(it); err != nil {
 		return fmt.Errorf("sqlite: create item: %w", err)
 	}
-	_, err := s.insertItem.ExecContext(ctx,
-		it.ID, it.OwnerID, it.Name, it.Description, it.Price, nullFloat(it.Tax),
-		it.CreatedAt.UnixMicro(), it.UpdatedAt.UnixMicro())
-	if err != nil {
-		if isUniqueViolation(err) {
-			return fmt.Errorf("sqlite: create item: id already exists: %w", server.ErrConflict)
+	const op = "create item"
+	return s.write(ctx, op, func(runCtx context.Context, stmt func(*sql.Stmt) *sql.Stmt) error {
+		_, err := stmt(s.insertItem).ExecContext(runCtx,
+			it.ID, it.OwnerID, it.Name, it.Description, it.Price, nullFloat(it.Tax),
+			it.CreatedAt.UnixMicro(), it.UpdatedAt.UnixMicro())
+		if err != nil {
+			if isUniqueViolation(err) {
+				return fmt.Errorf("sqlite: create item: id already exists: %w", server.ErrConflict)
+			}
+			return wrap(ctx, op, err)
 		}
-		return wrap(ctx, "create item", err)
-	}
-	return nil
+		return nil
+	})
 }
 
 // GetItem implements server.ItemStore.
@@ -400,56 +451,71 @@ func (s *Store) ListItems(ctx context.Context, acc server.Access, after string, 
 	return items, nil
 }
 
-// UpdateItem implements server.ItemStore.
+// UpdateItem implements server.ItemStore. It returns once the transaction
+// that changed the item has committed.
 func (s *Store) UpdateItem(ctx context.Context, acc server.Access, it server.Item) (server.Item, error) {
 	if err := checkNumbers(it); err != nil {
 		return server.Item{}, fmt.Errorf("sqlite: update item: %w", err)
 	}
 	args := []any{it.Name, it.Description, it.Price, nullFloat(it.Tax), it.UpdatedAt.UnixMicro(), it.ID}
-	var row *sql.Row
+	var st *sql.Stmt
 	switch {
 	case acc.All:
-		row = s.updateItemAll.QueryRowContext(ctx, args...)
+		st = s.updateItemAll
 	case acc.UserID != "":
-		row = s.updateItemOwn.QueryRowContext(ctx, append(args, acc.UserID)...)
+		st, args = s.updateItemOwn, append(args, acc.UserID)
 	default:
 		return server.Item{}, errNoUser
 	}
-	got, err := scanItem(row)
-	if errors.Is(err, sql.ErrNoRows) {
-		return server.Item{}, server.ErrNotFound
-	}
+	const op = "update item"
+	var got server.Item // set by the writer; read only after write returns nil
+	err := s.write(ctx, op, func(runCtx context.Context, stmt func(*sql.Stmt) *sql.Stmt) error {
+		stored, err := scanItem(stmt(st).QueryRowContext(runCtx, args...))
+		if errors.Is(err, sql.ErrNoRows) {
+			return server.ErrNotFound
+		}
+		if err != nil {
+			return wrap(ctx, op, err)
+		}
+		got = stored
+		return nil
+	})
 	if err != nil {
-		return server.Item{}, wrap(ctx, "update item", err)
+		return server.Item{}, err
 	}
 	return got, nil
 }
 
-// DeleteItem implements server.ItemStore.
+// DeleteItem implements server.ItemStore. It returns once the transaction
+// that removed the item has committed.
 func (s *Store) DeleteItem(ctx context.Context, acc server.Access, id string) error {
 	var (
-		res sql.Result
-		err error
+		st   *sql.Stmt
+		args []any
 	)
 	switch {
 	case acc.All:
-		res, err = s.deleteItemAll.ExecContext(ctx, id)
+		st, args = s.deleteItemAll, []any{id}
 	case acc.UserID != "":
-		res, err = s.deleteItemOwn.ExecContext(ctx, id, acc.UserID)
+		st, args = s.deleteItemOwn, []any{id, acc.UserID}
 	default:
 		return errNoUser
 	}
-	if err != nil {
-		return wrap(ctx, "delete item", err)
-	}
-	n, err := res.RowsAffected()
-	if err != nil {
-		return wrap(ctx, "delete item", err)
-	}
-	if n == 0 {
-		return server.ErrNotFound
-	}
-	return nil
+	const op = "delete item"
+	return s.write(ctx, op, func(runCtx context.Context, stmt func(*sql.Stmt) *sql.Stmt) error {
+		res, err := stmt(st).ExecContext(runCtx, args...)
+		if err != nil {
+			return wrap(ctx, op, err)
+		}
+		n, err := res.RowsAffected()
+		if err != nil {
+			return wrap(ctx, op, err)
+		}
+		if n == 0 {
+			return server.ErrNotFound
+		}
+		return nil
+	})
 }
 
 // scanItem reads one row of itemColumns.

@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"testing/fstest"
 	"time"
@@ -457,6 +458,7 @@ func TestOpenErrors(t *testing.T) {
 		{"negative BusyTimeout", filepath.Join(dir, "b"), Options{BusyTimeout: -time.Second}, "BusyTimeout is -1s"},
 		{"huge BusyTimeout", filepath.Join(dir, "c"), Options{BusyTimeout: time.Duration(math.MaxInt64)}, "exceeds"},
 		{"unknown Synchronous", filepath.Join(dir, "d"), Options{Synchronous: 7}, "Synchronous(7)"},
+		{"negative MaxBatch", filepath.Join(dir, "e"), Options{MaxBatch: -1}, "MaxBatch is -1"},
 		{"missing directory", filepath.Join(dir, "no", "such", "dir", "db"), Options{}, "sqlite: open"},
 		{"not a database", writeFile(t, filepath.Join(dir, "junk"), strings.Repeat("not sqlite ", 1000)), Options{}, "sqlite: open"},
 	}
@@ -612,6 +614,32 @@ func BenchmarkCreateItem(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
+}
+
+// BenchmarkCreateItemParallel inserts from 16 goroutines per GOMAXPROCS at
+// once, the shape of POST /items/ under load: concurrent inserts that group
+// commit can share transactions.
+func BenchmarkCreateItemParallel(b *testing.B) {
+	s := openTemp(b, Options{})
+	defer s.Close()
+	ctx := context.Background()
+	items := make([]server.Item, b.N)
+	for i := range items {
+		items[i] = testItem(b, "owner")
+	}
+	var next atomic.Int64
+	b.SetParallelism(16)
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			if err := s.CreateItem(ctx, items[next.Add(1)-1]); err != nil {
+				b.Error(err)
+				return
+			}
+		}
+	})
+	b.StopTimer()
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "inserts/s")
 }
 
 func BenchmarkGetItem(b *testing.B) {
