@@ -1,7 +1,3 @@
-// Command fortapi runs the fortapi reference server and its tools.
-//
-// See the README and DESIGN for subcommands and flags; every flag can also
-// be set through an environment variable (--data-dir = FORTAPI_DATA_DIR).
 package main
 
 import (
