@@ -26,7 +26,7 @@ var sensitiveNames = [...]string{"password", "passwd", "passphrase", "secret", "
 // strictJSON is the only request format: valid UTF-8 JSON (encoding/json
 // would silently replace invalid bytes), no trailing data, nesting capped
 // by encoding/json itself. Responses escape HTML characters.
-var strictJSON = huma.Format{
+var strictJSON = huma.Format{ // never modified: a value, not state
 	Marshal: func(w io.Writer, v any) error {
 		return json.NewEncoder(w).Encode(v)
 	},

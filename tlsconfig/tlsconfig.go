@@ -66,8 +66,8 @@ type DevCert struct {
 	Created bool
 }
 
-// devNames are the names a development certificate covers.
-var devDNS = []string{"localhost"}
+// devDNS and devIPs are the names a development certificate covers.
+func devDNS() []string { return []string{"localhost"} }
 
 func devIPs() []net.IP { return []net.IP{net.ParseIP("127.0.0.1"), net.ParseIP("::1")} }
 
@@ -124,7 +124,7 @@ func (dc *DevCert) load(opts DevCertOptions) error {
 	if now.Before(leaf.NotBefore) || leaf.NotAfter.Sub(now) < opts.RenewBefore {
 		return fmt.Errorf("%w: expires %s", errUnusable, leaf.NotAfter.Format(time.RFC3339))
 	}
-	if !slices.Equal(leaf.DNSNames, devDNS) || len(leaf.IPAddresses) != len(devIPs()) {
+	if !slices.Equal(leaf.DNSNames, devDNS()) || len(leaf.IPAddresses) != len(devIPs()) {
 		return fmt.Errorf("%w: wrong names", errUnusable)
 	}
 	pair.Leaf = leaf
@@ -154,7 +154,7 @@ func (dc *DevCert) create(opts DevCertOptions) error {
 		ExtKeyUsage:           []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
 		BasicConstraintsValid: true,
 		IsCA:                  true, // self-signed: curl --cacert needs it to be a CA
-		DNSNames:              devDNS,
+		DNSNames:              devDNS(),
 		IPAddresses:           devIPs(),
 	}
 	der, err := x509.CreateCertificate(opts.Rand, tmpl, tmpl, &key.PublicKey, key)
