@@ -74,7 +74,8 @@ type API struct {
 	errModel *huma.Schema
 
 	mu       sync.Mutex
-	problems []string // operations whose declaration is refused
+	problems []string     // operations whose declaration is refused
+	handler  http.Handler // built once by Handler
 }
 
 // New returns an API with fortapi's defaults. See the package
@@ -138,11 +139,15 @@ func (a *API) Config() huma.Config { return a.cfg }
 
 // Handler returns the API's http.Handler with every middleware in place, or
 // an error naming each operation whose security declaration is missing or
-// invalid. Register every operation before calling it.
+// invalid. Register every operation before calling it; later calls return
+// the same handler.
 func (a *API) Handler() (http.Handler, error) {
 	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.handler != nil {
+		return a.handler, nil
+	}
 	problems := slices.Sorted(slices.Values(a.problems))
-	a.mu.Unlock()
 	if len(problems) > 0 {
 		return nil, fmt.Errorf("fortapi: refusing to start, deny by default: %s", strings.Join(problems, "; "))
 	}
@@ -156,7 +161,8 @@ func (a *API) Handler() (http.Handler, error) {
 		a.mux.Handle(DocsPath, ui)
 		a.mux.Handle(DocsPath+"/", ui)
 	}
-	return &frontDoor{api: a, mux: a.mux}, nil
+	a.handler = &frontDoor{api: a, mux: a.mux}
+	return a.handler, nil
 }
 
 // OpenAPIJSON returns the OpenAPI 3.1 document as JSON.

@@ -682,3 +682,12 @@ func TestLateUndeclaredOperationIsDenied(t *testing.T) {
 		}
 	}
 }
+
+func TestHandlerTwice(t *testing.T) {
+	api, _ := newTestAPI(t)
+	h1, err1 := api.Handler()
+	h2, err2 := api.Handler()
+	if err1 != nil || err2 != nil || h1 != h2 {
+		t.Errorf("second Handler call: %v %v, same handler %v", err1, err2, h1 == h2)
+	}
+}
