@@ -117,6 +117,18 @@ type Store struct {
 
 var _ server.Store = (*Store)(nil)
 
+// orDefault returns v, or def when v is zero; a negative v is an error
+// naming the option.
+func orDefault[T int | time.Duration](name string, v, def T) (T, error) {
+	switch {
+	case v < 0:
+		return 0, fmt.Errorf("sqlite: open: %s is %v, want >= 0", name, v)
+	case v == 0:
+		return def, nil
+	}
+	return v, nil
+}
+
 // Open opens (creating if needed) the SQLite database file at path, which is
 // a file-system path, not a DSN or URI, applies the embedded migrations the
 // file lacks and returns a ready Store. The directory must exist. ctx bounds
@@ -125,19 +137,17 @@ func Open(ctx context.Context, path string, opts Options) (*Store, error) {
 	if path == "" {
 		return nil, errors.New("sqlite: open: empty database path")
 	}
-	readConns := opts.ReadConns
-	switch {
-	case readConns < 0:
-		return nil, fmt.Errorf("sqlite: open: ReadConns is %d, want >= 0", readConns)
-	case readConns == 0:
-		readConns = DefaultReadConns
+	readConns, err := orDefault("ReadConns", opts.ReadConns, DefaultReadConns)
+	if err != nil {
+		return nil, err
 	}
-	busy := opts.BusyTimeout
-	switch {
-	case busy < 0:
-		return nil, fmt.Errorf("sqlite: open: BusyTimeout is %v, want >= 0", busy)
-	case busy == 0:
-		busy = DefaultBusyTimeout
+	busy, err := orDefault("BusyTimeout", opts.BusyTimeout, DefaultBusyTimeout)
+	if err != nil {
+		return nil, err
+	}
+	maxBatch, err := orDefault("MaxBatch", opts.MaxBatch, DefaultMaxBatch)
+	if err != nil {
+		return nil, err
 	}
 	if busy > math.MaxInt32*time.Millisecond {
 		return nil, fmt.Errorf("sqlite: open: BusyTimeout %v exceeds %d ms", busy, math.MaxInt32)
@@ -148,13 +158,6 @@ func Open(ctx context.Context, path string, opts Options) (*Store, error) {
 	}
 	if opts.Synchronous != SynchronousNormal && opts.Synchronous != SynchronousFull {
 		return nil, fmt.Errorf("sqlite: open: unknown %v", opts.Synchronous)
-	}
-	maxBatch := opts.MaxBatch
-	switch {
-	case maxBatch < 0:
-		return nil, fmt.Errorf("sqlite: open: MaxBatch is %d, want >= 0", maxBatch)
-	case maxBatch == 0:
-		maxBatch = DefaultMaxBatch
 	}
 	migs, err := loadMigrations(migrationFiles)
 	if err != nil {

@@ -600,14 +600,21 @@ func TestSchema(t *testing.T) {
 	}
 }
 
-func BenchmarkCreateItem(b *testing.B) {
+// benchSetup opens a store closed at the end of the benchmark and makes
+// b.N items to insert.
+func benchSetup(b *testing.B) (*Store, []server.Item) {
 	s := openTemp(b, Options{})
-	defer s.Close()
-	ctx := context.Background()
+	b.Cleanup(func() { s.Close() })
 	items := make([]server.Item, b.N)
 	for i := range items {
 		items[i] = testItem(b, "owner")
 	}
+	return s, items
+}
+
+func BenchmarkCreateItem(b *testing.B) {
+	s, items := benchSetup(b)
+	ctx := context.Background()
 	b.ResetTimer()
 	for i := range b.N {
 		if err := s.CreateItem(ctx, items[i]); err != nil {
@@ -620,13 +627,8 @@ func BenchmarkCreateItem(b *testing.B) {
 // once, the shape of POST /items/ under load: concurrent inserts that group
 // commit can share transactions.
 func BenchmarkCreateItemParallel(b *testing.B) {
-	s := openTemp(b, Options{})
-	defer s.Close()
+	s, items := benchSetup(b)
 	ctx := context.Background()
-	items := make([]server.Item, b.N)
-	for i := range items {
-		items[i] = testItem(b, "owner")
-	}
 	var next atomic.Int64
 	b.SetParallelism(16)
 	b.ResetTimer()
