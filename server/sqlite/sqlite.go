@@ -180,7 +180,7 @@ func Open(ctx context.Context, path string, opts Options) (*Store, error) {
 	writer.SetConnMaxLifetime(0)
 	writer.SetConnMaxIdleTime(0)
 	s := &Store{writer: writer}
-	if err := s.initWriter(ctx, abs, migs); err != nil {
+	if err := s.initWriterRetrying(ctx, abs, migs, busy); err != nil {
 		writer.Close()
 		return nil, err
 	}
@@ -244,6 +244,29 @@ func (s *Store) prepare(ctx context.Context) error {
 }
 
 // initWriter connects the writer, checks that WAL took effect and migrates.
+// initWriterRetrying runs initWriter again while it fails with SQLITE_BUSY,
+// for up to the busy timeout. Several processes opening one new file at
+// once (the server and a CLI command, say) race to create it and switch it
+// to WAL; SQLite reports some of those races as SQLITE_BUSY without
+// consulting the busy timeout (for example while another connection
+// recovers or initialises the WAL index).
+func (s *Store) initWriterRetrying(ctx context.Context, abs string, migs []migration, busy time.Duration) error {
+	deadline := time.Now().Add(busy)
+	wait := time.Millisecond
+	for {
+		err := s.initWriter(ctx, abs, migs)
+		if err == nil || !isBusy(err) || time.Now().Add(wait).After(deadline) {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("sqlite: open %q: %w", abs, ctx.Err())
+		case <-time.After(wait):
+		}
+		wait = min(2*wait, 100*time.Millisecond)
+	}
+}
+
 func (s *Store) initWriter(ctx context.Context, abs string, migs []migration) error {
 	var mode string
 	if err := s.writer.QueryRowContext(ctx, "PRAGMA journal_mode").Scan(&mode); err != nil {
@@ -561,6 +584,12 @@ func nullFloat(f *float64) sql.NullFloat64 {
 
 // isUniqueViolation reports whether err is SQLite refusing a duplicate key,
 // by its extended result code (the driver enables extended codes).
+// isBusy reports whether err is SQLITE_BUSY or one of its extended codes.
+func isBusy(err error) bool {
+	var se *msqlite.Error
+	return errors.As(err, &se) && se.Code()&0xff == sqlite3.SQLITE_BUSY
+}
+
 func isUniqueViolation(err error) bool {
 	var se *msqlite.Error
 	if !errors.As(err, &se) {
