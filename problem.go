@@ -1,7 +1,6 @@
 package fortapi
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -24,9 +23,10 @@ const sensitiveKey = "fortapi.sensitive"
 var sensitiveNames = [...]string{"password", "passwd", "passphrase", "secret", "token", "credential", "authorization", "cookie", "apikey", "api_key", "private"}
 
 // strictJSON is the only request format: valid UTF-8 JSON (encoding/json
-// would silently replace invalid bytes), no trailing data, nesting capped
-// by encoding/json itself. Responses escape HTML characters.
-var strictJSON = huma.Format{ // never modified: a value, not state
+// would silently replace invalid bytes) and nothing after the value
+// (json.Unmarshal refuses trailing data), nesting capped by encoding/json
+// itself. Responses escape HTML characters.
+var strictJSON = huma.Format{
 	Marshal: func(w io.Writer, v any) error {
 		return json.NewEncoder(w).Encode(v)
 	},
@@ -34,17 +34,7 @@ var strictJSON = huma.Format{ // never modified: a value, not state
 		if !utf8.Valid(data) {
 			return errors.New("request body is not valid UTF-8")
 		}
-		dec := json.NewDecoder(bytes.NewReader(data))
-		if err := dec.Decode(v); err != nil {
-			return err
-		}
-		if dec.More() {
-			return errors.New("request body has data after the JSON value")
-		}
-		if _, err := dec.Token(); err != io.EOF {
-			return errors.New("request body has data after the JSON value")
-		}
-		return nil
+		return json.Unmarshal(data, v)
 	},
 }
 
