@@ -1,7 +1,6 @@
 package fortapi
 
 import (
-	"context"
 	"crypto/rand"
 	"errors"
 	"fmt"
@@ -214,8 +213,7 @@ func (g *guardAdapter) Handle(op *huma.Operation, handler func(huma.Context)) {
 	op.Metadata[sensitiveKey] = sensitiveLocations(a.OpenAPI().Components.Schemas, op)
 	hasBody := op.RequestBody != nil
 	sec := op.Security
-	g.inner.Handle(op, func(hctx huma.Context) {
-		var ctx huma.Context = clientGone{hctx}
+	g.inner.Handle(op, func(ctx huma.Context) {
 		if !public {
 			var ok bool
 			if ctx, ok = a.authorize(ctx, sec); !ok {
@@ -234,26 +232,6 @@ func (g *guardAdapter) Handle(op *huma.Operation, handler func(huma.Context)) {
 // away before the handler finished (nginx's 499): the handler's failure
 // (typically context.Canceled from the store) is not a server error.
 const StatusClientClosedRequest = 499
-
-// clientGone turns a 5xx into 499 when the request's context was
-// cancelled, that is when the client closed the connection or reset the
-// stream. No client reads that answer; the access log records what
-// happened instead of a false server error.
-type clientGone struct{ humaContext }
-
-// humaContext lets clientGone embed huma.Context under a name that does
-// not collide with its Context method.
-type humaContext = huma.Context
-
-// Unwrap gives humago.Unwrap the adapter's own context.
-func (c clientGone) Unwrap() huma.Context { return c.humaContext }
-
-func (c clientGone) SetStatus(code int) {
-	if code >= 500 && errors.Is(c.Context().Err(), context.Canceled) {
-		code = StatusClientClosedRequest
-	}
-	c.humaContext.SetStatus(code)
-}
 
 func requestHasBody(ctx huma.Context) bool {
 	r, _ := humago.Unwrap(ctx)

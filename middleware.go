@@ -153,6 +153,12 @@ func (w *recorder) WriteHeader(code int) {
 		w.unrouted = code
 		return
 	}
+	// A 5xx caused by the client going away (it closed the connection or
+	// reset the stream, which cancels the request's context) is not a
+	// server error: nobody reads the answer, and the log says 499.
+	if code >= 500 && errors.Is(w.req.Context().Err(), context.Canceled) {
+		code = StatusClientClosedRequest
+	}
 	if w.status == 0 && code >= 200 {
 		w.status = code
 	}
