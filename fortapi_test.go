@@ -389,6 +389,9 @@ func TestBadInput(t *testing.T) {
 		{"unknown query parameter", call{method: "GET", path: "/things?debug=1", header: reader}, 422, "query.debug"},
 		{"unknown path", call{method: "GET", path: "/nope"}, 404, ""},
 		{"encoded traversal", call{method: "GET", path: "/%2e%2e/%2e%2e/etc/passwd"}, 404, ""},
+		{"unknown docs asset", call{method: "GET", path: "/docs/assets/0000000000000000/x.js"}, 404, ""},
+		{"docs traversal", call{method: "GET", path: "/docs/assets/%2e%2e/%2e%2e/go.mod"}, 404, ""},
+		{"POST to the docs", call{method: "POST", path: "/docs", body: "x", header: map[string]string{"Content-Type": "text/plain"}}, 405, ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

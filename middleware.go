@@ -12,15 +12,12 @@ import (
 	"net/http"
 	"runtime/debug"
 	"time"
+
+	"github.com/fortapi/fortapi/internal/problem"
 )
 
-type requestIDKey struct{}
-
 // RequestID returns the id of the request whose context ctx is, or "".
-func RequestID(ctx context.Context) string {
-	id, _ := ctx.Value(requestIDKey{}).(string)
-	return id
-}
+func RequestID(ctx context.Context) string { return problem.RequestID(ctx) }
 
 // validRequestID accepts 1 to 64 characters of [A-Za-z0-9._-]: enough for
 // UUIDs and trace ids, too little for log injection.
@@ -61,7 +58,7 @@ func (f *frontDoor) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if !validRequestID(id) {
 		id = f.newID()
 	}
-	r = r.WithContext(context.WithValue(r.Context(), requestIDKey{}, id))
+	r = r.WithContext(problem.WithRequestID(r.Context(), id))
 	w.Header().Set("X-Request-Id", id)
 	rec := &recorder{ResponseWriter: w, req: r, intercept: true}
 	defer func() {
@@ -78,13 +75,13 @@ func (f *frontDoor) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 				f.logAccess(r, rec, start, id)
 				panic(http.ErrAbortHandler)
 			}
-			writeProblem(rec, r, http.StatusInternalServerError, "internal error; quote the request id "+id)
+			problem.Write(rec, r, http.StatusInternalServerError, "internal error; quote the request id "+id)
 		}
 		f.logAccess(r, rec, start, id)
 	}()
 
 	if n := headerSize(r); n > f.api.opts.MaxHeaderBytes {
-		writeProblem(rec, r, http.StatusRequestHeaderFieldsTooLarge,
+		problem.Write(rec, r, http.StatusRequestHeaderFieldsTooLarge,
 			fmt.Sprintf("the request headers total %d bytes; the limit is %d", n, f.api.opts.MaxHeaderBytes))
 		return
 	}
@@ -95,10 +92,10 @@ func (f *frontDoor) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		rec.intercept, rec.unrouted = false, 0
 		if code == http.StatusMethodNotAllowed {
 			allow := rec.Header().Get("Allow")
-			writeProblem(rec, r, code, fmt.Sprintf("%s is not allowed here; allowed: %s", r.Method, allow))
+			problem.Write(rec, r, code, fmt.Sprintf("%s is not allowed here; allowed: %s", r.Method, allow))
 			return
 		}
-		writeProblem(rec, r, http.StatusNotFound, "no such resource")
+		problem.Write(rec, r, http.StatusNotFound, "no such resource")
 	}
 }
 

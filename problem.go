@@ -11,6 +11,8 @@ import (
 	"unicode/utf8"
 
 	"github.com/danielgtaylor/huma/v2"
+
+	"github.com/fortapi/fortapi/internal/problem"
 )
 
 // maxEchoedValue is the longest string a validation error echoes back.
@@ -48,7 +50,7 @@ func (a *API) transformError(ctx huma.Context, status string, v any) (any, error
 	}
 	id := RequestID(ctx.Context())
 	if em.Instance == "" && id != "" {
-		em.Instance = requestURN(id)
+		em.Instance = problem.URN(id)
 	}
 	if em.Status >= 500 && errors.Is(ctx.Context().Err(), context.Canceled) {
 		a.log.LogAttrs(ctx.Context(), slog.LevelInfo, "client closed the request before the answer",
@@ -85,8 +87,6 @@ func (a *API) transformError(ctx huma.Context, status string, v any) (any, error
 	}
 	return em, nil
 }
-
-func requestURN(id string) string { return "urn:fortapi:request:" + id }
 
 // echoable reports whether an error detail's value may be sent back.
 func echoable(d *huma.ErrorDetail, sensitive map[string]bool) bool {
@@ -165,21 +165,4 @@ func sensitiveLocations(reg huma.Registry, op *huma.Operation) map[string]bool {
 	}
 	walk(mt.Schema, "body", 0)
 	return out
-}
-
-// writeProblem writes an RFC 9457 problem outside huma (routing errors,
-// oversized headers, panics).
-func writeProblem(w http.ResponseWriter, r *http.Request, status int, detail string) {
-	p := huma.ErrorModel{Title: http.StatusText(status), Status: status, Detail: detail}
-	if id := RequestID(r.Context()); id != "" {
-		p.Instance = requestURN(id)
-	}
-	body, _ := json.Marshal(&p)
-	h := w.Header()
-	h.Set("Content-Type", "application/problem+json")
-	h.Set("X-Content-Type-Options", "nosniff")
-	w.WriteHeader(status)
-	if r.Method != http.MethodHead {
-		_, _ = w.Write(body)
-	}
 }

@@ -8,7 +8,6 @@ import (
 	"embed"
 	"encoding/base64"
 	"encoding/hex"
-	"encoding/json"
 	"html/template"
 	"net/http"
 	"net/url"
@@ -16,6 +15,8 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+
+	"github.com/fortapi/fortapi/internal/problem"
 )
 
 // upstreamVersion is the swagger-ui-dist release vendored in assets/; it
@@ -191,7 +192,7 @@ func (u *UI) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	if r.Method != http.MethodGet && r.Method != http.MethodHead {
 		h.Set("Allow", "GET, HEAD")
-		writeProblem(w, r, http.StatusMethodNotAllowed,
+		problem.Write(w, r, http.StatusMethodNotAllowed,
 			"Only GET and HEAD are allowed on "+p+".")
 		return
 	}
@@ -224,7 +225,7 @@ func (u *UI) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 }
 
 func (u *UI) notFound(w http.ResponseWriter, r *http.Request) {
-	writeProblem(w, r, http.StatusNotFound, "There is no documentation resource at this path.")
+	problem.Write(w, r, http.StatusNotFound, "There is no documentation resource at this path.")
 }
 
 // gzipped compresses the asset on first use and keeps the result.
@@ -299,24 +300,6 @@ func acceptsGzip(headers []string) bool {
 		}
 	}
 	return false
-}
-
-// writeProblem writes an RFC 9457 problem document.
-func writeProblem(w http.ResponseWriter, r *http.Request, status int, detail string) {
-	body, _ := json.Marshal(struct {
-		Title  string `json:"title"`
-		Status int    `json:"status"`
-		Detail string `json:"detail"`
-	}{http.StatusText(status), status, detail})
-	h := w.Header()
-	h.Set("Content-Type", "application/problem+json")
-	h.Set("X-Content-Type-Options", "nosniff")
-	h.Set("Cache-Control", "no-store")
-	h.Set("Content-Length", strconv.Itoa(len(body)))
-	w.WriteHeader(status)
-	if r.Method != http.MethodHead {
-		_, _ = w.Write(body)
-	}
 }
 
 // integrity returns a Subresource Integrity value for body.
