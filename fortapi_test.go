@@ -694,3 +694,18 @@ func TestHandlerTwice(t *testing.T) {
 		t.Errorf("second Handler call: %v %v, same handler %v", err1, err2, h1 == h2)
 	}
 }
+
+func TestDisableDocs(t *testing.T) {
+	api := fortapi.New(fortapi.Options{DisableDocs: true, Logger: slog.New(slog.DiscardHandler)})
+	h, err := api.Handler()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for path, want := range map[string]int{"/docs": 404, "/docs/": 404, "/openapi.json": 200} {
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, httptest.NewRequest("GET", path, nil))
+		if rec.Code != want {
+			t.Errorf("GET %s: %d, want %d", path, rec.Code, want)
+		}
+	}
+}
