@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"net/http"
 	"reflect"
 	"slices"
@@ -58,6 +59,9 @@ type Options struct {
 	Now func() time.Time
 	// DisableDocs turns off the /docs UI (the OpenAPI document stays).
 	DisableDocs bool
+	// OAuth2, when set, documents the OAuth2 password flow that issues the
+	// bearer tokens (see OAuth2Scheme). It changes nothing in enforcement.
+	OAuth2 *OAuth2Password
 }
 
 // API is a huma API whose operations are checked against their declared
@@ -124,6 +128,16 @@ func New(opts Options) *API {
 		Formats:                      map[string]huma.Format{"application/json": strictJSON, "json": strictJSON},
 		DefaultFormat:                "application/json",
 		RejectUnknownQueryParameters: true,
+	}
+	if o := opts.OAuth2; o != nil {
+		cfg.Components.SecuritySchemes[OAuth2Scheme] = &huma.SecurityScheme{
+			Type:        "oauth2",
+			Description: "OAuth2 password grant: POST username and password to the token URL for a bearer token.",
+			Flows: &huma.OAuthFlows{Password: &huma.OAuthFlow{
+				TokenURL: o.TokenURL,
+				Scopes:   maps.Clone(o.Scopes),
+			}},
+		}
 	}
 	cfg.Transformers = []huma.Transformer{a.transformError}
 	a.cfg = cfg
@@ -213,6 +227,9 @@ func (g *guardAdapter) Handle(op *huma.Operation, handler func(huma.Context)) {
 	op.Metadata[sensitiveKey] = sensitiveLocations(a.OpenAPI().Components.Schemas, op)
 	hasBody := op.RequestBody != nil
 	sec := op.Security
+	if a.opts.OAuth2 != nil {
+		op.Security = withOAuth2(sec)
+	}
 	g.inner.Handle(op, func(ctx huma.Context) {
 		if !public {
 			var ok bool

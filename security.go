@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"slices"
 	"strconv"
+	"time"
 
 	"github.com/danielgtaylor/huma/v2"
 )
@@ -13,6 +14,22 @@ import (
 // BearerScheme is the name of the OAuth2 bearer-token security scheme in
 // the OpenAPI document (components.securitySchemes).
 const BearerScheme = "bearer"
+
+// OAuth2Scheme is the name of the OAuth2 password-flow security scheme that
+// Options.OAuth2 adds to the document. It describes how to obtain the same
+// bearer tokens: every requirement an operation declares on BearerScheme is
+// documented on OAuth2Scheme as well (so docs UIs offer a login), and a
+// principal authenticated with a bearer token satisfies either.
+const OAuth2Scheme = "oauth2"
+
+// OAuth2Password describes an OAuth2 password-grant token endpoint
+// (RFC 6749 §4.3) for the OpenAPI document.
+type OAuth2Password struct {
+	// TokenURL is where tokens are issued ("/token").
+	TokenURL string
+	// Scopes maps each scope the endpoint grants to its description.
+	Scopes map[string]string
+}
 
 // ErrNoCredentials is what an Authenticator returns when the request
 // carries no credentials at all; the caller is anonymous (401 without an
@@ -29,6 +46,13 @@ type Principal struct {
 	Scheme string
 	// Scopes are what the caller was granted.
 	Scopes []string
+	// SessionID names the login the credentials belong to (the sid claim
+	// of an access token), when there is one; logout revokes it.
+	SessionID string
+	// TokenID is the presented token's id (jti), when there is one.
+	TokenID string
+	// ExpiresAt is when the presented credentials expire (zero: unknown).
+	ExpiresAt time.Time
 }
 
 // HasScope reports whether the principal was granted scope.
@@ -126,6 +150,20 @@ func validScope(s string) bool {
 		}
 	}
 	return true
+}
+
+// withOAuth2 returns sec with, after each bearer requirement, the same
+// requirement on OAuth2Scheme, for the document. Enforcement keeps using
+// sec itself.
+func withOAuth2(sec []map[string][]string) []map[string][]string {
+	out := make([]map[string][]string, 0, 2*len(sec))
+	for _, alt := range sec {
+		out = append(out, alt)
+		if scopes, ok := alt[BearerScheme]; ok && len(alt) == 1 {
+			out = append(out, map[string][]string{OAuth2Scheme: slices.Clone(scopes)})
+		}
+	}
+	return out
 }
 
 // authorize decides whether p may call an operation declaring sec. It
