@@ -329,7 +329,6 @@ func TestDenyByDefault(t *testing.T) {
 		{"empty security", huma.Operation{OperationID: "empty", Method: "GET", Path: "/e", Security: []map[string][]string{}}, "empty (GET /e) declares no security"},
 		{"hidden and undeclared", huma.Operation{OperationID: "hidden", Method: "GET", Path: "/h", Hidden: true}, "hidden (GET /h) declares no security"},
 		{"unknown scheme", huma.Operation{OperationID: "u", Method: "GET", Path: "/u", Security: []map[string][]string{{"apikey": {"x"}}}}, `unknown security scheme "apikey"`},
-		{"scheme without scope", huma.Operation{OperationID: "s", Method: "GET", Path: "/s", Security: fortapi.Scopes()}, "without a scope"},
 		{"invalid scope", huma.Operation{OperationID: "i", Method: "GET", Path: "/i", Security: fortapi.Scopes("a b")}, `invalid scope "a b"`},
 		{"scope with a quote", huma.Operation{OperationID: "q", Method: "GET", Path: "/q", Security: fortapi.Scopes(`a"b`)}, `invalid scope "a\"b"`},
 		{"non-ASCII scope", huma.Operation{OperationID: "n", Method: "GET", Path: "/n", Security: fortapi.Scopes("ünï")}, "invalid scope"},

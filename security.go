@@ -81,6 +81,13 @@ func Scopes(scopes ...string) []map[string][]string {
 	return []map[string][]string{{BearerScheme: slices.Clone(scopes)}}
 }
 
+// Authenticated declares that an operation needs a valid bearer token and
+// no particular scope (the OpenAPI requirement {"bearer": []}). It is what
+// Scopes() with no scope gives; prefer naming the scopes an operation needs.
+func Authenticated() []map[string][]string {
+	return []map[string][]string{{BearerScheme: {}}}
+}
+
 // Public declares that anyone may call an operation. In the OpenAPI
 // document it is the empty security requirement ({}), which says exactly
 // that. Use it as huma.Operation.Security.
@@ -122,9 +129,6 @@ func checkDeclaration(op *huma.Operation, schemes map[string]*huma.SecuritySchem
 		for scheme, scopes := range alt {
 			if _, ok := schemes[scheme]; !ok {
 				return "names the unknown security scheme " + strconv.Quote(scheme)
-			}
-			if len(scopes) == 0 {
-				return "requires " + strconv.Quote(scheme) + " without a scope: name at least one scope"
 			}
 			for _, s := range scopes {
 				if !validScope(s) {
