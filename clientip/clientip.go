@@ -129,7 +129,7 @@ func (res *Resolver) resolve(remoteAddr string, h http.Header) netip.Addr {
 		return peer
 	}
 	lines := h[res.header] // net/http canonicalizes received field names
-	last := peer // the last trusted hop reached
+	last := peer           // the last trusted hop reached
 	hops := 0
 	for i := len(lines) - 1; i >= 0; i-- {
 		rest := lines[i]
