@@ -1,0 +1,176 @@
+package ratelimit
+
+import (
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/fortapi/fortapi/internal/problem"
+)
+
+// Header field names written by WriteHeaders.
+const (
+	HeaderPolicy    = "RateLimit-Policy"    // draft-ietf-httpapi-ratelimit-headers-09 §3
+	HeaderRateLimit = "RateLimit"           // draft-ietf-httpapi-ratelimit-headers-09 §4
+	HeaderLimit     = "RateLimit-Limit"     // common pre-standard field
+	HeaderRemaining = "RateLimit-Remaining" // common pre-standard field
+	HeaderReset     = "RateLimit-Reset"     // common pre-standard field
+)
+
+// Middleware limits every request that the limiter's Key function keys:
+// allowed requests get the RateLimit headers and go on to next; others get
+// 429 (or 503 when the store fails under FailClosed) as problem+json.
+func (l *Limiter) Middleware(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if l.Admit(w, r) {
+			next.ServeHTTP(w, r)
+		}
+	})
+}
+
+// Admit is the middleware's work for code that wraps handlers its own way:
+// it keys r, checks, writes the RateLimit headers, and reports whether the
+// request may proceed. When it returns false it has written the whole
+// response (429 or 503).
+func (l *Limiter) Admit(w http.ResponseWriter, r *http.Request) bool {
+	key, ok := l.key(r)
+	if !ok {
+		return true
+	}
+	res, err := l.Check(r.Context(), key)
+	if err != nil {
+		WriteUnavailable(w, r, res)
+		return false
+	}
+	WriteHeaders(w, res)
+	if !res.Allowed {
+		WriteTooManyRequests(w, r, res)
+		return false
+	}
+	return true
+}
+
+// WriteHeaders adds the rate-limit fields describing res to w's header,
+// following draft-ietf-httpapi-ratelimit-headers-09:
+//
+//	RateLimit-Policy: "NAME";q=COUNT;w=PERIOD_SECONDS
+//	RateLimit: "NAME";r=REMAINING;t=RESET_SECONDS
+//
+// (a "fortapi-burst" parameter is added to the policy when the burst
+// differs from the count), and sets the common pre-standard
+// RateLimit-Limit, RateLimit-Remaining and RateLimit-Reset. t is the time
+// until the key is back to its full burst, or, on a denial, the same
+// instant as Retry-After (draft §6). Several limiters may write to one
+// response: the structured fields then list every policy (added, never
+// replaced), while the three single-valued fields describe the most
+// restrictive one (the lowest remaining).
+func WriteHeaders(w http.ResponseWriter, res Result) {
+	h := w.Header()
+	name := sfString(res.Policy)
+	remaining := max(0, res.Remaining)
+	reset := res.ResetAfter
+	if !res.Allowed && res.RetryAfter > 0 {
+		reset = res.RetryAfter
+	}
+	resetSecs := strconv.FormatInt(ceilSeconds(reset), 10)
+	limit := strconv.Itoa(res.Limit)
+
+	policy := name + ";q=" + limit + ";w=" + strconv.FormatInt(max(1, ceilSeconds(res.Window)), 10)
+	if res.Burst != 0 && res.Burst != res.Limit {
+		policy += ";fortapi-burst=" + strconv.Itoa(res.Burst)
+	}
+	h.Add(HeaderPolicy, policy)
+	h.Add(HeaderRateLimit, name+";r="+strconv.Itoa(remaining)+";t="+resetSecs)
+
+	if cur := h.Get(HeaderRemaining); cur != "" {
+		if n, err := strconv.Atoi(cur); err == nil && n <= remaining {
+			return
+		}
+	}
+	h.Set(HeaderLimit, limit)
+	h.Set(HeaderRemaining, strconv.Itoa(remaining))
+	h.Set(HeaderReset, resetSecs)
+}
+
+// WriteTooManyRequests answers 429 with Retry-After (whole seconds,
+// rounded up, at least 1) and an RFC 9457 problem document.
+func WriteTooManyRequests(w http.ResponseWriter, r *http.Request, res Result) {
+	secs := max(1, ceilSeconds(res.RetryAfter))
+	w.Header().Set("Retry-After", strconv.FormatInt(secs, 10))
+	writeProblem(w, r, http.StatusTooManyRequests,
+		fmt.Sprintf("Rate limit %q exceeded; retry in %d second(s).", policyName(res.Policy), secs))
+}
+
+// WriteUnavailable answers 503 with Retry-After (res.RetryAfter in whole
+// seconds, rounded up, at least 1) and an RFC 9457 problem document: for
+// Check errors, when the store failed under FailClosed.
+func WriteUnavailable(w http.ResponseWriter, r *http.Request, res Result) {
+	secs := max(1, ceilSeconds(res.RetryAfter))
+	w.Header().Set("Retry-After", strconv.FormatInt(secs, 10))
+	writeProblem(w, r, http.StatusServiceUnavailable, "Rate limiting is temporarily unavailable; try again later.")
+}
+
+type problemBody struct {
+	Type     string `json:"type"`
+	Title    string `json:"title"`
+	Status   int    `json:"status"`
+	Detail   string `json:"detail,omitempty"`
+	Instance string `json:"instance,omitempty"`
+}
+
+func writeProblem(w http.ResponseWriter, r *http.Request, status int, detail string) {
+	p := problemBody{Type: "about:blank", Title: http.StatusText(status), Status: status, Detail: detail}
+	if id := problem.RequestID(r.Context()); id != "" {
+		p.Instance = problem.URN(id)
+	}
+	b, _ := json.Marshal(&p) // cannot fail: strings and an int
+	h := w.Header()
+	h.Set("Content-Type", "application/problem+json")
+	h.Set("X-Content-Type-Options", "nosniff")
+	h.Set("Cache-Control", "no-store")
+	h.Set("Content-Length", strconv.Itoa(len(b)))
+	w.WriteHeader(status)
+	if r.Method != http.MethodHead {
+		_, _ = w.Write(b)
+	}
+}
+
+// ceilSeconds rounds d up to whole seconds; negative durations give 0.
+func ceilSeconds(d time.Duration) int64 {
+	if d <= 0 {
+		return 0
+	}
+	return int64((d + time.Second - 1) / time.Second)
+}
+
+func policyName(s string) string {
+	if s == "" {
+		return DefaultPolicyName
+	}
+	return s
+}
+
+// sfString writes name as a Structured Field String (RFC 8941 §3.3.3):
+// quoted, with '"' and '\' escaped; characters outside printable ASCII
+// are dropped.
+func sfString(name string) string {
+	name = policyName(name)
+	var b strings.Builder
+	b.Grow(len(name) + 2)
+	b.WriteByte('"')
+	for i := 0; i < len(name); i++ {
+		c := name[i]
+		switch {
+		case c == '"' || c == '\\':
+			b.WriteByte('\\')
+			b.WriteByte(c)
+		case c >= 0x20 && c < 0x7f:
+			b.WriteByte(c)
+		}
+	}
+	b.WriteByte('"')
+	return b.String()
+}
