@@ -68,6 +68,7 @@ type ItemStore interface {
 // Store is everything the reference server keeps.
 type Store interface {
 	ItemStore
+	AuthStore
 	// Ping reports whether the store can serve queries (readiness).
 	Ping(ctx context.Context) error
 	// Close releases the store; in-flight calls finish first.

@@ -1,6 +1,7 @@
 // Package sqlite is the embedded default store of the reference server: a
-// server.Store kept in one SQLite file through modernc.org/sqlite (pure Go,
-// no cgo).
+// server.Store (items, and the server.AuthStore of users, sessions, refresh
+// tokens, revocations, security events and signing keys) kept in one SQLite
+// file through modernc.org/sqlite (pure Go, no cgo).
 //
 // What it defends against:
 //
@@ -22,6 +23,12 @@
 //     versioned migrations embedded in the binary, each applied atomically
 //     with its record in schema_migrations; a database migrated by a newer
 //     binary is refused (ErrSchemaTooNew) rather than written to.
+//   - Races in authentication. Every auth change that touches several rows
+//     (a user and its sessions, a refresh rotation, a logout) is one
+//     transaction, and what it decides on it reads inside that transaction:
+//     two refreshes with one token are decided one after the other, the
+//     second seeing the first's rotation, and the last-admin and
+//     IfPasswordHash checks see the row they change.
 //   - Lock errors under load. All writes go through one connection, so
 //     writers queue (honouring ctx) instead of failing with SQLITE_BUSY;
 //     transactions begin IMMEDIATE; reads use a separate pool of read-only
@@ -31,7 +38,7 @@
 // # Group commit
 //
 // One goroutine, started by Open and stopped by Close, runs every write
-// (CreateItem, UpdateItem, DeleteItem) on the writer connection. Writes
+// (the item writes and the auth writes) on the writer connection. Writes
 // queue on a channel; the goroutine takes the first, plus whatever else is
 // queued at that moment, up to Options.MaxBatch (default 128), and runs them
 // in one BEGIN IMMEDIATE ... COMMIT, each inside its own SAVEPOINT. Under
@@ -53,9 +60,18 @@
 //     process.
 //   - No waiting for company. The goroutine never delays a write to collect
 //     more: batches form only from writes that queued while the previous
-//     transaction ran. A write that finds no other runs alone as one
-//     autocommit statement (each write is one statement), exactly what it
-//     cost before batching, plus a hand-over to the writer goroutine.
+//     transaction ran. An item write (and AddEvent) is one statement: when
+//     it finds no other write it runs alone as one autocommit statement,
+//     exactly what it cost before batching, plus a hand-over to the writer
+//     goroutine.
+//   - Multi-statement writes. The other auth writes read and change several
+//     rows (UpdateUser reads the user, checks it, updates it, revokes its
+//     sessions, logs the revocation and the event). They run like the
+//     others, inside their own savepoint when batched, but never in
+//     autocommit mode: alone, such a write is a transaction of its own (a
+//     batch of one). A failure anywhere in it undoes all of it and nothing
+//     else. A refresh-token reuse is not a failure: the session's
+//     revocation commits and the caller is told RefreshReused.
 //   - Cancellation. A write whose context has ended when the goroutine
 //     picks it up is skipped and returns the context's error. A caller
 //     whose context ends while its write is queued or running returns at
@@ -67,12 +83,36 @@
 //     queued ones run and commit, waits for the goroutine to exit and only
 //     then closes the connections.
 //
+// # Tables
+//
+// Migration 0001 holds items; 0002 adds authentication:
+//
+//   - users: the username is unique under an index on lower(username),
+//     so A-Z equal a-z and every other byte (NUL included) must match;
+//     COLLATE NOCASE was not used because it stops comparing at a NUL.
+//     Role and the disabled flag are CHECKed. Users are never deleted.
+//   - sessions (user_id references users) and refresh_tokens (the SHA-256
+//     of each token as a BLOB key; session_id references sessions; a NULL
+//     rotated_at marks the current token of the session). Scopes are
+//     stored space-separated and must be RFC 6749 scope-tokens.
+//   - revocations: the append-only log (seq AUTOINCREMENT, never reused)
+//     that every process replays; indexed on until for pruning.
+//   - events: the security event log, newest first by id, indexed by
+//     (type, id) and (user_id, id).
+//   - signing_keys: jwtkey.StoredKey rows; the sealed private key only;
+//     a revoked row is never updated again.
+//
+// items.owner_id has no foreign key to users: the item contract suite uses
+// owners without user rows, and users are never deleted anyway.
+//
 // Defaults (the zero Options): 4 read connections, a 5 s busy timeout,
 // synchronous=NORMAL, batches of at most 128 writes. Every connection also
 // gets foreign_keys=ON.
 //
 // Times are stored as INTEGER Unix microseconds and read back as UTC, so the
-// microsecond-precision times of server.Item round-trip exactly; finer
-// precision is truncated. Tables are STRICT. Prices are REAL; NaN is
+// microsecond-precision times of server.Item (and of users, sessions...)
+// round-trip exactly; finer precision is truncated. Where a time may be
+// zero (revoked_at, rotated_at, the signing key times) it is stored as NULL
+// and comes back as the zero time.Time. Tables are STRICT. Prices are REAL; NaN is
 // refused because SQLite would store it as NULL.
 package sqlite

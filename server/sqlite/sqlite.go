@@ -16,6 +16,7 @@ import (
 	msqlite "modernc.org/sqlite"
 	sqlite3 "modernc.org/sqlite/lib"
 
+	"github.com/fortapi/fortapi/jwtkey"
 	"github.com/fortapi/fortapi/server"
 )
 
@@ -56,8 +57,9 @@ func (s Synchronous) String() string {
 // defaults.
 type Options struct {
 	// ReadConns is the size of the read-only connection pool that serves
-	// GetItem, ListItems and Ping. Zero means DefaultReadConns (4); negative
-	// is an error. Writes always use one dedicated connection.
+	// every read (GetItem, ListItems, the user, revocation, event and key
+	// reads) and Ping. Zero means DefaultReadConns (4); negative is an
+	// error. Writes always use one dedicated connection.
 	ReadConns int
 	// BusyTimeout is how long a connection waits for a lock held by another
 	// connection (another process on the same file, or a checkpoint) before
@@ -110,12 +112,18 @@ type Store struct {
 	updateItemOwn, updateItemAll, deleteItemOwn, deleteItemAll *sql.Stmt
 	// The savepoint statements group commit runs around every write.
 	savepoint, release, rollbackTo *sql.Stmt
+	// The auth statements (auth.go): reads, and the event insert.
+	getUser, getUserByName, listUsers, revocations, listEvents, listEventsType,
+	listEventsUser, listEventsTypeU, loadKeys, insertEvent *sql.Stmt
 
 	closeOnce sync.Once
 	closeErr  error
 }
 
-var _ server.Store = (*Store)(nil)
+var (
+	_ server.Store = (*Store)(nil)
+	_ jwtkey.Store = (*Store)(nil)
+)
 
 // orDefault returns v, or def when v is zero; a negative v is an error
 // naming the option.
@@ -214,13 +222,17 @@ func Open(ctx context.Context, path string, opts Options) (*Store, error) {
 	return s, nil
 }
 
-// prepare prepares the item statements, each on the pool that runs it.
-func (s *Store) prepare(ctx context.Context) error {
-	for _, p := range []struct {
-		dst   **sql.Stmt
-		db    *sql.DB
-		query string
-	}{
+// preparedStmt is a statement to prepare at Open: where it goes, the pool
+// that runs it and its SQL.
+type preparedStmt struct {
+	dst   **sql.Stmt
+	db    *sql.DB
+	query string
+}
+
+// statements lists every prepared statement of the store.
+func (s *Store) statements() []preparedStmt {
+	return append([]preparedStmt{
 		{&s.insertItem, s.writer, sqlInsertItem},
 		{&s.getItemOwn, s.reader, sqlGetItemOwn},
 		{&s.getItemAll, s.reader, sqlGetItemAll},
@@ -233,7 +245,12 @@ func (s *Store) prepare(ctx context.Context) error {
 		{&s.savepoint, s.writer, sqlSavepoint},
 		{&s.release, s.writer, sqlRelease},
 		{&s.rollbackTo, s.writer, sqlRollbackTo},
-	} {
+	}, s.authStatements()...)
+}
+
+// prepare prepares the statements, each on the pool that runs it.
+func (s *Store) prepare(ctx context.Context) error {
+	for _, p := range s.statements() {
 		st, err := p.db.PrepareContext(ctx, p.query)
 		if err != nil {
 			return fmt.Errorf("preparing %q: %w", p.query, err)
@@ -349,11 +366,8 @@ func (s *Store) Close() error {
 			<-s.writerDone
 		}
 		var errs []error
-		for _, st := range []*sql.Stmt{
-			s.insertItem, s.getItemOwn, s.getItemAll, s.listItemsOwn, s.listItemsAll,
-			s.updateItemOwn, s.updateItemAll, s.deleteItemOwn, s.deleteItemAll,
-			s.savepoint, s.release, s.rollbackTo,
-		} {
+		for _, p := range s.statements() {
+			st := *p.dst
 			if st == nil { // Open failed part-way
 				continue
 			}

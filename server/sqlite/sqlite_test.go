@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"fmt"
 	"math"
 	"os"
 	"path/filepath"
@@ -208,7 +209,7 @@ func TestFutureSchemaRefused(t *testing.T) {
 	if !errors.Is(err, ErrSchemaTooNew) {
 		t.Errorf("Open error = %v, want ErrSchemaTooNew", err)
 	}
-	for _, want := range []string{"schema version 2", "up to 1"} {
+	for _, want := range []string{fmt.Sprintf("schema version %d", latest+1), fmt.Sprintf("up to %d", latest)} {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("Open error %q does not mention %q", err, want)
 		}

@@ -9,16 +9,21 @@ import (
 
 // Group commit.
 //
-// Every write (CreateItem, UpdateItem, DeleteItem) becomes a writeOp sent to
-// one goroutine, writeLoop, the only user of the writer connection for item
-// writes. The loop takes the first op, also takes whatever else is already
-// queued (up to maxBatch), and runs them all in one BEGIN IMMEDIATE ...
-// COMMIT, each op inside its own SAVEPOINT so that an op that fails is undone
-// alone. Only after COMMIT returns does any caller get its result: an
+// Every write (the item writes and the auth writes of auth.go) becomes a
+// writeOp sent to one goroutine, writeLoop, the only user of the writer
+// connection. The loop takes the first op, also takes whatever else is
+// already queued (up to maxBatch), and runs them all in one BEGIN IMMEDIATE
+// ... COMMIT, each op inside its own SAVEPOINT so that an op that fails is
+// undone alone. Only after COMMIT returns does any caller get its result: an
 // acknowledged write is a committed write, exactly as with one transaction
 // per write. The loop never waits for more work: a lone write runs at once,
 // and batches form only from the writes that queued while the previous
 // batch ran.
+//
+// An op is one of two kinds. A one-statement op (exec: the item writes)
+// that runs alone runs as one autocommit statement, its fastest form. A
+// multi-statement op (tx: the auth writes, which read and change several
+// rows) always runs inside a transaction: alone, it is a batch of one.
 
 // ErrClosed is returned (wrapped) by a write on a Store that is closed or
 // closing.
@@ -50,6 +55,12 @@ type writeOp struct {
 	// Results other than the error are written by exec into variables of
 	// the caller, which reads them only after receiving from done.
 	exec func(runCtx context.Context, stmt func(*sql.Stmt) *sql.Stmt) error
+	// tx, set instead of exec, runs an op of any number of statements (reads
+	// included) on tx with runCtx, and returns like exec. It always runs in
+	// a transaction, inside its own savepoint: when it returns an error,
+	// everything it did is undone and the other ops of the batch go on. It
+	// must not commit or roll back tx, nor use savepoint names of its own.
+	tx func(runCtx context.Context, tx *sql.Tx) error
 
 	err     error      // exec's result, set by the writer
 	skipped bool       // ctx was done at pickup: exec never ran, err says why
@@ -64,10 +75,23 @@ type writeOp struct {
 // commit: the caller cannot tell, just as a one-statement write racing a
 // cancellation could commit before the driver saw the cancellation.
 func (s *Store) write(ctx context.Context, name string, exec func(runCtx context.Context, stmt func(*sql.Stmt) *sql.Stmt) error) error {
+	return s.submit(&writeOp{ctx: ctx, name: name, exec: exec})
+}
+
+// writeTx is write for an op of several statements (see writeOp.tx): fn runs
+// in a transaction, in its own savepoint, and what it did commits only if it
+// returns nil.
+func (s *Store) writeTx(ctx context.Context, name string, fn func(runCtx context.Context, tx *sql.Tx) error) error {
+	return s.submit(&writeOp{ctx: ctx, name: name, tx: fn})
+}
+
+// submit queues op and waits for its result (see write).
+func (s *Store) submit(op *writeOp) error {
+	ctx, name := op.ctx, op.name
 	if err := ctx.Err(); err != nil {
 		return wrap(ctx, name, err)
 	}
-	op := &writeOp{ctx: ctx, name: name, exec: exec, done: make(chan error, 1)}
+	op.done = make(chan error, 1)
 
 	// The read lock makes "not closed" and the send one step with respect
 	// to Close, which takes the write lock before closing s.ops: a send on
@@ -144,16 +168,17 @@ func (s *Store) runBatch(batch []*writeOp) {
 	}
 }
 
-// run runs batch: a lone op by itself, several in one transaction. A panic
-// (a bug) fails the batch instead of the process: before group commit it
-// would have hit one request's goroutine, which net/http recovers.
+// run runs batch: a lone one-statement op by itself, anything else in one
+// transaction. A panic (a bug) fails the batch instead of the process:
+// before group commit it would have hit one request's goroutine, which
+// net/http recovers.
 func (s *Store) run(batch []*writeOp) (err error) {
 	defer func() {
 		if r := recover(); r != nil {
 			err = fmt.Errorf("panic in the writer: %v", r)
 		}
 	}()
-	if len(batch) == 1 {
+	if len(batch) == 1 && batch[0].tx == nil {
 		s.runAlone(batch[0])
 		return nil
 	}
@@ -186,7 +211,8 @@ func (s *Store) runAlone(op *writeOp) {
 	op.err = op.exec(context.Background(), func(st *sql.Stmt) *sql.Stmt { return st })
 }
 
-// runTx runs the ops of batch in one transaction and commits it. It returns
+// runTx runs the ops of batch in one transaction and commits it (a lone
+// multi-statement op too: its statements must commit together). It returns
 // nil once the transaction committed (each op's own result is in op.err), or
 // the error that made the whole transaction fail, which then stands for
 // every op not skipped, including those it never got to.
@@ -219,7 +245,12 @@ func (s *Store) runTx(batch []*writeOp) error {
 		if _, err := stmt(s.savepoint).ExecContext(ctx); err != nil {
 			return fmt.Errorf("savepoint: %w", err)
 		}
-		if op.err = op.exec(ctx, stmt); op.err != nil {
+		if op.tx != nil {
+			op.err = op.tx(ctx, tx)
+		} else {
+			op.err = op.exec(ctx, stmt)
+		}
+		if op.err != nil {
 			// Undo this op alone; the transaction and the other ops in it
 			// go on. A failure here means the transaction itself is broken
 			// (SQLite may roll it back on I/O errors): give up on all.

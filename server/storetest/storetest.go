@@ -44,6 +44,7 @@ func Run(t *testing.T, open func(t *testing.T) server.Store) {
 		{"Ping", testPing},
 		{"Concurrency", testConcurrency},
 	}
+	tests = append(tests, authTests...)
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()

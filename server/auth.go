@@ -1,0 +1,296 @@
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/fortapi/fortapi/jwtkey"
+)
+
+// Scopes the reference server grants. A token carries a subset of its
+// user's role scopes.
+const (
+	ScopeItemsRead  = "items:read"
+	ScopeItemsWrite = "items:write"
+	ScopeUsersAdmin = "users:admin"
+	ScopeKeysAdmin  = "keys:admin"
+)
+
+// Role is what a user may do; it maps to a fixed set of scopes.
+type Role string
+
+// The roles.
+const (
+	RoleUser  Role = "user"
+	RoleAdmin Role = "admin"
+)
+
+// ParseRole returns the role named s, or an error quoting s.
+func ParseRole(s string) (Role, error) {
+	switch r := Role(s); r {
+	case RoleUser, RoleAdmin:
+		return r, nil
+	}
+	return "", fmt.Errorf("unknown role %q (want %q or %q)", s, RoleUser, RoleAdmin)
+}
+
+// Scopes returns the scopes the role grants (a new slice), or nil for an
+// unknown role.
+func (r Role) Scopes() []string {
+	switch r {
+	case RoleUser:
+		return []string{ScopeItemsRead, ScopeItemsWrite}
+	case RoleAdmin:
+		return []string{ScopeItemsRead, ScopeItemsWrite, ScopeUsersAdmin, ScopeKeysAdmin}
+	}
+	return nil
+}
+
+// ErrLastAdmin is returned by UpdateUser when the change would leave no
+// enabled administrator.
+var ErrLastAdmin = errors.New("the last enabled administrator cannot be demoted or disabled")
+
+// User is an account. PasswordHash is a PHC (argon2id) or bcrypt string and
+// never leaves the server: no API type has a field for it.
+type User struct {
+	ID           string
+	Username     string
+	Role         Role
+	PasswordHash string
+	Disabled     bool
+	CreatedAt    time.Time
+	UpdatedAt    time.Time
+}
+
+// Session is one login: the family of refresh tokens that descend from it.
+// Access tokens name it in their sid claim.
+type Session struct {
+	ID     string
+	UserID string
+	// Scopes granted at login (a subset of the role's scopes). Each is an
+	// RFC 6749 scope-token (printable ASCII, no space, '"' or '\'); a
+	// store refuses others.
+	Scopes    []string
+	CreatedAt time.Time
+	// ExpiresAt is the absolute end: no refresh extends it.
+	ExpiresAt time.Time
+	// RevokedAt is zero while the session lives.
+	RevokedAt time.Time
+}
+
+// RefreshToken is a stored refresh token: only the SHA-256 of the token
+// string is kept.
+type RefreshToken struct {
+	Hash      []byte
+	SessionID string
+	CreatedAt time.Time
+	ExpiresAt time.Time
+	// RotatedAt is zero while the token is the current one of its family.
+	RotatedAt time.Time
+}
+
+// RevocationKind says what a Revocation names.
+type RevocationKind string
+
+// The kinds of revocation, each consulted per request from memory.
+const (
+	// RevokeSubject: every access token of the user (Value) issued before
+	// NotBefore is refused.
+	RevokeSubject RevocationKind = "subject"
+	// RevokeSession: every access token of the session (Value) is refused.
+	RevokeSession RevocationKind = "session"
+	// RevokeJTI: the access token with that jti (Value) is refused.
+	RevokeJTI RevocationKind = "jti"
+)
+
+// Revocation is one entry of the revocation log, which every server
+// process replays into its in-memory checker. Until is when the entry can
+// be forgotten: no token it refuses can still be unexpired. A store refuses
+// an entry with a zero Until (it would refuse nothing) or an empty Value.
+type Revocation struct {
+	Seq       int64
+	Kind      RevocationKind
+	Value     string
+	NotBefore time.Time
+	Until     time.Time
+	CreatedAt time.Time
+}
+
+// Security event types written to the audit log.
+const (
+	EventLoginSuccess    = "login.success"
+	EventLoginFailure    = "login.failure"
+	EventLoginThrottled  = "login.throttled"
+	EventRefresh         = "token.refresh"
+	EventRefreshReuse    = "token.refresh_reuse"
+	EventLogout          = "session.logout"
+	EventPasswordChanged = "user.password_changed"
+	EventPasswordRehash  = "user.password_rehashed"
+	EventUserCreated     = "user.created"
+	EventRoleChanged     = "user.role_changed"
+	EventUserDisabled    = "user.disabled"
+	EventUserEnabled     = "user.enabled"
+	EventKeyRotated      = "key.rotated"
+	EventKeyRevoked      = "key.revoked"
+)
+
+// Event is one security event. It never holds a password or a token:
+// Detail is a short fixed description chosen by the server. Where a store
+// method writes an event for the caller, it fills in At (the operation's
+// time) and the user and session fields the caller left empty.
+type Event struct {
+	ID        int64
+	At        time.Time
+	Type      string
+	UserID    string
+	Username  string
+	SessionID string
+	ClientIP  string
+	Detail    string
+}
+
+// EventFilter selects events for ListEvents. Zero fields do not filter,
+// except Limit, which must be 1..1000.
+type EventFilter struct {
+	Type   string
+	UserID string
+	// BeforeID pages backwards: only events with a smaller ID (0 = newest).
+	BeforeID int64
+	Limit    int
+}
+
+// UserChange is a change to a user, applied atomically by UpdateUser.
+// Nil fields stay as they are.
+type UserChange struct {
+	Role         *Role
+	Disabled     *bool
+	PasswordHash *string
+	// IfPasswordHash, when set, applies the change only if the stored hash
+	// still equals it (a re-hash at login must not overwrite a password
+	// changed meanwhile); otherwise UpdateUser returns ErrConflict.
+	IfPasswordHash *string
+	// Revoke, when set, revokes every session of the user and appends it
+	// (a RevokeSubject entry) to the revocation log, in the same
+	// transaction as the change. The store fills in what is left zero:
+	// Kind (RevokeSubject), Value (the user id), NotBefore and CreatedAt
+	// (the change's time); Until must be set.
+	Revoke *Revocation
+}
+
+// RefreshOutcome is what RotateRefresh found.
+type RefreshOutcome int
+
+// The outcomes of RotateRefresh.
+const (
+	// RefreshInvalid: unknown, expired, or its session or user is revoked,
+	// expired or disabled. Nothing changed; the result's Session and User
+	// are zero.
+	RefreshInvalid RefreshOutcome = iota
+	// RefreshRotated: the token was current (or rotated less than Grace
+	// ago); Next is stored and is now current.
+	RefreshRotated
+	// RefreshReused: a token rotated Grace or longer ago (with a zero
+	// Grace: at all) was presented again. Its session is revoked, the
+	// revocation is logged and the event written, all in one transaction,
+	// which commits: RotateRefresh returns a nil error, and the caller
+	// refuses the refresh. A session already revoked makes any later
+	// presentation RefreshInvalid, so a replayed token revokes once.
+	RefreshReused
+)
+
+// RefreshRequest is the input of RotateRefresh.
+type RefreshRequest struct {
+	Hash []byte
+	// Next is the token that replaces it (SessionID is filled in by the
+	// store from the presented token's session; a zero CreatedAt becomes
+	// Now).
+	Next RefreshToken
+	Now  time.Time
+	// Grace is how long after its rotation a token is still accepted
+	// (concurrent refreshes from one client); zero accepts a token once.
+	Grace time.Duration
+	// Revoke is the session revocation to log on reuse (Seq and Value are
+	// filled in by the store, Kind if empty with RevokeSession, CreatedAt
+	// if zero with Now; Until must be set, and is checked on every call);
+	// Event is the event to write on reuse (UserID, Username, SessionID
+	// and At filled in by the store, Type if empty with EventRefreshReuse).
+	Revoke Revocation
+	Event  Event
+}
+
+// RefreshResult is the output of RotateRefresh.
+type RefreshResult struct {
+	Outcome RefreshOutcome
+	Session Session
+	User    User
+}
+
+// AuthStore keeps users, sessions, refresh tokens, the revocation log, the
+// audit log and the signing keys. Every method that changes more than one
+// row does so in one transaction: when it returns an error, nothing of it
+// is stored.
+//
+// As for Item, times are UTC with microsecond precision: a store keeps
+// them to the microsecond and gives them back in UTC. Ids, usernames,
+// hashes and the times a row needs (CreatedAt, ExpiresAt, Until, now) must
+// not be empty or zero, and limits must be positive: a store refuses such
+// input with an error rather than store a row with an empty key.
+type AuthStore interface {
+	// CreateUser stores a new user; an id or a username already taken
+	// gives ErrConflict. Usernames compare case-insensitively for the ASCII
+	// letters only (A-Z equals a-z; every other byte, NUL included, must
+	// match exactly): the caller normalises Unicode before, if it wants.
+	// A zero UpdatedAt becomes CreatedAt. ev, when its Type is set, is
+	// written in the same transaction.
+	CreateUser(ctx context.Context, u User, ev Event) error
+	// GetUser returns the user with the id, or ErrNotFound.
+	GetUser(ctx context.Context, id string) (User, error)
+	// GetUserByName returns the user with the username (compared as in
+	// CreateUser), or ErrNotFound.
+	GetUserByName(ctx context.Context, username string) (User, error)
+	// ListUsers returns at most limit users with an ID greater than after
+	// ("" for the first page), in ascending ID order.
+	ListUsers(ctx context.Context, after string, limit int) ([]User, error)
+	// UpdateUser applies ch to the user with the id, sets UpdatedAt to now
+	// and returns the stored user: ErrNotFound, ErrConflict
+	// (IfPasswordHash mismatch) or ErrLastAdmin (the change would demote
+	// or disable the last enabled admin). ev, when its Type is set, is
+	// written in the same transaction.
+	UpdateUser(ctx context.Context, id string, ch UserChange, now time.Time, ev Event) (User, error)
+
+	// CreateSession stores a new session and its first refresh token, and
+	// ev, in one transaction. rt.SessionID may be left empty. An unknown
+	// user gives ErrNotFound; a session id or token hash already stored
+	// gives ErrConflict.
+	CreateSession(ctx context.Context, s Session, rt RefreshToken, ev Event) error
+	// RotateRefresh looks the presented token up by hash and rotates it
+	// (see RefreshOutcome), atomically. The result's Session and User are
+	// those of the presented token. An error means nothing changed.
+	RotateRefresh(ctx context.Context, req RefreshRequest) (RefreshResult, error)
+	// RevokeSession marks the session revoked (if it is not already),
+	// appends rev to the revocation log and writes ev, in one transaction.
+	// Revoking a revoked session is not an error (rev and ev are written
+	// again); an unknown session is ErrNotFound. rev's Kind defaults to
+	// RevokeSession, its Value to sessionID, its CreatedAt to now.
+	RevokeSession(ctx context.Context, sessionID string, rev Revocation, now time.Time, ev Event) error
+	// AddRevocation appends rev to the revocation log (Seq is assigned; a
+	// zero CreatedAt becomes the current time).
+	AddRevocation(ctx context.Context, rev Revocation) error
+	// Revocations returns the log entries with Seq > afterSeq whose Until
+	// is after now, in Seq order, at most limit of them.
+	Revocations(ctx context.Context, afterSeq int64, now time.Time, limit int) ([]Revocation, error)
+
+	// AddEvent writes one security event (ID is assigned; Type must be
+	// set; a zero At becomes the current time).
+	AddEvent(ctx context.Context, ev Event) error
+	// ListEvents returns events newest first.
+	ListEvents(ctx context.Context, f EventFilter) ([]Event, error)
+
+	// Signing keys: jwtkey.Store, with its rules (SaveKeys is an
+	// all-or-nothing upsert that never changes a revoked row). LoadKeys
+	// returns the keys oldest first (zero CreatedAt first), then by ID.
+	LoadKeys(ctx context.Context) ([]jwtkey.StoredKey, error)
+	SaveKeys(ctx context.Context, keys []jwtkey.StoredKey) error
+}

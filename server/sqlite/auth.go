@@ -1,0 +1,846 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"math"
+	"strings"
+	"time"
+
+	msqlite "modernc.org/sqlite"
+	sqlite3 "modernc.org/sqlite/lib"
+
+	"github.com/fortapi/fortapi/jwtkey"
+	"github.com/fortapi/fortapi/server"
+)
+
+// server.AuthStore on SQLite (tables of migrations/0002_auth.sql).
+//
+// Reads run on the read-only pool with statements prepared at Open. Writes
+// go through the group-commit writer as multi-statement ops (writeTx): each
+// runs in a transaction, inside its own savepoint, and whatever it reads to
+// decide (the user UpdateUser changes, the token RotateRefresh rotates) it
+// reads inside that transaction, so no other write can slip in between the
+// read and the write. Auth writes are rare (logins, refreshes, admin
+// changes), so their statements are not prepared, except the event insert,
+// which AddEvent runs on the one-statement fast path.
+
+// maxEventsPage is the largest page ListEvents returns.
+const maxEventsPage = 1000
+
+// Every statement is a constant with ? placeholders; values travel only as
+// arguments. The only literals are the role and revocation kind names of
+// the schema itself.
+const (
+	userColumns  = "id, username, role, password_hash, disabled, created_at, updated_at"
+	uUserColumns = "u.id, u.username, u.role, u.password_hash, u.disabled, u.created_at, u.updated_at"
+
+	sqlInsertUser     = "INSERT INTO users (" + userColumns + ") VALUES (?, ?, ?, ?, ?, ?, ?)"
+	sqlGetUser        = "SELECT " + userColumns + " FROM users WHERE id = ?"
+	sqlGetUserByName  = "SELECT " + userColumns + " FROM users WHERE lower(username) = lower(?)"
+	sqlListUsers      = "SELECT " + userColumns + " FROM users WHERE id > ? ORDER BY id LIMIT ?"
+	sqlUpdateUser     = "UPDATE users SET role = ?, password_hash = ?, disabled = ?, updated_at = ? WHERE id = ?"
+	sqlOtherAdminLeft = "SELECT EXISTS (SELECT 1 FROM users WHERE role = 'admin' AND disabled = 0 AND id <> ?)"
+
+	sqlInsertSession       = "INSERT INTO sessions (id, user_id, scopes, created_at, expires_at, revoked_at) VALUES (?, ?, ?, ?, ?, ?)"
+	sqlGetSessionForRevoke = "SELECT user_id FROM sessions WHERE id = ?"
+	sqlRevokeSession       = "UPDATE sessions SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL"
+	sqlRevokeUserSessions  = "UPDATE sessions SET revoked_at = ? WHERE user_id = ? AND revoked_at IS NULL"
+
+	sqlInsertRefresh = "INSERT INTO refresh_tokens (hash, session_id, created_at, expires_at, rotated_at) VALUES (?, ?, ?, ?, NULL)"
+	sqlRotateRefresh = "UPDATE refresh_tokens SET rotated_at = ? WHERE hash = ? AND rotated_at IS NULL"
+	// The presented token with its session and user, read inside the
+	// rotating transaction.
+	sqlFindRefresh = "SELECT rt.session_id, rt.expires_at, rt.rotated_at, " +
+		"s.user_id, s.scopes, s.created_at, s.expires_at, s.revoked_at, " + uUserColumns +
+		" FROM refresh_tokens AS rt JOIN sessions AS s ON s.id = rt.session_id JOIN users AS u ON u.id = s.user_id" +
+		" WHERE rt.hash = ?"
+
+	revocationColumns   = "seq, kind, value, not_before, until, created_at"
+	sqlInsertRevocation = "INSERT INTO revocations (kind, value, not_before, until, created_at) VALUES (?, ?, ?, ?, ?)"
+	sqlRevocations      = "SELECT " + revocationColumns + " FROM revocations WHERE seq > ? AND until > ? ORDER BY seq LIMIT ?"
+
+	eventColumns       = "id, at, type, user_id, username, session_id, client_ip, detail"
+	sqlInsertEvent     = "INSERT INTO events (at, type, user_id, username, session_id, client_ip, detail) VALUES (?, ?, ?, ?, ?, ?, ?)"
+	sqlListEvents      = "SELECT " + eventColumns + " FROM events WHERE id < ? ORDER BY id DESC LIMIT ?"
+	sqlListEventsType  = "SELECT " + eventColumns + " FROM events WHERE type = ? AND id < ? ORDER BY id DESC LIMIT ?"
+	sqlListEventsUser  = "SELECT " + eventColumns + " FROM events WHERE user_id = ? AND id < ? ORDER BY id DESC LIMIT ?"
+	sqlListEventsTypeU = "SELECT " + eventColumns + " FROM events WHERE type = ? AND user_id = ? AND id < ? ORDER BY id DESC LIMIT ?"
+
+	keyColumns  = "id, alg, state, created_at, activated_at, retiring_at, retired_at, revoked_at, public, sealed"
+	sqlLoadKeys = "SELECT " + keyColumns + " FROM signing_keys ORDER BY created_at, id"
+	// A revoked row is final: the upsert leaves it alone (jwtkey.Store).
+	sqlUpsertKey = "INSERT INTO signing_keys (" + keyColumns + ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)" +
+		" ON CONFLICT (id) DO UPDATE SET alg = excluded.alg, state = excluded.state," +
+		" created_at = excluded.created_at, activated_at = excluded.activated_at," +
+		" retiring_at = excluded.retiring_at, retired_at = excluded.retired_at," +
+		" revoked_at = excluded.revoked_at, public = excluded.public, sealed = excluded.sealed" +
+		" WHERE signing_keys.revoked_at IS NULL"
+)
+
+// authStatements lists the prepared statements of the auth methods, for
+// prepare and Close.
+func (s *Store) authStatements() []preparedStmt {
+	return []preparedStmt{
+		{&s.getUser, s.reader, sqlGetUser},
+		{&s.getUserByName, s.reader, sqlGetUserByName},
+		{&s.listUsers, s.reader, sqlListUsers},
+		{&s.revocations, s.reader, sqlRevocations},
+		{&s.listEvents, s.reader, sqlListEvents},
+		{&s.listEventsType, s.reader, sqlListEventsType},
+		{&s.listEventsUser, s.reader, sqlListEventsUser},
+		{&s.listEventsTypeU, s.reader, sqlListEventsTypeU},
+		{&s.loadKeys, s.reader, sqlLoadKeys},
+		{&s.insertEvent, s.writer, sqlInsertEvent},
+	}
+}
+
+// Times.
+//
+// Times are stored as Unix microseconds and come back in UTC; a zero
+// time.Time is stored as NULL (where the column allows it) and comes back
+// zero.
+
+// micro truncates t to what the database keeps: the same instant, to the
+// microsecond, in UTC.
+func micro(t time.Time) time.Time { return time.UnixMicro(t.UnixMicro()).UTC() }
+
+// nullTime is the argument for a nullable time column.
+func nullTime(t time.Time) sql.NullInt64 {
+	if t.IsZero() {
+		return sql.NullInt64{}
+	}
+	return sql.NullInt64{Int64: t.UnixMicro(), Valid: true}
+}
+
+func fromMicro(us int64) time.Time { return time.UnixMicro(us).UTC() }
+
+func fromNullTime(n sql.NullInt64) time.Time {
+	if !n.Valid {
+		return time.Time{}
+	}
+	return fromMicro(n.Int64)
+}
+
+// nullBytes is the argument for a nullable BLOB: nil and empty are NULL.
+func nullBytes(b []byte) any {
+	if len(b) == 0 {
+		return nil
+	}
+	return b
+}
+
+// Input checks. A store is the last line: an empty id would otherwise
+// become a row with an empty key that later lookups could match.
+
+func checkRole(r server.Role) error {
+	if _, err := server.ParseRole(string(r)); err != nil {
+		return err
+	}
+	return nil
+}
+
+func checkUser(u server.User) error {
+	switch {
+	case u.ID == "":
+		return errors.New("empty user id")
+	case u.Username == "":
+		return errors.New("empty username")
+	case u.PasswordHash == "":
+		return errors.New("empty password hash")
+	case u.CreatedAt.IsZero():
+		return errors.New("zero CreatedAt")
+	}
+	return checkRole(u.Role)
+}
+
+// validScope reports whether sc is a scope-token of RFC 6749 §3.3: printable
+// ASCII without space, '"' or '\'. Scopes are stored space-separated, so a
+// space inside one would split it.
+func validScope(sc string) bool {
+	if sc == "" {
+		return false
+	}
+	for i := 0; i < len(sc); i++ {
+		c := sc[i]
+		if c < 0x21 || c > 0x7e || c == '"' || c == '\\' {
+			return false
+		}
+	}
+	return true
+}
+
+func joinScopes(scopes []string) (string, error) {
+	for _, sc := range scopes {
+		if !validScope(sc) {
+			return "", fmt.Errorf("invalid scope %q", sc)
+		}
+	}
+	return strings.Join(scopes, " "), nil
+}
+
+func splitScopes(s string) []string {
+	if s == "" {
+		return nil
+	}
+	return strings.Split(s, " ")
+}
+
+func checkRevocation(rev server.Revocation) error {
+	switch rev.Kind {
+	case server.RevokeSubject, server.RevokeSession, server.RevokeJTI:
+	default:
+		return fmt.Errorf("unknown revocation kind %q", rev.Kind)
+	}
+	switch {
+	case rev.Value == "":
+		return errors.New("revocation without a value")
+	case rev.Until.IsZero():
+		return errors.New("revocation with a zero Until")
+	}
+	return nil
+}
+
+// isForeignKeyViolation reports whether err is SQLite refusing a row whose
+// parent does not exist.
+func isForeignKeyViolation(err error) bool {
+	var se *msqlite.Error
+	return errors.As(err, &se) && se.Code() == sqlite3.SQLITE_CONSTRAINT_FOREIGNKEY
+}
+
+// scanUser reads one row of userColumns.
+func scanUser(sc interface{ Scan(...any) error }) (server.User, error) {
+	var (
+		u                server.User
+		role             string
+		disabled         int64
+		created, updated int64
+	)
+	if err := sc.Scan(&u.ID, &u.Username, &role, &u.PasswordHash, &disabled, &created, &updated); err != nil {
+		return server.User{}, err
+	}
+	u.Role = server.Role(role)
+	u.Disabled = disabled != 0
+	u.CreatedAt = fromMicro(created)
+	u.UpdatedAt = fromMicro(updated)
+	return u, nil
+}
+
+func boolInt(b bool) int64 {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+// execEvent writes ev on tx (a no-op when ev.Type is empty); the caller has
+// set ev.At.
+func (s *Store) execEvent(ctx context.Context, tx *sql.Tx, ev server.Event) error {
+	if ev.Type == "" {
+		return nil
+	}
+	_, err := tx.StmtContext(ctx, s.insertEvent).ExecContext(ctx, eventArgs(ev)...)
+	return err
+}
+
+func eventArgs(ev server.Event) []any {
+	return []any{ev.At.UnixMicro(), ev.Type, ev.UserID, ev.Username, ev.SessionID, ev.ClientIP, ev.Detail}
+}
+
+// execRevocation appends rev, already checked, to the revocation log on tx.
+func execRevocation(ctx context.Context, tx *sql.Tx, rev server.Revocation) error {
+	_, err := tx.ExecContext(ctx, sqlInsertRevocation,
+		string(rev.Kind), rev.Value, nullTime(rev.NotBefore), rev.Until.UnixMicro(), rev.CreatedAt.UnixMicro())
+	return err
+}
+
+// CreateUser implements server.AuthStore.
+func (s *Store) CreateUser(ctx context.Context, u server.User, ev server.Event) error {
+	const op = "create user"
+	if err := checkUser(u); err != nil {
+		return fmt.Errorf("sqlite: %s: %w", op, err)
+	}
+	if u.UpdatedAt.IsZero() {
+		u.UpdatedAt = u.CreatedAt
+	}
+	ev = fillEvent(ev, u.CreatedAt, u.ID, u.Username, "")
+	return s.writeTx(ctx, op, func(rc context.Context, tx *sql.Tx) error {
+		_, err := tx.ExecContext(rc, sqlInsertUser, u.ID, u.Username, string(u.Role), u.PasswordHash,
+			boolInt(u.Disabled), u.CreatedAt.UnixMicro(), u.UpdatedAt.UnixMicro())
+		if err != nil {
+			if isUniqueViolation(err) {
+				return fmt.Errorf("sqlite: %s: id or username taken: %w", op, server.ErrConflict)
+			}
+			return wrap(ctx, op, err)
+		}
+		if err := s.execEvent(rc, tx, ev); err != nil {
+			return wrap(ctx, op, err)
+		}
+		return nil
+	})
+}
+
+// fillEvent sets the fields of ev the store knows and the caller left
+// empty: At, UserID, Username, SessionID.
+func fillEvent(ev server.Event, at time.Time, userID, username, sessionID string) server.Event {
+	if ev.At.IsZero() {
+		ev.At = at
+	}
+	if ev.UserID == "" {
+		ev.UserID = userID
+	}
+	if ev.Username == "" {
+		ev.Username = username
+	}
+	if ev.SessionID == "" {
+		ev.SessionID = sessionID
+	}
+	return ev
+}
+
+// GetUser implements server.AuthStore.
+func (s *Store) GetUser(ctx context.Context, id string) (server.User, error) {
+	return s.oneUser(ctx, "get user", s.getUser, id)
+}
+
+// GetUserByName implements server.AuthStore. Letters A-Z match a-z; every
+// other byte must match exactly.
+func (s *Store) GetUserByName(ctx context.Context, username string) (server.User, error) {
+	return s.oneUser(ctx, "get user by name", s.getUserByName, username)
+}
+
+func (s *Store) oneUser(ctx context.Context, op string, st *sql.Stmt, arg string) (server.User, error) {
+	u, err := scanUser(st.QueryRowContext(ctx, arg))
+	if errors.Is(err, sql.ErrNoRows) {
+		return server.User{}, server.ErrNotFound
+	}
+	if err != nil {
+		return server.User{}, wrap(ctx, op, err)
+	}
+	return u, nil
+}
+
+// ListUsers implements server.AuthStore, in ascending ID order. limit must
+// be positive.
+func (s *Store) ListUsers(ctx context.Context, after string, limit int) ([]server.User, error) {
+	const op = "list users"
+	if limit <= 0 {
+		return nil, fmt.Errorf("sqlite: %s: limit is %d, want > 0", op, limit)
+	}
+	rows, err := s.listUsers.QueryContext(ctx, after, limit)
+	if err != nil {
+		return nil, wrap(ctx, op, err)
+	}
+	defer rows.Close()
+	users := make([]server.User, 0, min(limit, 128))
+	for rows.Next() {
+		u, err := scanUser(rows)
+		if err != nil {
+			return nil, wrap(ctx, op, err)
+		}
+		users = append(users, u)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, wrap(ctx, op, err)
+	}
+	return users, nil
+}
+
+// UpdateUser implements server.AuthStore. The user is read, checked and
+// written in one transaction, so IfPasswordHash and the last-admin check
+// see what is changed.
+func (s *Store) UpdateUser(ctx context.Context, id string, ch server.UserChange, now time.Time, ev server.Event) (server.User, error) {
+	const op = "update user"
+	if id == "" {
+		return server.User{}, fmt.Errorf("sqlite: %s: empty user id", op)
+	}
+	if now.IsZero() {
+		return server.User{}, fmt.Errorf("sqlite: %s: zero time", op)
+	}
+	if ch.Role != nil {
+		if err := checkRole(*ch.Role); err != nil {
+			return server.User{}, fmt.Errorf("sqlite: %s: %w", op, err)
+		}
+	}
+	if ch.PasswordHash != nil && *ch.PasswordHash == "" {
+		return server.User{}, fmt.Errorf("sqlite: %s: empty password hash", op)
+	}
+	var rev server.Revocation
+	if ch.Revoke != nil {
+		rev = *ch.Revoke
+		if rev.Kind == "" {
+			rev.Kind = server.RevokeSubject
+		}
+		if rev.Value == "" {
+			rev.Value = id
+		}
+		if rev.CreatedAt.IsZero() {
+			rev.CreatedAt = now
+		}
+		if rev.NotBefore.IsZero() && rev.Kind == server.RevokeSubject {
+			// Zero would refuse nothing: every token issued so far.
+			rev.NotBefore = now
+		}
+		if err := checkRevocation(rev); err != nil {
+			return server.User{}, fmt.Errorf("sqlite: %s: %w", op, err)
+		}
+	}
+	now = micro(now)
+
+	var got server.User // set by the writer; read only after writeTx returns nil
+	err := s.writeTx(ctx, op, func(rc context.Context, tx *sql.Tx) error {
+		u, err := scanUser(tx.QueryRowContext(rc, sqlGetUser, id))
+		if errors.Is(err, sql.ErrNoRows) {
+			return fmt.Errorf("sqlite: %s: %w", op, server.ErrNotFound)
+		}
+		if err != nil {
+			return wrap(ctx, op, err)
+		}
+		if ch.IfPasswordHash != nil && *ch.IfPasswordHash != u.PasswordHash {
+			return fmt.Errorf("sqlite: %s: the password hash has changed: %w", op, server.ErrConflict)
+		}
+		wasAdmin := u.Role == server.RoleAdmin && !u.Disabled
+		if ch.Role != nil {
+			u.Role = *ch.Role
+		}
+		if ch.Disabled != nil {
+			u.Disabled = *ch.Disabled
+		}
+		if ch.PasswordHash != nil {
+			u.PasswordHash = *ch.PasswordHash
+		}
+		u.UpdatedAt = now
+		if wasAdmin && (u.Role != server.RoleAdmin || u.Disabled) {
+			var others bool
+			if err := tx.QueryRowContext(rc, sqlOtherAdminLeft, id).Scan(&others); err != nil {
+				return wrap(ctx, op, err)
+			}
+			if !others {
+				return fmt.Errorf("sqlite: %s: %w", op, server.ErrLastAdmin)
+			}
+		}
+		if _, err := tx.ExecContext(rc, sqlUpdateUser, string(u.Role), u.PasswordHash, boolInt(u.Disabled), now.UnixMicro(), id); err != nil {
+			return wrap(ctx, op, err)
+		}
+		if ch.Revoke != nil {
+			if _, err := tx.ExecContext(rc, sqlRevokeUserSessions, now.UnixMicro(), id); err != nil {
+				return wrap(ctx, op, err)
+			}
+			if err := execRevocation(rc, tx, rev); err != nil {
+				return wrap(ctx, op, err)
+			}
+		}
+		if err := s.execEvent(rc, tx, fillEvent(ev, now, u.ID, u.Username, "")); err != nil {
+			return wrap(ctx, op, err)
+		}
+		got = u
+		return nil
+	})
+	if err != nil {
+		return server.User{}, err
+	}
+	return got, nil
+}
+
+// CreateSession implements server.AuthStore. An unknown user is
+// ErrNotFound; a session id or token hash already stored is ErrConflict.
+func (s *Store) CreateSession(ctx context.Context, sess server.Session, rt server.RefreshToken, ev server.Event) error {
+	const op = "create session"
+	switch {
+	case sess.ID == "" || sess.UserID == "":
+		return fmt.Errorf("sqlite: %s: empty session or user id", op)
+	case sess.CreatedAt.IsZero() || sess.ExpiresAt.IsZero():
+		return fmt.Errorf("sqlite: %s: zero CreatedAt or ExpiresAt", op)
+	case rt.SessionID != "" && rt.SessionID != sess.ID:
+		return fmt.Errorf("sqlite: %s: the refresh token names another session", op)
+	case len(rt.Hash) == 0:
+		return fmt.Errorf("sqlite: %s: empty refresh token hash", op)
+	case rt.ExpiresAt.IsZero():
+		return fmt.Errorf("sqlite: %s: refresh token with a zero ExpiresAt", op)
+	}
+	scopes, err := joinScopes(sess.Scopes)
+	if err != nil {
+		return fmt.Errorf("sqlite: %s: %w", op, err)
+	}
+	if rt.CreatedAt.IsZero() {
+		rt.CreatedAt = sess.CreatedAt
+	}
+	ev = fillEvent(ev, sess.CreatedAt, sess.UserID, "", sess.ID)
+	return s.writeTx(ctx, op, func(rc context.Context, tx *sql.Tx) error {
+		_, err := tx.ExecContext(rc, sqlInsertSession, sess.ID, sess.UserID, scopes,
+			sess.CreatedAt.UnixMicro(), sess.ExpiresAt.UnixMicro(), nullTime(sess.RevokedAt))
+		switch {
+		case isUniqueViolation(err):
+			return fmt.Errorf("sqlite: %s: session id taken: %w", op, server.ErrConflict)
+		case isForeignKeyViolation(err):
+			return fmt.Errorf("sqlite: %s: no such user: %w", op, server.ErrNotFound)
+		case err != nil:
+			return wrap(ctx, op, err)
+		}
+		_, err = tx.ExecContext(rc, sqlInsertRefresh, rt.Hash, sess.ID, rt.CreatedAt.UnixMicro(), rt.ExpiresAt.UnixMicro())
+		if isUniqueViolation(err) {
+			return fmt.Errorf("sqlite: %s: refresh token hash taken: %w", op, server.ErrConflict)
+		}
+		if err != nil {
+			return wrap(ctx, op, err)
+		}
+		if err := s.execEvent(rc, tx, ev); err != nil {
+			return wrap(ctx, op, err)
+		}
+		return nil
+	})
+}
+
+// RotateRefresh implements server.AuthStore. The presented token, its
+// session and its user are read in the transaction that rotates it, so two
+// refreshes with one token are decided one after the other. A Reused
+// outcome commits (the session's revocation must stick) and returns a nil
+// error.
+func (s *Store) RotateRefresh(ctx context.Context, req server.RefreshRequest) (server.RefreshResult, error) {
+	const op = "rotate refresh token"
+	switch {
+	case len(req.Hash) == 0 || len(req.Next.Hash) == 0:
+		return server.RefreshResult{}, fmt.Errorf("sqlite: %s: empty token hash", op)
+	case req.Now.IsZero():
+		return server.RefreshResult{}, fmt.Errorf("sqlite: %s: zero Now", op)
+	case req.Next.ExpiresAt.IsZero():
+		return server.RefreshResult{}, fmt.Errorf("sqlite: %s: next token with a zero ExpiresAt", op)
+	case req.Grace < 0:
+		return server.RefreshResult{}, fmt.Errorf("sqlite: %s: negative grace %v", op, req.Grace)
+	}
+	now := micro(req.Now)
+	rev := req.Revoke
+	if rev.Kind == "" {
+		rev.Kind = server.RevokeSession
+	}
+	if rev.CreatedAt.IsZero() {
+		rev.CreatedAt = now
+	}
+	// The value is filled in below; check the rest now, so that a bad
+	// request fails on every refresh, not only on the rare reuse.
+	if err := checkRevocation(withValue(rev, "-")); err != nil {
+		return server.RefreshResult{}, fmt.Errorf("sqlite: %s: reuse revocation: %w", op, err)
+	}
+	next := req.Next
+	if next.CreatedAt.IsZero() {
+		next.CreatedAt = now
+	}
+
+	var res server.RefreshResult // set by the writer; read only after writeTx returns nil
+	err := s.writeTx(ctx, op, func(rc context.Context, tx *sql.Tx) error {
+		var (
+			sess                      server.Session
+			scopes                    string
+			rtExpires                 int64
+			rtRotated, sessRevoked    sql.NullInt64
+			sessCreated, sessExpires  int64
+			uID, uName, uRole, uHash  string
+			uDisabled, uCreated, uUpd int64
+		)
+		err := tx.QueryRowContext(rc, sqlFindRefresh, req.Hash).Scan(
+			&sess.ID, &rtExpires, &rtRotated,
+			&sess.UserID, &scopes, &sessCreated, &sessExpires, &sessRevoked,
+			&uID, &uName, &uRole, &uHash, &uDisabled, &uCreated, &uUpd)
+		if errors.Is(err, sql.ErrNoRows) {
+			res = server.RefreshResult{Outcome: server.RefreshInvalid}
+			return nil
+		}
+		if err != nil {
+			return wrap(ctx, op, err)
+		}
+		if now.UnixMicro() >= rtExpires || now.UnixMicro() >= sessExpires || sessRevoked.Valid || uDisabled != 0 {
+			res = server.RefreshResult{Outcome: server.RefreshInvalid}
+			return nil
+		}
+		sess.Scopes = splitScopes(scopes)
+		sess.CreatedAt = fromMicro(sessCreated)
+		sess.ExpiresAt = fromMicro(sessExpires)
+		user := server.User{
+			ID: uID, Username: uName, Role: server.Role(uRole), PasswordHash: uHash,
+			Disabled: uDisabled != 0, CreatedAt: fromMicro(uCreated), UpdatedAt: fromMicro(uUpd),
+		}
+
+		if rtRotated.Valid {
+			// Presented again. Within the grace window it is a client's
+			// concurrent refresh and gets a token of its own; later, the
+			// token was stolen (or the client replayed it): end the session.
+			since := now.Sub(fromMicro(rtRotated.Int64))
+			if req.Grace <= 0 || since >= req.Grace {
+				if _, err := tx.ExecContext(rc, sqlRevokeSession, now.UnixMicro(), sess.ID); err != nil {
+					return wrap(ctx, op, err)
+				}
+				if err := execRevocation(rc, tx, withValue(rev, sess.ID)); err != nil {
+					return wrap(ctx, op, err)
+				}
+				ev := req.Event
+				if ev.Type == "" {
+					ev.Type = server.EventRefreshReuse
+				}
+				if err := s.execEvent(rc, tx, fillEvent(ev, now, user.ID, user.Username, sess.ID)); err != nil {
+					return wrap(ctx, op, err)
+				}
+				sess.RevokedAt = now
+				res = server.RefreshResult{Outcome: server.RefreshReused, Session: sess, User: user}
+				return nil
+			}
+		} else if _, err := tx.ExecContext(rc, sqlRotateRefresh, now.UnixMicro(), req.Hash); err != nil {
+			return wrap(ctx, op, err)
+		}
+		_, err = tx.ExecContext(rc, sqlInsertRefresh, next.Hash, sess.ID, next.CreatedAt.UnixMicro(), next.ExpiresAt.UnixMicro())
+		if isUniqueViolation(err) {
+			return fmt.Errorf("sqlite: %s: next token hash taken: %w", op, server.ErrConflict)
+		}
+		if err != nil {
+			return wrap(ctx, op, err)
+		}
+		res = server.RefreshResult{Outcome: server.RefreshRotated, Session: sess, User: user}
+		return nil
+	})
+	if err != nil {
+		return server.RefreshResult{}, err
+	}
+	return res, nil
+}
+
+// withValue returns rev with Value set to v when it has none.
+func withValue(rev server.Revocation, v string) server.Revocation {
+	if rev.Value == "" {
+		rev.Value = v
+	}
+	return rev
+}
+
+// RevokeSession implements server.AuthStore. An unknown session is
+// ErrNotFound. rev and ev are written even when the session was already
+// revoked (its RevokedAt then stays as it was).
+func (s *Store) RevokeSession(ctx context.Context, sessionID string, rev server.Revocation, now time.Time, ev server.Event) error {
+	const op = "revoke session"
+	if sessionID == "" {
+		return fmt.Errorf("sqlite: %s: empty session id", op)
+	}
+	if now.IsZero() {
+		return fmt.Errorf("sqlite: %s: zero time", op)
+	}
+	now = micro(now)
+	if rev.Kind == "" {
+		rev.Kind = server.RevokeSession
+	}
+	rev = withValue(rev, sessionID)
+	if rev.CreatedAt.IsZero() {
+		rev.CreatedAt = now
+	}
+	if err := checkRevocation(rev); err != nil {
+		return fmt.Errorf("sqlite: %s: %w", op, err)
+	}
+	return s.writeTx(ctx, op, func(rc context.Context, tx *sql.Tx) error {
+		var userID string
+		err := tx.QueryRowContext(rc, sqlGetSessionForRevoke, sessionID).Scan(&userID)
+		if errors.Is(err, sql.ErrNoRows) {
+			return fmt.Errorf("sqlite: %s: %w", op, server.ErrNotFound)
+		}
+		if err != nil {
+			return wrap(ctx, op, err)
+		}
+		if _, err := tx.ExecContext(rc, sqlRevokeSession, now.UnixMicro(), sessionID); err != nil {
+			return wrap(ctx, op, err)
+		}
+		if err := execRevocation(rc, tx, rev); err != nil {
+			return wrap(ctx, op, err)
+		}
+		if err := s.execEvent(rc, tx, fillEvent(ev, now, userID, "", sessionID)); err != nil {
+			return wrap(ctx, op, err)
+		}
+		return nil
+	})
+}
+
+// AddRevocation implements server.AuthStore. A zero CreatedAt is set to
+// the current time.
+func (s *Store) AddRevocation(ctx context.Context, rev server.Revocation) error {
+	const op = "add revocation"
+	if err := checkRevocation(rev); err != nil {
+		return fmt.Errorf("sqlite: %s: %w", op, err)
+	}
+	if rev.CreatedAt.IsZero() {
+		rev.CreatedAt = time.Now()
+	}
+	return s.writeTx(ctx, op, func(rc context.Context, tx *sql.Tx) error {
+		if err := execRevocation(rc, tx, rev); err != nil {
+			return wrap(ctx, op, err)
+		}
+		return nil
+	})
+}
+
+// Revocations implements server.AuthStore. limit must be positive.
+func (s *Store) Revocations(ctx context.Context, afterSeq int64, now time.Time, limit int) ([]server.Revocation, error) {
+	const op = "list revocations"
+	if limit <= 0 {
+		return nil, fmt.Errorf("sqlite: %s: limit is %d, want > 0", op, limit)
+	}
+	rows, err := s.revocations.QueryContext(ctx, afterSeq, now.UnixMicro(), limit)
+	if err != nil {
+		return nil, wrap(ctx, op, err)
+	}
+	defer rows.Close()
+	var out []server.Revocation
+	for rows.Next() {
+		var (
+			r              server.Revocation
+			kind           string
+			notBefore      sql.NullInt64
+			until, created int64
+		)
+		if err := rows.Scan(&r.Seq, &kind, &r.Value, &notBefore, &until, &created); err != nil {
+			return nil, wrap(ctx, op, err)
+		}
+		r.Kind = server.RevocationKind(kind)
+		r.NotBefore = fromNullTime(notBefore)
+		r.Until = fromMicro(until)
+		r.CreatedAt = fromMicro(created)
+		out = append(out, r)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, wrap(ctx, op, err)
+	}
+	return out, nil
+}
+
+// AddEvent implements server.AuthStore. A zero At is set to the current
+// time. It is one statement, so it takes the writer's fast path.
+func (s *Store) AddEvent(ctx context.Context, ev server.Event) error {
+	const op = "add event"
+	if ev.Type == "" {
+		return fmt.Errorf("sqlite: %s: empty event type", op)
+	}
+	if ev.At.IsZero() {
+		ev.At = time.Now()
+	}
+	args := eventArgs(ev)
+	return s.write(ctx, op, func(rc context.Context, stmt func(*sql.Stmt) *sql.Stmt) error {
+		if _, err := stmt(s.insertEvent).ExecContext(rc, args...); err != nil {
+			return wrap(ctx, op, err)
+		}
+		return nil
+	})
+}
+
+// ListEvents implements server.AuthStore. f.Limit must be 1..1000.
+func (s *Store) ListEvents(ctx context.Context, f server.EventFilter) ([]server.Event, error) {
+	const op = "list events"
+	if f.Limit <= 0 || f.Limit > maxEventsPage {
+		return nil, fmt.Errorf("sqlite: %s: limit is %d, want 1..%d", op, f.Limit, maxEventsPage)
+	}
+	if f.BeforeID < 0 {
+		return nil, fmt.Errorf("sqlite: %s: BeforeID is %d, want >= 0", op, f.BeforeID)
+	}
+	before := f.BeforeID
+	if before == 0 {
+		before = math.MaxInt64
+	}
+	var (
+		rows *sql.Rows
+		err  error
+	)
+	switch {
+	case f.Type != "" && f.UserID != "":
+		rows, err = s.listEventsTypeU.QueryContext(ctx, f.Type, f.UserID, before, f.Limit)
+	case f.Type != "":
+		rows, err = s.listEventsType.QueryContext(ctx, f.Type, before, f.Limit)
+	case f.UserID != "":
+		rows, err = s.listEventsUser.QueryContext(ctx, f.UserID, before, f.Limit)
+	default:
+		rows, err = s.listEvents.QueryContext(ctx, before, f.Limit)
+	}
+	if err != nil {
+		return nil, wrap(ctx, op, err)
+	}
+	defer rows.Close()
+	var out []server.Event
+	for rows.Next() {
+		var (
+			ev server.Event
+			at int64
+		)
+		if err := rows.Scan(&ev.ID, &at, &ev.Type, &ev.UserID, &ev.Username, &ev.SessionID, &ev.ClientIP, &ev.Detail); err != nil {
+			return nil, wrap(ctx, op, err)
+		}
+		ev.At = fromMicro(at)
+		out = append(out, ev)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, wrap(ctx, op, err)
+	}
+	return out, nil
+}
+
+// LoadKeys implements jwtkey.Store: every key, oldest first (zero
+// CreatedAt first), then by ID. Empty Public and Sealed come back nil.
+func (s *Store) LoadKeys(ctx context.Context) ([]jwtkey.StoredKey, error) {
+	const op = "load signing keys"
+	rows, err := s.loadKeys.QueryContext(ctx)
+	if err != nil {
+		return nil, wrap(ctx, op, err)
+	}
+	defer rows.Close()
+	var out []jwtkey.StoredKey
+	for rows.Next() {
+		var (
+			k                                     jwtkey.StoredKey
+			alg, state                            string
+			created, activated, retiring, retired sql.NullInt64
+			revoked                               sql.NullInt64
+		)
+		if err := rows.Scan(&k.ID, &alg, &state, &created, &activated, &retiring, &retired, &revoked, &k.Public, &k.Sealed); err != nil {
+			return nil, wrap(ctx, op, err)
+		}
+		k.Alg = jwtkey.Alg(alg)
+		k.State = jwtkey.State(state)
+		k.CreatedAt = fromNullTime(created)
+		k.ActivatedAt = fromNullTime(activated)
+		k.RetiringAt = fromNullTime(retiring)
+		k.RetiredAt = fromNullTime(retired)
+		k.RevokedAt = fromNullTime(revoked)
+		out = append(out, k)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, wrap(ctx, op, err)
+	}
+	return out, nil
+}
+
+// SaveKeys implements jwtkey.Store: an upsert of every key in one
+// transaction, all or none. An empty ID, Alg or State, or an ID given
+// twice, is refused before anything is written. A stored row that is
+// already revoked is left unchanged.
+func (s *Store) SaveKeys(ctx context.Context, keys []jwtkey.StoredKey) error {
+	const op = "save signing keys"
+	seen := make(map[string]bool, len(keys))
+	for _, k := range keys {
+		switch {
+		case k.ID == "":
+			return fmt.Errorf("sqlite: %s: key without an ID", op)
+		case k.Alg == "" || k.State == "":
+			return fmt.Errorf("sqlite: %s: key %q without an Alg or State", op, k.ID)
+		case seen[k.ID]:
+			return fmt.Errorf("sqlite: %s: key %q given twice", op, k.ID)
+		}
+		seen[k.ID] = true
+	}
+	if len(keys) == 0 {
+		return nil
+	}
+	return s.writeTx(ctx, op, func(rc context.Context, tx *sql.Tx) error {
+		for _, k := range keys {
+			_, err := tx.ExecContext(rc, sqlUpsertKey, k.ID, string(k.Alg), string(k.State),
+				nullTime(k.CreatedAt), nullTime(k.ActivatedAt), nullTime(k.RetiringAt),
+				nullTime(k.RetiredAt), nullTime(k.RevokedAt), nullBytes(k.Public), nullBytes(k.Sealed))
+			if err != nil {
+				return wrap(ctx, op, err)
+			}
+		}
+		return nil
+	})
+}
