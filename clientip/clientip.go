@@ -417,15 +417,20 @@ func isTchar(c byte) bool {
 // for IPv4 ("192.0.2.1"), its /64 for IPv6 ("2001:db8:1:2::/64"), and
 // "unknown" for the invalid Addr. IPv4-mapped addresses count as IPv4.
 func Key(a netip.Addr) string {
+	return string(AppendKey(make([]byte, 0, 24), a))
+}
+
+// AppendKey appends Key(a) to b.
+func AppendKey(b []byte, a netip.Addr) []byte {
 	if !a.IsValid() {
-		return "unknown"
+		return append(b, "unknown"...)
 	}
 	a = normalize(a)
 	if a.Is4() {
-		return a.String()
+		return a.AppendTo(b)
 	}
 	p, _ := a.Prefix(64) // cannot fail for IPv6
-	return p.String()
+	return p.AppendTo(b)
 }
 
 type ctxKey struct{}

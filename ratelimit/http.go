@@ -45,13 +45,32 @@ func (l *Limiter) Admit(w http.ResponseWriter, r *http.Request) bool {
 		WriteUnavailable(w, r, res)
 		return false
 	}
-	WriteHeaders(w, res)
+	policy := l.policy
+	if res.Local {
+		policy = l.localPolicy
+	}
+	limit := l.limit
+	if res.Local {
+		limit = ""
+	}
+	writeHeaders(w.Header(), res, l.quoted, policy, limit)
 	if !res.Allowed {
 		WriteTooManyRequests(w, r, res)
 		return false
 	}
 	return true
 }
+
+// Canonical forms of the header names (http.Header keys), used to write
+// without canonicalizing (and allocating) on every response. HTTP/1.1
+// sends them in this spelling; field names are case-insensitive.
+const (
+	keyPolicy    = "Ratelimit-Policy"
+	keyRateLimit = "Ratelimit"
+	keyLimit     = "Ratelimit-Limit"
+	keyRemaining = "Ratelimit-Remaining"
+	keyReset     = "Ratelimit-Reset"
+)
 
 // WriteHeaders adds the rate-limit fields describing res to w's header,
 // following draft-ietf-httpapi-ratelimit-headers-09:
@@ -68,31 +87,68 @@ func (l *Limiter) Admit(w http.ResponseWriter, r *http.Request) bool {
 // replaced), while the three single-valued fields describe the most
 // restrictive one (the lowest remaining).
 func WriteHeaders(w http.ResponseWriter, res Result) {
-	h := w.Header()
 	name := sfString(res.Policy)
+	writeHeaders(w.Header(), res, name, policyValue(name, res), "")
+}
+
+// policyValue is the RateLimit-Policy item for res, name already quoted.
+func policyValue(name string, res Result) string {
+	b := make([]byte, 0, len(name)+48)
+	b = append(b, name...)
+	b = append(b, ";q="...)
+	b = strconv.AppendInt(b, int64(res.Limit), 10)
+	b = append(b, ";w="...)
+	b = strconv.AppendInt(b, max(1, ceilSeconds(res.Window)), 10)
+	if res.Burst != 0 && res.Burst != res.Limit {
+		b = append(b, ";fortapi-burst="...)
+		b = strconv.AppendInt(b, int64(res.Burst), 10)
+	}
+	return string(b)
+}
+
+// writeHeaders is WriteHeaders with the quoted name, the policy item and
+// the limit ("": format res.Limit) given: a Limiter computes them once.
+func writeHeaders(h http.Header, res Result, name, policy, limit string) {
 	remaining := max(0, res.Remaining)
 	reset := res.ResetAfter
 	if !res.Allowed && res.RetryAfter > 0 {
 		reset = res.RetryAfter
 	}
-	resetSecs := strconv.FormatInt(ceilSeconds(reset), 10)
-	limit := strconv.Itoa(res.Limit)
+	resetSecs := ceilSeconds(reset)
 
-	policy := name + ";q=" + limit + ";w=" + strconv.FormatInt(max(1, ceilSeconds(res.Window)), 10)
-	if res.Burst != 0 && res.Burst != res.Limit {
-		policy += ";fortapi-burst=" + strconv.Itoa(res.Burst)
-	}
-	h.Add(HeaderPolicy, policy)
-	h.Add(HeaderRateLimit, name+";r="+strconv.Itoa(remaining)+";t="+resetSecs)
+	var buf [96]byte
+	b := append(buf[:0], name...)
+	b = append(b, ";r="...)
+	b = strconv.AppendInt(b, int64(remaining), 10)
+	b = append(b, ";t="...)
+	b = strconv.AppendInt(b, resetSecs, 10)
 
-	if cur := h.Get(HeaderRemaining); cur != "" {
-		if n, err := strconv.Atoi(cur); err == nil && n <= remaining {
+	// One backing array for every value slice this call creates.
+	vals := make([]string, 5)
+	vals[0], vals[1] = policy, string(b)
+	addValue(h, keyPolicy, vals[0:1:1])
+	addValue(h, keyRateLimit, vals[1:2:2])
+
+	if cur := h[keyRemaining]; len(cur) > 0 {
+		if n, err := strconv.Atoi(cur[0]); err == nil && n <= remaining {
 			return
 		}
 	}
-	h.Set(HeaderLimit, limit)
-	h.Set(HeaderRemaining, strconv.Itoa(remaining))
-	h.Set(HeaderReset, resetSecs)
+	if limit == "" {
+		limit = strconv.Itoa(res.Limit)
+	}
+	vals[2] = limit
+	vals[3] = strconv.Itoa(remaining)
+	vals[4] = strconv.FormatInt(resetSecs, 10)
+	h[keyLimit], h[keyRemaining], h[keyReset] = vals[2:3:3], vals[3:4:4], vals[4:5:5]
+}
+
+func addValue(h http.Header, key string, v []string) {
+	if cur := h[key]; len(cur) > 0 {
+		h[key] = append(cur, v[0])
+		return
+	}
+	h[key] = v
 }
 
 // WriteTooManyRequests answers 429 with Retry-After (whole seconds,

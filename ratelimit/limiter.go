@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/netip"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -238,7 +239,8 @@ type KeyFunc func(r *http.Request) (key string, ok bool)
 // limited together rather than not at all.
 func ByClientIP(ip func(*http.Request) netip.Addr) KeyFunc {
 	return func(r *http.Request) (string, bool) {
-		return "ip:" + clientip.Key(ip(r)), true
+		var buf [48]byte
+		return string(clientip.AppendKey(append(buf[:0], "ip:"...), ip(r))), true
 	}
 }
 
@@ -297,6 +299,8 @@ type Limiter struct {
 	local  Spec // spec divided among instances
 	key    KeyFunc
 
+	quoted, policy, localPolicy, limit string // header values computed once
+
 	allowed, denied, storeErrors, fallbacks, unavailable atomic.Uint64
 }
 
@@ -331,6 +335,10 @@ func New(opts Options) (*Limiter, error) {
 		opts.Key = ByClientIP(peer.ClientIP)
 	}
 	l := &Limiter{set: set, name: opts.Name, prefix: opts.Name + ":", spec: spec, local: local, key: opts.Key}
+	l.quoted = sfString(l.name)
+	l.policy = policyValue(l.quoted, Result{Limit: spec.Count, Window: spec.Period, Burst: spec.MaxBurst()})
+	l.limit = strconv.Itoa(spec.Count)
+	l.localPolicy = policyValue(l.quoted, Result{Limit: local.Count, Window: local.Period, Burst: local.MaxBurst()})
 	set.mu.Lock()
 	defer set.mu.Unlock()
 	for _, o := range set.limiters {

@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/netip"
+	"net/textproto"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -305,6 +306,15 @@ func TestWriteTooManyRequests(t *testing.T) {
 				t.Fatalf("body %s, %v", w.Body, err)
 			}
 		})
+	}
+}
+
+func TestHeaderKeysAreCanonical(t *testing.T) {
+	for name, key := range map[string]string{HeaderPolicy: keyPolicy, HeaderRateLimit: keyRateLimit,
+		HeaderLimit: keyLimit, HeaderRemaining: keyRemaining, HeaderReset: keyReset} {
+		if got := textproto.CanonicalMIMEHeaderKey(name); got != key {
+			t.Errorf("%s: canonical %q, key %q", name, got, key)
+		}
 	}
 }
 

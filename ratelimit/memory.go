@@ -24,7 +24,9 @@ type MemoryOptions struct {
 	// default cap bounds a store to 32 MiB.
 	MaxKeys int
 	// Shards is the number of independently locked parts (default
-	// DefaultShards; rounded up to a power of two, at most MaxKeys).
+	// DefaultShards; rounded up to a power of two, at most MaxKeys). The
+	// cap is enforced per shard, so the effective cap (MaxKeys method) is
+	// MaxKeys rounded down to a multiple of the shard count.
 	Shards int
 	// Now is the clock (default time.Now).
 	Now func() time.Time

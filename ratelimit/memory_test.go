@@ -330,10 +330,13 @@ func BenchmarkMemoryManyKeys(b *testing.B) {
 		keys[i] = "ip:198.51." + strconv.Itoa(i)
 	}
 	s := NewMemoryStore(MemoryOptions{MaxKeys: 1 << 20})
-	spec := MustParseSpec("100/minute")
+	spec := MustParseSpec("100/hour") // every key stays held during the run
 	ctx := context.Background()
 	for _, k := range keys { // warm: every key held
 		_, _ = s.Allow(ctx, k, spec, 1)
+	}
+	if s.Len() != n {
+		b.Fatalf("%d keys held, want %d", s.Len(), n)
 	}
 	var seed atomic.Uint64
 	b.ReportAllocs()

@@ -515,6 +515,9 @@ func TestOutage(t *testing.T) {
 			for range 12 {
 				w := get(h, "192.0.2.2:1")
 				codes[w.Code]++
+				if p := w.Header().Get("RateLimit-Policy"); policy == ratelimit.FailOpen && p != `"api";q=5;w=3600` {
+					t.Fatalf("fail-open during outage: RateLimit-Policy %q, want the local policy", p)
+				}
 				if w.Code == 503 && (w.Header().Get("Retry-After") != "1" || w.Header().Get("Content-Type") != "application/problem+json") {
 					t.Fatalf("503 without Retry-After or problem: %v", w.Header())
 				}
