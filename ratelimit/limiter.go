@@ -369,6 +369,10 @@ func (l *Limiter) Name() string { return l.name }
 // Spec returns the enforced spec (after the Set's Scale).
 func (l *Limiter) Spec() Spec { return l.spec }
 
+// Policy returns the limiter's RateLimit-Policy item, e.g.
+// `"global";q=1200;w=60`, as its responses carry it (for documentation).
+func (l *Limiter) Policy() string { return l.policy }
+
 // Stats returns the limiter's counters (Outages is counted by the Set).
 func (l *Limiter) Stats() Stats {
 	return Stats{

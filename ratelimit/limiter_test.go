@@ -275,7 +275,8 @@ func TestTwoLimitersOnOneResponse(t *testing.T) {
 	if got := set.Stats(); got.Allowed != 7 || got.Denied != 1 {
 		t.Fatalf("set stats %+v", got)
 	}
-	if ls := set.Limiters(); len(ls) != 2 || ls[0].Name() != "global" || ls[1].Spec().String() != "100/minute burst 3" {
+	if ls := set.Limiters(); len(ls) != 2 || ls[0].Name() != "global" || ls[1].Spec().String() != "100/minute burst 3" ||
+		ls[1].Policy() != `"writes";q=100;w=60;fortapi-burst=3` {
 		t.Fatalf("Limiters() = %v", ls)
 	}
 }
