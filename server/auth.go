@@ -172,8 +172,9 @@ type UserChange struct {
 	// changed meanwhile); otherwise UpdateUser returns ErrConflict.
 	IfPasswordHash *string
 	// Revoke, when set, revokes every session of the user and appends it
-	// (a RevokeSubject entry) to the revocation log, in the same
-	// transaction as the change. The store fills in what is left zero:
+	// (a RevokeSubject entry) and one RevokeSession entry per live session
+	// (with Revoke's Until) to the revocation log, in the same transaction
+	// as the change. The store fills in what is left zero:
 	// Kind (RevokeSubject), Value (the user id), NotBefore and CreatedAt
 	// (the change's time); Until must be set.
 	Revoke *Revocation
@@ -261,7 +262,10 @@ type AuthStore interface {
 	UpdateUser(ctx context.Context, id string, ch UserChange, now time.Time, ev Event) (User, error)
 
 	// CreateSession stores a new session and its first refresh token, and
-	// ev, in one transaction. rt.SessionID may be left empty. An unknown
+	// ev, in one transaction. It refuses (ErrConflict) a session for a
+	// disabled user or with a scope the user's current role lacks, checked
+	// in the same transaction, so a login racing a disable or a role change
+	// cannot outlive it. rt.SessionID may be left empty. An unknown
 	// user gives ErrNotFound; a session id or token hash already stored
 	// gives ErrConflict.
 	CreateSession(ctx context.Context, s Session, rt RefreshToken, ev Event) error

@@ -1,8 +1,11 @@
 // Command fortapi runs the fortapi reference server and its tools:
 //
-//	fortapi serve      the items API over HTTPS (development certificate by default)
-//	fortapi openapi    print the OpenAPI 3.1 document
-//	fortapi version    print the version
+//	fortapi serve          the API over HTTPS (development certificate by default)
+//	fortapi user ...       add, list, change the role of, disable or enable users
+//	fortapi keys ...       list, rotate or revoke token signing keys
+//	fortapi hash-password  argon2id hash of the password on stdin
+//	fortapi openapi        print the OpenAPI 3.1 document
+//	fortapi version        print the version
 //
 // This is the only composition root of the project: the only package that
 // reads flags, environment variables and files, turning them into typed
@@ -16,8 +19,10 @@
 // asked for and is logged as a warning), the data directory and database
 // files private to the user (0700/0600, a warning when the directory is
 // open to others), graceful shutdown on SIGINT/SIGTERM that lets in-flight
-// requests finish within --shutdown-timeout. Binaries built with
-// -tags fortapi_testauth contain a header-based test authenticator for load
-// and crash tests, enabled only by FORTAPI_TEST_AUTH=1; normal builds do
-// not contain it.
+// requests finish within --shutdown-timeout. On a store without users,
+// serve creates the administrator "admin" with a random password printed
+// once on stderr (never logged), or with FORTAPI_ADMIN_PASSWORD(_FILE).
+// Token signing keys are sealed with a master key from FORTAPI_MASTER_KEY(_FILE),
+// or, for development, one generated into DATA-DIR/secrets/master.key (0600).
+// Passwords are read from stdin, never from arguments (ps, shell history).
 package main

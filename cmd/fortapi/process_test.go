@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -16,16 +17,18 @@ import (
 	"time"
 )
 
-// buildTestBinary builds fortapi with the header-based test authenticator
-// (build tag fortapi_testauth), which is the only way to write items
-// before the authentication issue lands. Normal builds do not contain it.
+// processAdminPassword is the administrator password the test processes
+// bootstrap with (FORTAPI_ADMIN_PASSWORD).
+const processAdminPassword = "process-test admin passphrase"
+
+// buildTestBinary builds fortapi as users get it.
 func buildTestBinary(t *testing.T) string {
 	t.Helper()
 	if testing.Short() {
 		t.Skip("builds and runs the binary; skipped with -short")
 	}
-	bin := filepath.Join(t.TempDir(), "fortapi-testauth")
-	cmd := exec.Command("go", "build", "-tags", "fortapi_testauth", "-o", bin, ".")
+	bin := filepath.Join(t.TempDir(), "fortapi")
+	cmd := exec.Command("go", "build", "-o", bin, ".")
 	if out, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("go build: %v\n%s", err, out)
 	}
@@ -43,7 +46,7 @@ func startProcess(t *testing.T, bin, dataDir string) *process {
 	t.Helper()
 	p := &process{log: newLineWriter(), done: make(chan error, 1)}
 	p.cmd = exec.Command(bin, "serve", "--data-dir", dataDir, "--addr", "127.0.0.1:0", "--shutdown-timeout", "20s")
-	p.cmd.Env = append(os.Environ(), "FORTAPI_TEST_AUTH=1")
+	p.cmd.Env = append(os.Environ(), "FORTAPI_ADMIN_PASSWORD="+processAdminPassword)
 	p.cmd.Stderr = p.log
 	if err := p.cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -76,13 +79,32 @@ func (p *process) wait(t *testing.T) error {
 	}
 }
 
-func postItem(c *http.Client, url, user string, body io.Reader) (int, string, error) {
+// login gets an access token for admin through POST /token.
+func login(t *testing.T, c *http.Client, base string) string {
+	t.Helper()
+	form := url.Values{"grant_type": {"password"}, "username": {"admin"}, "password": {processAdminPassword}}
+	resp, err := c.PostForm(base+"/token", form)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var tr struct {
+		AccessToken string `json:"access_token"`
+	}
+	b, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != 200 || json.Unmarshal(b, &tr) != nil || tr.AccessToken == "" {
+		t.Fatalf("login: %d %s", resp.StatusCode, b)
+	}
+	return tr.AccessToken
+}
+
+func postItem(c *http.Client, url, token string, body io.Reader) (int, string, error) {
 	req, err := http.NewRequest("POST", url+"/items/", body)
 	if err != nil {
 		return 0, "", err
 	}
 	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set("X-Fortapi-Test-User", user)
+	req.Header.Set("Authorization", "Bearer "+token)
 	resp, err := c.Do(req)
 	if err != nil {
 		return 0, "", err
@@ -106,6 +128,7 @@ func TestAcknowledgedWritesSurviveSIGKILL(t *testing.T) {
 	dir := t.TempDir()
 	p := startProcess(t, bin, dir)
 	c := tlsClient(t, dir, nil)
+	tok := login(t, c, p.url)
 
 	var mu sync.Mutex
 	var acked []string
@@ -118,7 +141,7 @@ func TestAcknowledgedWritesSurviveSIGKILL(t *testing.T) {
 			defer wg.Done()
 			for i := 0; ctx.Err() == nil && i < 100000; i++ {
 				body := strings.NewReader(fmt.Sprintf(`{"name":"w%d-%d","price":1.5}`, w, i))
-				status, id, err := postItem(c, p.url, "crash", body)
+				status, id, err := postItem(c, p.url, tok, body)
 				if err != nil {
 					return // the server died under us: expected
 				}
@@ -154,10 +177,12 @@ func TestAcknowledgedWritesSurviveSIGKILL(t *testing.T) {
 
 	q := startProcess(t, bin, dir)
 	c = tlsClient(t, dir, nil)
+	// The token signed before the crash still verifies: the signing keys
+	// and the revocation log are in the database too.
 	missing := 0
 	for _, id := range ids {
 		req, _ := http.NewRequest("GET", q.url+"/items/"+id, nil)
-		req.Header.Set("X-Fortapi-Test-User", "crash")
+		req.Header.Set("Authorization", "Bearer "+tok)
 		resp, err := c.Do(req)
 		if err != nil {
 			t.Fatal(err)
@@ -203,6 +228,7 @@ func TestGracefulShutdownFinishesInFlightRequests(t *testing.T) {
 	dir := t.TempDir()
 	p := startProcess(t, bin, dir)
 	c := tlsClient(t, dir, nil)
+	tok := login(t, c, p.url)
 	body := &slowBody{parts: []string{`{"name":"in flight",`, `"price":2}`}, release: make(chan struct{}), started: make(chan struct{})}
 	type result struct {
 		status int
@@ -211,7 +237,7 @@ func TestGracefulShutdownFinishesInFlightRequests(t *testing.T) {
 	}
 	res := make(chan result, 1)
 	go func() {
-		s, id, err := postItem(c, p.url, "graceful", body)
+		s, id, err := postItem(c, p.url, tok, body)
 		res <- result{s, id, err}
 	}()
 	select {
@@ -257,7 +283,7 @@ func TestGracefulShutdownFinishesInFlightRequests(t *testing.T) {
 	// The item is really stored.
 	q := startProcess(t, bin, dir)
 	req, _ := http.NewRequest("GET", q.url+"/items/"+r.id, nil)
-	req.Header.Set("X-Fortapi-Test-User", "graceful")
+	req.Header.Set("Authorization", "Bearer "+tok)
 	resp, err := tlsClient(t, dir, nil).Do(req)
 	if err != nil {
 		t.Fatal(err)

@@ -21,9 +21,20 @@ const (
 const usage = `fortapi — a secure HTTP API server and toolkit
 
 Usage:
-  fortapi serve [flags]     run the API server (HTTPS by default)
-  fortapi openapi           print the OpenAPI 3.1 document
-  fortapi version           print the version
+  fortapi serve [flags]                         run the API server (HTTPS by default)
+  fortapi user add NAME --role ROLE --password-stdin
+  fortapi user set-role NAME ROLE               change a role (revokes the user's tokens)
+  fortapi user disable NAME                     disable a user (revokes the user's tokens)
+  fortapi user enable NAME
+  fortapi user list
+  fortapi keys list|rotate                      signing keys
+  fortapi keys revoke KID                       emergency: stop trusting a key now
+  fortapi hash-password                         argon2id hash of the password on stdin
+  fortapi openapi                               print the OpenAPI 3.1 document
+  fortapi version                               print the version
+
+The user and keys commands work on the same --data-dir as the server, also
+while it runs; the server sees their changes within seconds.
 
 Run "fortapi COMMAND --help" for a command's flags. Every flag can also be
 set through an environment variable: --data-dir is FORTAPI_DATA_DIR.
@@ -41,13 +52,19 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 		return runServe(ctx, rest, getenv, stdout, stderr)
 	case "openapi":
 		return runOpenAPI(rest, getenv, stdout, stderr)
+	case "user":
+		return runUser(ctx, rest, getenv, stdin, stdout, stderr)
+	case "keys":
+		return runKeys(ctx, rest, getenv, stdout, stderr)
+	case "hash-password":
+		return runHashPassword(ctx, rest, getenv, stdin, stdout, stderr)
 	case "version":
 		return runVersion(rest, getenv, stdout, stderr)
 	case "help", "-h", "-help", "--help":
 		fmt.Fprint(stdout, usage)
 		return exitOK
 	default:
-		fmt.Fprintf(stderr, "fortapi: unknown command %q (commands: serve, openapi, version; see fortapi --help)\n", cmd)
+		fmt.Fprintf(stderr, "fortapi: unknown command %q (commands: serve, user, keys, hash-password, openapi, version; see fortapi --help)\n", cmd)
 		return exitUsage
 	}
 }
@@ -57,6 +74,7 @@ type command struct {
 	name string
 	fs   *flag.FlagSet
 	help string
+	args string // positional arguments for the usage line (" NAME ROLE")
 }
 
 func newCommand(name, help string) *command {
@@ -74,17 +92,36 @@ func envName(flagName string) string {
 // from its environment variable. It returns an exit code and false when the
 // command must stop (help shown, or a one-line error written).
 func (c *command) parse(args []string, getenv func(string) string, stdout, stderr io.Writer) (int, bool) {
-	if err := c.fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			c.printHelp(stdout)
-			return exitOK, false
+	_, code, ok := c.parseArgs(args, nil, getenv, stdout, stderr)
+	return code, ok
+}
+
+// parseArgs is parse for commands that take positional arguments, named
+// by names (for messages); flags may come before, between or after them.
+func (c *command) parseArgs(args, names []string, getenv func(string) string, stdout, stderr io.Writer) ([]string, int, bool) {
+	var pos []string
+	for {
+		if err := c.fs.Parse(args); err != nil {
+			if errors.Is(err, flag.ErrHelp) {
+				c.printHelp(stdout)
+				return nil, exitOK, false
+			}
+			fmt.Fprintf(stderr, "%s: %v (see --help)\n", c.fs.Name(), err)
+			return nil, exitUsage, false
 		}
-		fmt.Fprintf(stderr, "%s: %v (see --help)\n", c.fs.Name(), err)
-		return exitUsage, false
+		if c.fs.NArg() == 0 {
+			break
+		}
+		pos = append(pos, c.fs.Arg(0))
+		args = c.fs.Args()[1:]
 	}
-	if c.fs.NArg() > 0 {
-		fmt.Fprintf(stderr, "%s: unexpected argument %q (see --help)\n", c.fs.Name(), c.fs.Arg(0))
-		return exitUsage, false
+	if len(pos) > len(names) {
+		fmt.Fprintf(stderr, "%s: unexpected argument %q (see --help)\n", c.fs.Name(), pos[len(names)])
+		return nil, exitUsage, false
+	}
+	if len(pos) < len(names) {
+		fmt.Fprintf(stderr, "%s: missing %s (see --help)\n", c.fs.Name(), names[len(pos)])
+		return nil, exitUsage, false
 	}
 	set := map[string]bool{}
 	c.fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
@@ -101,13 +138,13 @@ func (c *command) parse(args []string, getenv func(string) string, stdout, stder
 	})
 	if bad != nil {
 		fmt.Fprintf(stderr, "%s: %v\n", c.fs.Name(), bad)
-		return exitUsage, false
+		return nil, exitUsage, false
 	}
-	return exitOK, true
+	return pos, exitOK, true
 }
 
 func (c *command) printHelp(w io.Writer) {
-	fmt.Fprintf(w, "Usage: %s [flags]\n\n%s\nFlags (each also as the environment variable shown):\n", c.fs.Name(), c.help)
+	fmt.Fprintf(w, "Usage: %s%s [flags]\n\n%s\nFlags (each also as the environment variable shown):\n", c.fs.Name(), c.args, c.help)
 	c.fs.VisitAll(func(f *flag.Flag) {
 		name, u := flag.UnquoteUsage(f)
 		fmt.Fprintf(w, "  --%s %s\n    \t%s", f.Name, name, u)

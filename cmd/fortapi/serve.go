@@ -91,17 +91,32 @@ func newLogger(w io.Writer, format string, level slog.Level) *slog.Logger {
 	return slog.New(slog.NewJSONHandler(w, o))
 }
 
+// scopeDocs describes every scope the server grants, for the OpenAPI
+// document's OAuth2 flow.
+var scopeDocs = map[string]string{
+	server.ScopeItemsRead:  "read your items",
+	server.ScopeItemsWrite: "create, change and delete your items",
+	server.ScopeUsersAdmin: "administer users; see every user's items",
+	server.ScopeKeysAdmin:  "rotate the token signing keys",
+}
+
 // buildAPI registers the reference server's operations on a fortapi API
-// and returns its handler.
-func buildAPI(log *slog.Logger, store server.Store, auth fortapi.Authenticator) (*fortapi.API, http.Handler, error) {
+// and returns its handler. st is nil when the API is built only for its
+// document.
+func buildAPI(log *slog.Logger, store server.Store, st *authStack, auth fortapi.Authenticator) (*fortapi.API, http.Handler, error) {
 	api := fortapi.New(fortapi.Options{
 		Title:         "fortapi",
 		Version:       version(),
-		Description:   "The fortapi reference server: a secure items API.",
+		Description:   "The fortapi reference server: a secure items API. Log in with POST /token (OAuth2 password grant).",
 		Authenticator: auth,
 		Logger:        log,
+		OAuth2:        &fortapi.OAuth2Password{TokenURL: "/token", Scopes: scopeDocs},
 	})
-	httpapi.Register(api, httpapi.Deps{Store: store})
+	deps := httpapi.Deps{Store: store}
+	if st != nil {
+		deps.Auth, deps.Keys = st.svc, st.keys
+	}
+	httpapi.Register(api, deps)
 	h, err := api.Handler()
 	if err != nil {
 		return nil, nil, err
@@ -115,7 +130,7 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 		return code
 	}
 	log := newLogger(stderr, cfg.logFormat, cfg.logLevel)
-	if err := serve(ctx, cfg, getenv, log); err != nil {
+	if err := serve(ctx, cfg, getenv, log, stderr); err != nil {
 		log.Error("fortapi serve failed", "error", err.Error())
 		fmt.Fprintf(stderr, "fortapi serve: %v\n", err)
 		return exitError
@@ -123,7 +138,7 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	return exitOK
 }
 
-func serve(ctx context.Context, cfg serveConfig, getenv func(string) string, log *slog.Logger) error {
+func serve(ctx context.Context, cfg serveConfig, getenv func(string) string, log *slog.Logger, stderr io.Writer) error {
 	if err := os.MkdirAll(cfg.dataDir, 0o700); err != nil {
 		return fmt.Errorf("creating the data directory: %w", err)
 	}
@@ -150,7 +165,21 @@ func serve(ctx context.Context, cfg serveConfig, getenv func(string) string, log
 	}()
 	log.Info("database open", "path", dbPath)
 
-	_, handler, err := buildAPI(log, store, testAuthenticator(getenv, log))
+	st, err := openAuth(ctx, cfg.dataDir, store, getenv, log, true)
+	if err != nil {
+		return err
+	}
+	if err := st.svc.Sync(ctx); err != nil {
+		return err
+	}
+	if err := bootstrapAdmin(ctx, st, getenv, log, stderr); err != nil {
+		return err
+	}
+	bg, stopBG := context.WithCancel(context.WithoutCancel(ctx))
+	defer stopBG()
+	go st.svc.Run(bg)
+
+	_, handler, err := buildAPI(log, store, st, st.svc)
 	if err != nil {
 		return err
 	}
@@ -226,7 +255,7 @@ func runOpenAPI(args []string, getenv func(string) string, stdout, stderr io.Wri
 	if code, ok := c.parse(args, getenv, stdout, stderr); !ok {
 		return code
 	}
-	api, _, err := buildAPI(slog.New(slog.DiscardHandler), nil, nil)
+	api, _, err := buildAPI(slog.New(slog.DiscardHandler), nil, nil, nil)
 	if err != nil {
 		fmt.Fprintf(stderr, "fortapi openapi: %v\n", err)
 		return exitError
@@ -244,4 +273,29 @@ func runOpenAPI(args []string, getenv func(string) string, stdout, stderr io.Wri
 		return exitError
 	}
 	return exitOK
+}
+
+// bootstrapAdmin creates the user admin on a store without users, with the
+// password from FORTAPI_ADMIN_PASSWORD(_FILE) or a random one, which is
+// printed once, to the log on stderr.
+func bootstrapAdmin(ctx context.Context, st *authStack, getenv func(string) string, log *slog.Logger, stderr io.Writer) error {
+	pw, err := adminPassword(getenv)
+	if err != nil {
+		return err
+	}
+	generated, created, err := st.svc.Bootstrap(ctx, pw)
+	if err != nil {
+		return err
+	}
+	switch {
+	case !created:
+	case generated != "":
+		// Shown once, on stderr and not in the log: it is kept nowhere but
+		// as a hash.
+		log.Warn("created the administrator \"admin\" with a generated password, printed once on stderr")
+		fmt.Fprintf(stderr, "\nfortapi: created the administrator \"admin\". Its password, shown only this once:\n\n    %s\n\nChange it with PUT /users/me/password.\n\n", generated)
+	default:
+		log.Info("created the administrator \"admin\" with the password from FORTAPI_ADMIN_PASSWORD(_FILE)")
+	}
+	return nil
 }

@@ -11,15 +11,17 @@ import (
 	"github.com/danielgtaylor/huma/v2"
 
 	"github.com/fortapi/fortapi"
+	"github.com/fortapi/fortapi/jwtkey"
 	"github.com/fortapi/fortapi/server"
+	"github.com/fortapi/fortapi/server/authn"
 )
 
 // Scopes of the items API.
 const (
-	ScopeItemsRead  = "items:read"
-	ScopeItemsWrite = "items:write"
+	ScopeItemsRead  = server.ScopeItemsRead
+	ScopeItemsWrite = server.ScopeItemsWrite
 	// ScopeAdmin lifts the owner condition on item queries.
-	ScopeAdmin = "users:admin"
+	ScopeAdmin = server.ScopeUsersAdmin
 )
 
 // MaxPageSize is the largest page GET /items/ returns.
@@ -34,6 +36,11 @@ type Deps struct {
 	Now func() time.Time
 	// Rand is the randomness of item ids (default crypto/rand).
 	Rand io.Reader
+	// Auth runs logins, refreshes and account changes; Keys is the signing
+	// key ring (JWKS, rotation). Both may be nil only when the API is
+	// built to print its OpenAPI document.
+	Auth *authn.Service
+	Keys *jwtkey.Ring
 }
 
 // ItemInput is what a client may set on an item: no id, owner or

@@ -20,6 +20,7 @@ func Register(api huma.API, d Deps) {
 		d.Rand = rand.Reader
 	}
 	registerHealth(api, d)
+	registerAuth(api, d)
 	registerItems(api, d)
 }
 

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"slices"
 	"strings"
 	"time"
 
@@ -48,6 +49,12 @@ const (
 	sqlGetSessionForRevoke = "SELECT user_id FROM sessions WHERE id = ?"
 	sqlRevokeSession       = "UPDATE sessions SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL"
 	sqlRevokeUserSessions  = "UPDATE sessions SET revoked_at = ? WHERE user_id = ? AND revoked_at IS NULL"
+	// One session revocation per live session of a user, logged with the
+	// subject revocation: sessions are exact where a subject's not-before
+	// (whole seconds in tokens) cannot be.
+	sqlLogUserSessionRevocations = "INSERT INTO revocations (kind, value, not_before, until, created_at) " +
+		"SELECT 'session', id, NULL, ?, ? FROM sessions WHERE user_id = ? AND revoked_at IS NULL AND expires_at > ?"
+	sqlUserStanding = "SELECT role, disabled FROM users WHERE id = ?"
 
 	sqlInsertRefresh = "INSERT INTO refresh_tokens (hash, session_id, created_at, expires_at, rotated_at) VALUES (?, ?, ?, ?, NULL)"
 	sqlRotateRefresh = "UPDATE refresh_tokens SET rotated_at = ? WHERE hash = ? AND rotated_at IS NULL"
@@ -425,6 +432,9 @@ func (s *Store) UpdateUser(ctx context.Context, id string, ch server.UserChange,
 			return wrap(ctx, op, err)
 		}
 		if ch.Revoke != nil {
+			if _, err := tx.ExecContext(rc, sqlLogUserSessionRevocations, rev.Until.UnixMicro(), now.UnixMicro(), id, now.UnixMicro()); err != nil {
+				return wrap(ctx, op, err)
+			}
 			if _, err := tx.ExecContext(rc, sqlRevokeUserSessions, now.UnixMicro(), id); err != nil {
 				return wrap(ctx, op, err)
 			}
@@ -469,7 +479,27 @@ func (s *Store) CreateSession(ctx context.Context, sess server.Session, rt serve
 	}
 	ev = fillEvent(ev, sess.CreatedAt, sess.UserID, "", sess.ID)
 	return s.writeTx(ctx, op, func(rc context.Context, tx *sql.Tx) error {
-		_, err := tx.ExecContext(rc, sqlInsertSession, sess.ID, sess.UserID, scopes,
+		// The user's standing is checked in the transaction: a login that
+		// raced a disable or a role change must not start a session with
+		// what the user no longer has.
+		var role string
+		var disabled int
+		err := tx.QueryRowContext(rc, sqlUserStanding, sess.UserID).Scan(&role, &disabled)
+		switch {
+		case errors.Is(err, sql.ErrNoRows):
+			return fmt.Errorf("sqlite: %s: no such user: %w", op, server.ErrNotFound)
+		case err != nil:
+			return wrap(ctx, op, err)
+		case disabled != 0:
+			return fmt.Errorf("sqlite: %s: the user is disabled: %w", op, server.ErrConflict)
+		}
+		granted := server.Role(role).Scopes()
+		for _, sc := range sess.Scopes {
+			if !slices.Contains(granted, sc) {
+				return fmt.Errorf("sqlite: %s: the scope %q is not granted to the user's role: %w", op, sc, server.ErrConflict)
+			}
+		}
+		_, err = tx.ExecContext(rc, sqlInsertSession, sess.ID, sess.UserID, scopes,
 			sess.CreatedAt.UnixMicro(), sess.ExpiresAt.UnixMicro(), nullTime(sess.RevokedAt))
 		switch {
 		case isUniqueViolation(err):

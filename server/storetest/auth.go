@@ -543,8 +543,8 @@ func testUpdateUser(t *testing.T, s server.Store) {
 	for i, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			u := mustCreateUser(t, s, newUser(t, fmt.Sprintf("target%d", i), tc.role))
-			_, h1 := login(t, s, u)
-			_, h2 := login(t, s, u)
+			s1, h1 := login(t, s, u)
+			s2, h2 := login(t, s, u)
 			revsBefore := len(allRevocations(t, s, now))
 
 			got, err := s.UpdateUser(ctx, u.ID, tc.ch, now, tc.ev)
@@ -580,8 +580,21 @@ func testUpdateUser(t *testing.T, s server.Store) {
 				}
 				return
 			}
-			if len(revs) != revsBefore+1 {
-				t.Fatalf("revocation log has %d entries, want %d", len(revs), revsBefore+1)
+			// One entry per live session, then the subject entry.
+			if len(revs) != revsBefore+3 {
+				t.Fatalf("revocation log has %d entries, want %d", len(revs), revsBefore+3)
+			}
+			sids := []string{revs[revsBefore].Value, revs[revsBefore+1].Value}
+			slices.Sort(sids)
+			wantSids := []string{s1.ID, s2.ID}
+			slices.Sort(wantSids)
+			for _, r := range revs[revsBefore : revsBefore+2] {
+				if r.Kind != server.RevokeSession || !r.Until.Equal(until) {
+					t.Errorf("session revocation = %+v, want kind session until %v", r, until)
+				}
+			}
+			if !slices.Equal(sids, wantSids) {
+				t.Errorf("session revocations name %q, want the user's sessions %q", sids, wantSids)
 			}
 			r := revs[len(revs)-1]
 			if r.Kind != server.RevokeSubject || r.Value != u.ID || !r.NotBefore.Equal(now) || !r.Until.Equal(until) || !r.CreatedAt.Equal(now) {
@@ -599,8 +612,8 @@ func testUpdateUser(t *testing.T, s server.Store) {
 					t.Errorf("session %d still rotates after UpdateUser with Revoke", i+1)
 				}
 			}
-			// A new login works.
-			_, h3 := login(t, s, u)
+			// A new login, with the role as it is now, works.
+			_, h3 := login(t, s, mustGetUser(t, s, u.ID))
 			if _, alive := sessionAlive(t, s, h3, now.Add(time.Minute)); !alive {
 				t.Error("a session created after the revocation does not rotate")
 			}
@@ -754,7 +767,7 @@ func testSessionCreate(t *testing.T, s server.Store) {
 		}
 	})
 	t.Run("scopes", func(t *testing.T) {
-		for _, scopes := range [][]string{nil, {server.ScopeItemsRead}, {"a", "b:c", "x-y_z.~"}} {
+		for _, scopes := range [][]string{nil, {server.ScopeItemsRead}, {server.ScopeItemsWrite, server.ScopeItemsRead}} {
 			s2 := server.Session{ID: newID(t), UserID: u.ID, Scopes: scopes, CreatedAt: t0, ExpiresAt: t0.Add(day)}
 			h2 := tokenHash(t)
 			if err := s.CreateSession(ctx, s2, server.RefreshToken{Hash: h2, SessionID: s2.ID, ExpiresAt: t0.Add(day)}, server.Event{}); err != nil {
@@ -764,6 +777,24 @@ func testSessionCreate(t *testing.T, s server.Store) {
 			if !slices.Equal(res.Session.Scopes, scopes) {
 				t.Errorf("scopes %q came back as %q", scopes, res.Session.Scopes)
 			}
+		}
+		// A scope the user's role does not grant (checked in the
+		// transaction, against the role stored now).
+		for _, bad := range [][]string{{server.ScopeUsersAdmin}, {server.ScopeItemsRead, server.ScopeKeysAdmin}, {"a"}} {
+			s2 := server.Session{ID: newID(t), UserID: u.ID, Scopes: bad, CreatedAt: t0, ExpiresAt: t0.Add(day)}
+			err := s.CreateSession(ctx, s2, server.RefreshToken{Hash: tokenHash(t), ExpiresAt: t0.Add(day)}, server.Event{})
+			if !errors.Is(err, server.ErrConflict) {
+				t.Errorf("CreateSession(scopes %q) = %v, want ErrConflict", bad, err)
+			}
+		}
+		// Nor a session for a disabled user.
+		off := mustCreateUser(t, s, newUser(t, "switched-off", server.RoleUser))
+		if _, err := s.UpdateUser(ctx, off.ID, server.UserChange{Disabled: boolPtr(true)}, t0, server.Event{}); err != nil {
+			t.Fatal(err)
+		}
+		s3 := server.Session{ID: newID(t), UserID: off.ID, Scopes: []string{server.ScopeItemsRead}, CreatedAt: t0, ExpiresAt: t0.Add(day)}
+		if err := s.CreateSession(ctx, s3, server.RefreshToken{Hash: tokenHash(t), ExpiresAt: t0.Add(day)}, server.Event{}); !errors.Is(err, server.ErrConflict) {
+			t.Errorf("CreateSession for a disabled user = %v, want ErrConflict", err)
 		}
 		for _, bad := range [][]string{{""}, {"a b"}, {"items:read", "with\ttab"}, {"quote\""}, {"é"}} {
 			s2 := server.Session{ID: newID(t), UserID: u.ID, Scopes: bad, CreatedAt: t0, ExpiresAt: t0.Add(day)}

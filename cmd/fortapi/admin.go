@@ -1,0 +1,320 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/fortapi/fortapi/jwtkey"
+	"github.com/fortapi/fortapi/password"
+	"github.com/fortapi/fortapi/server"
+	"github.com/fortapi/fortapi/server/sqlite"
+)
+
+// maxPasswordInput is the most read from stdin for a password: the policy's
+// 1,024 bytes plus a line ending, and one byte more to detect longer input.
+const maxPasswordInput = 1024 + 2 + 1
+
+// readPassword reads one password from r: the first line, without its line
+// ending. Empty input and over-long input are errors.
+func readPassword(r io.Reader) (string, error) {
+	b, err := io.ReadAll(io.LimitReader(r, maxPasswordInput))
+	if err != nil {
+		return "", fmt.Errorf("reading the password from stdin: %w", err)
+	}
+	line, _, _ := strings.Cut(string(b), "\n")
+	line = strings.TrimSuffix(line, "\r")
+	switch {
+	case len(b) >= maxPasswordInput && len(line) > 1024:
+		return "", errors.New("the password on stdin is longer than 1024 bytes")
+	case line == "":
+		return "", errors.New("no password on stdin (give it on the first line)")
+	}
+	return line, nil
+}
+
+// adminEnv is what the user and keys commands share: a store on the data
+// dir and, when needed, the authentication stack.
+type adminEnv struct {
+	store *sqlite.Store
+	st    *authStack
+}
+
+// openAdmin opens the store in dataDir; create allows a new database.
+// withAuth also builds the authentication stack (which needs the master
+// key, never generated here unless create).
+func openAdmin(ctx context.Context, dataDir string, getenv func(string) string, create, withAuth bool) (*adminEnv, error) {
+	dbPath := filepath.Join(dataDir, "fortapi.db")
+	if _, err := os.Stat(dbPath); errors.Is(err, fs.ErrNotExist) && !create {
+		return nil, fmt.Errorf("no database at %s: check --data-dir (FORTAPI_DATA_DIR), or start the server once", dbPath)
+	}
+	if err := os.MkdirAll(dataDir, 0o700); err != nil {
+		return nil, fmt.Errorf("creating the data directory: %w", err)
+	}
+	f, err := os.OpenFile(dbPath, os.O_RDONLY|os.O_CREATE, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("opening the database %s: %w", dbPath, err)
+	}
+	f.Close()
+	store, err := sqlite.Open(ctx, dbPath, sqlite.Options{ReadConns: 1})
+	if err != nil {
+		return nil, fmt.Errorf("opening the database %s: %w", dbPath, err)
+	}
+	env := &adminEnv{store: store}
+	if withAuth {
+		env.st, err = openAuth(ctx, dataDir, store, getenv, slog.New(slog.DiscardHandler), create)
+		if err != nil {
+			store.Close()
+			return nil, err
+		}
+	}
+	return env, nil
+}
+
+func (e *adminEnv) close() { _ = e.store.Close() }
+
+const userHelp = `Manages users in the database of --data-dir, also while the server runs:
+changes that revoke tokens (set-role, disable) take effect in the running
+server within a second.
+
+  user add NAME --role user|admin --password-stdin   (password: first line of stdin)
+  user set-role NAME user|admin
+  user disable NAME
+  user enable NAME
+  user list
+`
+
+func runUser(ctx context.Context, args []string, getenv func(string) string, stdin io.Reader, stdout, stderr io.Writer) int {
+	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
+		fmt.Fprint(stdout, userHelp)
+		if len(args) == 0 {
+			return exitUsage
+		}
+		return exitOK
+	}
+	sub, rest := args[0], args[1:]
+	c := newCommand("user "+sub, userHelp)
+	dataDir := c.fs.String("data-dir", "./fortapi-data", "`DIR` holding the database")
+	var names []string
+	var role *string
+	var pwStdin *bool
+	switch sub {
+	case "add":
+		names, c.args = []string{"NAME"}, " NAME"
+		role = c.fs.String("role", "user", "`ROLE` of the new user: user or admin")
+		pwStdin = c.fs.Bool("password-stdin", false, "read the password from the first line of stdin (required)")
+	case "set-role":
+		names, c.args = []string{"NAME", "ROLE"}, " NAME ROLE"
+	case "disable", "enable":
+		names, c.args = []string{"NAME"}, " NAME"
+	case "list":
+	default:
+		fmt.Fprintf(stderr, "fortapi user: unknown subcommand %q (add, set-role, disable, enable, list)\n", sub)
+		return exitUsage
+	}
+	pos, code, ok := c.parseArgs(rest, names, getenv, stdout, stderr)
+	if !ok {
+		return code
+	}
+	fail := func(code int, err error) int {
+		fmt.Fprintf(stderr, "fortapi user %s: %v\n", sub, err)
+		return code
+	}
+	if sub == "add" && !*pwStdin {
+		return fail(exitUsage, errors.New("--password-stdin is required: passwords are never taken as arguments (they would show in ps and shell history)"))
+	}
+	var r server.Role
+	switch sub {
+	case "add":
+		var err error
+		if r, err = server.ParseRole(*role); err != nil {
+			return fail(exitUsage, err)
+		}
+	case "set-role":
+		var err error
+		if r, err = server.ParseRole(pos[1]); err != nil {
+			return fail(exitUsage, err)
+		}
+	}
+	var pw string
+	if sub == "add" {
+		var err error
+		if pw, err = readPassword(stdin); err != nil {
+			return fail(exitUsage, err)
+		}
+	}
+	env, err := openAdmin(ctx, *dataDir, getenv, sub == "add", sub != "list")
+	if err != nil {
+		return fail(exitError, err)
+	}
+	defer env.close()
+	const actor = "cli"
+	lookup := func(name string) (server.User, error) {
+		u, err := env.store.GetUserByName(ctx, name)
+		if errors.Is(err, server.ErrNotFound) {
+			return u, fmt.Errorf("no user %q", name)
+		}
+		return u, err
+	}
+	switch sub {
+	case "add":
+		u, err := env.st.svc.CreateUser(ctx, pos[0], pw, r, actor)
+		var pe *password.PolicyError
+		switch {
+		case errors.Is(err, server.ErrConflict):
+			return fail(exitError, fmt.Errorf("the username %q is taken", pos[0]))
+		case errors.As(err, &pe):
+			return fail(exitUsage, fmt.Errorf("password refused: %v", pe))
+		case err != nil:
+			return fail(exitError, err)
+		}
+		fmt.Fprintf(stdout, "created user %s (%s) with role %s\n", u.Username, u.ID, u.Role)
+	case "set-role", "disable", "enable":
+		u, err := lookup(pos[0])
+		if err != nil {
+			return fail(exitError, err)
+		}
+		switch sub {
+		case "set-role":
+			u, err = env.st.svc.SetRole(ctx, u.ID, r, actor)
+		default:
+			u, err = env.st.svc.SetDisabled(ctx, u.ID, sub == "disable", actor)
+		}
+		if errors.Is(err, server.ErrLastAdmin) {
+			return fail(exitError, fmt.Errorf("%v: add or promote another administrator first", err))
+		}
+		if err != nil {
+			return fail(exitError, err)
+		}
+		fmt.Fprintf(stdout, "user %s: role %s, disabled %v; its sessions and tokens are revoked\n", u.Username, u.Role, u.Disabled)
+	case "list":
+		tw := tabwriter.NewWriter(stdout, 2, 8, 2, ' ', 0)
+		fmt.Fprintln(tw, "ID\tUSERNAME\tROLE\tDISABLED\tCREATED")
+		after := ""
+		for {
+			users, err := env.store.ListUsers(ctx, after, 100)
+			if err != nil {
+				return fail(exitError, err)
+			}
+			for _, u := range users {
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%v\t%s\n", u.ID, u.Username, u.Role, u.Disabled, u.CreatedAt.Format(time.RFC3339))
+			}
+			if len(users) < 100 {
+				break
+			}
+			after = users[len(users)-1].ID
+		}
+		tw.Flush()
+	}
+	return exitOK
+}
+
+const keysHelp = `Manages the token signing keys in the database of --data-dir, also while
+the server runs (it picks changes up within seconds). Needs the master key
+(FORTAPI_MASTER_KEY, FORTAPI_MASTER_KEY_FILE, or DATA-DIR/secrets/master.key).
+
+  keys list          kid, algorithm, state and times of every key
+  keys rotate        the next key starts signing; the current one keeps verifying
+                     until its tokens expire (nobody is logged out)
+  keys revoke KID    emergency: the key stops verifying at once (its tokens are
+                     refused); revoking the active key promotes the next one
+`
+
+func runKeys(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) int {
+	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
+		fmt.Fprint(stdout, keysHelp)
+		if len(args) == 0 {
+			return exitUsage
+		}
+		return exitOK
+	}
+	sub, rest := args[0], args[1:]
+	c := newCommand("keys "+sub, keysHelp)
+	dataDir := c.fs.String("data-dir", "./fortapi-data", "`DIR` holding the database")
+	var names []string
+	switch sub {
+	case "list", "rotate":
+	case "revoke":
+		names, c.args = []string{"KID"}, " KID"
+	default:
+		fmt.Fprintf(stderr, "fortapi keys: unknown subcommand %q (list, rotate, revoke)\n", sub)
+		return exitUsage
+	}
+	pos, code, ok := c.parseArgs(rest, names, getenv, stdout, stderr)
+	if !ok {
+		return code
+	}
+	fail := func(code int, err error) int {
+		fmt.Fprintf(stderr, "fortapi keys %s: %v\n", sub, err)
+		return code
+	}
+	env, err := openAdmin(ctx, *dataDir, getenv, false, true)
+	if err != nil {
+		return fail(exitError, err)
+	}
+	defer env.close()
+	ring := env.st.keys
+	switch sub {
+	case "rotate":
+		if err := env.st.svc.RotateKeys(ctx, ""); err != nil {
+			return fail(exitError, err)
+		}
+	case "revoke":
+		err := env.st.svc.RevokeKey(ctx, pos[0], "")
+		if errors.Is(err, jwtkey.ErrUnknownKey) {
+			return fail(exitError, fmt.Errorf("no key %q (see fortapi keys list)", pos[0]))
+		}
+		if err != nil {
+			return fail(exitError, err)
+		}
+	}
+	tw := tabwriter.NewWriter(stdout, 2, 8, 2, ' ', 0)
+	fmt.Fprintln(tw, "KID\tALG\tSTATE\tCREATED\tACTIVATED\tRETIRING\tRETIRED\tREVOKED")
+	ts := func(t time.Time) string {
+		if t.IsZero() {
+			return "-"
+		}
+		return t.UTC().Format(time.RFC3339)
+	}
+	for _, k := range ring.Keys() {
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", k.ID, k.Alg, k.State, ts(k.CreatedAt), ts(k.ActivatedAt), ts(k.RetiringAt), ts(k.RetiredAt), ts(k.RevokedAt))
+	}
+	tw.Flush()
+	return exitOK
+}
+
+const hashHelp = `Reads a password from the first line of stdin and prints its argon2id hash
+(PHC string), for provisioning users from other tools. The password policy is
+not applied.
+`
+
+func runHashPassword(ctx context.Context, args []string, getenv func(string) string, stdin io.Reader, stdout, stderr io.Writer) int {
+	c := newCommand("hash-password", hashHelp)
+	if code, ok := c.parse(args, getenv, stdout, stderr); !ok {
+		return code
+	}
+	pw, err := readPassword(bufio.NewReader(stdin))
+	if err != nil {
+		fmt.Fprintf(stderr, "fortapi hash-password: %v\n", err)
+		return exitUsage
+	}
+	h, err := password.NewHasher(password.HasherOptions{})
+	if err == nil {
+		var enc string
+		if enc, err = h.Hash(ctx, pw); err == nil {
+			fmt.Fprintln(stdout, enc)
+			return exitOK
+		}
+	}
+	fmt.Fprintf(stderr, "fortapi hash-password: %v\n", err)
+	return exitError
+}

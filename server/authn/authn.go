@@ -1,0 +1,699 @@
+package authn
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+	"unicode/utf8"
+
+	"github.com/fortapi/fortapi"
+	"github.com/fortapi/fortapi/jwtkey"
+	"github.com/fortapi/fortapi/password"
+	"github.com/fortapi/fortapi/server"
+	"github.com/fortapi/fortapi/token"
+)
+
+// Defaults of Options.
+const (
+	DefaultRefreshLifetime = 14 * 24 * time.Hour
+	DefaultSessionLifetime = 30 * 24 * time.Hour
+	DefaultRefreshGrace    = 10 * time.Second
+	DefaultSyncEvery       = 250 * time.Millisecond
+	DefaultKeysEvery       = 2 * time.Second
+	// MaxUsernameBytes is the longest username accepted.
+	MaxUsernameBytes = 64
+)
+
+// Errors of the login paths. The HTTP layer maps them to RFC 6749 errors;
+// none says which check failed.
+var (
+	// ErrInvalidGrant: wrong username or password, unknown, expired,
+	// revoked or reused refresh token, disabled user.
+	ErrInvalidGrant = errors.New("authn: invalid grant")
+	// ErrInvalidScope: a scope was asked for that the user's role (or the
+	// session) does not grant.
+	ErrInvalidScope = errors.New("authn: invalid scope")
+	// ErrWrongPassword: the current password given to ChangePassword is
+	// wrong.
+	ErrWrongPassword = errors.New("authn: the current password is wrong")
+)
+
+// ThrottledError says the account must wait before its next login attempt.
+type ThrottledError struct{ RetryAfter time.Duration }
+
+func (e *ThrottledError) Error() string {
+	return fmt.Sprintf("authn: too many failed logins for this account; retry in %v", e.RetryAfter.Round(time.Second))
+}
+
+// Options configure New.
+type Options struct {
+	Store       server.AuthStore   // required
+	Hasher      *password.Hasher   // required
+	Policy      *password.Policy   // default password.DefaultPolicy()
+	Tokens      *token.Service     // required
+	Revocations *token.Revocations // required: the checker Tokens consults
+	Keys        *jwtkey.Ring       // required
+	// AccessLifetime and Leeway are those of Tokens; revocations are kept
+	// until every token they refuse has expired (defaults 15m and 30s).
+	AccessLifetime, Leeway time.Duration
+	// RefreshLifetime is how long an unused refresh token lives (default
+	// 14 days); SessionLifetime is the absolute end of a login (default 30
+	// days); RefreshGrace is how long a rotated refresh token still works,
+	// for concurrent refreshes (default 10s).
+	RefreshLifetime, SessionLifetime, RefreshGrace time.Duration
+	Throttle                                       ThrottleOptions
+	// SyncEvery is how often the revocation log is replayed from the store
+	// (default 250ms): a revocation made by another process (the CLI)
+	// takes effect within it. KeysEvery is how often the key ring is
+	// reloaded and maintained (default 2s).
+	SyncEvery, KeysEvery time.Duration
+	Logger               *slog.Logger     // default slog.Default()
+	Now                  func() time.Time // default time.Now
+	Rand                 io.Reader        // default crypto/rand
+}
+
+// Service runs logins, refreshes, logouts and account changes, and
+// authenticates requests for the fortapi package.
+type Service struct {
+	o        Options
+	throttle *throttle
+
+	syncMu  sync.Mutex
+	lastSeq int64
+
+	// names caches user id -> username for messages on hot paths;
+	// usernames never change. Bounded: cleared when full.
+	namesMu sync.RWMutex
+	names   map[string]string
+}
+
+// maxCachedNames bounds the username cache.
+const maxCachedNames = 10_000
+
+// New checks opts and returns a Service. Call Sync once before serving and
+// Run in the background.
+func New(o Options) (*Service, error) {
+	if o.Store == nil || o.Hasher == nil || o.Tokens == nil || o.Revocations == nil || o.Keys == nil {
+		return nil, errors.New("authn: Store, Hasher, Tokens, Revocations and Keys are required")
+	}
+	if o.Policy == nil {
+		o.Policy = password.DefaultPolicy()
+	}
+	def := func(d *time.Duration, v time.Duration) {
+		if *d <= 0 {
+			*d = v
+		}
+	}
+	def(&o.AccessLifetime, 15*time.Minute)
+	def(&o.Leeway, 30*time.Second)
+	def(&o.RefreshLifetime, DefaultRefreshLifetime)
+	def(&o.SessionLifetime, DefaultSessionLifetime)
+	def(&o.RefreshGrace, DefaultRefreshGrace)
+	def(&o.SyncEvery, DefaultSyncEvery)
+	def(&o.KeysEvery, DefaultKeysEvery)
+	if o.Logger == nil {
+		o.Logger = slog.Default()
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	if o.Rand == nil {
+		o.Rand = rand.Reader
+	}
+	return &Service{o: o, throttle: newThrottle(o.Throttle), names: make(map[string]string)}, nil
+}
+
+// Tokens is what a successful login or refresh returns.
+type Tokens struct {
+	AccessToken  string
+	ExpiresIn    time.Duration
+	RefreshToken string
+	Scopes       []string
+}
+
+// Login is the input of Login.
+type Login struct {
+	Username, Password string
+	// Scopes narrows the grant; nil asks for everything the role grants.
+	Scopes   []string
+	ClientIP string
+}
+
+// throttleKey is the account a login attempt counts against.
+func throttleKey(username string) string { return strings.ToLower(username) }
+
+// validUsername reports whether s can be a username: 1 to 64 bytes of
+// UTF-8 without control characters.
+func validUsername(s string) bool {
+	if s == "" || len(s) > MaxUsernameBytes || !utf8.ValidString(s) {
+		return false
+	}
+	for _, r := range s {
+		if r < 0x20 || r == 0x7f || (r >= 0x80 && r < 0xa0) {
+			return false
+		}
+	}
+	return true
+}
+
+// ValidUsername reports whether s is acceptable as a new username.
+func ValidUsername(s string) error {
+	if !validUsername(s) {
+		return fmt.Errorf("a username is 1 to %d bytes of UTF-8 without control characters", MaxUsernameBytes)
+	}
+	return nil
+}
+
+// logName is a username as it may appear in the audit log: cut to the
+// longest valid length, never a control character.
+func logName(s string) string {
+	if validUsername(s) {
+		return s
+	}
+	b := []rune{}
+	for _, r := range s {
+		if len(string(b)) >= MaxUsernameBytes {
+			break
+		}
+		if r < 0x20 || r == 0x7f || r == utf8.RuneError {
+			r = '?'
+		}
+		b = append(b, r)
+	}
+	return string(b)
+}
+
+// Login checks a username and password (RFC 6749 §4.3) and starts a
+// session. Unknown users are verified against a dummy hash, so they cost
+// the same time and get the same ErrInvalidGrant as a wrong password.
+func (s *Service) Login(ctx context.Context, in Login) (Tokens, error) {
+	now := s.o.Now()
+	key := throttleKey(in.Username)
+	if d := s.throttle.wait(key, now); d > 0 {
+		return Tokens{}, &ThrottledError{RetryAfter: d}
+	}
+	user, err := s.o.Store.GetUserByName(ctx, in.Username)
+	var ok bool
+	switch {
+	case !validUsername(in.Username) || errors.Is(err, server.ErrNotFound):
+		err = s.o.Hasher.VerifyDummy(ctx, in.Password)
+	case err != nil:
+		return Tokens{}, fmt.Errorf("authn: login: %w", err)
+	default:
+		ok, err = s.o.Hasher.Verify(ctx, in.Password, user.PasswordHash)
+		if errors.Is(err, password.ErrMalformedHash) {
+			// A broken stored hash fails like a wrong password, loudly.
+			s.o.Logger.ErrorContext(ctx, "stored password hash is malformed", slog.String("user_id", user.ID))
+			ok, err = false, nil
+		}
+		ok = ok && !user.Disabled
+	}
+	if err != nil { // the hasher is saturated (503) or ctx ended
+		return Tokens{}, err
+	}
+	if !ok {
+		s.throttle.fail(key, s.o.Now())
+		s.event(ctx, server.Event{Type: server.EventLoginFailure, UserID: user.ID, Username: logName(in.Username), ClientIP: in.ClientIP})
+		return Tokens{}, ErrInvalidGrant
+	}
+	s.throttle.succeed(key)
+	granted := user.Role.Scopes()
+	scopes := granted
+	if in.Scopes != nil {
+		if !subset(in.Scopes, granted) {
+			return Tokens{}, ErrInvalidScope
+		}
+		scopes = dedupe(in.Scopes)
+	}
+	if s.o.Hasher.NeedsRehash(user.PasswordHash) {
+		s.rehash(ctx, user, in.Password)
+	}
+	return s.startSession(ctx, user, scopes, in.ClientIP)
+}
+
+// rehash upgrades a user's stored hash (bcrypt, or weaker argon2
+// parameters) after a successful login. A failure is logged, not fatal.
+func (s *Service) rehash(ctx context.Context, u server.User, pw string) {
+	h, err := s.o.Hasher.Hash(ctx, pw)
+	if err == nil {
+		old := u.PasswordHash
+		_, err = s.o.Store.UpdateUser(ctx, u.ID, server.UserChange{PasswordHash: &h, IfPasswordHash: &old}, s.o.Now().UTC(),
+			server.Event{Type: server.EventPasswordRehash, Detail: "stored hash upgraded to the current algorithm"})
+	}
+	if err != nil && !errors.Is(err, server.ErrConflict) {
+		s.o.Logger.WarnContext(ctx, "re-hashing a password failed", slog.String("user_id", u.ID), slog.Any("error", err))
+	}
+}
+
+func (s *Service) startSession(ctx context.Context, u server.User, scopes []string, clientIP string) (Tokens, error) {
+	now := s.o.Now().UTC().Truncate(time.Microsecond)
+	sid, err := s.random(16)
+	if err != nil {
+		return Tokens{}, err
+	}
+	refresh, hash, err := s.newRefresh()
+	if err != nil {
+		return Tokens{}, err
+	}
+	sess := server.Session{ID: sid, UserID: u.ID, Scopes: scopes, CreatedAt: now, ExpiresAt: now.Add(s.o.SessionLifetime)}
+	rt := server.RefreshToken{Hash: hash, SessionID: sid, CreatedAt: now, ExpiresAt: s.refreshExpiry(now, sess.ExpiresAt)}
+	ev := server.Event{Type: server.EventLoginSuccess, UserID: u.ID, Username: u.Username, SessionID: sid, ClientIP: clientIP}
+	if err := s.o.Store.CreateSession(ctx, sess, rt, ev); err != nil {
+		if errors.Is(err, server.ErrConflict) || errors.Is(err, server.ErrNotFound) {
+			// Disabled or changed while this login was checked.
+			return Tokens{}, ErrInvalidGrant
+		}
+		return Tokens{}, fmt.Errorf("authn: creating a session: %w", err)
+	}
+	return s.issue(u.ID, sid, scopes, refresh)
+}
+
+func (s *Service) refreshExpiry(now, sessionEnd time.Time) time.Time {
+	return minTime(now.Add(s.o.RefreshLifetime), sessionEnd)
+}
+
+func (s *Service) issue(sub, sid string, scopes []string, refresh string) (Tokens, error) {
+	at, claims, err := s.o.Tokens.Issue(sub, sid, scopes)
+	if err != nil {
+		return Tokens{}, fmt.Errorf("authn: issuing an access token: %w", err)
+	}
+	return Tokens{AccessToken: at, ExpiresIn: claims.ExpiresAt.Sub(claims.IssuedAt), RefreshToken: refresh, Scopes: scopes}, nil
+}
+
+// refreshTokenLen is the length of a refresh token: 32 random bytes in
+// unpadded base64url.
+const refreshTokenLen = 43
+
+// newRefresh returns a new refresh token and the SHA-256 the store keeps.
+func (s *Service) newRefresh() (string, []byte, error) {
+	tok, err := s.random(32)
+	if err != nil {
+		return "", nil, err
+	}
+	h := sha256.Sum256([]byte(tok))
+	return tok, h[:], nil
+}
+
+func (s *Service) random(n int) (string, error) {
+	b := make([]byte, n)
+	if _, err := io.ReadFull(s.o.Rand, b); err != nil {
+		return "", fmt.Errorf("authn: reading randomness: %w", err)
+	}
+	return base64.RawURLEncoding.EncodeToString(b), nil
+}
+
+// Refresh exchanges a refresh token for new tokens (RFC 6749 §6), rotating
+// it. A token rotated more than RefreshGrace ago is a sign of theft: the
+// whole session is revoked at once.
+func (s *Service) Refresh(ctx context.Context, refresh string, scopes []string, clientIP string) (Tokens, error) {
+	if len(refresh) != refreshTokenLen {
+		return Tokens{}, ErrInvalidGrant
+	}
+	if _, err := base64.RawURLEncoding.DecodeString(refresh); err != nil {
+		return Tokens{}, ErrInvalidGrant
+	}
+	now := s.o.Now().UTC().Truncate(time.Microsecond)
+	next, nextHash, err := s.newRefresh()
+	if err != nil {
+		return Tokens{}, err
+	}
+	h := sha256.Sum256([]byte(refresh))
+	res, err := s.o.Store.RotateRefresh(ctx, server.RefreshRequest{
+		Hash: h[:],
+		// The session check refuses it after the session's absolute end.
+		Next:  server.RefreshToken{Hash: nextHash, CreatedAt: now, ExpiresAt: now.Add(s.o.RefreshLifetime)},
+		Now:   now,
+		Grace: s.o.RefreshGrace,
+		Revoke: server.Revocation{Kind: server.RevokeSession, Until: s.revocationUntil(now),
+			CreatedAt: now},
+		Event: server.Event{Type: server.EventRefreshReuse, ClientIP: clientIP,
+			Detail: "a rotated refresh token was presented again; its session is revoked"},
+	})
+	if err != nil {
+		return Tokens{}, fmt.Errorf("authn: refresh: %w", err)
+	}
+	switch res.Outcome {
+	case server.RefreshRotated:
+	case server.RefreshReused:
+		s.o.Revocations.RevokeSession(res.Session.ID, s.revocationUntil(now))
+		s.o.Logger.WarnContext(ctx, "refresh token reuse: session revoked",
+			slog.String("user_id", res.User.ID), slog.String("session_id", res.Session.ID))
+		return Tokens{}, ErrInvalidGrant
+	default:
+		return Tokens{}, ErrInvalidGrant
+	}
+	// The session's scopes, never more than the role grants today.
+	granted := intersect(res.Session.Scopes, res.User.Role.Scopes())
+	if scopes != nil {
+		if !subset(scopes, granted) {
+			return Tokens{}, ErrInvalidScope
+		}
+		granted = dedupe(scopes)
+	}
+	return s.issue(res.User.ID, res.Session.ID, granted, next)
+}
+
+// revocationUntil is when a revocation made at now can be forgotten.
+func (s *Service) revocationUntil(now time.Time) time.Time {
+	return now.Add(s.o.AccessLifetime + 2*s.o.Leeway + time.Second)
+}
+
+// Logout ends the session of the principal's credentials: its refresh
+// tokens stop working and every access token of it is refused from now on.
+func (s *Service) Logout(ctx context.Context, p *fortapi.Principal, clientIP string) error {
+	if p == nil || p.SessionID == "" {
+		return errors.New("authn: logout: the credentials name no session")
+	}
+	now := s.o.Now().UTC().Truncate(time.Microsecond)
+	until := s.revocationUntil(now)
+	rev := server.Revocation{Kind: server.RevokeSession, Value: p.SessionID, Until: until, CreatedAt: now}
+	ev := server.Event{Type: server.EventLogout, UserID: p.Subject, SessionID: p.SessionID, ClientIP: clientIP}
+	if err := s.o.Store.RevokeSession(ctx, p.SessionID, rev, now, ev); err != nil {
+		return fmt.Errorf("authn: logout: %w", err)
+	}
+	s.o.Revocations.RevokeSession(p.SessionID, until)
+	return nil
+}
+
+// CheckPassword applies the password policy.
+func (s *Service) CheckPassword(username, pw string) error {
+	return s.o.Policy.Check(pw, username)
+}
+
+// CreateUser checks the username and password, hashes the password and
+// stores the user. actor names who did it in the audit log.
+func (s *Service) CreateUser(ctx context.Context, username, pw string, role server.Role, actor string) (server.User, error) {
+	if err := ValidUsername(username); err != nil {
+		return server.User{}, err
+	}
+	if _, err := server.ParseRole(string(role)); err != nil {
+		return server.User{}, err
+	}
+	if err := s.o.Policy.Check(pw, username); err != nil {
+		return server.User{}, err
+	}
+	h, err := s.o.Hasher.Hash(ctx, pw)
+	if err != nil {
+		return server.User{}, err
+	}
+	now := s.o.Now().UTC().Truncate(time.Microsecond)
+	id, err := server.NewID(now, s.o.Rand)
+	if err != nil {
+		return server.User{}, err
+	}
+	u := server.User{ID: id, Username: username, Role: role, PasswordHash: h, CreatedAt: now, UpdatedAt: now}
+	ev := server.Event{Type: server.EventUserCreated, UserID: id, Username: username, Detail: "role " + string(role) + " by " + actor}
+	if err := s.o.Store.CreateUser(ctx, u, ev); err != nil {
+		return server.User{}, err
+	}
+	return u, nil
+}
+
+// Username returns the username of the user with the id, from a cache
+// after the first call.
+func (s *Service) Username(ctx context.Context, userID string) (string, error) {
+	s.namesMu.RLock()
+	name, ok := s.names[userID]
+	s.namesMu.RUnlock()
+	if ok {
+		return name, nil
+	}
+	u, err := s.o.Store.GetUser(ctx, userID)
+	if err != nil {
+		return "", err
+	}
+	s.namesMu.Lock()
+	if len(s.names) >= maxCachedNames {
+		clear(s.names)
+	}
+	s.names[userID] = u.Username
+	s.namesMu.Unlock()
+	return u.Username, nil
+}
+
+// ChangePassword replaces a user's password after checking the current one,
+// and revokes every session and access token of the user. Wrong current
+// passwords count against the account's login throttle.
+func (s *Service) ChangePassword(ctx context.Context, userID, current, next string) error {
+	u, err := s.o.Store.GetUser(ctx, userID)
+	if err != nil {
+		return err
+	}
+	key := throttleKey(u.Username)
+	if d := s.throttle.wait(key, s.o.Now()); d > 0 {
+		return &ThrottledError{RetryAfter: d}
+	}
+	ok, err := s.o.Hasher.Verify(ctx, current, u.PasswordHash)
+	if err != nil && !errors.Is(err, password.ErrMalformedHash) {
+		return err
+	}
+	if !ok {
+		s.throttle.fail(key, s.o.Now())
+		return ErrWrongPassword
+	}
+	if err := s.o.Policy.Check(next, u.Username); err != nil {
+		return err
+	}
+	h, err := s.o.Hasher.Hash(ctx, next)
+	if err != nil {
+		return err
+	}
+	old := u.PasswordHash
+	return s.change(ctx, u.ID, server.UserChange{PasswordHash: &h, IfPasswordHash: &old},
+		server.Event{Type: server.EventPasswordChanged, Detail: "password changed; sessions revoked"})
+}
+
+// SetRole changes a user's role and revokes the user's tokens.
+func (s *Service) SetRole(ctx context.Context, userID string, role server.Role, actor string) (server.User, error) {
+	if _, err := server.ParseRole(string(role)); err != nil {
+		return server.User{}, err
+	}
+	return s.changeUser(ctx, userID, server.UserChange{Role: &role},
+		server.Event{Type: server.EventRoleChanged, Detail: "role " + string(role) + " by " + actor})
+}
+
+// SetDisabled disables (revoking the user's tokens) or enables a user.
+func (s *Service) SetDisabled(ctx context.Context, userID string, disabled bool, actor string) (server.User, error) {
+	typ, what := server.EventUserEnabled, "enabled"
+	if disabled {
+		typ, what = server.EventUserDisabled, "disabled"
+	}
+	return s.changeUser(ctx, userID, server.UserChange{Disabled: &disabled},
+		server.Event{Type: typ, Detail: what + " by " + actor})
+}
+
+func (s *Service) change(ctx context.Context, userID string, ch server.UserChange, ev server.Event) error {
+	_, err := s.changeUser(ctx, userID, ch, ev)
+	return err
+}
+
+// changeUser applies ch and revokes everything the user holds, in the
+// store and, at once, in this process's memory.
+func (s *Service) changeUser(ctx context.Context, userID string, ch server.UserChange, ev server.Event) (server.User, error) {
+	now := s.o.Now().UTC().Truncate(time.Microsecond)
+	until := s.revocationUntil(now)
+	ch.Revoke = &server.Revocation{Kind: server.RevokeSubject, Value: userID, NotBefore: now, Until: until, CreatedAt: now}
+	u, err := s.o.Store.UpdateUser(ctx, userID, ch, now, ev)
+	if err != nil {
+		return server.User{}, err
+	}
+	s.o.Revocations.RevokeSubject(userID, now)
+	// The user's sessions were revoked in the log: apply them here now,
+	// the other processes within SyncEvery.
+	if err := s.Sync(ctx); err != nil {
+		s.o.Logger.WarnContext(ctx, "replaying revocations after a user change failed; the background sync retries", slog.Any("error", err))
+	}
+	return u, nil
+}
+
+// Bootstrap creates the user "admin" when the store has no user at all,
+// with pw or, when pw is empty, a random password, which it returns
+// (the caller shows it once). created is false when users already exist.
+func (s *Service) Bootstrap(ctx context.Context, pw string) (generated string, created bool, err error) {
+	users, err := s.o.Store.ListUsers(ctx, "", 1)
+	if err != nil {
+		return "", false, err
+	}
+	if len(users) > 0 {
+		return "", false, nil
+	}
+	if pw == "" {
+		if pw, err = s.random(18); err != nil {
+			return "", false, err
+		}
+		generated = pw
+	}
+	if _, err := s.CreateUser(ctx, "admin", pw, server.RoleAdmin, "bootstrap"); err != nil {
+		if errors.Is(err, server.ErrConflict) { // another process won the race
+			return "", false, nil
+		}
+		return "", false, fmt.Errorf("creating the first administrator: %w", err)
+	}
+	return generated, true, nil
+}
+
+// event writes a security event; a failure is logged, never fatal.
+func (s *Service) event(ctx context.Context, ev server.Event) {
+	ev.At = s.o.Now().UTC().Truncate(time.Microsecond)
+	if err := s.o.Store.AddEvent(context.WithoutCancel(ctx), ev); err != nil {
+		s.o.Logger.ErrorContext(ctx, "writing a security event failed", slog.String("type", ev.Type), slog.Any("error", err))
+	}
+}
+
+// Authenticate implements fortapi.Authenticator for bearer access tokens.
+func (s *Service) Authenticate(r *http.Request) (*fortapi.Principal, error) {
+	vals := r.Header.Values("Authorization")
+	if len(vals) == 0 {
+		return nil, fortapi.ErrNoCredentials
+	}
+	if len(vals) > 1 {
+		return nil, errors.New("authn: several Authorization headers")
+	}
+	scheme, tok, ok := strings.Cut(vals[0], " ")
+	if !ok || !strings.EqualFold(scheme, "Bearer") {
+		// Another scheme (Basic, ...) is not a credential this API takes.
+		return nil, fortapi.ErrNoCredentials
+	}
+	c, err := s.o.Tokens.Verify(r.Context(), strings.TrimLeft(tok, " "))
+	if err != nil {
+		return nil, err
+	}
+	return &fortapi.Principal{
+		Subject: c.Subject, Scheme: fortapi.BearerScheme, Scopes: c.Scopes,
+		SessionID: c.SessionID, TokenID: c.ID, ExpiresAt: c.ExpiresAt,
+	}, nil
+}
+
+// Sync replays the revocation log entries added since the last Sync into
+// the in-memory checker.
+func (s *Service) Sync(ctx context.Context) error {
+	s.syncMu.Lock()
+	defer s.syncMu.Unlock()
+	for {
+		revs, err := s.o.Store.Revocations(ctx, s.lastSeq, s.o.Now(), 1000)
+		if err != nil {
+			return fmt.Errorf("authn: reading revocations: %w", err)
+		}
+		for _, r := range revs {
+			switch r.Kind {
+			case server.RevokeSubject:
+				s.o.Revocations.RevokeSubject(r.Value, r.NotBefore)
+			case server.RevokeSession:
+				s.o.Revocations.RevokeSession(r.Value, r.Until)
+			case server.RevokeJTI:
+				s.o.Revocations.RevokeJTI(r.Value, r.Until)
+			}
+			s.lastSeq = r.Seq
+		}
+		if len(revs) < 1000 {
+			return nil
+		}
+	}
+}
+
+// Run keeps the process in step with the store until ctx ends: it replays
+// revocations every SyncEvery and reloads and maintains the key ring
+// (automatic rotation) every KeysEvery. Failures are logged and retried.
+func (s *Service) Run(ctx context.Context) {
+	syncT := time.NewTicker(s.o.SyncEvery)
+	defer syncT.Stop()
+	keysT := time.NewTicker(s.o.KeysEvery)
+	defer keysT.Stop()
+	var syncFailing, keysFailing bool
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-syncT.C:
+			err := s.Sync(ctx)
+			syncFailing = s.logTransition(ctx, "replaying revocations", err, syncFailing)
+		case <-keysT.C:
+			rotated, err := s.o.Keys.Maintain(ctx)
+			keysFailing = s.logTransition(ctx, "maintaining signing keys", err, keysFailing)
+			if rotated {
+				s.o.Logger.InfoContext(ctx, "signing key rotated automatically")
+				s.event(ctx, server.Event{Type: server.EventKeyRotated, Detail: "automatic rotation"})
+			}
+			s.o.Revocations.Prune()
+		}
+	}
+}
+
+// logTransition logs an error once when a background task starts failing
+// and once when it recovers.
+func (s *Service) logTransition(ctx context.Context, what string, err error, failing bool) bool {
+	switch {
+	case err != nil && !failing && ctx.Err() == nil:
+		s.o.Logger.ErrorContext(ctx, what+" failed; retrying", slog.Any("error", err))
+		return true
+	case err == nil && failing:
+		s.o.Logger.InfoContext(ctx, what+" works again")
+		return false
+	}
+	return failing
+}
+
+// RotateKeys rotates the signing key now.
+func (s *Service) RotateKeys(ctx context.Context, actor string) error {
+	if err := s.o.Keys.Rotate(ctx); err != nil {
+		return err
+	}
+	s.event(ctx, server.Event{Type: server.EventKeyRotated, UserID: actor, Detail: "manual rotation"})
+	return nil
+}
+
+// RevokeKey stops trusting a signing key at once (see jwtkey.Ring.Revoke):
+// every token it signed is refused.
+func (s *Service) RevokeKey(ctx context.Context, kid, actor string) error {
+	if err := s.o.Keys.Revoke(ctx, kid); err != nil {
+		return err
+	}
+	s.event(ctx, server.Event{Type: server.EventKeyRevoked, UserID: actor, Detail: "key " + kid + " revoked"})
+	return nil
+}
+
+func subset(want, have []string) bool {
+	for _, w := range want {
+		if !slices.Contains(have, w) {
+			return false
+		}
+	}
+	return true
+}
+
+func intersect(a, b []string) []string {
+	out := make([]string, 0, len(a))
+	for _, s := range a {
+		if slices.Contains(b, s) && !slices.Contains(out, s) {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+func dedupe(s []string) []string {
+	out := make([]string, 0, len(s))
+	for _, v := range s {
+		if !slices.Contains(out, v) {
+			out = append(out, v)
+		}
+	}
+	return out
+}
+
+func minTime(a, b time.Time) time.Time {
+	if a.Before(b) {
+		return a
+	}
+	return b
+}

@@ -1,0 +1,460 @@
+package httpapi
+
+import (
+	"context"
+	"errors"
+	"math"
+	"mime"
+	"net"
+	"net/http"
+	"net/url"
+	"reflect"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/danielgtaylor/huma/v2"
+
+	"github.com/fortapi/fortapi"
+	"github.com/fortapi/fortapi/jwtkey"
+	"github.com/fortapi/fortapi/password"
+	"github.com/fortapi/fortapi/server"
+	"github.com/fortapi/fortapi/server/authn"
+)
+
+// MaxTokenRequestBytes caps a POST /token body: a 64-byte username, a
+// 1,024-byte password, a scope list and percent-encoding fit easily.
+const MaxTokenRequestBytes = 8 << 10
+
+// TokenResponse is a successful POST /token answer (RFC 6749 §5.1).
+type TokenResponse struct {
+	AccessToken  string `json:"access_token" doc:"A JWT access token (RFC 9068), for Authorization: Bearer."`
+	TokenType    string `json:"token_type" enum:"bearer"`
+	ExpiresIn    int    `json:"expires_in" doc:"Seconds until the access token expires."`
+	RefreshToken string `json:"refresh_token" doc:"Opaque; single use: each refresh returns a new one."`
+	Scope        string `json:"scope" doc:"The granted scopes, space-separated."`
+}
+
+// OAuthError is an error answer of POST /token (RFC 6749 §5.2).
+type OAuthError struct {
+	Error            string `json:"error" enum:"invalid_request,invalid_grant,unsupported_grant_type,invalid_scope,temporarily_unavailable"`
+	ErrorDescription string `json:"error_description,omitempty"`
+}
+
+type tokenInput struct {
+	RawBody []byte `contentType:"application/x-www-form-urlencoded"`
+
+	contentType string
+	clientIP    string
+}
+
+// Resolve keeps what the handler needs of the request besides the body.
+func (in *tokenInput) Resolve(ctx huma.Context) []error {
+	in.contentType = ctx.Header("Content-Type")
+	in.clientIP = peerIP(ctx.RemoteAddr())
+	return nil
+}
+
+// peerIP is the address part of a RemoteAddr.
+func peerIP(remote string) string {
+	if host, _, err := net.SplitHostPort(remote); err == nil {
+		return host
+	}
+	return remote
+}
+
+type tokenOutput struct {
+	Status       int
+	CacheControl string `header:"Cache-Control"`
+	Pragma       string `header:"Pragma"`
+	RetryAfter   string `header:"Retry-After"`
+	Body         any
+}
+
+func oauthErr(status int, code, desc string) *tokenOutput {
+	return &tokenOutput{Status: status, CacheControl: "no-store", Pragma: "no-cache",
+		Body: OAuthError{Error: code, ErrorDescription: desc}}
+}
+
+func retryAfter(d time.Duration) string {
+	return strconv.Itoa(int(max(1, math.Ceil(d.Seconds()))))
+}
+
+type authAPI struct {
+	Deps
+}
+
+func registerAuth(api huma.API, d Deps) {
+	h := &authAPI{d}
+	reg := api.OpenAPI().Components.Schemas
+	tokenSchema := reg.Schema(reflect.TypeFor[TokenResponse](), true, "")
+	errSchema := reg.Schema(reflect.TypeFor[OAuthError](), true, "")
+	oauthResp := func(desc string, headers ...string) *huma.Response {
+		r := &huma.Response{Description: desc,
+			Content: map[string]*huma.MediaType{"application/json": {Schema: errSchema}}}
+		if len(headers) > 0 {
+			r.Headers = map[string]*huma.Param{}
+			for _, h := range headers {
+				r.Headers[h] = &huma.Param{Schema: &huma.Schema{Type: "string"}}
+			}
+		}
+		return r
+	}
+	huma.Register(api, huma.Operation{
+		OperationID: "token", Method: http.MethodPost, Path: "/token", Tags: []string{"auth"},
+		Summary: "Log in or refresh: OAuth2 password and refresh_token grants",
+		Description: "Form-encoded (RFC 6749 §4.3 and §6). `grant_type=password` with `username`, `password` and optionally " +
+			"`scope` (space-separated, a subset of the role's scopes); or `grant_type=refresh_token` with `refresh_token` " +
+			"(single use: the answer carries its successor; presenting a used one again after " +
+			"10 seconds revokes the whole session) and optionally `scope`. Errors follow RFC 6749 §5.2 and never say whether " +
+			"the username exists. After repeated failures an account must wait (429, Retry-After); a saturated password " +
+			"hasher answers 503 with Retry-After.",
+		Security:     fortapi.Public(),
+		MaxBodyBytes: MaxTokenRequestBytes,
+		Responses: map[string]*huma.Response{
+			"200": {Description: "Tokens issued", Content: map[string]*huma.MediaType{"application/json": {Schema: tokenSchema}}},
+			"400": oauthResp("invalid_request, invalid_grant, unsupported_grant_type or invalid_scope"),
+			"429": oauthResp("Too many failed logins for this account", "Retry-After"),
+			"503": oauthResp("Too many logins in progress", "Retry-After"),
+		},
+	}, h.token)
+	// Document the form fields instead of huma's opaque binary body.
+	if op := api.OpenAPI().Paths["/token"].Post; op != nil && op.RequestBody != nil {
+		op.RequestBody.Required = true
+		op.RequestBody.Content["application/x-www-form-urlencoded"] = &huma.MediaType{Schema: &huma.Schema{
+			Type:     "object",
+			Required: []string{"grant_type"},
+			Properties: map[string]*huma.Schema{
+				"grant_type":    {Type: "string", Enum: []any{"password", "refresh_token"}},
+				"username":      {Type: "string", MaxLength: ptrInt(authn.MaxUsernameBytes)},
+				"password":      {Type: "string", Format: "password", WriteOnly: true},
+				"refresh_token": {Type: "string", WriteOnly: true},
+				"scope":         {Type: "string", Description: "Space-separated scopes to narrow the grant."},
+			},
+		}}
+	}
+
+	huma.Register(api, huma.Operation{
+		OperationID: "logout", Method: http.MethodPost, Path: "/logout", Tags: []string{"auth"},
+		Summary:  "Log out: revoke this session's refresh tokens and access tokens",
+		Security: fortapi.Authenticated(), DefaultStatus: http.StatusNoContent,
+	}, h.logout)
+
+	huma.Register(api, huma.Operation{
+		OperationID: "protected", Method: http.MethodGet, Path: "/protected", Tags: []string{"auth"},
+		Summary:  "A protected resource: names the caller",
+		Security: fortapi.Authenticated(),
+	}, h.protected)
+
+	huma.Register(api, huma.Operation{
+		OperationID: "me", Method: http.MethodGet, Path: "/users/me", Tags: []string{"users"},
+		Summary:  "The caller's profile",
+		Security: fortapi.Authenticated(),
+		Errors:   []int{http.StatusNotFound},
+	}, h.me)
+
+	huma.Register(api, huma.Operation{
+		OperationID: "change-password", Method: http.MethodPut, Path: "/users/me/password", Tags: []string{"users"},
+		Summary:     "Change the caller's password",
+		Description: "Needs the current password. Every session and access token of the user is revoked, this one included: log in again.",
+		Security:    fortapi.Authenticated(), DefaultStatus: http.StatusNoContent,
+		Errors: []int{http.StatusTooManyRequests, http.StatusServiceUnavailable},
+	}, h.changePassword)
+
+	huma.Register(api, huma.Operation{
+		OperationID: "jwks", Method: http.MethodGet, Path: "/.well-known/jwks.json", Tags: []string{"auth"},
+		Summary:     "Public keys that verify access tokens (RFC 7517)",
+		Description: "The next, active and retiring keys. HS256 keys are secret and never listed.",
+		Security:    fortapi.Public(),
+		Responses: map[string]*huma.Response{"200": {Description: "JWK Set",
+			Content: map[string]*huma.MediaType{"application/jwk-set+json": {Schema: &huma.Schema{Type: "object", Required: []string{"keys"},
+				Properties: map[string]*huma.Schema{"keys": {Type: "array", Items: &huma.Schema{Type: "object"}}}}}}}},
+	}, h.jwks)
+
+	huma.Register(api, huma.Operation{
+		OperationID: "rotate-keys", Method: http.MethodPost, Path: "/admin/keys/rotate", Tags: []string{"admin"},
+		Summary:     "Rotate the signing key now",
+		Description: "The next key (already published) starts signing; the current one keeps verifying until its tokens expire. Nobody is logged out.",
+		Security:    fortapi.Scopes(server.ScopeKeysAdmin),
+	}, h.rotateKeys)
+}
+
+func ptrInt(v int) *int { return &v }
+
+// formParams parses a form body strictly: valid percent-encoding, and no
+// parameter twice (RFC 6749 §3.2).
+func formParams(body []byte) (url.Values, string) {
+	v, err := url.ParseQuery(string(body))
+	if err != nil {
+		return nil, "the body is not valid form encoding"
+	}
+	for k, vs := range v {
+		if len(vs) > 1 {
+			return nil, "the parameter " + strconv.Quote(k) + " is repeated"
+		}
+	}
+	return v, ""
+}
+
+// parseScope splits an RFC 6749 scope parameter; nil when absent.
+func parseScope(v url.Values) ([]string, bool) {
+	if _, ok := v["scope"]; !ok {
+		return nil, true
+	}
+	f := strings.Split(v.Get("scope"), " ")
+	out := make([]string, 0, len(f))
+	for _, s := range f {
+		if s == "" {
+			continue
+		}
+		out = append(out, s)
+	}
+	return out, len(out) > 0
+}
+
+func (h *authAPI) token(ctx context.Context, in *tokenInput) (*tokenOutput, error) {
+	mt, _, err := mime.ParseMediaType(in.contentType)
+	if err != nil || mt != "application/x-www-form-urlencoded" {
+		return oauthErr(http.StatusBadRequest, "invalid_request", "the body must be application/x-www-form-urlencoded"), nil
+	}
+	form, why := formParams(in.RawBody)
+	if why != "" {
+		return oauthErr(http.StatusBadRequest, "invalid_request", why), nil
+	}
+	scopes, ok := parseScope(form)
+	if !ok {
+		return oauthErr(http.StatusBadRequest, "invalid_scope", "the scope parameter is empty"), nil
+	}
+	var tokens authn.Tokens
+	switch gt := form.Get("grant_type"); gt {
+	case "password":
+		user, pw := form.Get("username"), form.Get("password")
+		if user == "" || pw == "" {
+			return oauthErr(http.StatusBadRequest, "invalid_request", "username and password are required"), nil
+		}
+		tokens, err = h.Auth.Login(ctx, authn.Login{Username: user, Password: pw, Scopes: scopes, ClientIP: in.clientIP})
+	case "refresh_token":
+		rt := form.Get("refresh_token")
+		if rt == "" {
+			return oauthErr(http.StatusBadRequest, "invalid_request", "refresh_token is required"), nil
+		}
+		tokens, err = h.Auth.Refresh(ctx, rt, scopes, in.clientIP)
+	case "":
+		return oauthErr(http.StatusBadRequest, "invalid_request", "grant_type is required"), nil
+	default:
+		return oauthErr(http.StatusBadRequest, "unsupported_grant_type", "grant_type must be password or refresh_token"), nil
+	}
+	var throttled *authn.ThrottledError
+	var busy *password.BusyError
+	switch {
+	case err == nil:
+	case errors.Is(err, authn.ErrInvalidGrant):
+		return oauthErr(http.StatusBadRequest, "invalid_grant", "the credentials are invalid"), nil
+	case errors.Is(err, authn.ErrInvalidScope):
+		return oauthErr(http.StatusBadRequest, "invalid_scope", "a requested scope is not granted to this account"), nil
+	case errors.As(err, &throttled):
+		out := oauthErr(http.StatusTooManyRequests, "temporarily_unavailable", "too many failed logins for this account; retry later")
+		out.RetryAfter = retryAfter(throttled.RetryAfter)
+		return out, nil
+	case errors.As(err, &busy):
+		out := oauthErr(http.StatusServiceUnavailable, "temporarily_unavailable", "too many logins in progress; retry later")
+		out.RetryAfter = retryAfter(busy.RetryAfter)
+		return out, nil
+	default:
+		return nil, err
+	}
+	return &tokenOutput{Status: http.StatusOK, CacheControl: "no-store", Pragma: "no-cache", Body: TokenResponse{
+		AccessToken: tokens.AccessToken, TokenType: "bearer", ExpiresIn: int(tokens.ExpiresIn / time.Second),
+		RefreshToken: tokens.RefreshToken, Scope: strings.Join(tokens.Scopes, " "),
+	}}, nil
+}
+
+type remoteInput struct {
+	clientIP string
+}
+
+func (in *remoteInput) Resolve(ctx huma.Context) []error {
+	in.clientIP = peerIP(ctx.RemoteAddr())
+	return nil
+}
+
+func principal(ctx context.Context) (*fortapi.Principal, error) {
+	p, ok := fortapi.PrincipalFrom(ctx)
+	if !ok || p.Subject == "" {
+		return nil, huma.Error401Unauthorized("authentication required")
+	}
+	return p, nil
+}
+
+func (h *authAPI) logout(ctx context.Context, in *remoteInput) (*struct{}, error) {
+	p, err := principal(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if err := h.Auth.Logout(ctx, p, in.clientIP); err != nil {
+		return nil, err
+	}
+	return &struct{}{}, nil
+}
+
+type messageOutput struct {
+	Body struct {
+		Message string `json:"message" example:"Hello, alice: your token is valid."`
+	}
+}
+
+func (h *authAPI) protected(ctx context.Context, _ *struct{}) (*messageOutput, error) {
+	p, err := principal(ctx)
+	if err != nil {
+		return nil, err
+	}
+	name, err := h.Auth.Username(ctx, p.Subject)
+	if err != nil {
+		return nil, userErr(err)
+	}
+	out := &messageOutput{}
+	out.Body.Message = "Hello, " + name + ": your token is valid."
+	return out, nil
+}
+
+// Profile is a user as the user sees themself: never the password hash.
+type Profile struct {
+	ID        string    `json:"id"`
+	Username  string    `json:"username"`
+	Role      string    `json:"role" enum:"user,admin"`
+	Scopes    []string  `json:"scopes" doc:"The scopes of the token used for this call."`
+	CreatedAt time.Time `json:"created_at"`
+}
+
+type profileOutput struct {
+	CacheControl string `header:"Cache-Control"`
+	Body         Profile
+}
+
+func userErr(err error) error {
+	if errors.Is(err, server.ErrNotFound) {
+		return huma.Error404NotFound("no such user")
+	}
+	return err
+}
+
+func (h *authAPI) me(ctx context.Context, _ *struct{}) (*profileOutput, error) {
+	p, err := principal(ctx)
+	if err != nil {
+		return nil, err
+	}
+	u, err := h.Store.GetUser(ctx, p.Subject)
+	if err != nil {
+		return nil, userErr(err)
+	}
+	scopes := p.Scopes
+	if scopes == nil {
+		scopes = []string{}
+	}
+	return &profileOutput{CacheControl: "no-store", Body: Profile{
+		ID: u.ID, Username: u.Username, Role: string(u.Role), Scopes: scopes, CreatedAt: u.CreatedAt,
+	}}, nil
+}
+
+type changePasswordInput struct {
+	Body struct {
+		CurrentPassword string `json:"current_password" minLength:"1" maxLength:"1024" format:"password" writeOnly:"true"`
+		NewPassword     string `json:"new_password" minLength:"1" maxLength:"1024" format:"password" writeOnly:"true" doc:"8 to 1,024 bytes; not a common password, not the username."`
+	}
+}
+
+func (h *authAPI) changePassword(ctx context.Context, in *changePasswordInput) (*struct{}, error) {
+	p, err := principal(ctx)
+	if err != nil {
+		return nil, err
+	}
+	err = h.Auth.ChangePassword(ctx, p.Subject, in.Body.CurrentPassword, in.Body.NewPassword)
+	var pe *password.PolicyError
+	var throttled *authn.ThrottledError
+	var busy *password.BusyError
+	switch {
+	case err == nil:
+		return &struct{}{}, nil
+	case errors.Is(err, authn.ErrWrongPassword):
+		return nil, huma.Error422UnprocessableEntity("the current password is wrong",
+			&huma.ErrorDetail{Location: "body.current_password", Message: "is wrong"})
+	case errors.As(err, &pe):
+		return nil, huma.Error422UnprocessableEntity("the new password is not acceptable",
+			&huma.ErrorDetail{Location: "body.new_password", Message: pe.Error()})
+	case errors.As(err, &throttled):
+		return nil, withRetryAfter(huma.Error429TooManyRequests("too many wrong passwords for this account; retry later"), throttled.RetryAfter)
+	case errors.As(err, &busy):
+		return nil, withRetryAfter(huma.Error503ServiceUnavailable("too many password checks in progress; retry later"), busy.RetryAfter)
+	default:
+		return nil, userErr(err)
+	}
+}
+
+// withRetryAfter adds a Retry-After header to a huma error.
+func withRetryAfter(err huma.StatusError, d time.Duration) error {
+	h := http.Header{}
+	h.Set("Retry-After", retryAfter(d))
+	return huma.ErrorWithHeaders(err, h)
+}
+
+type jwksOutput struct {
+	ContentType  string `header:"Content-Type"`
+	CacheControl string `header:"Cache-Control"`
+	Body         []byte
+}
+
+func (h *authAPI) jwks(ctx context.Context, _ *struct{}) (*jwksOutput, error) {
+	return &jwksOutput{ContentType: "application/jwk-set+json", CacheControl: "public, max-age=300", Body: h.Keys.JWKS()}, nil
+}
+
+// KeyInfo describes a signing key: never its material.
+type KeyInfo struct {
+	ID          string     `json:"kid"`
+	Alg         string     `json:"alg"`
+	State       string     `json:"state" enum:"next,active,retiring,retired"`
+	CreatedAt   time.Time  `json:"created_at"`
+	ActivatedAt *time.Time `json:"activated_at,omitempty"`
+	RetiringAt  *time.Time `json:"retiring_at,omitempty"`
+	RetiredAt   *time.Time `json:"retired_at,omitempty"`
+	Revoked     bool       `json:"revoked"`
+}
+
+type keysOutput struct {
+	Body struct {
+		Keys []KeyInfo `json:"keys"`
+	}
+}
+
+func (h *authAPI) rotateKeys(ctx context.Context, _ *struct{}) (*keysOutput, error) {
+	p, err := principal(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if err := h.Auth.RotateKeys(ctx, p.Subject); err != nil {
+		return nil, err
+	}
+	out := &keysOutput{}
+	out.Body.Keys = keyInfos(h.Keys)
+	return out, nil
+}
+
+func optTime(t time.Time) *time.Time {
+	if t.IsZero() {
+		return nil
+	}
+	return &t
+}
+
+// keyInfos lists the ring's keys without their material.
+func keyInfos(r *jwtkey.Ring) []KeyInfo {
+	keys := r.Keys()
+	out := make([]KeyInfo, 0, len(keys))
+	for _, k := range keys {
+		out = append(out, KeyInfo{
+			ID: k.ID, Alg: string(k.Alg), State: string(k.State), CreatedAt: k.CreatedAt,
+			ActivatedAt: optTime(k.ActivatedAt), RetiringAt: optTime(k.RetiringAt), RetiredAt: optTime(k.RetiredAt),
+			Revoked: !k.RevokedAt.IsZero(),
+		})
+	}
+	return out
+}
