@@ -1,10 +1,16 @@
 #!/usr/bin/env bash
 # bench/run.sh: HTTP load test of the fortapi reference server against a bare
 # net/http baseline (bench/baseline) with the same endpoints, over HTTPS on
-# 127.0.0.1 only. For each scenario (GET /healthz, POST /items/,
-# GET /items/{id}) it runs wrk against both servers, one after the other,
-# then prints a side-by-side table. Every wrk run is bounded by its
-# --duration and by timeout(1); the script stops by itself.
+# 127.0.0.1 only. For each scenario (GET /healthz, GET /protected,
+# POST /items/, GET /items/{id}) it runs wrk against both servers, one after
+# the other, then prints a side-by-side table. Both servers check a bearer
+# token on every authenticated request: fortapi its own EdDSA access token
+# (from POST /token as the bootstrap admin), the baseline an HS256 token
+# verified with golang-jwt on every request (DESIGN.md §8's reference).
+# Last, a login flood (64 connections of wrong-password logins for random
+# unknown users) runs beside GET /protected on fortapi, whose p99 latency
+# is compared with the idle run. Every wrk run is bounded by its --duration
+# and by timeout(1); the script stops by itself.
 #
 # Usage: bench/run.sh            (from anywhere; root for the wrk install)
 #
@@ -126,8 +132,8 @@ echo
 
 # --- build -----------------------------------------------------------------
 
-echo "building fortapi (-tags fortapi_testauth) and bench/baseline ..."
-(cd "$root" && go build -tags fortapi_testauth -o "$tmp/fortapi" ./cmd/fortapi)
+echo "building fortapi and bench/baseline ..."
+(cd "$root" && go build -o "$tmp/fortapi" ./cmd/fortapi)
 (cd "$root" && go build -o "$tmp/baseline" ./bench/baseline)
 
 # --- servers ---------------------------------------------------------------
@@ -189,8 +195,9 @@ wait_healthy() {
 echo "starting fortapi ..."
 # Port 0: the server picks a free port and logs it ("msg":"serving"). Every
 # setting is a flag, so stray FORTAPI_* variables cannot change the run.
-FORTAPI_TEST_AUTH=1 "$tmp/fortapi" serve \
-	--data-dir "$tmp/data" --addr 127.0.0.1:0 --rate-scale 1000 \
+admin_password=$(head -c 24 /dev/urandom | base64 | tr -d '/+=')
+FORTAPI_ADMIN_PASSWORD=$admin_password "$tmp/fortapi" serve \
+	--data-dir "$tmp/data" --addr 127.0.0.1:0 --rate-scale 1000000 \
 	--log-level "$LOG_LEVEL" --log-format json --insecure-http=false \
 	2>"$flog" &
 pids+=("$!")
@@ -211,24 +218,36 @@ baseline_pid=$!
 baseline_url=$(wait_url "$baseline_pid" "$blog" 's/^serving \(https:.*\)$/\1/p')
 wait_healthy "$baseline_url"
 echo "  baseline pid $baseline_pid  $baseline_url"
+baseline_token=$(sed -n 's/^token \(.*\)$/\1/p' "$blog" | head -n1)
+[[ -n $baseline_token ]] || die "the baseline printed no token"
 
-# seed BASE-URL: create one item as user "bench"; print its path.
+# Log in to fortapi as the bootstrap administrator (password grant).
+code=$(curl -sS --max-time 10 --cacert "$cert" -o "$tmp/login.json" -w '%{http_code}' \
+	--data-urlencode grant_type=password --data-urlencode username=admin \
+	--data-urlencode "password=$admin_password" "$fortapi_url/token")
+[[ $code == 200 ]] || die "logging in to fortapi: HTTP $code: $(cat "$tmp/login.json")"
+fortapi_token=$(sed -n 's/.*"access_token":"\([^"]*\)".*/\1/p' "$tmp/login.json")
+[[ -n $fortapi_token ]] || die "no access_token in $(cat "$tmp/login.json")"
+# The access token lives 15 minutes: the whole run must fit.
+((dur_s * 9 + 120 < 900)) || die "DURATION too long for one 15-minute access token"
+
+# seed BASE-URL TOKEN: create one item; print its path.
 item_body='{"name":"bench item","description":"a description","price":12.5,"tax":2.5}'
 seed() {
-	local url=$1 code loc
+	local url=$1 tok=$2 code loc
 	code=$(curl -sS --max-time 10 --cacert "$cert" -o "$tmp/seed.body" -D "$tmp/seed.headers" \
-		-w '%{http_code}' -H 'X-Fortapi-Test-User: bench' -H 'Content-Type: application/json' \
+		-w '%{http_code}' -H "Authorization: Bearer $tok" -H 'Content-Type: application/json' \
 		--data "$item_body" "$url/items/")
 	[[ $code == 201 ]] || die "seeding $url/items/: HTTP $code: $(cat "$tmp/seed.body")"
 	loc=$(tr -d '\r' <"$tmp/seed.headers" | awk 'tolower($1) == "location:" { print $2 }')
 	[[ $loc == /items/* ]] || die "seeding $url/items/: no Location /items/... (got '$loc')"
 	code=$(curl -sS --max-time 10 --cacert "$cert" -o /dev/null -w '%{http_code}' \
-		-H 'X-Fortapi-Test-User: bench' "$url$loc")
+		-H "Authorization: Bearer $tok" "$url$loc")
 	[[ $code == 200 ]] || die "GET $url$loc after seeding: HTTP $code"
 	echo "$loc"
 }
-fortapi_item=$(seed "$fortapi_url")
-baseline_item=$(seed "$baseline_url")
+fortapi_item=$(seed "$fortapi_url" "$fortapi_token")
+baseline_item=$(seed "$baseline_url" "$baseline_token")
 echo "seeded fortapi $fortapi_item, baseline $baseline_item"
 echo
 
@@ -273,8 +292,8 @@ wait_quiet() {
 
 # --- load ------------------------------------------------------------------
 
-scenarios=("GET /healthz" "POST /items/" "GET /items/{id}")
-scripts=(healthz.lua post_item.lua get_item.lua)
+scenarios=("GET /healthz" "GET /protected" "POST /items/" "GET /items/{id}")
+scripts=(healthz.lua protected.lua post_item.lua get_item.lua)
 servers=(fortapi baseline)
 
 # Results, one entry per run, in run order.
@@ -301,12 +320,13 @@ for i in "${!scenarios[@]}"; do
 	for srv in "${servers[@]}"; do
 		n=$((n + 1))
 		if [[ $srv == fortapi ]]; then
-			base=$fortapi_url item=$fortapi_item
+			base=$fortapi_url item=$fortapi_item token=$fortapi_token
 		else
-			base=$baseline_url item=$baseline_item
+			base=$baseline_url item=$baseline_item token=$baseline_token
 		fi
 		case $scen in
 		"GET /healthz") url=$base/healthz ;;
+		"GET /protected") url=$base/protected ;;
 		"POST /items/") url=$base/items/ ;;
 		*) url=$base$item ;;
 		esac
@@ -317,7 +337,7 @@ for i in "${!scenarios[@]}"; do
 		out=$tmp/wrk-$n.txt
 		t0=$EPOCHREALTIME s0=$(proc_ticks "$pid") b0=$(busy_ticks)
 		# The time keyword reports wrk's CPU (user and system seconds).
-		if ! { time LUA_PATH="$here/lua/?.lua;;" timeout --kill-after=5 "$wrk_limit" \
+		if ! { time BENCH_TOKEN=$token LUA_PATH="$here/lua/?.lua;;" timeout --kill-after=5 "$wrk_limit" \
 			wrk --threads "$THREADS" --connections "$CONNECTIONS" --duration "$DURATION" \
 			--timeout 10s --script "$here/lua/${scripts[$i]}" "$url" >"$out" 2>&1; } 2>"$tmp/time"; then
 			cat "$out" >&2
@@ -358,6 +378,41 @@ for i in "${!scenarios[@]}"; do
 	done
 done
 
+# --- login flood -------------------------------------------------------------
+# 64 connections of wrong-password logins for random unknown usernames (each
+# costs a full argon2id verification; no per-account throttle applies),
+# while GET /protected runs with the usual connections. Its p99 is compared
+# with the idle run above (target: within 3x).
+
+idle_p99=
+for k in "${!r_scen[@]}"; do
+	if [[ ${r_scen[$k]} == "GET /protected" && ${r_srv[$k]} == fortapi ]]; then idle_p99=${r_p99[$k]}; fi
+done
+echo "[flood] GET /protected on fortapi during a login flood (64 connections of POST /token) ..."
+wait_quiet
+flood_start=$(wc -l <"$flog")
+LUA_PATH="$here/lua/?.lua;;" timeout --kill-after=5 "$((wrk_limit + 6))" \
+	wrk --threads 1 --connections 64 --duration "$((dur_s + 4))s" --timeout 10s \
+	--script "$here/lua/login_flood.lua" "$fortapi_url/token" >"$tmp/flood.txt" 2>&1 &
+flood_pid=$!
+pids+=("$flood_pid")
+sleep 2 # let the flood fill the hasher's queue
+BENCH_TOKEN=$fortapi_token LUA_PATH="$here/lua/?.lua;;" timeout --kill-after=5 "$wrk_limit" \
+	wrk --threads "$THREADS" --connections "$CONNECTIONS" --duration "$DURATION" --timeout 10s \
+	--script "$here/lua/protected.lua" "$fortapi_url/protected" >"$tmp/under.txt" 2>&1 ||
+	die "wrk failed on GET /protected under the flood: $(cat "$tmp/under.txt")"
+wait "$flood_pid" || die "the flood's wrk failed: $(cat "$tmp/flood.txt")"
+sed 's/^/    /' "$tmp/under.txt"
+under=$(grep '^wrk-result ' "$tmp/under.txt") || die "no wrk-result for GET /protected under the flood"
+floodr=$(grep '^wrk-result ' "$tmp/flood.txt") || die "no wrk-result for the flood"
+sleep 0.5
+read -r f400 f429 f503 fother < <(tail -n +"$((flood_start + 1))" "$flog" | awk '
+	/"msg":"request"/ && /"path":"\/token"/ {
+		if (/"status":400,/) a++; else if (/"status":429,/) b++; else if (/"status":503,/) c++; else d++ }
+	END { print a + 0, b + 0, c + 0, d + 0 }')
+under_p99=$(field p99_us "$under")
+under_bad=$(($(field non2xx "$under") + $(field connect "$under") + $(field read "$under") + $(field write "$under") + $(field timeout "$under")))
+
 # --- report ----------------------------------------------------------------
 
 ms() { awk -v us="$1" 'BEGIN { printf "%.2f", us / 1000 }'; }
@@ -397,6 +452,19 @@ for k in "${!r_scen[@]}"; do
 		"${r_scen[$k]}" "${r_srv[$k]}" "$flag" "${r_rps[$k]}" "$(ms "${r_p50[$k]}")" "$(ms "${r_p99[$k]}")" \
 		"$non2xx" "${r_sock[$k]}" "${r_cpu[$k]}" "$other" "$ratio"
 done
+echo
+
+echo "== login flood: POST /token at $(printf '%.0f' "$(field rps "$floodr")") req/s (fortapi log: $f400 answered 400 invalid_grant, $f503 answered 503 hasher busy, $f429 answered 429, $fother other)"
+echo
+echo "| GET /protected on fortapi | req/s | p50 ms | p99 ms | errors |"
+echo "|---|---:|---:|---:|---:|"
+printf '| idle (above) | | | %s | |\n' "$(ms "$idle_p99")"
+printf '| during the login flood | %.0f | %s | %s | %s |\n' "$(field rps "$under")" "$(ms "$(field p50_us "$under")")" "$(ms "$under_p99")" "$under_bad"
+echo
+echo "p99 during the flood / idle p99: $(awk -v a="$under_p99" -v b="$idle_p99" 'BEGIN { if (b > 0) printf "%.2fx", a / b }') (target: at most 3x)"
+if ((under_bad > 0)); then
+	bad=1
+fi
 echo
 
 if ((cutoff)); then

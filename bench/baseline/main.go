@@ -1,6 +1,7 @@
 package main
 
 import (
+	"crypto/rand"
 	"encoding/json"
 	"errors"
 	"flag"
@@ -8,8 +9,11 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"strings"
 	"sync"
 	"time"
+
+	"github.com/golang-jwt/jwt/v5"
 
 	"github.com/fortapi/fortapi/server"
 )
@@ -36,6 +40,7 @@ type itemInput struct {
 }
 
 type store struct {
+	auth  *verifier
 	mu    sync.RWMutex
 	items map[string]item
 }
@@ -63,17 +68,60 @@ func problem(w http.ResponseWriter, status int, detail string) {
 	}{http.StatusText(status), status, detail})
 }
 
-// user is the caller's id, or "" after answering 401.
-func user(w http.ResponseWriter, r *http.Request) string {
-	u := r.Header.Get("X-Fortapi-Test-User")
-	if u == "" {
-		problem(w, http.StatusUnauthorized, "authentication required")
+// verifier checks HS256 access tokens with golang-jwt on every request:
+// the reference point DESIGN.md §8 names for fortapi's authenticated path.
+type verifier struct {
+	key    []byte
+	parser *jwt.Parser
+}
+
+func newVerifier() (*verifier, error) {
+	key := make([]byte, 32)
+	if _, err := rand.Read(key); err != nil {
+		return nil, err
 	}
-	return u
+	return &verifier{key: key, parser: jwt.NewParser(
+		jwt.WithValidMethods([]string{"HS256"}), jwt.WithIssuer("baseline"), jwt.WithAudience("baseline"),
+		jwt.WithExpirationRequired(), jwt.WithIssuedAt(), jwt.WithLeeway(30*time.Second),
+	)}, nil
+}
+
+// mint returns a token for sub valid for d.
+func (v *verifier) mint(sub string, d time.Duration) (string, error) {
+	now := time.Now()
+	return jwt.NewWithClaims(jwt.SigningMethodHS256, jwt.RegisteredClaims{
+		Issuer: "baseline", Audience: jwt.ClaimStrings{"baseline"}, Subject: sub,
+		IssuedAt: jwt.NewNumericDate(now), NotBefore: jwt.NewNumericDate(now), ExpiresAt: jwt.NewNumericDate(now.Add(d)),
+	}).SignedString(v.key)
+}
+
+// user is the caller's id from a verified bearer token, or "" after
+// answering 401.
+func (v *verifier) user(w http.ResponseWriter, r *http.Request) string {
+	tok, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+	var claims jwt.RegisteredClaims
+	if ok {
+		_, err := v.parser.ParseWithClaims(tok, &claims, func(*jwt.Token) (any, error) { return v.key, nil })
+		ok = err == nil && claims.Subject != ""
+	}
+	if !ok {
+		w.Header().Set("WWW-Authenticate", `Bearer realm="api"`)
+		problem(w, http.StatusUnauthorized, "authentication required")
+		return ""
+	}
+	return claims.Subject
+}
+
+func (s *store) protected(w http.ResponseWriter, r *http.Request) {
+	owner := s.auth.user(w, r)
+	if owner == "" {
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]string{"message": "Hello, " + owner + ": your token is valid."})
 }
 
 func (s *store) create(w http.ResponseWriter, r *http.Request) {
-	owner := user(w, r)
+	owner := s.auth.user(w, r)
 	if owner == "" {
 		return
 	}
@@ -99,7 +147,7 @@ func (s *store) create(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *store) get(w http.ResponseWriter, r *http.Request) {
-	owner := user(w, r)
+	owner := s.auth.user(w, r)
 	if owner == "" {
 		return
 	}
@@ -127,9 +175,20 @@ func main() {
 		os.Exit(2)
 	}
 
-	s := &store{items: make(map[string]item)}
+	v, err := newVerifier()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "baseline:", err)
+		os.Exit(1)
+	}
+	tok, err := v.mint("bench", time.Hour)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "baseline:", err)
+		os.Exit(1)
+	}
+	s := &store{auth: v, items: make(map[string]item)}
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", healthz)
+	mux.HandleFunc("GET /protected", s.protected)
 	mux.HandleFunc("POST /items/{$}", s.create)
 	mux.HandleFunc("GET /items/{id}", s.get)
 
@@ -139,7 +198,7 @@ func main() {
 		os.Exit(1)
 	}
 	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
-	fmt.Fprintf(os.Stderr, "serving https://%s\n", ln.Addr())
+	fmt.Fprintf(os.Stderr, "token %s\nserving https://%s\n", tok, ln.Addr())
 	if err := srv.ServeTLS(ln, *cert, *key); err != nil && !errors.Is(err, http.ErrServerClosed) {
 		fmt.Fprintln(os.Stderr, "baseline:", err)
 		os.Exit(1)

@@ -1,5 +1,5 @@
--- get_item.lua: GET /items/{id} as the test user "bench"; the item's path is
--- the path of the URL given to wrk (bench/run.sh seeds one item per server).
--- Run with LUA_PATH pointing at this directory (bench/run.sh does).
-wrk.headers["X-Fortapi-Test-User"] = "bench"
+-- get_item.lua: GET /items/{id} with the bearer token in $BENCH_TOKEN; the
+-- item's path is the path of the URL given to wrk (bench/run.sh seeds one
+-- item per server). Run with LUA_PATH pointing at this directory.
+wrk.headers["Authorization"] = "Bearer " .. os.getenv("BENCH_TOKEN")
 done = require("report").done
