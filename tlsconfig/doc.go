@@ -1,15 +1,61 @@
-// Package tlsconfig gives servers a modern TLS configuration and, for
-// development, a self-signed certificate that is created once and reused.
+// Package tlsconfig gives servers HTTPS that is safe by default: a modern
+// TLS configuration, certificates from files that are reloaded without a
+// restart, from ACME (Let's Encrypt), or a self-signed development
+// certificate, a plain-HTTP listener that only redirects, and HSTS.
 //
-// What it defends against: protocol downgrades and weak ciphers (TLS 1.2 is
-// the minimum; TLS 1.2 offers only ECDHE key exchange with AEAD ciphers;
-// TLS 1.3 suites are Go's, all AEAD), and plaintext by default (a server
-// that has no certificate of its own gets a development certificate rather
-// than falling back to HTTP).
+// What it defends against:
 //
-// Defaults: Server() prefers X25519MLKEM768, then X25519 and P-256, and
-// advertises ALPN h2 and http/1.1. DevCertificate writes an ECDSA P-256
-// certificate for localhost, 127.0.0.1 and ::1, valid 90 days, to
-// DIR/cert.pem and DIR/key.pem (the key with mode 0600, the directory 0700),
-// and renews it when less than 14 days remain.
+//   - Protocol downgrades and weak ciphers: TLS 1.2 is the minimum; TLS
+//     1.2 offers only ECDHE key exchange with AEAD ciphers (AES-GCM,
+//     ChaCha20-Poly1305), so no CBC (Lucky13, POODLE-style padding
+//     oracles), no RC4, no 3DES, no static-RSA key exchange (no forward
+//     secrecy); TLS 1.3 suites are Go's, all AEAD. Go's server has no
+//     renegotiation and no compression.
+//   - Harvest-now-decrypt-later: the hybrid post-quantum key exchange
+//     X25519MLKEM768 is preferred.
+//   - Plaintext by default: a server without a certificate of its own gets
+//     a development certificate rather than falling back to HTTP, and the
+//     HTTP listener only redirects (308) to HTTPS; HSTS tells browsers to
+//     never try HTTP again (SSL stripping).
+//   - Outages from certificate rotation: FileReloader swaps a renewed
+//     pair in atomically, keeps serving the old pair when the new files
+//     are broken or half-written, and warns before expiry.
+//   - Open redirects and rate-limit abuse: the redirect handler accepts
+//     only well-formed host names (optionally only the server's own), and
+//     ACME requests certificates only for the configured domains.
+//
+// Defaults:
+//
+//   - Server(): TLS 1.2 minimum; for TLS 1.2 the suites
+//     ECDHE-{ECDSA,RSA}-{AES128-GCM-SHA256,AES256-GCM-SHA384,CHACHA20-POLY1305};
+//     curves X25519MLKEM768, X25519, P-256; ALPN h2, http/1.1.
+//   - DevCertificate: ECDSA P-256, for localhost, 127.0.0.1 and ::1, valid
+//     90 days, renewed when less than 14 days remain, written to
+//     DIR/cert.pem and DIR/key.pem (key 0600, directory 0700).
+//   - NewFileReloader: polls every 5 s (content hash of both files, at
+//     most 1 MiB each), logs to slog.Default(), refuses mismatched,
+//     unparsable, expired and not-yet-valid pairs (logging each distinct
+//     bad content once), warns once a day within ExpiryWarning (14 days)
+//     of expiry.
+//   - ACME: Let's Encrypt production directory (LetsEncryptURL), autocert
+//     DirCache in CacheDir (0700, refused if others may access it), host
+//     policy = exactly the configured domains, tls-alpn-01 on the HTTPS
+//     listener (ALPN acme-tls/1 added to Server()'s) and http-01 through
+//     HTTPHandler, renewal 30 days before expiry (autocert's default),
+//     the CA's terms of service accepted.
+//   - RedirectHandler: 308 to https://host[:port]/path?query, port left
+//     out when 443, Cache-Control: no-store, 400 for malformed or (when
+//     given) unlisted hosts, no HSTS over HTTP.
+//   - HSTS: max-age=31536000 (one year), includeSubDomains only on
+//     request, only on requests that arrived over TLS.
+//
+// Wiring, in a server's main:
+//
+//	tc := tlsconfig.Server()                 // and set a certificate source:
+//	r, err := tlsconfig.NewFileReloader(certFile, keyFile, tlsconfig.ReloaderOptions{Logger: log})
+//	go r.Run(ctx); tc = r.TLSConfig()         // files, or
+//	a, err := tlsconfig.ACME(tlsconfig.ACMEOptions{Domains: d, CacheDir: filepath.Join(dataDir, "acme")})
+//	tc = a.TLSConfig()                        // ACME, plus on :80
+//	http.ListenAndServe(":80", a.HTTPHandler(tlsconfig.RedirectHandler(httpsPort, d...)))
+//	handler = tlsconfig.HSTS(handler, 0, false)
 package tlsconfig
