@@ -34,4 +34,29 @@
 //   - Untraceable requests: each request gets an X-Request-Id (a valid
 //     incoming one is kept) and exactly one structured slog access-log line,
 //     which never contains the query string or headers.
+//   - Floods and guessing: rate limits are declared per operation, in its
+//     OpenAPI entry (the x-ratelimit extension, written with RateLimits or
+//     RateLimit: PerIP, PerUser or PerOperation and a spec such as
+//     "60/minute"), and enforced exactly as declared, after authentication
+//     and authorization (so per-user keys exist and anonymous callers
+//     spend nobody's allowance) and before any input is decoded. The
+//     document lists every limit an operation meets, with the enforced
+//     spec and its RateLimit-Policy, and documents the 429 answer
+//     (problem+json naming the request id, Retry-After, the RateLimit
+//     fields of draft-ietf-httpapi-ratelimit-headers-09 and the common
+//     RateLimit-Limit/-Remaining/-Reset). Options.GlobalLimit limits every
+//     request per client address in the front door, after the request id
+//     and access log (429s are logged) and before routing: 404s,
+//     /openapi.json and /docs count too. Client addresses come from
+//     Options.ClientIP (forwarding headers only from trusted proxies; IPv6
+//     grouped by /64). A bad spec, a per-user limit on a public operation
+//     or one name declared with two different limits makes Handler fail.
+//
+// Rate-limit defaults: the zero Options declare no global limit, trust no
+// proxy (the client is the TCP peer) and keep limiter state in an
+// in-memory ratelimit.Set of the API's own, created for the first
+// declared limit (exact within the process, scale 1, clock Options.Now).
+// Limits declared on operations are enforced whatever the options; a
+// server sets GlobalLimit, ClientIP and a shared Set (Redis, outage
+// policy, --rate-scale) itself, as fortapi serve does.
 package fortapi

@@ -17,7 +17,9 @@ import (
 	"github.com/danielgtaylor/huma/v2"
 	"github.com/danielgtaylor/huma/v2/adapters/humago"
 
+	"github.com/fortapi/fortapi/clientip"
 	"github.com/fortapi/fortapi/docsui"
+	"github.com/fortapi/fortapi/ratelimit"
 )
 
 // huma matches JSON property names case-insensitively unless this
@@ -62,6 +64,24 @@ type Options struct {
 	// OAuth2, when set, documents the OAuth2 password flow that issues the
 	// bearer tokens (see OAuth2Scheme). It changes nothing in enforcement.
 	OAuth2 *OAuth2Password
+
+	// RateLimits is the family every rate limit of the API belongs to:
+	// its store (memory, or Redis through ratelimit/redisstore), outage
+	// policy, instance count and scale. Nil: an in-memory Set of the
+	// API's own (exact within this process, scale 1, clock Now), created
+	// when the first limit is declared. Limits declared on operations
+	// (RateLimits, RateLimit) are enforced whatever this is. Give each API
+	// a Set of its own: limit names are unique within a Set.
+	RateLimits *ratelimit.Set
+	// ClientIP finds the client address that per-IP limits count by.
+	// Nil: the TCP peer, never a forwarding header (no trusted proxy).
+	ClientIP *clientip.Resolver
+	// GlobalLimit is a limit per client address on every request the
+	// handler serves, checked before routing: operations, 404s, 405s,
+	// /openapi.json and /docs alike (spec text such as "1200/minute";
+	// policy name GlobalLimitName). Empty: no global limit. A bad spec
+	// makes Handler fail, quoting it.
+	GlobalLimit string
 }
 
 // API is a huma API whose operations are checked against their declared
@@ -79,6 +99,7 @@ type API struct {
 	mu       sync.Mutex
 	problems []string     // operations whose declaration is refused
 	handler  http.Handler // built once by Handler
+	rl       rateLimits   // guarded by mu while operations register
 }
 
 // New returns an API with fortapi's defaults. See the package
@@ -141,6 +162,7 @@ func New(opts Options) *API {
 	}
 	cfg.Transformers = []huma.Transformer{a.transformError}
 	a.cfg = cfg
+	a.initRateLimits()
 	a.API = huma.NewAPI(cfg, &guardAdapter{inner: humago.NewAdapter(a.mux, ""), api: a})
 	a.errModel = registry.Schema(reflect.TypeOf(huma.NewError(0, "")), true, "")
 	return a
@@ -197,10 +219,10 @@ func openAPIHandler(doc []byte) http.Handler {
 }
 
 // guardAdapter wraps the net/http adapter: it sees every operation,
-// including hidden ones, records those whose security declaration is
-// refused, documents the errors enforcement adds, and puts the
-// authorization check in front of huma's handler so that it runs before any
-// input is decoded.
+// including hidden ones, records those whose security or rate-limit
+// declaration is refused, documents the errors enforcement adds, and puts
+// the authorization check and then the operation's rate limits in front of
+// huma's handler so that they run before any input is decoded.
 type guardAdapter struct {
 	inner huma.Adapter
 	api   *API
@@ -220,7 +242,14 @@ func (g *guardAdapter) Handle(op *huma.Operation, handler func(huma.Context)) {
 		a.mu.Unlock()
 	}
 	public := isPublic(op.Security)
+	a.mu.Lock()
+	limits, why := a.declaredLimits(op, public, name)
+	if why != "" {
+		a.problems = append(a.problems, "operation "+name+" "+why)
+	}
+	a.mu.Unlock()
 	a.documentErrors(op, public)
+	a.documentRateLimits(op)
 	if op.Metadata == nil {
 		op.Metadata = map[string]any{}
 	}
@@ -236,6 +265,9 @@ func (g *guardAdapter) Handle(op *huma.Operation, handler func(huma.Context)) {
 			if ctx, ok = a.authorize(ctx, sec); !ok {
 				return
 			}
+		}
+		if len(limits) > 0 && !a.admit(ctx, limits) {
+			return
 		}
 		if hasBody && ctx.Header("Content-Type") == "" && requestHasBody(ctx) {
 			_ = huma.WriteErr(a, ctx, http.StatusUnsupportedMediaType, "a request body needs Content-Type: application/json")

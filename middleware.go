@@ -35,8 +35,8 @@ func validRequestID(s string) bool {
 }
 
 // frontDoor is the outermost handler: request id, access log, panic
-// recovery, the header size cap, and problem+json answers for requests
-// that match no route.
+// recovery, the global rate limit, the header size cap, and problem+json
+// answers for requests that match no route.
 type frontDoor struct {
 	api *API
 	mux *http.ServeMux
@@ -80,6 +80,11 @@ func (f *frontDoor) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		f.logAccess(r, rec, start, id)
 	}()
 
+	// The global limit counts everything, before any other work: 404s,
+	// oversized headers and the docs too.
+	if g := f.api.rl.global; g != nil && !g.Admit(rec, r) {
+		return
+	}
 	if n := headerSize(r); n > f.api.opts.MaxHeaderBytes {
 		problem.Write(rec, r, http.StatusRequestHeaderFieldsTooLarge,
 			fmt.Sprintf("the request headers total %d bytes; the limit is %d", n, f.api.opts.MaxHeaderBytes))
