@@ -242,3 +242,17 @@ func smallestPeriod(b []byte) int {
 	}
 	return len(b) - fail[len(b)-1]
 }
+
+// CheckProduction is what production mode asks of a loaded key: not a
+// generated development secret, and CheckStrength(l.Secret, min). The
+// error names the source (the variable or file), never the value, and fits
+// on one line.
+func (l Loaded) CheckProduction(min int) error {
+	if l.Kind == KindGenerated {
+		return fmt.Errorf("secret: %s is a generated development secret; in production set it through the environment or a file", l.Source)
+	}
+	if err := CheckStrength(l.Secret, min); err != nil {
+		return fmt.Errorf("secret: %s: %w", l.Source, err)
+	}
+	return nil
+}

@@ -158,3 +158,37 @@ func BenchmarkCheckStrength(b *testing.B) {
 		}
 	}
 }
+
+func TestCheckProduction(t *testing.T) {
+	key := make([]byte, 32)
+	rand.Read(key)
+	strong := base64.StdEncoding.EncodeToString(key)
+	gen, err := LoadOrGenerate(t.TempDir()+"/k", 32, GenerateOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name   string
+		l      Loaded
+		errHas string
+	}{
+		{"strong from env", Loaded{Secret: NewString(strong), Kind: KindEnv, Source: "$K"}, ""},
+		{"generated", gen, "generated development secret"},
+		{"example", Loaded{Secret: NewString("hello-from-escape-team"), Kind: KindEnv, Source: "$K"}, "$K: weak secret: a published example"},
+		{"short file", Loaded{Secret: NewString("abc"), Kind: KindFile, Source: "/run/secrets/k ($K_FILE)"}, "/run/secrets/k ($K_FILE): weak secret"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			err := tt.l.CheckProduction(MinKeyBytes)
+			if tt.errHas == "" {
+				if err != nil {
+					t.Fatal(err)
+				}
+				return
+			}
+			if err == nil || !strings.Contains(err.Error(), tt.errHas) || strings.Contains(err.Error(), "\n") {
+				t.Errorf("err = %v, want one line with %q", err, tt.errHas)
+			}
+		})
+	}
+}
