@@ -42,6 +42,20 @@ func readPassword(r io.Reader) (string, error) {
 	return line, nil
 }
 
+// groupHelp prints the help of a command group (user, keys) when args
+// name no subcommand or ask for help; done reports that it did.
+func groupHelp(args []string, help string, stdout io.Writer) (code int, done bool) {
+	switch {
+	case len(args) == 0:
+		fmt.Fprint(stdout, help)
+		return exitUsage, true
+	case args[0] == "-h" || args[0] == "--help" || args[0] == "help":
+		fmt.Fprint(stdout, help)
+		return exitOK, true
+	}
+	return 0, false
+}
+
 // adminEnv is what the user and keys commands share: a store on the data
 // dir and, when needed, the authentication stack.
 type adminEnv struct {
@@ -94,12 +108,8 @@ server within a second.
 `
 
 func runUser(ctx context.Context, args []string, getenv func(string) string, stdin io.Reader, stdout, stderr io.Writer) int {
-	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
-		fmt.Fprint(stdout, userHelp)
-		if len(args) == 0 {
-			return exitUsage
-		}
-		return exitOK
+	if code, done := groupHelp(args, userHelp, stdout); done {
+		return code
 	}
 	sub, rest := args[0], args[1:]
 	c := newCommand("user "+sub, userHelp)
@@ -230,12 +240,8 @@ the server runs (it picks changes up within seconds). Needs the master key
 `
 
 func runKeys(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) int {
-	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
-		fmt.Fprint(stdout, keysHelp)
-		if len(args) == 0 {
-			return exitUsage
-		}
-		return exitOK
+	if code, done := groupHelp(args, keysHelp, stdout); done {
+		return code
 	}
 	sub, rest := args[0], args[1:]
 	c := newCommand("keys "+sub, keysHelp)
