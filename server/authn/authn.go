@@ -19,6 +19,7 @@ import (
 	"github.com/fortapi/fortapi"
 	"github.com/fortapi/fortapi/jwtkey"
 	"github.com/fortapi/fortapi/password"
+	"github.com/fortapi/fortapi/ratelimit"
 	"github.com/fortapi/fortapi/server"
 	"github.com/fortapi/fortapi/token"
 )
@@ -55,6 +56,28 @@ func (e *ThrottledError) Error() string {
 	return fmt.Sprintf("authn: too many failed logins for this account; retry in %v", e.RetryAfter.Round(time.Second))
 }
 
+// FailureLimiter bounds failed password checks per username: Options.
+// LoginFailures. A *ratelimit.Limiter with a spec such as "5/minute"
+// implements it, in memory or on Redis (then the bound holds across every
+// instance, unlike the in-memory throttle). Only failures count: the
+// Service peeks (Peek) before checking a password and refuses the attempt
+// when no failure is left, and takes one (Check) after a failure. Keys are
+// "username:" and the lower-cased username, whether or not it exists.
+type FailureLimiter interface {
+	Peek(ctx context.Context, key string) (ratelimit.Result, error)
+	Check(ctx context.Context, key string) (ratelimit.Result, error)
+}
+
+// UnavailableError says a password attempt was refused without being
+// checked because Options.LoginFailures could not be consulted (its store
+// is unreachable and it fails closed). The HTTP layer answers 503 with
+// Retry-After.
+type UnavailableError struct{ RetryAfter time.Duration }
+
+func (e *UnavailableError) Error() string {
+	return fmt.Sprintf("authn: the failed-login limit cannot be checked; retry in %v", e.RetryAfter.Round(time.Second))
+}
+
 // Options configure New.
 type Options struct {
 	Store       server.AuthStore   // required
@@ -72,6 +95,14 @@ type Options struct {
 	// for concurrent refreshes (default 10s).
 	RefreshLifetime, SessionLifetime, RefreshGrace time.Duration
 	Throttle                                       ThrottleOptions
+	// LoginFailures, when set, also bounds failed password checks per
+	// username (Login and ChangePassword), next to the throttle: an
+	// attempt is refused with a *ThrottledError while the username has no
+	// failure left. Nil (the default): only the throttle applies.
+	// Concurrent attempts that all peek before any fails can exceed it by
+	// at most the number of attempts in flight, which the bounded password
+	// hasher caps.
+	LoginFailures FailureLimiter
 	// SyncEvery is how often the revocation log is replayed from the store
 	// (default 250ms): a revocation made by another process (the CLI)
 	// takes effect within it. KeysEvery is how often the key ring is
@@ -202,6 +233,9 @@ func (s *Service) Login(ctx context.Context, in Login) (Tokens, error) {
 	if d := s.throttle.wait(key, now); d > 0 {
 		return Tokens{}, &ThrottledError{RetryAfter: d}
 	}
+	if err := s.failuresLeft(ctx, key); err != nil {
+		return Tokens{}, err
+	}
 	user, err := s.o.Store.GetUserByName(ctx, in.Username)
 	var ok bool
 	switch {
@@ -223,6 +257,7 @@ func (s *Service) Login(ctx context.Context, in Login) (Tokens, error) {
 	}
 	if !ok {
 		s.throttle.fail(key, s.o.Now())
+		s.failure(ctx, key)
 		s.event(ctx, server.Event{Type: server.EventLoginFailure, UserID: user.ID, Username: logName(in.Username), ClientIP: in.ClientIP})
 		return Tokens{}, ErrInvalidGrant
 	}
@@ -239,6 +274,34 @@ func (s *Service) Login(ctx context.Context, in Login) (Tokens, error) {
 		s.rehash(ctx, user, in.Password)
 	}
 	return s.startSession(ctx, user, scopes, in.ClientIP)
+}
+
+// failuresLeft consults Options.LoginFailures before a password check: nil
+// when the account (throttleKey) may try, a *ThrottledError when it has no
+// failure left, an *UnavailableError when the limit cannot be checked.
+func (s *Service) failuresLeft(ctx context.Context, key string) error {
+	l := s.o.LoginFailures
+	if l == nil {
+		return nil
+	}
+	res, err := l.Peek(ctx, "username:"+key)
+	switch {
+	case ctx.Err() != nil:
+		return ctx.Err()
+	case err != nil:
+		return &UnavailableError{RetryAfter: max(res.RetryAfter, time.Second)}
+	case !res.Allowed:
+		return &ThrottledError{RetryAfter: max(res.RetryAfter, time.Second)}
+	}
+	return nil
+}
+
+// failure counts a failed password check against Options.LoginFailures,
+// even when the client has gone away meanwhile.
+func (s *Service) failure(ctx context.Context, key string) {
+	if l := s.o.LoginFailures; l != nil {
+		_, _ = l.Check(context.WithoutCancel(ctx), "username:"+key)
+	}
 }
 
 // rehash upgrades a user's stored hash (bcrypt, or weaker argon2
@@ -453,12 +516,16 @@ func (s *Service) ChangePassword(ctx context.Context, userID, current, next stri
 	if d := s.throttle.wait(key, s.o.Now()); d > 0 {
 		return &ThrottledError{RetryAfter: d}
 	}
+	if err := s.failuresLeft(ctx, key); err != nil {
+		return err
+	}
 	ok, err := s.o.Hasher.Verify(ctx, current, u.PasswordHash)
 	if err != nil && !errors.Is(err, password.ErrMalformedHash) {
 		return err
 	}
 	if !ok {
 		s.throttle.fail(key, s.o.Now())
+		s.failure(ctx, key)
 		return ErrWrongPassword
 	}
 	if err := s.o.Policy.Check(next, u.Username); err != nil {

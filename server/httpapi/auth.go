@@ -111,11 +111,12 @@ func registerAuth(api huma.API, d Deps) {
 			"hasher answers 503 with Retry-After.",
 		Security:     fortapi.Public(),
 		MaxBodyBytes: MaxTokenRequestBytes,
+		Extensions:   d.Limits.login(),
 		Responses: map[string]*huma.Response{
 			"200": {Description: "Tokens issued", Content: map[string]*huma.MediaType{"application/json": {Schema: tokenSchema}}},
 			"400": oauthResp("invalid_request, invalid_grant, unsupported_grant_type or invalid_scope"),
-			"429": oauthResp("Too many failed logins for this account", "Retry-After"),
-			"503": oauthResp("Too many logins in progress", "Retry-After"),
+			"429": oauthResp("Too many failed logins for this account (error temporarily_unavailable)", "Retry-After"),
+			"503": oauthResp("Too many logins in progress, or the failed-login limit cannot be checked (error temporarily_unavailable)", "Retry-After"),
 		},
 	}, h.token)
 	// Document the form fields instead of huma's opaque binary body.
@@ -138,19 +139,20 @@ func registerAuth(api huma.API, d Deps) {
 		OperationID: "logout", Method: http.MethodPost, Path: "/logout", Tags: []string{"auth"},
 		Summary:  "Log out: revoke this session's refresh tokens and access tokens",
 		Security: fortapi.Authenticated(), DefaultStatus: http.StatusNoContent,
+		Extensions: d.Limits.writes(),
 	}, h.logout)
 
 	huma.Register(api, huma.Operation{
 		OperationID: "protected", Method: http.MethodGet, Path: "/protected", Tags: []string{"auth"},
 		Summary:  "A protected resource: names the caller",
-		Security: fortapi.Authenticated(),
+		Security: fortapi.Authenticated(), Extensions: d.Limits.reads(),
 	}, h.protected)
 
 	huma.Register(api, huma.Operation{
 		OperationID: "me", Method: http.MethodGet, Path: "/users/me", Tags: []string{"users"},
 		Summary:  "The caller's profile",
 		Security: fortapi.Authenticated(),
-		Errors:   []int{http.StatusNotFound},
+		Errors:   []int{http.StatusNotFound}, Extensions: d.Limits.reads(),
 	}, h.me)
 
 	huma.Register(api, huma.Operation{
@@ -158,7 +160,7 @@ func registerAuth(api huma.API, d Deps) {
 		Summary:     "Change the caller's password",
 		Description: "Needs the current password. Every session and access token of the user is revoked, this one included: log in again.",
 		Security:    fortapi.Authenticated(), DefaultStatus: http.StatusNoContent,
-		Errors: []int{http.StatusTooManyRequests, http.StatusServiceUnavailable},
+		Errors: []int{http.StatusTooManyRequests, http.StatusServiceUnavailable}, Extensions: d.Limits.writes(),
 	}, h.changePassword)
 
 	huma.Register(api, huma.Operation{
@@ -175,7 +177,7 @@ func registerAuth(api huma.API, d Deps) {
 		OperationID: "rotate-keys", Method: http.MethodPost, Path: "/admin/keys/rotate", Tags: []string{"admin"},
 		Summary:     "Rotate the signing key now",
 		Description: "The next key (already published) starts signing; the current one keeps verifying until its tokens expire. Nobody is logged out.",
-		Security:    fortapi.Scopes(server.ScopeKeysAdmin),
+		Security:    fortapi.Scopes(server.ScopeKeysAdmin), Extensions: d.Limits.writes(),
 	}, h.rotateKeys)
 }
 
@@ -246,6 +248,7 @@ func (h *authAPI) token(ctx context.Context, in *tokenInput) (*tokenOutput, erro
 	}
 	var throttled *authn.ThrottledError
 	var busy *password.BusyError
+	var unavailable *authn.UnavailableError
 	switch {
 	case err == nil:
 	case errors.Is(err, authn.ErrInvalidGrant):
@@ -259,6 +262,10 @@ func (h *authAPI) token(ctx context.Context, in *tokenInput) (*tokenOutput, erro
 	case errors.As(err, &busy):
 		out := oauthErr(http.StatusServiceUnavailable, "temporarily_unavailable", "too many logins in progress; retry later")
 		out.RetryAfter = retryAfter(busy.RetryAfter)
+		return out, nil
+	case errors.As(err, &unavailable):
+		out := oauthErr(http.StatusServiceUnavailable, "temporarily_unavailable", "logins cannot be checked right now; retry later")
+		out.RetryAfter = retryAfter(unavailable.RetryAfter)
 		return out, nil
 	default:
 		return nil, err
@@ -372,6 +379,7 @@ func (h *authAPI) changePassword(ctx context.Context, in *changePasswordInput) (
 	var pe *password.PolicyError
 	var throttled *authn.ThrottledError
 	var busy *password.BusyError
+	var unavailable *authn.UnavailableError
 	switch {
 	case err == nil:
 		return &struct{}{}, nil
@@ -385,6 +393,8 @@ func (h *authAPI) changePassword(ctx context.Context, in *changePasswordInput) (
 		return nil, withRetryAfter(huma.Error429TooManyRequests("too many wrong passwords for this account; retry later"), throttled.RetryAfter)
 	case errors.As(err, &busy):
 		return nil, withRetryAfter(huma.Error503ServiceUnavailable("too many password checks in progress; retry later"), busy.RetryAfter)
+	case errors.As(err, &unavailable):
+		return nil, withRetryAfter(huma.Error503ServiceUnavailable("password checks cannot be limited right now; retry later"), unavailable.RetryAfter)
 	default:
 		return nil, userErr(err)
 	}

@@ -22,6 +22,7 @@ import (
 	"github.com/fortapi/fortapi"
 	"github.com/fortapi/fortapi/jwtkey"
 	"github.com/fortapi/fortapi/password"
+	"github.com/fortapi/fortapi/ratelimit"
 	"github.com/fortapi/fortapi/server"
 	"github.com/fortapi/fortapi/server/authn"
 	"github.com/fortapi/fortapi/server/httpapi"
@@ -73,7 +74,24 @@ func (s *syncBuffer) String() string {
 	return s.b.String()
 }
 
+// envOptions are the rate limits of an authEnv.
+type envOptions struct {
+	limits   httpapi.Limits
+	scale    int    // multiplies every limit (0: 1)
+	global   string // fortapi.Options.GlobalLimit
+	failures string // authn.Options.LoginFailures spec ("": none)
+	// failureLimiter replaces the failures spec (a fake).
+	failureLimiter authn.FailureLimiter
+}
+
+// newAuthEnv is an authEnv for tests that are not about rate limits: the
+// declared limits run, scaled up a hundred times.
 func newAuthEnv(t *testing.T) *authEnv {
+	t.Helper()
+	return newAuthEnvWith(t, envOptions{scale: 100})
+}
+
+func newAuthEnvWith(t *testing.T, o envOptions) *authEnv {
 	t.Helper()
 	ctx := context.Background()
 	store, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "auth.db"), sqlite.Options{})
@@ -99,7 +117,19 @@ func newAuthEnv(t *testing.T) *authEnv {
 	if err != nil {
 		t.Fatal(err)
 	}
-	e.svc, err = authn.New(authn.Options{Store: store, Hasher: hasher, Tokens: tokens, Revocations: revs, Keys: e.ring, Logger: log, Now: e.clock.Now})
+	// Limits run on the test's clock, which tests move forward.
+	set, err := ratelimit.NewSet(ratelimit.SetOptions{Scale: o.scale, Now: e.clock.Now, Logger: log})
+	if err != nil {
+		t.Fatal(err)
+	}
+	failures := o.failureLimiter
+	if o.failures != "" {
+		if failures, err = ratelimit.New(ratelimit.Options{Name: "login-failures", Spec: ratelimit.MustParseSpec(o.failures), Set: set}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	e.svc, err = authn.New(authn.Options{Store: store, Hasher: hasher, Tokens: tokens, Revocations: revs, Keys: e.ring, Logger: log, Now: e.clock.Now,
+		LoginFailures: failures})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -110,8 +140,9 @@ func newAuthEnv(t *testing.T) *authEnv {
 		t.Fatal(err)
 	}
 	api := fortapi.New(fortapi.Options{Authenticator: e.svc, Logger: log,
-		OAuth2: &fortapi.OAuth2Password{TokenURL: "/token", Scopes: map[string]string{server.ScopeItemsRead: "read"}}})
-	httpapi.Register(api, httpapi.Deps{Store: store, Auth: e.svc, Keys: e.ring, Now: e.clock.Now})
+		OAuth2:     &fortapi.OAuth2Password{TokenURL: "/token", Scopes: map[string]string{server.ScopeItemsRead: "read"}},
+		RateLimits: set, GlobalLimit: o.global})
+	httpapi.Register(api, httpapi.Deps{Store: store, Auth: e.svc, Keys: e.ring, Now: e.clock.Now, Limits: o.limits})
 	h, err := api.Handler()
 	if err != nil {
 		t.Fatal(err)

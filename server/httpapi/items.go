@@ -41,7 +41,55 @@ type Deps struct {
 	// built to print its OpenAPI document.
 	Auth *authn.Service
 	Keys *jwtkey.Ring
+	// Limits are the rate limits the operations declare.
+	Limits Limits
 }
+
+// Default rate limits of Limits.
+const (
+	DefaultLoginLimit  = "10/minute"  // POST /token, per client address
+	DefaultWritesLimit = "60/minute"  // per user
+	DefaultReadsLimit  = "600/minute" // per user
+)
+
+// Limits are the rate limits the operations declare in their OpenAPI
+// entries (the x-ratelimit extension), which fortapi enforces exactly as
+// declared, after authorization and before the input is decoded. Each is
+// a ratelimit spec ("60/minute", "100/minute burst 20"); an empty field
+// takes its default. The failed-login limit per username is not here: it
+// is authn.Options.LoginFailures.
+type Limits struct {
+	// Login limits POST /token per client address ("login"; default
+	// DefaultLoginLimit), whatever the grant and outcome.
+	Login string
+	// Writes limits the calls that change something, per user: create,
+	// replace and delete an item, log out, change the password, rotate
+	// the keys ("writes"; default DefaultWritesLimit). They share one
+	// allowance.
+	Writes string
+	// Reads limits the authenticated reads, per user: list and get items,
+	// /protected, /users/me ("reads"; default DefaultReadsLimit). They
+	// share one allowance.
+	Reads string
+}
+
+func (l Limits) withDefaults() Limits {
+	def := func(s *string, v string) {
+		if *s == "" {
+			*s = v
+		}
+	}
+	def(&l.Login, DefaultLoginLimit)
+	def(&l.Writes, DefaultWritesLimit)
+	def(&l.Reads, DefaultReadsLimit)
+	return l
+}
+
+func (l Limits) login() map[string]any { return fortapi.RateLimits(fortapi.PerIP("login", l.Login)) }
+func (l Limits) writes() map[string]any {
+	return fortapi.RateLimits(fortapi.PerUser("writes", l.Writes))
+}
+func (l Limits) reads() map[string]any { return fortapi.RateLimits(fortapi.PerUser("reads", l.Reads)) }
 
 // ItemInput is what a client may set on an item: no id, owner or
 // timestamps (mass assignment is impossible by construction).
@@ -259,26 +307,28 @@ func registerItems(api huma.API, d Deps) {
 	huma.Register(api, huma.Operation{
 		OperationID: "create-item", Method: http.MethodPost, Path: "/items/",
 		Summary: "Create an item", Tags: tags, DefaultStatus: http.StatusCreated,
-		Security: fortapi.Scopes(ScopeItemsWrite),
+		Security: fortapi.Scopes(ScopeItemsWrite), Extensions: d.Limits.writes(),
 	}, h.create)
 	huma.Register(api, huma.Operation{
 		OperationID: "list-items", Method: http.MethodGet, Path: "/items/",
 		Summary: "List the caller's items", Description: "Administrators see every item. Pages are ordered by id.",
-		Tags: tags, Security: fortapi.Scopes(ScopeItemsRead),
+		Tags: tags, Security: fortapi.Scopes(ScopeItemsRead), Extensions: d.Limits.reads(),
 	}, h.list)
 	huma.Register(api, huma.Operation{
 		OperationID: "get-item", Method: http.MethodGet, Path: "/items/{id}",
 		Summary: "Get an item", Description: "Another user's item answers 404, exactly like a missing one.",
 		Tags: tags, Security: fortapi.Scopes(ScopeItemsRead), Errors: []int{http.StatusNotFound},
+		Extensions: d.Limits.reads(),
 	}, h.get)
 	huma.Register(api, huma.Operation{
 		OperationID: "update-item", Method: http.MethodPut, Path: "/items/{id}",
 		Summary: "Replace an item's fields", Tags: tags, Security: fortapi.Scopes(ScopeItemsWrite),
-		Errors: []int{http.StatusNotFound},
+		Errors: []int{http.StatusNotFound}, Extensions: d.Limits.writes(),
 	}, h.update)
 	huma.Register(api, huma.Operation{
 		OperationID: "delete-item", Method: http.MethodDelete, Path: "/items/{id}",
 		Summary: "Delete an item", Tags: tags, DefaultStatus: http.StatusNoContent,
 		Security: fortapi.Scopes(ScopeItemsWrite), Errors: []int{http.StatusNotFound},
+		Extensions: d.Limits.writes(),
 	}, h.delete)
 }

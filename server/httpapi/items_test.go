@@ -13,6 +13,7 @@ import (
 	"testing"
 
 	"github.com/fortapi/fortapi"
+	"github.com/fortapi/fortapi/ratelimit"
 	"github.com/fortapi/fortapi/server/httpapi"
 	"github.com/fortapi/fortapi/server/sqlite"
 )
@@ -39,7 +40,13 @@ func newServer(t testing.TB) *httptest.Server {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { store.Close() })
-	api := fortapi.New(fortapi.Options{Authenticator: fortapi.AuthenticatorFunc(auth), Logger: slog.New(slog.DiscardHandler)})
+	// These tests (and the fuzz target) are not about rate limits: the
+	// declared limits run, scaled up a thousand times.
+	set, err := ratelimit.NewSet(ratelimit.SetOptions{Scale: 1000})
+	if err != nil {
+		t.Fatal(err)
+	}
+	api := fortapi.New(fortapi.Options{Authenticator: fortapi.AuthenticatorFunc(auth), Logger: slog.New(slog.DiscardHandler), RateLimits: set})
 	httpapi.Register(api, httpapi.Deps{Store: store})
 	h, err := api.Handler()
 	if err != nil {

@@ -19,6 +19,7 @@ func Register(api huma.API, d Deps) {
 	if d.Rand == nil {
 		d.Rand = rand.Reader
 	}
+	d.Limits = d.Limits.withDefaults()
 	registerHealth(api, d)
 	registerAuth(api, d)
 	registerItems(api, d)
