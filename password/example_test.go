@@ -18,7 +18,7 @@ func Example() {
 		panic(err)
 	}
 	users := map[string]string{ // username -> stored hash
-		"alice": "$2b$12$7x4LZ6dwIBdjPmhH8ia9kOo1MIqpaG/99ra0lY7KQtvEq.XLYtLpW", // bcrypt of "password1"
+		"alice": "$2b$04$.jcPqPuDtcPPlgMwoXMysOib.gX8r.tecbKt7EkmsKhug52S5PBwS", // legacy bcrypt of "password1"
 	}
 
 	login := func(username, pw string) string {

@@ -69,7 +69,9 @@ type HasherOptions struct {
 	Params Params
 	// MaxConcurrent bounds how many argon2id or bcrypt computations run at
 	// once. Default runtime.GOMAXPROCS(0). Peak hashing memory is about
-	// MaxConcurrent × Params.Memory.
+	// MaxConcurrent × Params.Memory (19 MiB by default), or up to
+	// MaxConcurrent × MaxMemoryKiB while verifying stored hashes made with
+	// more memory.
 	MaxConcurrent int
 	// MaxQueue bounds how many callers wait for a slot. Default 64; a
 	// negative value means no caller waits (beyond MaxConcurrent every call

@@ -75,7 +75,8 @@ type Params struct {
 	// maximum MaxTime.
 	Time uint32
 	// Threads is the degree of parallelism (lanes). Default 1, maximum
-	// MaxThreads.
+	// MaxThreads. Each computation uses up to Threads goroutines, so the
+	// CPU a Hasher can occupy is MaxConcurrent × Threads cores.
 	Threads uint8
 	// SaltLen is the salt length in bytes. Default 16, minimum 16, maximum
 	// MaxSaltLen.
@@ -291,9 +292,11 @@ const bcryptLen = 60
 
 // parseBcrypt accepts "$2a$", "$2b$" and "$2y$" strings of exactly 60
 // characters with a two-digit cost in MinBcryptCost..MaxBcryptCost and 53
-// characters of bcrypt's base64 alphabet. The three prefixes compute the same
-// function for the passwords Go can give (they differ only in how historic C
-// implementations treated bytes >= 0x80), so each is verified as $2b$.
+// characters of bcrypt's base64 alphabet. For passwords of at most 72 bytes
+// the three prefixes name the same function; they only mark fixes of
+// historic C bugs (OpenBSD's length wrap-around, $2b$; crypt_blowfish's sign
+// extension of bytes >= 0x80, $2y$), so each is verified as $2b$. $2x$,
+// which marks hashes made by the buggy crypt_blowfish, is refused.
 func parseBcrypt(s string) (bcryptHash, error) {
 	var h bcryptHash
 	if len(s) != bcryptLen {
