@@ -461,7 +461,9 @@ func TestOneGlobalLimitAcrossInstances(t *testing.T) {
 	var servers []*httptest.Server
 	for range 2 {
 		set, err := ratelimit.NewSet(ratelimit.SetOptions{
-			Store:   redisstore.New(client, redisstore.Options{Prefix: prefix}),
+			// A generous timeout: the race detector and parallel test
+			// packages slow everything; a timeout would be an outage.
+			Store:   redisstore.New(client, redisstore.Options{Prefix: prefix, Timeout: 10 * time.Second}),
 			OnError: ratelimit.FailClosed, Logger: slog.New(slog.DiscardHandler),
 		})
 		if err != nil {

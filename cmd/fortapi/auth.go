@@ -124,8 +124,9 @@ type authStack struct {
 
 // openAuth builds the authentication stack on store: the key ring (sealed
 // with the master key), the token service, the revocation checker, the
-// bounded password hasher and the login service.
-func openAuth(ctx context.Context, dataDir string, store *sqlite.Store, getenv func(string) string, log *slog.Logger, createKey bool) (*authStack, error) {
+// bounded password hasher and the login service, whose options each of
+// svcOpts may add to (serve: the failed-login limit).
+func openAuth(ctx context.Context, dataDir string, store *sqlite.Store, getenv func(string) string, log *slog.Logger, createKey bool, svcOpts ...func(*authn.Options)) (*authStack, error) {
 	mk, src, err := loadMasterKey(dataDir, getenv, createKey)
 	if err != nil {
 		return nil, fmt.Errorf("master key: %w", err)
@@ -149,10 +150,14 @@ func openAuth(ctx context.Context, dataDir string, store *sqlite.Store, getenv f
 	if err != nil {
 		return nil, err
 	}
-	svc, err := authn.New(authn.Options{
+	so := authn.Options{
 		Store: store, Hasher: hasher, Tokens: tokens, Revocations: revs, Keys: ring,
 		AccessLifetime: accessLifetime, Leeway: tokenLeeway, Logger: log,
-	})
+	}
+	for _, f := range svcOpts {
+		f(&so)
+	}
+	svc, err := authn.New(so)
 	if err != nil {
 		return nil, err
 	}

@@ -3,20 +3,25 @@ package main
 import (
 	"bytes"
 	"context"
+	"crypto/rand"
 	"crypto/tls"
 	"crypto/x509"
+	"encoding/hex"
 	"encoding/json"
 	"io"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/fortapi/fortapi/internal/browsertest"
+	"github.com/fortapi/fortapi/ratelimit"
 )
 
 func env(kv map[string]string) func(string) string {
@@ -38,7 +43,11 @@ func TestHelp(t *testing.T) {
 		want []string
 	}{
 		{[]string{"--help"}, []string{"serve", "openapi", "version"}},
-		{[]string{"serve", "--help"}, []string{"--data-dir", "FORTAPI_DATA_DIR", "--addr", "FORTAPI_ADDR", "--insecure-http", "FORTAPI_INSECURE_HTTP", "--rate-scale", "FORTAPI_RATE_SCALE"}},
+		{[]string{"serve", "--help"}, []string{"--data-dir", "FORTAPI_DATA_DIR", "--addr", "FORTAPI_ADDR", "--insecure-http", "FORTAPI_INSECURE_HTTP", "--rate-scale", "FORTAPI_RATE_SCALE",
+			"--rate-login", "FORTAPI_RATE_LOGIN", `(default "10/minute")`, "--rate-login-failures", "FORTAPI_RATE_LOGIN_FAILURES", `(default "5/minute")`,
+			"--rate-writes", `(default "60/minute")`, "--rate-reads", `(default "600/minute")`, "--rate-global", `(default "1200/minute")`,
+			"--trusted-proxies", "FORTAPI_TRUSTED_PROXIES", "--client-ip-header", "--redis-url", "FORTAPI_REDIS_URL", "--redis-prefix",
+			"--rate-fail", "FORTAPI_RATE_FAIL", "--instances", "FORTAPI_INSTANCES"}},
 		{[]string{"openapi", "-h"}, []string{"OpenAPI 3.1"}},
 		{[]string{"version", "--help"}, []string{"version"}},
 	} {
@@ -76,6 +85,20 @@ func TestUsageErrors(t *testing.T) {
 		{"bad log level", []string{"serve", "--log-level", "loud"}, nil, "invalid --log-level"},
 		{"bad log format", []string{"serve", "--log-format", "xml"}, nil, "invalid --log-format"},
 		{"bad shutdown timeout", []string{"serve", "--shutdown-timeout", "1h"}, nil, "invalid --shutdown-timeout"},
+		{"fractional rate scale", []string{"serve", "--rate-scale", "0.5"}, nil, "invalid --rate-scale 0.5: want a whole number from 1 to 1000000"},
+		{"huge rate scale", []string{"serve", "--rate-scale", "1e7"}, nil, "invalid --rate-scale"},
+		{"bad unit", []string{"serve", "--rate-writes", "60/fortnight"}, nil, `invalid --rate-writes: ratelimit: bad spec "60/fortnight": unknown unit "fortnight"`},
+		{"zero per second", []string{"serve", "--rate-global", "0/second"}, nil, `invalid --rate-global: ratelimit: bad spec "0/second"`},
+		{"absurd rate", []string{"serve", "--rate-login", "1000000000000/second"}, nil, `invalid --rate-login: ratelimit: bad spec "1000000000000/second"`},
+		{"garbage spec", []string{"serve", "--rate-reads", "lots"}, nil, `invalid --rate-reads: ratelimit: bad spec "lots"`},
+		{"bad spec from env", []string{"serve"}, map[string]string{"FORTAPI_RATE_LOGIN_FAILURES": "5 per minute"}, `invalid --rate-login-failures: ratelimit: bad spec "5 per minute"`},
+		{"scale beyond the limits", []string{"serve", "--rate-global", "1000/second", "--rate-scale", "10000"}, nil, `invalid --rate-global "1000/second" with --rate-scale 10000`},
+		{"bad proxy", []string{"serve", "--trusted-proxies", "10.0.0.0/8,10.1.0.0/33"}, nil, `invalid --trusted-proxies: `},
+		{"bad forwarding header", []string{"serve", "--client-ip-header", "X-Client-IP"}, nil, `invalid --client-ip-header: clientip: unknown header "X-Client-IP"`},
+		{"bad fail policy", []string{"serve", "--rate-fail", "maybe"}, nil, `invalid --rate-fail: ratelimit: unknown error policy "maybe"`},
+		{"zero instances", []string{"serve", "--instances", "0"}, nil, "invalid --instances 0"},
+		{"bad redis scheme", []string{"serve", "--redis-url", "http://localhost:6379"}, nil, "invalid --redis-url: redisstore: bad Redis URL: redis: invalid URL scheme: http"},
+		{"empty redis prefix", []string{"serve", "--redis-prefix", " "}, nil, "--redis-prefix must not be empty"},
 		{"stray argument", []string{"serve", "now"}, nil, `unexpected argument "now"`},
 		{"version argument", []string{"version", "x"}, nil, `unexpected argument "x"`},
 		{"openapi flag", []string{"openapi", "--pretty"}, nil, "flag provided but not defined"},
@@ -95,6 +118,41 @@ func TestUsageErrors(t *testing.T) {
 				t.Errorf("stderr is not one line: %q", errOut)
 			}
 		})
+	}
+}
+
+func TestRedisURLPasswordNeverEchoed(t *testing.T) {
+	for _, u := range []string{"redis://user:hunter2@[::1", "redis://:hunter2@localhost:6379/x", "redis://:hunter2@localhost:6379/0?pool_size=many"} {
+		code, out, errOut := runCmd(t, []string{"serve", "--redis-url", u}, nil)
+		if code != exitUsage || !strings.Contains(errOut, "invalid --redis-url") || strings.Contains(out+errOut, "hunter2") {
+			t.Errorf("%q: exit %d, stderr %q", u, code, errOut)
+		}
+	}
+}
+
+func TestRateFlags(t *testing.T) {
+	var stderr bytes.Buffer
+	cfg, code, ok := parseServe(nil, env(nil), io.Discard, &stderr)
+	if !ok || code != 0 {
+		t.Fatalf("parse failed: %s", stderr.String())
+	}
+	r := cfg.rates
+	got := []string{r.login.String(), r.loginFailures.String(), r.writes.String(), r.reads.String(), r.global.String(), r.fail.String(), r.header, r.redisPrefix}
+	want := []string{"10/minute", "5/minute", "60/minute", "600/minute", "1200/minute", "fail-open", "X-Forwarded-For", "fortapi:ratelimit:"}
+	if strings.Join(got, " ") != strings.Join(want, " ") || r.scale != 1 || r.instances != 1 || len(r.trusted) != 0 || r.redisURL != "" {
+		t.Errorf("defaults %q scale %d instances %d trusted %v, want %q", got, r.scale, r.instances, r.trusted, want)
+	}
+	cfg, code, ok = parseServe([]string{"--rate-writes", "100/minute burst 10", "--rate-scale", "3"}, env(map[string]string{
+		"FORTAPI_RATE_WRITES": "1/second", "FORTAPI_RATE_READS": "2000/hour", "FORTAPI_TRUSTED_PROXIES": "10.0.0.0/8, 192.0.2.7",
+		"FORTAPI_RATE_FAIL": "closed", "FORTAPI_INSTANCES": "4", "FORTAPI_REDIS_URL": "redis://localhost:6379/2", "FORTAPI_CLIENT_IP_HEADER": "Forwarded",
+	}), io.Discard, &stderr)
+	if !ok || code != 0 {
+		t.Fatalf("parse failed: %s", stderr.String())
+	}
+	r = cfg.rates
+	if r.writes.String() != "100/minute burst 10" || r.reads.String() != "2000/hour" || r.scale != 3 || r.fail != ratelimit.FailClosed ||
+		r.instances != 4 || r.redisURL != "redis://localhost:6379/2" || len(r.trusted) != 2 || r.header != "Forwarded" {
+		t.Errorf("flags and environment not applied: %+v", r)
 	}
 }
 
@@ -439,5 +497,241 @@ func TestDataFilesArePrivate(t *testing.T) {
 	s.stop()
 	if !strings.Contains(s.log.String(), "the data directory is accessible to other users") {
 		t.Error("no warning about a data directory open to others")
+	}
+}
+
+// send makes a request and returns the response with its body read.
+func send(t *testing.T, c *http.Client, method, url string, header map[string]string, body string) (*http.Response, string) {
+	t.Helper()
+	var rd io.Reader
+	if body != "" {
+		rd = strings.NewReader(body)
+	}
+	req, err := http.NewRequest(method, url, rd)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for k, v := range header {
+		req.Header.Set(k, v)
+	}
+	resp, err := c.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp, string(b)
+}
+
+var formHeader = map[string]string{"Content-Type": "application/x-www-form-urlencoded"}
+
+// limited checks a 429 from the rate limiter naming policy.
+func limited(t *testing.T, resp *http.Response, body, policy string) {
+	t.Helper()
+	if resp.StatusCode != http.StatusTooManyRequests || resp.Header.Get("Content-Type") != "application/problem+json" {
+		t.Fatalf("%d %q, want a 429 problem: %.200s", resp.StatusCode, resp.Header.Get("Content-Type"), body)
+	}
+	if resp.Header.Get("Retry-After") == "" || resp.Header.Get("Retry-After") == "0" {
+		t.Errorf("Retry-After %q", resp.Header.Get("Retry-After"))
+	}
+	if !strings.Contains(strings.Join(resp.Header.Values("RateLimit"), ","), `"`+policy+`";r=0`) {
+		t.Errorf("RateLimit %q does not show %s exhausted", resp.Header.Values("RateLimit"), policy)
+	}
+	if id := resp.Header.Get("X-Request-Id"); id == "" || !strings.Contains(body, id) {
+		t.Errorf("the problem does not name the request id %q: %s", id, body)
+	}
+}
+
+func TestServeRateLimits(t *testing.T) {
+	dir := t.TempDir()
+	s := startServe(t, dir, "--rate-login", "2/minute", "--rate-global", "12/minute")
+	c := tlsClient(t, dir, nil)
+	// POST /token: two a minute per address, then 429 with the draft fields.
+	for i := range 2 {
+		if resp, b := send(t, c, "POST", s.url+"/token", formHeader, "grant_type=none"); resp.StatusCode != 400 {
+			t.Fatalf("token %d: %d %s", i+1, resp.StatusCode, b)
+		}
+	}
+	resp, b := send(t, c, "POST", s.url+"/token", formHeader, "grant_type=none")
+	limited(t, resp, b, "login")
+	if pol := resp.Header.Values("RateLimit-Policy"); len(pol) != 2 || pol[0] != `"global";q=12;w=60` || pol[1] != `"login";q=2;w=60` {
+		t.Errorf("RateLimit-Policy %q", pol)
+	}
+	// The document shows what is enforced.
+	resp, b = send(t, c, "GET", s.url+"/openapi.json", nil, "")
+	for _, want := range []string{`"x-ratelimit":[{"name":"global","limit":"12/minute","key":"ip"`, `{"name":"login","limit":"2/minute","key":"ip"`, `{"name":"writes","limit":"60/minute","key":"user"`} {
+		if !strings.Contains(b, want) {
+			t.Errorf("the document lacks %s", want)
+		}
+	}
+	// The global limit: everything counts, 404s and the docs included.
+	var statuses []string
+	for range 4 {
+		for _, path := range []string{"/nope", "/docs", "/healthz"} {
+			resp, b = send(t, c, "GET", s.url+path, nil, "")
+			statuses = append(statuses, strconv.Itoa(resp.StatusCode))
+		}
+	}
+	// 4 requests so far: 8 left of 12.
+	if got, want := strings.Join(statuses, " "), "404 200 200 404 200 200 404 200 429 429 429 429"; got != want {
+		t.Errorf("statuses %s, want %s", got, want)
+	}
+	limited(t, resp, b, "global")
+	s.stop()
+	if !strings.Contains(s.log.String(), `"msg":"rate limits"`) || !strings.Contains(s.log.String(), `"status":429`) {
+		t.Errorf("the limits or the 429s are not logged:\n%.2000s", s.log.String())
+	}
+}
+
+func TestServeRateScale(t *testing.T) {
+	dir := t.TempDir()
+	s := startServe(t, dir, "--rate-login", "1/minute", "--rate-scale", "3")
+	c := tlsClient(t, dir, nil)
+	for i := range 3 {
+		if resp, b := send(t, c, "POST", s.url+"/token", formHeader, "grant_type=none"); resp.StatusCode != 400 {
+			t.Fatalf("token %d: %d %s", i+1, resp.StatusCode, b)
+		}
+	}
+	resp, b := send(t, c, "POST", s.url+"/token", formHeader, "grant_type=none")
+	limited(t, resp, b, "login")
+	if !strings.Contains(strings.Join(resp.Header.Values("RateLimit-Policy"), ","), `"login";q=3;w=60`) {
+		t.Errorf("RateLimit-Policy %q", resp.Header.Values("RateLimit-Policy"))
+	}
+	if !strings.Contains(s.log.String(), `"msg":"rate limits scaled (--rate-scale): every limit admits this many times more","factor":3`) {
+		t.Errorf("no warning about the scale:\n%s", s.log.String())
+	}
+}
+
+func TestServeTrustedProxies(t *testing.T) {
+	for _, tt := range []struct {
+		name  string
+		extra []string
+		want  string // three requests with X-Forwarded-For .1, .2, .1
+		warn  bool
+	}{
+		{"no trusted proxy: the header is ignored", nil, "400 429 429", false},
+		{"loopback trusted: the forwarded client counts", []string{"--trusted-proxies", "127.0.0.1"}, "400 400 429", true},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			dir := t.TempDir()
+			s := startServe(t, dir, append([]string{"--rate-login", "1/minute"}, tt.extra...)...)
+			c := tlsClient(t, dir, nil)
+			var got []string
+			for _, xff := range []string{"198.51.100.1", "198.51.100.2", "198.51.100.1"} {
+				resp, _ := send(t, c, "POST", s.url+"/token", map[string]string{"Content-Type": "application/x-www-form-urlencoded", "X-Forwarded-For": xff}, "grant_type=none")
+				got = append(got, strconv.Itoa(resp.StatusCode))
+			}
+			if strings.Join(got, " ") != tt.want {
+				t.Errorf("statuses %s, want %s", strings.Join(got, " "), tt.want)
+			}
+			s.stop()
+			if warned := strings.Contains(s.log.String(), `"trusted_proxies":"127.0.0.1/32"`); warned != tt.warn {
+				t.Errorf("trusted-proxies warning logged: %v, want %v", warned, tt.warn)
+			}
+		})
+	}
+}
+
+func TestServeFailedLoginsPerUsername(t *testing.T) {
+	dir := t.TempDir()
+	s := startServe(t, dir, "--rate-login", "100/minute")
+	c := tlsClient(t, dir, nil)
+	attempt := func(user string) (*http.Response, string) {
+		return send(t, c, "POST", s.url+"/token", formHeader, url.Values{"grant_type": {"password"}, "username": {user}, "password": {"not-the-password"}}.Encode())
+	}
+	for i := range 5 {
+		for _, user := range []string{"admin", "ghost"} {
+			if resp, b := attempt(user); resp.StatusCode != 400 {
+				t.Fatalf("%s failure %d: %d %s", user, i+1, resp.StatusCode, b)
+			}
+		}
+	}
+	ra, ba := attempt("admin")
+	rg, bg := attempt("ghost")
+	if ra.StatusCode != 429 || rg.StatusCode != 429 || ba != bg || !strings.Contains(ba, "temporarily_unavailable") {
+		t.Errorf("existing: %d %s; nonexistent: %d %s", ra.StatusCode, ba, rg.StatusCode, bg)
+	}
+	if ra.Header.Get("Retry-After") == "" || rg.Header.Get("Retry-After") == "" {
+		t.Errorf("Retry-After %q and %q", ra.Header.Get("Retry-After"), rg.Header.Get("Retry-After"))
+	}
+}
+
+// redisURL returns the test Redis, or skips (fails under
+// FORTAPI_TEST_STRICT=1).
+func redisURL(t *testing.T) string {
+	t.Helper()
+	u := os.Getenv("FORTAPI_TEST_REDIS_URL")
+	if u == "" {
+		if os.Getenv("FORTAPI_TEST_STRICT") == "1" {
+			t.Fatal("FORTAPI_TEST_REDIS_URL is not set and FORTAPI_TEST_STRICT=1")
+		}
+		t.Skip("FORTAPI_TEST_REDIS_URL is not set: skipping tests against a real Redis")
+	}
+	return u
+}
+
+// TestTwoServersShareOneGlobalLimit runs two servers on one Redis: they
+// enforce one global limit between them.
+func TestTwoServersShareOneGlobalLimit(t *testing.T) {
+	u := redisURL(t)
+	b := make([]byte, 8)
+	_, _ = rand.Read(b)
+	prefix := "fortapi-test:" + hex.EncodeToString(b) + ":"
+	var servers []served
+	var clients []*http.Client
+	for range 2 {
+		dir := t.TempDir()
+		servers = append(servers, startServe(t, dir, "--redis-url", u, "--redis-prefix", prefix, "--rate-global", "7/minute", "--instances", "2"))
+		clients = append(clients, tlsClient(t, dir, nil))
+	}
+	var got []string
+	for i := range 12 {
+		resp, _ := send(t, clients[i%2], "GET", servers[i%2].url+"/healthz", nil, "")
+		got = append(got, strconv.Itoa(resp.StatusCode))
+	}
+	if want := strings.TrimSpace(strings.Repeat("200 ", 7) + strings.Repeat("429 ", 5)); strings.Join(got, " ") != want {
+		t.Errorf("statuses %s, want %s", strings.Join(got, " "), want)
+	}
+	if !strings.Contains(servers[0].log.String(), `"store":"redis `) {
+		t.Errorf("the store is not logged:\n%s", servers[0].log.String())
+	}
+}
+
+// TestServeWithRedisDown starts with Redis unreachable: the server starts
+// anyway and applies --rate-fail.
+func TestServeWithRedisDown(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	down := "redis://:hunter2@" + ln.Addr().String() + "/0"
+	ln.Close() // nothing listens there now
+	for _, tt := range []struct {
+		policy string
+		status int
+	}{
+		{"open", 200},   // limited locally
+		{"closed", 503}, // every limited request refused, the global limit covers all
+	} {
+		t.Run(tt.policy, func(t *testing.T) {
+			dir := t.TempDir()
+			s := startServe(t, dir, "--redis-url", down, "--rate-fail", tt.policy)
+			c := tlsClient(t, dir, nil)
+			resp, b := send(t, c, "GET", s.url+"/healthz", nil, "")
+			if resp.StatusCode != tt.status {
+				t.Errorf("/healthz: %d %s", resp.StatusCode, b)
+			}
+			if tt.status == 503 && (resp.Header.Get("Retry-After") == "" || resp.Header.Get("Content-Type") != "application/problem+json") {
+				t.Errorf("503 without Retry-After or problem: %q %s", resp.Header.Get("Retry-After"), b)
+			}
+			s.stop()
+			log := s.log.String()
+			if !strings.Contains(log, "Redis is unreachable at start-up") {
+				t.Errorf("the outage at start is not logged:\n%s", log)
+			}
+			if strings.Contains(log, "hunter2") {
+				t.Error("the log holds the Redis password")
+			}
+		})
 	}
 }

@@ -12,13 +12,21 @@ import (
 	"math"
 	"net"
 	"net/http"
+	"net/netip"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
 	"time"
 
+	"github.com/redis/go-redis/v9"
+
 	"github.com/fortapi/fortapi"
+	"github.com/fortapi/fortapi/clientip"
+	"github.com/fortapi/fortapi/ratelimit"
+	"github.com/fortapi/fortapi/ratelimit/redisstore"
 	"github.com/fortapi/fortapi/server"
+	"github.com/fortapi/fortapi/server/authn"
 	"github.com/fortapi/fortapi/server/httpapi"
 	"github.com/fortapi/fortapi/server/sqlite"
 	"github.com/fortapi/fortapi/tlsconfig"
@@ -29,10 +37,53 @@ type serveConfig struct {
 	dataDir         string
 	addr            string
 	insecureHTTP    bool
-	rateScale       float64
+	rateScale       int
 	logLevel        slog.Level
 	logFormat       string
 	shutdownTimeout time.Duration
+	rates           rateConfig
+}
+
+// Default rate limits of `fortapi serve` beyond those of httpapi.
+const (
+	defaultLoginFailures = "5/minute"    // failed password checks per username
+	defaultGlobalLimit   = "1200/minute" // every request, per client address
+	defaultRedisPrefix   = "fortapi:ratelimit:"
+	maxRateScale         = 1_000_000
+	maxInstances         = 1000
+)
+
+// rateConfig is how `fortapi serve` limits request rates.
+type rateConfig struct {
+	login, loginFailures, writes, reads, global ratelimit.Spec
+
+	scale       int // multiplies every limit (--rate-scale)
+	trusted     []netip.Prefix
+	header      string // the forwarding header the trusted proxies write
+	redisURL    string // may hold a password: never logged
+	redisPrefix string
+	fail        ratelimit.ErrorPolicy
+	instances   int
+}
+
+// defaultRates are the limits without flags: the documented defaults.
+func defaultRates() rateConfig {
+	return rateConfig{
+		login:         ratelimit.MustParseSpec(httpapi.DefaultLoginLimit),
+		loginFailures: ratelimit.MustParseSpec(defaultLoginFailures),
+		writes:        ratelimit.MustParseSpec(httpapi.DefaultWritesLimit),
+		reads:         ratelimit.MustParseSpec(httpapi.DefaultReadsLimit),
+		global:        ratelimit.MustParseSpec(defaultGlobalLimit),
+		scale:         1,
+		header:        clientip.XForwardedFor,
+		redisPrefix:   defaultRedisPrefix,
+		instances:     1,
+	}
+}
+
+// limits are the per-operation limits the API declares.
+func (rc rateConfig) limits() httpapi.Limits {
+	return httpapi.Limits{Login: rc.login.String(), Writes: rc.writes.String(), Reads: rc.reads.String()}
 }
 
 const serveHelp = `Runs the fortapi reference server: the items API, OpenAPI document at
@@ -47,10 +98,26 @@ func parseServe(args []string, getenv func(string) string, stdout, stderr io.Wri
 	c := newCommand("serve", serveHelp)
 	var cfg serveConfig
 	var level, format string
+	var rateScale float64
+	var specs [5]string
+	var trusted, failPolicy string
+	def := defaultRates()
+	cfg.rates = def
 	c.fs.StringVar(&cfg.dataDir, "data-dir", "./fortapi-data", "`DIR` for the SQLite database, generated secrets and the development certificate")
 	c.fs.StringVar(&cfg.addr, "addr", ":8443", "`HOST:PORT` to serve HTTPS on (port 0 picks a free port)")
 	c.fs.BoolVar(&cfg.insecureHTTP, "insecure-http", false, "serve plain HTTP on --addr, only for running behind a TLS-terminating proxy (logged as a warning)")
-	c.fs.Float64Var(&cfg.rateScale, "rate-scale", 1, "multiply every rate limit by `N` (load tests; the limiter still runs)")
+	c.fs.Float64Var(&rateScale, "rate-scale", 1, "multiply every rate limit by `N`, a whole number (load tests; the limiter still runs)")
+	c.fs.StringVar(&specs[0], "rate-login", def.login.String(), "POST /token limit per client address (`SPEC` such as 10/minute or \"100/hour burst 10\")")
+	c.fs.StringVar(&specs[1], "rate-login-failures", def.loginFailures.String(), "failed password checks per username, existing or not (`SPEC`)")
+	c.fs.StringVar(&specs[2], "rate-writes", def.writes.String(), "item writes, logout, password change and key rotation per user, together (`SPEC`)")
+	c.fs.StringVar(&specs[3], "rate-reads", def.reads.String(), "authenticated reads per user, together (`SPEC`)")
+	c.fs.StringVar(&specs[4], "rate-global", def.global.String(), "every request per client address, 404s and /docs included (`SPEC`)")
+	c.fs.StringVar(&trusted, "trusted-proxies", "", "`CIDR,...` of the reverse proxies whose forwarding header names the client (default none: the client is the TCP peer)")
+	c.fs.StringVar(&cfg.rates.header, "client-ip-header", def.header, "the one forwarding `HEADER` the trusted proxies write: X-Forwarded-For, Forwarded or X-Real-IP")
+	c.fs.StringVar(&cfg.rates.redisURL, "redis-url", "", "keep every rate limit in Redis at `URL` (redis:// or rediss://), shared by all instances; prefer the environment variable when it holds a password")
+	c.fs.StringVar(&cfg.rates.redisPrefix, "redis-prefix", def.redisPrefix, "`PREFIX` of the rate-limit keys in Redis, one per deployment sharing a Redis")
+	c.fs.StringVar(&failPolicy, "rate-fail", "open", "while Redis is unreachable: open (limit locally, each instance to its share of each limit) or closed (refuse limited requests with 503) (`POLICY`)")
+	c.fs.IntVar(&cfg.rates.instances, "instances", def.instances, "`N` instances share Redis: under --rate-fail open each limits locally to 1/N of each limit")
 	c.fs.StringVar(&level, "log-level", "info", "`LEVEL` of the log: debug, info, warn or error")
 	c.fs.StringVar(&format, "log-format", "json", "`FORMAT` of the log on stderr: json or text")
 	c.fs.DurationVar(&cfg.shutdownTimeout, "shutdown-timeout", 15*time.Second, "how long in-flight requests get to finish at shutdown (`DURATION`, 1s to 10m)")
@@ -67,8 +134,12 @@ func parseServe(args []string, getenv func(string) string, stdout, stderr io.Wri
 	if _, port, err := net.SplitHostPort(cfg.addr); err != nil || port == "" {
 		return fail("invalid --addr %q: want HOST:PORT, e.g. :8443 or 127.0.0.1:8443", cfg.addr)
 	}
-	if math.IsNaN(cfg.rateScale) || cfg.rateScale <= 0 || cfg.rateScale > 1e6 {
-		return fail("invalid --rate-scale %v: want a number above 0 and at most 1000000", cfg.rateScale)
+	if math.IsNaN(rateScale) || rateScale < 1 || rateScale > maxRateScale || rateScale != math.Trunc(rateScale) {
+		return fail("invalid --rate-scale %v: want a whole number from 1 to %d", rateScale, maxRateScale)
+	}
+	cfg.rateScale = int(rateScale)
+	if err := cfg.rates.parse(specs, trusted, failPolicy, cfg.rateScale); err != nil {
+		return fail("%v", err)
 	}
 	if err := cfg.logLevel.UnmarshalText([]byte(level)); err != nil {
 		return fail("invalid --log-level %q: want debug, info, warn or error", level)
@@ -81,6 +152,139 @@ func parseServe(args []string, getenv func(string) string, stdout, stderr io.Wri
 		return fail("invalid --shutdown-timeout %v: want 1s to 10m", cfg.shutdownTimeout)
 	}
 	return cfg, exitOK, true
+}
+
+// parse fills rc from the rate flags, with errors naming the flag and
+// quoting the bad text.
+func (rc *rateConfig) parse(specs [5]string, trusted, failPolicy string, scale int) error {
+	rc.scale = scale
+	for i, p := range []struct {
+		flag string
+		spec *ratelimit.Spec
+	}{
+		{"--rate-login", &rc.login}, {"--rate-login-failures", &rc.loginFailures}, {"--rate-writes", &rc.writes},
+		{"--rate-reads", &rc.reads}, {"--rate-global", &rc.global},
+	} {
+		spec, err := ratelimit.ParseSpec(specs[i])
+		if err != nil {
+			return fmt.Errorf("invalid %s: %v", p.flag, err)
+		}
+		if _, err := spec.Scale(scale); err != nil {
+			return fmt.Errorf("invalid %s %q with --rate-scale %d: %v", p.flag, specs[i], scale, err)
+		}
+		*p.spec = spec
+	}
+	var err error
+	if rc.trusted, err = clientip.ParsePrefixes(trusted); err != nil {
+		return fmt.Errorf("invalid --trusted-proxies: %v", err)
+	}
+	if _, err := clientip.New(clientip.Options{Header: rc.header}); err != nil {
+		return fmt.Errorf("invalid --client-ip-header: %v", err)
+	}
+	if rc.fail, err = ratelimit.ParseErrorPolicy(failPolicy); err != nil {
+		return fmt.Errorf("invalid --rate-fail: %v", err)
+	}
+	if rc.instances < 1 || rc.instances > maxInstances {
+		return fmt.Errorf("invalid --instances %d: want 1 to %d", rc.instances, maxInstances)
+	}
+	if strings.TrimSpace(rc.redisPrefix) == "" {
+		return errors.New("--redis-prefix must not be empty")
+	}
+	if rc.redisURL != "" {
+		if _, err := redisstore.ClientOptions(rc.redisURL); err != nil {
+			// url.Parse quotes the whole URL, password included: keep
+			// only what is wrong with it.
+			var ue *url.Error
+			if errors.As(err, &ue) {
+				err = ue.Err
+			}
+			return fmt.Errorf("invalid --redis-url: %v", err)
+		}
+	}
+	return nil
+}
+
+// build makes what `fortapi serve` limits with: one Set (in memory, or on
+// Redis), the client-address resolver and the failed-login limiter. An
+// unreachable Redis does not stop the start: the Set applies the outage
+// policy (--rate-fail) until Redis answers, logged when the outage begins
+// and ends. release closes the Redis client.
+func (rc rateConfig) build(ctx context.Context, log *slog.Logger) (set *ratelimit.Set, ip *clientip.Resolver, failures *ratelimit.Limiter, release func(), err error) {
+	release = func() {}
+	so := ratelimit.SetOptions{OnError: rc.fail, InstanceCount: rc.instances, Scale: rc.scale, Logger: log}
+	store := "memory"
+	if rc.redisURL != "" {
+		o, err := redisstore.ClientOptions(rc.redisURL)
+		if err != nil { // checked by parse
+			return nil, nil, nil, release, fmt.Errorf("--redis-url: %w", err)
+		}
+		client := redis.NewClient(o)
+		release = func() { _ = client.Close() }
+		so.Store = redisstore.New(client, redisstore.Options{Prefix: rc.redisPrefix})
+		store = "redis " + o.Addr
+		pctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+		perr := client.Ping(pctx).Err()
+		cancel()
+		if perr != nil {
+			log.Error("Redis is unreachable at start-up; rate limits apply --rate-fail until it answers",
+				"redis", o.Addr, "policy", rc.fail.String(), "error", perr.Error())
+		}
+	}
+	if set, err = ratelimit.NewSet(so); err != nil {
+		release()
+		return nil, nil, nil, func() {}, err
+	}
+	if ip, err = clientip.New(clientip.Options{TrustedProxies: rc.trusted, Header: rc.header}); err != nil {
+		release()
+		return nil, nil, nil, func() {}, err
+	}
+	if failures, err = ratelimit.New(ratelimit.Options{Name: "login-failures", Spec: rc.loginFailures, Set: set}); err != nil {
+		release()
+		return nil, nil, nil, func() {}, err
+	}
+	rc.logStart(log, store)
+	return set, ip, failures, release, nil
+}
+
+// logStart logs the limits in force, and warns about each setting that
+// weakens a default.
+func (rc rateConfig) logStart(log *slog.Logger, store string) {
+	def := defaultRates()
+	scaled := func(s ratelimit.Spec) string {
+		sc, _ := s.Scale(rc.scale) // checked by parse
+		return sc.String()
+	}
+	log.Info("rate limits",
+		"login", scaled(rc.login)+" per client address", "login_failures", scaled(rc.loginFailures)+" per username",
+		"writes", scaled(rc.writes)+" per user", "reads", scaled(rc.reads)+" per user",
+		"global", scaled(rc.global)+" per client address", "store", store, "on_store_error", rc.fail.String(),
+		"instances", rc.instances)
+	for _, l := range []struct {
+		flag      string
+		got, want ratelimit.Spec
+	}{
+		{"--rate-login", rc.login, def.login}, {"--rate-login-failures", rc.loginFailures, def.loginFailures},
+		{"--rate-writes", rc.writes, def.writes}, {"--rate-reads", rc.reads, def.reads}, {"--rate-global", rc.global, def.global},
+	} {
+		if l.got.Interval() < l.want.Interval() || l.got.MaxBurst() > l.want.MaxBurst() {
+			log.Warn("rate limit looser than the default", "flag", l.flag, "limit", l.got.String(), "default", l.want.String())
+		}
+	}
+	if rc.scale != 1 {
+		log.Warn("rate limits scaled (--rate-scale): every limit admits this many times more", "factor", rc.scale)
+	}
+	if len(rc.trusted) > 0 {
+		ps := make([]string, len(rc.trusted))
+		for i, p := range rc.trusted {
+			ps[i] = p.String()
+		}
+		log.Warn("client addresses are taken from a forwarding header when the peer is a trusted proxy (--trusted-proxies): each can name any client",
+			"trusted_proxies", strings.Join(ps, ","), "header", rc.header)
+	}
+	if rc.redisURL != "" && rc.fail == ratelimit.FailOpen && rc.instances == 1 {
+		log.Warn("with Redis and --rate-fail open, each instance limits locally to 1/--instances of each limit during an outage; --instances is 1",
+			"instances", rc.instances)
+	}
 }
 
 func newLogger(w io.Writer, format string, level slog.Level) *slog.Logger {
@@ -100,10 +304,18 @@ var scopeDocs = map[string]string{
 	server.ScopeKeysAdmin:  "rotate the token signing keys",
 }
 
+// apiLimits is what buildAPI limits with: the configuration, and the Set
+// and resolver built from it (nil: in memory, the TCP peer).
+type apiLimits struct {
+	cfg rateConfig
+	set *ratelimit.Set
+	ip  *clientip.Resolver
+}
+
 // buildAPI registers the reference server's operations on a fortapi API
 // and returns its handler. st is nil when the API is built only for its
 // document.
-func buildAPI(log *slog.Logger, store server.Store, st *authStack, auth fortapi.Authenticator) (*fortapi.API, http.Handler, error) {
+func buildAPI(log *slog.Logger, store server.Store, st *authStack, auth fortapi.Authenticator, rl apiLimits) (*fortapi.API, http.Handler, error) {
 	api := fortapi.New(fortapi.Options{
 		Title:         "fortapi",
 		Version:       version(),
@@ -111,8 +323,11 @@ func buildAPI(log *slog.Logger, store server.Store, st *authStack, auth fortapi.
 		Authenticator: auth,
 		Logger:        log,
 		OAuth2:        &fortapi.OAuth2Password{TokenURL: "/token", Scopes: scopeDocs},
+		RateLimits:    rl.set,
+		ClientIP:      rl.ip,
+		GlobalLimit:   rl.cfg.global.String(),
 	})
-	deps := httpapi.Deps{Store: store}
+	deps := httpapi.Deps{Store: store, Limits: rl.cfg.limits()}
 	if st != nil {
 		deps.Auth, deps.Keys = st.svc, st.keys
 	}
@@ -165,7 +380,12 @@ func serve(ctx context.Context, cfg serveConfig, getenv func(string) string, log
 	}()
 	log.Info("database open", "path", dbPath)
 
-	st, err := openAuth(ctx, cfg.dataDir, store, getenv, log, true)
+	set, ip, failures, closeRedis, err := cfg.rates.build(ctx, log)
+	if err != nil {
+		return err
+	}
+	defer closeRedis()
+	st, err := openAuth(ctx, cfg.dataDir, store, getenv, log, true, func(o *authn.Options) { o.LoginFailures = failures })
 	if err != nil {
 		return err
 	}
@@ -179,12 +399,9 @@ func serve(ctx context.Context, cfg serveConfig, getenv func(string) string, log
 	defer stopBG()
 	go st.svc.Run(bg)
 
-	_, handler, err := buildAPI(log, store, st, st.svc)
+	_, handler, err := buildAPI(log, store, st, st.svc, apiLimits{cfg: cfg.rates, set: set, ip: ip})
 	if err != nil {
 		return err
-	}
-	if cfg.rateScale != 1 {
-		log.Warn("rate limits scaled (--rate-scale)", "factor", cfg.rateScale)
 	}
 
 	ln, err := net.Listen("tcp", cfg.addr)
@@ -255,7 +472,7 @@ func runOpenAPI(args []string, getenv func(string) string, stdout, stderr io.Wri
 	if code, ok := c.parse(args, getenv, stdout, stderr); !ok {
 		return code
 	}
-	api, _, err := buildAPI(slog.New(slog.DiscardHandler), nil, nil, nil)
+	api, _, err := buildAPI(slog.New(slog.DiscardHandler), nil, nil, nil, apiLimits{cfg: defaultRates()})
 	if err != nil {
 		fmt.Fprintf(stderr, "fortapi openapi: %v\n", err)
 		return exitError
