@@ -19,6 +19,7 @@ import (
 	"github.com/fortapi/fortapi"
 	"github.com/fortapi/fortapi/jwtkey"
 	"github.com/fortapi/fortapi/password"
+	"github.com/fortapi/fortapi/ratelimit"
 	"github.com/fortapi/fortapi/server"
 	"github.com/fortapi/fortapi/server/authn"
 	"github.com/fortapi/fortapi/server/httpapi"
@@ -28,7 +29,8 @@ import (
 
 // The authenticated path in process (no network, no TLS): GET /protected
 // through the whole fortapi stack (front door, access log to io.Discard,
-// bearer-token authentication with the verified-token cache, the handler)
+// the global and per-user rate limits, bearer-token authentication with
+// the verified-token cache, the handler)
 // against DESIGN.md §8's reference, a bare net/http handler that verifies
 // an HS256 token with golang-jwt on every request.
 
@@ -63,7 +65,13 @@ func protectedStack(b *testing.B, alg jwtkey.Alg) (http.Handler, string) {
 		b.Fatal(err)
 	}
 	log := slog.New(slog.NewJSONHandler(io.Discard, nil))
-	api := fortapi.New(fortapi.Options{Authenticator: svc, Logger: log})
+	// The limits fortapi serve runs with (global per IP, reads per user),
+	// scaled so that the benchmark measures their cost, never a 429.
+	set, err := ratelimit.NewSet(ratelimit.SetOptions{Scale: 50_000})
+	if err != nil {
+		b.Fatal(err)
+	}
+	api := fortapi.New(fortapi.Options{Authenticator: svc, Logger: log, RateLimits: set, GlobalLimit: "1200/minute"})
 	httpapi.Register(api, httpapi.Deps{Store: store, Auth: svc, Keys: ring})
 	h, err := api.Handler()
 	if err != nil {
