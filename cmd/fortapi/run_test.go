@@ -14,6 +14,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"sync"
@@ -217,6 +218,8 @@ type lineWriter struct {
 	url  chan string
 }
 
+var servingText = regexp.MustCompile(` msg=serving url=(\S+)`)
+
 func newLineWriter() *lineWriter { return &lineWriter{url: make(chan string, 1)} }
 
 func (w *lineWriter) Write(p []byte) (int, error) {
@@ -230,9 +233,15 @@ func (w *lineWriter) Write(p []byte) (int, error) {
 			break
 		}
 		var m map[string]any
+		u := ""
 		if json.Unmarshal(w.part[:i], &m) == nil && m["msg"] == "serving" {
+			u = m["url"].(string)
+		} else if t := servingText.FindSubmatch(w.part[:i]); t != nil { // --log-format text
+			u = string(t[1])
+		}
+		if u != "" {
 			select {
-			case w.url <- m["url"].(string):
+			case w.url <- u:
 			default:
 			}
 		}
@@ -273,11 +282,17 @@ type served struct {
 
 func startServe(t *testing.T, dataDir string, extra ...string) served {
 	t.Helper()
+	return startServeEnv(t, dataDir, nil, extra...)
+}
+
+// startServeEnv is startServe with the environment kv.
+func startServeEnv(t *testing.T, dataDir string, kv map[string]string, extra ...string) served {
+	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	log := newLineWriter()
 	done := make(chan int, 1)
 	args := append([]string{"serve", "--data-dir", dataDir, "--addr", "127.0.0.1:0"}, extra...)
-	go func() { done <- run(ctx, args, env(nil), strings.NewReader(""), io.Discard, log) }()
+	go func() { done <- run(ctx, args, env(kv), strings.NewReader(""), io.Discard, log) }()
 	var once sync.Once
 	code := -1
 	stop := func() int {

@@ -25,6 +25,7 @@ import (
 	"github.com/fortapi/fortapi/clientip"
 	"github.com/fortapi/fortapi/ratelimit"
 	"github.com/fortapi/fortapi/ratelimit/redisstore"
+	"github.com/fortapi/fortapi/secret"
 	"github.com/fortapi/fortapi/server"
 	"github.com/fortapi/fortapi/server/authn"
 	"github.com/fortapi/fortapi/server/httpapi"
@@ -287,12 +288,17 @@ func (rc rateConfig) logStart(log *slog.Logger, store string) {
 	}
 }
 
+// newLogger is the server's log: JSON or text on w, with every record
+// passed through secret.NewRedactingHandler, so that passwords, tokens,
+// cookies and keys are redacted by attribute key and scrubbed from
+// messages and string values (JWTs, Bearer and Basic credentials).
 func newLogger(w io.Writer, format string, level slog.Level) *slog.Logger {
 	o := &slog.HandlerOptions{Level: level}
+	var h slog.Handler = slog.NewJSONHandler(w, o)
 	if format == "text" {
-		return slog.New(slog.NewTextHandler(w, o))
+		h = slog.NewTextHandler(w, o)
 	}
-	return slog.New(slog.NewJSONHandler(w, o))
+	return slog.New(secret.NewRedactingHandler(h))
 }
 
 // scopeDocs describes every scope the server grants, for the OpenAPI
