@@ -13,6 +13,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"time"
 
@@ -163,6 +164,13 @@ func openAuth(ctx context.Context, dataDir string, store *sqlite.Store, getenv f
 	}
 	return &authStack{keys: ring, tokens: tokens, revs: revs, hasher: hasher, svc: svc}, nil
 }
+
+// loginConcurrency is how many password hashes the server runs at once:
+// half the CPUs, at least one. A login flood then keeps the other half for
+// the rest of the API (the library's default, GOMAXPROCS, lets logins take
+// every core: measured on 2 cores, GET /protected's p99 rose 4.3x under a
+// flood of wrong-password logins).
+func loginConcurrency() int { return max(1, runtime.GOMAXPROCS(0)/2) }
 
 // adminPassword returns the first administrator's password from
 // FORTAPI_ADMIN_PASSWORD or the file FORTAPI_ADMIN_PASSWORD_FILE, or ""
