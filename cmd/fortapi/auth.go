@@ -1,24 +1,18 @@
 package main
 
 import (
-	"bytes"
 	"context"
-	"crypto/rand"
-	"encoding/base64"
-	"encoding/hex"
 	"errors"
 	"fmt"
-	"io"
-	"io/fs"
 	"log/slog"
 	"os"
 	"path/filepath"
 	"runtime"
-	"strings"
 	"time"
 
 	"github.com/fortapi/fortapi/jwtkey"
 	"github.com/fortapi/fortapi/password"
+	"github.com/fortapi/fortapi/secret"
 	"github.com/fortapi/fortapi/server/authn"
 	"github.com/fortapi/fortapi/server/sqlite"
 	"github.com/fortapi/fortapi/token"
@@ -35,83 +29,39 @@ const (
 // masterKeyFile is where a generated master key is kept, under the data dir.
 const masterKeyFile = "secrets/master.key"
 
-// loadMasterKey returns the 32-byte key that seals signing keys at rest:
-// from FORTAPI_MASTER_KEY (64 hex digits or base64 of 32 bytes), from the
-// file named by FORTAPI_MASTER_KEY_FILE, or generated with crypto/rand and
-// kept in DATA-DIR/secrets/master.key (mode 0600) for development. It says
-// which in the returned source.
-func loadMasterKey(dataDir string, getenv func(string) string, create bool) (key []byte, source string, err error) {
-	if v := getenv("FORTAPI_MASTER_KEY"); v != "" {
-		k, err := decodeKey(v)
-		if err != nil {
-			return nil, "", fmt.Errorf("FORTAPI_MASTER_KEY: %w", err)
-		}
-		return k, "FORTAPI_MASTER_KEY", nil
-	}
-	if p := getenv("FORTAPI_MASTER_KEY_FILE"); p != "" {
-		k, err := readKeyFile(p)
-		if err != nil {
-			return nil, "", fmt.Errorf("FORTAPI_MASTER_KEY_FILE: %w", err)
-		}
-		return k, p, nil
-	}
-	p := filepath.Join(dataDir, masterKeyFile)
-	k, err := readKeyFile(p)
-	if err == nil {
-		return k, p, nil
-	}
-	if !errors.Is(err, fs.ErrNotExist) || !create {
-		return nil, "", err
-	}
-	k = make([]byte, jwtkey.MasterKeySize)
-	if _, err := io.ReadFull(rand.Reader, k); err != nil {
-		return nil, "", err
-	}
-	if err := os.MkdirAll(filepath.Dir(p), 0o700); err != nil {
-		return nil, "", err
-	}
-	f, err := os.OpenFile(p, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
-	if errors.Is(err, fs.ErrExist) { // another process created it first
-		k, err := readKeyFile(p)
-		return k, p, err
-	}
-	if err != nil {
-		return nil, "", err
-	}
-	_, err = f.WriteString(base64.StdEncoding.EncodeToString(k) + "\n")
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err != nil {
-		return nil, "", fmt.Errorf("writing %s: %w", p, err)
-	}
-	return k, p + " (generated)", nil
-}
+// masterKeyEnv names the master key's environment variable; its _FILE
+// variant names a file holding it (container and orchestrator secrets).
+const masterKeyEnv = "FORTAPI_MASTER_KEY"
 
-func readKeyFile(p string) ([]byte, error) {
-	b, err := os.ReadFile(p)
-	if err != nil {
-		return nil, err
-	}
-	k, err := decodeKey(string(bytes.TrimRight(b, "\r\n")))
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", p, err)
-	}
-	return k, nil
-}
-
-// decodeKey reads 32 bytes written as 64 hex digits or as base64.
-func decodeKey(s string) ([]byte, error) {
-	s = strings.TrimSpace(s)
-	if k, err := hex.DecodeString(s); err == nil && len(k) == jwtkey.MasterKeySize {
-		return k, nil
-	}
-	for _, enc := range []*base64.Encoding{base64.StdEncoding, base64.RawStdEncoding, base64.URLEncoding, base64.RawURLEncoding} {
-		if k, err := enc.DecodeString(s); err == nil && len(k) == jwtkey.MasterKeySize {
-			return k, nil
+// loadMasterKey returns the 32-byte key that seals signing keys at rest,
+// and where it came from: FORTAPI_MASTER_KEY (64 hex digits or base64 of
+// 32 bytes), the file named by FORTAPI_MASTER_KEY_FILE (same format, one
+// trailing newline ignored), or a development key generated with
+// crypto/rand and kept in DATA-DIR/secrets/master.key (mode 0600, base64)
+// — created only when create is set. Errors name the source, never the
+// value.
+func loadMasterKey(dataDir string, getenv func(string) string, create bool) (key secret.Secret, l secret.Loaded, err error) {
+	l, err = secret.FromEnv(getenv, masterKeyEnv)
+	if errors.Is(err, secret.ErrNotSet) {
+		p := filepath.Join(dataDir, masterKeyFile)
+		if !create {
+			if _, err := os.Stat(p); err != nil {
+				return secret.Secret{}, l, fmt.Errorf("no %s or %s%s, and %w", masterKeyEnv, masterKeyEnv, secret.FileSuffix, err)
+			}
 		}
+		l, err = secret.LoadOrGenerate(p, jwtkey.MasterKeySize, secret.GenerateOptions{})
 	}
-	return nil, fmt.Errorf("want %d bytes as 64 hex digits or base64", jwtkey.MasterKeySize)
+	if err != nil {
+		return secret.Secret{}, l, err
+	}
+	if l.Kind == secret.KindGenerated { // LoadOrGenerate decodes the file
+		return l.Secret, l, nil
+	}
+	key, err = secret.DecodeKey(l.Secret, jwtkey.MasterKeySize)
+	if err != nil {
+		return secret.Secret{}, l, fmt.Errorf("%s: %w", l.Source, err)
+	}
+	return key, l, nil
 }
 
 // authStack is everything authentication needs, built on one store.
@@ -121,6 +71,9 @@ type authStack struct {
 	revs   *token.Revocations
 	hasher *password.Hasher
 	svc    *authn.Service
+	// masterKey says where the master key came from (its Secret is the
+	// text as loaded, for production checks).
+	masterKey secret.Loaded
 }
 
 // openAuth builds the authentication stack on store: the key ring (sealed
@@ -128,13 +81,16 @@ type authStack struct {
 // bounded password hasher and the login service, whose options each of
 // svcOpts may add to (serve: the failed-login limit).
 func openAuth(ctx context.Context, dataDir string, store *sqlite.Store, getenv func(string) string, log *slog.Logger, createKey bool, svcOpts ...func(*authn.Options)) (*authStack, error) {
-	mk, src, err := loadMasterKey(dataDir, getenv, createKey)
+	mk, loaded, err := loadMasterKey(dataDir, getenv, createKey)
 	if err != nil {
 		return nil, fmt.Errorf("master key: %w", err)
 	}
-	log.Info("master key loaded", "source", src)
+	log.Info("master key loaded", "source", loaded.Source, "kind", loaded.Kind.String(), "created", loaded.Created)
+	for _, w := range loaded.Warnings {
+		log.Warn("master key: " + w)
+	}
 	ring, err := jwtkey.Open(ctx, jwtkey.Options{
-		MasterKey: mk, Store: store, MaxTokenLifetime: accessLifetime, Leeway: tokenLeeway, Logger: log,
+		MasterKey: mk.Reveal(), Store: store, MaxTokenLifetime: accessLifetime, Leeway: tokenLeeway, Logger: log,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("signing keys: %w", err)
@@ -162,7 +118,7 @@ func openAuth(ctx context.Context, dataDir string, store *sqlite.Store, getenv f
 	if err != nil {
 		return nil, err
 	}
-	return &authStack{keys: ring, tokens: tokens, revs: revs, hasher: hasher, svc: svc}, nil
+	return &authStack{keys: ring, tokens: tokens, revs: revs, hasher: hasher, svc: svc, masterKey: loaded}, nil
 }
 
 // loginConcurrency is how many password hashes the server runs at once:
@@ -172,23 +128,21 @@ func openAuth(ctx context.Context, dataDir string, store *sqlite.Store, getenv f
 // flood of wrong-password logins).
 func loginConcurrency() int { return max(1, runtime.GOMAXPROCS(0)/2) }
 
+// adminPasswordEnv names the first administrator's password variable;
+// its _FILE variant names a file holding it.
+const adminPasswordEnv = "FORTAPI_ADMIN_PASSWORD"
+
 // adminPassword returns the first administrator's password from
-// FORTAPI_ADMIN_PASSWORD or the file FORTAPI_ADMIN_PASSWORD_FILE, or ""
-// (generate one).
-func adminPassword(getenv func(string) string) (string, error) {
-	if v := getenv("FORTAPI_ADMIN_PASSWORD"); v != "" {
-		return v, nil
+// FORTAPI_ADMIN_PASSWORD or the file FORTAPI_ADMIN_PASSWORD_FILE (one
+// trailing newline removed), or "" (generate one), and warnings to log
+// (a file others may read).
+func adminPassword(getenv func(string) string) (pw string, warnings []string, err error) {
+	l, err := secret.FromEnv(getenv, adminPasswordEnv)
+	if errors.Is(err, secret.ErrNotSet) {
+		return "", nil, nil
 	}
-	if p := getenv("FORTAPI_ADMIN_PASSWORD_FILE"); p != "" {
-		b, err := os.ReadFile(p)
-		if err != nil {
-			return "", fmt.Errorf("FORTAPI_ADMIN_PASSWORD_FILE: %w", err)
-		}
-		pw := strings.TrimRight(string(b), "\r\n")
-		if pw == "" {
-			return "", fmt.Errorf("FORTAPI_ADMIN_PASSWORD_FILE: %s is empty", p)
-		}
-		return pw, nil
+	if err != nil {
+		return "", nil, err
 	}
-	return "", nil
+	return l.Secret.RevealString(), l.Warnings, nil
 }

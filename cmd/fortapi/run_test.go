@@ -311,6 +311,7 @@ func startServeEnv(t *testing.T, dataDir string, kv map[string]string, extra ...
 	case u := <-log.url:
 		return served{url: u, log: log, stop: stop}
 	case c := <-done:
+		done <- c // for stop
 		t.Fatalf("serve exited %d before serving:\n%s", c, log.String())
 	case <-time.After(60 * time.Second):
 		t.Fatalf("serve did not start:\n%s", log.String())

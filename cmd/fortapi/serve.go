@@ -502,9 +502,12 @@ func runOpenAPI(args []string, getenv func(string) string, stdout, stderr io.Wri
 // password from FORTAPI_ADMIN_PASSWORD(_FILE) or a random one, which is
 // printed once, to the log on stderr.
 func bootstrapAdmin(ctx context.Context, st *authStack, getenv func(string) string, log *slog.Logger, stderr io.Writer) error {
-	pw, err := adminPassword(getenv)
+	pw, warnings, err := adminPassword(getenv)
 	if err != nil {
 		return err
+	}
+	for _, w := range warnings {
+		log.Warn("administrator password: " + w)
 	}
 	generated, created, err := st.svc.Bootstrap(ctx, pw)
 	if err != nil {
