@@ -291,7 +291,7 @@ func startServeEnv(t *testing.T, dataDir string, kv map[string]string, extra ...
 	ctx, cancel := context.WithCancel(context.Background())
 	log := newLineWriter()
 	done := make(chan int, 1)
-	args := append([]string{"serve", "--data-dir", dataDir, "--addr", "127.0.0.1:0"}, extra...)
+	args := append([]string{"serve", "--data-dir", dataDir, "--addr", "127.0.0.1:0", "--http-addr", ""}, extra...)
 	go func() { done <- run(ctx, args, env(kv), strings.NewReader(""), io.Discard, log) }()
 	var once sync.Once
 	code := -1
@@ -454,8 +454,9 @@ func TestServeFailsClearly(t *testing.T) {
 		args []string
 		want string
 	}{
-		{"port in use", []string{"serve", "--data-dir", t.TempDir(), "--addr", ln.Addr().String()}, "listening on"},
-		{"data dir is a file", []string{"serve", "--data-dir", file, "--addr", "127.0.0.1:0"}, "data directory"},
+		{"port in use", []string{"serve", "--data-dir", t.TempDir(), "--addr", ln.Addr().String(), "--http-addr", ""}, "listening on"},
+		{"HTTP port in use", []string{"serve", "--data-dir", t.TempDir(), "--addr", "127.0.0.1:0", "--http-addr", ln.Addr().String()}, "listening on --http-addr"},
+		{"data dir is a file", []string{"serve", "--data-dir", file, "--addr", "127.0.0.1:0", "--http-addr", ""}, "data directory"},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			code, _, errOut := runCmd(t, tt.args, nil)

@@ -43,7 +43,22 @@ type serveConfig struct {
 	logFormat       string
 	shutdownTimeout time.Duration
 	rates           rateConfig
+
+	httpAddr       string // the redirect listener; "" is none
+	tlsCert        string // certificate file, with --tls-key
+	tlsKey         string //
+	reloadInterval time.Duration
+	acmeDomains    []string // ACME instead of files
+	acmeEmail      string
+	acmeDirectory  string
+	env            string // development or production
 }
+
+// Environments of --env.
+const (
+	envDevelopment = "development"
+	envProduction  = "production"
+)
 
 // Default rate limits of `fortapi serve` beyond those of httpapi.
 const (
@@ -119,6 +134,15 @@ func parseServe(args []string, getenv func(string) string, stdout, stderr io.Wri
 	c.fs.StringVar(&cfg.rates.redisPrefix, "redis-prefix", def.redisPrefix, "`PREFIX` of the rate-limit keys in Redis, one per deployment sharing a Redis")
 	c.fs.StringVar(&failPolicy, "rate-fail", "open", "while Redis is unreachable: open (limit locally, each instance to its share of each limit) or closed (refuse limited requests with 503) (`POLICY`)")
 	c.fs.IntVar(&cfg.rates.instances, "instances", def.instances, "`N` instances share Redis: under --rate-fail open each limits locally to 1/N of each limit")
+	var acmeDomains string
+	c.fs.StringVar(&cfg.httpAddr, "http-addr", ":8080", "`HOST:PORT` of the plain-HTTP listener, which only redirects to HTTPS (308) and answers ACME http-01 challenges; empty turns it off (never started with --insecure-http)")
+	c.fs.StringVar(&cfg.tlsCert, "tls-cert", "", "PEM `FILE` with the certificate and its intermediates, with --tls-key; reloaded when it changes (default: the development certificate)")
+	c.fs.StringVar(&cfg.tlsKey, "tls-key", "", "PEM `FILE` with the private key of --tls-cert")
+	c.fs.DurationVar(&cfg.reloadInterval, "tls-reload-interval", 5*time.Second, "how often --tls-cert and --tls-key are checked for a new pair (`DURATION`, 1s to 1h)")
+	c.fs.StringVar(&acmeDomains, "acme-domain", "", "obtain and renew certificates by ACME (Let's Encrypt) for these `DOMAIN,...`, cached in DATA-DIR/acme; the CA must reach this server on port 443 (tls-alpn-01) or 80 (http-01, --http-addr)")
+	c.fs.StringVar(&cfg.acmeEmail, "acme-email", "", "contact `ADDRESS` the ACME CA may warn about expiring or revoked certificates")
+	c.fs.StringVar(&cfg.acmeDirectory, "acme-directory", tlsconfig.LetsEncryptURL, "ACME directory `URL` (Let's Encrypt staging for trials)")
+	c.fs.StringVar(&cfg.env, "env", envDevelopment, "`ENV`: development, or production, which refuses to start with generated or weak secrets, the development certificate, or --insecure-http without --trusted-proxies")
 	c.fs.StringVar(&level, "log-level", "info", "`LEVEL` of the log: debug, info, warn or error")
 	c.fs.StringVar(&format, "log-format", "json", "`FORMAT` of the log on stderr: json or text")
 	c.fs.DurationVar(&cfg.shutdownTimeout, "shutdown-timeout", 15*time.Second, "how long in-flight requests get to finish at shutdown (`DURATION`, 1s to 10m)")
@@ -138,6 +162,17 @@ func parseServe(args []string, getenv func(string) string, stdout, stderr io.Wri
 	if math.IsNaN(rateScale) || rateScale < 1 || rateScale > maxRateScale || rateScale != math.Trunc(rateScale) {
 		return fail("invalid --rate-scale %v: want a whole number from 1 to %d", rateScale, maxRateScale)
 	}
+	if cfg.httpAddr != "" {
+		if _, _, err := net.SplitHostPort(cfg.httpAddr); err != nil {
+			return fail("invalid --http-addr %q: want HOST:PORT, e.g. :8080 or :80, or empty for none", cfg.httpAddr)
+		}
+	}
+	if err := cfg.parseTLS(acmeDomains); err != nil {
+		return fail("%v", err)
+	}
+	if cfg.env != envDevelopment && cfg.env != envProduction {
+		return fail("invalid --env %q: want development or production", cfg.env)
+	}
 	cfg.rateScale = int(rateScale)
 	if err := cfg.rates.parse(specs, trusted, failPolicy, cfg.rateScale); err != nil {
 		return fail("%v", err)
@@ -153,6 +188,77 @@ func parseServe(args []string, getenv func(string) string, stdout, stderr io.Wri
 		return fail("invalid --shutdown-timeout %v: want 1s to 10m", cfg.shutdownTimeout)
 	}
 	return cfg, exitOK, true
+}
+
+// parseTLS checks the certificate flags: files, ACME or neither (the
+// development certificate), and none of them with --insecure-http.
+func (cfg *serveConfig) parseTLS(acmeDomains string) error {
+	if (cfg.tlsCert == "") != (cfg.tlsKey == "") {
+		if cfg.tlsCert == "" {
+			return errors.New("--tls-key needs --tls-cert: give both files or neither")
+		}
+		return errors.New("--tls-cert needs --tls-key: give both files or neither")
+	}
+	if cfg.reloadInterval < time.Second || cfg.reloadInterval > time.Hour {
+		return fmt.Errorf("invalid --tls-reload-interval %v: want 1s to 1h", cfg.reloadInterval)
+	}
+	for d := range strings.SplitSeq(acmeDomains, ",") {
+		d = strings.TrimSpace(d)
+		if d == "" {
+			continue
+		}
+		if !validDomain(d) {
+			return fmt.Errorf("invalid --acme-domain %q: want DNS names such as api.example.com, comma-separated (no wildcards, IP addresses or ports)", d)
+		}
+		cfg.acmeDomains = append(cfg.acmeDomains, strings.ToLower(strings.TrimSuffix(d, ".")))
+	}
+	acme := len(cfg.acmeDomains) > 0
+	if acmeDomains != "" && !acme {
+		return fmt.Errorf("invalid --acme-domain %q: no domain in it", acmeDomains)
+	}
+	if cfg.tlsCert != "" && acme {
+		return errors.New("--tls-cert/--tls-key and --acme-domain are mutually exclusive: choose certificate files or ACME")
+	}
+	if cfg.insecureHTTP && (cfg.tlsCert != "" || acme) {
+		return errors.New("--insecure-http serves no TLS: it cannot be used with --tls-cert/--tls-key or --acme-domain")
+	}
+	if !acme && cfg.acmeEmail != "" {
+		return errors.New("--acme-email needs --acme-domain")
+	}
+	if !acme && cfg.acmeDirectory != tlsconfig.LetsEncryptURL {
+		return errors.New("--acme-directory needs --acme-domain")
+	}
+	if cfg.acmeEmail != "" && (strings.Count(cfg.acmeEmail, "@") != 1 || strings.HasPrefix(cfg.acmeEmail, "@") ||
+		strings.HasSuffix(cfg.acmeEmail, "@") || strings.ContainsAny(cfg.acmeEmail, " \t\r\n<>,;")) {
+		return fmt.Errorf("invalid --acme-email %q: want an address such as ops@example.com", cfg.acmeEmail)
+	}
+	if u, err := url.Parse(cfg.acmeDirectory); err != nil || u.Scheme != "https" || u.Host == "" || u.User != nil {
+		return fmt.Errorf("invalid --acme-directory %q: want an https:// URL", cfg.acmeDirectory)
+	}
+	return nil
+}
+
+// validDomain accepts a DNS name of at least two labels of letters, digits
+// and hyphens (punycode for international names), as ACME CAs issue for.
+func validDomain(d string) bool {
+	if len(d) > 253 || net.ParseIP(d) != nil {
+		return false
+	}
+	labels := strings.Split(strings.TrimSuffix(d, "."), ".")
+	if len(labels) < 2 {
+		return false
+	}
+	for _, l := range labels {
+		if l == "" || len(l) > 63 || l[0] == '-' || l[len(l)-1] == '-' {
+			return false
+		}
+		for _, c := range l {
+			if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-') {
+				return false
+			}
+		}
+	}
+	return true
 }
 
 // parse fills rc from the rate flags, with errors naming the flag and
@@ -321,7 +427,7 @@ type apiLimits struct {
 // buildAPI registers the reference server's operations on a fortapi API
 // and returns its handler. st is nil when the API is built only for its
 // document.
-func buildAPI(log *slog.Logger, store server.Store, st *authStack, auth fortapi.Authenticator, rl apiLimits) (*fortapi.API, http.Handler, error) {
+func buildAPI(log *slog.Logger, store server.Store, st *authStack, auth fortapi.Authenticator, rl apiLimits, deps httpapi.Deps) (*fortapi.API, http.Handler, error) {
 	api := fortapi.New(fortapi.Options{
 		Title:         "fortapi",
 		Version:       version(),
@@ -333,7 +439,7 @@ func buildAPI(log *slog.Logger, store server.Store, st *authStack, auth fortapi.
 		ClientIP:      rl.ip,
 		GlobalLimit:   rl.cfg.global.String(),
 	})
-	deps := httpapi.Deps{Store: store, Limits: rl.cfg.limits()}
+	deps.Store, deps.Limits = store, rl.cfg.limits()
 	if st != nil {
 		deps.Auth, deps.Keys = st.svc, st.keys
 	}
@@ -405,7 +511,20 @@ func serve(ctx context.Context, cfg serveConfig, getenv func(string) string, log
 	defer stopBG()
 	go st.svc.Run(bg)
 
-	_, handler, err := buildAPI(log, store, st, st.svc, apiLimits{cfg: cfg.rates, set: set, ip: ip})
+	var tlsSrc *certSource
+	if !cfg.insecureHTTP {
+		if tlsSrc, err = cfg.certificates(log); err != nil {
+			return err
+		}
+		if tlsSrc.reloader != nil {
+			go tlsSrc.reloader.Run(bg)
+		}
+	}
+	deps := httpapi.Deps{}
+	if tlsSrc != nil {
+		deps.CertExpiry = tlsSrc.expiry
+	}
+	_, handler, err := buildAPI(log, store, st, st.svc, apiLimits{cfg: cfg.rates, set: set, ip: ip}, deps)
 	if err != nil {
 		return err
 	}
@@ -419,41 +538,157 @@ func serve(ctx context.Context, cfg serveConfig, getenv func(string) string, log
 		scheme = "http"
 		log.Warn("serving plain HTTP (--insecure-http): credentials cross the network unencrypted unless a TLS-terminating proxy is in front of this server")
 	} else {
-		dc, err := tlsconfig.DevCertificate(filepath.Join(cfg.dataDir, "tls"), tlsconfig.DevCertOptions{})
-		if err != nil {
-			ln.Close()
-			return fmt.Errorf("development certificate: %w", err)
-		}
-		log.Info("development certificate (self-signed; trust it with curl --cacert)",
-			"cert", dc.CertFile, "sha256", dc.Fingerprint, "not_after", dc.NotAfter.UTC().Format(time.RFC3339), "created", dc.Created)
-		tc := tlsconfig.Server()
-		tc.Certificates = []tls.Certificate{dc.Certificate}
-		ln = tls.NewListener(ln, tc)
+		ln = tls.NewListener(ln, tlsSrc.config)
+		handler = tlsconfig.HSTS(handler, tlsconfig.DefaultHSTSMaxAge, false)
 	}
 	srv := fortapi.NewServer(cfg.addr, handler, fortapi.ServerOptions{Logger: log})
 	srv.BaseContext = func(net.Listener) context.Context { return context.WithoutCancel(ctx) }
 
-	errc := make(chan error, 1)
+	errc := make(chan error, 2)
+	var redirect *http.Server
+	switch {
+	case cfg.httpAddr == "":
+	case cfg.insecureHTTP:
+		log.Info("no HTTP redirect listener with --insecure-http", "http_addr", cfg.httpAddr)
+	default:
+		hln, err := net.Listen("tcp", cfg.httpAddr)
+		if err != nil {
+			ln.Close()
+			return fmt.Errorf("listening on --http-addr %s: %w", cfg.httpAddr, err)
+		}
+		_, httpsPort, _ := net.SplitHostPort(ln.Addr().String())
+		var h http.Handler = tlsconfig.RedirectHandler(httpsPort, cfg.acmeDomains...)
+		if tlsSrc.acme != nil {
+			h = tlsSrc.acme.HTTPHandler(h)
+		}
+		redirect = fortapi.NewServer(cfg.httpAddr, h, fortapi.ServerOptions{Logger: log})
+		redirect.BaseContext = srv.BaseContext
+		go func() { errc <- redirect.Serve(hln) }()
+		log.Info("redirecting HTTP to HTTPS", "url", "http://"+displayAddr(hln.Addr()), "https_port", httpsPort, "acme_http01", tlsSrc.acme != nil)
+	}
 	go func() { errc <- srv.Serve(ln) }()
 	log.Info("serving", "url", scheme+"://"+displayAddr(ln.Addr()), "docs", scheme+"://"+displayAddr(ln.Addr())+fortapi.DocsPath)
+	if tlsSrc != nil && tlsSrc.acme != nil {
+		go func() {
+			if err := tlsSrc.acme.Obtain(bg); err != nil {
+				log.Error("ACME: obtaining a certificate failed; retried at the next handshake", "error", err.Error())
+				return
+			}
+			tlsSrc.logExpiry(bg, log)
+		}()
+	}
 
 	select {
 	case err := <-errc:
+		if redirect != nil {
+			_ = redirect.Close()
+		}
+		_ = srv.Close()
 		return fmt.Errorf("serving: %w", err)
 	case <-ctx.Done():
 	}
 	log.Info("shutting down", "timeout", cfg.shutdownTimeout.String())
 	sctx, cancel := context.WithTimeout(context.Background(), cfg.shutdownTimeout)
 	defer cancel()
+	if redirect != nil {
+		_ = redirect.Shutdown(sctx)
+	}
 	if err := srv.Shutdown(sctx); err != nil {
 		log.Warn("in-flight requests did not finish in time; closing their connections", "error", err.Error())
 		_ = srv.Close()
 	}
-	if err := <-errc; err != nil && !errors.Is(err, http.ErrServerClosed) {
-		return fmt.Errorf("serving: %w", err)
+	servers := 1
+	if redirect != nil {
+		servers = 2
+	}
+	for range servers {
+		if err := <-errc; err != nil && !errors.Is(err, http.ErrServerClosed) {
+			return fmt.Errorf("serving: %w", err)
+		}
 	}
 	log.Info("stopped")
 	return nil
+}
+
+// certSource is where the HTTPS listener's certificate comes from.
+type certSource struct {
+	kind     string // "files", "acme" or "development"
+	config   *tls.Config
+	reloader *tlsconfig.FileReloader                  // kind files
+	acme     *tlsconfig.ACMEManager                   // kind acme
+	notAfter func(context.Context) (time.Time, error) // of the served certificate
+}
+
+// certificates sets up the certificate source the flags choose: files
+// (reloaded when they change), ACME, or the development certificate.
+func (cfg serveConfig) certificates(log *slog.Logger) (*certSource, error) {
+	var src *certSource
+	switch {
+	case cfg.tlsCert != "":
+		r, err := tlsconfig.NewFileReloader(cfg.tlsCert, cfg.tlsKey, tlsconfig.ReloaderOptions{Logger: log, PollInterval: cfg.reloadInterval})
+		if err != nil {
+			return nil, fmt.Errorf("--tls-cert/--tls-key: %w", err)
+		}
+		leaf := r.Leaf()
+		log.Info("certificate from files, reloaded when they change",
+			"cert", cfg.tlsCert, "key", cfg.tlsKey, "subject", leaf.Subject.String(), "dns_names", strings.Join(leaf.DNSNames, ","),
+			"sha256", r.Fingerprint(), "not_after", r.NotAfter().UTC().Format(time.RFC3339), "poll_interval", cfg.reloadInterval.String())
+		src = &certSource{kind: "files", config: r.TLSConfig(), reloader: r,
+			notAfter: func(context.Context) (time.Time, error) { return r.NotAfter(), r.Err() }}
+	case len(cfg.acmeDomains) > 0:
+		cache := filepath.Join(cfg.dataDir, "acme")
+		a, err := tlsconfig.ACME(tlsconfig.ACMEOptions{Domains: cfg.acmeDomains, CacheDir: cache, Email: cfg.acmeEmail, DirectoryURL: cfg.acmeDirectory})
+		if err != nil {
+			return nil, fmt.Errorf("ACME: %w", err)
+		}
+		log.Info("certificates from ACME (the CA's terms of service are accepted)",
+			"domains", strings.Join(cfg.acmeDomains, ","), "directory", cfg.acmeDirectory, "cache", cache)
+		src = &certSource{kind: "acme", config: a.TLSConfig(), acme: a, notAfter: a.NotAfter}
+	default:
+		dc, err := tlsconfig.DevCertificate(filepath.Join(cfg.dataDir, "tls"), tlsconfig.DevCertOptions{})
+		if err != nil {
+			return nil, fmt.Errorf("development certificate: %w", err)
+		}
+		log.Info("development certificate (self-signed; trust it with curl --cacert)",
+			"cert", dc.CertFile, "sha256", dc.Fingerprint, "not_after", dc.NotAfter.UTC().Format(time.RFC3339), "created", dc.Created)
+		tc := tlsconfig.Server()
+		tc.Certificates = []tls.Certificate{dc.Certificate}
+		src = &certSource{kind: "development", config: tc,
+			notAfter: func(context.Context) (time.Time, error) { return dc.NotAfter, nil }}
+	}
+	src.logExpiry(context.Background(), log)
+	return src, nil
+}
+
+// logExpiry warns when the served certificate expires within
+// tlsconfig.ExpiryWarning (14 days), or has expired.
+func (c *certSource) logExpiry(ctx context.Context, log *slog.Logger) {
+	t, err := c.notAfter(ctx)
+	switch {
+	case errors.Is(err, tlsconfig.ErrNoCertificate):
+		log.Info("ACME: no certificate in the cache yet; obtaining one", "error", err.Error())
+	case t.IsZero():
+	case !time.Now().Before(t):
+		log.Error("the TLS certificate has expired", "source", c.kind, "not_after", t.UTC().Format(time.RFC3339))
+	case time.Until(t) < tlsconfig.ExpiryWarning:
+		log.Warn("the TLS certificate expires within 14 days", "source", c.kind, "not_after", t.UTC().Format(time.RFC3339))
+	}
+}
+
+// expiry is the served certificate's expiry for /readyz, which is public:
+// problems are described without paths or CA messages (those are logged).
+func (c *certSource) expiry(ctx context.Context) (time.Time, error) {
+	t, err := c.notAfter(ctx)
+	switch {
+	case err == nil:
+		return t, nil
+	case c.kind == "files":
+		return t, errors.New("the certificate files on disk were refused; the previous certificate is still served (see the log)")
+	case errors.Is(err, tlsconfig.ErrNoCertificate):
+		return t, errors.New("ACME: no certificate yet for every domain")
+	default:
+		return t, errors.New("the certificate could not be checked (see the log)")
+	}
 }
 
 // displayAddr turns a listener address into one a client can dial:
@@ -478,7 +713,7 @@ func runOpenAPI(args []string, getenv func(string) string, stdout, stderr io.Wri
 	if code, ok := c.parse(args, getenv, stdout, stderr); !ok {
 		return code
 	}
-	api, _, err := buildAPI(slog.New(slog.DiscardHandler), nil, nil, nil, apiLimits{cfg: defaultRates()})
+	api, _, err := buildAPI(slog.New(slog.DiscardHandler), nil, nil, nil, apiLimits{cfg: defaultRates()}, httpapi.Deps{})
 	if err != nil {
 		fmt.Fprintf(stderr, "fortapi openapi: %v\n", err)
 		return exitError

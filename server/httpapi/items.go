@@ -43,6 +43,9 @@ type Deps struct {
 	Keys *jwtkey.Ring
 	// Limits are the rate limits the operations declare.
 	Limits Limits
+	// CertExpiry, when set, reports the served TLS certificate's expiry
+	// on /readyz (see registerHealth in routes.go).
+	CertExpiry CertExpiryFunc
 }
 
 // Default rate limits of Limits.

@@ -42,16 +42,56 @@ func registerHealth(api huma.API, d Deps) {
 	})
 	huma.Register(api, huma.Operation{
 		OperationID: "readyz", Method: http.MethodGet, Path: "/readyz",
-		Summary: "Readiness: the store answers", Tags: []string{"health"}, Security: fortapi.Public(),
+		Summary: "Readiness: the store answers, the TLS certificate is valid",
+		Description: "200 while the store answers and the served TLS certificate (if the server terminates TLS) has not expired. " +
+			"`certificate_not_after` is the served certificate's expiry. `warnings` lists what needs an operator without taking " +
+			"the instance out of service: a certificate expiring within 14 days, certificate files that were refused (the previous " +
+			"certificate is still served), an ACME certificate not obtained yet. 503 when the store does not answer or the " +
+			"certificate has expired.",
+		Tags: []string{"health"}, Security: fortapi.Public(),
 		Errors: []int{http.StatusServiceUnavailable},
-	}, func(ctx context.Context, _ *struct{}) (*statusOutput, error) {
+	}, func(ctx context.Context, _ *struct{}) (*readyOutput, error) {
 		ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
 		defer cancel()
 		if d.Store == nil || d.Store.Ping(ctx) != nil {
 			return nil, huma.Error503ServiceUnavailable("the store is not reachable")
 		}
-		out := &statusOutput{}
+		out := &readyOutput{}
 		out.Body.Status = "ready"
+		if d.CertExpiry != nil {
+			notAfter, err := d.CertExpiry(ctx)
+			if !notAfter.IsZero() {
+				if !d.Now().Before(notAfter) {
+					return nil, huma.Error503ServiceUnavailable("the TLS certificate expired at " + notAfter.UTC().Format(time.RFC3339))
+				}
+				t := notAfter.UTC()
+				out.Body.CertificateNotAfter = &t
+				if notAfter.Sub(d.Now()) < CertExpiryWarning {
+					out.Body.Warnings = append(out.Body.Warnings, "the TLS certificate expires within 14 days, at "+t.Format(time.RFC3339))
+				}
+			}
+			if err != nil {
+				out.Body.Warnings = append(out.Body.Warnings, err.Error())
+			}
+		}
 		return out, nil
 	})
+}
+
+// CertExpiryWarning is how long before the TLS certificate expires
+// /readyz starts warning about it: 14 days (tlsconfig.ExpiryWarning).
+const CertExpiryWarning = 14 * 24 * time.Hour
+
+// CertExpiryFunc reports when the served TLS certificate expires (zero
+// when unknown) and a problem with it, if any. The error's text is shown
+// on /readyz, which is public: it must name no path or internal detail.
+type CertExpiryFunc func(context.Context) (time.Time, error)
+
+type readyOutput struct {
+	Body struct {
+		Status string `json:"status" example:"ready"`
+		// CertificateNotAfter is when the served TLS certificate expires.
+		CertificateNotAfter *time.Time `json:"certificate_not_after,omitempty" doc:"When the served TLS certificate expires (absent when this server does not terminate TLS)"`
+		Warnings            []string   `json:"warnings,omitempty" doc:"Problems that need an operator but leave the server ready (certificate expiring within 14 days, refused certificate files, ACME certificate not obtained yet)"`
+	}
 }

@@ -1,0 +1,341 @@
+package main
+
+import (
+	"context"
+	"crypto/sha256"
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/fortapi/fortapi/server/httpapi"
+	"github.com/fortapi/fortapi/server/sqlite"
+	"github.com/fortapi/fortapi/tlsconfig"
+)
+
+func TestTLSFlagErrors(t *testing.T) {
+	for _, tt := range []struct {
+		name string
+		args []string
+		env  map[string]string
+		want string
+	}{
+		{"cert without key", []string{"--tls-cert", "c.pem"}, nil, "--tls-cert needs --tls-key"},
+		{"key without cert", []string{"--tls-key", "k.pem"}, nil, "--tls-key needs --tls-cert"},
+		{"key without cert from env", nil, map[string]string{"FORTAPI_TLS_KEY": "k.pem"}, "--tls-key needs --tls-cert"},
+		{"files and ACME", []string{"--tls-cert", "c.pem", "--tls-key", "k.pem", "--acme-domain", "api.example.com"}, nil, "mutually exclusive"},
+		{"insecure HTTP and files", []string{"--tls-cert", "c.pem", "--tls-key", "k.pem", "--insecure-http"}, nil, "--insecure-http serves no TLS"},
+		{"insecure HTTP and ACME", []string{"--acme-domain", "api.example.com", "--insecure-http"}, nil, "--insecure-http serves no TLS"},
+		{"wildcard domain", []string{"--acme-domain", "api.example.com,*.example.com"}, nil, `invalid --acme-domain "*.example.com"`},
+		{"IP address domain", []string{"--acme-domain", "192.0.2.1"}, nil, `invalid --acme-domain "192.0.2.1"`},
+		{"single label domain", []string{"--acme-domain", "localhost"}, nil, `invalid --acme-domain "localhost"`},
+		{"domain with a port", []string{"--acme-domain", "api.example.com:443"}, nil, `invalid --acme-domain "api.example.com:443"`},
+		{"only commas", []string{"--acme-domain", ", ,"}, nil, `invalid --acme-domain ", ,": no domain in it`},
+		{"email without ACME", []string{"--acme-email", "ops@example.com"}, nil, "--acme-email needs --acme-domain"},
+		{"directory without ACME", []string{"--acme-directory", "https://acme.example.com/dir"}, nil, "--acme-directory needs --acme-domain"},
+		{"bad email", []string{"--acme-domain", "api.example.com", "--acme-email", "ops"}, nil, `invalid --acme-email "ops"`},
+		{"plain HTTP directory", []string{"--acme-domain", "api.example.com", "--acme-directory", "http://acme.example.com/dir"}, nil, `invalid --acme-directory "http://acme.example.com/dir"`},
+		{"bad HTTP address", []string{"--http-addr", "8080"}, nil, `invalid --http-addr "8080"`},
+		{"bad HTTP address from env", nil, map[string]string{"FORTAPI_HTTP_ADDR": "localhost"}, `invalid --http-addr "localhost"`},
+		{"reload too often", []string{"--tls-cert", "c.pem", "--tls-key", "k.pem", "--tls-reload-interval", "100ms"}, nil, "invalid --tls-reload-interval 100ms"},
+		{"bad env", []string{"--env", "staging"}, nil, `invalid --env "staging"`},
+		{"bad env from env", nil, map[string]string{"FORTAPI_ENV": "prod"}, `invalid --env "prod"`},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			code, out, errOut := runCmd(t, append([]string{"serve"}, tt.args...), tt.env)
+			if code != exitUsage || out != "" {
+				t.Fatalf("exit %d, stdout %q, stderr %q; want exit %d", code, out, errOut, exitUsage)
+			}
+			if !strings.Contains(errOut, tt.want) || strings.Count(strings.TrimSpace(errOut), "\n") != 0 {
+				t.Errorf("stderr %q, want one line with %q", errOut, tt.want)
+			}
+		})
+	}
+}
+
+func TestTLSFlagsParsed(t *testing.T) {
+	var stderr strings.Builder
+	cfg, _, ok := parseServe(nil, env(map[string]string{
+		"FORTAPI_ACME_DOMAIN": " API.example.com, www.example.com. ", "FORTAPI_ACME_EMAIL": "ops@example.com",
+		"FORTAPI_ACME_DIRECTORY": "https://127.0.0.1:14000/dir", "FORTAPI_HTTP_ADDR": ":80", "FORTAPI_ENV": "production",
+	}), io.Discard, &stderr)
+	if !ok {
+		t.Fatal(stderr.String())
+	}
+	if strings.Join(cfg.acmeDomains, " ") != "api.example.com www.example.com" || cfg.acmeEmail != "ops@example.com" ||
+		cfg.acmeDirectory != "https://127.0.0.1:14000/dir" || cfg.httpAddr != ":80" || cfg.env != envProduction {
+		t.Errorf("%+v", cfg)
+	}
+	cfg, _, ok = parseServe(nil, env(nil), io.Discard, &stderr)
+	if !ok || cfg.httpAddr != ":8080" || cfg.env != envDevelopment || cfg.acmeDirectory != tlsconfig.LetsEncryptURL || cfg.reloadInterval != 5*time.Second {
+		t.Errorf("defaults: %+v", cfg)
+	}
+}
+
+// logField returns field of the first JSON log line whose msg is msg.
+func logField(log, msg, field string) string {
+	for _, line := range strings.Split(log, "\n") {
+		var m map[string]any
+		if json.Unmarshal([]byte(line), &m) == nil && m["msg"] == msg {
+			s, _ := m[field].(string)
+			return s
+		}
+	}
+	return ""
+}
+
+// certPair makes a development certificate in a directory of its own.
+func certPair(t *testing.T, opts tlsconfig.DevCertOptions) *tlsconfig.DevCert {
+	t.Helper()
+	dc, err := tlsconfig.DevCertificate(filepath.Join(t.TempDir(), "tls"), opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return dc
+}
+
+// install copies a pair to cert and key, each file replaced atomically.
+func install(t *testing.T, dc *tlsconfig.DevCert, cert, key string) {
+	t.Helper()
+	for _, f := range [][2]string{{dc.KeyFile, key}, {dc.CertFile, cert}} {
+		b, err := os.ReadFile(f[0])
+		if err != nil {
+			t.Fatal(err)
+		}
+		tmp := f[1] + ".tmp"
+		if err := os.WriteFile(tmp, b, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Rename(tmp, f[1]); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// trusting is an HTTPS client trusting the given self-signed certificates,
+// on a new connection for every request.
+func trusting(t *testing.T, pairs ...*tlsconfig.DevCert) *http.Client {
+	t.Helper()
+	pool := x509.NewCertPool()
+	for _, p := range pairs {
+		pool.AddCert(p.Certificate.Leaf)
+	}
+	return &http.Client{
+		Timeout:       10 * time.Second,
+		Transport:     &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}, DisableKeepAlives: true},
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+	}
+}
+
+func leafFingerprint(resp *http.Response) string {
+	if resp.TLS == nil || len(resp.TLS.PeerCertificates) == 0 {
+		return ""
+	}
+	sum := sha256.Sum256(resp.TLS.PeerCertificates[0].Raw)
+	parts := make([]string, len(sum))
+	for i, b := range sum {
+		parts[i] = fmt.Sprintf("%02X", b)
+	}
+	return strings.Join(parts, ":")
+}
+
+// TestServeCertificateFilesHotReload serves certificate files, replaces
+// them while serving, and gets the new certificate within the poll
+// interval; a broken pair keeps the old one. Also: HSTS over HTTPS, the
+// redirect listener's 308 without HSTS, and /readyz's certificate expiry.
+func TestServeCertificateFilesHotReload(t *testing.T) {
+	a := certPair(t, tlsconfig.DevCertOptions{})
+	b := certPair(t, tlsconfig.DevCertOptions{})
+	files := t.TempDir()
+	cert, key := filepath.Join(files, "cert.pem"), filepath.Join(files, "key.pem")
+	install(t, a, cert, key)
+	dir := t.TempDir()
+	s := startServe(t, dir, "--tls-cert", cert, "--tls-key", key, "--tls-reload-interval", "1s", "--http-addr", "127.0.0.1:0")
+	c := trusting(t, a, b)
+
+	resp, body := get(t, c, s.url+"/readyz")
+	if resp.StatusCode != 200 || leafFingerprint(resp) != a.Fingerprint {
+		t.Fatalf("/readyz: %d %s, certificate %s, want %s", resp.StatusCode, body, leafFingerprint(resp), a.Fingerprint)
+	}
+	var ready struct {
+		Status   string    `json:"status"`
+		NotAfter time.Time `json:"certificate_not_after"`
+		Warnings []string  `json:"warnings"`
+	}
+	if err := json.Unmarshal(body, &ready); err != nil || ready.Status != "ready" || !ready.NotAfter.Equal(a.NotAfter.Truncate(time.Second)) || len(ready.Warnings) != 0 {
+		t.Errorf("/readyz %s (%v), want not_after %v", body, err, a.NotAfter)
+	}
+	t.Run("HSTS over HTTPS", func(t *testing.T) {
+		resp, _ := get(t, c, s.url+"/healthz")
+		if got := resp.Header.Get("Strict-Transport-Security"); got != "max-age=31536000" {
+			t.Errorf("Strict-Transport-Security %q", got)
+		}
+	})
+	t.Run("HTTP redirects with 308", func(t *testing.T) {
+		redirect := logField(s.log.String(), "redirecting HTTP to HTTPS", "url")
+		if !strings.HasPrefix(redirect, "http://127.0.0.1:") {
+			t.Fatalf("redirect listener URL %q not logged:\n%s", redirect, s.log.String())
+		}
+		for _, method := range []string{"GET", "POST"} {
+			resp, _ := send(t, c, method, redirect+"/items/?limit=5&q=a%20b", nil, "")
+			if want := s.url + "/items/?limit=5&q=a%20b"; resp.StatusCode != http.StatusPermanentRedirect || resp.Header.Get("Location") != want {
+				t.Errorf("%s: %d Location %q, want 308 %q", method, resp.StatusCode, resp.Header.Get("Location"), want)
+			}
+			if resp.Header.Get("Strict-Transport-Security") != "" {
+				t.Error("HSTS over plain HTTP")
+			}
+		}
+		// The redirect goes where it says: the API over HTTPS.
+		resp, _ := get(t, c, redirect+"/healthz")
+		if resp.StatusCode != 308 {
+			t.Fatalf("%d", resp.StatusCode)
+		}
+		resp, _ = get(t, c, resp.Header.Get("Location"))
+		if resp.StatusCode != 200 {
+			t.Errorf("following the redirect: %d", resp.StatusCode)
+		}
+	})
+	t.Run("broken files keep the old certificate", func(t *testing.T) {
+		if err := os.WriteFile(key, []byte("-----BEGIN PRIVATE KEY-----\ngarbage\n-----END PRIVATE KEY-----\n"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(2500 * time.Millisecond)
+		resp, body := get(t, c, s.url+"/readyz")
+		if resp.StatusCode != 200 || leafFingerprint(resp) != a.Fingerprint || !strings.Contains(string(body), "refused") {
+			t.Errorf("/readyz: %d %s with %s", resp.StatusCode, body, leafFingerprint(resp))
+		}
+		if strings.Contains(string(body), files) {
+			t.Errorf("/readyz, which is public, names the files: %s", body)
+		}
+	})
+	t.Run("a new pair is served within the poll interval", func(t *testing.T) {
+		start := time.Now()
+		install(t, b, cert, key)
+		for {
+			resp, _ := get(t, c, s.url+"/healthz")
+			if leafFingerprint(resp) == b.Fingerprint {
+				break
+			}
+			if time.Since(start) > 3*time.Second {
+				t.Fatalf("still serving %s after %v", leafFingerprint(resp), time.Since(start))
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+		t.Logf("new certificate served after %v", time.Since(start).Round(time.Millisecond))
+		_, body := get(t, c, s.url+"/readyz")
+		if strings.Contains(string(body), "warnings") {
+			t.Errorf("/readyz still warns after a good pair: %s", body)
+		}
+	})
+	if code := s.stop(); code != 0 {
+		t.Fatalf("exit %d", code)
+	}
+	if logField(s.log.String(), "certificate from files, reloaded when they change", "sha256") != a.Fingerprint {
+		t.Errorf("the certificate is not logged at start:\n%s", s.log.String())
+	}
+}
+
+// TestServeCertificateExpiringSoon: a certificate expiring within 14 days
+// is logged at start and reported by /readyz, which stays 200.
+func TestServeCertificateExpiringSoon(t *testing.T) {
+	soon := certPair(t, tlsconfig.DevCertOptions{Validity: 5 * 24 * time.Hour, RenewBefore: time.Hour})
+	s := startServe(t, t.TempDir(), "--tls-cert", soon.CertFile, "--tls-key", soon.KeyFile)
+	resp, body := get(t, trusting(t, soon), s.url+"/readyz")
+	if resp.StatusCode != 200 || !strings.Contains(string(body), "expires within 14 days") {
+		t.Errorf("/readyz: %d %s", resp.StatusCode, body)
+	}
+	s.stop()
+	if !strings.Contains(s.log.String(), `"level":"WARN","msg":"the TLS certificate expires within 14 days"`) {
+		t.Errorf("not logged:\n%s", s.log.String())
+	}
+}
+
+func TestServeCertificateFilesRefused(t *testing.T) {
+	a, b := certPair(t, tlsconfig.DevCertOptions{}), certPair(t, tlsconfig.DevCertOptions{})
+	for _, tt := range []struct {
+		name, cert, key, want string
+	}{
+		{"missing", filepath.Join(t.TempDir(), "nope.pem"), a.KeyFile, "--tls-cert/--tls-key: "},
+		{"key of another certificate", a.CertFile, b.KeyFile, "--tls-cert/--tls-key: "},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			code, _, errOut := runCmd(t, []string{"serve", "--data-dir", t.TempDir(), "--addr", "127.0.0.1:0", "--http-addr", "", "--tls-cert", tt.cert, "--tls-key", tt.key}, nil)
+			if code != exitError || !strings.Contains(errOut, tt.want) {
+				t.Errorf("exit %d, stderr %q", code, errOut)
+			}
+		})
+	}
+}
+
+func TestNoRedirectListenerWithInsecureHTTP(t *testing.T) {
+	s := startServe(t, t.TempDir(), "--insecure-http", "--http-addr", "127.0.0.1:0")
+	resp, _ := get(t, http.DefaultClient, s.url+"/healthz")
+	if resp.Header.Get("Strict-Transport-Security") != "" {
+		t.Error("HSTS over plain HTTP")
+	}
+	s.stop()
+	log := s.log.String()
+	if logField(log, "redirecting HTTP to HTTPS", "url") != "" || !strings.Contains(log, "no HTTP redirect listener with --insecure-http") {
+		t.Errorf("redirect listener started with --insecure-http:\n%s", log)
+	}
+}
+
+// TestReadyzCertificate covers /readyz's answers to each certificate state.
+func TestReadyzCertificate(t *testing.T) {
+	store, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "db"), sqlite.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer store.Close()
+	now := time.Now()
+	for _, tt := range []struct {
+		name     string
+		expiry   func(context.Context) (time.Time, error)
+		status   int
+		contains []string
+		lacks    []string
+	}{
+		{"no TLS", nil, 200, []string{`"status":"ready"`}, []string{"certificate_not_after", "warnings"}},
+		{"valid", func(context.Context) (time.Time, error) { return now.Add(60 * 24 * time.Hour), nil }, 200, []string{`"certificate_not_after":"`}, []string{"warnings"}},
+		{"expiring", func(context.Context) (time.Time, error) { return now.Add(13 * 24 * time.Hour), nil }, 200, []string{"expires within 14 days"}, nil},
+		{"refused files", func(context.Context) (time.Time, error) {
+			return now.Add(60 * 24 * time.Hour), errors.New("the certificate files on disk were refused")
+		}, 200, []string{`"warnings":["the certificate files on disk were refused"]`}, nil},
+		{"no ACME certificate yet", func(context.Context) (time.Time, error) { return time.Time{}, errors.New("ACME: no certificate yet") }, 200, []string{"no certificate yet"}, []string{"certificate_not_after"}},
+		{"expired", func(context.Context) (time.Time, error) { return now.Add(-time.Minute), nil }, 503, []string{"the TLS certificate expired at"}, nil},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			deps := httpapi.Deps{CertExpiry: tt.expiry}
+			_, h, err := buildAPI(slog.New(slog.DiscardHandler), store, nil, nil, apiLimits{cfg: defaultRates()}, deps)
+			if err != nil {
+				t.Fatal(err)
+			}
+			rec := httptest.NewRecorder()
+			h.ServeHTTP(rec, httptest.NewRequest("GET", "/readyz", nil))
+			body := rec.Body.String()
+			if rec.Code != tt.status {
+				t.Errorf("%d %s, want %d", rec.Code, body, tt.status)
+			}
+			for _, w := range tt.contains {
+				if !strings.Contains(body, w) {
+					t.Errorf("%s lacks %s", body, w)
+				}
+			}
+			for _, w := range tt.lacks {
+				if strings.Contains(body, w) {
+					t.Errorf("%s has %s", body, w)
+				}
+			}
+		})
+	}
+}
