@@ -458,6 +458,14 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	}
 	log := newLogger(stderr, cfg.logFormat, cfg.logLevel)
 	if err := serve(ctx, cfg, getenv, log, stderr); err != nil {
+		var r refusal
+		if errors.As(err, &r) {
+			log.Error("refusing to start in production mode", "problems", len(r))
+			for _, p := range r {
+				fmt.Fprintf(stderr, "fortapi serve: %s\n", p)
+			}
+			return exitError
+		}
 		log.Error("fortapi serve failed", "error", err.Error())
 		fmt.Fprintf(stderr, "fortapi serve: %v\n", err)
 		return exitError
@@ -491,6 +499,13 @@ func serve(ctx context.Context, cfg serveConfig, getenv func(string) string, log
 		}
 	}()
 	log.Info("database open", "path", dbPath)
+
+	if cfg.env == envProduction {
+		if problems := cfg.productionProblems(ctx, getenv, store); len(problems) > 0 {
+			return problems
+		}
+		log.Info("production mode: secrets, certificate and transport checked")
+	}
 
 	set, ip, failures, closeRedis, err := cfg.rates.build(ctx, log)
 	if err != nil {
@@ -608,6 +623,55 @@ func serve(ctx context.Context, cfg serveConfig, getenv func(string) string, log
 	}
 	log.Info("stopped")
 	return nil
+}
+
+// refusal is why production mode refuses to start: one line per problem,
+// each naming what to set, never a secret.
+type refusal []string
+
+func (r refusal) Error() string { return strings.Join(r, "; ") }
+
+// productionProblems is what --env production refuses: a master key that
+// is missing (it would be generated), unreadable or weak; the development
+// certificate; --insecure-http without --trusted-proxies; a generated
+// password for the first administrator. It generates and writes nothing.
+func (cfg serveConfig) productionProblems(ctx context.Context, getenv func(string) string, store *sqlite.Store) refusal {
+	var r refusal
+	add := func(format string, a ...any) { r = append(r, "production: "+fmt.Sprintf(format, a...)) }
+	mk, err := secret.FromEnv(getenv, masterKeyEnv)
+	switch {
+	case errors.Is(err, secret.ErrNotSet):
+		add("no master key: set %s or %s%s to 32 random bytes as base64 or hex (openssl rand -base64 32); the generated development key in DATA-DIR/%s is refused",
+			masterKeyEnv, masterKeyEnv, secret.FileSuffix, masterKeyFile)
+	case err != nil:
+		add("master key: %v", err)
+	default:
+		if err := mk.CheckProduction(secret.MinKeyBytes); err != nil {
+			add("master key: %v", err)
+		} else if _, err := secret.DecodeKey(mk.Secret, secret.MinKeyBytes); err != nil {
+			add("master key from %s: want exactly 32 bytes as 64 hex digits or base64", mk.Source)
+		}
+	}
+	switch {
+	case cfg.insecureHTTP && len(cfg.rates.trusted) == 0:
+		add("--insecure-http needs --trusted-proxies: name the TLS-terminating proxy's addresses, or serve HTTPS with --tls-cert/--tls-key or --acme-domain")
+	case !cfg.insecureHTTP && cfg.tlsCert == "" && len(cfg.acmeDomains) == 0:
+		add("the self-signed development certificate is refused: give --tls-cert and --tls-key, or --acme-domain")
+	}
+	pw, _, err := adminPassword(getenv)
+	switch {
+	case err != nil:
+		add("administrator password: %v", err)
+	case pw == "":
+		users, err := store.ListUsers(ctx, "", 1)
+		switch {
+		case err != nil:
+			add("cannot tell whether the database has users: %v", err)
+		case len(users) == 0:
+			add("the first administrator's password would be generated and printed: set %s or %s%s", adminPasswordEnv, adminPasswordEnv, secret.FileSuffix)
+		}
+	}
+	return r
 }
 
 // certSource is where the HTTPS listener's certificate comes from.
