@@ -103,11 +103,23 @@ func (rc rateConfig) limits() httpapi.Limits {
 }
 
 const serveHelp = `Runs the fortapi reference server: the items API, OpenAPI document at
-/openapi.json, docs at /docs, /healthz and /readyz. It serves HTTPS on --addr
-with a self-signed development certificate kept in DATA-DIR/tls (created on
-first start; its path and SHA-256 fingerprint are logged). SIGINT or SIGTERM
-stop it gracefully: no new connections, in-flight requests get
---shutdown-timeout to finish, then the store is closed.
+/openapi.json, docs at /docs, /healthz and /readyz.
+
+It serves HTTPS on --addr with the certificate in --tls-cert/--tls-key
+(reloaded when the files change), one obtained by ACME for --acme-domain
+(cached in DATA-DIR/acme), or else a self-signed development certificate
+kept in DATA-DIR/tls. HTTPS responses carry HSTS (one year). --http-addr
+only redirects to HTTPS (308) and answers ACME http-01 challenges.
+
+The master key that seals the signing keys comes from FORTAPI_MASTER_KEY or
+FORTAPI_MASTER_KEY_FILE, or is generated in DATA-DIR/secrets/master.key. On a
+fresh database the user admin is created with FORTAPI_ADMIN_PASSWORD(_FILE),
+or a random password printed once to stderr. --env production refuses to
+start with generated or weak secrets, the development certificate, or
+--insecure-http without --trusted-proxies. See docs/deployment.md.
+
+SIGINT or SIGTERM stop it gracefully: no new connections, in-flight requests
+get --shutdown-timeout to finish, then the store is closed.
 `
 
 func parseServe(args []string, getenv func(string) string, stdout, stderr io.Writer) (serveConfig, int, bool) {
