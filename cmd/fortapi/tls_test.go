@@ -339,3 +339,68 @@ func TestReadyzCertificate(t *testing.T) {
 		})
 	}
 }
+
+// TestServeACMEWiring starts serve with ACME against a directory nobody
+// answers (tlsconfig's own tests run pebble end to end): the server
+// starts, logs the failed issuance, keeps its cache in DATA-DIR/acme, and
+// its HTTP listener answers challenges and redirects only to the ACME
+// domains.
+func TestServeACMEWiring(t *testing.T) {
+	dir := t.TempDir()
+	s := startServe(t, dir, "--acme-domain", "api.fortapi.test,www.fortapi.test", "--acme-email", "ops@fortapi.test",
+		"--acme-directory", "https://127.0.0.1:1/dir", "--http-addr", "127.0.0.1:0")
+	redirect := logField(s.log.String(), "redirecting HTTP to HTTPS", "url")
+	if redirect == "" {
+		t.Fatalf("no redirect listener:\n%s", s.log.String())
+	}
+	_, httpsPort, _ := strings.Cut(strings.TrimPrefix(s.url, "https://"), ":")
+	noFollow := &http.Client{Timeout: 10 * time.Second, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	for _, tt := range []struct {
+		host, path string
+		status     int
+		location   string
+	}{
+		{"api.fortapi.test", "/items/?a=1", 308, "https://api.fortapi.test:" + httpsPort + "/items/?a=1"},
+		{"www.fortapi.test:8080", "/", 308, "https://www.fortapi.test:" + httpsPort + "/"},
+		{"evil.example", "/", 400, ""},
+		{"api.fortapi.test", "/.well-known/acme-challenge/unknown-token", 404, ""},
+	} {
+		req, _ := http.NewRequest("GET", redirect+tt.path, nil)
+		req.Host = tt.host
+		resp, err := noFollow.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != tt.status || resp.Header.Get("Location") != tt.location {
+			t.Errorf("%s%s: %d %q, want %d %q", tt.host, tt.path, resp.StatusCode, resp.Header.Get("Location"), tt.status, tt.location)
+		}
+	}
+	deadline := time.Now().Add(20 * time.Second)
+	for !strings.Contains(s.log.String(), "ACME: obtaining a certificate failed") && time.Now().Before(deadline) {
+		time.Sleep(100 * time.Millisecond)
+	}
+	if code := s.stop(); code != 0 {
+		t.Fatalf("exit %d", code)
+	}
+	log := s.log.String()
+	for _, want := range []string{`"msg":"certificates from ACME (the CA's terms of service are accepted)","domains":"api.fortapi.test,www.fortapi.test"`,
+		"ACME: no certificate in the cache yet", "ACME: obtaining a certificate failed", `"acme_http01":true`} {
+		if !strings.Contains(log, want) {
+			t.Errorf("log lacks %s:\n%s", want, log)
+		}
+	}
+	if st, err := os.Stat(filepath.Join(dir, "acme")); err != nil || st.Mode().Perm() != 0o700 {
+		t.Errorf("DATA-DIR/acme: %v %v", st, err)
+	}
+}
+
+func TestServeHelpListsTransportFlags(t *testing.T) {
+	code, out, _ := runCmd(t, []string{"serve", "--help"}, nil)
+	for _, w := range []string{"--http-addr", "FORTAPI_HTTP_ADDR", `(default ":8080")`, "--tls-cert", "FORTAPI_TLS_CERT", "--tls-key", "FORTAPI_TLS_KEY",
+		"--tls-reload-interval", `(default "5s")`, "--acme-domain", "FORTAPI_ACME_DOMAIN", "--acme-email", "--acme-directory", "--env", "FORTAPI_ENV", `(default "development")`} {
+		if code != 0 || !strings.Contains(out, w) {
+			t.Errorf("help lacks %q", w)
+		}
+	}
+}
