@@ -197,7 +197,7 @@ echo "starting fortapi ..."
 # setting is a flag, so stray FORTAPI_* variables cannot change the run.
 admin_password=$(head -c 24 /dev/urandom | base64 | tr -d '/+=')
 FORTAPI_ADMIN_PASSWORD=$admin_password "$tmp/fortapi" serve \
-	--data-dir "$tmp/data" --addr 127.0.0.1:0 --rate-scale 10000 \
+	--data-dir "$tmp/data" --addr 127.0.0.1:0 --http-addr "" --rate-scale 10000 \
 	--log-level "$LOG_LEVEL" --log-format json --insecure-http=false \
 	2>"$flog" &
 pids+=("$!")

@@ -103,7 +103,7 @@ func openAuth(ctx context.Context, dataDir string, store *sqlite.Store, getenv f
 	if err != nil {
 		return nil, err
 	}
-	hasher, err := password.NewHasher(password.HasherOptions{})
+	hasher, err := password.NewHasher(password.HasherOptions{MaxConcurrent: loginConcurrency()})
 	if err != nil {
 		return nil, err
 	}
