@@ -468,6 +468,11 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	if !ok {
 		return code
 	}
+	// The log and the lines serve prints directly share one buffered
+	// sink, so their order is kept and a request costs no write(2).
+	sink := newLogSink(stderr, logFlushEvery, logBufferMax)
+	defer sink.Close()
+	stderr = sink
 	log := newLogger(stderr, cfg.logFormat, cfg.logLevel)
 	if err := serve(ctx, cfg, getenv, log, stderr); err != nil {
 		var r refusal
