@@ -741,6 +741,12 @@ func TestServeWithRedisDown(t *testing.T) {
 			if tt.status == 503 && (resp.Header.Get("Retry-After") == "" || resp.Header.Get("Content-Type") != "application/problem+json") {
 				t.Errorf("503 without Retry-After or problem: %q %s", resp.Header.Get("Retry-After"), b)
 			}
+			// Readiness says so: a warning while failing open (the global
+			// limit runs locally and admits this request), 503 otherwise.
+			resp, b = send(t, c, "GET", s.url+"/readyz", nil, "")
+			if resp.StatusCode != tt.status || (tt.status == 200 && !strings.Contains(string(b), "Redis is not reachable")) {
+				t.Errorf("/readyz: %d %s", resp.StatusCode, b)
+			}
 			s.stop()
 			log := s.log.String()
 			if !strings.Contains(log, "Redis is unreachable at start-up") {

@@ -328,17 +328,18 @@ func (rc *rateConfig) parse(specs [5]string, trusted, failPolicy string, scale i
 // unreachable Redis does not stop the start: the Set applies the outage
 // policy (--rate-fail) until Redis answers, logged when the outage begins
 // and ends. release closes the Redis client.
-func (rc rateConfig) build(ctx context.Context, log *slog.Logger) (set *ratelimit.Set, ip *clientip.Resolver, failures *ratelimit.Limiter, release func(), err error) {
+func (rc rateConfig) build(ctx context.Context, log *slog.Logger) (set *ratelimit.Set, ip *clientip.Resolver, failures *ratelimit.Limiter, ping func(context.Context) error, release func(), err error) {
 	release = func() {}
 	so := ratelimit.SetOptions{OnError: rc.fail, InstanceCount: rc.instances, Scale: rc.scale, Logger: log}
 	store := "memory"
 	if rc.redisURL != "" {
 		o, err := redisstore.ClientOptions(rc.redisURL)
 		if err != nil { // checked by parse
-			return nil, nil, nil, release, fmt.Errorf("--redis-url: %w", err)
+			return nil, nil, nil, nil, release, fmt.Errorf("--redis-url: %w", err)
 		}
 		client := redis.NewClient(o)
 		release = func() { _ = client.Close() }
+		ping = func(ctx context.Context) error { return client.Ping(ctx).Err() }
 		so.Store = redisstore.New(client, redisstore.Options{Prefix: rc.redisPrefix})
 		store = "redis " + o.Addr
 		pctx, cancel := context.WithTimeout(ctx, 2*time.Second)
@@ -351,18 +352,18 @@ func (rc rateConfig) build(ctx context.Context, log *slog.Logger) (set *ratelimi
 	}
 	if set, err = ratelimit.NewSet(so); err != nil {
 		release()
-		return nil, nil, nil, func() {}, err
+		return nil, nil, nil, nil, func() {}, err
 	}
 	if ip, err = clientip.New(clientip.Options{TrustedProxies: rc.trusted, Header: rc.header}); err != nil {
 		release()
-		return nil, nil, nil, func() {}, err
+		return nil, nil, nil, nil, func() {}, err
 	}
 	if failures, err = ratelimit.New(ratelimit.Options{Name: "login-failures", Spec: rc.loginFailures, Set: set}); err != nil {
 		release()
-		return nil, nil, nil, func() {}, err
+		return nil, nil, nil, nil, func() {}, err
 	}
 	rc.logStart(log, store)
-	return set, ip, failures, release, nil
+	return set, ip, failures, ping, release, nil
 }
 
 // logStart logs the limits in force, and warns about each setting that
@@ -524,7 +525,7 @@ func serve(ctx context.Context, cfg serveConfig, getenv func(string) string, log
 		log.Info("production mode: secrets, certificate and transport checked")
 	}
 
-	set, ip, failures, closeRedis, err := cfg.rates.build(ctx, log)
+	set, ip, failures, pingRedis, closeRedis, err := cfg.rates.build(ctx, log)
 	if err != nil {
 		return err
 	}
@@ -552,7 +553,7 @@ func serve(ctx context.Context, cfg serveConfig, getenv func(string) string, log
 			go tlsSrc.reloader.Run(bg)
 		}
 	}
-	deps := httpapi.Deps{}
+	deps := httpapi.Deps{Redis: pingRedis, RedisRequired: cfg.rates.fail == ratelimit.FailClosed}
 	if tlsSrc != nil {
 		deps.CertExpiry = tlsSrc.expiry
 	}

@@ -43,6 +43,12 @@ type Deps struct {
 	Keys *jwtkey.Ring
 	// Limits are the rate limits the operations declare.
 	Limits Limits
+	// Redis, when set, pings the Redis server the rate limits share;
+	// /readyz reports an unreachable Redis as a warning, or as 503 when
+	// RedisRequired (the limits fail closed, so every request would be
+	// refused anyway).
+	Redis         func(context.Context) error
+	RedisRequired bool
 	// CertExpiry, when set, reports the served TLS certificate's expiry
 	// on /readyz (see registerHealth in routes.go).
 	CertExpiry CertExpiryFunc

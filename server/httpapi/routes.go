@@ -47,7 +47,7 @@ func registerHealth(api huma.API, d Deps) {
 			"`certificate_not_after` is the served certificate's expiry. `warnings` lists what needs an operator without taking " +
 			"the instance out of service: a certificate expiring within 14 days, certificate files that were refused (the previous " +
 			"certificate is still served), an ACME certificate not obtained yet. 503 when the store does not answer or the " +
-			"certificate has expired.",
+			"certificate has expired. With shared rate limits on Redis, an unreachable Redis is a warning, or 503 when the limits fail closed.",
 		Tags: []string{"health"}, Security: fortapi.Public(),
 		Errors: []int{http.StatusServiceUnavailable},
 	}, func(ctx context.Context, _ *struct{}) (*readyOutput, error) {
@@ -58,6 +58,14 @@ func registerHealth(api huma.API, d Deps) {
 		}
 		out := &readyOutput{}
 		out.Body.Status = "ready"
+		if d.Redis != nil {
+			if err := d.Redis(ctx); err != nil {
+				if d.RedisRequired {
+					return nil, huma.Error503ServiceUnavailable("Redis (shared rate limits, failing closed) is not reachable")
+				}
+				out.Body.Warnings = append(out.Body.Warnings, "Redis is not reachable: rate limits are per instance until it answers")
+			}
+		}
 		if d.CertExpiry != nil {
 			notAfter, err := d.CertExpiry(ctx)
 			if !notAfter.IsZero() {

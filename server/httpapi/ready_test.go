@@ -1,0 +1,71 @@
+package httpapi_test
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"log/slog"
+	"net/http/httptest"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/fortapi/fortapi"
+	"github.com/fortapi/fortapi/server/httpapi"
+	"github.com/fortapi/fortapi/server/sqlite"
+)
+
+// TestReadyzReportsRedis: an unreachable Redis is a warning while the
+// limits fail open, and takes the instance out of service (503) when they
+// fail closed.
+func TestReadyzReportsRedis(t *testing.T) {
+	store, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "ready.db"), sqlite.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { store.Close() })
+	down := func(context.Context) error { return errors.New("dial tcp 127.0.0.1:6379: connection refused") }
+	up := func(context.Context) error { return nil }
+	tests := []struct {
+		name     string
+		ping     func(context.Context) error
+		required bool
+		status   int
+		warning  bool
+	}{
+		{"no Redis configured", nil, false, 200, false},
+		{"Redis answers", up, true, 200, false},
+		{"Redis down, failing open", down, false, 200, true},
+		{"Redis down, failing closed", down, true, 503, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			api := fortapi.New(fortapi.Options{Logger: slog.New(slog.DiscardHandler)})
+			httpapi.Register(api, httpapi.Deps{Store: store, Redis: tt.ping, RedisRequired: tt.required})
+			h, err := api.Handler()
+			if err != nil {
+				t.Fatal(err)
+			}
+			srv := httptest.NewServer(validating(t, api, h))
+			defer srv.Close()
+			resp, err := srv.Client().Get(srv.URL + "/readyz")
+			if err != nil {
+				t.Fatal(err)
+			}
+			b, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode != tt.status {
+				t.Fatalf("status %d, want %d: %s", resp.StatusCode, tt.status, b)
+			}
+			if strings.Contains(string(b), "127.0.0.1") {
+				t.Errorf("the public answer names the Redis address: %s", b)
+			}
+			var out struct{ Warnings []string }
+			_ = json.Unmarshal(b, &out)
+			if got := len(out.Warnings) > 0; got != tt.warning {
+				t.Errorf("warnings %q, want some: %v", out.Warnings, tt.warning)
+			}
+		})
+	}
+}
