@@ -290,6 +290,11 @@ func (a *API) admit(ctx huma.Context, limits []opLimit) bool {
 	return true
 }
 
+// ClientIP is the client's address as the API sees it for rate limits:
+// the TCP peer, or what the trusted proxies of Options.ClientIP forwarded.
+// Handlers use it to name the client in audit records.
+func (a *API) ClientIP(r *http.Request) netip.Addr { return a.rl.ip.ClientIP(r) }
+
 func ipKey(a netip.Addr) string {
 	var buf [48]byte
 	return string(clientip.AppendKey(append(buf[:0], "ip:"...), a))

@@ -456,6 +456,7 @@ func buildAPI(log *slog.Logger, store server.Store, st *authStack, auth fortapi.
 	if st != nil {
 		deps.Auth, deps.Keys = st.svc, st.keys
 	}
+	deps.ClientIP = api.ClientIP
 	httpapi.Register(api, deps)
 	h, err := api.Handler()
 	if err != nil {

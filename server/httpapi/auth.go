@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/danielgtaylor/huma/v2"
+	"github.com/danielgtaylor/huma/v2/adapters/humago"
 
 	"github.com/fortapi/fortapi"
 	"github.com/fortapi/fortapi/jwtkey"
@@ -45,14 +46,27 @@ type tokenInput struct {
 	RawBody []byte `contentType:"application/x-www-form-urlencoded"`
 
 	contentType string
-	clientIP    string
+	req         *http.Request
 }
 
 // Resolve keeps what the handler needs of the request besides the body.
 func (in *tokenInput) Resolve(ctx huma.Context) []error {
 	in.contentType = ctx.Header("Content-Type")
-	in.clientIP = peerIP(ctx.RemoteAddr())
+	in.req, _ = humago.Unwrap(ctx)
 	return nil
+}
+
+// clientIP names the client of r in audit records.
+func (h *authAPI) clientIP(r *http.Request) string {
+	if h.ClientIP != nil && r != nil {
+		if a := h.ClientIP(r); a.IsValid() {
+			return a.String()
+		}
+	}
+	if r == nil {
+		return ""
+	}
+	return peerIP(r.RemoteAddr)
 }
 
 // peerIP is the address part of a RemoteAddr.
@@ -234,13 +248,13 @@ func (h *authAPI) token(ctx context.Context, in *tokenInput) (*tokenOutput, erro
 		if user == "" || pw == "" {
 			return oauthErr(http.StatusBadRequest, "invalid_request", "username and password are required"), nil
 		}
-		tokens, err = h.Auth.Login(ctx, authn.Login{Username: user, Password: pw, Scopes: scopes, ClientIP: in.clientIP})
+		tokens, err = h.Auth.Login(ctx, authn.Login{Username: user, Password: pw, Scopes: scopes, ClientIP: h.clientIP(in.req)})
 	case "refresh_token":
 		rt := form.Get("refresh_token")
 		if rt == "" {
 			return oauthErr(http.StatusBadRequest, "invalid_request", "refresh_token is required"), nil
 		}
-		tokens, err = h.Auth.Refresh(ctx, rt, scopes, in.clientIP)
+		tokens, err = h.Auth.Refresh(ctx, rt, scopes, h.clientIP(in.req))
 	case "":
 		return oauthErr(http.StatusBadRequest, "invalid_request", "grant_type is required"), nil
 	default:
@@ -277,11 +291,11 @@ func (h *authAPI) token(ctx context.Context, in *tokenInput) (*tokenOutput, erro
 }
 
 type remoteInput struct {
-	clientIP string
+	req *http.Request
 }
 
 func (in *remoteInput) Resolve(ctx huma.Context) []error {
-	in.clientIP = peerIP(ctx.RemoteAddr())
+	in.req, _ = humago.Unwrap(ctx)
 	return nil
 }
 
@@ -298,7 +312,7 @@ func (h *authAPI) logout(ctx context.Context, in *remoteInput) (*struct{}, error
 	if err != nil {
 		return nil, err
 	}
-	if err := h.Auth.Logout(ctx, p, in.clientIP); err != nil {
+	if err := h.Auth.Logout(ctx, p, h.clientIP(in.req)); err != nil {
 		return nil, err
 	}
 	return &struct{}{}, nil

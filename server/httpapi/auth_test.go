@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"net/netip"
 	"net/url"
 	"path/filepath"
 	"strings"
@@ -20,6 +21,7 @@ import (
 	"github.com/golang-jwt/jwt/v5"
 
 	"github.com/fortapi/fortapi"
+	"github.com/fortapi/fortapi/clientip"
 	"github.com/fortapi/fortapi/jwtkey"
 	"github.com/fortapi/fortapi/password"
 	"github.com/fortapi/fortapi/ratelimit"
@@ -82,6 +84,8 @@ type envOptions struct {
 	failures string // authn.Options.LoginFailures spec ("": none)
 	// failureLimiter replaces the failures spec (a fake).
 	failureLimiter authn.FailureLimiter
+	// clientIP resolves client addresses (default: the TCP peer).
+	clientIP *clientip.Resolver
 }
 
 // newAuthEnv is an authEnv for tests that are not about rate limits: the
@@ -141,8 +145,8 @@ func newAuthEnvWith(t *testing.T, o envOptions) *authEnv {
 	}
 	api := fortapi.New(fortapi.Options{Authenticator: e.svc, Logger: log,
 		OAuth2:     &fortapi.OAuth2Password{TokenURL: "/token", Scopes: map[string]string{server.ScopeItemsRead: "read"}},
-		RateLimits: set, GlobalLimit: o.global})
-	httpapi.Register(api, httpapi.Deps{Store: store, Auth: e.svc, Keys: e.ring, Now: e.clock.Now, Limits: o.limits})
+		RateLimits: set, GlobalLimit: o.global, ClientIP: o.clientIP})
+	httpapi.Register(api, httpapi.Deps{Store: store, Auth: e.svc, Keys: e.ring, Now: e.clock.Now, Limits: o.limits, ClientIP: api.ClientIP})
 	h, err := api.Handler()
 	if err != nil {
 		t.Fatal(err)
@@ -664,5 +668,33 @@ func TestAuthLogsHoldNoSecrets(t *testing.T) {
 		if types[want] == 0 {
 			t.Errorf("no %s event in %v", want, types)
 		}
+	}
+}
+
+// TestAuditNamesTheResolvedClient: security events record the client as
+// the API resolves it: the forwarded address from a trusted proxy, the
+// TCP peer (never a spoofed header) otherwise.
+func TestAuditNamesTheResolvedClient(t *testing.T) {
+	trusted, err := clientip.New(clientip.Options{TrustedProxies: []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tt := range []struct {
+		name string
+		ip   *clientip.Resolver
+		want string
+	}{
+		{"peer trusted as a proxy", trusted, "203.0.113.9"},
+		{"no trusted proxies", nil, "127.0.0.1"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			e := newAuthEnvWith(t, envOptions{scale: 100, clientIP: tt.ip})
+			form := url.Values{"grant_type": {"password"}, "username": {"alice"}, "password": {"not the password"}}
+			e.call("POST", "/token", "application/x-www-form-urlencoded", form.Encode(), map[string]string{"X-Forwarded-For": "203.0.113.9"})
+			evs, err := e.store.ListEvents(context.Background(), server.EventFilter{Type: server.EventLoginFailure, Limit: 10})
+			if err != nil || len(evs) != 1 || evs[0].ClientIP != tt.want {
+				t.Fatalf("events %+v (%v), want one from %s", evs, err, tt.want)
+			}
+		})
 	}
 }

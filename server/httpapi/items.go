@@ -6,6 +6,7 @@ import (
 	"errors"
 	"io"
 	"net/http"
+	"net/netip"
 	"time"
 
 	"github.com/danielgtaylor/huma/v2"
@@ -43,6 +44,10 @@ type Deps struct {
 	Keys *jwtkey.Ring
 	// Limits are the rate limits the operations declare.
 	Limits Limits
+	// ClientIP, when set, resolves the client's address for audit records
+	// (fortapi's API.ClientIP: forwarding headers only from trusted
+	// proxies); without it the TCP peer is recorded.
+	ClientIP func(*http.Request) netip.Addr
 	// Redis, when set, pings the Redis server the rate limits share;
 	// /readyz reports an unreachable Redis as a warning, or as 503 when
 	// RedisRequired (the limits fail closed, so every request would be
