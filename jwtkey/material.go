@@ -59,13 +59,17 @@ func validKID(kid string) bool {
 	return true
 }
 
-// newKID returns a fresh random key id: 128 bits, base64url without
-// padding. It is never derived from key material or any input.
+// newKID returns a fresh random key id: 127 random bits, base64url
+// without padding. It is never derived from key material or any input.
+// The top bit is cleared so that the first character is always a letter
+// (A-Z, a-f): a kid never starts with '-', which command lines would take
+// for a flag (`fortapi keys revoke KID`).
 func newKID(r io.Reader) (string, error) {
 	var b [kidRandomBytes]byte
 	if _, err := io.ReadFull(r, b[:]); err != nil {
 		return "", fmt.Errorf("jwtkey: reading randomness for a kid: %w", err)
 	}
+	b[0] &= 0x7f
 	return base64.RawURLEncoding.EncodeToString(b[:]), nil
 }
 

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"crypto/rand"
 	"errors"
+	"fmt"
 	"testing"
 )
 
@@ -78,5 +79,23 @@ func TestLoadRefusesShortHMACKey(t *testing.T) {
 		if n >= MinHMACKeySize && err != nil {
 			t.Errorf("%d-byte HMAC key refused: %v", n, err)
 		}
+	}
+}
+
+// TestKIDNeverLooksLikeAFlag: a kid starts with a letter, so that
+// `fortapi keys revoke KID` never takes it for a flag.
+func TestKIDNeverLooksLikeAFlag(t *testing.T) {
+	// 0xff bytes are the worst case: without the cleared bit the first
+	// character would be '_' (and 0xf8.. gives '-').
+	for _, fill := range []byte{0x00, 0xf8, 0xfb, 0xff} {
+		t.Run(fmt.Sprintf("%#x", fill), func(t *testing.T) {
+			kid, err := newKID(bytes.NewReader(bytes.Repeat([]byte{fill}, 64)))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if c := kid[0]; !(c >= 'A' && c <= 'Z' || c >= 'a' && c <= 'z') || !validKID(kid) {
+				t.Errorf("kid %q", kid)
+			}
+		})
 	}
 }

@@ -236,7 +236,8 @@ the server runs (it picks changes up within seconds). Needs the master key
   keys rotate        the next key starts signing; the current one keeps verifying
                      until its tokens expire (nobody is logged out)
   keys revoke KID    emergency: the key stops verifying at once (its tokens are
-                     refused); revoking the active key promotes the next one
+                     refused); revoking the active key promotes the next one.
+                     A kid that starts with '-' goes after --: keys revoke -- -abc
 `
 
 func runKeys(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) int {

@@ -238,6 +238,8 @@ func TestAdminCommandUsage(t *testing.T) {
 		{"keys without a database", []string{"keys", "list", "--data-dir", dir}, exitError, "no database"},
 		{"keys unknown subcommand", []string{"keys", "delete"}, exitUsage, "unknown subcommand"},
 		{"revoke without kid", []string{"keys", "revoke", "--data-dir", dir}, exitUsage, "missing KID"},
+		{"a kid that looks like a flag goes after --", []string{"keys", "revoke", "--data-dir", dir, "--", "-abc"}, exitError, "no database"},
+		{"a kid that looks like a flag", []string{"keys", "revoke", "--data-dir", dir, "-abc"}, exitUsage, "flag provided but not defined"},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			code, out, errOut := runIn(t, "", tt.args...)
