@@ -286,6 +286,12 @@ type AuthStore interface {
 	// is after now, in Seq order, at most limit of them.
 	Revocations(ctx context.Context, afterSeq int64, now time.Time, limit int) ([]Revocation, error)
 
+	// PruneExpired deletes what can no longer matter at now: revocation
+	// log entries whose Until has passed, refresh tokens that have
+	// expired, and sessions past their absolute end (with their tokens).
+	// It returns how many rows it deleted. Security events are kept.
+	PruneExpired(ctx context.Context, now time.Time) (int64, error)
+
 	// AddEvent writes one security event (ID is assigned; Type must be
 	// set; a zero At becomes the current time).
 	AddEvent(ctx context.Context, ev Event) error

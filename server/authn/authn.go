@@ -31,6 +31,7 @@ const (
 	DefaultRefreshGrace    = 10 * time.Second
 	DefaultSyncEvery       = 250 * time.Millisecond
 	DefaultKeysEvery       = 2 * time.Second
+	DefaultPruneEvery      = time.Hour
 	// MaxUsernameBytes is the longest username accepted.
 	MaxUsernameBytes = 64
 )
@@ -106,11 +107,13 @@ type Options struct {
 	// SyncEvery is how often the revocation log is replayed from the store
 	// (default 250ms): a revocation made by another process (the CLI)
 	// takes effect within it. KeysEvery is how often the key ring is
-	// reloaded and maintained (default 2s).
-	SyncEvery, KeysEvery time.Duration
-	Logger               *slog.Logger     // default slog.Default()
-	Now                  func() time.Time // default time.Now
-	Rand                 io.Reader        // default crypto/rand
+	// reloaded and maintained (default 2s). PruneEvery is how often
+	// expired sessions, refresh tokens and revocation-log rows are deleted
+	// from the store (default 1h).
+	SyncEvery, KeysEvery, PruneEvery time.Duration
+	Logger                           *slog.Logger     // default slog.Default()
+	Now                              func() time.Time // default time.Now
+	Rand                             io.Reader        // default crypto/rand
 }
 
 // Service runs logins, refreshes, logouts and account changes, and
@@ -152,6 +155,7 @@ func New(o Options) (*Service, error) {
 	def(&o.RefreshGrace, DefaultRefreshGrace)
 	def(&o.SyncEvery, DefaultSyncEvery)
 	def(&o.KeysEvery, DefaultKeysEvery)
+	def(&o.PruneEvery, DefaultPruneEvery)
 	if o.Logger == nil {
 		o.Logger = slog.Default()
 	}
@@ -669,14 +673,17 @@ func (s *Service) Sync(ctx context.Context) error {
 }
 
 // Run keeps the process in step with the store until ctx ends: it replays
-// revocations every SyncEvery and reloads and maintains the key ring
-// (automatic rotation) every KeysEvery. Failures are logged and retried.
+// revocations every SyncEvery, reloads and maintains the key ring
+// (automatic rotation) every KeysEvery, and prunes what has expired every
+// PruneEvery. Failures are logged and retried.
 func (s *Service) Run(ctx context.Context) {
 	syncT := time.NewTicker(s.o.SyncEvery)
 	defer syncT.Stop()
 	keysT := time.NewTicker(s.o.KeysEvery)
 	defer keysT.Stop()
-	var syncFailing, keysFailing bool
+	pruneT := time.NewTicker(s.o.PruneEvery)
+	defer pruneT.Stop()
+	var syncFailing, keysFailing, pruneFailing bool
 	for {
 		select {
 		case <-ctx.Done():
@@ -692,6 +699,13 @@ func (s *Service) Run(ctx context.Context) {
 				s.event(ctx, server.Event{Type: server.EventKeyRotated, Detail: "automatic rotation"})
 			}
 			s.o.Revocations.Prune()
+		case <-pruneT.C:
+			// A minute of slack: another process's clock may lag.
+			n, err := s.o.Store.PruneExpired(ctx, s.o.Now().Add(-time.Minute))
+			pruneFailing = s.logTransition(ctx, "pruning expired sessions and revocations", err, pruneFailing)
+			if n > 0 {
+				s.o.Logger.InfoContext(ctx, "pruned expired sessions, refresh tokens and revocations", slog.Int64("rows", n))
+			}
 		}
 	}
 }

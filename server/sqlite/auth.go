@@ -704,6 +704,51 @@ func (s *Store) AddRevocation(ctx context.Context, rev server.Revocation) error 
 	})
 }
 
+// The statements of PruneExpired, in order: tokens first (they reference
+// sessions), then sessions past their end, then the revocation log.
+const (
+	sqlPruneTokens      = "DELETE FROM refresh_tokens WHERE expires_at <= ? OR session_id IN (SELECT id FROM sessions WHERE expires_at <= ?)"
+	sqlPruneSessions    = "DELETE FROM sessions WHERE expires_at <= ?"
+	sqlPruneRevocations = "DELETE FROM revocations WHERE until <= ?"
+)
+
+// PruneExpired implements server.AuthStore, in one transaction.
+func (s *Store) PruneExpired(ctx context.Context, now time.Time) (int64, error) {
+	const op = "prune expired"
+	if now.IsZero() {
+		return 0, fmt.Errorf("sqlite: %s: zero time", op)
+	}
+	at := now.UnixMicro()
+	var total int64 // set by the writer; read only after writeTx returns nil
+	err := s.writeTx(ctx, op, func(rc context.Context, tx *sql.Tx) error {
+		var n int64
+		for _, q := range []struct {
+			sql  string
+			args []any
+		}{
+			{sqlPruneTokens, []any{at, at}},
+			{sqlPruneSessions, []any{at}},
+			{sqlPruneRevocations, []any{at}},
+		} {
+			res, err := tx.ExecContext(rc, q.sql, q.args...)
+			if err != nil {
+				return wrap(ctx, op, err)
+			}
+			k, err := res.RowsAffected()
+			if err != nil {
+				return wrap(ctx, op, err)
+			}
+			n += k
+		}
+		total = n
+		return nil
+	})
+	if err != nil {
+		return 0, err
+	}
+	return total, nil
+}
+
 // Revocations implements server.AuthStore. limit must be positive.
 func (s *Store) Revocations(ctx context.Context, afterSeq int64, now time.Time, limit int) ([]server.Revocation, error) {
 	const op = "list revocations"

@@ -38,6 +38,7 @@ var authTests = []struct {
 	{"RefreshConcurrent", testRefreshConcurrent},
 	{"RevokeSession", testRevokeSession},
 	{"Revocations", testRevocations},
+	{"PruneExpired", testPruneExpired},
 	{"Events", testEvents},
 	{"SigningKeys", testSigningKeys},
 	{"AuthInputValidation", testAuthInputValidation},
@@ -1582,4 +1583,58 @@ func testAuthCancelledContext(t *testing.T, s server.Store) {
 		t.Errorf("revocations %+v", revs)
 	}
 	wantOutcome(t, s, refreshReq(t, h, t0.Add(time.Minute), 0), server.RefreshRotated)
+}
+
+func testPruneExpired(t *testing.T, s server.Store) {
+	ctx := context.Background()
+	u := mustCreateUser(t, s, newUser(t, "pruned", server.RoleUser))
+	create := func(sessionEnd time.Duration, tokenEnds ...time.Duration) (server.Session, [][]byte) {
+		t.Helper()
+		sess := server.Session{ID: newID(t), UserID: u.ID, Scopes: u.Role.Scopes(), CreatedAt: t0, ExpiresAt: t0.Add(sessionEnd)}
+		var hashes [][]byte
+		for i, end := range tokenEnds {
+			h := tokenHash(t)
+			hashes = append(hashes, h)
+			rt := server.RefreshToken{Hash: h, SessionID: sess.ID, CreatedAt: t0, ExpiresAt: t0.Add(end)}
+			if i == 0 {
+				if err := s.CreateSession(ctx, sess, rt, server.Event{}); err != nil {
+					t.Fatal(err)
+				}
+				continue
+			}
+			// A further token of the same session: rotate the first into it.
+			req := refreshReq(t, hashes[0], t0, time.Hour)
+			req.Next = rt
+			wantOutcome(t, s, req, server.RefreshRotated)
+		}
+		return sess, hashes
+	}
+	_, ended := create(time.Hour, 30*time.Minute) // the session is over at prune time
+	_, live := create(10*day, time.Hour, 5*day)   // an expired token, a live one
+	for _, until := range []time.Duration{time.Hour, 10 * day} {
+		if err := s.AddRevocation(ctx, server.Revocation{Kind: server.RevokeJTI, Value: newID(t), Until: t0.Add(until), CreatedAt: t0}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	now := t0.Add(2 * time.Hour)
+	n, err := s.PruneExpired(ctx, now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The ended session and its token, the live session's expired token,
+	// the passed revocation.
+	if n != 4 {
+		t.Errorf("PruneExpired deleted %d rows, want 4", n)
+	}
+	if revs := allRevocations(t, s, t0); len(revs) != 1 || !revs[0].Until.Equal(t0.Add(10*day)) {
+		t.Errorf("revocations left: %+v", revs)
+	}
+	wantOutcome(t, s, refreshReq(t, ended[0], now, 0), server.RefreshInvalid)
+	wantOutcome(t, s, refreshReq(t, live[1], now, 0), server.RefreshRotated)
+	if n, err := s.PruneExpired(ctx, now); err != nil || n != 0 {
+		t.Errorf("second PruneExpired = %d, %v; want 0, nil", n, err)
+	}
+	if _, err := s.PruneExpired(ctx, time.Time{}); err == nil {
+		t.Error("PruneExpired with a zero time succeeded")
+	}
 }
