@@ -209,23 +209,24 @@ func ValidUsername(s string) error {
 	return nil
 }
 
-// logName is a username as it may appear in the audit log: cut to the
-// longest valid length, never a control character.
+// logName is a username as it may appear in the audit log: at most
+// MaxUsernameBytes of UTF-8, control characters and invalid bytes shown
+// as '?'.
 func logName(s string) string {
 	if validUsername(s) {
 		return s
 	}
-	b := []rune{}
+	var b strings.Builder
 	for _, r := range s {
-		if len(string(b)) >= MaxUsernameBytes {
-			break
-		}
-		if r < 0x20 || r == 0x7f || r == utf8.RuneError {
+		if r < 0x20 || r == 0x7f || (r >= 0x80 && r < 0xa0) || r == utf8.RuneError {
 			r = '?'
 		}
-		b = append(b, r)
+		if b.Len()+utf8.RuneLen(r) > MaxUsernameBytes {
+			break
+		}
+		b.WriteRune(r)
 	}
-	return string(b)
+	return b.String()
 }
 
 // Login checks a username and password (RFC 6749 §4.3) and starts a
@@ -452,11 +453,6 @@ func (s *Service) Logout(ctx context.Context, p *fortapi.Principal, clientIP str
 	return nil
 }
 
-// CheckPassword applies the password policy.
-func (s *Service) CheckPassword(username, pw string) error {
-	return s.o.Policy.Check(pw, username)
-}
-
 // CreateUser checks the username and password, hashes the password and
 // stores the user. actor names who did it in the audit log.
 func (s *Service) CreateUser(ctx context.Context, username, pw string, role server.Role, actor string) (server.User, error) {
@@ -540,8 +536,9 @@ func (s *Service) ChangePassword(ctx context.Context, userID, current, next stri
 		return err
 	}
 	old := u.PasswordHash
-	return s.change(ctx, u.ID, server.UserChange{PasswordHash: &h, IfPasswordHash: &old},
+	_, err = s.changeUser(ctx, u.ID, server.UserChange{PasswordHash: &h, IfPasswordHash: &old},
 		server.Event{Type: server.EventPasswordChanged, Detail: "password changed; sessions revoked"})
+	return err
 }
 
 // SetRole changes a user's role and revokes the user's tokens.
@@ -561,11 +558,6 @@ func (s *Service) SetDisabled(ctx context.Context, userID string, disabled bool,
 	}
 	return s.changeUser(ctx, userID, server.UserChange{Disabled: &disabled},
 		server.Event{Type: typ, Detail: what + " by " + actor})
-}
-
-func (s *Service) change(ctx context.Context, userID string, ch server.UserChange, ev server.Event) error {
-	_, err := s.changeUser(ctx, userID, ch, ev)
-	return err
 }
 
 // changeUser applies ch and revokes everything the user holds, in the

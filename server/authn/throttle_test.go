@@ -2,6 +2,7 @@ package authn
 
 import (
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 )
@@ -69,5 +70,25 @@ func TestThrottleBounded(t *testing.T) {
 		if n := th.len(); n > 1000 {
 			t.Fatalf("%d entries after %d usernames", n, i+1)
 		}
+	}
+}
+
+func TestLogName(t *testing.T) {
+	long := strings.Repeat("é", 40) // 80 bytes
+	tests := []struct{ in, want string }{
+		{"alice", "alice"},
+		{"al\x00ice\n", "al?ice?"},
+		{"bad\xffbyte", "bad?byte"},
+		{"c1\u0085control", "c1?control"},
+		{long, strings.Repeat("é", 32)},
+		{strings.Repeat("a", 63) + "é", strings.Repeat("a", 63)},
+	}
+	for _, tt := range tests {
+		t.Run(fmt.Sprintf("%.12q", tt.in), func(t *testing.T) {
+			got := logName(tt.in)
+			if got != tt.want || len(got) > MaxUsernameBytes {
+				t.Errorf("logName(%q) = %q, want %q", tt.in, got, tt.want)
+			}
+		})
 	}
 }

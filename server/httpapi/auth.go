@@ -299,6 +299,8 @@ func (in *remoteInput) Resolve(ctx huma.Context) []error {
 	return nil
 }
 
+// principal is the caller of a protected operation. fortapi authorizes
+// before handlers run: reaching the error is a bug, answered 401.
 func principal(ctx context.Context) (*fortapi.Principal, error) {
 	p, ok := fortapi.PrincipalFrom(ctx)
 	if !ok || p.Subject == "" {

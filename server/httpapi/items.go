@@ -185,10 +185,9 @@ type items struct {
 // access is the caller's view of the items: the owner condition that
 // every store call carries.
 func access(ctx context.Context) (server.Access, error) {
-	p, ok := fortapi.PrincipalFrom(ctx)
-	if !ok || p.Subject == "" {
-		// fortapi authorizes before handlers run; reaching here is a bug.
-		return server.Access{}, huma.Error401Unauthorized("authentication required")
+	p, err := principal(ctx)
+	if err != nil {
+		return server.Access{}, err
 	}
 	return server.Access{UserID: p.Subject, All: p.HasScope(ScopeAdmin)}, nil
 }
