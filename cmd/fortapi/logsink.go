@@ -20,6 +20,8 @@ type logSink struct {
 	buf []byte
 	max int
 
+	closed bool // guarded by mu: after Close, writes go straight through
+
 	stop chan struct{}
 	done chan struct{}
 	once sync.Once
@@ -59,7 +61,7 @@ func (s *logSink) Write(p []byte) (int, error) {
 	if len(s.buf)+len(p) > s.max {
 		s.flushLocked()
 	}
-	if len(p) > s.max {
+	if s.closed || len(p) > s.max {
 		_, _ = s.w.Write(p)
 		return len(p), nil
 	}
@@ -81,13 +83,15 @@ func (s *logSink) flushLocked() {
 	}
 }
 
-// Close stops the flusher and writes out the rest. Writes after Close go
-// straight through the buffer at the next Flush, so late lines still
-// appear if someone flushes; Close is safe to call more than once.
+// Close stops the flusher and writes out the rest; later writes go
+// straight to the underlying writer. It is safe to call more than once.
 func (s *logSink) Close() {
 	s.once.Do(func() {
 		close(s.stop)
 		<-s.done
 	})
-	s.Flush()
+	s.mu.Lock()
+	s.flushLocked()
+	s.closed = true
+	s.mu.Unlock()
 }

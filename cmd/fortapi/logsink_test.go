@@ -56,6 +56,10 @@ func TestLogSink(t *testing.T) {
 		if out.String() != "a\nb\n" {
 			t.Fatalf("after Close: %q", out.String())
 		}
+		fmt.Fprintln(s, "late")
+		if out.String() != "a\nb\nlate\n" {
+			t.Fatalf("a write after Close is held back: %q", out.String())
+		}
 	})
 	t.Run("a full buffer is written in one go", func(t *testing.T) {
 		out := &syncBuf{}
