@@ -272,7 +272,7 @@ func (a *API) admit(ctx huma.Context, limits []opLimit) bool {
 			}
 			key = "user:" + p.Subject
 		case KeyIP:
-			key = ipKey(a.rl.ip.ClientIP(r))
+			key = ratelimit.IPKey(a.rl.ip.ClientIP(r))
 		default:
 			key = l.opKey
 		}
@@ -295,10 +295,6 @@ func (a *API) admit(ctx huma.Context, limits []opLimit) bool {
 // Handlers use it to name the client in audit records.
 func (a *API) ClientIP(r *http.Request) netip.Addr { return a.rl.ip.ClientIP(r) }
 
-func ipKey(a netip.Addr) string {
-	var buf [48]byte
-	return string(clientip.AppendKey(append(buf[:0], "ip:"...), a))
-}
 
 // rateLimitHeaders documents the fields of a limited response.
 func rateLimitHeaders() map[string]*huma.Param {

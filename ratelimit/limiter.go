@@ -238,10 +238,14 @@ type KeyFunc func(r *http.Request) (key string, ok bool)
 // An invalid address (a Unix-socket peer) gives the shared key "ip:unknown":
 // limited together rather than not at all.
 func ByClientIP(ip func(*http.Request) netip.Addr) KeyFunc {
-	return func(r *http.Request) (string, bool) {
-		var buf [48]byte
-		return string(clientip.AppendKey(append(buf[:0], "ip:"...), ip(r))), true
-	}
+	return func(r *http.Request) (string, bool) { return IPKey(ip(r)), true }
+}
+
+// IPKey is the key ByClientIP gives the address a: "ip:" and a's
+// clientip.Key (IPv6 grouped by /64; "ip:unknown" for an invalid address).
+func IPKey(a netip.Addr) string {
+	var buf [48]byte
+	return string(clientip.AppendKey(append(buf[:0], "ip:"...), a))
 }
 
 // ByUser keys requests by the user that user returns, with the prefix
