@@ -1446,3 +1446,19 @@ func TestLongerLifetimeWins(t *testing.T) {
 		t.Fatal("the key verifies past its longest lifetime")
 	}
 }
+
+// TestVerifierDoesNotAllocate backs the doc comment: Verifier runs on every
+// token verification, hits and misses alike.
+func TestVerifierDoesNotAllocate(t *testing.T) {
+	for _, alg := range algs {
+		t.Run(string(alg), func(t *testing.T) {
+			r := mustOpen(t, opts(alg, jwtkey.NewMemoryStore(), newClock()))
+			active := onlyKey(t, r, jwtkey.StateActive)
+			for _, kid := range []string{active, "AAAAAAAAAAAAAAAAAAAAAA", ""} {
+				if n := testing.AllocsPerRun(100, func() { r.Verifier(kid) }); n != 0 {
+					t.Errorf("Verifier(%q): %v allocations", kid, n)
+				}
+			}
+		})
+	}
+}

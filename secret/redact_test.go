@@ -270,7 +270,7 @@ func TestScrubLinear(t *testing.T) {
 
 func TestScrubNoAllocWhenClean(t *testing.T) {
 	s := "GET /items/42?limit=10&offset=20 from 192.0.2.1 user=alice status=200"
-	if n := testing.AllocsPerRun(100, func() { Scrub(s) }); n > 1 {
+	if n := testing.AllocsPerRun(100, func() { Scrub(s) }); n != 0 {
 		t.Errorf("%v allocations for a clean string", n)
 	}
 }
