@@ -295,7 +295,6 @@ func (a *API) admit(ctx huma.Context, limits []opLimit) bool {
 // Handlers use it to name the client in audit records.
 func (a *API) ClientIP(r *http.Request) netip.Addr { return a.rl.ip.ClientIP(r) }
 
-
 // rateLimitHeaders documents the fields of a limited response.
 func rateLimitHeaders() map[string]*huma.Param {
 	str := func(desc string) *huma.Param {
