@@ -276,14 +276,7 @@ func (a *API) admit(ctx huma.Context, limits []opLimit) bool {
 		default:
 			key = l.opKey
 		}
-		res, err := l.lim.Check(ctx.Context(), key)
-		if err != nil {
-			ratelimit.WriteUnavailable(w, r, res)
-			return false
-		}
-		ratelimit.WriteHeaders(w, res)
-		if !res.Allowed {
-			ratelimit.WriteTooManyRequests(w, r, res)
+		if !l.lim.AdmitKey(w, r, key) {
 			return false
 		}
 	}

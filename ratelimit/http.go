@@ -40,6 +40,14 @@ func (l *Limiter) Admit(w http.ResponseWriter, r *http.Request) bool {
 	if !ok {
 		return true
 	}
+	return l.AdmitKey(w, r, key)
+}
+
+// AdmitKey is Admit for a key the caller computed (a framework that keys
+// by something the Limiter's KeyFunc cannot see, such as the
+// authenticated user). The header values that do not change between
+// requests are the Limiter's, computed once.
+func (l *Limiter) AdmitKey(w http.ResponseWriter, r *http.Request, key string) bool {
 	res, err := l.Check(r.Context(), key)
 	if err != nil {
 		WriteUnavailable(w, r, res)
