@@ -543,21 +543,44 @@ func (s *Service) ChangePassword(ctx context.Context, userID, current, next stri
 
 // SetRole changes a user's role and revokes the user's tokens.
 func (s *Service) SetRole(ctx context.Context, userID string, role server.Role, actor string) (server.User, error) {
-	if _, err := server.ParseRole(string(role)); err != nil {
-		return server.User{}, err
-	}
-	return s.changeUser(ctx, userID, server.UserChange{Role: &role},
-		server.Event{Type: server.EventRoleChanged, Detail: "role " + string(role) + " by " + actor})
+	return s.UpdateUser(ctx, userID, &role, nil, actor)
 }
 
 // SetDisabled disables (revoking the user's tokens) or enables a user.
 func (s *Service) SetDisabled(ctx context.Context, userID string, disabled bool, actor string) (server.User, error) {
-	typ, what := server.EventUserEnabled, "enabled"
-	if disabled {
-		typ, what = server.EventUserDisabled, "disabled"
+	return s.UpdateUser(ctx, userID, nil, &disabled, actor)
+}
+
+// UpdateUser changes a user's role and/or disabled flag (nil leaves one as
+// it is) in one atomic change, and revokes every session and access token
+// of the user at once. The audit event is user.disabled when the change
+// disables, otherwise user.role_changed when it sets a role, otherwise
+// user.enabled; its detail names every field set and the actor. Errors:
+// server.ErrNotFound, server.ErrLastAdmin, or an error naming an unknown
+// role.
+func (s *Service) UpdateUser(ctx context.Context, userID string, role *server.Role, disabled *bool, actor string) (server.User, error) {
+	if role == nil && disabled == nil {
+		return server.User{}, errors.New("authn: update user: nothing to change")
 	}
-	return s.changeUser(ctx, userID, server.UserChange{Disabled: &disabled},
-		server.Event{Type: typ, Detail: what + " by " + actor})
+	var parts []string
+	typ := server.EventUserEnabled
+	if role != nil {
+		if _, err := server.ParseRole(string(*role)); err != nil {
+			return server.User{}, err
+		}
+		typ = server.EventRoleChanged
+		parts = append(parts, "role "+string(*role))
+	}
+	if disabled != nil {
+		if *disabled {
+			typ = server.EventUserDisabled
+			parts = append(parts, "disabled")
+		} else {
+			parts = append(parts, "enabled")
+		}
+	}
+	return s.changeUser(ctx, userID, server.UserChange{Role: role, Disabled: disabled},
+		server.Event{Type: typ, Detail: strings.Join(parts, ", ") + " by " + actor})
 }
 
 // changeUser applies ch and revokes everything the user holds, in the

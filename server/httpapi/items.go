@@ -293,9 +293,7 @@ func (h *items) list(ctx context.Context, in *listInput) (*listOutput, error) {
 	if in.Cursor != "" {
 		var ok bool
 		if after, ok = decodeCursor(in.Cursor); !ok {
-			return nil, huma.Error422UnprocessableEntity("validation failed", &huma.ErrorDetail{
-				Location: "query.cursor", Message: "not a cursor returned by this API",
-			})
+			return nil, badCursor()
 		}
 	}
 	limit := min(max(in.Limit, 1), MaxPageSize)
@@ -314,6 +312,21 @@ func (h *items) list(ctx context.Context, in *listInput) (*listOutput, error) {
 	return &listOutput{Body: page}, nil
 }
 
+// ObjectAccessExtension names the OpenAPI extension that documents an
+// operation's object-level rule. The item operations carry
+// {"owner": true, "all-with-scope": "users:admin"}: the caller reaches
+// only the items it owns (another user's item answers 404, and listings
+// leave it out) unless it holds the scope. The rule is enforced by the
+// store (server.Access is part of every item query); the extension tells
+// clients and the authorization matrix test what to expect.
+const ObjectAccessExtension = "x-object-access"
+
+// ownerOnly adds the object-level rule of the item operations to ext.
+func ownerOnly(ext map[string]any) map[string]any {
+	ext[ObjectAccessExtension] = map[string]any{"owner": true, "all-with-scope": ScopeAdmin}
+	return ext
+}
+
 func registerItems(api huma.API, d Deps) {
 	h := &items{Deps: d}
 	tags := []string{"items"}
@@ -325,23 +338,23 @@ func registerItems(api huma.API, d Deps) {
 	huma.Register(api, huma.Operation{
 		OperationID: "list-items", Method: http.MethodGet, Path: "/items/",
 		Summary: "List the caller's items", Description: "Administrators see every item. Pages are ordered by id.",
-		Tags: tags, Security: fortapi.Scopes(ScopeItemsRead), Extensions: d.Limits.reads(),
+		Tags: tags, Security: fortapi.Scopes(ScopeItemsRead), Extensions: ownerOnly(d.Limits.reads()),
 	}, h.list)
 	huma.Register(api, huma.Operation{
 		OperationID: "get-item", Method: http.MethodGet, Path: "/items/{id}",
 		Summary: "Get an item", Description: "Another user's item answers 404, exactly like a missing one.",
 		Tags: tags, Security: fortapi.Scopes(ScopeItemsRead), Errors: []int{http.StatusNotFound},
-		Extensions: d.Limits.reads(),
+		Extensions: ownerOnly(d.Limits.reads()),
 	}, h.get)
 	huma.Register(api, huma.Operation{
 		OperationID: "update-item", Method: http.MethodPut, Path: "/items/{id}",
 		Summary: "Replace an item's fields", Tags: tags, Security: fortapi.Scopes(ScopeItemsWrite),
-		Errors: []int{http.StatusNotFound}, Extensions: d.Limits.writes(),
+		Errors: []int{http.StatusNotFound}, Extensions: ownerOnly(d.Limits.writes()),
 	}, h.update)
 	huma.Register(api, huma.Operation{
 		OperationID: "delete-item", Method: http.MethodDelete, Path: "/items/{id}",
 		Summary: "Delete an item", Tags: tags, DefaultStatus: http.StatusNoContent,
 		Security: fortapi.Scopes(ScopeItemsWrite), Errors: []int{http.StatusNotFound},
-		Extensions: d.Limits.writes(),
+		Extensions: ownerOnly(d.Limits.writes()),
 	}, h.delete)
 }

@@ -23,6 +23,7 @@ func Register(api huma.API, d Deps) {
 	registerHealth(api, d)
 	registerAuth(api, d)
 	registerItems(api, d)
+	registerUsers(api, d)
 }
 
 type statusOutput struct {

@@ -1,0 +1,463 @@
+package httpapi_test
+
+import (
+	"context"
+	"encoding/base64"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"net/url"
+	"regexp"
+	"slices"
+	"sort"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/danielgtaylor/huma/v2"
+
+	"github.com/fortapi/fortapi"
+	"github.com/fortapi/fortapi/server"
+	"github.com/fortapi/fortapi/server/httpapi"
+)
+
+// The authorization matrix: every operation of the live /openapi.json ×
+// every kind of caller. The expected answer of each cell follows only from
+// what the document declares — the operation's security requirements and
+// its x-object-access rule — so an operation added to the server is
+// covered without editing this test. Exceptions are listed, with their
+// reason, in matrixExceptions.
+
+// matrixCaller is one column of the matrix.
+type matrixCaller struct {
+	name     string
+	username string // "" for the anonymous caller
+	password string
+	scope    []string // narrows the login; nil asks for every role scope
+	// owner: the caller owns the fixture objects; other: another user.
+	owner, other bool
+}
+
+// matrixException is an allowed deviation of an authorized call from the
+// operation's declared success status.
+type matrixException struct {
+	status int
+	reason string
+}
+
+// matrixExceptions lists, per operationId, the authorized calls that do not
+// answer the declared success status, and why.
+var matrixExceptions = map[string]matrixException{
+	"change-password": {http.StatusUnprocessableEntity, "the generated current_password is not the caller's password; " +
+		"a successful change is TestPasswordChangeRevokesEverything"},
+}
+
+const bobPass = "bob's own long passphrase 7"
+
+// doc is the OpenAPI document as JSON values, with $ref resolution.
+type doc struct {
+	root    map[string]any
+	schemas map[string]any
+}
+
+func obj(v any) map[string]any { m, _ := v.(map[string]any); return m }
+
+func (d doc) resolve(s map[string]any) map[string]any {
+	for i := 0; i < 16 && s != nil; i++ {
+		ref, ok := s["$ref"].(string)
+		if !ok {
+			return s
+		}
+		s = obj(d.schemas[strings.TrimPrefix(ref, "#/components/schemas/")])
+	}
+	return s
+}
+
+// example builds a valid value for a JSON schema: every property, the
+// first enum value, strings of the minimum length made unique by n.
+func (d doc) example(s map[string]any, name string, n int) any {
+	s = d.resolve(s)
+	if s == nil {
+		return nil
+	}
+	if e, ok := s["enum"].([]any); ok && len(e) > 0 {
+		return e[0]
+	}
+	typ, _ := s["type"].(string)
+	if ts, ok := s["type"].([]any); ok && len(ts) > 0 {
+		typ, _ = ts[0].(string)
+	}
+	switch typ {
+	case "object":
+		out := map[string]any{}
+		for k, v := range obj(s["properties"]) {
+			if ro, _ := obj(v)["readOnly"].(bool); ro || k == "$schema" {
+				continue
+			}
+			out[k] = d.example(obj(v), k, n)
+		}
+		return out
+	case "array":
+		return []any{d.example(obj(s["items"]), name, n)}
+	case "integer", "number":
+		if m, ok := s["minimum"].(float64); ok {
+			return m
+		}
+		if m, ok := s["exclusiveMinimum"].(float64); ok {
+			return m + 1
+		}
+		return 1
+	case "boolean":
+		return false
+	case "string":
+		if f, _ := s["format"].(string); f == "password" {
+			return fmt.Sprintf("matrix passphrase %d for %s", n, name)
+		}
+		v := fmt.Sprintf("m%d%s", n, name)
+		if ml, ok := s["maxLength"].(float64); ok && len(v) > int(ml) {
+			v = v[:int(ml)]
+		}
+		return v
+	}
+	return nil
+}
+
+func TestAuthorizationMatrix(t *testing.T) {
+	e := newAuthEnv(t)
+	ctx := context.Background()
+	if _, err := e.svc.CreateUser(ctx, "bob", bobPass, server.RoleUser, "test"); err != nil {
+		t.Fatal(err)
+	}
+	alice, err := e.store.GetUserByName(ctx, "alice")
+	if err != nil {
+		t.Fatal(err)
+	}
+	callers := []matrixCaller{
+		{name: "anonymous"},
+		{name: "reader", username: "alice", password: alicePass, scope: []string{server.ScopeItemsRead}, owner: true},
+		{name: "other-user", username: "bob", password: bobPass, other: true},
+		{name: "user", username: "alice", password: alicePass, owner: true},
+		{name: "admin", username: "root", password: adminPass},
+	}
+	// alice owns an item from the start, so that listings have one to leak.
+	now := time.Now().UTC().Truncate(time.Microsecond)
+	first, _ := server.NewID(now, nil)
+	if err := e.store.CreateItem(ctx, server.Item{ID: first, OwnerID: alice.ID, Name: "first", Price: 1, CreatedAt: now, UpdatedAt: now}); err != nil {
+		t.Fatal(err)
+	}
+	tokens := map[string]string{}
+	login := func(c matrixCaller) {
+		tokens[c.name] = e.login(c.username, c.password, c.scope...).AccessToken
+	}
+	for _, c := range callers[1:] {
+		login(c)
+	}
+	scopesOf := map[string][]string{}
+	for _, c := range callers[1:] {
+		resp, b := e.call("GET", "/users/me", "", "", bearer(tokens[c.name]))
+		var p httpapi.Profile
+		if resp.StatusCode != 200 || json.Unmarshal(b, &p) != nil {
+			t.Fatalf("%s: /users/me: %d %s", c.name, resp.StatusCode, b)
+		}
+		scopesOf[c.name] = p.Scopes
+	}
+
+	resp, raw := e.call("GET", "/openapi.json", "", "", nil)
+	if resp.StatusCode != 200 {
+		t.Fatalf("/openapi.json: %d", resp.StatusCode)
+	}
+	var d doc
+	if err := json.Unmarshal(raw, &d.root); err != nil {
+		t.Fatal(err)
+	}
+	d.schemas = obj(obj(d.root["components"])["schemas"])
+
+	var bodies [][]byte // every answer, for the secret scan below
+	n := 0
+	cells := 0
+	paths := obj(d.root["paths"])
+	keys := make([]string, 0, len(paths))
+	for p := range paths {
+		keys = append(keys, p)
+	}
+	sort.Strings(keys)
+	for _, path := range keys {
+		for _, method := range []string{"get", "post", "put", "patch", "delete"} {
+			op := obj(obj(paths[path])[method])
+			if op == nil {
+				continue
+			}
+			id, _ := op["operationId"].(string)
+			var sec []map[string][]string
+			if b, err := json.Marshal(op["security"]); err == nil {
+				_ = json.Unmarshal(b, &sec)
+			}
+			public := slices.ContainsFunc(sec, func(m map[string][]string) bool { return len(m) == 0 })
+			ownerRule := obj(op[httpapi.ObjectAccessExtension])
+			success := 0
+			for code := range obj(op["responses"]) {
+				if c, err := strconv.Atoi(code); err == nil && c >= 200 && c < 300 && (success == 0 || c < success) {
+					success = c
+				}
+			}
+			for _, c := range callers {
+				n++
+				cells++
+				name := fmt.Sprintf("%s_%s/%s", strings.ToUpper(method), path, c.name)
+				// Fixtures: a fresh object of the owner for every {id}.
+				target, fixtureID := path, ""
+				if strings.Contains(path, "{id}") {
+					switch {
+					case strings.HasPrefix(path, "/items/"):
+						now := time.Now().UTC().Truncate(time.Microsecond)
+						fixtureID, _ = server.NewID(now, nil)
+						if err := e.store.CreateItem(ctx, server.Item{ID: fixtureID, OwnerID: alice.ID, Name: "fixture", Price: 1, CreatedAt: now, UpdatedAt: now}); err != nil {
+							t.Fatal(err)
+						}
+					case strings.HasPrefix(path, "/users/"):
+						u, err := e.svc.CreateUser(ctx, fmt.Sprintf("target%d", n), fmt.Sprintf("target passphrase %d", n), server.RoleUser, "test")
+						if err != nil {
+							t.Fatal(err)
+						}
+						fixtureID = u.ID
+					default:
+						t.Fatalf("%s: no fixture for {id} of %s: add one to TestAuthorizationMatrix", name, path)
+					}
+					target = strings.ReplaceAll(path, "{id}", fixtureID)
+				}
+				if strings.Contains(target, "{") {
+					t.Fatalf("%s: no fixture for a path parameter of %s", name, path)
+				}
+				ctype, body := "", ""
+				if rb := obj(op["requestBody"]); rb != nil {
+					content := obj(rb["content"])
+					switch {
+					case content["application/json"] != nil:
+						v := d.example(obj(obj(content["application/json"])["schema"]), "", n)
+						b, _ := json.Marshal(v)
+						ctype, body = "application/json", string(b)
+					case content["application/x-www-form-urlencoded"] != nil:
+						v := obj(d.example(obj(obj(content["application/x-www-form-urlencoded"])["schema"]), "", n))
+						f := url.Values{}
+						for k, x := range v {
+							f.Set(k, fmt.Sprint(x))
+						}
+						ctype, body = form, f.Encode()
+					default:
+						t.Fatalf("%s: no generator for the request body %v", name, content)
+					}
+				}
+				hdr := map[string]string{}
+				if c.username != "" {
+					hdr["Authorization"] = "Bearer " + tokens[c.name]
+				}
+				resp, b := e.call(strings.ToUpper(method), target, ctype, body, hdr)
+				bodies = append(bodies, b)
+				got, www := resp.StatusCode, resp.Header.Get("WWW-Authenticate")
+
+				allowed := c.username != "" && slices.ContainsFunc(sec, func(m map[string][]string) bool {
+					for scheme, need := range m {
+						if scheme != fortapi.BearerScheme && scheme != fortapi.OAuth2Scheme {
+							return false
+						}
+						for _, s := range need {
+							if !slices.Contains(scopesOf[c.name], s) {
+								return false
+							}
+						}
+					}
+					return len(m) > 0
+				})
+				seesAll := ownerRule != nil && slices.Contains(scopesOf[c.name], fmt.Sprint(ownerRule["all-with-scope"]))
+				var want string
+				switch {
+				case public:
+					want = "not 401, 403 or 5xx (public)"
+					if got == 401 || got == 403 || got >= 500 {
+						t.Errorf("%s: %d, want %s: %.200s", name, got, want, b)
+					}
+				case c.username == "":
+					want = "401 Bearer"
+					if got != 401 || !strings.HasPrefix(www, "Bearer") {
+						t.Errorf("%s: %d %q, want %s: %.200s", name, got, www, want, b)
+					}
+				case !allowed:
+					want = "403 insufficient_scope"
+					if got != 403 || !strings.Contains(www, `error="insufficient_scope"`) {
+						t.Errorf("%s: %d %q, want %s: %.200s", name, got, www, want, b)
+					}
+				case ownerRule != nil && fixtureID != "" && c.other && !seesAll:
+					want = "404 (another user's object)"
+					if got != 404 {
+						t.Errorf("%s: %d, want %s: %.200s", name, got, want, b)
+					}
+				default:
+					want = strconv.Itoa(success)
+					if ex, ok := matrixExceptions[id]; ok {
+						want = fmt.Sprintf("%d (exception: %s)", ex.status, ex.reason)
+						if got != ex.status {
+							t.Errorf("%s: %d, want %s: %.200s", name, got, want, b)
+						}
+					} else if got != success {
+						t.Errorf("%s: %d, want %s: %.300s", name, got, want, b)
+					}
+					// A listing shows another user none of the owner's objects.
+					if ownerRule != nil && fixtureID == "" && c.other && !seesAll && strings.Contains(string(b), alice.ID) {
+						t.Errorf("%s: the listing shows another user's objects: %.300s", name, b)
+					}
+				}
+				t.Logf("%-40s %-10s -> %d (want %s)", strings.ToUpper(method)+" "+path, c.name, got, want)
+				// An operation that ended the caller's session (logout,
+				// password change) is followed by a fresh login.
+				if c.username != "" && e.status("/users/me", tokens[c.name]) == http.StatusUnauthorized {
+					login(c)
+				}
+			}
+		}
+	}
+	if cells < 5*18 {
+		t.Fatalf("only %d cells: the document lists fewer operations than the server has", cells)
+	}
+
+	// No answer of the whole matrix holds a secret the server keeps.
+	var secrets []string
+	for _, name := range []string{"alice", "bob", "root"} {
+		u, err := e.store.GetUserByName(ctx, name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		secrets = append(secrets, u.PasswordHash)
+		if i := strings.LastIndexByte(u.PasswordHash, '$'); i > 0 {
+			secrets = append(secrets, u.PasswordHash[i+1:]) // the raw digest
+		}
+	}
+	secrets = append(secrets, alicePass, adminPass, bobPass,
+		hex.EncodeToString(e.master), base64.StdEncoding.EncodeToString(e.master), base64.RawURLEncoding.EncodeToString(e.master))
+	keys2, err := e.store.LoadKeys(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, k := range keys2 {
+		secrets = append(secrets, base64.StdEncoding.EncodeToString(k.Sealed), base64.RawURLEncoding.EncodeToString(k.Sealed))
+	}
+	for _, b := range bodies {
+		for _, s := range secrets {
+			if len(s) >= 8 && strings.Contains(string(b), s) {
+				t.Errorf("an answer holds a secret (%.6s...): %.200s", s, b)
+			}
+		}
+	}
+}
+
+// forbiddenProperty matches property names that would carry a secret or
+// an internal field. The allowed exceptions are the tokens POST /token
+// hands to the user who just proved their password.
+var forbiddenProperty = regexp.MustCompile(`(?i)hash|secret|private|seal|master|passw|salt|owner_id|^d$|^k$|^p$|^q$|^dp$|^dq$|^qi$`)
+
+// TestResponsesCannotCarrySecrets walks the schema of every response of
+// every operation (through every $ref, array and property) and refuses a
+// property that could carry a password or its hash, a refresh-token hash,
+// key material or another internal field; with the validating wrapper of
+// the other tests (undeclared properties fail them), nothing else can be
+// serialized.
+func TestResponsesCannotCarrySecrets(t *testing.T) {
+	e := newAuthEnv(t)
+	_, raw := e.call("GET", "/openapi.json", "", "", nil)
+	var d doc
+	if err := json.Unmarshal(raw, &d.root); err != nil {
+		t.Fatal(err)
+	}
+	d.schemas = obj(obj(d.root["components"])["schemas"])
+	seen := map[string]bool{}
+	var walk func(where string, s map[string]any)
+	walk = func(where string, s map[string]any) {
+		if ref, ok := s["$ref"].(string); ok {
+			if seen[ref] {
+				return
+			}
+			seen[ref] = true
+			walk(where+" "+ref, d.resolve(s))
+			return
+		}
+		if ap, ok := s["additionalProperties"]; ok && ap != false {
+			if obj(ap) != nil {
+				walk(where+".*", obj(ap))
+			} else if s["type"] == "object" && where != "" && !strings.Contains(where, "jwk-set") {
+				t.Errorf("%s: an object open to any property", where)
+			}
+		}
+		for k, v := range obj(s["properties"]) {
+			if forbiddenProperty.MatchString(k) && k != "refresh_token" {
+				t.Errorf("%s.%s: a response property that could carry a secret or internal field", where, k)
+			}
+			walk(where+"."+k, obj(v))
+		}
+		if it := obj(s["items"]); it != nil {
+			walk(where+"[]", it)
+		}
+		for _, key := range []string{"oneOf", "anyOf", "allOf"} {
+			if list, ok := s[key].([]any); ok {
+				for _, x := range list {
+					walk(where+"|", obj(x))
+				}
+			}
+		}
+	}
+	ops := 0
+	for path, item := range obj(d.root["paths"]) {
+		for method, op := range obj(item) {
+			for code, r := range obj(obj(op)["responses"]) {
+				for ct, mt := range obj(obj(r)["content"]) {
+					ops++
+					walk(fmt.Sprintf("%s %s %s %s", method, path, code, ct), obj(obj(mt)["schema"]))
+				}
+			}
+		}
+	}
+	if ops < 20 {
+		t.Fatalf("walked only %d responses", ops)
+	}
+	// The pattern tells secrets from ordinary fields.
+	for name, want := range map[string]bool{"password_hash": true, "sealed": true, "private_key": true, "d": true,
+		"price_with_tax": false, "owner": false, "refresh_token": false, "username": false} {
+		if got := forbiddenProperty.MatchString(name) && name != "refresh_token"; got != want {
+			t.Errorf("forbiddenProperty(%q) = %v, want %v", name, got, want)
+		}
+	}
+}
+
+// TestDeclaredPolicy checks the declarations the matrix trusts: the
+// administrative operations must declare an administrator's scope, so a
+// change that opens one to every user fails here, not in production.
+func TestDeclaredPolicy(t *testing.T) {
+	api := fortapi.New(fortapi.Options{})
+	httpapi.Register(api, httpapi.Deps{})
+	admin := []string{server.ScopeUsersAdmin, server.ScopeKeysAdmin}
+	checked := 0
+	for path, item := range api.OpenAPI().Paths {
+		for _, op := range []*huma.Operation{item.Get, item.Post, item.Put, item.Patch, item.Delete} {
+			if op == nil {
+				continue
+			}
+			adminPath := strings.HasPrefix(path, "/admin/") || path == "/users" || path == "/users/{id}"
+			if !adminPath {
+				continue
+			}
+			checked++
+			for _, req := range op.Security {
+				ok := len(req) > 0
+				for _, scopes := range req {
+					ok = ok && slices.ContainsFunc(scopes, func(s string) bool { return slices.Contains(admin, s) })
+				}
+				if !ok {
+					t.Errorf("%s %s: requirement %v does not need an administrator's scope", op.Method, path, req)
+				}
+			}
+		}
+	}
+	if checked < 5 {
+		t.Fatalf("checked %d administrative operations, want at least 5", checked)
+	}
+}

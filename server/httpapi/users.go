@@ -1,0 +1,264 @@
+package httpapi
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/danielgtaylor/huma/v2"
+
+	"github.com/fortapi/fortapi"
+	"github.com/fortapi/fortapi/password"
+	"github.com/fortapi/fortapi/server"
+	"github.com/fortapi/fortapi/server/authn"
+)
+
+// UserInfo is a user as an administrator sees it: never the password hash.
+type UserInfo struct {
+	ID        string    `json:"id" format:"uuid"`
+	Username  string    `json:"username"`
+	Role      string    `json:"role" enum:"user,admin"`
+	Disabled  bool      `json:"disabled"`
+	CreatedAt time.Time `json:"created_at"`
+	UpdatedAt time.Time `json:"updated_at"`
+}
+
+func toUserInfo(u server.User) UserInfo {
+	return UserInfo{ID: u.ID, Username: u.Username, Role: string(u.Role), Disabled: u.Disabled,
+		CreatedAt: u.CreatedAt, UpdatedAt: u.UpdatedAt}
+}
+
+// NewUser is the body of POST /users: no id, timestamps or hash.
+type NewUser struct {
+	Username string `json:"username" minLength:"1" maxLength:"64" doc:"1 to 64 bytes of UTF-8 without control characters; unique, compared case-insensitively for A-Z." example:"bob"`
+	Password string `json:"password" minLength:"1" maxLength:"1024" format:"password" writeOnly:"true" doc:"8 to 1,024 bytes; not a common password, not the username."`
+	Role     string `json:"role" enum:"user,admin" doc:"The role, which grants its scopes."`
+}
+
+// UserPatch is the body of PATCH /users/{id}: the fields an administrator
+// may change. Absent fields stay as they are.
+type UserPatch struct {
+	Role     *string `json:"role,omitempty" enum:"user,admin" doc:"The new role."`
+	Disabled *bool   `json:"disabled,omitempty" doc:"true disables the account, false enables it."`
+}
+
+// EventInfo is one security event of the audit log.
+type EventInfo struct {
+	ID        int64     `json:"id"`
+	At        time.Time `json:"at"`
+	Type      string    `json:"type" doc:"login.success, login.failure, token.refresh_reuse, user.role_changed, key.rotated, ..."`
+	UserID    string    `json:"user_id,omitempty"`
+	Username  string    `json:"username,omitempty"`
+	SessionID string    `json:"session_id,omitempty"`
+	ClientIP  string    `json:"client_ip,omitempty"`
+	Detail    string    `json:"detail,omitempty"`
+}
+
+// UserPage is one page of users.
+type UserPage struct {
+	Users      []UserInfo `json:"users"`
+	NextCursor string     `json:"next_cursor,omitempty" doc:"Pass as cursor to get the next page; absent on the last page."`
+}
+
+// EventPage is one page of the audit log, newest first.
+type EventPage struct {
+	Events     []EventInfo `json:"events"`
+	NextCursor string      `json:"next_cursor,omitempty" doc:"Pass as cursor to get older events; absent on the last page."`
+}
+
+type createUserInput struct {
+	Body NewUser
+}
+
+type userOutput struct {
+	Body UserInfo
+}
+
+type listUsersInput struct {
+	Limit  int    `query:"limit" minimum:"1" maximum:"100" default:"20" doc:"Page size, 1 to 100."`
+	Cursor string `query:"cursor" maxLength:"64" doc:"next_cursor of the previous page."`
+}
+
+type listUsersOutput struct {
+	Body UserPage
+}
+
+type patchUserInput struct {
+	ID   string `path:"id" format:"uuid" maxLength:"36" doc:"User id."`
+	Body UserPatch
+}
+
+type auditInput struct {
+	Type   string `query:"type" maxLength:"64" pattern:"^[a-z_.]+$" doc:"Only events of this type."`
+	UserID string `query:"user_id" format:"uuid" maxLength:"36" doc:"Only events about this user."`
+	Limit  int    `query:"limit" minimum:"1" maximum:"1000" default:"50" doc:"Page size, 1 to 1,000."`
+	Cursor string `query:"cursor" maxLength:"32" doc:"next_cursor of the previous page."`
+}
+
+type auditOutput struct {
+	Body EventPage
+}
+
+type usersAPI struct {
+	Deps
+}
+
+// MaxAuditPage is the largest page GET /admin/audit returns.
+const MaxAuditPage = 1000
+
+// actor names the administrator in audit records.
+func (h *usersAPI) actor(ctx context.Context, p *fortapi.Principal) string {
+	if name, err := h.Auth.Username(ctx, p.Subject); err == nil {
+		return "admin " + strconv.Quote(name)
+	}
+	return "admin " + p.Subject
+}
+
+func (h *usersAPI) create(ctx context.Context, in *createUserInput) (*userOutput, error) {
+	p, err := principal(ctx)
+	if err != nil {
+		return nil, err
+	}
+	u, err := h.Auth.CreateUser(ctx, in.Body.Username, in.Body.Password, server.Role(in.Body.Role), h.actor(ctx, p))
+	var pe *password.PolicyError
+	var busy *password.BusyError
+	switch {
+	case err == nil:
+		return &userOutput{Body: toUserInfo(u)}, nil
+	case errors.Is(err, server.ErrConflict):
+		return nil, huma.Error409Conflict("the username is taken")
+	case errors.As(err, &pe):
+		return nil, huma.Error422UnprocessableEntity("the password is not acceptable",
+			&huma.ErrorDetail{Location: "body.password", Message: pe.Error()})
+	case errors.As(err, &busy):
+		return nil, withRetryAfter(huma.Error503ServiceUnavailable("too many password hashes in progress; retry later"), busy.RetryAfter)
+	case authn.ValidUsername(in.Body.Username) != nil:
+		return nil, huma.Error422UnprocessableEntity("the username is not acceptable",
+			&huma.ErrorDetail{Location: "body.username", Message: authn.ValidUsername(in.Body.Username).Error()})
+	default:
+		return nil, err
+	}
+}
+
+func (h *usersAPI) list(ctx context.Context, in *listUsersInput) (*listUsersOutput, error) {
+	after := ""
+	if in.Cursor != "" {
+		var ok bool
+		if after, ok = decodeCursor(in.Cursor); !ok {
+			return nil, badCursor()
+		}
+	}
+	limit := min(max(in.Limit, 1), MaxPageSize)
+	found, err := h.Store.ListUsers(ctx, after, limit+1)
+	if err != nil {
+		return nil, err
+	}
+	page := UserPage{Users: make([]UserInfo, 0, min(len(found), limit))}
+	for i, u := range found {
+		if i == limit {
+			page.NextCursor = encodeCursor(found[i-1].ID)
+			break
+		}
+		page.Users = append(page.Users, toUserInfo(u))
+	}
+	return &listUsersOutput{Body: page}, nil
+}
+
+func (h *usersAPI) patch(ctx context.Context, in *patchUserInput) (*userOutput, error) {
+	p, err := principal(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if !server.ValidID(in.ID) {
+		return nil, huma.Error404NotFound("no such user")
+	}
+	if in.Body.Role == nil && in.Body.Disabled == nil {
+		return nil, huma.Error422UnprocessableEntity("nothing to change",
+			&huma.ErrorDetail{Location: "body", Message: "set role, disabled or both"})
+	}
+	var role *server.Role
+	if in.Body.Role != nil {
+		r := server.Role(*in.Body.Role)
+		role = &r
+	}
+	u, err := h.Auth.UpdateUser(ctx, in.ID, role, in.Body.Disabled, h.actor(ctx, p))
+	switch {
+	case err == nil:
+		return &userOutput{Body: toUserInfo(u)}, nil
+	case errors.Is(err, server.ErrLastAdmin):
+		return nil, huma.Error409Conflict("the last enabled administrator cannot be demoted or disabled")
+	default:
+		return nil, userErr(err)
+	}
+}
+
+func (h *usersAPI) audit(ctx context.Context, in *auditInput) (*auditOutput, error) {
+	var before int64
+	if in.Cursor != "" {
+		n, err := strconv.ParseInt(in.Cursor, 10, 64)
+		if err != nil || n <= 0 {
+			return nil, badCursor()
+		}
+		before = n
+	}
+	if in.UserID != "" && !server.ValidID(in.UserID) {
+		return nil, huma.Error422UnprocessableEntity("validation failed", &huma.ErrorDetail{
+			Location: "query.user_id", Message: "not a user id", Value: in.UserID,
+		})
+	}
+	limit := min(max(in.Limit, 1), MaxAuditPage)
+	evs, err := h.Store.ListEvents(ctx, server.EventFilter{Type: in.Type, UserID: in.UserID, BeforeID: before, Limit: limit + 1})
+	if err != nil {
+		return nil, err
+	}
+	page := EventPage{Events: make([]EventInfo, 0, min(len(evs), limit))}
+	for i, ev := range evs {
+		if i == limit {
+			page.NextCursor = strconv.FormatInt(evs[i-1].ID, 10)
+			break
+		}
+		page.Events = append(page.Events, EventInfo{ID: ev.ID, At: ev.At, Type: ev.Type, UserID: ev.UserID,
+			Username: ev.Username, SessionID: ev.SessionID, ClientIP: ev.ClientIP, Detail: ev.Detail})
+	}
+	return &auditOutput{Body: page}, nil
+}
+
+func badCursor() error {
+	return huma.Error422UnprocessableEntity("validation failed", &huma.ErrorDetail{
+		Location: "query.cursor", Message: "not a cursor returned by this API",
+	})
+}
+
+func registerUsers(api huma.API, d Deps) {
+	h := &usersAPI{d}
+	tags := []string{"admin"}
+	admin := fortapi.Scopes(server.ScopeUsersAdmin)
+	huma.Register(api, huma.Operation{
+		OperationID: "create-user", Method: http.MethodPost, Path: "/users", Tags: tags,
+		Summary: "Create a user", DefaultStatus: http.StatusCreated, Security: admin,
+		Errors:     []int{http.StatusConflict, http.StatusServiceUnavailable},
+		Extensions: d.Limits.writes(),
+	}, h.create)
+	huma.Register(api, huma.Operation{
+		OperationID: "list-users", Method: http.MethodGet, Path: "/users", Tags: tags,
+		Summary: "List users", Description: "Pages are ordered by id.", Security: admin,
+		Extensions: d.Limits.reads(),
+	}, h.list)
+	huma.Register(api, huma.Operation{
+		OperationID: "update-user", Method: http.MethodPatch, Path: "/users/{id}", Tags: tags,
+		Summary: "Change a user's role or disable a user",
+		Description: "Every session and access token of the user is revoked at once, on every instance within a second, " +
+			"whatever changed. The last enabled administrator cannot be demoted or disabled (409).",
+		Security: admin, Errors: []int{http.StatusNotFound, http.StatusConflict},
+		Extensions: d.Limits.writes(),
+	}, h.patch)
+	huma.Register(api, huma.Operation{
+		OperationID: "audit", Method: http.MethodGet, Path: "/admin/audit", Tags: tags,
+		Summary: "Security events, newest first",
+		Description: "Logins, failures, throttling, refresh-token reuse, logouts, password, role and key changes. " +
+			"Filter by type and by user id; page with next_cursor. Events never hold a password or a token.",
+		Security: admin, Extensions: d.Limits.reads(),
+	}, h.audit)
+}
