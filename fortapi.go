@@ -64,6 +64,11 @@ type Options struct {
 	// OAuth2, when set, documents the OAuth2 password flow that issues the
 	// bearer tokens (see OAuth2Scheme). It changes nothing in enforcement.
 	OAuth2 *OAuth2Password
+	// Session, when set, accepts cookie sessions (SessionScheme): the
+	// Authenticator returns principals with Scheme SessionScheme for them,
+	// every bearer requirement accepts them too, and SessionScopes
+	// declarations become valid. Nil: no cookie is ever a credential.
+	Session *SessionCookie
 
 	// RateLimits is the family every rate limit of the API belongs to:
 	// its store (memory, or Redis through ratelimit/redisstore), outage
@@ -123,6 +128,13 @@ func New(opts Options) *API {
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
+	if opts.Session != nil {
+		sc := *opts.Session // the caller's value stays as it is
+		if sc.Name == "" {
+			sc.Name = DefaultSessionCookie
+		}
+		opts.Session = &sc
+	}
 	a := &API{mux: http.NewServeMux(), opts: opts, log: opts.Logger}
 
 	registry := huma.NewMapRegistry("#/components/schemas/", huma.DefaultSchemaNamer)
@@ -158,6 +170,13 @@ func New(opts Options) *API {
 				TokenURL: o.TokenURL,
 				Scopes:   maps.Clone(o.Scopes),
 			}},
+		}
+	}
+	if o := opts.Session; o != nil {
+		cfg.Components.SecuritySchemes[SessionScheme] = &huma.SecurityScheme{
+			Type: "apiKey", In: "cookie", Name: o.Name,
+			Description: "A session from the HTML login (POST /login), sent by the browser as the cookie " + o.Name +
+				". Unsafe methods also need the CSRF token (X-CSRF-Token header or csrf_token form field).",
 		}
 	}
 	cfg.Transformers = []huma.Transformer{a.transformError}
@@ -255,10 +274,8 @@ func (g *guardAdapter) Handle(op *huma.Operation, handler func(huma.Context)) {
 	}
 	op.Metadata[sensitiveKey] = sensitiveLocations(a.OpenAPI().Components.Schemas, op)
 	hasBody := op.RequestBody != nil
-	sec := op.Security
-	if a.opts.OAuth2 != nil {
-		op.Security = withOAuth2(sec)
-	}
+	sec := expandSecurity(op.Security, a.opts.OAuth2 != nil, a.opts.Session != nil)
+	op.Security = sec
 	g.inner.Handle(op, func(ctx huma.Context) {
 		if !public {
 			var ok bool

@@ -22,6 +22,25 @@ const BearerScheme = "bearer"
 // principal authenticated with a bearer token satisfies either.
 const OAuth2Scheme = "oauth2"
 
+// SessionScheme is the name of the cookie-session security scheme that
+// Options.Session adds to the document: an HTML login's server-side
+// session, presented as a cookie. A principal authenticated by it
+// (Principal.Scheme == SessionScheme) is accepted by every operation that
+// declares bearer scopes, with the same scopes, and by operations
+// declaring SessionScopes.
+const SessionScheme = "session"
+
+// DefaultSessionCookie is the default name of the session cookie: the
+// __Host- prefix makes browsers refuse it unless it is Secure, has Path=/
+// and no Domain, so a sibling subdomain cannot plant or overwrite it.
+const DefaultSessionCookie = "__Host-session"
+
+// SessionCookie describes cookie sessions (Options.Session).
+type SessionCookie struct {
+	// Name is the cookie's name (default DefaultSessionCookie).
+	Name string
+}
+
 // OAuth2Password describes an OAuth2 password-grant token endpoint
 // (RFC 6749 §4.3) for the OpenAPI document.
 type OAuth2Password struct {
@@ -79,6 +98,13 @@ func (f AuthenticatorFunc) Authenticate(r *http.Request) (*Principal, error) { r
 // of scopes. Use it as huma.Operation.Security.
 func Scopes(scopes ...string) []map[string][]string {
 	return []map[string][]string{{BearerScheme: slices.Clone(scopes)}}
+}
+
+// SessionScopes declares that an operation needs a cookie session granting
+// every one of scopes (HTML pages). It needs Options.Session; bearer
+// tokens are not accepted.
+func SessionScopes(scopes ...string) []map[string][]string {
+	return []map[string][]string{{SessionScheme: slices.Clone(scopes)}}
 }
 
 // Authenticated declares that an operation needs a valid bearer token and
@@ -156,15 +182,24 @@ func validScope(s string) bool {
 	return true
 }
 
-// withOAuth2 returns sec with, after each bearer requirement, the same
-// requirement on OAuth2Scheme, for the document. Enforcement keeps using
-// sec itself.
-func withOAuth2(sec []map[string][]string) []map[string][]string {
-	out := make([]map[string][]string, 0, 2*len(sec))
+// expandSecurity returns sec with, after each bearer requirement, the same
+// requirement on OAuth2Scheme (when oauth2: a documented way to obtain the
+// same tokens) and on SessionScheme (when session: a cookie session is a
+// principal with the same scopes). The result is both documented and
+// enforced.
+func expandSecurity(sec []map[string][]string, oauth2, session bool) []map[string][]string {
+	out := make([]map[string][]string, 0, 3*len(sec))
 	for _, alt := range sec {
 		out = append(out, alt)
-		if scopes, ok := alt[BearerScheme]; ok && len(alt) == 1 {
+		scopes, ok := alt[BearerScheme]
+		if !ok || len(alt) != 1 {
+			continue
+		}
+		if oauth2 {
 			out = append(out, map[string][]string{OAuth2Scheme: slices.Clone(scopes)})
+		}
+		if session {
+			out = append(out, map[string][]string{SessionScheme: slices.Clone(scopes)})
 		}
 	}
 	return out

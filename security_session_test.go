@@ -1,0 +1,141 @@
+package fortapi_test
+
+import (
+	"context"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+
+	"github.com/danielgtaylor/huma/v2"
+
+	"github.com/fortapi/fortapi"
+)
+
+// sessionAuth trusts "Authorization: Test USER [SCOPE...]" as a bearer
+// token and the cookie "__Host-session=USER:SCOPE,SCOPE" as a session.
+func sessionAuth(r *http.Request) (*fortapi.Principal, error) {
+	if r.Header.Get("Authorization") != "" {
+		return testAuth(r)
+	}
+	c, err := r.Cookie(fortapi.DefaultSessionCookie)
+	if err != nil {
+		return nil, fortapi.ErrNoCredentials
+	}
+	user, scopes, _ := strings.Cut(c.Value, ":")
+	p := &fortapi.Principal{Subject: user, Scheme: fortapi.SessionScheme, SessionID: "s-" + user}
+	if scopes != "" {
+		p.Scopes = strings.Split(scopes, ",")
+	}
+	return p, nil
+}
+
+// TestSessionsArePrincipalsWithTheSameScopes: with Options.Session, a
+// cookie session reaches every bearer-declared operation under the same
+// scopes, SessionScopes operations take sessions only, and the document
+// says so.
+func TestSessionsArePrincipalsWithTheSameScopes(t *testing.T) {
+	api := fortapi.New(fortapi.Options{Authenticator: fortapi.AuthenticatorFunc(sessionAuth), Logger: slog.New(slog.DiscardHandler),
+		Session: &fortapi.SessionCookie{}})
+	ok := func(ctx context.Context, _ *struct{}) (*okOut, error) {
+		out := &okOut{}
+		p, _ := fortapi.PrincipalFrom(ctx)
+		out.Body.OK = p != nil
+		return out, nil
+	}
+	huma.Register(api, huma.Operation{OperationID: "read", Method: http.MethodGet, Path: "/things", Security: fortapi.Scopes("things:read")}, ok)
+	huma.Register(api, huma.Operation{OperationID: "page", Method: http.MethodGet, Path: "/page", Security: fortapi.SessionScopes("things:read")}, ok)
+	h, err := api.Handler()
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(h)
+	t.Cleanup(srv.Close)
+	for _, tt := range []struct {
+		name, path, auth, cookie string
+		want                     int
+	}{
+		{"bearer with the scope", "/things", "Test alice things:read", "", 200},
+		{"session with the scope", "/things", "", "alice:things:read", 200},
+		{"session without the scope", "/things", "", "alice:other:read", 403},
+		{"session with no scope", "/things", "", "alice:", 403},
+		{"anonymous", "/things", "", "", 401},
+		{"session page with a session", "/page", "", "alice:things:read", 200},
+		{"session page with a bearer token", "/page", "Test alice things:read", "", 401},
+		{"session page, session without the scope", "/page", "", "alice:other:read", 403},
+		{"session page, anonymous", "/page", "", "", 401},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			req, _ := http.NewRequest(http.MethodGet, srv.URL+tt.path, nil)
+			if tt.auth != "" {
+				req.Header.Set("Authorization", tt.auth)
+			}
+			if tt.cookie != "" {
+				req.AddCookie(&http.Cookie{Name: fortapi.DefaultSessionCookie, Value: tt.cookie})
+			}
+			resp, err := srv.Client().Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			body, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode != tt.want {
+				t.Fatalf("status %d, want %d: %s", resp.StatusCode, tt.want, body)
+			}
+		})
+	}
+
+	var doc struct {
+		Components struct {
+			SecuritySchemes map[string]struct{ Type, In, Name string } `json:"securitySchemes"`
+		} `json:"components"`
+		Paths map[string]map[string]struct {
+			Security []map[string][]string `json:"security"`
+		} `json:"paths"`
+	}
+	b, _ := api.OpenAPIJSON()
+	if err := json.Unmarshal(b, &doc); err != nil {
+		t.Fatal(err)
+	}
+	if s := doc.Components.SecuritySchemes[fortapi.SessionScheme]; s.Type != "apiKey" || s.In != "cookie" || s.Name != "__Host-session" {
+		t.Errorf("session scheme documented as %+v", s)
+	}
+	sec, _ := json.Marshal(doc.Paths["/things"]["get"].Security)
+	if string(sec) != `[{"bearer":["things:read"]},{"session":["things:read"]}]` {
+		t.Errorf("/things security %s", sec)
+	}
+	sec, _ = json.Marshal(doc.Paths["/page"]["get"].Security)
+	if string(sec) != `[{"session":["things:read"]}]` {
+		t.Errorf("/page security %s", sec)
+	}
+}
+
+// TestWithoutSessionsNoCookieIsACredential: without Options.Session, a
+// principal claiming the session scheme is refused everywhere, and a
+// SessionScopes declaration stops the API from starting.
+func TestWithoutSessionsNoCookieIsACredential(t *testing.T) {
+	api := fortapi.New(fortapi.Options{Authenticator: fortapi.AuthenticatorFunc(sessionAuth), Logger: slog.New(slog.DiscardHandler)})
+	huma.Register(api, huma.Operation{OperationID: "read", Method: http.MethodGet, Path: "/things", Security: fortapi.Scopes("things:read")},
+		func(ctx context.Context, _ *struct{}) (*okOut, error) { return &okOut{}, nil })
+	h, err := api.Handler()
+	if err != nil {
+		t.Fatal(err)
+	}
+	req := httptest.NewRequest(http.MethodGet, "/things", nil)
+	req.AddCookie(&http.Cookie{Name: fortapi.DefaultSessionCookie, Value: "alice:things:read"})
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, req)
+	if rec.Code != http.StatusUnauthorized {
+		t.Errorf("a session without Options.Session: %d, want 401", rec.Code)
+	}
+
+	api = fortapi.New(fortapi.Options{Logger: slog.New(slog.DiscardHandler)})
+	huma.Register(api, huma.Operation{OperationID: "page", Method: http.MethodGet, Path: "/page", Security: fortapi.SessionScopes("things:read")},
+		func(ctx context.Context, _ *struct{}) (*okOut, error) { return &okOut{}, nil })
+	if _, err := api.Handler(); err == nil || !strings.Contains(err.Error(), `unknown security scheme "session"`) {
+		t.Errorf("SessionScopes without Options.Session: %v", err)
+	}
+}
