@@ -1,9 +1,11 @@
 package fortapi
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -25,9 +27,12 @@ const sensitiveKey = "fortapi.sensitive"
 var sensitiveNames = [...]string{"password", "passwd", "passphrase", "secret", "token", "credential", "authorization", "cookie", "apikey", "api_key", "private"}
 
 // strictJSON is the only request format: valid UTF-8 JSON (encoding/json
-// would silently replace invalid bytes) and nothing after the value
-// (json.Unmarshal refuses trailing data), nesting capped by encoding/json
-// itself. Responses escape HTML characters.
+// would silently replace invalid bytes), no object naming a member twice
+// (RFC 8259 leaves duplicates undefined: encoding/json keeps the last, other
+// parsers the first, so {"role":"user","role":"admin"} would mean different
+// things to a proxy and to us), and nothing after the value (json.Unmarshal
+// refuses trailing data), nesting capped by encoding/json itself.
+// Responses escape HTML characters.
 var strictJSON = huma.Format{
 	Marshal: func(w io.Writer, v any) error {
 		return json.NewEncoder(w).Encode(v)
@@ -35,6 +40,9 @@ var strictJSON = huma.Format{
 	Unmarshal: func(data []byte, v any) error {
 		if !utf8.Valid(data) {
 			return errors.New("request body is not valid UTF-8")
+		}
+		if err := noDuplicateMembers(data); err != nil {
+			return err
 		}
 		return json.Unmarshal(data, v)
 	},
@@ -165,4 +173,62 @@ func sensitiveLocations(reg huma.Registry, op *huma.Operation) map[string]bool {
 	}
 	walk(mt.Schema, "body", 0)
 	return out
+}
+
+// noDuplicateMembers returns an error naming the first member that appears
+// twice in one object of the JSON text data, nil when there is none or when
+// data is not JSON (json.Unmarshal reports that). Names compare after
+// unescaping, so "a" and "\u0061" are the same member.
+func noDuplicateMembers(data []byte) error {
+	if !bytes.Contains(data, []byte{'{'}) {
+		return nil // no object, no member
+	}
+	dec := json.NewDecoder(bytes.NewReader(data))
+	type frame struct {
+		names  map[string]struct{}
+		object bool
+		key    bool // the next string token in an object is a name
+	}
+	var stack []frame
+	for {
+		tok, err := dec.Token()
+		if err != nil {
+			return nil // io.EOF, or malformed: json.Unmarshal explains
+		}
+		top := len(stack) - 1
+		switch t := tok.(type) {
+		case json.Delim:
+			switch t {
+			case '{':
+				if top >= 0 && stack[top].object {
+					stack[top].key = true
+				}
+				stack = append(stack, frame{object: true, key: true})
+			case '[':
+				if top >= 0 && stack[top].object {
+					stack[top].key = true
+				}
+				stack = append(stack, frame{})
+			default:
+				stack = stack[:top]
+			}
+			continue
+		case string:
+			if top >= 0 && stack[top].object && stack[top].key {
+				f := &stack[top]
+				if f.names == nil {
+					f.names = map[string]struct{}{}
+				}
+				if _, dup := f.names[t]; dup {
+					return fmt.Errorf("the member %q appears twice in one object", t)
+				}
+				f.names[t] = struct{}{}
+				f.key = false
+				continue
+			}
+		}
+		if top >= 0 && stack[top].object {
+			stack[top].key = true // a value ends; a name comes next
+		}
+	}
 }

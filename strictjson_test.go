@@ -1,0 +1,99 @@
+package fortapi
+
+import (
+	"encoding/json"
+	"strings"
+	"testing"
+)
+
+func TestNoDuplicateMembers(t *testing.T) {
+	for _, tt := range []struct {
+		name, in string
+		dup      bool
+	}{
+		{"flat", `{"a":1,"b":2}`, false},
+		{"duplicate", `{"a":1,"a":2}`, true},
+		{"duplicate after a nested object", `{"a":{"x":1},"a":2}`, true},
+		{"duplicate after an array", `{"a":[1,{"a":1}],"a":2}`, true},
+		{"escaped duplicate", `{"role":"user","\u0072ole":"admin"}`, true},
+		{"nested duplicate", `{"a":{"b":1,"b":2}}`, true},
+		{"duplicate in an array element", `[{"a":1},{"a":1,"a":2}]`, true},
+		{"same name at two levels", `{"a":{"a":{"a":1}}}`, false},
+		{"same name in sibling objects", `[{"a":1},{"a":2}]`, false},
+		{"value equal to a name", `{"a":"a","b":"a"}`, false},
+		{"no object", `[1,"a","a"]`, false},
+		{"case differs", `{"a":1,"A":2}`, false},
+		{"malformed is left to Unmarshal", `{"a":1,`, false},
+		{"malformed after a duplicate", `{"a":1,"a"`, true},
+		{"empty objects", `{"a":{},"b":{}}`, false},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			err := noDuplicateMembers([]byte(tt.in))
+			if (err != nil) != tt.dup {
+				t.Fatalf("noDuplicateMembers(%s) = %v, want duplicate %v", tt.in, err, tt.dup)
+			}
+		})
+	}
+}
+
+// FuzzNoDuplicateMembers: never panics, and agrees with a reference built
+// on encoding/json for every valid document.
+func FuzzNoDuplicateMembers(f *testing.F) {
+	for _, s := range []string{`{"a":1,"a":2}`, `{"a":{"b":[{"c":1,"c":2}]}}`, `[{"a":1},{"a":1}]`, `{"x":"y"}`} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, in string) {
+		err := noDuplicateMembers([]byte(in))
+		var v any
+		if json.Unmarshal([]byte(in), &v) != nil {
+			return
+		}
+		if want := hasDup(json.NewDecoder(strings.NewReader(in))); (err != nil) != want {
+			t.Fatalf("noDuplicateMembers(%q) = %v, reference says duplicate %v", in, err, want)
+		}
+	})
+}
+
+// hasDup is a slow reference: it decodes every object into ordered
+// members with RawMessage and recurses.
+func hasDup(dec *json.Decoder) bool {
+	var raw json.RawMessage
+	if dec.Decode(&raw) != nil {
+		return false
+	}
+	return dupIn(raw)
+}
+
+func dupIn(raw json.RawMessage) bool {
+	s := strings.TrimSpace(string(raw))
+	switch {
+	case strings.HasPrefix(s, "["):
+		var items []json.RawMessage
+		_ = json.Unmarshal(raw, &items)
+		for _, it := range items {
+			if dupIn(it) {
+				return true
+			}
+		}
+	case strings.HasPrefix(s, "{"):
+		dec := json.NewDecoder(strings.NewReader(s))
+		_, _ = dec.Token() // {
+		seen := map[string]bool{}
+		for dec.More() {
+			k, _ := dec.Token()
+			name, _ := k.(string)
+			if seen[name] {
+				return true
+			}
+			seen[name] = true
+			var val json.RawMessage
+			if dec.Decode(&val) != nil {
+				return false
+			}
+			if dupIn(val) {
+				return true
+			}
+		}
+	}
+	return false
+}
