@@ -1,0 +1,131 @@
+package csrf
+
+import (
+	"errors"
+	"net/http"
+	"strconv"
+	"strings"
+
+	"github.com/fortapi/fortapi/internal/problem"
+)
+
+// Handler returns middleware that applies both checks to every unsafe
+// request (see the package documentation for the exemptions) and passes
+// it to next, or refuses it through Options.Deny. session names the
+// current session; nil means every visitor is anonymous.
+//
+// Put it in front of authentication and of anything that reads the body.
+// It reads the body only when it is application/x-www-form-urlencoded and
+// carries no X-CSRF-Token header, and then leaves the parsed form in
+// r.PostForm and r.Form for next.
+func (p *Protector) Handler(next http.Handler, session SessionFunc) http.Handler {
+	return p.middleware(next, session, false)
+}
+
+// Require is Handler for routes that must always present a token, cookies
+// or not: the login form (login CSRF) and any other form an anonymous
+// visitor posts. A request without a Cookie header is refused instead of
+// exempted. Safe methods still pass, so the same route can serve the form.
+func (p *Protector) Require(next http.Handler, session SessionFunc) http.Handler {
+	return p.middleware(next, session, true)
+}
+
+func (p *Protector) middleware(next http.Handler, session SessionFunc, required bool) http.Handler {
+	s := sessionFunc(session)
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if err := p.check(w, r, required, s); err != nil {
+			p.deny.ServeHTTP(w, r.WithContext(withReason(r.Context(), err)))
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+// DefaultDeny is the default Options.Deny. It answers 413 for
+// ErrFormTooLarge and 403 otherwise: with a small fixed text/html page
+// when the request is a form post or its Accept header prefers text/html
+// to JSON, else with an RFC 9457 application/problem+json document whose
+// detail is the fixed text of the reason. Nothing from the request, and
+// never the token, appears in the response.
+func DefaultDeny(w http.ResponseWriter, r *http.Request) {
+	status := http.StatusForbidden
+	detail := "The request could not be verified as coming from this site."
+	if err := Reason(r.Context()); err != nil {
+		if errors.Is(err, ErrFormTooLarge) {
+			status = http.StatusRequestEntityTooLarge
+		}
+		if rs, ok := errors.AsType[reason](err); ok {
+			detail = "CSRF check failed: " + rs.text() + "."
+		}
+	}
+	if wantsHTML(r) {
+		writeHTML(w, r, status)
+		return
+	}
+	problem.Write(w, r, status, detail)
+}
+
+func writeHTML(w http.ResponseWriter, r *http.Request, status int) {
+	msg := "This request could not be verified as coming from this site. Go back, reload the page and try again."
+	if status == http.StatusRequestEntityTooLarge {
+		msg = "The submitted form is too large."
+	}
+	title := strconv.Itoa(status) + " " + http.StatusText(status)
+	body := "<!doctype html>\n<html lang=\"en\">\n<meta charset=\"utf-8\">\n<title>" + title +
+		"</title>\n<h1>" + title + "</h1>\n<p>" + msg + "</p>\n</html>\n"
+	h := w.Header()
+	h.Set("Content-Type", "text/html; charset=utf-8")
+	h.Set("Content-Security-Policy", "default-src 'none'")
+	h.Set("X-Content-Type-Options", "nosniff")
+	h.Set("Cache-Control", "no-store")
+	h.Set("Content-Length", strconv.Itoa(len(body)))
+	w.WriteHeader(status)
+	if r.Method != http.MethodHead {
+		_, _ = w.Write([]byte(body))
+	}
+}
+
+// wantsHTML reports whether r is an HTML form post or prefers text/html
+// (or XHTML) to JSON in its Accept header. Ties and wildcards go to JSON.
+func wantsHTML(r *http.Request) bool {
+	mt, _, _ := strings.Cut(r.Header.Get("Content-Type"), ";")
+	mt = strings.TrimSpace(mt)
+	if strings.EqualFold(mt, "application/x-www-form-urlencoded") || strings.EqualFold(mt, "multipart/form-data") {
+		return true
+	}
+	var html, json float64
+	for _, line := range r.Header.Values("Accept") {
+		for elem := range strings.SplitSeq(line, ",") {
+			rng, params, _ := strings.Cut(elem, ";")
+			q, ok := qValue(params)
+			if !ok {
+				continue
+			}
+			switch strings.ToLower(strings.TrimSpace(rng)) {
+			case "text/html", "application/xhtml+xml":
+				html = max(html, q)
+			case "application/json", "application/problem+json":
+				json = max(json, q)
+			}
+		}
+	}
+	return html > json
+}
+
+// qValue returns the q parameter of an Accept element's parameters (1
+// when absent), or ok false when it is not a valid qvalue.
+func qValue(params string) (q float64, ok bool) {
+	q = 1
+	for p := range strings.SplitSeq(params, ";") {
+		name, val, _ := strings.Cut(strings.TrimSpace(p), "=")
+		if !strings.EqualFold(strings.TrimSpace(name), "q") {
+			continue
+		}
+		f, err := strconv.ParseFloat(strings.TrimSpace(val), 64)
+		if err != nil || !(f >= 0 && f <= 1) { // refuses NaN too
+			return 0, false
+		}
+		q = f
+	}
+	return q, true
+}
