@@ -91,6 +91,24 @@ type RefreshToken struct {
 	RotatedAt time.Time
 }
 
+// WebSession is the cookie credential of a Session created by an HTML login
+// (CreateWebSession). The cookie value is an opaque random string held by
+// the browser; only its SHA-256 is stored, so a copy of the database gives
+// no cookie. The credential lives as long as its Session (revocation and
+// ExpiresAt included) and, besides, ends when it has been idle too long
+// (LookupWebSession).
+type WebSession struct {
+	// Hash is the SHA-256 of the cookie value: exactly 32 bytes.
+	Hash []byte
+	// SessionID is the session the credential belongs to; the store fills
+	// it in from the Session when it is empty.
+	SessionID string
+	CreatedAt time.Time
+	// LastSeenAt is when the credential was last used, as recorded by
+	// LookupWebSession (which updates it lazily); zero means CreatedAt.
+	LastSeenAt time.Time
+}
+
 // RevocationKind says what a Revocation names.
 type RevocationKind string
 
@@ -228,10 +246,10 @@ type RefreshResult struct {
 	User    User
 }
 
-// AuthStore keeps users, sessions, refresh tokens, the revocation log, the
-// audit log and the signing keys. Every method that changes more than one
-// row does so in one transaction: when it returns an error, nothing of it
-// is stored.
+// AuthStore keeps users, sessions, refresh tokens, web session (cookie)
+// credentials, the revocation log, the audit log and the signing keys.
+// Every method that changes more than one row does so in one transaction:
+// when it returns an error, nothing of it is stored.
 //
 // As for Item, times are UTC with microsecond precision: a store keeps
 // them to the microsecond and gives them back in UTC. Ids, usernames,
@@ -279,6 +297,41 @@ type AuthStore interface {
 	// again); an unknown session is ErrNotFound. rev's Kind defaults to
 	// RevokeSession, its Value to sessionID, its CreatedAt to now.
 	RevokeSession(ctx context.Context, sessionID string, rev Revocation, now time.Time, ev Event) error
+	// CreateWebSession stores a new session s, its cookie credential ws
+	// and ev, in one transaction, with exactly CreateSession's checks: an
+	// unknown user gives ErrNotFound; a disabled user, a scope the user's
+	// current role lacks (both checked in the transaction), a session id
+	// or a credential hash already stored give ErrConflict. ws.Hash must
+	// be 32 bytes (a SHA-256); ws.SessionID may be left empty; a zero
+	// ws.CreatedAt becomes s.CreatedAt and a zero ws.LastSeenAt
+	// ws.CreatedAt (a LastSeenAt before CreatedAt is refused).
+	CreateWebSession(ctx context.Context, s Session, ws WebSession, ev Event) error
+	// LookupWebSession returns the live session whose cookie credential
+	// has the hash, and its user. It returns ErrNotFound, one error for
+	// every case so that callers cannot tell them apart, when the hash is
+	// unknown, the session is revoked (RevokeSession, UpdateUser with
+	// Revoke: refused from the moment that commits), the session is past
+	// its absolute end (ExpiresAt <= now), the credential has been idle
+	// for idle or longer (LastSeenAt+idle <= now), or the user is
+	// disabled.
+	//
+	// The returned Session's Scopes are its stored scopes that the user's
+	// CURRENT role still grants, in stored order: a role change without
+	// Revoke takes the lost scopes away from cookie sessions at once. Its
+	// RevokedAt is zero.
+	//
+	// When the credential was last seen touchAfter or longer ago
+	// (LastSeenAt+touchAfter <= now), LastSeenAt is set to now: one
+	// small write, not one per request. LastSeenAt never moves backwards.
+	// So the idle timeout counts from the last recorded use, and a
+	// credential used steadily expires between idle-touchAfter and idle
+	// after its last request. idle must be positive and touchAfter in
+	// [0, idle): a touchAfter of idle or more would never record a use
+	// before the credential went idle. Bad input (a hash that is not 32
+	// bytes, a zero now, such durations) is an error that is not
+	// ErrNotFound, as is a failed read or touch: it says nothing of the
+	// credential.
+	LookupWebSession(ctx context.Context, hash []byte, now time.Time, idle, touchAfter time.Duration) (Session, User, error)
 	// AddRevocation appends rev to the revocation log (Seq is assigned; a
 	// zero CreatedAt becomes the current time).
 	AddRevocation(ctx context.Context, rev Revocation) error
@@ -288,8 +341,13 @@ type AuthStore interface {
 
 	// PruneExpired deletes what can no longer matter at now: revocation
 	// log entries whose Until has passed, refresh tokens that have
-	// expired, and sessions past their absolute end (with their tokens).
-	// It returns how many rows it deleted. Security events are kept.
+	// expired, and sessions past their absolute end (with their tokens
+	// and their web session credentials). It returns how many rows it
+	// deleted. Security events are kept. A web session credential is
+	// deleted only with its session: one idle past LookupWebSession's
+	// idle (which PruneExpired does not know) or of a revoked session is
+	// already refused by LookupWebSession, and its row goes at its
+	// session's ExpiresAt, which bounds every credential's life.
 	PruneExpired(ctx context.Context, now time.Time) (int64, error)
 
 	// AddEvent writes one security event (ID is assigned; Type must be

@@ -2,6 +2,7 @@ package sqlite
 
 import (
 	"context"
+	"crypto/sha256"
 	"database/sql"
 	"errors"
 	"fmt"
@@ -17,7 +18,8 @@ import (
 	"github.com/fortapi/fortapi/server"
 )
 
-// server.AuthStore on SQLite (tables of migrations/0002_auth.sql).
+// server.AuthStore on SQLite (tables of migrations/0002_auth.sql and
+// 0003_web_sessions.sql).
 //
 // Reads run on the read-only pool with statements prepared at Open. Writes
 // go through the group-commit writer as multi-statement ops (writeTx): each
@@ -26,7 +28,17 @@ import (
 // reads inside that transaction, so no other write can slip in between the
 // read and the write. Auth writes are rare (logins, refreshes, admin
 // changes), so their statements are not prepared, except the event insert,
-// which AddEvent runs on the one-statement fast path.
+// which AddEvent runs on the one-statement fast path, and the web session
+// touch.
+//
+// LookupWebSession runs on every request of a browser, so it is a read:
+// one prepared query on the read-only pool (the credential, its session
+// and its user), decided in Go. Only when the credential's last recorded
+// use is touchAfter old does it write, one prepared UPDATE on the
+// one-statement fast path, whose WHERE lets it only move last_seen_at
+// forward: lookups racing the same touch write it once, the others change
+// nothing. A revocation is seen by the first read that starts after it
+// commits.
 
 // maxEventsPage is the largest page ListEvents returns.
 const maxEventsPage = 1000
@@ -55,6 +67,16 @@ const (
 	sqlLogUserSessionRevocations = "INSERT INTO revocations (kind, value, not_before, until, created_at) " +
 		"SELECT 'session', id, NULL, ?, ? FROM sessions WHERE user_id = ? AND revoked_at IS NULL AND expires_at > ?"
 	sqlUserStanding = "SELECT role, disabled FROM users WHERE id = ?"
+
+	sqlInsertWebSession = "INSERT INTO web_sessions (hash, session_id, created_at, last_seen_at) VALUES (?, ?, ?, ?)"
+	// The credential with its session and user, on the read-only pool.
+	sqlFindWebSession = "SELECT w.last_seen_at, w.session_id, s.user_id, s.scopes, s.created_at, s.expires_at, s.revoked_at, " +
+		uUserColumns +
+		" FROM web_sessions AS w JOIN sessions AS s ON s.id = w.session_id JOIN users AS u ON u.id = s.user_id" +
+		" WHERE w.hash = ?"
+	// The lazy touch: last_seen_at only moves forward, to now, and only
+	// from at most the bound LookupWebSession computes (now-touchAfter).
+	sqlTouchWebSession = "UPDATE web_sessions SET last_seen_at = ? WHERE hash = ? AND last_seen_at <= ?"
 
 	sqlInsertRefresh = "INSERT INTO refresh_tokens (hash, session_id, created_at, expires_at, rotated_at) VALUES (?, ?, ?, ?, NULL)"
 	sqlRotateRefresh = "UPDATE refresh_tokens SET rotated_at = ? WHERE hash = ? AND rotated_at IS NULL"
@@ -101,6 +123,8 @@ func (s *Store) authStatements() []preparedStmt {
 		{&s.listEventsTypeU, s.reader, sqlListEventsTypeU},
 		{&s.loadKeys, s.reader, sqlLoadKeys},
 		{&s.insertEvent, s.writer, sqlInsertEvent},
+		{&s.findWebSession, s.reader, sqlFindWebSession},
+		{&s.touchWebSession, s.writer, sqlTouchWebSession},
 	}
 }
 
@@ -454,15 +478,64 @@ func (s *Store) UpdateUser(ctx context.Context, id string, ch server.UserChange,
 	return got, nil
 }
 
+// checkNewSession checks a session CreateSession or CreateWebSession is to
+// store and returns its scopes as stored.
+func checkNewSession(sess server.Session) (string, error) {
+	switch {
+	case sess.ID == "" || sess.UserID == "":
+		return "", errors.New("empty session or user id")
+	case sess.CreatedAt.IsZero() || sess.ExpiresAt.IsZero():
+		return "", errors.New("zero CreatedAt or ExpiresAt")
+	}
+	return joinScopes(sess.Scopes)
+}
+
+// insertSession stores sess, already checked (scopes is its stored form),
+// on tx, after checking in the same transaction that its user exists
+// (ErrNotFound), is enabled and that its current role grants every scope
+// of sess (ErrConflict): a login that raced a disable or a role change
+// must not start a session with what the user no longer has. A session id
+// already stored is ErrConflict. ctx is the caller's, for wrap.
+func insertSession(ctx, rc context.Context, tx *sql.Tx, op string, sess server.Session, scopes string) error {
+	var role string
+	var disabled int
+	err := tx.QueryRowContext(rc, sqlUserStanding, sess.UserID).Scan(&role, &disabled)
+	switch {
+	case errors.Is(err, sql.ErrNoRows):
+		return fmt.Errorf("sqlite: %s: no such user: %w", op, server.ErrNotFound)
+	case err != nil:
+		return wrap(ctx, op, err)
+	case disabled != 0:
+		return fmt.Errorf("sqlite: %s: the user is disabled: %w", op, server.ErrConflict)
+	}
+	granted := server.Role(role).Scopes()
+	for _, sc := range sess.Scopes {
+		if !slices.Contains(granted, sc) {
+			return fmt.Errorf("sqlite: %s: the scope %q is not granted to the user's role: %w", op, sc, server.ErrConflict)
+		}
+	}
+	_, err = tx.ExecContext(rc, sqlInsertSession, sess.ID, sess.UserID, scopes,
+		sess.CreatedAt.UnixMicro(), sess.ExpiresAt.UnixMicro(), nullTime(sess.RevokedAt))
+	switch {
+	case isUniqueViolation(err):
+		return fmt.Errorf("sqlite: %s: session id taken: %w", op, server.ErrConflict)
+	case isForeignKeyViolation(err):
+		return fmt.Errorf("sqlite: %s: no such user: %w", op, server.ErrNotFound)
+	case err != nil:
+		return wrap(ctx, op, err)
+	}
+	return nil
+}
+
 // CreateSession implements server.AuthStore. An unknown user is
 // ErrNotFound; a session id or token hash already stored is ErrConflict.
 func (s *Store) CreateSession(ctx context.Context, sess server.Session, rt server.RefreshToken, ev server.Event) error {
 	const op = "create session"
+	scopes, err := checkNewSession(sess)
+	if err != nil {
+		return fmt.Errorf("sqlite: %s: %w", op, err)
+	}
 	switch {
-	case sess.ID == "" || sess.UserID == "":
-		return fmt.Errorf("sqlite: %s: empty session or user id", op)
-	case sess.CreatedAt.IsZero() || sess.ExpiresAt.IsZero():
-		return fmt.Errorf("sqlite: %s: zero CreatedAt or ExpiresAt", op)
 	case rt.SessionID != "" && rt.SessionID != sess.ID:
 		return fmt.Errorf("sqlite: %s: the refresh token names another session", op)
 	case len(rt.Hash) == 0:
@@ -470,46 +543,15 @@ func (s *Store) CreateSession(ctx context.Context, sess server.Session, rt serve
 	case rt.ExpiresAt.IsZero():
 		return fmt.Errorf("sqlite: %s: refresh token with a zero ExpiresAt", op)
 	}
-	scopes, err := joinScopes(sess.Scopes)
-	if err != nil {
-		return fmt.Errorf("sqlite: %s: %w", op, err)
-	}
 	if rt.CreatedAt.IsZero() {
 		rt.CreatedAt = sess.CreatedAt
 	}
 	ev = fillEvent(ev, sess.CreatedAt, sess.UserID, "", sess.ID)
 	return s.writeTx(ctx, op, func(rc context.Context, tx *sql.Tx) error {
-		// The user's standing is checked in the transaction: a login that
-		// raced a disable or a role change must not start a session with
-		// what the user no longer has.
-		var role string
-		var disabled int
-		err := tx.QueryRowContext(rc, sqlUserStanding, sess.UserID).Scan(&role, &disabled)
-		switch {
-		case errors.Is(err, sql.ErrNoRows):
-			return fmt.Errorf("sqlite: %s: no such user: %w", op, server.ErrNotFound)
-		case err != nil:
-			return wrap(ctx, op, err)
-		case disabled != 0:
-			return fmt.Errorf("sqlite: %s: the user is disabled: %w", op, server.ErrConflict)
+		if err := insertSession(ctx, rc, tx, op, sess, scopes); err != nil {
+			return err
 		}
-		granted := server.Role(role).Scopes()
-		for _, sc := range sess.Scopes {
-			if !slices.Contains(granted, sc) {
-				return fmt.Errorf("sqlite: %s: the scope %q is not granted to the user's role: %w", op, sc, server.ErrConflict)
-			}
-		}
-		_, err = tx.ExecContext(rc, sqlInsertSession, sess.ID, sess.UserID, scopes,
-			sess.CreatedAt.UnixMicro(), sess.ExpiresAt.UnixMicro(), nullTime(sess.RevokedAt))
-		switch {
-		case isUniqueViolation(err):
-			return fmt.Errorf("sqlite: %s: session id taken: %w", op, server.ErrConflict)
-		case isForeignKeyViolation(err):
-			return fmt.Errorf("sqlite: %s: no such user: %w", op, server.ErrNotFound)
-		case err != nil:
-			return wrap(ctx, op, err)
-		}
-		_, err = tx.ExecContext(rc, sqlInsertRefresh, rt.Hash, sess.ID, rt.CreatedAt.UnixMicro(), rt.ExpiresAt.UnixMicro())
+		_, err := tx.ExecContext(rc, sqlInsertRefresh, rt.Hash, sess.ID, rt.CreatedAt.UnixMicro(), rt.ExpiresAt.UnixMicro())
 		if isUniqueViolation(err) {
 			return fmt.Errorf("sqlite: %s: refresh token hash taken: %w", op, server.ErrConflict)
 		}
@@ -521,6 +563,123 @@ func (s *Store) CreateSession(ctx context.Context, sess server.Session, rt serve
 		}
 		return nil
 	})
+}
+
+// CreateWebSession implements server.AuthStore: the session as
+// CreateSession stores it (same checks, in the transaction), then its
+// cookie credential, then ev.
+func (s *Store) CreateWebSession(ctx context.Context, sess server.Session, ws server.WebSession, ev server.Event) error {
+	const op = "create web session"
+	scopes, err := checkNewSession(sess)
+	if err != nil {
+		return fmt.Errorf("sqlite: %s: %w", op, err)
+	}
+	if ws.CreatedAt.IsZero() {
+		ws.CreatedAt = sess.CreatedAt
+	}
+	if ws.LastSeenAt.IsZero() {
+		ws.LastSeenAt = ws.CreatedAt
+	}
+	switch {
+	case ws.SessionID != "" && ws.SessionID != sess.ID:
+		return fmt.Errorf("sqlite: %s: the web session names another session", op)
+	case len(ws.Hash) != sha256.Size:
+		return fmt.Errorf("sqlite: %s: web session hash of %d bytes, want %d (SHA-256)", op, len(ws.Hash), sha256.Size)
+	case ws.LastSeenAt.UnixMicro() < ws.CreatedAt.UnixMicro():
+		return fmt.Errorf("sqlite: %s: web session LastSeenAt before its CreatedAt", op)
+	}
+	ev = fillEvent(ev, sess.CreatedAt, sess.UserID, "", sess.ID)
+	return s.writeTx(ctx, op, func(rc context.Context, tx *sql.Tx) error {
+		if err := insertSession(ctx, rc, tx, op, sess, scopes); err != nil {
+			return err
+		}
+		_, err := tx.ExecContext(rc, sqlInsertWebSession, ws.Hash, sess.ID, ws.CreatedAt.UnixMicro(), ws.LastSeenAt.UnixMicro())
+		if isUniqueViolation(err) {
+			return fmt.Errorf("sqlite: %s: web session hash taken: %w", op, server.ErrConflict)
+		}
+		if err != nil {
+			return wrap(ctx, op, err)
+		}
+		if err := s.execEvent(rc, tx, ev); err != nil {
+			return wrap(ctx, op, err)
+		}
+		return nil
+	})
+}
+
+// LookupWebSession implements server.AuthStore. Every refusal is the bare
+// server.ErrNotFound, the same value and text whatever the reason. The
+// credential, its session and its user are read in one query on the
+// read-only pool; the touch, when due, is one UPDATE through the writer
+// (see the top of this file).
+func (s *Store) LookupWebSession(ctx context.Context, hash []byte, now time.Time, idle, touchAfter time.Duration) (server.Session, server.User, error) {
+	const op = "look up web session"
+	switch {
+	case len(hash) != sha256.Size:
+		return server.Session{}, server.User{}, fmt.Errorf("sqlite: %s: hash of %d bytes, want %d (SHA-256)", op, len(hash), sha256.Size)
+	case now.IsZero():
+		return server.Session{}, server.User{}, fmt.Errorf("sqlite: %s: zero time", op)
+	case idle <= 0:
+		return server.Session{}, server.User{}, fmt.Errorf("sqlite: %s: idle timeout %v, want > 0", op, idle)
+	case touchAfter < 0 || touchAfter >= idle:
+		return server.Session{}, server.User{}, fmt.Errorf("sqlite: %s: touchAfter %v, want 0 <= touchAfter < idle (%v)", op, touchAfter, idle)
+	}
+	now = micro(now)
+	var (
+		sess                      server.Session
+		scopes                    string
+		lastSeen                  int64
+		sessRevoked               sql.NullInt64
+		sessCreated, sessExpires  int64
+		uID, uName, uRole, uHash  string
+		uDisabled, uCreated, uUpd int64
+	)
+	err := s.findWebSession.QueryRowContext(ctx, hash).Scan(
+		&lastSeen, &sess.ID,
+		&sess.UserID, &scopes, &sessCreated, &sessExpires, &sessRevoked,
+		&uID, &uName, &uRole, &uHash, &uDisabled, &uCreated, &uUpd)
+	if errors.Is(err, sql.ErrNoRows) {
+		return server.Session{}, server.User{}, server.ErrNotFound
+	}
+	if err != nil {
+		return server.Session{}, server.User{}, wrap(ctx, op, err)
+	}
+	seen := fromMicro(lastSeen)
+	if sessRevoked.Valid || now.UnixMicro() >= sessExpires || uDisabled != 0 || !now.Before(seen.Add(idle)) {
+		return server.Session{}, server.User{}, server.ErrNotFound
+	}
+	user := server.User{
+		ID: uID, Username: uName, Role: server.Role(uRole), PasswordHash: uHash,
+		Disabled: uDisabled != 0, CreatedAt: fromMicro(uCreated), UpdatedAt: fromMicro(uUpd),
+	}
+	// Defence in depth: only the scopes the role grants now. A demotion
+	// without Revoke leaves the session alive but takes the scopes away.
+	granted := user.Role.Scopes()
+	for _, sc := range splitScopes(scopes) {
+		if slices.Contains(granted, sc) {
+			sess.Scopes = append(sess.Scopes, sc)
+		}
+	}
+	sess.CreatedAt = fromMicro(sessCreated)
+	sess.ExpiresAt = fromMicro(sessExpires)
+
+	if !now.Before(seen.Add(touchAfter)) && seen.Before(now) {
+		// Seen touchAfter or longer ago. The bound makes the UPDATE a
+		// no-op when another lookup (or process) has touched it since the
+		// read: last_seen_at only moves forward.
+		bound := min(now.Add(-touchAfter).UnixMicro(), now.UnixMicro()-1)
+		args := []any{now.UnixMicro(), hash, bound}
+		err := s.write(ctx, op, func(rc context.Context, stmt func(*sql.Stmt) *sql.Stmt) error {
+			if _, err := stmt(s.touchWebSession).ExecContext(rc, args...); err != nil {
+				return wrap(ctx, op, err)
+			}
+			return nil
+		})
+		if err != nil {
+			return server.Session{}, server.User{}, err
+		}
+	}
+	return sess, user, nil
 }
 
 // RotateRefresh implements server.AuthStore. The presented token, its
@@ -704,10 +863,13 @@ func (s *Store) AddRevocation(ctx context.Context, rev server.Revocation) error 
 	})
 }
 
-// The statements of PruneExpired, in order: tokens first (they reference
-// sessions), then sessions past their end, then the revocation log.
+// The statements of PruneExpired, in order: tokens and web session
+// credentials first (they reference sessions), then sessions past their
+// end, then the revocation log. A web session credential goes only with
+// its session (see server.AuthStore.PruneExpired).
 const (
 	sqlPruneTokens      = "DELETE FROM refresh_tokens WHERE expires_at <= ? OR session_id IN (SELECT id FROM sessions WHERE expires_at <= ?)"
+	sqlPruneWebSessions = "DELETE FROM web_sessions WHERE session_id IN (SELECT id FROM sessions WHERE expires_at <= ?)"
 	sqlPruneSessions    = "DELETE FROM sessions WHERE expires_at <= ?"
 	sqlPruneRevocations = "DELETE FROM revocations WHERE until <= ?"
 )
@@ -727,6 +889,7 @@ func (s *Store) PruneExpired(ctx context.Context, now time.Time) (int64, error) 
 			args []any
 		}{
 			{sqlPruneTokens, []any{at, at}},
+			{sqlPruneWebSessions, []any{at}},
 			{sqlPruneSessions, []any{at}},
 			{sqlPruneRevocations, []any{at}},
 		} {

@@ -2,10 +2,12 @@ package sqlite
 
 import (
 	"context"
+	"crypto/sha256"
 	"database/sql"
 	"errors"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -114,7 +116,7 @@ func TestAuthSchema(t *testing.T) {
 	s := openTemp(t, Options{})
 	defer s.Close()
 	ctx := context.Background()
-	for _, table := range []string{"users", "sessions", "refresh_tokens", "revocations", "events", "signing_keys"} {
+	for _, table := range []string{"users", "sessions", "refresh_tokens", "revocations", "events", "signing_keys", "web_sessions"} {
 		var strict int
 		err := s.reader.QueryRowContext(ctx, "SELECT strict FROM pragma_table_list WHERE schema = 'main' AND name = ?", table).Scan(&strict)
 		if err != nil {
@@ -145,6 +147,9 @@ func TestAuthSchema(t *testing.T) {
 		{"events by user", sqlListEventsUser, []any{"u", 1 << 62, 10}, "events_user_id_id", "TEMP B-TREE"},
 		{"user's sessions", sqlRevokeUserSessions, []any{0, "u"}, "sessions_user_id", "SCAN"},
 		{"other admins", sqlOtherAdminLeft, []any{"u"}, "users_role_disabled", "SCAN users"},
+		{"web session", sqlFindWebSession, []any{make([]byte, 32)}, "sqlite_autoindex_web_sessions_1", "SCAN"},
+		{"web session touch", sqlTouchWebSession, []any{0, make([]byte, 32), 0}, "sqlite_autoindex_web_sessions_1", "SCAN"},
+		{"prune web sessions", sqlPruneWebSessions, []any{0}, "web_sessions_session_id", "SCAN web_sessions"},
 	}
 	for _, p := range plans {
 		rows, err := s.reader.QueryContext(ctx, "EXPLAIN QUERY PLAN "+p.query, p.args...)
@@ -337,3 +342,280 @@ func TestAuthWritesInABatch(t *testing.T) {
 }
 
 func ptrRole(r server.Role) *server.Role { return &r }
+
+// A database at schema version 2 (items and auth) is migrated to version 3
+// by Open: its sessions and tokens keep working, and web sessions can be
+// added to it.
+func TestMigrateFromVersion2AddsWebSessions(t *testing.T) {
+	ctx := context.Background()
+	migs, err := loadMigrations(migrationFiles)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(migs) < 3 || migs[2].name != "0003_web_sessions.sql" {
+		t.Fatalf("migrations %v, want 0003_web_sessions.sql third", migs)
+	}
+	path := filepath.Join(t.TempDir(), "v2.db")
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	db, err := sql.Open("sqlite", dsn(abs, false, 5000, SynchronousNormal))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := migrate(ctx, db, migs[:2]); err != nil {
+		t.Fatalf("migrating to version 2: %v", err)
+	}
+	u := testUser(t, "veteran", server.RoleUser)
+	for _, q := range []struct {
+		sql  string
+		args []any
+	}{
+		{sqlInsertUser, []any{u.ID, u.Username, string(u.Role), u.PasswordHash, 0, authT0.UnixMicro(), authT0.UnixMicro()}},
+		{sqlInsertSession, []any{"old-session", u.ID, server.ScopeItemsRead, authT0.UnixMicro(), authT0.Add(time.Hour).UnixMicro(), nil}},
+		{sqlInsertRefresh, []any{[]byte("old-token"), "old-session", authT0.UnixMicro(), authT0.Add(time.Hour).UnixMicro()}},
+	} {
+		if _, err := db.ExecContext(ctx, q.sql, q.args...); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var tables int
+	if err := db.QueryRowContext(ctx, "SELECT count(*) FROM sqlite_schema WHERE name = 'web_sessions'").Scan(&tables); err != nil || tables != 0 {
+		t.Fatalf("version 2 database has web_sessions (%d, %v)", tables, err)
+	}
+	if err := db.Close(); err != nil {
+		t.Fatal(err)
+	}
+
+	s := openAt(t, path, Options{})
+	if got := appliedMigrations(t, s); len(got) != len(migs) || got[len(got)-1].version != migs[len(migs)-1].version {
+		t.Fatalf("after Open: migrations %v, want up to %d", got, migs[len(migs)-1].version)
+	}
+	now := authT0.Add(time.Minute)
+	res, err := s.RotateRefresh(ctx, server.RefreshRequest{
+		Hash: []byte("old-token"), Now: now, Next: server.RefreshToken{Hash: []byte("new-token"), ExpiresAt: now.Add(time.Hour)},
+		Revoke: server.Revocation{Until: now.Add(time.Hour)},
+	})
+	if err != nil || res.Outcome != server.RefreshRotated || res.Session.ID != "old-session" {
+		t.Fatalf("rotating a version 2 token: %+v, %v", res, err)
+	}
+	hash := sha256.Sum256([]byte("cookie"))
+	sess := server.Session{ID: "web", UserID: u.ID, Scopes: []string{server.ScopeItemsRead}, CreatedAt: now, ExpiresAt: now.Add(time.Hour)}
+	if err := s.CreateWebSession(ctx, sess, server.WebSession{Hash: hash[:]}, server.Event{}); err != nil {
+		t.Fatal(err)
+	}
+	if got, _, err := s.LookupWebSession(ctx, hash[:], now, time.Hour, time.Minute); err != nil || got.ID != "web" {
+		t.Fatalf("LookupWebSession after the migration = %q, %v", got.ID, err)
+	}
+	rows, err := s.reader.QueryContext(ctx, "PRAGMA foreign_key_check")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	if rows.Next() {
+		t.Error("foreign_key_check reports violations after the migration")
+	}
+}
+
+// The web_sessions schema backs the Go checks of CreateWebSession.
+func TestWebSessionSchema(t *testing.T) {
+	s := openTemp(t, Options{})
+	defer s.Close()
+	ctx := context.Background()
+	u := testUser(t, "schema", server.RoleUser)
+	if err := s.CreateUser(ctx, u, server.Event{}); err != nil {
+		t.Fatal(err)
+	}
+	sess := server.Session{ID: "sess", UserID: u.ID, CreatedAt: authT0, ExpiresAt: authT0.Add(time.Hour)}
+	if err := s.CreateSession(ctx, sess, server.RefreshToken{Hash: []byte("rt"), ExpiresAt: authT0.Add(time.Hour)}, server.Event{}); err != nil {
+		t.Fatal(err)
+	}
+	const insert = "INSERT INTO web_sessions (hash, session_id, created_at, last_seen_at) VALUES (?, ?, ?, ?)"
+	h32 := make([]byte, 32)
+	for _, c := range []struct {
+		name string
+		args []any
+	}{
+		{"31-byte hash", []any{make([]byte, 31), "sess", 0, 0}},
+		{"33-byte hash", []any{make([]byte, 33), "sess", 0, 0}},
+		{"text hash", []any{strings.Repeat("x", 32), "sess", 0, 0}},
+		{"unknown session", []any{h32, "no-such-session", 0, 0}},
+		{"last seen before created", []any{h32, "sess", 10, 9}},
+		{"null last seen", []any{h32, "sess", 0, nil}},
+	} {
+		if _, err := s.writer.ExecContext(ctx, insert, c.args...); err == nil {
+			t.Errorf("the schema accepted a web session with %s", c.name)
+		}
+	}
+	if _, err := s.writer.ExecContext(ctx, insert, h32, "sess", 0, 0); err != nil {
+		t.Errorf("a valid row: %v", err)
+	}
+}
+
+// LookupWebSession writes only when the touch is due, and lookups racing
+// the same touch move last_seen_at once. A temporary trigger on the writer
+// connection (the pool's only one) counts the rows the touch changes.
+func TestWebSessionTouchWrites(t *testing.T) {
+	s := openTemp(t, Options{})
+	defer s.Close()
+	ctx := context.Background()
+	for _, q := range []string{
+		"CREATE TEMP TABLE touches (at INTEGER NOT NULL)",
+		"CREATE TEMP TRIGGER count_touches AFTER UPDATE OF last_seen_at ON main.web_sessions BEGIN INSERT INTO touches (at) VALUES (new.last_seen_at); END",
+	} {
+		if _, err := s.writer.ExecContext(ctx, q); err != nil {
+			t.Fatal(err)
+		}
+	}
+	u := testUser(t, "touchy", server.RoleUser)
+	if err := s.CreateUser(ctx, u, server.Event{}); err != nil {
+		t.Fatal(err)
+	}
+	hash := sha256.Sum256([]byte("cookie value"))
+	h := hash[:]
+	sess := server.Session{ID: "sess", UserID: u.ID, CreatedAt: authT0, ExpiresAt: authT0.Add(24 * time.Hour)}
+	if err := s.CreateWebSession(ctx, sess, server.WebSession{Hash: h}, server.Event{}); err != nil {
+		t.Fatal(err)
+	}
+	const idle, touch = time.Hour, 10 * time.Minute
+	lastSeen := func() time.Time {
+		t.Helper()
+		var us int64
+		if err := s.reader.QueryRowContext(ctx, "SELECT last_seen_at FROM web_sessions WHERE hash = ?", h).Scan(&us); err != nil {
+			t.Fatal(err)
+		}
+		return fromMicro(us)
+	}
+	touches := func() int {
+		t.Helper()
+		var n int
+		if err := s.writer.QueryRowContext(ctx, "SELECT count(*) FROM temp.touches").Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	lookup := func(now time.Time) {
+		t.Helper()
+		if _, _, err := s.LookupWebSession(ctx, h, now, idle, touch); err != nil {
+			t.Fatalf("LookupWebSession at +%v: %v", now.Sub(authT0), err)
+		}
+	}
+	check := func(wantSeen time.Time, wantTouches int) {
+		t.Helper()
+		if got := lastSeen(); !got.Equal(wantSeen) {
+			t.Errorf("last_seen_at = +%v, want +%v", got.Sub(authT0), wantSeen.Sub(authT0))
+		}
+		if got := touches(); got != wantTouches {
+			t.Errorf("%d touches, want %d", got, wantTouches)
+		}
+	}
+
+	check(authT0, 0)
+	for _, d := range []time.Duration{0, time.Second, touch - time.Microsecond} {
+		lookup(authT0.Add(d))
+	}
+	check(authT0, 0)
+	lookup(authT0.Add(touch))
+	check(authT0.Add(touch), 1)
+	// An earlier time (another process's clock) does not move it back.
+	lookup(authT0.Add(time.Minute))
+	check(authT0.Add(touch), 1)
+
+	// Racing lookups, all due: one touch.
+	due := authT0.Add(3 * touch)
+	var wg sync.WaitGroup
+	errs := make([]error, 20)
+	for i := range errs {
+		wg.Go(func() { _, _, errs[i] = s.LookupWebSession(ctx, h, due, idle, touch) })
+	}
+	wg.Wait()
+	for i, err := range errs {
+		if err != nil {
+			t.Fatalf("lookup %d: %v", i, err)
+		}
+	}
+	check(due, 2)
+
+	// A refused lookup (idle) writes nothing.
+	if _, _, err := s.LookupWebSession(ctx, h, due.Add(idle), idle, touch); !errors.Is(err, server.ErrNotFound) {
+		t.Fatalf("idle lookup = %v", err)
+	}
+	check(due, 2)
+}
+
+// A lookup that is not due for the touch only reads: it answers while the
+// writer connection is held. One that is due waits for the writer.
+func TestWebSessionLookupWritesOnlyWhenDue(t *testing.T) {
+	s := openTemp(t, Options{})
+	defer s.Close()
+	ctx := context.Background()
+	u := testUser(t, "reader", server.RoleUser)
+	if err := s.CreateUser(ctx, u, server.Event{}); err != nil {
+		t.Fatal(err)
+	}
+	hash := sha256.Sum256([]byte("cookie"))
+	sess := server.Session{ID: "sess", UserID: u.ID, CreatedAt: authT0, ExpiresAt: authT0.Add(24 * time.Hour)}
+	if err := s.CreateWebSession(ctx, sess, server.WebSession{Hash: hash[:]}, server.Event{}); err != nil {
+		t.Fatal(err)
+	}
+	const idle, touch = time.Hour, 10 * time.Minute
+	release := holdWriter(t, s)
+	defer release()
+	lookup := func(now time.Time, wait time.Duration) error {
+		ctx, cancel := context.WithTimeout(ctx, wait)
+		defer cancel()
+		_, _, err := s.LookupWebSession(ctx, hash[:], now, idle, touch)
+		return err
+	}
+	if err := lookup(authT0.Add(touch-time.Microsecond), 10*time.Second); err != nil {
+		t.Errorf("a lookup not due for the touch, with the writer held: %v", err)
+	}
+	if err := lookup(authT0.Add(touch), 100*time.Millisecond); !errors.Is(err, context.DeadlineExceeded) {
+		t.Errorf("a lookup due for the touch, with the writer held = %v, want it to wait (DeadlineExceeded)", err)
+	}
+}
+
+// Two due lookups that read the same last_seen_at and then touch in the
+// opposite order of their times: the later time stays (last_seen_at never
+// moves backwards, whatever order the touches commit in).
+func TestWebSessionTouchNeverMovesBack(t *testing.T) {
+	s := openTemp(t, Options{})
+	defer s.Close()
+	ctx := context.Background()
+	u := testUser(t, "clocks", server.RoleUser)
+	if err := s.CreateUser(ctx, u, server.Event{}); err != nil {
+		t.Fatal(err)
+	}
+	hash := sha256.Sum256([]byte("cookie"))
+	h := hash[:]
+	sess := server.Session{ID: "sess", UserID: u.ID, CreatedAt: authT0, ExpiresAt: authT0.Add(24 * time.Hour)}
+	if err := s.CreateWebSession(ctx, sess, server.WebSession{Hash: h}, server.Event{}); err != nil {
+		t.Fatal(err)
+	}
+	const idle, touch = time.Hour, 10 * time.Minute
+	later, earlier := authT0.Add(3*touch), authT0.Add(2*touch)
+	lookup := func(now time.Time) func() error {
+		return func() error {
+			_, _, err := s.LookupWebSession(ctx, h, now, idle, touch)
+			return err
+		}
+	}
+	// The later lookup's touch runs first; the earlier one's read saw the
+	// old last_seen_at, so it is due too, and touches second.
+	release, laterErr, earlierErrs := startBatch(t, s, lookup(later), lookup(earlier))
+	release()
+	if err := result(t, laterErr); err != nil {
+		t.Fatal(err)
+	}
+	if err := result(t, earlierErrs[0]); err != nil {
+		t.Fatal(err)
+	}
+	var us int64
+	if err := s.reader.QueryRowContext(ctx, "SELECT last_seen_at FROM web_sessions WHERE hash = ?", h).Scan(&us); err != nil {
+		t.Fatal(err)
+	}
+	if got := fromMicro(us); !got.Equal(later) {
+		t.Errorf("last_seen_at = +%v, want +%v (the later touch)", got.Sub(authT0), later.Sub(authT0))
+	}
+}

@@ -1,7 +1,8 @@
 // Package sqlite is the embedded default store of the reference server: a
 // server.Store (items, and the server.AuthStore of users, sessions, refresh
-// tokens, revocations, security events and signing keys) kept in one SQLite
-// file through modernc.org/sqlite (pure Go, no cgo).
+// tokens, web session credentials, revocations, security events and signing
+// keys) kept in one SQLite file through modernc.org/sqlite (pure Go, no
+// cgo).
 //
 // What it defends against:
 //
@@ -28,7 +29,12 @@
 //     transaction, and what it decides on it reads inside that transaction:
 //     two refreshes with one token are decided one after the other, the
 //     second seeing the first's rotation, and the last-admin and
-//     IfPasswordHash checks see the row they change.
+//     IfPasswordHash checks see the row they change. CreateWebSession
+//     checks the user's standing in its transaction exactly as
+//     CreateSession does. LookupWebSession decides from one read of the
+//     credential, its session and its user, so a revocation, a disable or
+//     a demotion that has committed applies to the next lookup; the
+//     scopes it returns are cut down to what the user's role grants now.
 //   - Lock errors under load. All writes go through one connection, so
 //     writers queue (honouring ctx) instead of failing with SQLITE_BUSY;
 //     transactions begin IMMEDIATE; reads use a separate pool of read-only
@@ -85,7 +91,7 @@
 //
 // # Tables
 //
-// Migration 0001 holds items; 0002 adds authentication:
+// Migration 0001 holds items; 0002 adds authentication; 0003 web sessions:
 //
 //   - users: the username is unique under an index on lower(username),
 //     so A-Z equal a-z and every other byte (NUL included) must match;
@@ -101,6 +107,15 @@
 //     (type, id) and (user_id, id).
 //   - signing_keys: jwtkey.StoredKey rows; the sealed private key only;
 //     a revoked row is never updated again.
+//   - web_sessions (0003): the cookie credentials of HTML logins, keyed by
+//     the SHA-256 of the cookie value (a BLOB CHECKed to 32 bytes);
+//     session_id references sessions (indexed), so a credential shares its
+//     session's revocation and absolute end. last_seen_at (never before
+//     created_at) is the last recorded use, for the idle timeout;
+//     LookupWebSession moves it forward only once it is touchAfter old,
+//     one UPDATE on the one-statement fast path. PruneExpired deletes a
+//     credential with its session, not earlier: one that is idle or whose
+//     session is revoked is refused by LookupWebSession meanwhile.
 //
 // items.owner_id has no foreign key to users: the item contract suite uses
 // owners without user rows, and users are never deleted anyway.

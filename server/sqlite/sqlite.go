@@ -112,9 +112,11 @@ type Store struct {
 	updateItemOwn, updateItemAll, deleteItemOwn, deleteItemAll *sql.Stmt
 	// The savepoint statements group commit runs around every write.
 	savepoint, release, rollbackTo *sql.Stmt
-	// The auth statements (auth.go): reads, and the event insert.
+	// The auth statements (auth.go): reads, the event insert and the web
+	// session lookup and touch.
 	getUser, getUserByName, listUsers, revocations, listEvents, listEventsType,
-	listEventsUser, listEventsTypeU, loadKeys, insertEvent *sql.Stmt
+	listEventsUser, listEventsTypeU, loadKeys, insertEvent,
+	findWebSession, touchWebSession *sql.Stmt
 
 	closeOnce sync.Once
 	closeErr  error

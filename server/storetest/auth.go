@@ -39,6 +39,10 @@ var authTests = []struct {
 	{"RevokeSession", testRevokeSession},
 	{"Revocations", testRevocations},
 	{"PruneExpired", testPruneExpired},
+	{"WebSessionLookup", testWebSessionLookup},
+	{"WebSessionCreateRefused", testWebSessionCreateRefused},
+	{"WebSessionPrune", testWebSessionPrune},
+	{"WebSessionConcurrent", testWebSessionConcurrent},
 	{"Events", testEvents},
 	{"SigningKeys", testSigningKeys},
 	{"AuthInputValidation", testAuthInputValidation},
@@ -1538,6 +1542,7 @@ func errOf(_ server.RefreshResult, err error) error { return err }
 func testAuthCancelledContext(t *testing.T, s server.Store) {
 	u := mustCreateUser(t, s, newUser(t, "cancelled", server.RoleUser))
 	sess, h := login(t, s, u)
+	_, wh := webLogin(t, s, u, nil)
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
 	until := t0.Add(day)
@@ -1558,6 +1563,14 @@ func testAuthCancelledContext(t *testing.T, s server.Store) {
 				server.RefreshToken{Hash: tokenHash(t), ExpiresAt: until}, server.Event{})
 		}},
 		{"RotateRefresh", func() error { return errOf(s.RotateRefresh(ctx, refreshReq(t, h, t0, 0))) }},
+		{"CreateWebSession", func() error {
+			return s.CreateWebSession(ctx, server.Session{ID: newID(t), UserID: u.ID, CreatedAt: t0, ExpiresAt: until},
+				server.WebSession{Hash: tokenHash(t)}, server.Event{})
+		}},
+		{"LookupWebSession", func() error {
+			_, _, err := s.LookupWebSession(ctx, wh, t0.Add(webTouch), webIdle, webTouch)
+			return err
+		}},
 		{"RevokeSession", func() error {
 			return s.RevokeSession(ctx, sess.ID, server.Revocation{Until: until}, t0, server.Event{})
 		}},
@@ -1583,6 +1596,8 @@ func testAuthCancelledContext(t *testing.T, s server.Store) {
 		t.Errorf("revocations %+v", revs)
 	}
 	wantOutcome(t, s, refreshReq(t, h, t0.Add(time.Minute), 0), server.RefreshRotated)
+	// The lookup did not touch the credential: it is idle at t0+idle.
+	webGone(t, s, wh, t0.Add(webIdle))
 }
 
 func testPruneExpired(t *testing.T, s server.Store) {
