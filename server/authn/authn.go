@@ -32,6 +32,11 @@ const (
 	DefaultSyncEvery       = 250 * time.Millisecond
 	DefaultKeysEvery       = 2 * time.Second
 	DefaultPruneEvery      = time.Hour
+	// Web sessions (WebLogin): the absolute end, the idle timeout, and how
+	// often a use is recorded (LastSeenAt).
+	DefaultWebLifetime = 12 * time.Hour
+	DefaultWebIdle     = 30 * time.Minute
+	DefaultWebTouch    = time.Minute
 	// MaxUsernameBytes is the longest username accepted.
 	MaxUsernameBytes = 64
 )
@@ -111,9 +116,16 @@ type Options struct {
 	// expired sessions, refresh tokens and revocation-log rows are deleted
 	// from the store (default 1h).
 	SyncEvery, KeysEvery, PruneEvery time.Duration
-	Logger                           *slog.Logger     // default slog.Default()
-	Now                              func() time.Time // default time.Now
-	Rand                             io.Reader        // default crypto/rand
+	// WebLifetime is the absolute end of a web session (default
+	// DefaultWebLifetime), WebIdle how long an unused one lives (default
+	// DefaultWebIdle), WebTouch how often a use is written to the store
+	// (default DefaultWebTouch, below WebIdle). SessionCookie is the
+	// cookie's name (default fortapi.DefaultSessionCookie).
+	WebLifetime, WebIdle, WebTouch time.Duration
+	SessionCookie                  string
+	Logger                         *slog.Logger     // default slog.Default()
+	Now                            func() time.Time // default time.Now
+	Rand                           io.Reader        // default crypto/rand
 }
 
 // Service runs logins, refreshes, logouts and account changes, and
@@ -156,6 +168,15 @@ func New(o Options) (*Service, error) {
 	def(&o.SyncEvery, DefaultSyncEvery)
 	def(&o.KeysEvery, DefaultKeysEvery)
 	def(&o.PruneEvery, DefaultPruneEvery)
+	def(&o.WebLifetime, DefaultWebLifetime)
+	def(&o.WebIdle, DefaultWebIdle)
+	def(&o.WebTouch, DefaultWebTouch)
+	if o.WebTouch >= o.WebIdle {
+		return nil, errors.New("authn: WebTouch must be shorter than WebIdle")
+	}
+	if o.SessionCookie == "" {
+		o.SessionCookie = fortapi.DefaultSessionCookie
+	}
 	if o.Logger == nil {
 		o.Logger = slog.Default()
 	}
@@ -233,13 +254,24 @@ func logName(s string) string {
 // session. Unknown users are verified against a dummy hash, so they cost
 // the same time and get the same ErrInvalidGrant as a wrong password.
 func (s *Service) Login(ctx context.Context, in Login) (Tokens, error) {
+	user, scopes, err := s.checkLogin(ctx, in)
+	if err != nil {
+		return Tokens{}, err
+	}
+	return s.startSession(ctx, user, scopes, in.ClientIP)
+}
+
+// checkLogin is the part of a login that both Login and WebLogin run: the
+// throttle, the failure limit, the password (or the dummy hash), the
+// scopes, the re-hash. It returns the user and the granted scopes.
+func (s *Service) checkLogin(ctx context.Context, in Login) (server.User, []string, error) {
 	now := s.o.Now()
 	key := throttleKey(in.Username)
 	if d := s.throttle.wait(key, now); d > 0 {
-		return Tokens{}, &ThrottledError{RetryAfter: d}
+		return server.User{}, nil, &ThrottledError{RetryAfter: d}
 	}
 	if err := s.failuresLeft(ctx, key); err != nil {
-		return Tokens{}, err
+		return server.User{}, nil, err
 	}
 	user, err := s.o.Store.GetUserByName(ctx, in.Username)
 	var ok bool
@@ -247,7 +279,7 @@ func (s *Service) Login(ctx context.Context, in Login) (Tokens, error) {
 	case !validUsername(in.Username) || errors.Is(err, server.ErrNotFound):
 		err = s.o.Hasher.VerifyDummy(ctx, in.Password)
 	case err != nil:
-		return Tokens{}, fmt.Errorf("authn: login: %w", err)
+		return server.User{}, nil, fmt.Errorf("authn: login: %w", err)
 	default:
 		ok, err = s.o.Hasher.Verify(ctx, in.Password, user.PasswordHash)
 		if errors.Is(err, password.ErrMalformedHash) {
@@ -258,27 +290,27 @@ func (s *Service) Login(ctx context.Context, in Login) (Tokens, error) {
 		ok = ok && !user.Disabled
 	}
 	if err != nil { // the hasher is saturated (503) or ctx ended
-		return Tokens{}, err
+		return server.User{}, nil, err
 	}
 	if !ok {
 		s.throttle.fail(key, s.o.Now())
 		s.failure(ctx, key)
 		s.event(ctx, server.Event{Type: server.EventLoginFailure, UserID: user.ID, Username: logName(in.Username), ClientIP: in.ClientIP})
-		return Tokens{}, ErrInvalidGrant
+		return server.User{}, nil, ErrInvalidGrant
 	}
 	s.throttle.succeed(key)
 	granted := user.Role.Scopes()
 	scopes := granted
 	if in.Scopes != nil {
 		if !subset(in.Scopes, granted) {
-			return Tokens{}, ErrInvalidScope
+			return server.User{}, nil, ErrInvalidScope
 		}
 		scopes = dedupe(in.Scopes)
 	}
 	if s.o.Hasher.NeedsRehash(user.PasswordHash) {
 		s.rehash(ctx, user, in.Password)
 	}
-	return s.startSession(ctx, user, scopes, in.ClientIP)
+	return user, scopes, nil
 }
 
 // failuresLeft consults Options.LoginFailures before a password check: nil
@@ -636,11 +668,15 @@ func (s *Service) event(ctx context.Context, ev server.Event) {
 	}
 }
 
-// Authenticate implements fortapi.Authenticator for bearer access tokens.
+// Authenticate implements fortapi.Authenticator: a bearer access token in
+// the Authorization header or, when the request has no Authorization
+// header, a web session cookie (WebLogin). A request never mixes both: an
+// Authorization header that is not a bearer token makes the request
+// anonymous, whatever cookie it carries.
 func (s *Service) Authenticate(r *http.Request) (*fortapi.Principal, error) {
 	vals := r.Header.Values("Authorization")
 	if len(vals) == 0 {
-		return nil, fortapi.ErrNoCredentials
+		return s.authenticateSession(r)
 	}
 	if len(vals) > 1 {
 		return nil, errors.New("authn: several Authorization headers")
