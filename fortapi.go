@@ -2,6 +2,8 @@ package fortapi
 
 import (
 	"crypto/rand"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -18,6 +20,7 @@ import (
 	"github.com/danielgtaylor/huma/v2/adapters/humago"
 
 	"github.com/fortapi/fortapi/clientip"
+	"github.com/fortapi/fortapi/csrf"
 	"github.com/fortapi/fortapi/docsui"
 	"github.com/fortapi/fortapi/ratelimit"
 )
@@ -69,6 +72,13 @@ type Options struct {
 	// every bearer requirement accepts them too, and SessionScopes
 	// declarations become valid. Nil: no cookie is ever a credential.
 	Session *SessionCookie
+	// CSRF protects every unsafe request (not GET, HEAD or OPTIONS) that
+	// a browser could forge, before routing: the cross-origin check, and
+	// for requests with cookies the signed double-submit token, bound to
+	// the session cookie (CSRFSession). Required with Session: Handler
+	// refuses to start without it. Nil without Session: no check (a
+	// bearer-only API has no ambient credentials).
+	CSRF *csrf.Protector
 
 	// RateLimits is the family every rate limit of the API belongs to:
 	// its store (memory, or Redis through ratelimit/redisstore), outage
@@ -187,6 +197,33 @@ func New(opts Options) *API {
 	return a
 }
 
+// CSRFSession is the session id CSRF tokens are bound to for r: the
+// hex SHA-256 of the session cookie's value, or "" for a visitor without
+// one. Pages mint tokens with Options.CSRF.Ensure(w, r, api.CSRFSession(r));
+// after a login sets a new cookie, mint with CSRFSessionFor(cookie).
+func (a *API) CSRFSession(r *http.Request) string {
+	if a.opts.Session == nil {
+		return ""
+	}
+	c, err := r.Cookie(a.opts.Session.Name)
+	if err != nil {
+		return ""
+	}
+	return CSRFSessionFor(c.Value)
+}
+
+// CSRFSessionFor is the session id CSRF tokens are bound to for the session
+// cookie value (CSRFSession).
+func CSRFSessionFor(cookie string) string {
+	sum := sha256.Sum256([]byte(cookie))
+	return hex.EncodeToString(sum[:])
+}
+
+func (a *API) csrfSession(r *http.Request) (string, bool) {
+	id := a.CSRFSession(r)
+	return id, id != ""
+}
+
 // Config returns the huma configuration; huma reads settings such as
 // RejectUnknownQueryParameters through it.
 func (a *API) Config() huma.Config { return a.cfg }
@@ -202,6 +239,9 @@ func (a *API) Handler() (http.Handler, error) {
 		return a.handler, nil
 	}
 	problems := slices.Sorted(slices.Values(a.problems))
+	if a.opts.Session != nil && a.opts.CSRF == nil {
+		problems = append(problems, "Options.Session makes cookies credentials, which needs Options.CSRF")
+	}
 	if len(problems) > 0 {
 		return nil, fmt.Errorf("fortapi: refusing to start, deny by default: %s", strings.Join(problems, "; "))
 	}
@@ -215,7 +255,11 @@ func (a *API) Handler() (http.Handler, error) {
 		a.mux.Handle(DocsPath, ui)
 		a.mux.Handle(DocsPath+"/", ui)
 	}
-	a.handler = &frontDoor{api: a, mux: a.mux}
+	var next http.Handler = a.mux
+	if a.opts.CSRF != nil {
+		next = a.opts.CSRF.Handler(next, a.csrfSession)
+	}
+	a.handler = &frontDoor{api: a, next: next}
 	return a.handler, nil
 }
 

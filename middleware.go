@@ -35,11 +35,12 @@ func validRequestID(s string) bool {
 }
 
 // frontDoor is the outermost handler: request id, access log, panic
-// recovery, the global rate limit, the header size cap, and problem+json
-// answers for requests that match no route.
+// recovery, the global rate limit, the header size cap, CSRF protection,
+// and problem+json answers for requests that match no route.
 type frontDoor struct {
 	api *API
-	mux *http.ServeMux
+	// next is the mux, behind the CSRF check when Options.CSRF is set.
+	next http.Handler
 }
 
 func (f *frontDoor) newID() string {
@@ -90,7 +91,7 @@ func (f *frontDoor) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			fmt.Sprintf("the request headers total %d bytes; the limit is %d", n, f.api.opts.MaxHeaderBytes))
 		return
 	}
-	f.mux.ServeHTTP(rec, r)
+	f.next.ServeHTTP(rec, r)
 	if code := rec.unrouted; code != 0 {
 		// The mux matched no pattern and answered in plain text, which
 		// the recorder swallowed: answer with a problem instead.

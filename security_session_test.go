@@ -13,6 +13,7 @@ import (
 	"github.com/danielgtaylor/huma/v2"
 
 	"github.com/fortapi/fortapi"
+	"github.com/fortapi/fortapi/csrf"
 )
 
 // sessionAuth trusts "Authorization: Test USER [SCOPE...]" as a bearer
@@ -38,8 +39,12 @@ func sessionAuth(r *http.Request) (*fortapi.Principal, error) {
 // scopes, SessionScopes operations take sessions only, and the document
 // says so.
 func TestSessionsArePrincipalsWithTheSameScopes(t *testing.T) {
+	protector, err := csrf.New(csrf.Options{Key: []byte("a test key of thirty-two bytes!!")})
+	if err != nil {
+		t.Fatal(err)
+	}
 	api := fortapi.New(fortapi.Options{Authenticator: fortapi.AuthenticatorFunc(sessionAuth), Logger: slog.New(slog.DiscardHandler),
-		Session: &fortapi.SessionCookie{}})
+		Session: &fortapi.SessionCookie{}, CSRF: protector})
 	ok := func(ctx context.Context, _ *struct{}) (*okOut, error) {
 		out := &okOut{}
 		p, _ := fortapi.PrincipalFrom(ctx)
@@ -137,5 +142,68 @@ func TestWithoutSessionsNoCookieIsACredential(t *testing.T) {
 		func(ctx context.Context, _ *struct{}) (*okOut, error) { return &okOut{}, nil })
 	if _, err := api.Handler(); err == nil || !strings.Contains(err.Error(), `unknown security scheme "session"`) {
 		t.Errorf("SessionScopes without Options.Session: %v", err)
+	}
+}
+
+// TestCookieRequestsNeedTheCSRFToken: with sessions, an unsafe request
+// carrying cookies needs the double-submit token bound to its session
+// cookie, a cross-site one is refused whatever it carries, and a bearer
+// request without cookies needs nothing.
+func TestCookieRequestsNeedTheCSRFToken(t *testing.T) {
+	protector, err := csrf.New(csrf.Options{Key: []byte("a test key of thirty-two bytes!!")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	api := fortapi.New(fortapi.Options{Authenticator: fortapi.AuthenticatorFunc(sessionAuth), Logger: slog.New(slog.DiscardHandler),
+		Session: &fortapi.SessionCookie{}, CSRF: protector})
+	huma.Register(api, huma.Operation{OperationID: "write", Method: http.MethodPost, Path: "/things", Security: fortapi.Scopes("things:write")},
+		func(ctx context.Context, _ *struct{}) (*okOut, error) { return &okOut{}, nil })
+	h, err := api.Handler()
+	if err != nil {
+		t.Fatal(err)
+	}
+	const session = "alice:things:write"
+	good, _ := protector.Token(fortapi.CSRFSessionFor(session))
+	other, _ := protector.Token(fortapi.CSRFSessionFor("bob:things:write"))
+	anon, _ := protector.Token("")
+	for _, tt := range []struct {
+		name                 string
+		auth, cookie, tok    string
+		cookieTok, fetchSite string
+		want                 int
+	}{
+		{"session with its token", "", session, good, good, "same-origin", 200},
+		{"session without a token", "", session, "", "", "same-origin", 403},
+		{"session with another session's token", "", session, other, other, "same-origin", 403},
+		{"session with the anonymous token", "", session, anon, anon, "same-origin", 403},
+		{"header and cookie differ", "", session, good, other, "same-origin", 403},
+		{"cross-site with a valid token", "", session, good, good, "cross-site", 403},
+		{"bearer without cookies", "Test alice things:write", "", "", "", "", 200},
+		{"bearer cross-site without cookies", "Test alice things:write", "", "", "", "cross-site", 200},
+		{"bearer with a cookie, no token", "Test alice things:write", session, "", "", "same-origin", 403},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			req := httptest.NewRequest(http.MethodPost, "https://api.example/things", nil)
+			if tt.auth != "" {
+				req.Header.Set("Authorization", tt.auth)
+			}
+			if tt.cookie != "" {
+				req.AddCookie(&http.Cookie{Name: fortapi.DefaultSessionCookie, Value: tt.cookie})
+			}
+			if tt.cookieTok != "" {
+				req.AddCookie(&http.Cookie{Name: csrf.CookieName, Value: tt.cookieTok})
+			}
+			if tt.tok != "" {
+				req.Header.Set(csrf.HeaderName, tt.tok)
+			}
+			if tt.fetchSite != "" {
+				req.Header.Set("Sec-Fetch-Site", tt.fetchSite)
+			}
+			rec := httptest.NewRecorder()
+			h.ServeHTTP(rec, req)
+			if rec.Code != tt.want {
+				t.Fatalf("status %d, want %d: %s", rec.Code, tt.want, rec.Body)
+			}
+		})
 	}
 }
