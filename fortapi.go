@@ -23,6 +23,7 @@ import (
 	"github.com/fortapi/fortapi/csrf"
 	"github.com/fortapi/fortapi/docsui"
 	"github.com/fortapi/fortapi/ratelimit"
+	"github.com/fortapi/fortapi/secheader"
 )
 
 // huma matches JSON property names case-insensitively unless this
@@ -79,6 +80,15 @@ type Options struct {
 	// refuses to start without it. Nil without Session: no check (a
 	// bearer-only API has no ambient credentials).
 	CSRF *csrf.Protector
+	// Headers sets the security headers on every response (secheader:
+	// nosniff, frame denial, referrer and permissions policies, CSP,
+	// HSTS over TLS, no-store for credentialed requests). Nil: secheader's
+	// defaults. HTML pages get their nonce-based CSP from API.Headers().HTML.
+	Headers *secheader.Headers
+	// CORS lets the listed origins read answers cross-origin
+	// (secheader.CORS, answering preflights before routing). Nil: no
+	// cross-origin access at all.
+	CORS *secheader.CORS
 
 	// RateLimits is the family every rate limit of the API belongs to:
 	// its store (memory, or Redis through ratelimit/redisstore), outage
@@ -110,6 +120,7 @@ type API struct {
 	opts     Options
 	log      *slog.Logger
 	errModel *huma.Schema
+	headers  *secheader.Headers
 
 	mu       sync.Mutex
 	problems []string     // operations whose declaration is refused
@@ -145,7 +156,10 @@ func New(opts Options) *API {
 		}
 		opts.Session = &sc
 	}
-	a := &API{mux: http.NewServeMux(), opts: opts, log: opts.Logger}
+	a := &API{mux: http.NewServeMux(), opts: opts, log: opts.Logger, headers: opts.Headers}
+	if a.headers == nil {
+		a.headers, _ = secheader.New(secheader.Options{}) // nil on failure: Handler refuses to start
+	}
 
 	registry := huma.NewMapRegistry("#/components/schemas/", huma.DefaultSchemaNamer)
 	cfg := huma.Config{
@@ -197,6 +211,11 @@ func New(opts Options) *API {
 	return a
 }
 
+// Headers returns the security headers middleware the API's handler uses
+// (Options.Headers or the default): pages call its HTML method for the
+// nonce of their Content-Security-Policy.
+func (a *API) Headers() *secheader.Headers { return a.headers }
+
 // CSRFSession is the session id CSRF tokens are bound to for r: the
 // hex SHA-256 of the session cookie's value, or "" for a visitor without
 // one. Pages mint tokens with Options.CSRF.Ensure(w, r, api.CSRFSession(r));
@@ -239,6 +258,9 @@ func (a *API) Handler() (http.Handler, error) {
 		return a.handler, nil
 	}
 	problems := slices.Sorted(slices.Values(a.problems))
+	if a.headers == nil {
+		problems = append(problems, "the default security headers cannot be built")
+	}
 	if a.opts.Session != nil && a.opts.CSRF == nil {
 		problems = append(problems, "Options.Session makes cookies credentials, which needs Options.CSRF")
 	}
@@ -259,9 +281,16 @@ func (a *API) Handler() (http.Handler, error) {
 	if a.opts.CSRF != nil {
 		next = a.opts.CSRF.Handler(next, a.csrfSession)
 	}
-	a.handler = &frontDoor{api: a, next: next}
+	if a.opts.CORS != nil {
+		next = a.opts.CORS.Handler(next)
+	}
+	a.handler = &outer{a.headers.Handler(&frontDoor{api: a, next: next})}
 	return a.handler, nil
 }
+
+// outer is the handler Handler returns: a pointer, so that every call
+// returns the same, comparable value.
+type outer struct{ http.Handler }
 
 // OpenAPIJSON returns the OpenAPI 3.1 document as JSON.
 func (a *API) OpenAPIJSON() ([]byte, error) {

@@ -2,6 +2,8 @@ package main
 
 import (
 	"context"
+	"crypto/hmac"
+	"crypto/sha256"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -74,7 +76,13 @@ type authStack struct {
 	// masterKey says where the master key came from (its Secret is the
 	// text as loaded, for production checks).
 	masterKey secret.Loaded
+	// csrfKey signs CSRF tokens: HMAC-SHA256(master key, csrfKeyLabel),
+	// so it changes with the master key and needs no secret of its own.
+	csrfKey []byte
 }
+
+// csrfKeyLabel derives the CSRF key from the master key.
+const csrfKeyLabel = "fortapi csrf token key v1"
 
 // openAuth builds the authentication stack on store: the key ring (sealed
 // with the master key), the token service, the revocation checker, the
@@ -118,7 +126,9 @@ func openAuth(ctx context.Context, dataDir string, store *sqlite.Store, getenv f
 	if err != nil {
 		return nil, err
 	}
-	return &authStack{keys: ring, tokens: tokens, revs: revs, hasher: hasher, svc: svc, masterKey: loaded}, nil
+	mac := hmac.New(sha256.New, mk.Reveal())
+	mac.Write([]byte(csrfKeyLabel))
+	return &authStack{keys: ring, tokens: tokens, revs: revs, hasher: hasher, svc: svc, masterKey: loaded, csrfKey: mac.Sum(nil)}, nil
 }
 
 // loginConcurrency is how many password hashes the server runs at once:

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"crypto/rand"
 	"crypto/tls"
 	"encoding/json"
 	"errors"
@@ -23,8 +24,10 @@ import (
 
 	"github.com/fortapi/fortapi"
 	"github.com/fortapi/fortapi/clientip"
+	"github.com/fortapi/fortapi/csrf"
 	"github.com/fortapi/fortapi/ratelimit"
 	"github.com/fortapi/fortapi/ratelimit/redisstore"
+	"github.com/fortapi/fortapi/secheader"
 	"github.com/fortapi/fortapi/secret"
 	"github.com/fortapi/fortapi/server"
 	"github.com/fortapi/fortapi/server/authn"
@@ -52,6 +55,7 @@ type serveConfig struct {
 	acmeEmail      string
 	acmeDirectory  string
 	env            string // development or production
+	corsOrigins    []string
 }
 
 // Environments of --env.
@@ -108,7 +112,7 @@ const serveHelp = `Runs the fortapi reference server: the items API, OpenAPI doc
 It serves HTTPS on --addr with the certificate in --tls-cert/--tls-key
 (reloaded when the files change), one obtained by ACME for --acme-domain
 (cached in DATA-DIR/acme), or else a self-signed development certificate
-kept in DATA-DIR/tls. HTTPS responses carry HSTS (one year). --http-addr
+kept in DATA-DIR/tls. HTTPS responses carry HSTS (two years) and the security headers of secheader. --http-addr
 only redirects to HTTPS (308) and answers ACME http-01 challenges.
 
 The master key that seals the signing keys comes from FORTAPI_MASTER_KEY or
@@ -154,6 +158,15 @@ func parseServe(args []string, getenv func(string) string, stdout, stderr io.Wri
 	c.fs.StringVar(&acmeDomains, "acme-domain", "", "obtain and renew certificates by ACME (Let's Encrypt) for these `DOMAIN,...`, cached in DATA-DIR/acme; the CA must reach this server on port 443 (tls-alpn-01) or 80 (http-01, --http-addr)")
 	c.fs.StringVar(&cfg.acmeEmail, "acme-email", "", "contact `ADDRESS` the ACME CA may warn about expiring or revoked certificates")
 	c.fs.StringVar(&cfg.acmeDirectory, "acme-directory", tlsconfig.LetsEncryptURL, "ACME directory `URL` (Let's Encrypt staging for trials)")
+	c.fs.Func("cors-origins", "`ORIGIN,...` (https://app.example) whose scripts may call this API with credentials and read the answers; each is also trusted by the CSRF origin check (default none: no cross-origin access)", func(v string) error {
+		cfg.corsOrigins = nil
+		for _, o := range strings.Split(v, ",") {
+			if o = strings.TrimSpace(o); o != "" {
+				cfg.corsOrigins = append(cfg.corsOrigins, o)
+			}
+		}
+		return nil
+	})
 	c.fs.StringVar(&cfg.env, "env", envDevelopment, "`ENV`: development, or production, which refuses to start with generated or weak secrets, the development certificate, or --insecure-http without --trusted-proxies")
 	c.fs.StringVar(&level, "log-level", "info", "`LEVEL` of the log: debug, info, warn or error")
 	c.fs.StringVar(&format, "log-format", "json", "`FORMAT` of the log on stderr: json or text")
@@ -437,11 +450,47 @@ type apiLimits struct {
 	ip  *clientip.Resolver
 }
 
+// webOptions are the browser-facing settings of buildAPI.
+type webOptions struct {
+	// corsOrigins may read answers with credentials (--cors-origins).
+	corsOrigins []string
+	// assumeTLS: clients reach the server over HTTPS although it serves
+	// plain HTTP (--insecure-http behind a TLS-terminating proxy), so
+	// answers carry HSTS.
+	assumeTLS bool
+}
+
 // buildAPI registers the reference server's operations on a fortapi API
 // and returns its handler. st is nil when the API is built only for its
-// document.
-func buildAPI(log *slog.Logger, store server.Store, st *authStack, auth fortapi.Authenticator, rl apiLimits, deps httpapi.Deps) (*fortapi.API, http.Handler, error) {
+// document (the CSRF key is then random).
+func buildAPI(log *slog.Logger, store server.Store, st *authStack, auth fortapi.Authenticator, rl apiLimits, web webOptions, deps httpapi.Deps) (*fortapi.API, http.Handler, error) {
+	csrfKey := make([]byte, 32)
+	if st != nil {
+		csrfKey = st.csrfKey
+	} else if _, err := rand.Read(csrfKey); err != nil {
+		return nil, nil, err
+	}
+	protector, err := csrf.New(csrf.Options{Key: csrfKey, TrustedOrigins: web.corsOrigins})
+	if err != nil {
+		return nil, nil, fmt.Errorf("--cors-origins: %w", err)
+	}
+	headers, err := secheader.New(secheader.Options{AssumeTLS: web.assumeTLS})
+	if err != nil {
+		return nil, nil, err
+	}
+	var cors *secheader.CORS
+	if len(web.corsOrigins) > 0 {
+		if cors, err = secheader.NewCORS(secheader.CORSOptions{AllowedOrigins: web.corsOrigins, AllowCredentials: true}); err != nil {
+			return nil, nil, fmt.Errorf("--cors-origins: %w", err)
+		}
+		log.Warn("cross-origin access allowed, with credentials (--cors-origins): scripts of these origins act with users' cookies",
+			"origins", strings.Join(web.corsOrigins, ","))
+	}
 	api := fortapi.New(fortapi.Options{
+		Session:       &fortapi.SessionCookie{},
+		CSRF:          protector,
+		Headers:       headers,
+		CORS:          cors,
 		Title:         "fortapi",
 		Version:       version(),
 		Description:   "The fortapi reference server: a secure items API. Log in with POST /token (OAuth2 password grant).",
@@ -457,6 +506,7 @@ func buildAPI(log *slog.Logger, store server.Store, st *authStack, auth fortapi.
 		deps.Auth, deps.Keys = st.svc, st.keys
 	}
 	deps.ClientIP = api.ClientIP
+	deps.CSRF, deps.CSRFSession, deps.Headers = protector, api.CSRFSession, api.Headers()
 	httpapi.Register(api, deps)
 	h, err := api.Handler()
 	if err != nil {
@@ -558,7 +608,8 @@ func serve(ctx context.Context, cfg serveConfig, getenv func(string) string, log
 	if tlsSrc != nil {
 		deps.CertExpiry = tlsSrc.expiry
 	}
-	_, handler, err := buildAPI(log, store, st, st.svc, apiLimits{cfg: cfg.rates, set: set, ip: ip}, deps)
+	_, handler, err := buildAPI(log, store, st, st.svc, apiLimits{cfg: cfg.rates, set: set, ip: ip},
+		webOptions{corsOrigins: cfg.corsOrigins, assumeTLS: cfg.insecureHTTP && len(cfg.rates.trusted) > 0}, deps)
 	if err != nil {
 		return err
 	}
@@ -573,7 +624,6 @@ func serve(ctx context.Context, cfg serveConfig, getenv func(string) string, log
 		log.Warn("serving plain HTTP (--insecure-http): credentials cross the network unencrypted unless a TLS-terminating proxy is in front of this server")
 	} else {
 		ln = tls.NewListener(ln, tlsSrc.config)
-		handler = tlsconfig.HSTS(handler, tlsconfig.DefaultHSTSMaxAge, false)
 	}
 	srv := fortapi.NewServer(cfg.addr, handler, fortapi.ServerOptions{Logger: log})
 	srv.BaseContext = func(net.Listener) context.Context { return context.WithoutCancel(ctx) }
@@ -796,7 +846,7 @@ func runOpenAPI(args []string, getenv func(string) string, stdout, stderr io.Wri
 	if code, ok := c.parse(args, getenv, stdout, stderr); !ok {
 		return code
 	}
-	api, _, err := buildAPI(slog.New(slog.DiscardHandler), nil, nil, nil, apiLimits{cfg: defaultRates()}, httpapi.Deps{})
+	api, _, err := buildAPI(slog.New(slog.DiscardHandler), nil, nil, nil, apiLimits{cfg: defaultRates()}, webOptions{}, httpapi.Deps{})
 	if err != nil {
 		fmt.Fprintf(stderr, "fortapi openapi: %v\n", err)
 		return exitError

@@ -177,7 +177,7 @@ func TestServeCertificateFilesHotReload(t *testing.T) {
 	}
 	t.Run("HSTS over HTTPS", func(t *testing.T) {
 		resp, _ := get(t, c, s.url+"/healthz")
-		if got := resp.Header.Get("Strict-Transport-Security"); got != "max-age=31536000" {
+		if got := resp.Header.Get("Strict-Transport-Security"); got != "max-age=63072000; includeSubDomains" {
 			t.Errorf("Strict-Transport-Security %q", got)
 		}
 	})
@@ -316,7 +316,7 @@ func TestReadyzCertificate(t *testing.T) {
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			deps := httpapi.Deps{CertExpiry: tt.expiry}
-			_, h, err := buildAPI(slog.New(slog.DiscardHandler), store, nil, nil, apiLimits{cfg: defaultRates()}, deps)
+			_, h, err := buildAPI(slog.New(slog.DiscardHandler), store, nil, nil, apiLimits{cfg: defaultRates()}, webOptions{}, deps)
 			if err != nil {
 				t.Fatal(err)
 			}

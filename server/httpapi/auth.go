@@ -151,8 +151,14 @@ func registerAuth(api huma.API, d Deps) {
 
 	huma.Register(api, huma.Operation{
 		OperationID: "logout", Method: http.MethodPost, Path: "/logout", Tags: []string{"auth"},
-		Summary:  "Log out: revoke this session's refresh tokens and access tokens",
+		Summary: "Log out: revoke this session's refresh tokens and access tokens",
+		Description: "A cookie session is ended and its cookie cleared; from an HTML form (with its csrf_token field) " +
+			"the answer is 303 to /login.",
 		Security: fortapi.Authenticated(), DefaultStatus: http.StatusNoContent,
+		Responses: map[string]*huma.Response{
+			"204": {Description: "Logged out"},
+			"303": {Description: "Logged out from an HTML form", Headers: map[string]*huma.Param{"Location": {Schema: &huma.Schema{Type: "string"}}}},
+		},
 		Extensions: d.Limits.writes(),
 	}, h.logout)
 
@@ -290,15 +296,6 @@ func (h *authAPI) token(ctx context.Context, in *tokenInput) (*tokenOutput, erro
 	}}, nil
 }
 
-type remoteInput struct {
-	req *http.Request
-}
-
-func (in *remoteInput) Resolve(ctx huma.Context) []error {
-	in.req, _ = humago.Unwrap(ctx)
-	return nil
-}
-
 // principal is the caller of a protected operation. fortapi authorizes
 // before handlers run: reaching the error is a bug, answered 401.
 func principal(ctx context.Context) (*fortapi.Principal, error) {
@@ -309,7 +306,14 @@ func principal(ctx context.Context) (*fortapi.Principal, error) {
 	return p, nil
 }
 
-func (h *authAPI) logout(ctx context.Context, in *remoteInput) (*struct{}, error) {
+type logoutOutput struct {
+	Status   int
+	Location string `header:"Location"`
+}
+
+// logout ends the caller's session. A cookie session also loses its
+// cookie, and an HTML form's logout is sent back to the sign-in page.
+func (h *authAPI) logout(ctx context.Context, in *rawInput) (*logoutOutput, error) {
 	p, err := principal(ctx)
 	if err != nil {
 		return nil, err
@@ -317,7 +321,15 @@ func (h *authAPI) logout(ctx context.Context, in *remoteInput) (*struct{}, error
 	if err := h.Auth.Logout(ctx, p, h.clientIP(in.req)); err != nil {
 		return nil, err
 	}
-	return &struct{}{}, nil
+	out := &logoutOutput{Status: http.StatusNoContent}
+	if p.Scheme == fortapi.SessionScheme {
+		http.SetCookie(in.w, &http.Cookie{Name: h.Auth.CookieName(), Value: "", Path: "/", Secure: true,
+			HttpOnly: true, SameSite: http.SameSiteLaxMode, MaxAge: -1})
+		if isFormPost(in.req) {
+			out.Status, out.Location = http.StatusSeeOther, "/login"
+		}
+	}
+	return out, nil
 }
 
 type messageOutput struct {

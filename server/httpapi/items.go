@@ -7,12 +7,16 @@ import (
 	"io"
 	"net/http"
 	"net/netip"
+	"strings"
 	"time"
 
 	"github.com/danielgtaylor/huma/v2"
 
 	"github.com/fortapi/fortapi"
+	"github.com/fortapi/fortapi/csrf"
 	"github.com/fortapi/fortapi/jwtkey"
+	"github.com/fortapi/fortapi/sanitize"
+	"github.com/fortapi/fortapi/secheader"
 	"github.com/fortapi/fortapi/server"
 	"github.com/fortapi/fortapi/server/authn"
 )
@@ -57,6 +61,17 @@ type Deps struct {
 	// CertExpiry, when set, reports the served TLS certificate's expiry
 	// on /readyz (see registerHealth in routes.go).
 	CertExpiry CertExpiryFunc
+	// Sanitizer cleans item fields on the way in, as their sanitize tags
+	// declare (default sanitize.New()).
+	Sanitizer *sanitize.Sanitizer
+	// CSRF, CSRFSession and Headers serve the HTML pages and GET
+	// /csrftoken/: the API's csrf.Protector (fortapi.Options.CSRF), its
+	// binding of a request to a session (fortapi's API.CSRFSession) and
+	// its security headers (API.Headers, for CSP nonces). Without CSRF the
+	// pages are not registered (the API then needs no cookie sessions).
+	CSRF        *csrf.Protector
+	CSRFSession func(*http.Request) string
+	Headers     *secheader.Headers
 }
 
 // Default rate limits of Limits.
@@ -107,9 +122,15 @@ func (l Limits) reads() map[string]any { return fortapi.RateLimits(fortapi.PerUs
 
 // ItemInput is what a client may set on an item: no id, owner or
 // timestamps (mass assignment is impossible by construction).
+//
+// Name is plain text and Description rich text: each is sanitized on the
+// way in as its sanitize tag declares (sanitize.Plain: tags removed;
+// sanitize.Rich: formatting, lists, quotes, code and http/https/mailto
+// links kept, everything else removed), so what is stored is what pages
+// may show.
 type ItemInput struct {
-	Name        string   `json:"name" minLength:"1" maxLength:"100" doc:"Item name, 1 to 100 characters." example:"Hammer"`
-	Description string   `json:"description,omitempty" maxLength:"10000" doc:"Optional description, at most 10,000 characters."`
+	Name        string   `json:"name" minLength:"1" maxLength:"100" sanitize:"plain" doc:"Item name, 1 to 100 characters; plain text (HTML tags are removed)." example:"Hammer"`
+	Description string   `json:"description,omitempty" maxLength:"10000" sanitize:"rich" doc:"Optional description, at most 10,000 characters; basic HTML formatting and http/https/mailto links are kept, everything else is removed."`
 	Price       float64  `json:"price" exclusiveMinimum:"0" maximum:"1000000000" doc:"Price, more than 0 and at most 1e9." example:"12.5"`
 	Tax         *float64 `json:"tax,omitempty" minimum:"0" maximum:"1000000000" doc:"Optional tax, 0 to 1e9." example:"2.5"`
 }
@@ -205,9 +226,26 @@ func storeErr(err error) error {
 	}
 }
 
+// clean sanitizes an item's fields as their tags declare. A name that is
+// nothing but markup is empty afterwards: 422, as an empty name.
+func (h *items) clean(in *ItemInput) error {
+	if err := h.Sanitizer.Struct(in); err != nil {
+		return err
+	}
+	if strings.TrimSpace(in.Name) == "" {
+		return huma.Error422UnprocessableEntity("validation failed", &huma.ErrorDetail{
+			Location: "body.name", Message: "is empty once HTML is removed",
+		})
+	}
+	return nil
+}
+
 func (h *items) create(ctx context.Context, in *createInput) (*createOutput, error) {
 	acc, err := access(ctx)
 	if err != nil {
+		return nil, err
+	}
+	if err := h.clean(&in.Body); err != nil {
 		return nil, err
 	}
 	now := h.now()
@@ -247,6 +285,9 @@ func (h *items) update(ctx context.Context, in *updateInput) (*itemOutput, error
 	}
 	if !server.ValidID(in.ID) {
 		return nil, huma.Error404NotFound("no such item")
+	}
+	if err := h.clean(&in.Body); err != nil {
+		return nil, err
 	}
 	it, err := h.Store.UpdateItem(ctx, acc, server.Item{
 		ID: in.ID, Name: in.Body.Name, Description: in.Body.Description,

@@ -9,6 +9,7 @@ import (
 	"github.com/danielgtaylor/huma/v2"
 
 	"github.com/fortapi/fortapi"
+	"github.com/fortapi/fortapi/sanitize"
 )
 
 // Register adds every operation of the reference server to api.
@@ -20,10 +21,16 @@ func Register(api huma.API, d Deps) {
 		d.Rand = rand.Reader
 	}
 	d.Limits = d.Limits.withDefaults()
+	if d.Sanitizer == nil {
+		d.Sanitizer = sanitize.New()
+	}
 	registerHealth(api, d)
 	registerAuth(api, d)
 	registerItems(api, d)
 	registerUsers(api, d)
+	if d.CSRF != nil {
+		registerPages(api, d)
+	}
 }
 
 type statusOutput struct {

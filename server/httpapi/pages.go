@@ -1,0 +1,294 @@
+package httpapi
+
+import (
+	"bytes"
+	"context"
+	"embed"
+	"errors"
+	"html/template"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/danielgtaylor/huma/v2"
+	"github.com/danielgtaylor/huma/v2/adapters/humago"
+
+	"github.com/fortapi/fortapi"
+	"github.com/fortapi/fortapi/csrf"
+	"github.com/fortapi/fortapi/password"
+	"github.com/fortapi/fortapi/server"
+	"github.com/fortapi/fortapi/server/authn"
+)
+
+//go:embed pages/*.html
+var pageFiles embed.FS
+
+// MaxLoginFormBytes caps a POST /login body, as MaxTokenRequestBytes caps
+// POST /token.
+const MaxLoginFormBytes = 8 << 10
+
+// htmlType is the media type of every page.
+const htmlType = "text/html; charset=utf-8"
+
+// rawInput gives a handler the request and the response writer: pages set
+// cookies and their Content-Security-Policy nonce on the writer before
+// huma writes the answer.
+type rawInput struct {
+	req *http.Request
+	w   http.ResponseWriter
+}
+
+func (in *rawInput) Resolve(ctx huma.Context) []error {
+	in.req, in.w = humago.Unwrap(ctx)
+	return nil
+}
+
+type pageOutput struct {
+	Status       int
+	ContentType  string `header:"Content-Type"`
+	CacheControl string `header:"Cache-Control"`
+	Location     string `header:"Location"`
+	Body         []byte
+}
+
+type viewInput struct {
+	rawInput
+	ID string `path:"id" format:"uuid" maxLength:"36" doc:"Item id."`
+}
+
+type csrfOutput struct {
+	CacheControl string `header:"Cache-Control"`
+	Body         struct {
+		CSRFToken string `json:"csrf_token" doc:"Send back in the X-CSRF-Token header (or the csrf_token form field) with every unsafe request that carries cookies."`
+	}
+}
+
+// pageData is what the templates see. Every string is escaped by
+// html/template, except Description, which the Rich policy sanitized on
+// the way in.
+type pageData struct {
+	Title, Nonce, CSRF string
+	User, Username     string
+	Error              string
+	Items              []server.Item
+	Item               server.Item
+	Description        template.HTML
+}
+
+type pagesAPI struct {
+	Deps
+	tmpl *template.Template
+}
+
+func (h *pagesAPI) render(w http.ResponseWriter, status int, name string, data pageData) (*pageOutput, error) {
+	nonce, err := h.Headers.HTML(w)
+	if err != nil {
+		return nil, err
+	}
+	data.Nonce = nonce
+	var b bytes.Buffer
+	if err := h.tmpl.ExecuteTemplate(&b, name, data); err != nil {
+		return nil, err
+	}
+	return &pageOutput{Status: status, ContentType: htmlType, CacheControl: "no-store", Body: b.Bytes()}, nil
+}
+
+// signedIn is the web session of r, if any.
+func (h *pagesAPI) signedIn(r *http.Request) *fortapi.Principal {
+	if r.Header.Get("Authorization") != "" {
+		return nil
+	}
+	p, err := h.Auth.Authenticate(r)
+	if err != nil || p.Scheme != fortapi.SessionScheme {
+		return nil
+	}
+	return p
+}
+
+// loginPage renders the form, or the signed-in user's items.
+func (h *pagesAPI) loginPage(ctx context.Context, in *rawInput, status int, username, msg string) (*pageOutput, error) {
+	tok, err := h.CSRF.Ensure(in.w, in.req, h.CSRFSession(in.req))
+	if err != nil {
+		return nil, err
+	}
+	data := pageData{Title: "Sign in", CSRF: tok, Username: username, Error: msg}
+	if p := h.signedIn(in.req); p != nil && msg == "" {
+		name, err := h.Auth.Username(ctx, p.Subject)
+		if err != nil {
+			return nil, userErr(err)
+		}
+		items, err := h.Store.ListItems(ctx, server.Access{UserID: p.Subject}, "", MaxPageSize)
+		if err != nil {
+			return nil, err
+		}
+		data.Title, data.User, data.Items = "Your items", name, items
+	}
+	return h.render(in.w, status, "login.html", data)
+}
+
+func (h *pagesAPI) getLogin(ctx context.Context, in *rawInput) (*pageOutput, error) {
+	return h.loginPage(ctx, in, http.StatusOK, "", "")
+}
+
+// postLogin is the HTML form's login: the same checks as POST /token
+// (authn's throttle, failure limit and dummy hash), after the CSRF token,
+// which a login needs even without cookies (login CSRF).
+func (h *pagesAPI) postLogin(ctx context.Context, in *rawInput) (*pageOutput, error) {
+	r := in.req
+	r.Body = http.MaxBytesReader(in.w, r.Body, MaxLoginFormBytes)
+	if err := h.CSRF.CheckRequired(r, h.CSRFSession(r)); err != nil {
+		status := http.StatusForbidden
+		if errors.Is(err, csrf.ErrFormTooLarge) {
+			status = http.StatusRequestEntityTooLarge
+		}
+		return h.loginPage(ctx, in, status, "", "This form has expired. Please sign in again.")
+	}
+	if err := r.ParseForm(); err != nil {
+		return h.loginPage(ctx, in, http.StatusBadRequest, "", "The form could not be read.")
+	}
+	for k, vs := range r.PostForm {
+		if len(vs) > 1 || (k != "username" && k != "password" && k != csrf.FieldName) {
+			return h.loginPage(ctx, in, http.StatusBadRequest, "", "The form could not be read.")
+		}
+	}
+	user, pw := r.PostForm.Get("username"), r.PostForm.Get("password")
+	if user == "" || pw == "" {
+		return h.loginPage(ctx, in, http.StatusBadRequest, "", "Enter your username and password.")
+	}
+	keep := user
+	if len(keep) > authn.MaxUsernameBytes {
+		keep = ""
+	}
+	ws, err := h.Auth.WebLogin(ctx, authn.Login{Username: user, Password: pw, ClientIP: clientAddr(h.Deps, r)})
+	var throttled *authn.ThrottledError
+	var busy *password.BusyError
+	var unavailable *authn.UnavailableError
+	switch {
+	case err == nil:
+	case errors.Is(err, authn.ErrInvalidGrant):
+		return h.loginPage(ctx, in, http.StatusBadRequest, keep, "Invalid username or password.")
+	case errors.As(err, &throttled):
+		in.w.Header().Set("Retry-After", retryAfter(throttled.RetryAfter))
+		return h.loginPage(ctx, in, http.StatusTooManyRequests, keep, "Too many failed sign-ins for this account. Try again later.")
+	case errors.As(err, &busy):
+		in.w.Header().Set("Retry-After", retryAfter(busy.RetryAfter))
+		return h.loginPage(ctx, in, http.StatusServiceUnavailable, keep, "Too many sign-ins in progress. Try again shortly.")
+	case errors.As(err, &unavailable):
+		in.w.Header().Set("Retry-After", retryAfter(unavailable.RetryAfter))
+		return h.loginPage(ctx, in, http.StatusServiceUnavailable, keep, "Sign-ins cannot be checked right now. Try again shortly.")
+	default:
+		return nil, err
+	}
+	// A session the browser already had ends: one browser, one session.
+	if old := h.signedIn(r); old != nil {
+		_ = h.Auth.Logout(ctx, old, clientAddr(h.Deps, r))
+	}
+	http.SetCookie(in.w, &http.Cookie{
+		Name: h.Auth.CookieName(), Value: ws.Cookie, Path: "/", Secure: true, HttpOnly: true,
+		SameSite: http.SameSiteLaxMode, MaxAge: int(time.Until(ws.ExpiresAt) / time.Second),
+	})
+	// The CSRF token is renewed for the new session.
+	if _, err := h.CSRF.Issue(in.w, fortapi.CSRFSessionFor(ws.Cookie)); err != nil {
+		return nil, err
+	}
+	return &pageOutput{Status: http.StatusSeeOther, Location: "/login", CacheControl: "no-store"}, nil
+}
+
+func (h *pagesAPI) view(ctx context.Context, in *viewInput) (*pageOutput, error) {
+	acc, err := access(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if !server.ValidID(in.ID) {
+		return nil, huma.Error404NotFound("no such item")
+	}
+	it, err := h.Store.GetItem(ctx, acc, in.ID)
+	if err != nil {
+		return nil, storeErr(err)
+	}
+	// The description was sanitized with the Rich policy when it was
+	// stored; it is sanitized again here, so that rows written before
+	// (or around) the API are safe too.
+	desc := template.HTML(h.Sanitizer.Rich().Sanitize(it.Description)) //nolint:gosec // sanitized by the Rich policy
+	return h.render(in.w, http.StatusOK, "item.html", pageData{Title: it.Name, Item: it, Description: desc})
+}
+
+func (h *pagesAPI) csrfToken(ctx context.Context, in *rawInput) (*csrfOutput, error) {
+	tok, err := h.CSRF.Ensure(in.w, in.req, h.CSRFSession(in.req))
+	if err != nil {
+		return nil, err
+	}
+	out := &csrfOutput{CacheControl: "no-store"}
+	out.Body.CSRFToken = tok
+	return out, nil
+}
+
+// clientAddr names the client of r in audit records.
+func clientAddr(d Deps, r *http.Request) string {
+	return (&authAPI{d}).clientIP(r)
+}
+
+func htmlResponse(desc string) *huma.Response {
+	return &huma.Response{Description: desc, Content: map[string]*huma.MediaType{"text/html": {Schema: &huma.Schema{Type: "string"}}}}
+}
+
+func registerPages(api huma.API, d Deps) {
+	funcs := template.FuncMap{"deref": func(f *float64) float64 { return *f }}
+	h := &pagesAPI{Deps: d, tmpl: template.Must(template.New("pages").Funcs(funcs).ParseFS(pageFiles, "pages/*.html"))}
+	tags := []string{"pages"}
+	huma.Register(api, huma.Operation{
+		OperationID: "login-page", Method: http.MethodGet, Path: "/login", Tags: tags,
+		Summary: "The HTML sign-in form (or, signed in, the user's items)", Security: fortapi.Public(),
+		Responses: map[string]*huma.Response{"200": htmlResponse("The page")},
+	}, h.getLogin)
+	huma.Register(api, huma.Operation{
+		OperationID: "login-submit", Method: http.MethodPost, Path: "/login", Tags: tags,
+		Summary: "Sign in from the HTML form: starts a cookie session",
+		Description: "Form-encoded `username`, `password` and `csrf_token` (from the form, bound to the `__Host-csrf` cookie; " +
+			"needed even without a session: login CSRF). The same checks as POST /token. Success: 303 to /login with the " +
+			"`__Host-session` cookie (Secure, HttpOnly, SameSite=Lax) and a renewed CSRF token. Failures re-render the form.",
+		Security: fortapi.Public(), Extensions: d.Limits.login(),
+		Responses: map[string]*huma.Response{
+			"303": {Description: "Signed in; the session cookie is set", Headers: map[string]*huma.Param{
+				"Location": {Schema: &huma.Schema{Type: "string"}}, "Set-Cookie": {Schema: &huma.Schema{Type: "string"}}}},
+			"400": htmlResponse("Invalid username or password, or an unreadable form"),
+			"403": htmlResponse("The CSRF token is missing or invalid"),
+			"413": htmlResponse("The form is too large"),
+			"429": htmlResponse("Too many failed sign-ins for this account (Retry-After)"),
+			"503": htmlResponse("Too many sign-ins in progress (Retry-After)"),
+		},
+	}, h.postLogin)
+	if op := api.OpenAPI().Paths["/login"].Post; op != nil {
+		op.RequestBody = &huma.RequestBody{Required: true, Content: map[string]*huma.MediaType{
+			"application/x-www-form-urlencoded": {Schema: &huma.Schema{
+				Type: "object", Required: []string{"username", "password", csrf.FieldName},
+				Properties: map[string]*huma.Schema{
+					"username":     {Type: "string", MaxLength: ptrInt(authn.MaxUsernameBytes)},
+					"password":     {Type: "string", Format: "password", WriteOnly: true},
+					csrf.FieldName: {Type: "string", WriteOnly: true},
+				},
+			}},
+		}}
+	}
+	huma.Register(api, huma.Operation{
+		OperationID: "item-page", Method: http.MethodGet, Path: "/items/{id}/view", Tags: tags,
+		Summary:     "An item as an HTML page",
+		Description: "For the signed-in browser (cookie session). The description is shown as sanitized HTML; another user's item answers 404.",
+		Security:    fortapi.SessionScopes(ScopeItemsRead), Errors: []int{http.StatusNotFound},
+		Extensions: ownerOnly(d.Limits.reads()),
+		Responses:  map[string]*huma.Response{"200": htmlResponse("The page")},
+	}, h.view)
+	huma.Register(api, huma.Operation{
+		OperationID: "csrf-token", Method: http.MethodGet, Path: "/csrftoken/", Tags: []string{"auth"},
+		Summary: "A CSRF token for cookie-authenticated requests",
+		Description: "Sets the `__Host-csrf` cookie and returns the same token, bound to the caller's session cookie (or to no " +
+			"session). Send it in the X-CSRF-Token header with every unsafe request that carries cookies.",
+		Security: fortapi.Public(),
+	}, h.csrfToken)
+}
+
+// isFormPost reports whether r came from an HTML form.
+func isFormPost(r *http.Request) bool {
+	ct := r.Header.Get("Content-Type")
+	return strings.HasPrefix(ct, "application/x-www-form-urlencoded") || strings.HasPrefix(ct, "multipart/form-data")
+}
