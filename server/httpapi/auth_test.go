@@ -22,6 +22,7 @@ import (
 
 	"github.com/fortapi/fortapi"
 	"github.com/fortapi/fortapi/clientip"
+	"github.com/fortapi/fortapi/csrf"
 	"github.com/fortapi/fortapi/jwtkey"
 	"github.com/fortapi/fortapi/password"
 	"github.com/fortapi/fortapi/ratelimit"
@@ -57,6 +58,7 @@ type authEnv struct {
 	svc    *authn.Service
 	master []byte
 	logs   *syncBuffer
+	csrf   *csrf.Protector
 }
 
 type syncBuffer struct {
@@ -143,10 +145,15 @@ func newAuthEnvWith(t *testing.T, o envOptions) *authEnv {
 	if _, err := e.svc.CreateUser(ctx, "root", adminPass, server.RoleAdmin, "test"); err != nil {
 		t.Fatal(err)
 	}
+	if e.csrf, err = csrf.New(csrf.Options{Key: e.master}); err != nil {
+		t.Fatal(err)
+	}
 	api := fortapi.New(fortapi.Options{Authenticator: e.svc, Logger: log,
 		OAuth2:     &fortapi.OAuth2Password{TokenURL: "/token", Scopes: map[string]string{server.ScopeItemsRead: "read"}},
-		RateLimits: set, GlobalLimit: o.global, ClientIP: o.clientIP})
-	httpapi.Register(api, httpapi.Deps{Store: store, Auth: e.svc, Keys: e.ring, Now: e.clock.Now, Limits: o.limits, ClientIP: api.ClientIP})
+		RateLimits: set, GlobalLimit: o.global, ClientIP: o.clientIP,
+		Session: &fortapi.SessionCookie{}, CSRF: e.csrf})
+	httpapi.Register(api, httpapi.Deps{Store: store, Auth: e.svc, Keys: e.ring, Now: e.clock.Now, Limits: o.limits, ClientIP: api.ClientIP,
+		CSRF: e.csrf, CSRFSession: api.CSRFSession, Headers: api.Headers()})
 	h, err := api.Handler()
 	if err != nil {
 		t.Fatal(err)
@@ -158,6 +165,20 @@ func newAuthEnvWith(t *testing.T, o envOptions) *authEnv {
 
 // call sends a request; hdr holds extra headers ("Authorization" etc.).
 func (e *authEnv) call(method, path, ctype, body string, hdr map[string]string) (*http.Response, []byte) {
+	e.t.Helper()
+	return e.send(e.srv.Client(), method, path, ctype, body, hdr)
+}
+
+// callNoRedirect is call without following redirects, as a test of a
+// redirect's own answer (Set-Cookie, Location) needs.
+func (e *authEnv) callNoRedirect(method, path, ctype, body string, hdr map[string]string) (*http.Response, []byte) {
+	e.t.Helper()
+	c := *e.srv.Client()
+	c.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+	return e.send(&c, method, path, ctype, body, hdr)
+}
+
+func (e *authEnv) send(c *http.Client, method, path, ctype, body string, hdr map[string]string) (*http.Response, []byte) {
 	e.t.Helper()
 	var rd io.Reader
 	if body != "" {
@@ -173,7 +194,7 @@ func (e *authEnv) call(method, path, ctype, body string, hdr map[string]string) 
 	for k, v := range hdr {
 		req.Header.Set(k, v)
 	}
-	resp, err := e.srv.Client().Do(req)
+	resp, err := c.Do(req)
 	if err != nil {
 		e.t.Fatal(err)
 	}

@@ -135,6 +135,11 @@ func (h *pagesAPI) getLogin(ctx context.Context, in *rawInput) (*pageOutput, err
 // which a login needs even without cookies (login CSRF).
 func (h *pagesAPI) postLogin(ctx context.Context, in *rawInput) (*pageOutput, error) {
 	r := in.req
+	if r.ContentLength > MaxLoginFormBytes {
+		return h.loginPage(ctx, in, http.StatusRequestEntityTooLarge, "", "The form is too large.")
+	}
+	// The CSRF middleware may have parsed the form already (under its own,
+	// larger cap); a body it did not read is capped here.
 	r.Body = http.MaxBytesReader(in.w, r.Body, MaxLoginFormBytes)
 	if err := h.CSRF.CheckRequired(r, h.CSRFSession(r)); err != nil {
 		status := http.StatusForbidden
