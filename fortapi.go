@@ -349,7 +349,16 @@ func (g *guardAdapter) Handle(op *huma.Operation, handler func(huma.Context)) {
 	hasBody := op.RequestBody != nil
 	sec := expandSecurity(op.Security, a.opts.OAuth2 != nil, a.opts.Session != nil)
 	op.Security = sec
-	g.inner.Handle(op, func(ctx huma.Context) {
+	route := op
+	if strings.HasSuffix(op.Path, "/") {
+		// net/http's ServeMux treats a pattern ending in "/" as a whole
+		// subtree: "POST /items/" would also serve /items/anything.
+		// "{$}" anchors it, so only the declared path is served.
+		cp := *op
+		cp.Path += "{$}"
+		route = &cp
+	}
+	g.inner.Handle(route, func(ctx huma.Context) {
 		if !public {
 			var ok bool
 			if ctx, ok = a.authorize(ctx, sec); !ok {

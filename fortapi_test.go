@@ -711,3 +711,23 @@ func TestDisableDocs(t *testing.T) {
 		}
 	}
 }
+
+// TestTrailingSlashPathsAreExact: an operation declared on a path ending
+// in "/" serves that path only, not the subtree net/http's ServeMux would
+// give it.
+func TestTrailingSlashPathsAreExact(t *testing.T) {
+	api := fortapi.New(fortapi.Options{Logger: slog.New(slog.DiscardHandler)})
+	huma.Register(api, huma.Operation{OperationID: "list", Method: http.MethodGet, Path: "/things/", Security: fortapi.Public()},
+		func(ctx context.Context, _ *struct{}) (*struct{}, error) { return &struct{}{}, nil })
+	h, err := api.Handler()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for path, want := range map[string]int{"/things/": 204, "/things/x": 404, "/things/x/": 404, "/things/%2e%2e/admin": 404} {
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, path, nil))
+		if rec.Code != want {
+			t.Errorf("GET %s: %d, want %d", path, rec.Code, want)
+		}
+	}
+}

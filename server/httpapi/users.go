@@ -93,7 +93,7 @@ type patchUserInput struct {
 type auditInput struct {
 	Type   string `query:"type" maxLength:"64" pattern:"^[a-z_.]+$" doc:"Only events of this type."`
 	UserID string `query:"user_id" format:"uuid" maxLength:"36" doc:"Only events about this user."`
-	Limit  int    `query:"limit" minimum:"1" maximum:"1000" default:"50" doc:"Page size, 1 to 1,000."`
+	Limit  int    `query:"limit" minimum:"1" maximum:"500" default:"50" doc:"Page size, 1 to 500."`
 	Cursor string `query:"cursor" maxLength:"32" doc:"next_cursor of the previous page."`
 }
 
@@ -105,8 +105,10 @@ type usersAPI struct {
 	Deps
 }
 
-// MaxAuditPage is the largest page GET /admin/audit returns.
-const MaxAuditPage = 1000
+// MaxAuditPage is the largest page GET /admin/audit returns (one more
+// row is read to know whether a next page exists; stores return at most
+// 1,000).
+const MaxAuditPage = 500
 
 // actor names the administrator in audit records.
 func (h *usersAPI) actor(ctx context.Context, p *fortapi.Principal) string {

@@ -242,7 +242,10 @@ func TestAdminAudit(t *testing.T) {
 	if strings.Join(paged, " ") != strings.Join(types(all), " ") {
 		t.Errorf("paged %q, all %q", paged, types(all))
 	}
-	for _, q := range []string{"?cursor=abc", "?cursor=-1", "?limit=0", "?limit=1001", "?user_id=alice", "?type=DROP%20TABLE", "?type=" + strings.Repeat("a", 65)} {
+	if resp, b := e.jsonCall("GET", "/admin/audit?limit=500&type=login.success", admin, ""); resp.StatusCode != 200 {
+		t.Errorf("the largest page: %d %s", resp.StatusCode, b)
+	}
+	for _, q := range []string{"?cursor=abc", "?cursor=-1", "?limit=0", "?limit=501", "?user_id=alice", "?type=DROP%20TABLE", "?type=" + strings.Repeat("a", 65)} {
 		if resp, b := e.jsonCall("GET", "/admin/audit"+q, admin, ""); resp.StatusCode != 422 {
 			t.Errorf("audit%s: %d, want 422: %s", q, resp.StatusCode, b)
 		}
