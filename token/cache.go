@@ -25,8 +25,8 @@ import (
 //
 // Verify's strict base64url decoding gives every token one spelling, so a
 // client holding one valid token cannot mint variants to fill the cache.
-// The exception is ECDSA's malleable signature (s and n-s both verify): an
-// ES256 token has two spellings, two entries at most.
+// ECDSA's malleable signature (s and n-s both verify) is closed too: ES256
+// tokens are issued with a low s and a high s is refused.
 type cache struct {
 	seed   maphash.Seed
 	mask   uint64

@@ -20,9 +20,9 @@
 //     before it is even split.
 //   - Malformed and ambiguous encodings: exactly three non-empty segments
 //     of base64url characters, decoded strictly (no padding, no
-//     whitespace, zero trailing bits), so each token has one spelling (two
-//     for ES256, whose signatures are malleable) and cannot be varied to
-//     fill the cache. Header and claims must be flat
+//     whitespace, zero trailing bits), so each token has one spelling and
+//     cannot be varied to fill the cache (ECDSA signatures are malleable:
+//     ES256 tokens are issued with a low s and a high s is refused). Header and claims must be flat
 //     JSON objects of strings and non-negative integers; repeated members,
 //     unknown members, escaped member names, fractions, exponents and
 //     invalid UTF-8 are refused (encoding/json, which golang-jwt uses,

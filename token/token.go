@@ -12,6 +12,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math/big"
 	"strings"
 	"time"
 
@@ -277,11 +278,40 @@ func (s *Service) Issue(subject, sessionID string, scopes []string) (token strin
 	if err != nil {
 		return "", Claims{}, fmt.Errorf("token: signing with key %s: %w", sk.ID, err)
 	}
+	if sk.Alg == jwtkey.ES256 {
+		lowS(sig)
+	}
 	token = input + "." + s.b64.EncodeToString(sig)
 	if len(token) > s.maxBytes {
 		return "", Claims{}, fmt.Errorf("token: the token would be %d bytes, above MaxTokenBytes %d", len(token), s.maxBytes)
 	}
 	return token, claims, nil
+}
+
+// ECDSA signatures are malleable: if (r, s) verifies, so does (r, n-s).
+// Tokens are issued with s <= n/2 and tokens with a larger s are refused,
+// so each ES256 token has exactly one spelling (one cache entry, one
+// token id in logs).
+var (
+	p256N     = elliptic.P256().Params().N
+	p256HalfN = new(big.Int).Rsh(p256N, 1)
+)
+
+// lowS rewrites a 64-byte ES256 signature r||s in place to use s <= n/2.
+func lowS(sig []byte) {
+	if len(sig) != 64 {
+		return
+	}
+	sv := new(big.Int).SetBytes(sig[32:])
+	if sv.Cmp(p256HalfN) > 0 {
+		sv.Sub(p256N, sv)
+		sv.FillBytes(sig[32:])
+	}
+}
+
+// isLowS reports whether a 64-byte ES256 signature has s <= n/2.
+func isLowS(sig []byte) bool {
+	return len(sig) == 64 && new(big.Int).SetBytes(sig[32:]).Cmp(p256HalfN) <= 0
 }
 
 // signingMethod checks sk and returns the golang-jwt method for its Alg.
@@ -485,6 +515,9 @@ func (s *Service) verify(tok string, now time.Time) (*Claims, jwtkey.VerifyingKe
 	sig, err := s.b64.DecodeString(sigSeg)
 	if err != nil {
 		return nil, none, reasonEncoding
+	}
+	if vk.Alg == jwtkey.ES256 && !isLowS(sig) {
+		return nil, none, reasonSignature // the other spelling of a valid signature
 	}
 	if method.Verify(tok[:len(headerSeg)+1+len(payloadSeg)], sig, vk.Key) != nil {
 		return nil, none, reasonSignature

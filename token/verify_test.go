@@ -4,12 +4,15 @@ import (
 	"context"
 	"crypto/ecdsa"
 	"crypto/ed25519"
+	"crypto/elliptic"
 	"crypto/rand"
+	"crypto/sha256"
 	"crypto/x509"
 	"encoding/base64"
 	"encoding/json"
 	"encoding/pem"
 	"errors"
+	"math/big"
 	"strings"
 	"testing"
 	"time"
@@ -577,4 +580,46 @@ func TestVerifyCacheHitDoesNotAllocate(t *testing.T) {
 	if allocs != 0 {
 		t.Errorf("a cache hit allocates %v times", allocs)
 	}
+}
+
+// TestES256OneSpelling: ES256 tokens are issued with a low s, and the other
+// spelling of a valid signature (r, n-s), which ECDSA would accept, is
+// refused, so one token cannot take two cache entries or two jtis in logs.
+func TestES256OneSpelling(t *testing.T) {
+	e := newEnv(t, nil)
+	n := elliptic.P256().Params().N
+	half := new(big.Int).Rsh(n, 1)
+	for i := range 64 {
+		tok, _ := e.issue(t, "es1", "alice", "s1")
+		dot := strings.LastIndexByte(tok, '.')
+		sig, err := base64.RawURLEncoding.DecodeString(tok[dot+1:])
+		if err != nil || len(sig) != 64 {
+			t.Fatalf("signature %d: %v, %d bytes", i, err, len(sig))
+		}
+		s := new(big.Int).SetBytes(sig[32:])
+		if s.Cmp(half) > 0 {
+			t.Fatalf("token %d issued with a high s", i)
+		}
+		if _, err := e.svc.Verify(context.Background(), tok); err != nil {
+			t.Fatalf("token %d: %v", i, err)
+		}
+		// The malleated twin verifies as ECDSA but is refused.
+		s.Sub(n, s)
+		s.FillBytes(sig[32:])
+		twin := tok[:dot+1] + base64.RawURLEncoding.EncodeToString(sig)
+		if !ecdsa.Verify(&e.keys.signing("es1").Key.(*ecdsa.PrivateKey).PublicKey, sha256Sum(tok[:dot]), new(big.Int).SetBytes(sig[:32]), s) {
+			t.Fatal("the twin does not verify as plain ECDSA: the test proves nothing")
+		}
+		if _, err := e.svc.Verify(context.Background(), twin); err != reasonSignature {
+			t.Fatalf("the high-s twin of token %d: %v, want %v", i, err, reasonSignature)
+		}
+	}
+	if got := e.svc.cache.len(); got != 64 {
+		t.Errorf("cache holds %d entries for 64 tokens", got)
+	}
+}
+
+func sha256Sum(s string) []byte {
+	h := sha256.Sum256([]byte(s))
+	return h[:]
 }
