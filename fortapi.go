@@ -261,6 +261,9 @@ func (a *API) Handler() (http.Handler, error) {
 	if a.headers == nil {
 		problems = append(problems, "the default security headers cannot be built")
 	}
+	if a.opts.Session != nil && a.opts.Session.LoginURL != "" && !validLoginURL(a.opts.Session.LoginURL) {
+		problems = append(problems, "Options.Session.LoginURL must be a path on this server starting with a single /")
+	}
 	if a.opts.Session != nil && a.opts.CSRF == nil {
 		problems = append(problems, "Options.Session makes cookies credentials, which needs Options.CSRF")
 	}
@@ -349,6 +352,14 @@ func (g *guardAdapter) Handle(op *huma.Operation, handler func(huma.Context)) {
 	hasBody := op.RequestBody != nil
 	sec := expandSecurity(op.Security, a.opts.OAuth2 != nil, a.opts.Session != nil)
 	op.Security = sec
+	loginRedirect := ""
+	if a.opts.Session != nil && a.opts.Session.LoginURL != "" && sessionOnly(sec) {
+		loginRedirect = a.opts.Session.LoginURL
+		if _, ok := op.Responses["303"]; !ok {
+			op.Responses["303"] = &huma.Response{Description: "A browser without a valid session is sent to the login page",
+				Headers: map[string]*huma.Param{"Location": {Schema: &huma.Schema{Type: "string"}}}}
+		}
+	}
 	route := op
 	if strings.HasSuffix(op.Path, "/") {
 		// net/http's ServeMux treats a pattern ending in "/" as a whole
@@ -361,7 +372,7 @@ func (g *guardAdapter) Handle(op *huma.Operation, handler func(huma.Context)) {
 	g.inner.Handle(route, func(ctx huma.Context) {
 		if !public {
 			var ok bool
-			if ctx, ok = a.authorize(ctx, sec); !ok {
+			if ctx, ok = a.authorize(ctx, sec, loginRedirect); !ok {
 				return
 			}
 		}
@@ -389,7 +400,11 @@ func requestHasBody(ctx huma.Context) bool {
 // authorize authenticates the request and checks the declared security. It
 // writes the 401/403 answer itself and returns false when the call is
 // refused.
-func (a *API) authorize(ctx huma.Context, sec []map[string][]string) (huma.Context, bool) {
+//
+// loginRedirect, when set, is where a browser that asks for HTML is sent
+// (303) instead of a 401 (SessionCookie.LoginURL, on session-only
+// operations).
+func (a *API) authorize(ctx huma.Context, sec []map[string][]string, loginRedirect string) (huma.Context, bool) {
 	if len(sec) == 0 { // undeclared: Handler refuses to start, deny anyway
 		_ = huma.WriteErr(a, ctx, http.StatusForbidden, "this operation declares no security and is denied")
 		return ctx, false
@@ -406,6 +421,11 @@ func (a *API) authorize(ctx huma.Context, sec []map[string][]string) (huma.Conte
 	if err != nil {
 		var se huma.StatusError
 		switch {
+		case loginRedirect != "" && !errors.As(err, &se) && wantsHTML(r):
+			// A browser without a valid session, on a page: to the login.
+			ctx.SetHeader("Location", loginRedirect)
+			ctx.SetHeader("Cache-Control", "no-store")
+			ctx.SetStatus(http.StatusSeeOther)
 		case errors.Is(err, ErrNoCredentials):
 			ctx.SetHeader("WWW-Authenticate", `Bearer realm="api"`)
 			_ = huma.WriteErr(a, ctx, http.StatusUnauthorized, "authentication required")

@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/danielgtaylor/huma/v2"
@@ -39,6 +40,42 @@ const DefaultSessionCookie = "__Host-session"
 type SessionCookie struct {
 	// Name is the cookie's name (default DefaultSessionCookie).
 	Name string
+	// LoginURL, when set, is where a browser is sent (303 See Other) from
+	// an operation that accepts only sessions (SessionScopes) when it has
+	// no valid session and asks for HTML (its Accept header names
+	// text/html). Other callers get 401 as anywhere else. A path on this
+	// server: it must start with a single "/". Empty: always 401.
+	LoginURL string
+}
+
+// validLoginURL reports whether u is a path on this server (no scheme, no
+// host, no "//" or "/\" that browsers would take as another host).
+func validLoginURL(u string) bool {
+	if len(u) == 0 || u[0] != '/' || (len(u) > 1 && (u[1] == '/' || u[1] == '\\')) {
+		return false
+	}
+	for i := 0; i < len(u); i++ {
+		if u[i] < 0x21 || u[i] > 0x7e {
+			return false
+		}
+	}
+	return true
+}
+
+// sessionOnly reports whether every requirement of sec names only the
+// session scheme.
+func sessionOnly(sec []map[string][]string) bool {
+	for _, alt := range sec {
+		if _, ok := alt[SessionScheme]; !ok || len(alt) != 1 {
+			return false
+		}
+	}
+	return len(sec) > 0
+}
+
+// wantsHTML reports whether r comes from a browser navigating to a page.
+func wantsHTML(r *http.Request) bool {
+	return strings.Contains(r.Header.Get("Accept"), "text/html")
 }
 
 // OAuth2Password describes an OAuth2 password-grant token endpoint

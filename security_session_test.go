@@ -207,3 +207,62 @@ func TestCookieRequestsNeedTheCSRFToken(t *testing.T) {
 		})
 	}
 }
+
+// TestSessionPagesSendBrowsersToTheLogin: with SessionCookie.LoginURL, a
+// browser asking for a session-only page without a valid session is sent
+// there (303); API callers, and sessions lacking a scope, get the usual
+// answers. A LoginURL that could leave the server is refused at start.
+func TestSessionPagesSendBrowsersToTheLogin(t *testing.T) {
+	protector, err := csrf.New(csrf.Options{Key: []byte("a test key of thirty-two bytes!!")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	build := func(login string) (http.Handler, error) {
+		api := fortapi.New(fortapi.Options{Authenticator: fortapi.AuthenticatorFunc(sessionAuth), Logger: slog.New(slog.DiscardHandler),
+			Session: &fortapi.SessionCookie{LoginURL: login}, CSRF: protector})
+		ok := func(ctx context.Context, _ *struct{}) (*okOut, error) { return &okOut{}, nil }
+		huma.Register(api, huma.Operation{OperationID: "page", Method: http.MethodGet, Path: "/page", Security: fortapi.SessionScopes("things:read")}, ok)
+		huma.Register(api, huma.Operation{OperationID: "api", Method: http.MethodGet, Path: "/things", Security: fortapi.Scopes("things:read")}, ok)
+		return api.Handler()
+	}
+	h, err := build("/login?next=page")
+	if err != nil {
+		t.Fatal(err)
+	}
+	const html = "text/html,application/xhtml+xml;q=0.9,*/*;q=0.8"
+	for _, tt := range []struct {
+		name, path, accept, auth, cookie string
+		want                             int
+	}{
+		{"browser, no session", "/page", html, "", "", 303},
+		{"browser, invalid session", "/page", html, "Garbage", "", 303},
+		{"API call, no session", "/page", "application/json", "", "", 401},
+		{"browser, session without the scope", "/page", html, "", "alice:other:read", 403},
+		{"browser, session with the scope", "/page", html, "", "alice:things:read", 200},
+		{"browser on an API operation", "/things", html, "", "", 401},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			req := httptest.NewRequest(http.MethodGet, tt.path, nil)
+			req.Header.Set("Accept", tt.accept)
+			if tt.auth != "" {
+				req.Header.Set("Authorization", tt.auth)
+			}
+			if tt.cookie != "" {
+				req.AddCookie(&http.Cookie{Name: fortapi.DefaultSessionCookie, Value: tt.cookie})
+			}
+			rec := httptest.NewRecorder()
+			h.ServeHTTP(rec, req)
+			if rec.Code != tt.want {
+				t.Fatalf("status %d, want %d: %s", rec.Code, tt.want, rec.Body)
+			}
+			if tt.want == 303 && rec.Header().Get("Location") != "/login?next=page" {
+				t.Errorf("Location %q", rec.Header().Get("Location"))
+			}
+		})
+	}
+	for _, bad := range []string{"//evil.example/login", "/\\evil.example", "https://evil.example/", "login", "/log in"} {
+		if _, err := build(bad); err == nil || !strings.Contains(err.Error(), "LoginURL") {
+			t.Errorf("LoginURL %q: %v", bad, err)
+		}
+	}
+}

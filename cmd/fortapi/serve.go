@@ -487,7 +487,7 @@ func buildAPI(log *slog.Logger, store server.Store, st *authStack, auth fortapi.
 			"origins", strings.Join(web.corsOrigins, ","))
 	}
 	api := fortapi.New(fortapi.Options{
-		Session:       &fortapi.SessionCookie{},
+		Session:       &fortapi.SessionCookie{LoginURL: "/login"},
 		CSRF:          protector,
 		Headers:       headers,
 		CORS:          cors,

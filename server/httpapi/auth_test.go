@@ -151,7 +151,7 @@ func newAuthEnvWith(t *testing.T, o envOptions) *authEnv {
 	api := fortapi.New(fortapi.Options{Authenticator: e.svc, Logger: log,
 		OAuth2:     &fortapi.OAuth2Password{TokenURL: "/token", Scopes: map[string]string{server.ScopeItemsRead: "read"}},
 		RateLimits: set, GlobalLimit: o.global, ClientIP: o.clientIP,
-		Session: &fortapi.SessionCookie{}, CSRF: e.csrf})
+		Session: &fortapi.SessionCookie{LoginURL: "/login"}, CSRF: e.csrf})
 	httpapi.Register(api, httpapi.Deps{Store: store, Auth: e.svc, Keys: e.ring, Now: e.clock.Now, Limits: o.limits, ClientIP: api.ClientIP,
 		CSRF: e.csrf, CSRFSession: api.CSRFSession, Headers: api.Headers()})
 	h, err := api.Handler()

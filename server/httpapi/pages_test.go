@@ -251,3 +251,22 @@ func TestHTMLLoginRefusals(t *testing.T) {
 		})
 	}
 }
+
+// TestPagesSendBrowsersToTheLogin: a browser without a session asking for
+// an item page is sent to /login; an API client gets 401.
+func TestPagesSendBrowsersToTheLogin(t *testing.T) {
+	e := newAuthEnv(t)
+	path := "/items/01a221f9-4e41-749c-b6ef-e3048ba0750f/view"
+	resp, _ := e.callNoRedirect("GET", path, "", "", map[string]string{"Accept": "text/html,*/*;q=0.8"})
+	if resp.StatusCode != http.StatusSeeOther || resp.Header.Get("Location") != "/login" {
+		t.Errorf("browser without a session: %d Location %q", resp.StatusCode, resp.Header.Get("Location"))
+	}
+	resp, _ = e.callNoRedirect("GET", path, "", "", map[string]string{"Accept": "text/html",
+		"Cookie": fortapi.DefaultSessionCookie + "=" + strings.Repeat("x", 43)})
+	if resp.StatusCode != http.StatusSeeOther {
+		t.Errorf("browser with an unknown session: %d", resp.StatusCode)
+	}
+	if resp, _ := e.callNoRedirect("GET", path, "", "", nil); resp.StatusCode != http.StatusUnauthorized {
+		t.Errorf("API client: %d, want 401", resp.StatusCode)
+	}
+}
