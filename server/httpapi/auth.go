@@ -57,9 +57,9 @@ func (in *tokenInput) Resolve(ctx huma.Context) []error {
 }
 
 // clientIP names the client of r in audit records.
-func (h *authAPI) clientIP(r *http.Request) string {
-	if h.ClientIP != nil && r != nil {
-		if a := h.ClientIP(r); a.IsValid() {
+func (d Deps) clientIP(r *http.Request) string {
+	if d.ClientIP != nil && r != nil {
+		if a := d.ClientIP(r); a.IsValid() {
 			return a.String()
 		}
 	}

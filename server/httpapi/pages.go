@@ -164,7 +164,7 @@ func (h *pagesAPI) postLogin(ctx context.Context, in *rawInput) (*pageOutput, er
 	if len(keep) > authn.MaxUsernameBytes {
 		keep = ""
 	}
-	ws, err := h.Auth.WebLogin(ctx, authn.Login{Username: user, Password: pw, ClientIP: clientAddr(h.Deps, r)})
+	ws, err := h.Auth.WebLogin(ctx, authn.Login{Username: user, Password: pw, ClientIP: h.clientIP(r)})
 	var throttled *authn.ThrottledError
 	var busy *password.BusyError
 	var unavailable *authn.UnavailableError
@@ -186,7 +186,7 @@ func (h *pagesAPI) postLogin(ctx context.Context, in *rawInput) (*pageOutput, er
 	}
 	// A session the browser already had ends: one browser, one session.
 	if old := h.signedIn(r); old != nil {
-		_ = h.Auth.Logout(ctx, old, clientAddr(h.Deps, r))
+		_ = h.Auth.Logout(ctx, old, h.clientIP(r))
 	}
 	http.SetCookie(in.w, &http.Cookie{
 		Name: h.Auth.CookieName(), Value: ws.Cookie, Path: "/", Secure: true, HttpOnly: true,
@@ -226,11 +226,6 @@ func (h *pagesAPI) csrfToken(ctx context.Context, in *rawInput) (*csrfOutput, er
 	out := &csrfOutput{CacheControl: "no-store"}
 	out.Body.CSRFToken = tok
 	return out, nil
-}
-
-// clientAddr names the client of r in audit records.
-func clientAddr(d Deps, r *http.Request) string {
-	return (&authAPI{d}).clientIP(r)
 }
 
 func htmlResponse(desc string) *huma.Response {
