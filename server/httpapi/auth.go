@@ -266,26 +266,20 @@ func (h *authAPI) token(ctx context.Context, in *tokenInput) (*tokenOutput, erro
 	default:
 		return oauthErr(http.StatusBadRequest, "unsupported_grant_type", "grant_type must be password or refresh_token"), nil
 	}
-	var throttled *authn.ThrottledError
-	var busy *password.BusyError
-	var unavailable *authn.UnavailableError
+	later, status, wait, isLater := retryLater(err)
 	switch {
 	case err == nil:
 	case errors.Is(err, authn.ErrInvalidGrant):
 		return oauthErr(http.StatusBadRequest, "invalid_grant", "the credentials are invalid"), nil
 	case errors.Is(err, authn.ErrInvalidScope):
 		return oauthErr(http.StatusBadRequest, "invalid_scope", "a requested scope is not granted to this account"), nil
-	case errors.As(err, &throttled):
-		out := oauthErr(http.StatusTooManyRequests, "temporarily_unavailable", "too many failed logins for this account; retry later")
-		out.RetryAfter = retryAfter(throttled.RetryAfter)
-		return out, nil
-	case errors.As(err, &busy):
-		out := oauthErr(http.StatusServiceUnavailable, "temporarily_unavailable", "too many logins in progress; retry later")
-		out.RetryAfter = retryAfter(busy.RetryAfter)
-		return out, nil
-	case errors.As(err, &unavailable):
-		out := oauthErr(http.StatusServiceUnavailable, "temporarily_unavailable", "logins cannot be checked right now; retry later")
-		out.RetryAfter = retryAfter(unavailable.RetryAfter)
+	case isLater:
+		out := oauthErr(status, "temporarily_unavailable", map[laterReason]string{
+			laterThrottled:   "too many failed logins for this account; retry later",
+			laterBusy:        "too many logins in progress; retry later",
+			laterUnavailable: "logins cannot be checked right now; retry later",
+		}[later])
+		out.RetryAfter = retryAfter(wait)
 		return out, nil
 	default:
 		return nil, err
@@ -405,9 +399,7 @@ func (h *authAPI) changePassword(ctx context.Context, in *changePasswordInput) (
 	}
 	err = h.Auth.ChangePassword(ctx, p.Subject, in.Body.CurrentPassword, in.Body.NewPassword)
 	var pe *password.PolicyError
-	var throttled *authn.ThrottledError
-	var busy *password.BusyError
-	var unavailable *authn.UnavailableError
+	later, status, wait, isLater := retryLater(err)
 	switch {
 	case err == nil:
 		return &struct{}{}, nil
@@ -417,15 +409,43 @@ func (h *authAPI) changePassword(ctx context.Context, in *changePasswordInput) (
 	case errors.As(err, &pe):
 		return nil, huma.Error422UnprocessableEntity("the new password is not acceptable",
 			&huma.ErrorDetail{Location: "body.new_password", Message: pe.Error()})
-	case errors.As(err, &throttled):
-		return nil, withRetryAfter(huma.Error429TooManyRequests("too many wrong passwords for this account; retry later"), throttled.RetryAfter)
-	case errors.As(err, &busy):
-		return nil, withRetryAfter(huma.Error503ServiceUnavailable("too many password checks in progress; retry later"), busy.RetryAfter)
-	case errors.As(err, &unavailable):
-		return nil, withRetryAfter(huma.Error503ServiceUnavailable("password checks cannot be limited right now; retry later"), unavailable.RetryAfter)
+	case isLater:
+		return nil, withRetryAfter(huma.NewError(status, map[laterReason]string{
+			laterThrottled:   "too many wrong passwords for this account; retry later",
+			laterBusy:        "too many password checks in progress; retry later",
+			laterUnavailable: "password checks cannot be limited right now; retry later",
+		}[later]), wait)
 	default:
 		return nil, userErr(err)
 	}
+}
+
+// laterReason says why a password check asks the client to come back.
+type laterReason int
+
+const (
+	laterThrottled   laterReason = iota + 1 // the account's failed-login throttle or limit (429)
+	laterBusy                               // the bounded password hasher is saturated (503)
+	laterUnavailable                        // the failed-login limit cannot be checked (503)
+)
+
+// retryLater classifies the errors of a password check (Login, Refresh,
+// WebLogin, ChangePassword) that mean "come back later": the reason, the
+// status to answer and the wait for Retry-After. ok is false for any
+// other error.
+func retryLater(err error) (why laterReason, status int, wait time.Duration, ok bool) {
+	var throttled *authn.ThrottledError
+	var busy *password.BusyError
+	var unavailable *authn.UnavailableError
+	switch {
+	case errors.As(err, &throttled):
+		return laterThrottled, http.StatusTooManyRequests, throttled.RetryAfter, true
+	case errors.As(err, &busy):
+		return laterBusy, http.StatusServiceUnavailable, busy.RetryAfter, true
+	case errors.As(err, &unavailable):
+		return laterUnavailable, http.StatusServiceUnavailable, unavailable.RetryAfter, true
+	}
+	return 0, 0, 0, false
 }
 
 // withRetryAfter adds a Retry-After header to a huma error.

@@ -330,27 +330,43 @@ func (h *items) list(ctx context.Context, in *listInput) (*listOutput, error) {
 	if err != nil {
 		return nil, err
 	}
-	after := ""
-	if in.Cursor != "" {
-		var ok bool
-		if after, ok = decodeCursor(in.Cursor); !ok {
-			return nil, badCursor()
-		}
+	after, limit, err := pageRequest(in.Cursor, in.Limit)
+	if err != nil {
+		return nil, err
 	}
-	limit := min(max(in.Limit, 1), MaxPageSize)
 	found, err := h.Store.ListItems(ctx, acc, after, limit+1)
 	if err != nil {
 		return nil, storeErr(err)
 	}
-	page := ItemPage{Items: make([]Item, 0, min(len(found), limit))}
-	for i, it := range found {
-		if i == limit {
-			page.NextCursor = encodeCursor(found[i-1].ID)
-			break
+	out := &listOutput{}
+	out.Body.Items, out.Body.NextCursor = page(found, limit, func(it server.Item) string { return it.ID }, toItem)
+	return out, nil
+}
+
+// pageRequest checks a page's cursor and size: the id to continue after
+// ("" for the first page) and the page size, 1 to MaxPageSize.
+func pageRequest(cursor string, size int) (after string, limit int, err error) {
+	if cursor != "" {
+		var ok bool
+		if after, ok = decodeCursor(cursor); !ok {
+			return "", 0, badCursor()
 		}
-		page.Items = append(page.Items, toItem(it))
 	}
-	return &listOutput{Body: page}, nil
+	return after, min(max(size, 1), MaxPageSize), nil
+}
+
+// page turns at most limit+1 rows in id order (a store's answer to a
+// request for limit+1) into one page of at most limit converted rows and
+// the cursor of the next page ("" on the last).
+func page[T, U any](found []T, limit int, id func(T) string, conv func(T) U) ([]U, string) {
+	out := make([]U, 0, min(len(found), limit))
+	for i, row := range found {
+		if i == limit {
+			return out, encodeCursor(id(found[i-1]))
+		}
+		out = append(out, conv(row))
+	}
+	return out, ""
 }
 
 // ObjectAccessExtension names the OpenAPI extension that documents an

@@ -15,7 +15,6 @@ import (
 
 	"github.com/fortapi/fortapi"
 	"github.com/fortapi/fortapi/csrf"
-	"github.com/fortapi/fortapi/password"
 	"github.com/fortapi/fortapi/server"
 	"github.com/fortapi/fortapi/server/authn"
 )
@@ -165,22 +164,18 @@ func (h *pagesAPI) postLogin(ctx context.Context, in *rawInput) (*pageOutput, er
 		keep = ""
 	}
 	ws, err := h.Auth.WebLogin(ctx, authn.Login{Username: user, Password: pw, ClientIP: h.clientIP(r)})
-	var throttled *authn.ThrottledError
-	var busy *password.BusyError
-	var unavailable *authn.UnavailableError
+	later, status, wait, isLater := retryLater(err)
 	switch {
 	case err == nil:
 	case errors.Is(err, authn.ErrInvalidGrant):
 		return h.loginPage(ctx, in, http.StatusBadRequest, keep, "Invalid username or password.")
-	case errors.As(err, &throttled):
-		in.w.Header().Set("Retry-After", retryAfter(throttled.RetryAfter))
-		return h.loginPage(ctx, in, http.StatusTooManyRequests, keep, "Too many failed sign-ins for this account. Try again later.")
-	case errors.As(err, &busy):
-		in.w.Header().Set("Retry-After", retryAfter(busy.RetryAfter))
-		return h.loginPage(ctx, in, http.StatusServiceUnavailable, keep, "Too many sign-ins in progress. Try again shortly.")
-	case errors.As(err, &unavailable):
-		in.w.Header().Set("Retry-After", retryAfter(unavailable.RetryAfter))
-		return h.loginPage(ctx, in, http.StatusServiceUnavailable, keep, "Sign-ins cannot be checked right now. Try again shortly.")
+	case isLater:
+		in.w.Header().Set("Retry-After", retryAfter(wait))
+		return h.loginPage(ctx, in, status, keep, map[laterReason]string{
+			laterThrottled:   "Too many failed sign-ins for this account. Try again later.",
+			laterBusy:        "Too many sign-ins in progress. Try again shortly.",
+			laterUnavailable: "Sign-ins cannot be checked right now. Try again shortly.",
+		}[later])
 	default:
 		return nil, err
 	}

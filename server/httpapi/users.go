@@ -145,27 +145,17 @@ func (h *usersAPI) create(ctx context.Context, in *createUserInput) (*userOutput
 }
 
 func (h *usersAPI) list(ctx context.Context, in *listUsersInput) (*listUsersOutput, error) {
-	after := ""
-	if in.Cursor != "" {
-		var ok bool
-		if after, ok = decodeCursor(in.Cursor); !ok {
-			return nil, badCursor()
-		}
+	after, limit, err := pageRequest(in.Cursor, in.Limit)
+	if err != nil {
+		return nil, err
 	}
-	limit := min(max(in.Limit, 1), MaxPageSize)
 	found, err := h.Store.ListUsers(ctx, after, limit+1)
 	if err != nil {
 		return nil, err
 	}
-	page := UserPage{Users: make([]UserInfo, 0, min(len(found), limit))}
-	for i, u := range found {
-		if i == limit {
-			page.NextCursor = encodeCursor(found[i-1].ID)
-			break
-		}
-		page.Users = append(page.Users, toUserInfo(u))
-	}
-	return &listUsersOutput{Body: page}, nil
+	out := &listUsersOutput{}
+	out.Body.Users, out.Body.NextCursor = page(found, limit, func(u server.User) string { return u.ID }, toUserInfo)
+	return out, nil
 }
 
 func (h *usersAPI) patch(ctx context.Context, in *patchUserInput) (*userOutput, error) {
