@@ -263,17 +263,27 @@ func (h *items) create(ctx context.Context, in *createInput) (*createOutput, err
 	return &createOutput{Location: "/items/" + id, Body: toItem(it)}, nil
 }
 
-func (h *items) get(ctx context.Context, in *itemIDParam) (*itemOutput, error) {
+// getItem is the item id as the caller may see it (the owner condition
+// in the query), or 404.
+func getItem(ctx context.Context, store server.ItemStore, id string) (server.Item, error) {
 	acc, err := access(ctx)
 	if err != nil {
-		return nil, err
+		return server.Item{}, err
 	}
-	if !server.ValidID(in.ID) {
-		return nil, huma.Error404NotFound("no such item")
+	if !server.ValidID(id) {
+		return server.Item{}, huma.Error404NotFound("no such item")
 	}
-	it, err := h.Store.GetItem(ctx, acc, in.ID)
+	it, err := store.GetItem(ctx, acc, id)
 	if err != nil {
-		return nil, storeErr(err)
+		return server.Item{}, storeErr(err)
+	}
+	return it, nil
+}
+
+func (h *items) get(ctx context.Context, in *itemIDParam) (*itemOutput, error) {
+	it, err := getItem(ctx, h.Store, in.ID)
+	if err != nil {
+		return nil, err
 	}
 	return &itemOutput{Body: toItem(it)}, nil
 }
