@@ -185,7 +185,7 @@ func (h *pagesAPI) postLogin(ctx context.Context, in *rawInput) (*pageOutput, er
 	}
 	http.SetCookie(in.w, &http.Cookie{
 		Name: h.Auth.CookieName(), Value: ws.Cookie, Path: "/", Secure: true, HttpOnly: true,
-		SameSite: http.SameSiteLaxMode, MaxAge: int(time.Until(ws.ExpiresAt) / time.Second),
+		SameSite: http.SameSiteLaxMode, MaxAge: int(ws.ExpiresAt.Sub(h.Now()) / time.Second),
 	})
 	// The CSRF token is renewed for the new session.
 	if _, err := h.CSRF.Issue(in.w, fortapi.CSRFSessionFor(ws.Cookie)); err != nil {
