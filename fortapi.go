@@ -65,6 +65,12 @@ type Options struct {
 	Now func() time.Time
 	// DisableDocs turns off the /docs UI (the OpenAPI document stays).
 	DisableDocs bool
+	// DocsCSRFTokenURL, with CSRF, is the path of an operation answering
+	// {"csrf_token": ...} (a public GET that calls CSRF.Ensure): the docs
+	// UI fetches a token from it before each unsafe "Try it out" request,
+	// which a browser holding cookies needs. Empty: the docs UI sends no
+	// token. It must be an absolute path on this origin.
+	DocsCSRFTokenURL string
 	// OAuth2, when set, documents the OAuth2 password flow that issues the
 	// bearer tokens (see OAuth2Scheme). It changes nothing in enforcement.
 	OAuth2 *OAuth2Password
@@ -261,8 +267,11 @@ func (a *API) Handler() (http.Handler, error) {
 	if a.headers == nil {
 		problems = append(problems, "the default security headers cannot be built")
 	}
-	if a.opts.Session != nil && a.opts.Session.LoginURL != "" && !validLoginURL(a.opts.Session.LoginURL) {
+	if a.opts.Session != nil && a.opts.Session.LoginURL != "" && !validLocalPath(a.opts.Session.LoginURL) {
 		problems = append(problems, "Options.Session.LoginURL must be a path on this server starting with a single /")
+	}
+	if u := a.opts.DocsCSRFTokenURL; u != "" && (!validLocalPath(u) || strings.ContainsAny(u, "\"'<>`")) {
+		problems = append(problems, "Options.DocsCSRFTokenURL must be a path on this server starting with a single /")
 	}
 	if a.opts.Session != nil && a.opts.CSRF == nil {
 		problems = append(problems, "Options.Session makes cookies credentials, which needs Options.CSRF")
@@ -276,7 +285,11 @@ func (a *API) Handler() (http.Handler, error) {
 	}
 	a.mux.Handle("GET "+OpenAPIPath, openAPIHandler(doc))
 	if !a.opts.DisableDocs {
-		ui := docsui.Handler(DocsPath, OpenAPIPath)
+		var opts []docsui.Option
+		if a.opts.DocsCSRFTokenURL != "" {
+			opts = append(opts, docsui.CSRFTokenURL(a.opts.DocsCSRFTokenURL))
+		}
+		ui := docsui.Handler(DocsPath, OpenAPIPath, opts...)
 		a.mux.Handle(DocsPath, ui)
 		a.mux.Handle(DocsPath+"/", ui)
 	}

@@ -48,9 +48,9 @@ type SessionCookie struct {
 	LoginURL string
 }
 
-// validLoginURL reports whether u is a path on this server (no scheme, no
+// validLocalPath reports whether u is a path on this server (no scheme, no
 // host, no "//" or "/\" that browsers would take as another host).
-func validLoginURL(u string) bool {
+func validLocalPath(u string) bool {
 	if len(u) == 0 || u[0] != '/' || (len(u) > 1 && (u[1] == '/' || u[1] == '\\')) {
 		return false
 	}

@@ -264,5 +264,9 @@ func TestSessionPagesSendBrowsersToTheLogin(t *testing.T) {
 		if _, err := build(bad); err == nil || !strings.Contains(err.Error(), "LoginURL") {
 			t.Errorf("LoginURL %q: %v", bad, err)
 		}
+		api := fortapi.New(fortapi.Options{Logger: slog.New(slog.DiscardHandler), DocsCSRFTokenURL: bad})
+		if _, err := api.Handler(); err == nil || !strings.Contains(err.Error(), "DocsCSRFTokenURL") {
+			t.Errorf("DocsCSRFTokenURL %q: %v", bad, err)
+		}
 	}
 }

@@ -107,13 +107,24 @@ type asset struct {
 // page's CSP lets the browser fetch nothing from elsewhere, and a relative
 // reference would resolve differently at prefix and prefix+"/". Handler
 // panics on anything else, as these are fixed at build time.
-func Handler(prefix, specURL string) *UI {
+//
+// Options adjust the page (CSRFTokenURL).
+func Handler(prefix, specURL string, opts ...Option) *UI {
 	prefix = strings.TrimSuffix(prefix, "/")
 	if err := checkPrefix(prefix); err != "" {
 		panic("docsui: invalid prefix " + strconv.Quote(prefix) + ": " + err)
 	}
 	if err := checkSpecURL(specURL); err != "" {
 		panic("docsui: invalid spec URL " + strconv.Quote(specURL) + ": " + err)
+	}
+	var o options
+	for _, opt := range opts {
+		opt(&o)
+	}
+	if o.csrfURL != "" {
+		if err := checkSpecURL(o.csrfURL); err != "" {
+			panic("docsui: invalid CSRF token URL " + strconv.Quote(o.csrfURL) + ": " + err)
+		}
 	}
 
 	u := &UI{prefix: prefix, assets: make(map[string]*asset)}
@@ -143,11 +154,12 @@ func Handler(prefix, specURL string) *UI {
 	tmpl := template.Must(template.New("index.html").Parse(string(src)))
 	var page bytes.Buffer
 	err = tmpl.Execute(&page, struct {
-		Assets, SpecURL                              string
+		Assets, SpecURL, CSRFURL                     string
 		BundleIntegrity, CSSIntegrity, InitIntegrity string
 	}{
 		Assets:          u.assetBase,
 		SpecURL:         specURL,
+		CSRFURL:         o.csrfURL,
 		BundleIntegrity: integrity(u.assets["swagger-ui-bundle.js"].body),
 		CSSIntegrity:    integrity(u.assets["swagger-ui.css"].body),
 		InitIntegrity:   integrity(u.assets["init.js"].body),
@@ -159,6 +171,23 @@ func Handler(prefix, specURL string) *UI {
 	pageSum := sha256.Sum256(u.page)
 	u.pageETag = `"` + hex.EncodeToString(pageSum[:16]) + `"`
 	return u
+}
+
+// Option adjusts the docs page.
+type Option func(*options)
+
+type options struct {
+	csrfURL string
+}
+
+// CSRFTokenURL makes "Try it out" send a CSRF token with every unsafe
+// request (not GET, HEAD or OPTIONS): before such a request the page GETs
+// url (an absolute path on this origin that answers {"csrf_token": ...},
+// as fortapi's reference server's /csrftoken/ does) and sends the token
+// in the X-CSRF-Token header. Without it, an API that checks CSRF tokens
+// refuses the page's unsafe requests whenever the browser holds cookies.
+func CSRFTokenURL(url string) Option {
+	return func(o *options) { o.csrfURL = url }
 }
 
 // CSP returns the exact Content-Security-Policy sent with the page.

@@ -795,3 +795,30 @@ func (r *statusRecorder) WriteHeader(code int) {
 	r.status = code
 	r.ResponseWriter.WriteHeader(code)
 }
+
+// TestCSRFTokenURL: with the option the page names the token URL for the
+// interceptor in init.js; without it, nothing; a URL off this origin
+// panics like a bad spec URL.
+func TestCSRFTokenURL(t *testing.T) {
+	page := func(ui *UI) string {
+		rec := httptest.NewRecorder()
+		ui.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/docs", nil))
+		return rec.Body.String()
+	}
+	if p := page(Handler("/docs", "/openapi.json", CSRFTokenURL("/csrftoken/"))); !strings.Contains(p, `data-csrf-url="/csrftoken/"`) {
+		t.Errorf("the page does not name the token URL:\n%s", p)
+	}
+	if p := page(Handler("/docs", "/openapi.json")); strings.Contains(p, "data-csrf-url") {
+		t.Errorf("a page without the option names a token URL:\n%s", p)
+	}
+	for _, bad := range []string{"//evil.example/t", "https://evil.example/t", "t", `/t"onload="x`} {
+		t.Run(bad, func(t *testing.T) {
+			defer func() {
+				if recover() == nil {
+					t.Errorf("CSRFTokenURL(%q) did not panic", bad)
+				}
+			}()
+			Handler("/docs", "/openapi.json", CSRFTokenURL(bad))
+		})
+	}
+}

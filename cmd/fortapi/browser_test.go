@@ -1661,3 +1661,44 @@ func TestBrowserNoCSPViolations(t *testing.T) {
 		})
 	}
 }
+
+// TestBrowserDocsTryItOutSendsCSRF: a browser signed in through the form
+// holds cookies, so the API refuses its unsafe requests without a CSRF
+// token; the docs UI's request interceptor fetches one from /csrftoken/,
+// and a "Try it out" POST through it succeeds where a plain fetch is
+// refused.
+func TestBrowserDocsTryItOutSendsCSRF(t *testing.T) {
+	browsertest.Require(t)
+	p, _, _ := brServer(t)
+	b := brStart(t, brTimeout)
+	tb := b.tab(t)
+	brLogin(t, tb, p.url)
+	if _, _, err := tb.visit(p.url+"/docs", "docs"); err != nil {
+		t.Fatal(err)
+	}
+	if err := chromedp.Do(tb.ctx, chromedp.WaitVisible(chromedp.CSS("#swagger-ui .opblock"))); err != nil {
+		t.Fatalf("the docs UI did not render: %v", err)
+	}
+	const post = `(async (intercept) => {
+		let req = {method: "POST", url: "/items/", headers: {"Content-Type": "application/json"}};
+		if (intercept) { req = await window.ui.getConfigs().requestInterceptor(req); }
+		const r = await fetch(req.url, {method: req.method, headers: req.headers, credentials: "same-origin",
+			body: JSON.stringify({name: "from the docs", price: 1})});
+		return r.status;
+	})`
+	for _, tc := range []struct {
+		name      string
+		intercept bool
+		want      int
+	}{
+		{"plain fetch with the session cookie", false, 403},
+		{"through the docs UI's interceptor", true, 201},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got, err := chromedp.Run(tb.ctx, chromedp.Evaluate[int](fmt.Sprintf("%s(%v)", post, tc.intercept), chromedp.EvalAwaitPromise))
+			if err != nil || got != tc.want {
+				t.Fatalf("POST /items/ from the docs page: %d (%v), want %d", got, err, tc.want)
+			}
+		})
+	}
+}

@@ -487,19 +487,20 @@ func buildAPI(log *slog.Logger, store server.Store, st *authStack, auth fortapi.
 			"origins", strings.Join(web.corsOrigins, ","))
 	}
 	api := fortapi.New(fortapi.Options{
-		Session:       &fortapi.SessionCookie{LoginURL: "/login"},
-		CSRF:          protector,
-		Headers:       headers,
-		CORS:          cors,
-		Title:         "fortapi",
-		Version:       version(),
-		Description:   "The fortapi reference server: a secure items API. Log in with POST /token (OAuth2 password grant).",
-		Authenticator: auth,
-		Logger:        log,
-		OAuth2:        &fortapi.OAuth2Password{TokenURL: "/token", Scopes: scopeDocs},
-		RateLimits:    rl.set,
-		ClientIP:      rl.ip,
-		GlobalLimit:   rl.cfg.global.String(),
+		Session:          &fortapi.SessionCookie{LoginURL: "/login"},
+		DocsCSRFTokenURL: "/csrftoken/",
+		CSRF:             protector,
+		Headers:          headers,
+		CORS:             cors,
+		Title:            "fortapi",
+		Version:          version(),
+		Description:      "The fortapi reference server: a secure items API. Log in with POST /token (OAuth2 password grant).",
+		Authenticator:    auth,
+		Logger:           log,
+		OAuth2:           &fortapi.OAuth2Password{TokenURL: "/token", Scopes: scopeDocs},
+		RateLimits:       rl.set,
+		ClientIP:         rl.ip,
+		GlobalLimit:      rl.cfg.global.String(),
 	})
 	deps.Store, deps.Limits = store, rl.cfg.limits()
 	if st != nil {

@@ -8,8 +8,30 @@
   if (!el || typeof window.SwaggerUIBundle !== "function") {
     return;
   }
-  window.SwaggerUIBundle({
+  var csrfURL = el.getAttribute("data-csrf-url");
+  var safe = { GET: true, HEAD: true, OPTIONS: true };
+  // An API that checks CSRF tokens (fortapi's csrf package) refuses unsafe
+  // requests that carry cookies without one: fetch a token first, from
+  // this origin only, and send it in the X-CSRF-Token header.
+  function withCSRF(req) {
+    var method = (req.method || "GET").toUpperCase();
+    if (!csrfURL || safe[method] || req.url === csrfURL) {
+      return req;
+    }
+    return window.fetch(csrfURL, { credentials: "same-origin", headers: { Accept: "application/json" } })
+      .then(function (r) { return r.ok ? r.json() : {}; })
+      .then(function (body) {
+        if (body && typeof body.csrf_token === "string") {
+          req.headers = req.headers || {};
+          req.headers["X-CSRF-Token"] = body.csrf_token;
+        }
+        return req;
+      }, function () { return req; });
+  }
+  // window.ui is Swagger UI's handle, as in its own examples.
+  window.ui = window.SwaggerUIBundle({
     url: el.getAttribute("data-spec-url"),
+    requestInterceptor: withCSRF,
     domNode: el,
     // Never send the document to the public validator service.
     validatorUrl: null,
