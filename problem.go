@@ -178,57 +178,190 @@ func sensitiveLocations(reg huma.Registry, op *huma.Operation) map[string]bool {
 // noDuplicateMembers returns an error naming the first member that appears
 // twice in one object of the JSON text data, nil when there is none or when
 // data is not JSON (json.Unmarshal reports that). Names compare after
-// unescaping, so "a" and "\u0061" are the same member.
+// unescaping, so "a" and "\u0061" are the same member. It runs on every
+// request body, so it is a single allocation-free pass over the bytes
+// (objects of more than 16 members and escaped names allocate).
 func noDuplicateMembers(data []byte) error {
-	if !bytes.Contains(data, []byte{'{'}) {
+	if bytes.IndexByte(data, '{') < 0 {
 		return nil // no object, no member
 	}
-	dec := json.NewDecoder(bytes.NewReader(data))
-	type frame struct {
-		names  map[string]struct{}
-		object bool
-		key    bool // the next string token in an object is a name
+	s := dupScanner{data: data}
+	s.value(0)
+	return s.err
+}
+
+// maxScanDepth bounds the scanner's recursion; deeper input is left to
+// json.Unmarshal, which refuses it.
+const maxScanDepth = 10000
+
+// dupScanner walks JSON text looking for a repeated member name. It
+// stops at the first duplicate (err) or at anything malformed (bad), which
+// json.Unmarshal then reports.
+type dupScanner struct {
+	data []byte
+	i    int
+	err  error
+	bad  bool
+}
+
+func (s *dupScanner) ws() {
+	for s.i < len(s.data) {
+		switch s.data[s.i] {
+		case ' ', '\t', '\n', '\r':
+			s.i++
+		default:
+			return
+		}
 	}
-	var stack []frame
-	for {
-		tok, err := dec.Token()
-		if err != nil {
-			return nil // io.EOF, or malformed: json.Unmarshal explains
+}
+
+// done reports whether scanning must stop.
+func (s *dupScanner) done() bool { return s.err != nil || s.bad }
+
+func (s *dupScanner) value(depth int) {
+	s.ws()
+	if s.i >= len(s.data) || depth > maxScanDepth {
+		s.bad = true
+		return
+	}
+	switch s.data[s.i] {
+	case '{':
+		s.object(depth + 1)
+	case '[':
+		s.i++
+		s.ws()
+		if s.i < len(s.data) && s.data[s.i] == ']' {
+			s.i++
+			return
 		}
-		top := len(stack) - 1
-		switch t := tok.(type) {
-		case json.Delim:
-			switch t {
-			case '{':
-				if top >= 0 && stack[top].object {
-					stack[top].key = true
-				}
-				stack = append(stack, frame{object: true, key: true})
-			case '[':
-				if top >= 0 && stack[top].object {
-					stack[top].key = true
-				}
-				stack = append(stack, frame{})
+		for !s.done() {
+			s.value(depth + 1)
+			s.ws()
+			if s.i >= len(s.data) {
+				s.bad = true
+				return
+			}
+			switch s.data[s.i] {
+			case ',':
+				s.i++
+			case ']':
+				s.i++
+				return
 			default:
-				stack = stack[:top]
-			}
-			continue
-		case string:
-			if top >= 0 && stack[top].object && stack[top].key {
-				f := &stack[top]
-				if f.names == nil {
-					f.names = map[string]struct{}{}
-				}
-				if _, dup := f.names[t]; dup {
-					return fmt.Errorf("the member %q appears twice in one object", t)
-				}
-				f.names[t] = struct{}{}
-				f.key = false
-				continue
+				s.bad = true
 			}
 		}
-		if top >= 0 && stack[top].object {
-			stack[top].key = true // a value ends; a name comes next
+	case '"':
+		s.str()
+	default: // number, true, false, null: up to the next delimiter
+		for s.i < len(s.data) {
+			switch s.data[s.i] {
+			case ',', ']', '}', ' ', '\t', '\n', '\r':
+				return
+			}
+			s.i++
+		}
+	}
+}
+
+// str consumes a string at s.i and returns its raw content and whether
+// it holds an escape.
+func (s *dupScanner) str() (raw []byte, escaped bool) {
+	start := s.i + 1
+	for i := start; i < len(s.data); i++ {
+		switch s.data[i] {
+		case '\\':
+			escaped = true
+			i++
+		case '"':
+			s.i = i + 1
+			return s.data[start:i], escaped
+		}
+	}
+	s.bad = true
+	return nil, false
+}
+
+func (s *dupScanner) object(depth int) {
+	s.i++ // {
+	var small [16][]byte
+	names := small[:0]
+	var many map[string]struct{}
+	for {
+		s.ws()
+		if s.i >= len(s.data) {
+			s.bad = true
+			return
+		}
+		if s.data[s.i] == '}' && len(names) == 0 && many == nil {
+			s.i++
+			return
+		}
+		if s.data[s.i] != '"' {
+			s.bad = true
+			return
+		}
+		name, escaped := s.str()
+		if s.bad {
+			return
+		}
+		if escaped {
+			var dec string
+			if json.Unmarshal(s.data[s.i-len(name)-2:s.i], &dec) != nil {
+				s.bad = true
+				return
+			}
+			name = []byte(dec)
+		}
+		dup := false
+		if many != nil {
+			_, dup = many[string(name)]
+			many[string(name)] = struct{}{}
+		} else {
+			for _, n := range names {
+				if bytes.Equal(n, name) {
+					dup = true
+					break
+				}
+			}
+			if len(names) == len(small) {
+				many = make(map[string]struct{}, 2*len(small))
+				for _, n := range names {
+					many[string(n)] = struct{}{}
+				}
+				many[string(name)] = struct{}{}
+			} else {
+				names = append(names, name)
+			}
+		}
+		if dup {
+			s.err = fmt.Errorf("the member %q appears twice in one object", name)
+			return
+		}
+		s.ws()
+		if s.i >= len(s.data) || s.data[s.i] != ':' {
+			s.bad = true
+			return
+		}
+		s.i++
+		s.value(depth)
+		if s.done() {
+			return
+		}
+		s.ws()
+		if s.i >= len(s.data) {
+			s.bad = true
+			return
+		}
+		switch s.data[s.i] {
+		case ',':
+			s.i++
+		case '}':
+			s.i++
+			return
+		default:
+			s.bad = true
+			return
 		}
 	}
 }

@@ -2,8 +2,10 @@ package fortapi
 
 import (
 	"encoding/json"
+	"fmt"
 	"strings"
 	"testing"
+	"unicode/utf8"
 )
 
 func TestNoDuplicateMembers(t *testing.T) {
@@ -26,6 +28,11 @@ func TestNoDuplicateMembers(t *testing.T) {
 		{"malformed is left to Unmarshal", `{"a":1,`, false},
 		{"malformed after a duplicate", `{"a":1,"a"`, true},
 		{"empty objects", `{"a":{},"b":{}}`, false},
+		{"many members", manyMembers(40, ""), false},
+		{"many members, the first repeated last", manyMembers(40, `"m0":1`), true},
+		{"many members, the 17th repeated", manyMembers(40, `"m16":1`), true},
+		{"sixteen members, the first repeated", manyMembers(16, `"m0":1`), true},
+		{"nesting beyond the scan depth is left to Unmarshal", strings.Repeat(`{"a":`, 10002) + "1" + strings.Repeat("}", 10002), false},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			err := noDuplicateMembers([]byte(tt.in))
@@ -36,8 +43,25 @@ func TestNoDuplicateMembers(t *testing.T) {
 	}
 }
 
+// manyMembers is an object of n distinct members m0..m(n-1), then extra.
+func manyMembers(n int, extra string) string {
+	var b strings.Builder
+	b.WriteByte('{')
+	for i := range n {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		fmt.Fprintf(&b, `"m%d":%d`, i, i)
+	}
+	if extra != "" {
+		b.WriteString("," + extra)
+	}
+	b.WriteByte('}')
+	return b.String()
+}
+
 // FuzzNoDuplicateMembers: never panics, and agrees with a reference built
-// on encoding/json for every valid document.
+// on encoding/json for every valid UTF-8 document.
 func FuzzNoDuplicateMembers(f *testing.F) {
 	for _, s := range []string{`{"a":1,"a":2}`, `{"a":{"b":[{"c":1,"c":2}]}}`, `[{"a":1},{"a":1}]`, `{"x":"y"}`} {
 		f.Add(s)
@@ -45,7 +69,9 @@ func FuzzNoDuplicateMembers(f *testing.F) {
 	f.Fuzz(func(t *testing.T, in string) {
 		err := noDuplicateMembers([]byte(in))
 		var v any
-		if json.Unmarshal([]byte(in), &v) != nil {
+		// strictJSON refuses invalid UTF-8 before the scan (encoding/json
+		// would turn every bad byte into U+FFFD and call such names equal).
+		if !utf8.ValidString(in) || json.Unmarshal([]byte(in), &v) != nil {
 			return
 		}
 		if want := hasDup(json.NewDecoder(strings.NewReader(in))); (err != nil) != want {
@@ -96,4 +122,23 @@ func dupIn(raw json.RawMessage) bool {
 		}
 	}
 	return false
+}
+
+func BenchmarkNoDuplicateMembers(b *testing.B) {
+	item := []byte(`{"name":"bench item","description":"a description","price":12.5,"tax":2.5}`)
+	large := []byte(`{"name":"x","description":"` + strings.Repeat("<p>text &amp; more</p>", 450) + `","price":1,"tags":[{"a":1,"b":2},{"a":3,"b":4}]}`)
+	for _, bc := range []struct {
+		name string
+		in   []byte
+	}{{"item", item}, {"10KiB", large}} {
+		b.Run(bc.name, func(b *testing.B) {
+			b.ReportAllocs()
+			b.SetBytes(int64(len(bc.in)))
+			for b.Loop() {
+				if err := noDuplicateMembers(bc.in); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
 }
