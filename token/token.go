@@ -1,6 +1,7 @@
 package token
 
 import (
+	"bytes"
 	"context"
 	"crypto/ecdsa"
 	"crypto/ed25519"
@@ -293,25 +294,28 @@ func (s *Service) Issue(subject, sessionID string, scopes []string) (token strin
 // so each ES256 token has exactly one spelling (one cache entry, one
 // token id in logs).
 var (
-	p256N     = elliptic.P256().Params().N
-	p256HalfN = new(big.Int).Rsh(p256N, 1)
+	p256N = elliptic.P256().Params().N
+	// p256HalfN is n/2 as 32 big-endian bytes (read-only).
+	p256HalfN = func() (b [32]byte) {
+		new(big.Int).Rsh(p256N, 1).FillBytes(b[:])
+		return b
+	}()
 )
 
 // lowS rewrites a 64-byte ES256 signature r||s in place to use s <= n/2.
 func lowS(sig []byte) {
-	if len(sig) != 64 {
+	if len(sig) != 64 || isLowS(sig) {
 		return
 	}
 	sv := new(big.Int).SetBytes(sig[32:])
-	if sv.Cmp(p256HalfN) > 0 {
-		sv.Sub(p256N, sv)
-		sv.FillBytes(sig[32:])
-	}
+	sv.Sub(p256N, sv)
+	sv.FillBytes(sig[32:])
 }
 
-// isLowS reports whether a 64-byte ES256 signature has s <= n/2.
+// isLowS reports whether a 64-byte ES256 signature has s <= n/2,
+// comparing big-endian bytes (no allocation on the verify path).
 func isLowS(sig []byte) bool {
-	return len(sig) == 64 && new(big.Int).SetBytes(sig[32:]).Cmp(p256HalfN) <= 0
+	return len(sig) == 64 && bytes.Compare(sig[32:], p256HalfN[:]) <= 0
 }
 
 // signingMethod checks sk and returns the golang-jwt method for its Alg.
