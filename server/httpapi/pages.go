@@ -7,6 +7,7 @@ import (
 	"errors"
 	"html/template"
 	"net/http"
+	"net/url"
 	"strings"
 	"time"
 
@@ -134,18 +135,16 @@ func (h *pagesAPI) getLogin(ctx context.Context, in *rawInput) (*pageOutput, err
 // which a login needs even without cookies (login CSRF).
 func (h *pagesAPI) postLogin(ctx context.Context, in *rawInput) (*pageOutput, error) {
 	r := in.req
-	if r.ContentLength > MaxLoginFormBytes {
+	// A body nobody has read yet is capped here; the CSRF middleware may
+	// have parsed it already under its own, larger cap, so the parsed
+	// form's size is checked too.
+	r.Body = http.MaxBytesReader(in.w, r.Body, MaxLoginFormBytes)
+	err := h.CSRF.CheckRequired(r, h.CSRFSession(r))
+	if errors.Is(err, csrf.ErrFormTooLarge) || formBytes(r.PostForm) > MaxLoginFormBytes {
 		return h.loginPage(ctx, in, http.StatusRequestEntityTooLarge, "", "The form is too large.")
 	}
-	// The CSRF middleware may have parsed the form already (under its own,
-	// larger cap); a body it did not read is capped here.
-	r.Body = http.MaxBytesReader(in.w, r.Body, MaxLoginFormBytes)
-	if err := h.CSRF.CheckRequired(r, h.CSRFSession(r)); err != nil {
-		status := http.StatusForbidden
-		if errors.Is(err, csrf.ErrFormTooLarge) {
-			status = http.StatusRequestEntityTooLarge
-		}
-		return h.loginPage(ctx, in, status, "", "This form has expired. Please sign in again.")
+	if err != nil {
+		return h.loginPage(ctx, in, http.StatusForbidden, "", "This form has expired. Please sign in again.")
 	}
 	if err := r.ParseForm(); err != nil {
 		return h.loginPage(ctx, in, http.StatusBadRequest, "", "The form could not be read.")
@@ -192,6 +191,17 @@ func (h *pagesAPI) postLogin(ctx context.Context, in *rawInput) (*pageOutput, er
 		return nil, err
 	}
 	return &pageOutput{Status: http.StatusSeeOther, Location: "/login", CacheControl: "no-store"}, nil
+}
+
+// formBytes is the size of a parsed form's names and values.
+func formBytes(f url.Values) int {
+	n := 0
+	for k, vs := range f {
+		for _, v := range vs {
+			n += len(k) + len(v)
+		}
+	}
+	return n
 }
 
 func (h *pagesAPI) view(ctx context.Context, in *viewInput) (*pageOutput, error) {
