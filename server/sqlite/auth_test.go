@@ -2,6 +2,7 @@ package sqlite
 
 import (
 	"context"
+	"fmt"
 	"crypto/sha256"
 	"database/sql"
 	"errors"
@@ -39,29 +40,38 @@ func eventCount(t *testing.T, s *Store, typ string) int {
 	return len(evs)
 }
 
-// A database at schema version 1 (items only) is migrated to the newest
-// version by Open, keeping its items; items still need no user row.
-func TestMigrateFromVersion1KeepsItems(t *testing.T) {
-	ctx := context.Background()
+// databaseAt creates a database migrated to schema version n only, opened
+// directly (not through Open), and returns every migration, the database
+// and its path. next is the name the migration after n must have, so a
+// renumbering fails here rather than testing the wrong upgrade.
+func databaseAt(t *testing.T, n int, next string) ([]migration, *sql.DB, string) {
+	t.Helper()
 	migs, err := loadMigrations(migrationFiles)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(migs) < 2 || migs[1].name != "0002_auth.sql" {
-		t.Fatalf("migrations %v, want 0002_auth.sql second", migs)
+	if len(migs) <= n || migs[n].name != next {
+		t.Fatalf("migrations %v, want %s after version %d", migs, next, n)
 	}
-	path := filepath.Join(t.TempDir(), "v1.db")
-	abs, err := filepath.Abs(path)
+	path, err := filepath.Abs(filepath.Join(t.TempDir(), fmt.Sprintf("v%d.db", n)))
 	if err != nil {
 		t.Fatal(err)
 	}
-	db, err := sql.Open("sqlite", dsn(abs, false, 5000, SynchronousNormal))
+	db, err := sql.Open("sqlite", dsn(path, false, 5000, SynchronousNormal))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := migrate(ctx, db, migs[:1]); err != nil {
-		t.Fatalf("migrating to version 1: %v", err)
+	if err := migrate(context.Background(), db, migs[:n]); err != nil {
+		t.Fatalf("migrating to version %d: %v", n, err)
 	}
+	return migs, db, path
+}
+
+// A database at schema version 1 (items only) is migrated to the newest
+// version by Open, keeping its items; items still need no user row.
+func TestMigrateFromVersion1KeepsItems(t *testing.T) {
+	ctx := context.Background()
+	migs, db, path := databaseAt(t, 1, "0002_auth.sql")
 	var items []server.Item
 	for _, owner := range []string{"owner-a", "owner-b", "owner-a"} {
 		it := testItem(t, owner)
@@ -348,25 +358,7 @@ func ptrRole(r server.Role) *server.Role { return &r }
 // added to it.
 func TestMigrateFromVersion2AddsWebSessions(t *testing.T) {
 	ctx := context.Background()
-	migs, err := loadMigrations(migrationFiles)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(migs) < 3 || migs[2].name != "0003_web_sessions.sql" {
-		t.Fatalf("migrations %v, want 0003_web_sessions.sql third", migs)
-	}
-	path := filepath.Join(t.TempDir(), "v2.db")
-	abs, err := filepath.Abs(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	db, err := sql.Open("sqlite", dsn(abs, false, 5000, SynchronousNormal))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := migrate(ctx, db, migs[:2]); err != nil {
-		t.Fatalf("migrating to version 2: %v", err)
-	}
+	migs, db, path := databaseAt(t, 2, "0003_web_sessions.sql")
 	u := testUser(t, "veteran", server.RoleUser)
 	for _, q := range []struct {
 		sql  string
