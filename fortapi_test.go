@@ -11,7 +11,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -19,6 +18,7 @@ import (
 	"github.com/danielgtaylor/huma/v2"
 
 	"github.com/fortapi/fortapi"
+	"github.com/fortapi/fortapi/internal/testutil"
 )
 
 // testAuth authenticates "Authorization: Test SUBJECT SCOPE..." and
@@ -70,44 +70,12 @@ type okOut struct {
 	}
 }
 
-// logBuffer is a concurrency-safe sink for slog lines.
-type logBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *logBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *logBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
-
-func (l *logBuffer) lines() []map[string]any {
-	var out []map[string]any
-	for _, line := range strings.Split(strings.TrimSpace(l.String()), "\n") {
-		if line == "" {
-			continue
-		}
-		var m map[string]any
-		if err := json.Unmarshal([]byte(line), &m); err == nil {
-			out = append(out, m)
-		}
-	}
-	return out
-}
-
 // newTestAPI registers a small API: a protected create with a body, a
 // protected list, a public health check, a handler that panics and one
 // that fails with an internal error.
-func newTestAPI(t testing.TB) (*fortapi.API, *logBuffer) {
+func newTestAPI(t testing.TB) (*fortapi.API, *testutil.Buffer) {
 	t.Helper()
-	logs := &logBuffer{}
+	logs := &testutil.Buffer{}
 	api := fortapi.New(fortapi.Options{
 		Title:         "test",
 		Authenticator: fortapi.AuthenticatorFunc(testAuth),
@@ -153,7 +121,7 @@ func newTestAPI(t testing.TB) (*fortapi.API, *logBuffer) {
 	return api, logs
 }
 
-func newTestServer(t *testing.T) (*httptest.Server, *logBuffer) {
+func newTestServer(t *testing.T) (*httptest.Server, *testutil.Buffer) {
 	t.Helper()
 	api, logs := newTestAPI(t)
 	h, err := api.Handler()
@@ -551,10 +519,10 @@ func TestRequestIDs(t *testing.T) {
 		})
 	}
 	t.Run("one access-log line per request, without the query", func(t *testing.T) {
-		before := len(logs.lines())
+		before := len(logs.JSONLines(t))
 		resp, _ := call{method: "GET", path: "/things?limit=5&token=sekrit", header: reader}.do(t, srv)
 		var access []map[string]any
-		for _, l := range logs.lines()[before:] {
+		for _, l := range logs.JSONLines(t)[before:] {
 			if l["msg"] == "request" {
 				access = append(access, l)
 			}
@@ -644,7 +612,7 @@ func TestClientGoneIsNotAServerError(t *testing.T) {
 	}
 	var line map[string]any
 	for deadline := time.Now().Add(5 * time.Second); line == nil && time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
-		for _, l := range logs.lines() {
+		for _, l := range logs.JSONLines(t) {
 			if l["msg"] == "request" && l["path"] == "/slow" {
 				line = l
 			}

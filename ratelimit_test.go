@@ -22,6 +22,7 @@ import (
 
 	"github.com/fortapi/fortapi"
 	"github.com/fortapi/fortapi/clientip"
+	"github.com/fortapi/fortapi/internal/testutil"
 	"github.com/fortapi/fortapi/ratelimit"
 	"github.com/fortapi/fortapi/ratelimit/redisstore"
 )
@@ -29,9 +30,9 @@ import (
 // newLimitedAPI registers operations with declared limits: a per-user
 // limit shared by two writes, a per-IP limit on a public operation, a
 // limit shared by every caller of one operation, and an unlimited read.
-func newLimitedAPI(t testing.TB, opts fortapi.Options) (*fortapi.API, *logBuffer) {
+func newLimitedAPI(t testing.TB, opts fortapi.Options) (*fortapi.API, *testutil.Buffer) {
 	t.Helper()
-	logs := &logBuffer{}
+	logs := &testutil.Buffer{}
 	opts.Authenticator = fortapi.AuthenticatorFunc(testAuth)
 	opts.Logger = slog.New(slog.NewJSONHandler(logs, nil))
 	api := fortapi.New(opts)
@@ -75,7 +76,7 @@ func newLimitedAPI(t testing.TB, opts fortapi.Options) (*fortapi.API, *logBuffer
 	return api, logs
 }
 
-func newLimitedServer(t *testing.T, opts fortapi.Options) (*httptest.Server, *fortapi.API, *logBuffer) {
+func newLimitedServer(t *testing.T, opts fortapi.Options) (*httptest.Server, *fortapi.API, *testutil.Buffer) {
 	t.Helper()
 	api, logs := newLimitedAPI(t, opts)
 	h, err := api.Handler()

@@ -17,37 +17,8 @@ import (
 	"time"
 
 	"github.com/fortapi/fortapi/internal/problem"
+	"github.com/fortapi/fortapi/internal/testutil"
 )
-
-// logCapture is a slog.Handler that keeps records for assertions.
-type logCapture struct {
-	mu      sync.Mutex
-	records []slog.Record
-}
-
-func (c *logCapture) Enabled(context.Context, slog.Level) bool { return true }
-func (c *logCapture) Handle(_ context.Context, r slog.Record) error {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.records = append(c.records, r.Clone())
-	return nil
-}
-func (c *logCapture) WithAttrs([]slog.Attr) slog.Handler { return c }
-func (c *logCapture) WithGroup(string) slog.Handler      { return c }
-
-// count returns how many records have the level and a message containing
-// substr.
-func (c *logCapture) count(level slog.Level, substr string) int {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	n := 0
-	for _, r := range c.records {
-		if r.Level == level && strings.Contains(r.Message, substr) {
-			n++
-		}
-	}
-	return n
-}
 
 // flakyStore fails while fail is set, and counts calls.
 type flakyStore struct {
@@ -393,7 +364,7 @@ func TestParseErrorPolicy(t *testing.T) {
 
 func TestFailOpen(t *testing.T) {
 	clk := &fakeClock{}
-	logs := &logCapture{}
+	logs := &testutil.LogCapture{}
 	store := &flakyStore{inner: NewMemoryStore(MemoryOptions{Now: clk.Now})}
 	set := mustSet(t, SetOptions{Store: store, InstanceCount: 2, Logger: slog.New(logs), Now: clk.Now})
 	l := mustLimiter(t, Options{Name: "api", Spec: MustParseSpec("10/minute"), Set: set})
@@ -428,7 +399,7 @@ func TestFailOpen(t *testing.T) {
 	if c := store.calls.Load(); c != 2 {
 		t.Fatalf("store called %d times; during an outage only one call per RetryInterval", c)
 	}
-	if n := logs.count(slog.LevelError, "unavailable"); n != 1 {
+	if n := logs.Count(slog.LevelError, "unavailable"); n != 1 {
 		t.Fatalf("%d outage records", n)
 	}
 	st := set.Stats()
@@ -438,8 +409,8 @@ func TestFailOpen(t *testing.T) {
 
 	clk.Advance(time.Second) // a probe, still failing
 	check("b")
-	if c := store.calls.Load(); c != 3 || logs.count(slog.LevelError, "unavailable") != 1 {
-		t.Fatalf("probe: %d calls, %d records", c, logs.count(slog.LevelError, "unavailable"))
+	if c := store.calls.Load(); c != 3 || logs.Count(slog.LevelError, "unavailable") != 1 {
+		t.Fatalf("probe: %d calls, %d records", c, logs.Count(slog.LevelError, "unavailable"))
 	}
 
 	store.fail.Store(false)
@@ -451,20 +422,20 @@ func TestFailOpen(t *testing.T) {
 	if res := check("c"); res.Local {
 		t.Fatalf("after recovery: %+v", res)
 	}
-	if logs.count(slog.LevelInfo, "recovered") != 1 || logs.count(slog.LevelError, "unavailable") != 1 {
-		t.Fatalf("records %+v", logs.records)
+	if logs.Count(slog.LevelInfo, "recovered") != 1 || logs.Count(slog.LevelError, "unavailable") != 1 {
+		t.Fatalf("records %+v", logs.Records())
 	}
 
 	store.fail.Store(true) // a second outage is logged again
 	check("d")
-	if logs.count(slog.LevelError, "unavailable") != 2 || set.Stats().Outages != 2 {
+	if logs.Count(slog.LevelError, "unavailable") != 2 || set.Stats().Outages != 2 {
 		t.Fatal("second outage not logged")
 	}
 }
 
 func TestFailClosed(t *testing.T) {
 	clk := &fakeClock{}
-	logs := &logCapture{}
+	logs := &testutil.LogCapture{}
 	store := &flakyStore{inner: NewMemoryStore(MemoryOptions{Now: clk.Now})}
 	set := mustSet(t, SetOptions{Store: store, OnError: FailClosed, RetryInterval: 2500 * time.Millisecond, Logger: slog.New(logs), Now: clk.Now})
 	l := mustLimiter(t, Options{Name: "api", Spec: MustParseSpec("10/minute"), Set: set})
@@ -495,15 +466,15 @@ func TestFailClosed(t *testing.T) {
 	if st := set.Stats(); st.Unavailable != 4 || st.StoreErrors != 1 || st.Outages != 1 {
 		t.Fatalf("stats %+v", st)
 	}
-	if logs.count(slog.LevelError, "503") != 1 {
-		t.Fatalf("records %+v", logs.records)
+	if logs.Count(slog.LevelError, "503") != 1 {
+		t.Fatalf("records %+v", logs.Records())
 	}
 	store.fail.Store(false)
 	clk.Advance(2500 * time.Millisecond)
 	if w := serve(h, "GET", "192.0.2.1:1"); w.Code != 200 {
 		t.Fatalf("after recovery: %d", w.Code)
 	}
-	if logs.count(slog.LevelInfo, "recovered") != 1 {
+	if logs.Count(slog.LevelInfo, "recovered") != 1 {
 		t.Fatal("recovery not logged")
 	}
 }
@@ -511,7 +482,7 @@ func TestFailClosed(t *testing.T) {
 // TestCanceledContextIsNotAnOutage: a caller that goes away makes the
 // store call fail, but the store is fine.
 func TestCanceledContextIsNotAnOutage(t *testing.T) {
-	logs := &logCapture{}
+	logs := &testutil.LogCapture{}
 	store := &flakyStore{inner: NewMemoryStore(MemoryOptions{})}
 	set := mustSet(t, SetOptions{Store: store, OnError: FailClosed, Logger: slog.New(logs)})
 	l := mustLimiter(t, Options{Spec: MustParseSpec("10/minute"), Set: set})
@@ -520,15 +491,15 @@ func TestCanceledContextIsNotAnOutage(t *testing.T) {
 	if _, err := l.Check(ctx, "k"); !errors.Is(err, context.Canceled) {
 		t.Fatalf("err %v", err)
 	}
-	if st := set.Stats(); st.StoreErrors != 0 || st.Outages != 0 || len(logs.records) != 0 {
-		t.Fatalf("stats %+v, records %d", st, len(logs.records))
+	if st := set.Stats(); st.StoreErrors != 0 || st.Outages != 0 || len(logs.Records()) != 0 {
+		t.Fatalf("stats %+v, records %d", st, len(logs.Records()))
 	}
 }
 
 // TestOutageLoggedOnceUnderConcurrency: many goroutines failing at once
 // log one outage, and recovering at once log one recovery.
 func TestOutageLoggedOnceUnderConcurrency(t *testing.T) {
-	logs := &logCapture{}
+	logs := &testutil.LogCapture{}
 	store := &flakyStore{inner: NewMemoryStore(MemoryOptions{})}
 	set := mustSet(t, SetOptions{Store: store, RetryInterval: time.Nanosecond, Logger: slog.New(logs)})
 	l := mustLimiter(t, Options{Spec: MustParseSpec("1000/second"), Set: set})
@@ -549,7 +520,7 @@ func TestOutageLoggedOnceUnderConcurrency(t *testing.T) {
 	hammer()
 	store.fail.Store(false)
 	hammer()
-	if e, i := logs.count(slog.LevelError, "unavailable"), logs.count(slog.LevelInfo, "recovered"); e != 1 || i != 1 {
+	if e, i := logs.Count(slog.LevelError, "unavailable"), logs.Count(slog.LevelInfo, "recovered"); e != 1 || i != 1 {
 		t.Fatalf("%d outage and %d recovery records, want 1 and 1", e, i)
 	}
 	if st := set.Stats(); st.Outages != 1 || st.StoreErrors == 0 || st.Fallbacks == 0 {

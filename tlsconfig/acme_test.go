@@ -20,6 +20,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/fortapi/fortapi/internal/testutil"
 )
 
 // skipOrFail skips, or fails under FORTAPI_TEST_STRICT=1 (CI), when a
@@ -176,23 +178,6 @@ func newSwitchProxy(t *testing.T) *switchProxy {
 
 func (p *switchProxy) port() int { return p.ln.Addr().(*net.TCPAddr).Port }
 
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 type pebbleEnv struct {
 	dirURL     string
 	client     *http.Client // trusts pebble's API certificate
@@ -225,7 +210,7 @@ func startPebble(t *testing.T, bin, dnsAddr string, httpPort, tlsPort int) *pebb
 	if err := os.WriteFile(cfgFile, cfgJSON, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	var out syncBuffer
+	var out testutil.Buffer
 	cmd := exec.Command(bin, "-config", cfgFile, "-dnsserver", dnsAddr)
 	cmd.Env = append(os.Environ(), "PEBBLE_VA_NOSLEEP=1", "PEBBLE_WFE_NONCEREJECT=0", "PEBBLE_AUTHZREUSE=0")
 	cmd.Stdout, cmd.Stderr = &out, &out

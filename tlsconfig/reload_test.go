@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"crypto/tls"
-	"encoding/json"
 	"errors"
 	"io"
 	"log/slog"
@@ -16,40 +15,18 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/fortapi/fortapi/internal/testutil"
 )
 
 // logBuffer collects JSON log lines from several goroutines.
-type logBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
+type logBuffer struct{ testutil.Buffer }
 
-func (b *logBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *logBuffer) records(t testing.TB) []map[string]any {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	var out []map[string]any
-	for _, line := range strings.Split(strings.TrimSpace(b.buf.String()), "\n") {
-		if line == "" {
-			continue
-		}
-		var m map[string]any
-		if err := json.Unmarshal([]byte(line), &m); err != nil {
-			t.Fatalf("log line %q: %v", line, err)
-		}
-		out = append(out, m)
-	}
-	return out
-}
-
+// count is the number of records at level whose message starts with
+// msgPrefix.
 func (b *logBuffer) count(t testing.TB, level, msgPrefix string) int {
 	n := 0
-	for _, r := range b.records(t) {
+	for _, r := range b.JSONLines(t) {
 		if r["level"] == level && strings.HasPrefix(r["msg"].(string), msgPrefix) {
 			n++
 		}
@@ -144,7 +121,7 @@ func TestFileReloaderReload(t *testing.T) {
 	}
 	// Reloads are logged with the new fingerprint and expiry.
 	var reloads int
-	for _, rec := range logs.records(t) {
+	for _, rec := range logs.JSONLines(t) {
 		if rec["msg"] == "TLS certificate reloaded" {
 			reloads++
 			if rec["sha256"] == "" || rec["not_after"] == "" {

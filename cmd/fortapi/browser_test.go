@@ -40,6 +40,7 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"github.com/fortapi/fortapi/internal/browsertest"
+	"github.com/fortapi/fortapi/internal/testutil"
 )
 
 const (
@@ -154,7 +155,7 @@ func (r *brRequest) String() string {
 // brBrowser is one Chromium with its deadline.
 type brBrowser struct {
 	ctx    context.Context // the first tab; the browser lives as long as it
-	output *brBuffer
+	output *testutil.Buffer
 	proxy  *brBlackHole
 }
 
@@ -172,23 +173,6 @@ type brTab struct {
 	requests map[network.RequestID]*brRequest
 	order    []*brRequest       // in the order they were first seen
 	setBy    map[int64][]string // cookie names set by responses, by status
-}
-
-type brBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (b *brBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.Write(p)
-}
-
-func (b *brBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.String()
 }
 
 // brBlackHole is the browser's proxy: loopback never uses it (Chromium
@@ -242,7 +226,7 @@ func brStart(t *testing.T, timeout time.Duration) *brBrowser {
 	t.Helper()
 	bin := browsertest.Require(t)
 	home := t.TempDir()
-	b := &brBrowser{output: &brBuffer{}, proxy: brStartBlackHole(t)}
+	b := &brBrowser{output: &testutil.Buffer{}, proxy: brStartBlackHole(t)}
 	opts := append(slices.Clone(chromedp.DefaultExecAllocatorOptions[:]),
 		chromedp.ExecPath(bin),
 		chromedp.Headless,

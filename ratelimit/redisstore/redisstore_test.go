@@ -22,6 +22,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/fortapi/fortapi/internal/testutil"
 	"github.com/fortapi/fortapi/ratelimit"
 )
 
@@ -437,33 +438,6 @@ func (p *tcpProxy) restore() {
 	p.serve(ln)
 }
 
-// logCapture is a slog.Handler counting records by level and message.
-type logCapture struct {
-	mu      sync.Mutex
-	records []slog.Record
-}
-
-func (c *logCapture) Enabled(context.Context, slog.Level) bool { return true }
-func (c *logCapture) Handle(_ context.Context, r slog.Record) error {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.records = append(c.records, r.Clone())
-	return nil
-}
-func (c *logCapture) WithAttrs([]slog.Attr) slog.Handler { return c }
-func (c *logCapture) WithGroup(string) slog.Handler      { return c }
-func (c *logCapture) count(level slog.Level, substr string) int {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	n := 0
-	for _, r := range c.records {
-		if r.Level == level && strings.Contains(r.Message, substr) {
-			n++
-		}
-	}
-	return n
-}
-
 var okHandler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { _, _ = io.WriteString(w, "ok") })
 
 func get(h http.Handler, remote string) *httptest.ResponseRecorder {
@@ -483,7 +457,7 @@ func TestOutage(t *testing.T) {
 			prefix := testPrefix(t)
 			direct := newClient(t, "")
 			proxy := startProxy(t, redisOptions(t).Addr, false)
-			logs := &logCapture{}
+			logs := &testutil.LogCapture{}
 			store := New(newClient(t, proxy.addr), Options{Prefix: prefix, Timeout: 500 * time.Millisecond})
 			set, err := ratelimit.NewSet(ratelimit.SetOptions{
 				Store: store, OnError: policy, InstanceCount: 2,
@@ -537,7 +511,7 @@ func TestOutage(t *testing.T) {
 			if st.StoreErrors < 1 || st.Outages != 1 {
 				t.Fatalf("stats %+v", st)
 			}
-			if n := logs.count(slog.LevelError, "unavailable"); n != 1 {
+			if n := logs.Count(slog.LevelError, "unavailable"); n != 1 {
 				t.Fatalf("%d outage records, want 1", n)
 			}
 
@@ -559,7 +533,7 @@ func TestOutage(t *testing.T) {
 			if n, err := direct.Exists(ctx, store.Key("api:ip:192.0.2.4")).Result(); err != nil || n != 1 {
 				t.Fatalf("after recovery the key is not in Redis: %d %v", n, err)
 			}
-			if e, i := logs.count(slog.LevelError, "unavailable"), logs.count(slog.LevelInfo, "recovered"); e != 1 || i != 1 {
+			if e, i := logs.Count(slog.LevelError, "unavailable"), logs.Count(slog.LevelInfo, "recovered"); e != 1 || i != 1 {
 				t.Fatalf("%d outage and %d recovery records, want 1 and 1", e, i)
 			}
 			if st := set.Stats(); st.Outages != 1 {

@@ -13,7 +13,6 @@ import (
 	"net/url"
 	"path/filepath"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -23,6 +22,7 @@ import (
 	"github.com/fortapi/fortapi"
 	"github.com/fortapi/fortapi/clientip"
 	"github.com/fortapi/fortapi/csrf"
+	"github.com/fortapi/fortapi/internal/testutil"
 	"github.com/fortapi/fortapi/jwtkey"
 	"github.com/fortapi/fortapi/password"
 	"github.com/fortapi/fortapi/ratelimit"
@@ -57,25 +57,8 @@ type authEnv struct {
 	ring   *jwtkey.Ring
 	svc    *authn.Service
 	master []byte
-	logs   *syncBuffer
+	logs   *testutil.Buffer
 	csrf   *csrf.Protector
-}
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
 
 // envOptions are the rate limits of an authEnv.
@@ -105,7 +88,7 @@ func newAuthEnvWith(t *testing.T, o envOptions) *authEnv {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { store.Close() })
-	e := &authEnv{t: t, clock: &clock{}, store: store, master: make([]byte, 32), logs: &syncBuffer{}}
+	e := &authEnv{t: t, clock: &clock{}, store: store, master: make([]byte, 32), logs: &testutil.Buffer{}}
 	for i := range e.master {
 		e.master[i] = byte(i + 1)
 	}
