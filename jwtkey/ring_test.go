@@ -19,37 +19,15 @@ import (
 	"testing"
 	"time"
 
+	"github.com/fortapi/fortapi/internal/testutil"
 	"github.com/fortapi/fortapi/jwtkey"
 )
 
 var algs = []jwtkey.Alg{jwtkey.EdDSA, jwtkey.ES256, jwtkey.HS256}
 
-// fakeClock is a settable clock, safe for concurrent use.
-type fakeClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func newClock() *fakeClock {
-	return &fakeClock{t: time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)}
-}
-
-func (c *fakeClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *fakeClock) Set(t time.Time) {
-	c.mu.Lock()
-	c.t = t
-	c.mu.Unlock()
-}
-
-func (c *fakeClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	c.t = c.t.Add(d)
-	c.mu.Unlock()
+// newClock is the tests' settable clock, at a fixed start.
+func newClock() *testutil.Clock {
+	return testutil.NewClock(time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC))
 }
 
 func masterKey(label string) []byte {
@@ -57,7 +35,7 @@ func masterKey(label string) []byte {
 	return k[:]
 }
 
-func opts(alg jwtkey.Alg, store jwtkey.Store, clock *fakeClock) jwtkey.Options {
+func opts(alg jwtkey.Alg, store jwtkey.Store, clock *testutil.Clock) jwtkey.Options {
 	return jwtkey.Options{
 		Alg:       alg,
 		MasterKey: masterKey("A"),

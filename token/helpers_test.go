@@ -14,6 +14,7 @@ import (
 
 	"github.com/golang-jwt/jwt/v5"
 
+	"github.com/fortapi/fortapi/internal/testutil"
 	"github.com/fortapi/fortapi/jwtkey"
 )
 
@@ -114,32 +115,9 @@ func (k *testKeys) verifying(kid string) jwtkey.VerifyingKey {
 	return k.verifiers[kid]
 }
 
-// fakeClock is a settable clock.
-type fakeClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func newClock() *fakeClock {
-	return &fakeClock{t: time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)}
-}
-
-func (c *fakeClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *fakeClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
-}
-
-func (c *fakeClock) Set(t time.Time) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = t
+// newClock is the tests' settable clock, at a fixed start.
+func newClock() *testutil.Clock {
+	return testutil.NewClock(time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC))
 }
 
 const (
@@ -151,7 +129,7 @@ const (
 type env struct {
 	svc   *Service
 	keys  *testKeys
-	clock *fakeClock
+	clock *testutil.Clock
 	rev   *Revocations
 }
 
