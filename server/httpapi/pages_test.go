@@ -10,6 +10,7 @@ import (
 
 	"github.com/fortapi/fortapi"
 	"github.com/fortapi/fortapi/csrf"
+	"github.com/fortapi/fortapi/server/authn"
 	"github.com/fortapi/fortapi/server/httpapi"
 )
 
@@ -272,5 +273,27 @@ func TestPagesSendBrowsersToTheLogin(t *testing.T) {
 	}
 	if resp, _ := e.callNoRedirect("GET", path, "", "", nil); resp.StatusCode != http.StatusUnauthorized {
 		t.Errorf("API client: %d, want 401", resp.StatusCode)
+	}
+}
+
+// TestHTMLLoginSharesTheThrottle: the form and POST /token are one login
+// path, so failures through either count against the same account: once
+// wrong passwords on /token have started the account's delay, even the right password through the form
+// must wait (429, Retry-After), and no session cookie is set.
+func TestHTMLLoginSharesTheThrottle(t *testing.T) {
+	e := newAuthEnv(t)
+	for range authn.DefaultFreeFailures + 1 { // the free failures, then one that starts a delay
+		resp, _ := e.tokenReq(url.Values{"grant_type": {"password"}, "username": {"alice"}, "password": {"wrong password!"}})
+		if resp.StatusCode != 400 {
+			t.Fatalf("wrong password on /token: %d", resp.StatusCode)
+		}
+	}
+	b := &browser{e: e, cookies: map[string]string{}}
+	resp, page := b.submit(b.loginForm(), "alice", alicePass)
+	if resp.StatusCode != http.StatusTooManyRequests || resp.Header.Get("Retry-After") == "" {
+		t.Fatalf("the form during the delay /token started: %d Retry-After %q: %.300s", resp.StatusCode, resp.Header.Get("Retry-After"), page)
+	}
+	if _, ok := b.cookies[fortapi.DefaultSessionCookie]; ok {
+		t.Fatal("a throttled login set a session cookie")
 	}
 }
