@@ -486,8 +486,14 @@ func buildAPI(log *slog.Logger, store server.Store, st *authStack, auth fortapi.
 		log.Warn("cross-origin access allowed, with credentials (--cors-origins): scripts of these origins act with users' cookies",
 			"origins", strings.Join(web.corsOrigins, ","))
 	}
+	// One cookie name: the one the login service sets and reads, so that
+	// CSRF tokens are bound to the cookie that authenticates.
+	session := &fortapi.SessionCookie{LoginURL: "/login"}
+	if st != nil {
+		session.Name = st.svc.CookieName()
+	}
 	api := fortapi.New(fortapi.Options{
-		Session:          &fortapi.SessionCookie{LoginURL: "/login"},
+		Session:          session,
 		DocsCSRFTokenURL: "/csrftoken/",
 		CSRF:             protector,
 		Headers:          headers,
