@@ -64,6 +64,16 @@ type DevCert struct {
 	NotAfter    time.Time
 	// Created is true when this call wrote a new certificate.
 	Created bool
+	// Replaced says why an existing certificate was replaced ("" when
+	// there was none, or it was reused): it was unreadable, for other
+	// names, expiring, or a CA.
+	Replaced string
+	// ReplacedCA is true when the replaced certificate was a CA (as
+	// fortapi's development certificates were before they became leaf
+	// certificates): anyone holding its key could sign certificates for
+	// any name, so it must be removed from every trust store it was
+	// added to.
+	ReplacedCA bool
 }
 
 // devDNS and devIPs are the names a development certificate covers.
@@ -73,7 +83,14 @@ func devIPs() []net.IP { return []net.IP{net.ParseIP("127.0.0.1"), net.ParseIP("
 
 // DevCertificate loads the development certificate in dir (cert.pem,
 // key.pem), or creates one when it is missing, unreadable, not for the
-// development names, or expiring within RenewBefore.
+// development names, expiring within RenewBefore, or a CA.
+//
+// The certificate is a self-signed leaf: CA:FALSE, key usage
+// digitalSignature only, extended key usage serverAuth, for localhost,
+// 127.0.0.1 and ::1. Clients trust it directly (curl --cacert cert.pem,
+// Go's x509 with it as a root): a leaf in the trust store verifies as
+// itself, and nothing it signs verifies, so trusting it never lets the
+// holder of key.pem impersonate other names.
 func DevCertificate(dir string, opts DevCertOptions) (*DevCert, error) {
 	if opts.Now == nil {
 		opts.Now = time.Now
@@ -88,9 +105,13 @@ func DevCertificate(dir string, opts DevCertOptions) (*DevCert, error) {
 		opts.RenewBefore = 14 * 24 * time.Hour
 	}
 	dc := &DevCert{CertFile: filepath.Join(dir, "cert.pem"), KeyFile: filepath.Join(dir, "key.pem")}
-	if err := dc.load(opts); err == nil {
+	var ue *unusableError
+	switch err := dc.load(opts); {
+	case err == nil:
 		return dc, nil
-	} else if !errors.Is(err, fs.ErrNotExist) && !errors.Is(err, errUnusable) {
+	case errors.As(err, &ue):
+		dc.Replaced, dc.ReplacedCA = ue.reason, ue.ca
+	case !errors.Is(err, fs.ErrNotExist):
 		return nil, err
 	}
 	if err := os.MkdirAll(dir, 0o700); err != nil {
@@ -106,7 +127,17 @@ func DevCertificate(dir string, opts DevCertOptions) (*DevCert, error) {
 	return dc, nil
 }
 
-var errUnusable = errors.New("unusable development certificate")
+// unusableError is why an existing development certificate is replaced.
+type unusableError struct {
+	reason string
+	ca     bool
+}
+
+func (e *unusableError) Error() string { return "unusable development certificate: " + e.reason }
+
+func unusable(format string, a ...any) error {
+	return &unusableError{reason: fmt.Sprintf(format, a...)}
+}
 
 func (dc *DevCert) load(opts DevCertOptions) error {
 	pair, err := tls.LoadX509KeyPair(dc.CertFile, dc.KeyFile)
@@ -114,18 +145,21 @@ func (dc *DevCert) load(opts DevCertOptions) error {
 		if errors.Is(err, fs.ErrNotExist) {
 			return err
 		}
-		return fmt.Errorf("%w: %v", errUnusable, err)
+		return unusable("%v", err)
 	}
 	leaf, err := x509.ParseCertificate(pair.Certificate[0])
 	if err != nil {
-		return fmt.Errorf("%w: %v", errUnusable, err)
+		return unusable("%v", err)
+	}
+	if leaf.IsCA || !leaf.BasicConstraintsValid || leaf.KeyUsage&x509.KeyUsageCertSign != 0 {
+		return &unusableError{reason: "it is a CA certificate, which could sign certificates for any name", ca: true}
 	}
 	now := opts.Now()
 	if now.Before(leaf.NotBefore) || leaf.NotAfter.Sub(now) < opts.RenewBefore {
-		return fmt.Errorf("%w: expires %s", errUnusable, leaf.NotAfter.Format(time.RFC3339))
+		return unusable("it expires %s", leaf.NotAfter.Format(time.RFC3339))
 	}
 	if !slices.Equal(leaf.DNSNames, devDNS()) || len(leaf.IPAddresses) != len(devIPs()) {
-		return fmt.Errorf("%w: wrong names", errUnusable)
+		return unusable("it is not for the development names")
 	}
 	pair.Leaf = leaf
 	sum := sha256.Sum256(leaf.Raw)
@@ -145,15 +179,18 @@ func (dc *DevCert) create(opts DevCertOptions) error {
 		return fmt.Errorf("tlsconfig: generating a serial number: %w", err)
 	}
 	now := opts.Now()
+	// A self-signed leaf, not a CA: trusted as itself (curl --cacert and
+	// Go both accept a trust anchor that is the server's own certificate),
+	// it can sign nothing that verifies.
 	tmpl := &x509.Certificate{
 		SerialNumber:          serial,
 		Subject:               pkix.Name{Organization: []string{"fortapi development"}, CommonName: "localhost"},
 		NotBefore:             now.Add(-time.Hour),
 		NotAfter:              now.Add(opts.Validity),
-		KeyUsage:              x509.KeyUsageDigitalSignature | x509.KeyUsageCertSign,
+		KeyUsage:              x509.KeyUsageDigitalSignature,
 		ExtKeyUsage:           []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
 		BasicConstraintsValid: true,
-		IsCA:                  true, // self-signed: curl --cacert needs it to be a CA
+		IsCA:                  false,
 		DNSNames:              devDNS(),
 		IPAddresses:           devIPs(),
 	}

@@ -789,7 +789,13 @@ func (cfg serveConfig) certificates(log *slog.Logger) (*certSource, error) {
 		if err != nil {
 			return nil, fmt.Errorf("development certificate: %w", err)
 		}
-		log.Info("development certificate (self-signed; trust it with curl --cacert)",
+		if dc.ReplacedCA {
+			log.Warn("replaced the development certificate, which was an unconstrained CA: whoever read its key.pem can sign certificates for any name; remove it from every trust store it was added to",
+				"cert", dc.CertFile)
+		} else if dc.Replaced != "" {
+			log.Info("replaced the development certificate", "cert", dc.CertFile, "reason", dc.Replaced)
+		}
+		log.Info("development certificate (a self-signed leaf for localhost, 127.0.0.1 and ::1; trust it with curl --cacert)",
 			"cert", dc.CertFile, "sha256", dc.Fingerprint, "not_after", dc.NotAfter.UTC().Format(time.RFC3339), "created", dc.Created)
 		tc := tlsconfig.Server()
 		tc.Certificates = []tls.Certificate{dc.Certificate}
