@@ -386,17 +386,23 @@ func TestACMEWithPebble(t *testing.T) {
 		if _, err := httpsGet(ctx, addr, "other.fortapi.test", roots); err == nil {
 			t.Error("a handshake for an unlisted name succeeded")
 		}
-		// The HTTP listener redirects everything else.
-		req, _ := http.NewRequestWithContext(ctx, "POST", "http://"+httpLn.Addr().String()+"/items?x=1", strings.NewReader("{}"))
-		req.Host = domain
+		// The HTTP listener redirects GET to the domain; a POST is refused.
 		noFollow := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
-		r2, err := noFollow.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		r2.Body.Close()
-		if r2.StatusCode != 308 || r2.Header.Get("Location") != "https://"+domain+"/items?x=1" {
-			t.Errorf("HTTP fallback: %d %q", r2.StatusCode, r2.Header.Get("Location"))
+		for _, tc := range []struct {
+			method   string
+			status   int
+			location string
+		}{{"GET", 308, "https://" + domain + "/items?x=1"}, {"POST", 400, ""}} {
+			req, _ := http.NewRequestWithContext(ctx, tc.method, "http://"+httpLn.Addr().String()+"/items?x=1", strings.NewReader("{}"))
+			req.Host = domain
+			r2, err := noFollow.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			r2.Body.Close()
+			if r2.StatusCode != tc.status || r2.Header.Get("Location") != tc.location {
+				t.Errorf("HTTP fallback, %s: %d %q, want %d %q", tc.method, r2.StatusCode, r2.Header.Get("Location"), tc.status, tc.location)
+			}
 		}
 
 		// A restarted server serves from the cache without the CA.

@@ -1,74 +1,143 @@
 package tlsconfig
 
 import (
+	"crypto/x509"
 	"fmt"
 	"net/http"
 	"net/netip"
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/fortapi/fortapi/internal/problem"
 )
 
 // DefaultHSTSMaxAge is the max-age HSTS sends when none is given: one year
 // (31536000 seconds), the least that HSTS preload lists accept.
 const DefaultHSTSMaxAge = 365 * 24 * time.Hour
 
-// RedirectHandler answers every request on the plain-HTTP listener with
-// 308 Permanent Redirect to the same host, path and query on HTTPS. 308
-// keeps the method and body (a POST stays a POST); whatever the client
-// sent in clear text has been sent already, the redirect only stops it
-// from happening again.
+// RedirectHandler answers the plain-HTTP listener: GET and HEAD requests
+// without credentials get 308 Permanent Redirect to the same host, path
+// and query on HTTPS; everything else gets 400 application/problem+json
+// saying to use HTTPS, and no Location:
+//
+//   - other methods (POST, PUT, DELETE, ...): a redirected POST /token
+//     would succeed, and a misconfigured client would send passwords in
+//     clear text for ever without noticing;
+//   - any request carrying credentials (an Authorization, Cookie or
+//     X-API-Key header, whatever the method): they have crossed the
+//     network in clear text already, and a redirect would only hide that
+//     from the client, which must treat them as exposed.
 //
 // httpsPort is the port of the HTTPS listener ("" or "443" for the
 // default, which is left out of the URL; a leading ':' is allowed). It
 // panics on anything but a port number, a programming error.
 //
-// The Host header is the client's choice, so a redirect to another host
-// only misleads the client that asked for it; still the host is checked
-// to be a plain DNS name or IP address (no user info, no percent
-// escapes, no spaces, at most 253 bytes) and refused with 400 otherwise.
-// When allowedHosts are given (the server's names, such as its ACME
-// domains), any other host gets 400 too, so that the listener never
-// redirects anywhere but to the server itself. The port of the Host
-// header is replaced by httpsPort. No Strict-Transport-Security header is
-// sent: browsers ignore it over HTTP (RFC 6797 §8.1), HSTS goes on the
-// HTTPS responses.
+// The redirect goes only to the server's own names, never to whatever
+// the Host header says: allowedHosts are those names (DNS names, IP
+// addresses; "*.example.com" allows one label under example.com, as in a
+// certificate). When none are given, they are the development
+// certificate's names, DevHosts: localhost, 127.0.0.1 and ::1, so that
+// http://localhost:8080/ still redirects on a developer's machine. A Host
+// that is not one of them, or is not a plain DNS name or IP address (user
+// info, percent escapes, spaces, over 253 bytes), gets 400. The port of
+// the Host header is replaced by httpsPort. No Strict-Transport-Security
+// header is sent: browsers ignore it over HTTP (RFC 6797 §8.1), HSTS goes
+// on the HTTPS responses.
 func RedirectHandler(httpsPort string, allowedHosts ...string) http.Handler {
+	if len(allowedHosts) == 0 {
+		allowedHosts = DevHosts()
+	}
+	allowed := map[string]bool{}
+	for _, a := range allowedHosts {
+		wildcard := strings.HasPrefix(a, "*.")
+		host, ok := configuredHost(strings.TrimPrefix(a, "*."))
+		if !ok || wildcard && !validDNSName(host) {
+			panic(fmt.Sprintf("tlsconfig.RedirectHandler: %q is not a host name", a))
+		}
+		if wildcard {
+			host = "*." + host
+		}
+		allowed[host] = true
+	}
+	return newRedirect("RedirectHandler", httpsPort, func(host string) bool {
+		if allowed[host] {
+			return true
+		}
+		_, parent, ok := strings.Cut(host, ".")
+		return ok && allowed["*."+parent]
+	})
+}
+
+// RedirectToCertificate is RedirectHandler for the names the served
+// certificate is valid for, looked up at each request (leaf returns the
+// certificate now served, such as FileReloader.Leaf), so that a renewed
+// certificate with other names needs no restart. The Host must pass
+// x509.Certificate.VerifyHostname: one of its DNS or IP subject
+// alternative names, wildcards matching one label.
+func RedirectToCertificate(httpsPort string, leaf func() *x509.Certificate) http.Handler {
+	if leaf == nil {
+		panic("tlsconfig.RedirectToCertificate: nil leaf")
+	}
+	return newRedirect("RedirectToCertificate", httpsPort, func(host string) bool {
+		c := leaf()
+		return c != nil && c.VerifyHostname(host) == nil
+	})
+}
+
+// DevHosts are the names of the development certificate: localhost,
+// 127.0.0.1 and ::1.
+func DevHosts() []string {
+	hosts := devDNS()
+	for _, ip := range devIPs() {
+		hosts = append(hosts, ip.String())
+	}
+	return hosts
+}
+
+func newRedirect(name, httpsPort string, allow func(host string) bool) http.Handler {
 	port := strings.TrimPrefix(httpsPort, ":")
 	if port == "" {
 		port = "443"
 	}
 	if n, err := strconv.ParseUint(port, 10, 16); err != nil || n == 0 {
-		panic(fmt.Sprintf("tlsconfig.RedirectHandler: %q is not a port", httpsPort))
+		panic(fmt.Sprintf("tlsconfig.%s: %q is not a port", name, httpsPort))
 	}
-	h := &redirectHandler{port: port}
-	for _, a := range allowedHosts {
-		host, ok := canonicalHost(a)
-		if !ok {
-			panic(fmt.Sprintf("tlsconfig.RedirectHandler: %q is not a host name", a))
-		}
-		if h.allowed == nil {
-			h.allowed = map[string]bool{}
-		}
-		h.allowed[host] = true
-	}
-	return h
+	return &redirectHandler{port: port, allow: allow}
 }
 
 type redirectHandler struct {
-	port    string
-	allowed map[string]bool // nil: any syntactically valid host
+	port  string
+	allow func(host string) bool // called with a canonical host
+}
+
+// credentialHeaders are the request headers that carry credentials: a
+// request with any of them is never redirected.
+func credentialHeaders() [3]string {
+	return [...]string{"Authorization", "Cookie", "X-API-Key"}
 }
 
 func (h *redirectHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	for _, name := range credentialHeaders() {
+		if len(r.Header.Values(name)) > 0 {
+			problem.Write(w, r, http.StatusBadRequest, "use HTTPS: this request carried credentials (an "+name+
+				" header) over plain HTTP, where they can be read and changed on the way; it was not processed and is never redirected. Treat the credentials as exposed, and send requests to the https:// URL")
+			return
+		}
+	}
+	if r.Method != http.MethodGet && r.Method != http.MethodHead {
+		problem.Write(w, r, http.StatusBadRequest, "use HTTPS: plain HTTP only redirects GET and HEAD requests; this "+
+			r.Method+" request was not processed. Send it to the https:// URL")
+		return
+	}
 	host, ok := canonicalHost(r.Host)
-	if !ok || h.allowed != nil && !h.allowed[host] {
-		http.Error(w, "400 bad request: unknown or invalid Host", http.StatusBadRequest)
+	if !ok || !h.allow(host) {
+		problem.Write(w, r, http.StatusBadRequest, "unknown or invalid Host: plain HTTP redirects only to this server's own names over HTTPS")
 		return
 	}
 	path := r.URL.EscapedPath()
 	if !strings.HasPrefix(path, "/") { // "OPTIONS *" and the like
-		http.Error(w, "400 bad request: use HTTPS", http.StatusBadRequest)
+		problem.Write(w, r, http.StatusBadRequest, "use HTTPS")
 		return
 	}
 	if strings.Contains(host, ":") { // IPv6
@@ -84,6 +153,18 @@ func (h *redirectHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Location", target)
 	w.Header().Set("Cache-Control", "no-store") // a cached 308 outlives a changed HTTPS port
 	w.WriteHeader(http.StatusPermanentRedirect)
+}
+
+// configuredHost is canonicalHost for a configured name: a DNS name or an
+// IP address (IPv6 without brackets), no port.
+func configuredHost(a string) (string, bool) {
+	if addr, err := netip.ParseAddr(a); err == nil {
+		return addr.String(), addr.Zone() == ""
+	}
+	if strings.ContainsAny(a, ":[]") {
+		return "", false
+	}
+	return canonicalHost(a)
 }
 
 // canonicalHost returns the lower-case host of a Host header (port

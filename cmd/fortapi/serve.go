@@ -113,7 +113,9 @@ It serves HTTPS on --addr with the certificate in --tls-cert/--tls-key
 (reloaded when the files change), one obtained by ACME for --acme-domain
 (cached in DATA-DIR/acme), or else a self-signed development certificate
 kept in DATA-DIR/tls. HTTPS responses carry HSTS (two years) and the security headers of secheader. --http-addr
-only redirects to HTTPS (308) and answers ACME http-01 challenges.
+redirects GET and HEAD to HTTPS (308), only to the server's own names, and
+answers ACME http-01 challenges; other methods, and any request carrying
+credentials (Authorization, Cookie, X-API-Key), get 400 "use HTTPS".
 
 The master key that seals the signing keys comes from FORTAPI_MASTER_KEY or
 FORTAPI_MASTER_KEY_FILE, or is generated in DATA-DIR/secrets/master.key. On a
@@ -151,7 +153,7 @@ func parseServe(args []string, getenv func(string) string, stdout, stderr io.Wri
 	c.fs.StringVar(&failPolicy, "rate-fail", "open", "while Redis is unreachable: open (limit locally, each instance to its share of each limit) or closed (refuse limited requests with 503) (`POLICY`)")
 	c.fs.IntVar(&cfg.rates.instances, "instances", def.instances, "`N` instances share Redis: under --rate-fail open each limits locally to 1/N of each limit")
 	var acmeDomains string
-	c.fs.StringVar(&cfg.httpAddr, "http-addr", ":8080", "`HOST:PORT` of the plain-HTTP listener, which only redirects to HTTPS (308) and answers ACME http-01 challenges; empty turns it off (never started with --insecure-http)")
+	c.fs.StringVar(&cfg.httpAddr, "http-addr", ":8080", "`HOST:PORT` of the plain-HTTP listener, which only redirects GET and HEAD to HTTPS (308; other methods and requests with credentials get 400) and answers ACME http-01 challenges; empty turns it off (never started with --insecure-http)")
 	c.fs.StringVar(&cfg.tlsCert, "tls-cert", "", "PEM `FILE` with the certificate and its intermediates, with --tls-key; reloaded when it changes (default: the development certificate)")
 	c.fs.StringVar(&cfg.tlsKey, "tls-key", "", "PEM `FILE` with the private key of --tls-cert")
 	c.fs.DurationVar(&cfg.reloadInterval, "tls-reload-interval", 5*time.Second, "how often --tls-cert and --tls-key are checked for a new pair (`DURATION`, 1s to 1h)")
@@ -637,25 +639,28 @@ func serve(ctx context.Context, cfg serveConfig, getenv func(string) string, log
 
 	errc := make(chan error, 2)
 	var redirect *http.Server
+	var hln net.Listener
 	switch {
 	case cfg.httpAddr == "":
 	case cfg.insecureHTTP:
 		log.Info("no HTTP redirect listener with --insecure-http", "http_addr", cfg.httpAddr)
 	default:
-		hln, err := net.Listen("tcp", cfg.httpAddr)
-		if err != nil {
+		if hln, err = net.Listen("tcp", cfg.httpAddr); err != nil {
 			ln.Close()
 			return fmt.Errorf("listening on --http-addr %s: %w", cfg.httpAddr, err)
 		}
+	}
+	if hln != nil {
 		_, httpsPort, _ := net.SplitHostPort(ln.Addr().String())
-		var h http.Handler = tlsconfig.RedirectHandler(httpsPort, cfg.acmeDomains...)
+		h, hosts := tlsSrc.redirectHandler(httpsPort)
 		if tlsSrc.acme != nil {
 			h = tlsSrc.acme.HTTPHandler(h)
 		}
 		redirect = fortapi.NewServer(cfg.httpAddr, h, fortapi.ServerOptions{Logger: log})
 		redirect.BaseContext = srv.BaseContext
 		go func() { errc <- redirect.Serve(hln) }()
-		log.Info("redirecting HTTP to HTTPS", "url", "http://"+displayAddr(hln.Addr()), "https_port", httpsPort, "acme_http01", tlsSrc.acme != nil)
+		log.Info("redirecting HTTP to HTTPS", "url", "http://"+displayAddr(hln.Addr()), "https_port", httpsPort,
+			"hosts", hosts, "methods", "GET,HEAD", "acme_http01", tlsSrc.acme != nil)
 	}
 	go func() { errc <- srv.Serve(ln) }()
 	log.Info("serving", "url", scheme+"://"+displayAddr(ln.Addr()), "docs", scheme+"://"+displayAddr(ln.Addr())+fortapi.DocsPath)
@@ -804,6 +809,24 @@ func (cfg serveConfig) certificates(log *slog.Logger) (*certSource, error) {
 	}
 	src.logExpiry(context.Background(), log)
 	return src, nil
+}
+
+// redirectHandler is the plain-HTTP listener's handler: 308 for GET and
+// HEAD without credentials, to the server's own names only: the ACME
+// domains, the names of the certificate files (as served at the time of
+// the request), or the development certificate's. hosts describes them
+// for the log.
+func (c *certSource) redirectHandler(httpsPort string) (h http.Handler, hosts string) {
+	switch {
+	case c.acme != nil:
+		d := c.acme.Domains()
+		return tlsconfig.RedirectHandler(httpsPort, d...), strings.Join(d, ",")
+	case c.reloader != nil:
+		return tlsconfig.RedirectToCertificate(httpsPort, c.reloader.Leaf), "the names of the served certificate"
+	default:
+		d := tlsconfig.DevHosts()
+		return tlsconfig.RedirectHandler(httpsPort, d...), strings.Join(d, ",")
+	}
 }
 
 // logExpiry warns when the served certificate expires within

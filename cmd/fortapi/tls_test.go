@@ -186,14 +186,26 @@ func TestServeCertificateFilesHotReload(t *testing.T) {
 		if !strings.HasPrefix(redirect, "http://127.0.0.1:") {
 			t.Fatalf("redirect listener URL %q not logged:\n%s", redirect, s.log.String())
 		}
-		for _, method := range []string{"GET", "POST"} {
-			resp, _ := send(t, c, method, redirect+"/items/?limit=5&q=a%20b", nil, "")
-			if want := s.url + "/items/?limit=5&q=a%20b"; resp.StatusCode != http.StatusPermanentRedirect || resp.Header.Get("Location") != want {
-				t.Errorf("%s: %d Location %q, want 308 %q", method, resp.StatusCode, resp.Header.Get("Location"), want)
+		for _, tc := range []struct {
+			method   string
+			status   int
+			location string
+		}{{"GET", http.StatusPermanentRedirect, s.url + "/items/?limit=5&q=a%20b"}, {"POST", http.StatusBadRequest, ""}} {
+			resp, _ := send(t, c, tc.method, redirect+"/items/?limit=5&q=a%20b", nil, "")
+			if resp.StatusCode != tc.status || resp.Header.Get("Location") != tc.location {
+				t.Errorf("%s: %d Location %q, want %d %q", tc.method, resp.StatusCode, resp.Header.Get("Location"), tc.status, tc.location)
 			}
 			if resp.Header.Get("Strict-Transport-Security") != "" {
 				t.Error("HSTS over plain HTTP")
 			}
+		}
+		// Only to the certificate's names (localhost, 127.0.0.1, ::1).
+		req, _ := http.NewRequest("GET", redirect+"/", nil)
+		req.Host = "evil.example"
+		if resp, err := c.Do(req); err != nil {
+			t.Fatal(err)
+		} else if resp.Body.Close(); resp.StatusCode != http.StatusBadRequest || resp.Header.Get("Location") != "" {
+			t.Errorf("Host evil.example: %d %q, want 400", resp.StatusCode, resp.Header.Get("Location"))
 		}
 		// The redirect goes where it says: the API over HTTPS.
 		resp, _ := get(t, c, redirect+"/healthz")
