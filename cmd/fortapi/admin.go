@@ -100,7 +100,10 @@ const userHelp = `Manages users in the database of --data-dir, also while the se
 changes that revoke tokens (set-role, disable) take effect in the running
 server within a second.
 
-  user add NAME --role user|admin --password-stdin   (password: first line of stdin)
+  user add NAME --role user|admin --password-stdin   (password: first line of stdin;
+                                                      --role only from the command line)
+  user set-password NAME --password-stdin            reset a password (first line of
+                                                      stdin); revokes the user's sessions
   user set-role NAME user|admin
   user disable NAME
   user enable NAME
@@ -120,15 +123,19 @@ func runUser(ctx context.Context, args []string, getenv func(string) string, std
 	switch sub {
 	case "add":
 		names, c.args = []string{"NAME"}, " NAME"
-		role = c.fs.String("role", "user", "`ROLE` of the new user: user or admin")
+		role = c.fs.String("role", "user", "`ROLE` of the new user: user or admin; read only from the command line, never from FORTAPI_ROLE, since it grants privileges")
+		c.commandLineOnly("role")
 		pwStdin = c.fs.Bool("password-stdin", false, "read the password from the first line of stdin (required)")
+	case "set-password":
+		names, c.args = []string{"NAME"}, " NAME"
+		pwStdin = c.fs.Bool("password-stdin", false, "read the new password from the first line of stdin (required)")
 	case "set-role":
 		names, c.args = []string{"NAME", "ROLE"}, " NAME ROLE"
 	case "disable", "enable":
 		names, c.args = []string{"NAME"}, " NAME"
 	case "list":
 	default:
-		fmt.Fprintf(stderr, "fortapi user: unknown subcommand %q (add, set-role, disable, enable, list)\n", sub)
+		fmt.Fprintf(stderr, "fortapi user: unknown subcommand %q (add, set-password, set-role, disable, enable, list)\n", sub)
 		return exitUsage
 	}
 	pos, code, ok := c.parseArgs(rest, names, getenv, stdout, stderr)
@@ -139,7 +146,7 @@ func runUser(ctx context.Context, args []string, getenv func(string) string, std
 		fmt.Fprintf(stderr, "fortapi user %s: %v\n", sub, err)
 		return code
 	}
-	if sub == "add" && !*pwStdin {
+	if pwStdin != nil && !*pwStdin {
 		return fail(exitUsage, errors.New("--password-stdin is required: passwords are never taken as arguments (they would show in ps and shell history)"))
 	}
 	var r server.Role
@@ -156,7 +163,7 @@ func runUser(ctx context.Context, args []string, getenv func(string) string, std
 		}
 	}
 	var pw string
-	if sub == "add" {
+	if pwStdin != nil {
 		var err error
 		if pw, err = readPassword(stdin); err != nil {
 			return fail(exitUsage, err)
@@ -188,6 +195,22 @@ func runUser(ctx context.Context, args []string, getenv func(string) string, std
 			return fail(exitError, err)
 		}
 		fmt.Fprintf(stdout, "created user %s (%s) with role %s\n", u.Username, u.ID, u.Role)
+	case "set-password":
+		u, err := lookup(pos[0])
+		if err != nil {
+			return fail(exitError, err)
+		}
+		u, err = env.st.svc.SetPassword(ctx, u.ID, pw, actor)
+		var pe *password.PolicyError
+		switch {
+		case errors.As(err, &pe):
+			return fail(exitUsage, fmt.Errorf("password refused: %v", pe))
+		case errors.Is(err, server.ErrNotFound):
+			return fail(exitError, fmt.Errorf("no user %q", pos[0]))
+		case err != nil:
+			return fail(exitError, err)
+		}
+		fmt.Fprintf(stdout, "user %s: password set; its sessions and tokens are revoked\n", u.Username)
 	case "set-role", "disable", "enable":
 		u, err := lookup(pos[0])
 		if err != nil {

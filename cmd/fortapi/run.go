@@ -23,6 +23,8 @@ const usage = `fortapi — a secure HTTP API server and toolkit
 Usage:
   fortapi serve [flags]                         run the API server (HTTPS by default)
   fortapi user add NAME --role ROLE --password-stdin
+  fortapi user set-password NAME --password-stdin
+                                                reset a password (revokes the user's sessions)
   fortapi user set-role NAME ROLE               change a role (revokes the user's tokens)
   fortapi user disable NAME                     disable a user (revokes the user's tokens)
   fortapi user enable NAME
@@ -37,7 +39,10 @@ The user and keys commands work on the same --data-dir as the server, also
 while it runs; the server sees their changes within seconds.
 
 Run "fortapi COMMAND --help" for a command's flags. Every flag can also be
-set through an environment variable: --data-dir is FORTAPI_DATA_DIR.
+set through an environment variable: --data-dir is FORTAPI_DATA_DIR. Flags
+that grant privileges (user add --role) are the exception: they are read
+only from the command line, so that a stray FORTAPI_ROLE=admin cannot turn
+a command into an administrator's creation.
 `
 
 // run is the whole program: main only wires the process to it.
@@ -75,12 +80,26 @@ type command struct {
 	fs   *flag.FlagSet
 	help string
 	args string // positional arguments for the usage line (" NAME ROLE")
+	// cmdLineOnly are the flags never read from the environment: those
+	// that grant privileges, which a stray generic variable (FORTAPI_ROLE)
+	// must not set without anyone noticing.
+	cmdLineOnly map[string]bool
 }
 
 func newCommand(name, help string) *command {
 	fs := flag.NewFlagSet("fortapi "+name, flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
 	return &command{name: name, fs: fs, help: help}
+}
+
+// commandLineOnly marks a flag that grants privileges: it is taken only
+// from the command line, never from its environment variable (which, when
+// set, gets a note on stderr saying it is ignored).
+func (c *command) commandLineOnly(name string) {
+	if c.cmdLineOnly == nil {
+		c.cmdLineOnly = map[string]bool{}
+	}
+	c.cmdLineOnly[name] = true
 }
 
 // envName is the environment variable of a flag: data-dir → FORTAPI_DATA_DIR.
@@ -130,6 +149,12 @@ func (c *command) parseArgs(args, names []string, getenv func(string) string, st
 		if set[f.Name] || bad != nil {
 			return
 		}
+		if c.cmdLineOnly[f.Name] {
+			if getenv(envName(f.Name)) != "" {
+				fmt.Fprintf(stderr, "%s: ignoring %s: --%s grants privileges and is read only from the command line\n", c.fs.Name(), envName(f.Name), f.Name)
+			}
+			return
+		}
 		if v := getenv(envName(f.Name)); v != "" {
 			if err := c.fs.Set(f.Name, v); err != nil {
 				bad = fmt.Errorf("invalid value %q for %s: %v", v, envName(f.Name), err)
@@ -150,6 +175,10 @@ func (c *command) printHelp(w io.Writer) {
 		fmt.Fprintf(w, "  --%s %s\n    \t%s", f.Name, name, u)
 		if f.DefValue != "" && f.DefValue != "false" {
 			fmt.Fprintf(w, " (default %q)", f.DefValue)
+		}
+		if c.cmdLineOnly[f.Name] {
+			fmt.Fprint(w, " [command line only]\n")
+			return
 		}
 		fmt.Fprintf(w, " [%s]\n", envName(f.Name))
 	})

@@ -119,8 +119,9 @@ credentials (Authorization, Cookie, X-API-Key), get 400 "use HTTPS".
 
 The master key that seals the signing keys comes from FORTAPI_MASTER_KEY or
 FORTAPI_MASTER_KEY_FILE, or is generated in DATA-DIR/secrets/master.key. On a
-fresh database the user admin is created with FORTAPI_ADMIN_PASSWORD(_FILE),
-or a random password printed once to stderr. --env production refuses to
+fresh database the user admin is created, once the listeners are bound, with
+FORTAPI_ADMIN_PASSWORD(_FILE) or a random password printed once to stderr
+(reset it with fortapi user set-password admin --password-stdin). --env production refuses to
 start with generated or weak secrets, the development certificate, or
 --insecure-http without --trusted-proxies. See docs/deployment.md.
 
@@ -597,9 +598,6 @@ func serve(ctx context.Context, cfg serveConfig, getenv func(string) string, log
 	if err := st.svc.Sync(ctx); err != nil {
 		return err
 	}
-	if err := bootstrapAdmin(ctx, st, getenv, log, stderr); err != nil {
-		return err
-	}
 	bg, stopBG := context.WithCancel(context.WithoutCancel(ctx))
 	defer stopBG()
 	go st.svc.Run(bg)
@@ -649,6 +647,16 @@ func serve(ctx context.Context, cfg serveConfig, getenv func(string) string, log
 			ln.Close()
 			return fmt.Errorf("listening on --http-addr %s: %w", cfg.httpAddr, err)
 		}
+	}
+	// Only now that both listeners are bound: a start that fails earlier
+	// (a port taken) must not create the administrator, whose generated
+	// password would be printed by a run that then exits, and never again.
+	if err := bootstrapAdmin(ctx, st, getenv, log, stderr); err != nil {
+		ln.Close()
+		if hln != nil {
+			hln.Close()
+		}
+		return err
 	}
 	if hln != nil {
 		_, httpsPort, _ := net.SplitHostPort(ln.Addr().String())
@@ -923,7 +931,7 @@ func bootstrapAdmin(ctx context.Context, st *authStack, getenv func(string) stri
 		// Shown once, on stderr and not in the log: it is kept nowhere but
 		// as a hash.
 		log.Warn("created the administrator \"admin\" with a generated password, printed once on stderr")
-		fmt.Fprintf(stderr, "\nfortapi: created the administrator \"admin\". Its password, shown only this once:\n\n    %s\n\nChange it with PUT /users/me/password.\n\n", generated)
+		fmt.Fprintf(stderr, "\nfortapi: created the administrator \"admin\". Its password, shown only this once:\n\n    %s\n\nChange it with PUT /users/me/password, or reset it with\n    fortapi user set-password admin --password-stdin\n\n", generated)
 	default:
 		log.Info("created the administrator \"admin\" with the password from FORTAPI_ADMIN_PASSWORD(_FILE)")
 	}
