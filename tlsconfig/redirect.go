@@ -24,10 +24,16 @@ const DefaultHSTSMaxAge = 365 * 24 * time.Hour
 //   - other methods (POST, PUT, DELETE, ...): a redirected POST /token
 //     would succeed, and a misconfigured client would send passwords in
 //     clear text for ever without noticing;
-//   - any request carrying credentials (an Authorization, Cookie or
-//     X-API-Key header, whatever the method): they have crossed the
-//     network in clear text already, and a redirect would only hide that
-//     from the client, which must treat them as exposed.
+//   - any request carrying credentials, whatever the method: an
+//     Authorization or X-API-Key header, or a cookie whose name has the
+//     __Host- or __Secure- prefix (such cookies are Secure, so a browser
+//     never sends them over HTTP: one that arrives here comes from a
+//     misconfigured client sending a session cookie in clear text). They
+//     have crossed the network in clear text already, and a redirect would
+//     only hide that from the client, which must treat them as exposed.
+//     Other cookies are not credentials a server may rely on (a browser
+//     sends every non-Secure cookie of the host, whatever its port), so a
+//     browser that holds one is still redirected.
 //
 // httpsPort is the port of the HTTPS listener ("" or "443" for the
 // default, which is left out of the URL; a leading ':' is allowed). It
@@ -113,17 +119,31 @@ type redirectHandler struct {
 
 // credentialHeaders are the request headers that carry credentials: a
 // request with any of them is never redirected.
-func credentialHeaders() [3]string {
-	return [...]string{"Authorization", "Cookie", "X-API-Key"}
+func credentialHeaders() [2]string {
+	return [...]string{"Authorization", "X-API-Key"}
+}
+
+// credential names what in r carries credentials ("" when nothing does):
+// a credential header, or a cookie with a prefix that requires Secure.
+func credential(r *http.Request) string {
+	for _, name := range credentialHeaders() {
+		if len(r.Header.Values(name)) > 0 {
+			return "an " + name + " header"
+		}
+	}
+	for _, c := range r.Cookies() {
+		if strings.HasPrefix(c.Name, "__Host-") || strings.HasPrefix(c.Name, "__Secure-") {
+			return "a " + c.Name[:strings.IndexByte(c.Name, '-')+1] + " cookie"
+		}
+	}
+	return ""
 }
 
 func (h *redirectHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	for _, name := range credentialHeaders() {
-		if len(r.Header.Values(name)) > 0 {
-			problem.Write(w, r, http.StatusBadRequest, "use HTTPS: this request carried credentials (an "+name+
-				" header) over plain HTTP, where they can be read and changed on the way; it was not processed and is never redirected. Treat the credentials as exposed, and send requests to the https:// URL")
-			return
-		}
+	if what := credential(r); what != "" {
+		problem.Write(w, r, http.StatusBadRequest, "use HTTPS: this request carried credentials ("+what+
+			") over plain HTTP, where they can be read and changed on the way; it was not processed and is never redirected. Treat the credentials as exposed, and send requests to the https:// URL")
+		return
 	}
 	if r.Method != http.MethodGet && r.Method != http.MethodHead {
 		problem.Write(w, r, http.StatusBadRequest, "use HTTPS: plain HTTP only redirects GET and HEAD requests; this "+

@@ -133,7 +133,8 @@ func TestRedirectRefusesUnsafeRequests(t *testing.T) {
 		{"Authorization Basic", "Authorization", "Basic YWRtaW46c2VjcmV0", true},
 		{"empty Authorization", "Authorization", "", true},
 		{"session cookie", "Cookie", "__Host-session=abc", true},
-		{"any cookie", "Cookie", "theme=dark", true},
+		{"__Secure- cookie after another", "Cookie", "theme=dark; __Secure-sid=abc", true},
+		{"unrelated cookie", "Cookie", "theme=dark", false},
 		{"API key", "X-API-Key", "fk_live_0123456789", true},
 		{"API key, lower case", "x-api-key", "fk_live_0123456789", true},
 	}
