@@ -265,3 +265,16 @@ func escapeRune(r rune) string {
 	}
 	return fmt.Sprintf(`\u%04x`, r)
 }
+
+// Events a store writes when it brings usernames stored before canonical
+// ones to their canonical form (see the store's documentation).
+const (
+	// EventUsernameCanonicalized: a stored username was replaced by its
+	// canonical form; Detail names both.
+	EventUsernameCanonicalized = "user.username_canonicalized"
+	// EventUsernameUnusable: a stored username has no canonical form, or
+	// its canonical form is another user's: nobody can sign in by that
+	// name any more. The user keeps its id, role, items and sessions; an
+	// administrator can disable it by id. Written once per user.
+	EventUsernameUnusable = "user.username_unusable"
+)
