@@ -50,8 +50,8 @@ const (
 	userColumns  = "id, username, role, password_hash, disabled, created_at, updated_at"
 	uUserColumns = "u.id, u.username, u.role, u.password_hash, u.disabled, u.created_at, u.updated_at"
 
-	sqlInsertUser     = "INSERT INTO users (" + userColumns + ") VALUES (?, ?, ?, ?, ?, ?, ?)"
-	sqlGetUser        = "SELECT " + userColumns + " FROM users WHERE id = ?"
+	sqlInsertUser = "INSERT INTO users (" + userColumns + ") VALUES (?, ?, ?, ?, ?, ?, ?)"
+	sqlGetUser    = "SELECT " + userColumns + " FROM users WHERE id = ?"
 	// Usernames are stored canonical (server.CanonicalUsername) and
 	// compared exactly; lower(username) is there for the unique index of
 	// migration 0002, which serves the lookup (a canonical name has no
