@@ -50,12 +50,8 @@ const (
 	userColumns  = "id, username, role, password_hash, disabled, created_at, updated_at"
 	uUserColumns = "u.id, u.username, u.role, u.password_hash, u.disabled, u.created_at, u.updated_at"
 
-	sqlInsertUser = "INSERT INTO users (" + userColumns + ") VALUES (?, ?, ?, ?, ?, ?, ?)"
-	sqlGetUser    = "SELECT " + userColumns + " FROM users WHERE id = ?"
-	// Usernames are stored canonical (server.CanonicalUsername) and
-	// compared exactly; lower(username) is there for the unique index of
-	// migration 0002, which serves the lookup (a canonical name has no
-	// A-Z, so its lower() is itself).
+	sqlInsertUser     = "INSERT INTO users (" + userColumns + ") VALUES (?, ?, ?, ?, ?, ?, ?)"
+	sqlGetUser        = "SELECT " + userColumns + " FROM users WHERE id = ?"
 	sqlGetUserByName  = "SELECT " + userColumns + " FROM users WHERE lower(username) = ? AND username = ?"
 	sqlListUsers      = "SELECT " + userColumns + " FROM users WHERE id > ? ORDER BY id LIMIT ?"
 	sqlUpdateUser     = "UPDATE users SET role = ?, password_hash = ?, disabled = ?, updated_at = ? WHERE id = ?"
@@ -348,6 +344,9 @@ func (s *Store) GetUser(ctx context.Context, id string) (server.User, error) {
 
 // GetUserByName implements server.AuthStore: the user whose username is
 // the canonical form of username; a username without one is ErrNotFound.
+// Stored usernames are canonical and compared exactly; the lower() term
+// lets the unique index of migration 0002 (on lower(username)) serve the
+// lookup: a canonical name has no A-Z, so its lower() is itself.
 func (s *Store) GetUserByName(ctx context.Context, username string) (server.User, error) {
 	name, err := server.CanonicalUsername(username)
 	if err != nil {
