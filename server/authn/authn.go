@@ -69,7 +69,8 @@ func (e *ThrottledError) Error() string {
 // instance, unlike the in-memory throttle). Only failures count: the
 // Service peeks (Peek) before checking a password and refuses the attempt
 // when no failure is left, and takes one (Check) after a failure. Keys are
-// "username:" and the lower-cased username, whether or not it exists.
+// "username:" and the canonical username (server.CanonicalUsername; see
+// throttleKey for a name without one), whether or not it exists.
 type FailureLimiter interface {
 	Peek(ctx context.Context, key string) (ratelimit.Result, error)
 	Check(ctx context.Context, key string) (ratelimit.Result, error)
