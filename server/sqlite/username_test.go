@@ -58,7 +58,9 @@ func TestOpenCanonicalizesOldUsernames(t *testing.T) {
 	for _, r := range rows {
 		u := testUser(t, "x", server.RoleUser)
 		at := authT0.Add(time.Duration(r.age) * time.Second).UnixMicro()
-		if _, err := db.ExecContext(ctx, sqlInsertUser, u.ID, r.name, "user", "$argon2id$x", 0, at, at); err != nil {
+		// The columns an older binary wrote (later ones have defaults).
+		const insert = "INSERT INTO users (id, username, role, password_hash, disabled, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?)"
+		if _, err := db.ExecContext(ctx, insert, u.ID, r.name, "user", "$argon2id$x", 0, at, at); err != nil {
 			t.Fatalf("inserting %q: %v", r.name, err)
 		}
 		ids[r.name] = u.ID
