@@ -258,16 +258,18 @@ type RefreshResult struct {
 // input with an error rather than store a row with an empty key.
 type AuthStore interface {
 	// CreateUser stores a new user; an id or a username already taken
-	// gives ErrConflict. Usernames compare case-insensitively for the ASCII
-	// letters only (A-Z equals a-z; every other byte, NUL included, must
-	// match exactly): the caller normalises Unicode before, if it wants.
-	// A zero UpdatedAt becomes CreatedAt. ev, when its Type is set, is
-	// written in the same transaction.
+	// gives ErrConflict. u.Username must be canonical
+	// (CanonicalUsername(u.Username) returns it unchanged): a store refuses
+	// any other with a *UsernameError, so "Admin" and "ａｄｍｉｎ" can never
+	// be users besides "admin"; the caller canonicalizes first. Usernames
+	// compare exactly. A zero UpdatedAt becomes CreatedAt. ev, when its
+	// Type is set, is written in the same transaction.
 	CreateUser(ctx context.Context, u User, ev Event) error
 	// GetUser returns the user with the id, or ErrNotFound.
 	GetUser(ctx context.Context, id string) (User, error)
-	// GetUserByName returns the user with the username (compared as in
-	// CreateUser), or ErrNotFound.
+	// GetUserByName returns the user whose username is the canonical form
+	// of username (CanonicalUsername: "ADMIN" and "ａｄｍｉｎ" find "admin"),
+	// or ErrNotFound, also for a username that has no canonical form.
 	GetUserByName(ctx context.Context, username string) (User, error)
 	// ListUsers returns at most limit users with an ID greater than after
 	// ("" for the first page), in ascending ID order.

@@ -186,8 +186,14 @@ func runUser(ctx context.Context, args []string, getenv func(string) string, std
 	case "add":
 		u, err := env.st.svc.CreateUser(ctx, pos[0], pw, r, actor)
 		var pe *password.PolicyError
+		var ue *server.UsernameError
 		switch {
+		case errors.As(err, &ue):
+			return fail(exitUsage, err)
 		case errors.Is(err, server.ErrConflict):
+			if c, cerr := server.CanonicalUsername(pos[0]); cerr == nil && c != pos[0] {
+				return fail(exitError, fmt.Errorf("the username %q is taken (it is %q once normalized, RFC 8265)", pos[0], c))
+			}
 			return fail(exitError, fmt.Errorf("the username %q is taken", pos[0]))
 		case errors.As(err, &pe):
 			return fail(exitUsage, fmt.Errorf("password refused: %v", pe))
@@ -228,7 +234,7 @@ func runUser(ctx context.Context, args []string, getenv func(string) string, std
 		if err != nil {
 			return fail(exitError, err)
 		}
-		fmt.Fprintf(stdout, "user %s: role %s, disabled %v; its sessions and tokens are revoked\n", u.Username, u.Role, u.Disabled)
+		fmt.Fprintf(stdout, "user %s: role %s, disabled %v; its sessions and tokens are revoked\n", server.EscapeUsername(u.Username), u.Role, u.Disabled)
 	case "list":
 		tw := tabwriter.NewWriter(stdout, 2, 8, 2, ' ', 0)
 		fmt.Fprintln(tw, "ID\tUSERNAME\tROLE\tDISABLED\tCREATED")
@@ -239,7 +245,7 @@ func runUser(ctx context.Context, args []string, getenv func(string) string, std
 				return fail(exitError, err)
 			}
 			for _, u := range users {
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%v\t%s\n", u.ID, u.Username, u.Role, u.Disabled, u.CreatedAt.Format(time.RFC3339))
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%v\t%s\n", u.ID, server.EscapeUsername(u.Username), u.Role, u.Disabled, u.CreatedAt.Format(time.RFC3339))
 			}
 			if len(users) < 100 {
 				break

@@ -118,6 +118,12 @@ func TestBootstrapLoginAndCLIWhileServing(t *testing.T) {
 	if code, _, errOut := runIn(t, "bob's long passphrase\n", "user", "add", "BOB", "--data-dir", dir, "--password-stdin"); code != exitError || !strings.Contains(errOut, "taken") {
 		t.Fatalf("duplicate user: %d %s", code, errOut)
 	}
+	if code, _, errOut := runIn(t, "bob's long passphrase\n", "user", "add", "ｂｏｂ", "--data-dir", dir, "--password-stdin"); code != exitError || !strings.Contains(errOut, `is "bob" once normalized`) {
+		t.Fatalf("fullwidth duplicate user: %d %s", code, errOut)
+	}
+	if code, _, errOut := runIn(t, "bob's long passphrase\n", "user", "add", "b\u043eb", "--data-dir", dir, "--password-stdin"); code != exitUsage || !strings.Contains(errOut, "mixes Latin and Cyrillic letters") {
+		t.Fatalf("user add with a Cyrillic o: %d %s", code, errOut)
+	}
 	code, bob, body := postToken(t, c, s.url, url.Values{"grant_type": {"password"}, "username": {"bob"}, "password": {"bob's long passphrase"}})
 	if code != 200 {
 		t.Fatalf("bob login: %d %s", code, body)

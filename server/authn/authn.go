@@ -37,8 +37,9 @@ const (
 	DefaultWebLifetime = 12 * time.Hour
 	DefaultWebIdle     = 30 * time.Minute
 	DefaultWebTouch    = time.Minute
-	// MaxUsernameBytes is the longest username accepted.
-	MaxUsernameBytes = 64
+	// MaxUsernameBytes is the longest username accepted (in its
+	// canonical form, server.CanonicalUsername).
+	MaxUsernameBytes = server.MaxUsernameBytes
 )
 
 // Errors of the login paths. The HTTP layer maps them to RFC 6749 errors;
@@ -68,7 +69,8 @@ func (e *ThrottledError) Error() string {
 // instance, unlike the in-memory throttle). Only failures count: the
 // Service peeks (Peek) before checking a password and refuses the attempt
 // when no failure is left, and takes one (Check) after a failure. Keys are
-// "username:" and the lower-cased username, whether or not it exists.
+// "username:" and the canonical username (server.CanonicalUsername; see
+// throttleKey for a name without one), whether or not it exists.
 type FailureLimiter interface {
 	Peek(ctx context.Context, key string) (ratelimit.Result, error)
 	Check(ctx context.Context, key string) (ratelimit.Result, error)
@@ -205,47 +207,52 @@ type Login struct {
 	ClientIP string
 }
 
-// throttleKey is the account a login attempt counts against.
-func throttleKey(username string) string { return strings.ToLower(username) }
-
-// validUsername reports whether s can be a username: 1 to 64 bytes of
-// UTF-8 without control characters.
-func validUsername(s string) bool {
-	if s == "" || len(s) > MaxUsernameBytes || !utf8.ValidString(s) {
-		return false
+// throttleKey is the account a login attempt counts against, for the
+// throttle and Options.LoginFailures alike: the canonical username
+// (server.CanonicalUsername), so every spelling of one account (ADMIN,
+// ａｄｍｉｎ) shares its bucket and two accounts never do. A name without a
+// canonical form, which no account can have, gets a key of its own that
+// starts with a space, which no canonical name holds; it is cut to
+// maxRawKeyBytes.
+func throttleKey(username string) string {
+	if c, err := server.CanonicalUsername(username); err == nil {
+		return c
 	}
-	for _, r := range s {
-		if r < 0x20 || r == 0x7f || (r >= 0x80 && r < 0xa0) {
-			return false
-		}
+	if len(username) > maxRawKeyBytes {
+		username = username[:maxRawKeyBytes]
 	}
-	return true
+	return " " + username
 }
 
-// ValidUsername reports whether s is acceptable as a new username.
+// maxRawKeyBytes bounds the key of a name without a canonical form.
+const maxRawKeyBytes = 4 * MaxUsernameBytes
+
+// ValidUsername returns nil when s can be a username (it has a canonical
+// form, server.CanonicalUsername), else a *server.UsernameError saying
+// why not.
 func ValidUsername(s string) error {
-	if !validUsername(s) {
-		return fmt.Errorf("a username is 1 to %d bytes of UTF-8 without control characters", MaxUsernameBytes)
-	}
-	return nil
+	_, err := server.CanonicalUsername(s)
+	return err
 }
 
-// logName is a username as it may appear in the audit log: at most
-// MaxUsernameBytes of UTF-8, control characters and invalid bytes shown
-// as '?'.
+// logName is a username as it may appear in the audit log: its canonical
+// form when it has one, else the name with every invalid byte, control,
+// bidirectional control and invisible character escaped
+// (server.EscapeUsername: a right-to-left override shows as \u202e), cut
+// to at most MaxUsernameBytes bytes between two characters.
 func logName(s string) string {
-	if validUsername(s) {
-		return s
+	if c, err := server.CanonicalUsername(s); err == nil {
+		return c
 	}
 	var b strings.Builder
-	for _, r := range s {
-		if r < 0x20 || r == 0x7f || (r >= 0x80 && r < 0xa0) || r == utf8.RuneError {
-			r = '?'
-		}
-		if b.Len()+utf8.RuneLen(r) > MaxUsernameBytes {
+	for i := 0; i < len(s); {
+		_, n := utf8.DecodeRuneInString(s[i:])
+		piece := server.EscapeUsername(s[i : i+n])
+		if b.Len()+len(piece) > MaxUsernameBytes {
 			break
 		}
-		b.WriteRune(r)
+		b.WriteString(piece)
+		i += n
 	}
 	return b.String()
 }
@@ -273,10 +280,18 @@ func (s *Service) checkLogin(ctx context.Context, in Login) (server.User, []stri
 	if err := s.failuresLeft(ctx, key); err != nil {
 		return server.User{}, nil, err
 	}
-	user, err := s.o.Store.GetUserByName(ctx, in.Username)
+	// Any spelling with the account's canonical form finds it; a name
+	// without one is an unknown user: the dummy hash, the same answer.
+	var user server.User
+	name, err := server.CanonicalUsername(in.Username)
+	if err != nil {
+		err = server.ErrNotFound
+	} else {
+		user, err = s.o.Store.GetUserByName(ctx, name)
+	}
 	var ok bool
 	switch {
-	case !validUsername(in.Username) || errors.Is(err, server.ErrNotFound):
+	case errors.Is(err, server.ErrNotFound):
 		err = s.o.Hasher.VerifyDummy(ctx, in.Password)
 	case err != nil:
 		return server.User{}, nil, fmt.Errorf("authn: login: %w", err)
@@ -487,8 +502,14 @@ func (s *Service) Logout(ctx context.Context, p *fortapi.Principal, clientIP str
 
 // CreateUser checks the username and password, hashes the password and
 // stores the user. actor names who did it in the audit log.
+//
+// The user is stored under the canonical form of username
+// (server.CanonicalUsername: ＡＤＭＩＮ is admin); a username without one
+// gives a *server.UsernameError, one whose canonical form is taken
+// server.ErrConflict.
 func (s *Service) CreateUser(ctx context.Context, username, pw string, role server.Role, actor string) (server.User, error) {
-	if err := ValidUsername(username); err != nil {
+	username, err := server.CanonicalUsername(username)
+	if err != nil {
 		return server.User{}, err
 	}
 	if _, err := server.ParseRole(string(role)); err != nil {

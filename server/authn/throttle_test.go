@@ -77,11 +77,17 @@ func TestLogName(t *testing.T) {
 	long := strings.Repeat("é", 40) // 80 bytes
 	tests := []struct{ in, want string }{
 		{"alice", "alice"},
-		{"al\x00ice\n", "al?ice?"},
-		{"bad\xffbyte", "bad?byte"},
-		{"c1\u0085control", "c1?control"},
+		{"ALICE", "alice"}, // the account, in its canonical form
+		{"ａｄｍｉｎ", "admin"},
+		{"al\x00ice\n", `al\u0000ice\u000a`},
+		{"bad\xffbyte", `bad\xffbyte`},
+		{"c1\u0085control", `c1\u0085control`},
+		{"\u202enimda", `\u202enimda`},
+		{"admin\u200b", `admin\u200b`},
+		{"ad\u2066min\u2069", `ad\u2066min\u2069`},
 		{long, strings.Repeat("é", 32)},
 		{strings.Repeat("a", 63) + "é", strings.Repeat("a", 63)},
+		{strings.Repeat("a", 60) + "\u202e", strings.Repeat("a", 60)}, // never half an escape
 	}
 	for _, tt := range tests {
 		t.Run(fmt.Sprintf("%.12q", tt.in), func(t *testing.T) {

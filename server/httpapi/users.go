@@ -3,6 +3,7 @@ package httpapi
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
 	"strconv"
 	"time"
@@ -12,7 +13,6 @@ import (
 	"github.com/fortapi/fortapi"
 	"github.com/fortapi/fortapi/password"
 	"github.com/fortapi/fortapi/server"
-	"github.com/fortapi/fortapi/server/authn"
 )
 
 // UserInfo is a user as an administrator sees it: never the password hash.
@@ -32,7 +32,7 @@ func toUserInfo(u server.User) UserInfo {
 
 // NewUser is the body of POST /users: no id, timestamps or hash.
 type NewUser struct {
-	Username string `json:"username" minLength:"1" maxLength:"64" doc:"1 to 64 bytes of UTF-8 without control characters; unique, compared case-insensitively for A-Z." example:"bob"`
+	Username string `json:"username" minLength:"1" maxLength:"64" doc:"Stored in its RFC 8265 (PRECIS UsernameCaseMapped) form: fullwidth letters mapped, lower case, NFC; 1 to 64 bytes in that form. Unique in that form (ADMIN and ＡＤＭＩＮ are admin). Refused: spaces, control, invisible and bidirectional-control characters, a leading combining mark or more than 2 on one character, Latin mixed with Greek or Cyrillic letters." example:"bob"`
 	Password string `json:"password" minLength:"1" maxLength:"1024" format:"password" writeOnly:"true" doc:"8 to 1,024 bytes; not a common password, not the username."`
 	Role     string `json:"role" enum:"user,admin" doc:"The role, which grants its scopes."`
 }
@@ -126,19 +126,24 @@ func (h *usersAPI) create(ctx context.Context, in *createUserInput) (*userOutput
 	u, err := h.Auth.CreateUser(ctx, in.Body.Username, in.Body.Password, server.Role(in.Body.Role), h.actor(ctx, p))
 	var pe *password.PolicyError
 	var busy *password.BusyError
+	var ue *server.UsernameError
 	switch {
 	case err == nil:
 		return &userOutput{Body: toUserInfo(u)}, nil
+	case errors.As(err, &ue):
+		// The reason names code points (U+200B), never echoes them.
+		return nil, huma.Error422UnprocessableEntity("the username is not acceptable",
+			&huma.ErrorDetail{Location: "body.username", Message: ue.Error()})
 	case errors.Is(err, server.ErrConflict):
+		if c, cerr := server.CanonicalUsername(in.Body.Username); cerr == nil && c != in.Body.Username {
+			return nil, huma.Error409Conflict(fmt.Sprintf("the username is taken: %q is %q once normalized (RFC 8265)", in.Body.Username, c))
+		}
 		return nil, huma.Error409Conflict("the username is taken")
 	case errors.As(err, &pe):
 		return nil, huma.Error422UnprocessableEntity("the password is not acceptable",
 			&huma.ErrorDetail{Location: "body.password", Message: pe.Error()})
 	case errors.As(err, &busy):
 		return nil, withRetryAfter(huma.Error503ServiceUnavailable("too many password hashes in progress; retry later"), busy.RetryAfter)
-	case authn.ValidUsername(in.Body.Username) != nil:
-		return nil, huma.Error422UnprocessableEntity("the username is not acceptable",
-			&huma.ErrorDetail{Location: "body.username", Message: authn.ValidUsername(in.Body.Username).Error()})
 	default:
 		return nil, err
 	}
@@ -211,8 +216,12 @@ func (h *usersAPI) audit(ctx context.Context, in *auditInput) (*auditOutput, err
 			page.NextCursor = strconv.FormatInt(evs[i-1].ID, 10)
 			break
 		}
+		// Escaped again here (idempotent): records written before usernames
+		// were canonical may hold a right-to-left override or an invisible
+		// character.
 		page.Events = append(page.Events, EventInfo{ID: ev.ID, At: ev.At, Type: ev.Type, UserID: ev.UserID,
-			Username: ev.Username, SessionID: ev.SessionID, ClientIP: ev.ClientIP, Detail: ev.Detail})
+			Username: server.EscapeUsername(ev.Username), SessionID: ev.SessionID, ClientIP: ev.ClientIP,
+			Detail: server.EscapeUsername(ev.Detail)})
 	}
 	return &auditOutput{Body: page}, nil
 }

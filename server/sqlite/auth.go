@@ -52,7 +52,7 @@ const (
 
 	sqlInsertUser     = "INSERT INTO users (" + userColumns + ") VALUES (?, ?, ?, ?, ?, ?, ?)"
 	sqlGetUser        = "SELECT " + userColumns + " FROM users WHERE id = ?"
-	sqlGetUserByName  = "SELECT " + userColumns + " FROM users WHERE lower(username) = lower(?)"
+	sqlGetUserByName  = "SELECT " + userColumns + " FROM users WHERE lower(username) = ? AND username = ?"
 	sqlListUsers      = "SELECT " + userColumns + " FROM users WHERE id > ? ORDER BY id LIMIT ?"
 	sqlUpdateUser     = "UPDATE users SET role = ?, password_hash = ?, disabled = ?, updated_at = ? WHERE id = ?"
 	sqlOtherAdminLeft = "SELECT EXISTS (SELECT 1 FROM users WHERE role = 'admin' AND disabled = 0 AND id <> ?)"
@@ -179,6 +179,11 @@ func checkUser(u server.User) error {
 		return errors.New("empty user id")
 	case u.Username == "":
 		return errors.New("empty username")
+	}
+	if err := server.CheckCanonicalUsername(u.Username); err != nil {
+		return err
+	}
+	switch {
 	case u.PasswordHash == "":
 		return errors.New("empty password hash")
 	case u.CreatedAt.IsZero():
@@ -323,7 +328,8 @@ func fillEvent(ev server.Event, at time.Time, userID, username, sessionID string
 		ev.UserID = userID
 	}
 	if ev.Username == "" {
-		ev.Username = username
+		// Usernames stored before canonical ones may hold anything.
+		ev.Username = server.EscapeUsername(username)
 	}
 	if ev.SessionID == "" {
 		ev.SessionID = sessionID
@@ -336,14 +342,21 @@ func (s *Store) GetUser(ctx context.Context, id string) (server.User, error) {
 	return s.oneUser(ctx, "get user", s.getUser, id)
 }
 
-// GetUserByName implements server.AuthStore. Letters A-Z match a-z; every
-// other byte must match exactly.
+// GetUserByName implements server.AuthStore: the user whose username is
+// the canonical form of username; a username without one is ErrNotFound.
+// Stored usernames are canonical and compared exactly; the lower() term
+// lets the unique index of migration 0002 (on lower(username)) serve the
+// lookup: a canonical name has no A-Z, so its lower() is itself.
 func (s *Store) GetUserByName(ctx context.Context, username string) (server.User, error) {
-	return s.oneUser(ctx, "get user by name", s.getUserByName, username)
+	name, err := server.CanonicalUsername(username)
+	if err != nil {
+		return server.User{}, server.ErrNotFound
+	}
+	return s.oneUser(ctx, "get user by name", s.getUserByName, name, name)
 }
 
-func (s *Store) oneUser(ctx context.Context, op string, st *sql.Stmt, arg string) (server.User, error) {
-	u, err := scanUser(st.QueryRowContext(ctx, arg))
+func (s *Store) oneUser(ctx context.Context, op string, st *sql.Stmt, args ...any) (server.User, error) {
+	u, err := scanUser(st.QueryRowContext(ctx, args...))
 	if errors.Is(err, sql.ErrNoRows) {
 		return server.User{}, server.ErrNotFound
 	}

@@ -149,7 +149,7 @@ func TestAuthSchema(t *testing.T) {
 		want    string // in the plan
 		notWant string
 	}{
-		{"user by name", sqlGetUserByName, []any{"x"}, "users_username", "SCAN"},
+		{"user by name", sqlGetUserByName, []any{"x", "x"}, "users_username", "SCAN"},
 		{"refresh token", sqlFindRefresh, []any{[]byte{1}}, "sqlite_autoindex_refresh_tokens_1", "SCAN"},
 		{"revocations", sqlRevocations, []any{0, 0, 10}, "INTEGER PRIMARY KEY", "TEMP B-TREE"},
 		{"events", sqlListEvents, []any{1 << 62, 10}, "INTEGER PRIMARY KEY", "TEMP B-TREE"},

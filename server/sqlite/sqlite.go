@@ -221,6 +221,10 @@ func Open(ctx context.Context, path string, opts Options) (*Store, error) {
 	s.ops = make(chan *writeOp, maxBatch)
 	s.writerDone = make(chan struct{})
 	go s.writeLoop()
+	if err := s.canonicalizeUsernames(ctx, time.Now().UTC()); err != nil {
+		s.Close()
+		return nil, fmt.Errorf("sqlite: open %q: %w", abs, err)
+	}
 	return s, nil
 }
 
