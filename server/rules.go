@@ -3,6 +3,7 @@ package server
 import (
 	"errors"
 	"fmt"
+	"math"
 	"slices"
 	"strings"
 	"time"
@@ -113,4 +114,17 @@ func (ev Event) Filled(at time.Time, userID, username, sessionID string) Event {
 		ev.SessionID = sessionID
 	}
 	return ev
+}
+
+// CheckNumbers refuses an item whose Price or Tax is NaN: it equals
+// nothing, not even itself, and SQLite cannot store it (it becomes NULL),
+// so no store keeps one.
+func (it Item) CheckNumbers() error {
+	if math.IsNaN(it.Price) {
+		return errors.New("price is NaN")
+	}
+	if it.Tax != nil && math.IsNaN(*it.Tax) {
+		return errors.New("tax is NaN")
+	}
+	return nil
 }

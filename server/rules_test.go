@@ -1,6 +1,7 @@
 package server
 
 import (
+	"math"
 	"slices"
 	"testing"
 	"time"
@@ -142,5 +143,27 @@ func TestEventFilledAndEnabledAdmin(t *testing.T) {
 		if got := tc.u.EnabledAdmin(); got != tc.want {
 			t.Errorf("%+v.EnabledAdmin() = %v, want %v", tc.u, got, tc.want)
 		}
+	}
+}
+
+func TestItemCheckNumbers(t *testing.T) {
+	nan, one := math.NaN(), 1.0
+	tests := []struct {
+		name string
+		it   Item
+		ok   bool
+	}{
+		{"plain", Item{Price: 1, Tax: &one}, true},
+		{"no tax", Item{Price: -1}, true},
+		{"infinite price", Item{Price: math.Inf(1)}, true},
+		{"NaN price", Item{Price: nan}, false},
+		{"NaN tax", Item{Price: 1, Tax: &nan}, false},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			if err := tc.it.CheckNumbers(); (err == nil) != tc.ok {
+				t.Errorf("CheckNumbers() = %v, want ok %v", err, tc.ok)
+			}
+		})
 	}
 }
