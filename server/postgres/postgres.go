@@ -189,13 +189,14 @@ func orDefault[T int | time.Duration](name string, v, def T) (T, error) {
 // besides.
 func parseErrorText(raw string, err error) string {
 	reason := "the URL does not parse"
-	var ue *url.Error
 	var pe *pgconn.ParseConfigError
-	switch {
-	case errors.As(err, &ue):
-		reason += ": " + ue.Err.Error()
-	case errors.As(err, &pe) && errors.Unwrap(pe) != nil:
-		reason += ": " + errors.Unwrap(pe).Error()
+	if errors.As(err, &pe) {
+		// "cannot parse `<the string, password redacted>`: <reason>": keep
+		// the reason only, unless it could still be part of the string.
+		text := pe.Error()
+		if i := strings.LastIndex(text, "`: "); i >= 0 && !strings.Contains(text[i+3:], "`") {
+			reason += ": " + text[i+3:]
+		}
 	}
 	if u, perr := url.Parse(raw); perr == nil && u.User != nil {
 		if pw, ok := u.User.Password(); ok {

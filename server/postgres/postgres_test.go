@@ -6,11 +6,15 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"log/slog"
+	"net"
 	"net/url"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/fortapi/fortapi/internal/testutil"
@@ -42,6 +46,7 @@ func newTestServer(t *testing.T) *testServer {
 		t.Fatalf("%s does not parse", testutil.EnvPostgresURL)
 	}
 	cfg.MaxConns = 2
+	cfg.ConnConfig.RuntimeParams["synchronous_commit"] = "off" // see newSchema
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err == nil {
 		err = pool.Ping(ctx)
@@ -79,7 +84,12 @@ func (ts *testServer) newSchema(t testing.TB) string {
 			t.Errorf("dropping schema %s: %v", name, err)
 		}
 	})
-	return withParam(t, ts.url, "search_path", name)
+	u := withParam(t, ts.url, "search_path", name)
+	// Tests need no durability: a commit that does not wait for its WAL
+	// flush makes the many small DDL transactions of each schema's
+	// migrations fast. A server crash could lose the last commits of a
+	// test schema, nothing else; the store's own behaviour is unchanged.
+	return withParam(t, u, "synchronous_commit", "off")
 }
 
 // withParam returns the URL raw with the query parameter set.
@@ -327,4 +337,76 @@ func TestClock(t *testing.T) {
 	if err != nil || len(revs) != 1 || !revs[0].CreatedAt.Equal(clock.Now()) {
 		t.Errorf("revocations = %+v, %v; want one created at the clock's time", revs, err)
 	}
+}
+
+// TestOpenHidesPassword checks that no error of Open, and no log record
+// of a successful one, contains the URL's password, nor lets a caller
+// unwrap pgx's connection error (which carries the configuration,
+// password included).
+func TestOpenHidesPassword(t *testing.T) {
+	ts := newTestServer(t)
+	const pw = "S3cret-Pa55word"
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	closedPort := ln.Addr().(*net.TCPAddr).Port
+	ln.Close()
+	withPassword := func(raw, password string) string {
+		u, err := url.Parse(raw)
+		if err != nil {
+			t.Fatal(err)
+		}
+		u.User = url.UserPassword(u.User.Username(), password)
+		return u.String()
+	}
+	tests := []struct {
+		name     string
+		url      string
+		password string // as it may appear in the text
+	}{
+		{"URL that does not parse", "postgres://fortapi:" + pw + "@127.0.0.1:notaport/test", pw},
+		{"unknown parameter value", "postgres://fortapi:" + pw + "@127.0.0.1/test?sslmode=sometimes", pw},
+		{"nobody listening", fmt.Sprintf("postgres://fortapi:%s@127.0.0.1:%d/test?connect_timeout=2", pw, closedPort), pw},
+		{"keyword/value form", fmt.Sprintf("host=127.0.0.1 port=%d user=fortapi password=%s dbname=test connect_timeout=2", closedPort, pw), pw},
+		{"percent-encoded password", fmt.Sprintf("postgres://fortapi:%s@127.0.0.1:%d/test?connect_timeout=2", url.QueryEscape(pw+"/?@"), closedPort), url.QueryEscape(pw + "/?@")},
+		{"database does not exist", withParam(t, withPassword(ts.url, pw), "dbname", "fortapi_no_such_database"), pw},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			s, err := Open(ctx, Options{URL: tc.url})
+			if err == nil {
+				s.Close()
+				t.Fatal("Open succeeded, want an error")
+			}
+			for _, p := range []string{pw, tc.password} {
+				if strings.Contains(err.Error(), p) {
+					t.Errorf("error %q contains the password", err)
+				}
+			}
+			var ce *pgconn.ConnectError
+			var pe *pgconn.ParseConfigError
+			if errors.As(err, &ce) || errors.As(err, &pe) {
+				t.Errorf("error %q unwraps to pgx's error, which holds the password", err)
+			}
+			t.Logf("error: %v", err)
+		})
+	}
+
+	t.Run("log of a successful open", func(t *testing.T) {
+		var buf testutil.Buffer
+		u := withPassword(ts.newSchema(t), pw) // trust authentication ignores it
+		s := open(t, Options{URL: u, Logger: slog.New(slog.NewJSONHandler(&buf, nil))})
+		if err := s.Ping(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		if buf.String() == "" {
+			t.Fatal("nothing logged; the test checks nothing")
+		}
+		if strings.Contains(buf.String(), pw) {
+			t.Errorf("the log contains the password: %s", buf.String())
+		}
+	})
 }
