@@ -63,7 +63,11 @@ const (
 	// Revoking every session of a user returns those still live, for one
 	// session revocation each in the log: sessions are exact where a
 	// subject's not-before (whole seconds in tokens) cannot be.
-	sqlRevokeUserSessions = "UPDATE sessions SET revoked_at = $1 WHERE user_id = $2 AND revoked_at IS NULL RETURNING id, expires_at"
+	// The rows are locked in id order, as PruneExpired locks them, so the
+	// two cannot deadlock.
+	sqlRevokeUserSessions = "UPDATE sessions SET revoked_at = $1 WHERE id IN" +
+		" (SELECT id FROM sessions WHERE user_id = $2 AND revoked_at IS NULL ORDER BY id FOR UPDATE)" +
+		" RETURNING id, expires_at"
 
 	sqlInsertRefresh = "INSERT INTO refresh_tokens (hash, session_id, created_at, expires_at, rotated_at) VALUES ($1, $2, $3, $4, NULL)"
 	sqlRotateRefresh = "UPDATE refresh_tokens SET rotated_at = $1 WHERE hash = $2 AND rotated_at IS NULL"
@@ -682,15 +686,19 @@ func (s *Store) Revocations(ctx context.Context, afterSeq int64, now time.Time, 
 	return out, nil
 }
 
-// The statements of PruneExpired, in order: tokens and web session
-// credentials first (they reference sessions), then sessions past their
-// end, then the revocation log. A web session credential goes only with
-// its session (see server.AuthStore.PruneExpired).
+// The statements of PruneExpired, in order: the sessions past their end
+// are locked first, in id order (a session before its tokens, as
+// RotateRefresh and UpdateUser lock them, so none of them can deadlock
+// with another); then tokens and web session credentials (they reference
+// sessions), then those sessions, then the revocation log. A web session
+// credential goes only with its session (see
+// server.AuthStore.PruneExpired).
 const (
-	sqlPruneTokens      = "DELETE FROM refresh_tokens WHERE expires_at <= $1 OR session_id IN (SELECT id FROM sessions WHERE expires_at <= $1)"
-	sqlPruneWebSessions = "DELETE FROM web_sessions WHERE session_id IN (SELECT id FROM sessions WHERE expires_at <= $1)"
-	sqlPruneSessions    = "DELETE FROM sessions WHERE expires_at <= $1"
-	sqlPruneRevocations = "DELETE FROM revocations WHERE until <= $1"
+	sqlPruneLockSessions = "SELECT id FROM sessions WHERE expires_at <= $1 ORDER BY id FOR UPDATE"
+	sqlPruneTokens       = "DELETE FROM refresh_tokens WHERE expires_at <= $1 OR session_id IN (SELECT id FROM sessions WHERE expires_at <= $1)"
+	sqlPruneWebSessions  = "DELETE FROM web_sessions WHERE session_id IN (SELECT id FROM sessions WHERE expires_at <= $1)"
+	sqlPruneSessions     = "DELETE FROM sessions WHERE expires_at <= $1"
+	sqlPruneRevocations  = "DELETE FROM revocations WHERE until <= $1"
 )
 
 // PruneExpired implements server.AuthStore, in one transaction.
@@ -703,6 +711,9 @@ func (s *Store) PruneExpired(ctx context.Context, now time.Time) (int64, error) 
 	var total int64
 	err := s.inTx(ctx, op, func(tx pgx.Tx) error {
 		total = 0
+		if _, err := tx.Exec(ctx, sqlPruneLockSessions, at); err != nil {
+			return wrap(ctx, op, err)
+		}
 		for _, q := range []string{sqlPruneTokens, sqlPruneWebSessions, sqlPruneSessions, sqlPruneRevocations} {
 			tag, err := tx.Exec(ctx, q, at)
 			if err != nil {

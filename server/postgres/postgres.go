@@ -326,6 +326,8 @@ func fromNull(t *time.Time) time.Time {
 const (
 	codeUniqueViolation     = "23505"
 	codeForeignKeyViolation = "23503"
+	codeSerialization       = "40001"
+	codeDeadlock            = "40P01"
 )
 
 func pgCode(err error) string {
@@ -351,10 +353,32 @@ func wrap(ctx context.Context, op string, err error) error {
 	return fmt.Errorf("postgres: %s: %w", op, err)
 }
 
+// txAttempts is how often inTx runs a transaction that PostgreSQL aborted
+// to break a deadlock (or a serialization failure).
+const txAttempts = 3
+
 // inTx runs fn in a transaction and commits it when fn returns nil; any
 // error rolls everything back. fn's errors are returned as they are (fn
 // wraps its own); failures to begin or commit are wrapped with op.
+//
+// The locks of the store's transactions are taken in one order (see
+// auth.go), so deadlocks are not expected; should PostgreSQL still abort
+// one to break a deadlock (40P01) or a serialization failure (40001), the
+// whole transaction runs again, up to txAttempts times in all. fn must
+// therefore set its results afresh on every run.
 func (s *Store) inTx(ctx context.Context, op string, fn func(tx pgx.Tx) error) error {
+	var err error
+	for range txAttempts {
+		err = s.tryTx(ctx, op, fn)
+		if code := pgCode(err); (code != codeDeadlock && code != codeSerialization) || ctx.Err() != nil {
+			return err
+		}
+	}
+	return err
+}
+
+// tryTx is one run of inTx.
+func (s *Store) tryTx(ctx context.Context, op string, fn func(tx pgx.Tx) error) error {
 	tx, err := s.pool.Begin(ctx)
 	if err != nil {
 		return wrap(ctx, op, err)
