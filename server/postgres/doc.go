@@ -28,9 +28,11 @@
 //     administrators, so that two concurrent demotions can never remove
 //     the last enabled administrator; CreateSession and CreateWebSession
 //     read the user FOR SHARE, so a login racing a disable or a demotion
-//     either sees it or is revoked by it. None of these can deadlock with
-//     another: the advisory locks are taken before (administrators) or
-//     after (revocation log) every row lock of their transaction.
+//     either sees it or is revoked by it. Locks are taken in one order
+//     (the administrators' lock, a user, sessions in id order, tokens,
+//     the revocation log's lock), so these transactions do not deadlock;
+//     should PostgreSQL abort one anyway (a deadlock or serialization
+//     failure), it runs again, up to three times in all.
 //   - A reader of the revocation log missing an entry. Revocation seqs come
 //     from an identity column, whose values are handed out before their
 //     transactions commit: two revoking transactions could commit in the
