@@ -5,6 +5,7 @@ import (
 	"net"
 	"net/url"
 	"os"
+	"strings"
 	"testing"
 	"time"
 )
@@ -86,6 +87,7 @@ func dialAddr(raw, defPort string) (string, error) {
 // a broken set-up, not a choice.
 func Unavailable(t testing.TB, name, why string) {
 	t.Helper()
+	why = strings.Join(strings.Fields(why), " ") // one line, whatever the driver wrote
 	if os.Getenv(EnvStrict) == "1" {
 		t.Fatalf("%s tests cannot run: %s (%s=1 makes this a failure)", name, why, EnvStrict)
 	}
