@@ -10,7 +10,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/netip"
-	"os"
 	"strconv"
 	"strings"
 	"sync"
@@ -432,14 +431,7 @@ func TestBadRateLimitDeclarationsRefuseToStart(t *testing.T) {
 // instances would, each with its own Set on one shared Redis: together
 // they admit exactly the global allowance.
 func TestOneGlobalLimitAcrossInstances(t *testing.T) {
-	url := os.Getenv("FORTAPI_TEST_REDIS_URL")
-	if url == "" {
-		if os.Getenv("FORTAPI_TEST_STRICT") == "1" {
-			t.Fatal("FORTAPI_TEST_REDIS_URL is not set and FORTAPI_TEST_STRICT=1")
-		}
-		t.Skip("FORTAPI_TEST_REDIS_URL is not set: skipping tests against a real Redis")
-	}
-	o, err := redisstore.ClientOptions(url)
+	o, err := redisstore.ClientOptions(testutil.RedisURL(t))
 	if err != nil {
 		t.Fatal(err)
 	}

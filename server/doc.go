@@ -8,6 +8,9 @@
 // existence does not leak), and ids are random UUIDv7 values, never
 // sequential, so they cannot be enumerated.
 //
-// Stores: server/sqlite (embedded default). server/storetest holds the
-// contract suite every store passes.
+// Stores: server/sqlite (embedded default) and server/postgres (scale-out,
+// several processes on one database). server/storetest holds the contract
+// suite every store passes; the rules every store applies alike (scope
+// syntax, roles, the username key, revocation fields, event defaults,
+// NaN-free prices) are functions and methods here (rules.go).
 package server

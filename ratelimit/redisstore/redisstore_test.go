@@ -13,7 +13,6 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
-	"os"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -26,18 +25,12 @@ import (
 	"github.com/fortapi/fortapi/ratelimit"
 )
 
-// redisOptions returns client options for the test Redis, or skips (fails
-// under FORTAPI_TEST_STRICT=1) when FORTAPI_TEST_REDIS_URL is unset.
+// redisOptions returns client options for the test Redis
+// (testutil.RedisURL: FORTAPI_TEST_REDIS_URL, else the local default when
+// it answers), or skips (fails under FORTAPI_TEST_STRICT=1).
 func redisOptions(t testing.TB) *redis.Options {
 	t.Helper()
-	url := os.Getenv("FORTAPI_TEST_REDIS_URL")
-	if url == "" {
-		if os.Getenv("FORTAPI_TEST_STRICT") == "1" {
-			t.Fatal("FORTAPI_TEST_REDIS_URL is not set and FORTAPI_TEST_STRICT=1")
-		}
-		t.Skip("FORTAPI_TEST_REDIS_URL is not set: skipping tests against a real Redis")
-	}
-	o, err := ClientOptions(url)
+	o, err := ClientOptions(testutil.RedisURL(t))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -68,7 +61,7 @@ func testPrefix(t testing.TB) string {
 	prefix := "fortapi-test:" + hex.EncodeToString(b) + ":"
 	c := newClient(t, "")
 	if err := c.Ping(context.Background()).Err(); err != nil {
-		t.Fatalf("Redis at FORTAPI_TEST_REDIS_URL: %v", err)
+		t.Fatalf("the test Redis: %v", err)
 	}
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)

@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"math"
 	"slices"
-	"strings"
 	"time"
 
 	msqlite "modernc.org/sqlite"
@@ -166,12 +165,10 @@ func nullBytes(b []byte) any {
 // Input checks. A store is the last line: an empty id would otherwise
 // become a row with an empty key that later lookups could match.
 
-func checkRole(r server.Role) error {
-	if _, err := server.ParseRole(string(r)); err != nil {
-		return err
-	}
-	return nil
-}
+// The store-independent rules (role, scope syntax, revocation fields,
+// event defaults) live in package server; these helpers apply them here.
+
+func checkRole(r server.Role) error { return r.Validate() }
 
 func checkUser(u server.User) error {
 	switch {
@@ -192,52 +189,11 @@ func checkUser(u server.User) error {
 	return checkRole(u.Role)
 }
 
-// validScope reports whether sc is a scope-token of RFC 6749 §3.3: printable
-// ASCII without space, '"' or '\'. Scopes are stored space-separated, so a
-// space inside one would split it.
-func validScope(sc string) bool {
-	if sc == "" {
-		return false
-	}
-	for i := 0; i < len(sc); i++ {
-		c := sc[i]
-		if c < 0x21 || c > 0x7e || c == '"' || c == '\\' {
-			return false
-		}
-	}
-	return true
-}
+func joinScopes(scopes []string) (string, error) { return server.JoinScopes(scopes) }
 
-func joinScopes(scopes []string) (string, error) {
-	for _, sc := range scopes {
-		if !validScope(sc) {
-			return "", fmt.Errorf("invalid scope %q", sc)
-		}
-	}
-	return strings.Join(scopes, " "), nil
-}
+func splitScopes(s string) []string { return server.SplitScopes(s) }
 
-func splitScopes(s string) []string {
-	if s == "" {
-		return nil
-	}
-	return strings.Split(s, " ")
-}
-
-func checkRevocation(rev server.Revocation) error {
-	switch rev.Kind {
-	case server.RevokeSubject, server.RevokeSession, server.RevokeJTI:
-	default:
-		return fmt.Errorf("unknown revocation kind %q", rev.Kind)
-	}
-	switch {
-	case rev.Value == "":
-		return errors.New("revocation without a value")
-	case rev.Until.IsZero():
-		return errors.New("revocation with a zero Until")
-	}
-	return nil
-}
+func checkRevocation(rev server.Revocation) error { return rev.Validate() }
 
 // isForeignKeyViolation reports whether err is SQLite refusing a row whose
 // parent does not exist.
@@ -319,22 +275,9 @@ func (s *Store) CreateUser(ctx context.Context, u server.User, ev server.Event) 
 }
 
 // fillEvent sets the fields of ev the store knows and the caller left
-// empty: At, UserID, Username, SessionID.
+// empty (server.Event.Filled).
 func fillEvent(ev server.Event, at time.Time, userID, username, sessionID string) server.Event {
-	if ev.At.IsZero() {
-		ev.At = at
-	}
-	if ev.UserID == "" {
-		ev.UserID = userID
-	}
-	if ev.Username == "" {
-		// Usernames stored before canonical ones may hold anything.
-		ev.Username = server.EscapeUsername(username)
-	}
-	if ev.SessionID == "" {
-		ev.SessionID = sessionID
-	}
-	return ev
+	return ev.Filled(at, userID, username, sessionID)
 }
 
 // GetUser implements server.AuthStore.

@@ -582,18 +582,10 @@ func scanItem(sc interface{ Scan(...any) error }) (server.Item, error) {
 	return it, nil
 }
 
-// checkNumbers rejects NaN: SQLite stores a NaN REAL as NULL, so a NaN tax
-// would silently come back as "no tax" and a NaN price would fail NOT NULL
-// with a misleading message.
-func checkNumbers(it server.Item) error {
-	if math.IsNaN(it.Price) {
-		return errors.New("price is NaN")
-	}
-	if it.Tax != nil && math.IsNaN(*it.Tax) {
-		return errors.New("tax is NaN")
-	}
-	return nil
-}
+// checkNumbers rejects NaN (server.Item.CheckNumbers): SQLite stores a NaN
+// REAL as NULL, so a NaN tax would silently come back as "no tax" and a
+// NaN price would fail NOT NULL with a misleading message.
+func checkNumbers(it server.Item) error { return it.CheckNumbers() }
 
 func nullFloat(f *float64) sql.NullFloat64 {
 	if f == nil {

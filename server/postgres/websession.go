@@ -1,0 +1,135 @@
+package postgres
+
+import (
+	"context"
+	"crypto/sha256"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/fortapi/fortapi/server"
+)
+
+// Web session credentials (migrations/0003_web_sessions.sql).
+//
+// LookupWebSession runs on every request of a browser, so it is a read:
+// one query (the credential, its session and its user), decided in Go.
+// Only when the credential's last recorded use is touchAfter old does it
+// write, one UPDATE whose WHERE lets it only move last_seen_at forward:
+// lookups racing the same touch write it once (the others, after waiting
+// for the row, find the new value and change nothing). A revocation is
+// seen by the first lookup that starts after it commits.
+
+const (
+	sqlInsertWebSession = "INSERT INTO web_sessions (hash, session_id, created_at, last_seen_at) VALUES ($1, $2, $3, $4)"
+	sqlFindWebSession   = "SELECT w.last_seen_at, w.session_id, s.user_id, s.scopes, s.created_at, s.expires_at, s.revoked_at, " +
+		uUserColumns +
+		" FROM web_sessions AS w JOIN sessions AS s ON s.id = w.session_id JOIN users AS u ON u.id = s.user_id" +
+		" WHERE w.hash = $1"
+	// The lazy touch: last_seen_at only moves forward, to now, and only
+	// from at most the bound LookupWebSession computes (now-touchAfter).
+	sqlTouchWebSession = "UPDATE web_sessions SET last_seen_at = $1 WHERE hash = $2 AND last_seen_at <= $3"
+)
+
+// CreateWebSession implements server.AuthStore: the session as
+// CreateSession stores it (same checks, in the transaction), then its
+// cookie credential, then ev.
+func (s *Store) CreateWebSession(ctx context.Context, sess server.Session, ws server.WebSession, ev server.Event) error {
+	const op = "create web session"
+	scopes, err := checkNewSession(sess)
+	if err != nil {
+		return fmt.Errorf("postgres: %s: %w", op, err)
+	}
+	if ws.CreatedAt.IsZero() {
+		ws.CreatedAt = sess.CreatedAt
+	}
+	if ws.LastSeenAt.IsZero() {
+		ws.LastSeenAt = ws.CreatedAt
+	}
+	switch {
+	case ws.SessionID != "" && ws.SessionID != sess.ID:
+		return fmt.Errorf("postgres: %s: the web session names another session", op)
+	case len(ws.Hash) != sha256.Size:
+		return fmt.Errorf("postgres: %s: web session hash of %d bytes, want %d (SHA-256)", op, len(ws.Hash), sha256.Size)
+	case ws.LastSeenAt.UnixMicro() < ws.CreatedAt.UnixMicro():
+		return fmt.Errorf("postgres: %s: web session LastSeenAt before its CreatedAt", op)
+	}
+	ev = ev.Filled(sess.CreatedAt, sess.UserID, "", sess.ID)
+	return s.inTx(ctx, op, func(tx pgx.Tx) error {
+		if err := insertSession(ctx, tx, op, sess, scopes); err != nil {
+			return err
+		}
+		_, err := tx.Exec(ctx, sqlInsertWebSession, ws.Hash, raw(sess.ID), micro(ws.CreatedAt), micro(ws.LastSeenAt))
+		if isUniqueViolation(err) {
+			return fmt.Errorf("postgres: %s: web session hash taken: %w", op, server.ErrConflict)
+		}
+		if err != nil {
+			return wrap(ctx, op, err)
+		}
+		if err := execEvent(ctx, tx, ev); err != nil {
+			return wrap(ctx, op, err)
+		}
+		return nil
+	})
+}
+
+// LookupWebSession implements server.AuthStore. Every refusal is the bare
+// server.ErrNotFound, the same value and text whatever the reason.
+func (s *Store) LookupWebSession(ctx context.Context, hash []byte, now time.Time, idle, touchAfter time.Duration) (server.Session, server.User, error) {
+	const op = "look up web session"
+	switch {
+	case len(hash) != sha256.Size:
+		return server.Session{}, server.User{}, fmt.Errorf("postgres: %s: hash of %d bytes, want %d (SHA-256)", op, len(hash), sha256.Size)
+	case now.IsZero():
+		return server.Session{}, server.User{}, fmt.Errorf("postgres: %s: zero time", op)
+	case idle <= 0:
+		return server.Session{}, server.User{}, fmt.Errorf("postgres: %s: idle timeout %v, want > 0", op, idle)
+	case touchAfter < 0 || touchAfter >= idle:
+		return server.Session{}, server.User{}, fmt.Errorf("postgres: %s: touchAfter %v, want 0 <= touchAfter < idle (%v)", op, touchAfter, idle)
+	}
+	now = micro(now)
+	var (
+		sess                  server.Session
+		user                  server.User
+		scopes                string
+		seen                  time.Time
+		sessRevoked           *time.Time
+		sessCreated, sessEnds time.Time
+	)
+	dest := append([]any{&seen, str(&sess.ID), str(&sess.UserID), &scopes, &sessCreated, &sessEnds, &sessRevoked},
+		userDest(&user)...)
+	err := s.pool.QueryRow(ctx, sqlFindWebSession, hash).Scan(dest...)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return server.Session{}, server.User{}, server.ErrNotFound
+	}
+	if err != nil {
+		return server.Session{}, server.User{}, wrap(ctx, op, err)
+	}
+	seen = seen.UTC()
+	if sessRevoked != nil || !now.Before(sessEnds) || user.Disabled || !now.Before(seen.Add(idle)) {
+		return server.Session{}, server.User{}, server.ErrNotFound
+	}
+	user = utcUser(user)
+	// Defence in depth: only the scopes the role grants now. A demotion
+	// without Revoke leaves the session alive but takes the scopes away.
+	for _, sc := range server.SplitScopes(scopes) {
+		if user.Role.Grants(sc) {
+			sess.Scopes = append(sess.Scopes, sc)
+		}
+	}
+	sess.CreatedAt = sessCreated.UTC()
+	sess.ExpiresAt = sessEnds.UTC()
+
+	if !now.Before(seen.Add(touchAfter)) && seen.Before(now) {
+		// Seen touchAfter or longer ago. The bound makes the UPDATE a
+		// no-op when another lookup (or process) has touched it since the
+		// read: last_seen_at only moves forward.
+		bound := now.Add(-max(touchAfter, time.Microsecond))
+		if _, err := s.pool.Exec(ctx, sqlTouchWebSession, now, hash, bound); err != nil {
+			return server.Session{}, server.User{}, wrap(ctx, op, err)
+		}
+	}
+	return sess, user, nil
+}
