@@ -60,8 +60,16 @@ type User struct {
 	Role         Role
 	PasswordHash string
 	Disabled     bool
-	CreatedAt    time.Time
-	UpdatedAt    time.Time
+	// CredentialVersion counts the changes that end the user's sessions:
+	// every UpdateUser with Revoke (a password change, a disable, a role
+	// change) adds one, in the transaction that revokes. A login reads it
+	// with the user and hands it to CreateSession (Session.
+	// CredentialVersion), which refuses the session if it has moved since:
+	// a login that raced such a change cannot outlive it. A new user
+	// starts at 0 (CreateUser ignores the field).
+	CredentialVersion int64
+	CreatedAt         time.Time
+	UpdatedAt         time.Time
 }
 
 // Session is one login: the family of refresh tokens that descend from it.
@@ -78,6 +86,14 @@ type Session struct {
 	ExpiresAt time.Time
 	// RevokedAt is zero while the session lives.
 	RevokedAt time.Time
+	// CredentialVersion is the user's CredentialVersion as the login read
+	// it, before checking the password. CreateSession and CreateWebSession
+	// refuse the session (ErrConflict) unless the stored user's version
+	// still equals it, checked in the transaction that inserts the
+	// session. It is stored with the session: RotateRefresh and
+	// LookupWebSession return it, and refuse (as revoked) a session whose
+	// version is not the user's current one.
+	CredentialVersion int64
 }
 
 // RefreshToken is a stored refresh token: only the SHA-256 of the token
@@ -189,7 +205,9 @@ type UserChange struct {
 	// still equals it (a re-hash at login must not overwrite a password
 	// changed meanwhile); otherwise UpdateUser returns ErrConflict.
 	IfPasswordHash *string
-	// Revoke, when set, revokes every session of the user and appends it
+	// Revoke, when set, revokes every session of the user, adds one to its
+	// CredentialVersion (so that a login that read the user before this
+	// change cannot start a session after it), and appends it
 	// (a RevokeSubject entry) and one RevokeSession entry per live session
 	// (with Revoke's Until) to the revocation log, in the same transaction
 	// as the change. The store fills in what is left zero:
@@ -207,11 +225,20 @@ const (
 	// expired or disabled. Nothing changed; the result's Session and User
 	// are zero.
 	RefreshInvalid RefreshOutcome = iota
-	// RefreshRotated: the token was current (or rotated less than Grace
-	// ago); Next is stored and is now current.
+	// RefreshRotated: the token was current; it is now rotated and Next
+	// is stored as the session's current token. Or (the result's Replay
+	// is set) the token was rotated less than Grace ago, and Next is the
+	// successor that rotation stored, still current: nothing changes, and
+	// the caller answers with that same successor again. A replay within
+	// the grace therefore never starts a second chain: the session keeps
+	// one current token, and whichever of two holders (a client and a
+	// thief) uses it second is a reuse.
 	RefreshRotated
-	// RefreshReused: a token rotated Grace or longer ago (with a zero
-	// Grace: at all) was presented again. Its session is revoked, the
+	// RefreshReused: a rotated token was presented again and cannot be
+	// answered with its successor: it was rotated Grace or longer ago
+	// (with a zero Grace: at all), or its successor (Next) is no longer
+	// current (it has been rotated in turn: the chain has moved on) or is
+	// not the one stored at its rotation. Its session is revoked, the
 	// revocation is logged and the event written, all in one transaction,
 	// which commits: RotateRefresh returns a nil error, and the caller
 	// refuses the refresh. A session already revoked makes any later
@@ -224,11 +251,16 @@ type RefreshRequest struct {
 	Hash []byte
 	// Next is the token that replaces it (SessionID is filled in by the
 	// store from the presented token's session; a zero CreatedAt becomes
-	// Now).
+	// Now). The caller derives it deterministically from the presented
+	// token (authn: an HMAC of it under a server key), so that every
+	// presentation of one token asks for the same successor: that is how
+	// a replay within the grace is recognised and answered with the
+	// successor already stored rather than a new one.
 	Next RefreshToken
 	Now  time.Time
-	// Grace is how long after its rotation a token is still accepted
-	// (concurrent refreshes from one client); zero accepts a token once.
+	// Grace is how long after its rotation a token is still answered, with
+	// its one successor, while that successor is current (concurrent
+	// refreshes from one client); zero accepts a token once.
 	Grace time.Duration
 	// Revoke is the session revocation to log on reuse (Seq and Value are
 	// filled in by the store, Kind if empty with RevokeSession, CreatedAt
@@ -242,6 +274,10 @@ type RefreshRequest struct {
 // RefreshResult is the output of RotateRefresh.
 type RefreshResult struct {
 	Outcome RefreshOutcome
+	// Replay is set with RefreshRotated when the token had already been
+	// rotated (within the grace) and Next is its stored successor,
+	// returned again; nothing was stored.
+	Replay  bool
 	Session Session
 	User    User
 }
@@ -283,15 +319,18 @@ type AuthStore interface {
 
 	// CreateSession stores a new session and its first refresh token, and
 	// ev, in one transaction. It refuses (ErrConflict) a session for a
-	// disabled user or with a scope the user's current role lacks, checked
-	// in the same transaction, so a login racing a disable or a role change
-	// cannot outlive it. rt.SessionID may be left empty. An unknown
+	// disabled user, with a scope the user's current role lacks, or whose
+	// CredentialVersion is not the user's current one, checked in the same
+	// transaction, so a login racing a password change, a disable or a
+	// role change cannot outlive it. rt.SessionID may be left empty. An unknown
 	// user gives ErrNotFound; a session id or token hash already stored
 	// gives ErrConflict.
 	CreateSession(ctx context.Context, s Session, rt RefreshToken, ev Event) error
 	// RotateRefresh looks the presented token up by hash and rotates it
 	// (see RefreshOutcome), atomically. The result's Session and User are
-	// those of the presented token. An error means nothing changed.
+	// those of the presented token. A token whose session's
+	// CredentialVersion is not the user's current one is RefreshInvalid,
+	// like one of a revoked session. An error means nothing changed.
 	RotateRefresh(ctx context.Context, req RefreshRequest) (RefreshResult, error)
 	// RevokeSession marks the session revoked (if it is not already),
 	// appends rev to the revocation log and writes ev, in one transaction.
@@ -302,7 +341,8 @@ type AuthStore interface {
 	// CreateWebSession stores a new session s, its cookie credential ws
 	// and ev, in one transaction, with exactly CreateSession's checks: an
 	// unknown user gives ErrNotFound; a disabled user, a scope the user's
-	// current role lacks (both checked in the transaction), a session id
+	// current role lacks, a CredentialVersion that is not the user's
+	// current one (all checked in the transaction), a session id
 	// or a credential hash already stored give ErrConflict. ws.Hash must
 	// be 32 bytes (a SHA-256); ws.SessionID may be left empty; a zero
 	// ws.CreatedAt becomes s.CreatedAt and a zero ws.LastSeenAt
@@ -314,8 +354,8 @@ type AuthStore interface {
 	// unknown, the session is revoked (RevokeSession, UpdateUser with
 	// Revoke: refused from the moment that commits), the session is past
 	// its absolute end (ExpiresAt <= now), the credential has been idle
-	// for idle or longer (LastSeenAt+idle <= now), or the user is
-	// disabled.
+	// for idle or longer (LastSeenAt+idle <= now), the user is disabled,
+	// or the session's CredentialVersion is not the user's current one.
 	//
 	// The returned Session's Scopes are its stored scopes that the user's
 	// CURRENT role still grants, in stored order: a role change without

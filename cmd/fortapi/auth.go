@@ -84,6 +84,18 @@ type authStack struct {
 // csrfKeyLabel derives the CSRF key from the master key.
 const csrfKeyLabel = "fortapi csrf token key v1"
 
+// refreshKeyLabel derives the refresh-successor key (authn.Options.
+// RefreshKey) from the master key, as the CSRF key is: every instance
+// sharing the master key derives the same successors.
+const refreshKeyLabel = "fortapi refresh successor key v1"
+
+// deriveKey is HMAC-SHA256(master, label): a 32-byte key for one purpose.
+func deriveKey(master []byte, label string) []byte {
+	mac := hmac.New(sha256.New, master)
+	mac.Write([]byte(label))
+	return mac.Sum(nil)
+}
+
 // openAuth builds the authentication stack on store: the key ring (sealed
 // with the master key), the token service, the revocation checker, the
 // bounded password hasher and the login service, whose options each of
@@ -118,6 +130,7 @@ func openAuth(ctx context.Context, dataDir string, store *sqlite.Store, getenv f
 	so := authn.Options{
 		Store: store, Hasher: hasher, Tokens: tokens, Revocations: revs, Keys: ring,
 		AccessLifetime: accessLifetime, Leeway: tokenLeeway, Logger: log,
+		RefreshKey: deriveKey(mk.Reveal(), refreshKeyLabel),
 	}
 	for _, f := range svcOpts {
 		f(&so)
@@ -126,9 +139,8 @@ func openAuth(ctx context.Context, dataDir string, store *sqlite.Store, getenv f
 	if err != nil {
 		return nil, err
 	}
-	mac := hmac.New(sha256.New, mk.Reveal())
-	mac.Write([]byte(csrfKeyLabel))
-	return &authStack{keys: ring, tokens: tokens, revs: revs, hasher: hasher, svc: svc, masterKey: loaded, csrfKey: mac.Sum(nil)}, nil
+	return &authStack{keys: ring, tokens: tokens, revs: revs, hasher: hasher, svc: svc, masterKey: loaded,
+		csrfKey: deriveKey(mk.Reveal(), csrfKeyLabel)}, nil
 }
 
 // loginConcurrency is how many password hashes the server runs at once:

@@ -2,6 +2,7 @@ package authn
 
 import (
 	"context"
+	"crypto/hmac"
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/base64"
@@ -40,7 +41,13 @@ const (
 	// MaxUsernameBytes is the longest username accepted (in its
 	// canonical form, server.CanonicalUsername).
 	MaxUsernameBytes = server.MaxUsernameBytes
+	// MinRefreshKeyBytes is the shortest Options.RefreshKey accepted.
+	MinRefreshKeyBytes = 32
 )
+
+// refreshSuccessorLabel prefixes a refresh token in the HMAC that derives
+// its successor (Options.RefreshKey).
+const refreshSuccessorLabel = "fortapi refresh successor v1"
 
 // Errors of the login paths. The HTTP layer maps them to RFC 6749 errors;
 // none says which check failed.
@@ -94,13 +101,24 @@ type Options struct {
 	Tokens      *token.Service     // required
 	Revocations *token.Revocations // required: the checker Tokens consults
 	Keys        *jwtkey.Ring       // required
+	// RefreshKey (required, at least MinRefreshKeyBytes of secret
+	// randomness, the same on every instance of one store) derives a
+	// refresh token's successor from the token: HMAC-SHA256(RefreshKey,
+	// "fortapi refresh successor v1" || token). Every presentation of one
+	// token asks for the same successor, so a replay within RefreshGrace
+	// is answered with the successor already stored, never a second
+	// chain, and whichever of two holders uses it second is detected.
+	// Changing it only makes replays in flight at that moment count as
+	// reuse (fail closed).
+	RefreshKey []byte
 	// AccessLifetime and Leeway are those of Tokens; revocations are kept
 	// until every token they refuse has expired (defaults 15m and 30s).
 	AccessLifetime, Leeway time.Duration
 	// RefreshLifetime is how long an unused refresh token lives (default
 	// 14 days); SessionLifetime is the absolute end of a login (default 30
-	// days); RefreshGrace is how long a rotated refresh token still works,
-	// for concurrent refreshes (default 10s).
+	// days); RefreshGrace is how long a rotated refresh token is still
+	// answered, with the same successor, for concurrent refreshes
+	// (default 10s).
 	RefreshLifetime, SessionLifetime, RefreshGrace time.Duration
 	Throttle                                       ThrottleOptions
 	// LoginFailures, when set, also bounds failed password checks per
@@ -154,6 +172,10 @@ func New(o Options) (*Service, error) {
 	if o.Store == nil || o.Hasher == nil || o.Tokens == nil || o.Revocations == nil || o.Keys == nil {
 		return nil, errors.New("authn: Store, Hasher, Tokens, Revocations and Keys are required")
 	}
+	if len(o.RefreshKey) < MinRefreshKeyBytes {
+		return nil, fmt.Errorf("authn: RefreshKey is %d bytes, want at least %d", len(o.RefreshKey), MinRefreshKeyBytes)
+	}
+	o.RefreshKey = slices.Clone(o.RefreshKey)
 	if o.Policy == nil {
 		o.Policy = password.DefaultPolicy()
 	}
@@ -380,12 +402,17 @@ func (s *Service) startSession(ctx context.Context, u server.User, scopes []stri
 	if err != nil {
 		return Tokens{}, err
 	}
-	sess := server.Session{ID: sid, UserID: u.ID, Scopes: scopes, CreatedAt: now, ExpiresAt: now.Add(s.o.SessionLifetime)}
+	// The version the login read before checking the password: a password
+	// change, disable or role change committed since makes the store
+	// refuse the session.
+	sess := server.Session{ID: sid, UserID: u.ID, Scopes: scopes, CreatedAt: now, ExpiresAt: now.Add(s.o.SessionLifetime),
+		CredentialVersion: u.CredentialVersion}
 	rt := server.RefreshToken{Hash: hash, SessionID: sid, CreatedAt: now, ExpiresAt: s.refreshExpiry(now, sess.ExpiresAt)}
 	ev := server.Event{Type: server.EventLoginSuccess, UserID: u.ID, Username: u.Username, SessionID: sid, ClientIP: clientIP}
 	if err := s.o.Store.CreateSession(ctx, sess, rt, ev); err != nil {
 		if errors.Is(err, server.ErrConflict) || errors.Is(err, server.ErrNotFound) {
-			// Disabled or changed while this login was checked.
+			// Disabled, its password or role changed while this login
+			// was checked.
 			return Tokens{}, ErrInvalidGrant
 		}
 		return Tokens{}, fmt.Errorf("authn: creating a session: %w", err)
@@ -427,9 +454,26 @@ func (s *Service) random(n int) (string, error) {
 	return base64.RawURLEncoding.EncodeToString(b), nil
 }
 
+// successor returns the refresh token that replaces refresh, and the
+// SHA-256 the store keeps: HMAC-SHA256(RefreshKey, label || refresh), in
+// the form of every refresh token (32 bytes, unpadded base64url). It is
+// unpredictable without the key and the same for every presentation of
+// refresh.
+func (s *Service) successor(refresh string) (string, []byte) {
+	mac := hmac.New(sha256.New, s.o.RefreshKey)
+	mac.Write([]byte(refreshSuccessorLabel))
+	mac.Write([]byte(refresh))
+	next := base64.RawURLEncoding.EncodeToString(mac.Sum(nil))
+	h := sha256.Sum256([]byte(next))
+	return next, h[:]
+}
+
 // Refresh exchanges a refresh token for new tokens (RFC 6749 §6), rotating
-// it. A token rotated more than RefreshGrace ago is a sign of theft: the
-// whole session is revoked at once.
+// it. The new refresh token is derived from the presented one (successor),
+// so a concurrent refresh within RefreshGrace gets the same one: there is
+// only ever one chain. A token presented again after the grace, or after
+// its successor has itself been used, is a sign of theft: the whole
+// session is revoked at once. Access tokens are issued fresh every time.
 func (s *Service) Refresh(ctx context.Context, refresh string, scopes []string, clientIP string) (Tokens, error) {
 	if len(refresh) != refreshTokenLen {
 		return Tokens{}, ErrInvalidGrant
@@ -438,10 +482,7 @@ func (s *Service) Refresh(ctx context.Context, refresh string, scopes []string, 
 		return Tokens{}, ErrInvalidGrant
 	}
 	now := s.o.Now().UTC().Truncate(time.Microsecond)
-	next, nextHash, err := s.newRefresh()
-	if err != nil {
-		return Tokens{}, err
-	}
+	next, nextHash := s.successor(refresh)
 	h := sha256.Sum256([]byte(refresh))
 	res, err := s.o.Store.RotateRefresh(ctx, server.RefreshRequest{
 		Hash: h[:],
@@ -459,6 +500,10 @@ func (s *Service) Refresh(ctx context.Context, refresh string, scopes []string, 
 	}
 	switch res.Outcome {
 	case server.RefreshRotated:
+		if res.Replay {
+			s.o.Logger.InfoContext(ctx, "refresh token presented again within the grace: answered with its successor",
+				slog.String("user_id", res.User.ID), slog.String("session_id", res.Session.ID))
+		}
 	case server.RefreshReused:
 		s.o.Revocations.RevokeSession(res.Session.ID, s.revocationUntil(now))
 		s.o.Logger.WarnContext(ctx, "refresh token reuse: session revoked",
@@ -647,6 +692,8 @@ func (s *Service) changeUser(ctx context.Context, userID string, ch server.UserC
 		return server.User{}, err
 	}
 	s.o.Revocations.RevokeSubject(userID, now)
+	// The store has also moved the user's credential version: a login
+	// that read the user before this change cannot start a session now.
 	// The user's sessions were revoked in the log: apply them here now,
 	// the other processes within SyncEvery.
 	if err := s.Sync(ctx); err != nil {

@@ -40,7 +40,7 @@ func TestRunPrunesExpiredRows(t *testing.T) {
 		t.Fatal(err)
 	}
 	svc, err := authn.New(authn.Options{Store: store, Hasher: hasher, Tokens: tokens, Revocations: revs, Keys: ring,
-		PruneEvery: 10 * time.Millisecond})
+		PruneEvery: 10 * time.Millisecond, RefreshKey: []byte("authn test refresh successor key, 32+ bytes")})
 	if err != nil {
 		t.Fatal(err)
 	}

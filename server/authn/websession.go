@@ -50,13 +50,15 @@ func (s *Service) WebLogin(ctx context.Context, in Login) (WebSession, error) {
 	if err != nil {
 		return WebSession{}, err
 	}
-	sess := server.Session{ID: sid, UserID: user.ID, Scopes: scopes, CreatedAt: now, ExpiresAt: now.Add(s.o.WebLifetime)}
+	// The credential version as the login read it, as in startSession.
+	sess := server.Session{ID: sid, UserID: user.ID, Scopes: scopes, CreatedAt: now, ExpiresAt: now.Add(s.o.WebLifetime),
+		CredentialVersion: user.CredentialVersion}
 	ws := server.WebSession{Hash: hash, SessionID: sid, CreatedAt: now, LastSeenAt: now}
 	ev := server.Event{Type: server.EventLoginSuccess, UserID: user.ID, Username: user.Username, SessionID: sid,
 		ClientIP: in.ClientIP, Detail: "web session"}
 	if err := s.o.Store.CreateWebSession(ctx, sess, ws, ev); err != nil {
 		if errors.Is(err, server.ErrConflict) || errors.Is(err, server.ErrNotFound) {
-			return WebSession{}, ErrInvalidGrant // disabled or changed while this login was checked
+			return WebSession{}, ErrInvalidGrant // disabled, password or role changed while this login was checked
 		}
 		return WebSession{}, fmt.Errorf("authn: creating a web session: %w", err)
 	}

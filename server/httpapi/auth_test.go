@@ -118,7 +118,7 @@ func newAuthEnvWith(t *testing.T, o envOptions) *authEnv {
 		}
 	}
 	e.svc, err = authn.New(authn.Options{Store: store, Hasher: hasher, Tokens: tokens, Revocations: revs, Keys: e.ring, Logger: log, Now: e.clock.Now,
-		LoginFailures: failures})
+		LoginFailures: failures, RefreshKey: []byte("httpapi test refresh successor key, 32+ bytes")})
 	if err != nil {
 		t.Fatal(err)
 	}

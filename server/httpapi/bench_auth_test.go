@@ -57,7 +57,8 @@ func protectedStack(b *testing.B, alg jwtkey.Alg) (http.Handler, string) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	svc, err := authn.New(authn.Options{Store: store, Hasher: hasher, Tokens: tokens, Revocations: revs, Keys: ring})
+	svc, err := authn.New(authn.Options{Store: store, Hasher: hasher, Tokens: tokens, Revocations: revs, Keys: ring,
+		RefreshKey: []byte("httpapi bench refresh successor key, 32+ bytes")})
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -46,17 +46,18 @@ const maxEventsPage = 1000
 // arguments. The only literals are the role and revocation kind names of
 // the schema itself.
 const (
-	userColumns  = "id, username, role, password_hash, disabled, created_at, updated_at"
-	uUserColumns = "u.id, u.username, u.role, u.password_hash, u.disabled, u.created_at, u.updated_at"
+	userColumns  = "id, username, role, password_hash, disabled, created_at, updated_at, credential_version"
+	uUserColumns = "u.id, u.username, u.role, u.password_hash, u.disabled, u.created_at, u.updated_at, u.credential_version"
 
-	sqlInsertUser     = "INSERT INTO users (" + userColumns + ") VALUES (?, ?, ?, ?, ?, ?, ?)"
+	// A new user starts at credential version 0 (the column's default).
+	sqlInsertUser     = "INSERT INTO users (id, username, role, password_hash, disabled, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?)"
 	sqlGetUser        = "SELECT " + userColumns + " FROM users WHERE id = ?"
 	sqlGetUserByName  = "SELECT " + userColumns + " FROM users WHERE lower(username) = ? AND username = ?"
 	sqlListUsers      = "SELECT " + userColumns + " FROM users WHERE id > ? ORDER BY id LIMIT ?"
-	sqlUpdateUser     = "UPDATE users SET role = ?, password_hash = ?, disabled = ?, updated_at = ? WHERE id = ?"
+	sqlUpdateUser     = "UPDATE users SET role = ?, password_hash = ?, disabled = ?, updated_at = ?, credential_version = ? WHERE id = ?"
 	sqlOtherAdminLeft = "SELECT EXISTS (SELECT 1 FROM users WHERE role = 'admin' AND disabled = 0 AND id <> ?)"
 
-	sqlInsertSession       = "INSERT INTO sessions (id, user_id, scopes, created_at, expires_at, revoked_at) VALUES (?, ?, ?, ?, ?, ?)"
+	sqlInsertSession       = "INSERT INTO sessions (id, user_id, scopes, created_at, expires_at, revoked_at, credential_version) VALUES (?, ?, ?, ?, ?, ?, ?)"
 	sqlGetSessionForRevoke = "SELECT user_id FROM sessions WHERE id = ?"
 	sqlRevokeSession       = "UPDATE sessions SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL"
 	sqlRevokeUserSessions  = "UPDATE sessions SET revoked_at = ? WHERE user_id = ? AND revoked_at IS NULL"
@@ -65,11 +66,11 @@ const (
 	// (whole seconds in tokens) cannot be.
 	sqlLogUserSessionRevocations = "INSERT INTO revocations (kind, value, not_before, until, created_at) " +
 		"SELECT 'session', id, NULL, ?, ? FROM sessions WHERE user_id = ? AND revoked_at IS NULL AND expires_at > ?"
-	sqlUserStanding = "SELECT role, disabled FROM users WHERE id = ?"
+	sqlUserStanding = "SELECT role, disabled, credential_version FROM users WHERE id = ?"
 
 	sqlInsertWebSession = "INSERT INTO web_sessions (hash, session_id, created_at, last_seen_at) VALUES (?, ?, ?, ?)"
 	// The credential with its session and user, on the read-only pool.
-	sqlFindWebSession = "SELECT w.last_seen_at, w.session_id, s.user_id, s.scopes, s.created_at, s.expires_at, s.revoked_at, " +
+	sqlFindWebSession = "SELECT w.last_seen_at, w.session_id, s.user_id, s.scopes, s.created_at, s.expires_at, s.revoked_at, s.credential_version, " +
 		uUserColumns +
 		" FROM web_sessions AS w JOIN sessions AS s ON s.id = w.session_id JOIN users AS u ON u.id = s.user_id" +
 		" WHERE w.hash = ?"
@@ -82,9 +83,13 @@ const (
 	// The presented token with its session and user, read inside the
 	// rotating transaction.
 	sqlFindRefresh = "SELECT rt.session_id, rt.expires_at, rt.rotated_at, " +
-		"s.user_id, s.scopes, s.created_at, s.expires_at, s.revoked_at, " + uUserColumns +
+		"s.user_id, s.scopes, s.created_at, s.expires_at, s.revoked_at, s.credential_version, " + uUserColumns +
 		" FROM refresh_tokens AS rt JOIN sessions AS s ON s.id = rt.session_id JOIN users AS u ON u.id = s.user_id" +
 		" WHERE rt.hash = ?"
+	// Whether a rotated token's successor (deterministic: the caller
+	// derives it from the presented token) is its session's current
+	// token: stored for that session, not rotated, not expired.
+	sqlSuccessorCurrent = "SELECT EXISTS (SELECT 1 FROM refresh_tokens WHERE hash = ? AND session_id = ? AND rotated_at IS NULL AND expires_at > ?)"
 
 	revocationColumns   = "seq, kind, value, not_before, until, created_at"
 	sqlInsertRevocation = "INSERT INTO revocations (kind, value, not_before, until, created_at) VALUES (?, ?, ?, ?, ?)"
@@ -210,7 +215,7 @@ func scanUser(sc interface{ Scan(...any) error }) (server.User, error) {
 		disabled         int64
 		created, updated int64
 	)
-	if err := sc.Scan(&u.ID, &u.Username, &role, &u.PasswordHash, &disabled, &created, &updated); err != nil {
+	if err := sc.Scan(&u.ID, &u.Username, &role, &u.PasswordHash, &disabled, &created, &updated, &u.CredentialVersion); err != nil {
 		return server.User{}, err
 	}
 	u.Role = server.Role(role)
@@ -399,6 +404,11 @@ func (s *Store) UpdateUser(ctx context.Context, id string, ch server.UserChange,
 			u.PasswordHash = *ch.PasswordHash
 		}
 		u.UpdatedAt = now
+		if ch.Revoke != nil {
+			// Every change that ends the user's sessions also ends the
+			// logins in flight: their CreateSession compares the version.
+			u.CredentialVersion++
+		}
 		if wasAdmin && (u.Role != server.RoleAdmin || u.Disabled) {
 			var others bool
 			if err := tx.QueryRowContext(rc, sqlOtherAdminLeft, id).Scan(&others); err != nil {
@@ -408,7 +418,7 @@ func (s *Store) UpdateUser(ctx context.Context, id string, ch server.UserChange,
 				return fmt.Errorf("sqlite: %s: %w", op, server.ErrLastAdmin)
 			}
 		}
-		if _, err := tx.ExecContext(rc, sqlUpdateUser, string(u.Role), u.PasswordHash, boolInt(u.Disabled), now.UnixMicro(), id); err != nil {
+		if _, err := tx.ExecContext(rc, sqlUpdateUser, string(u.Role), u.PasswordHash, boolInt(u.Disabled), now.UnixMicro(), u.CredentialVersion, id); err != nil {
 			return wrap(ctx, op, err)
 		}
 		if ch.Revoke != nil {
@@ -442,20 +452,25 @@ func checkNewSession(sess server.Session) (string, error) {
 		return "", errors.New("empty session or user id")
 	case sess.CreatedAt.IsZero() || sess.ExpiresAt.IsZero():
 		return "", errors.New("zero CreatedAt or ExpiresAt")
+	case sess.CredentialVersion < 0:
+		return "", errors.New("negative CredentialVersion")
 	}
 	return joinScopes(sess.Scopes)
 }
 
 // insertSession stores sess, already checked (scopes is its stored form),
 // on tx, after checking in the same transaction that its user exists
-// (ErrNotFound), is enabled and that its current role grants every scope
-// of sess (ErrConflict): a login that raced a disable or a role change
-// must not start a session with what the user no longer has. A session id
-// already stored is ErrConflict. ctx is the caller's, for wrap.
+// (ErrNotFound), is enabled, that its credential version is still the one
+// the login read and that its current role grants every scope of sess
+// (ErrConflict): a login that raced a password change, a disable or a
+// role change must not start a session with what the user no longer has.
+// A session id already stored is ErrConflict. ctx is the caller's, for
+// wrap.
 func insertSession(ctx, rc context.Context, tx *sql.Tx, op string, sess server.Session, scopes string) error {
 	var role string
 	var disabled int
-	err := tx.QueryRowContext(rc, sqlUserStanding, sess.UserID).Scan(&role, &disabled)
+	var version int64
+	err := tx.QueryRowContext(rc, sqlUserStanding, sess.UserID).Scan(&role, &disabled, &version)
 	switch {
 	case errors.Is(err, sql.ErrNoRows):
 		return fmt.Errorf("sqlite: %s: no such user: %w", op, server.ErrNotFound)
@@ -463,6 +478,8 @@ func insertSession(ctx, rc context.Context, tx *sql.Tx, op string, sess server.S
 		return wrap(ctx, op, err)
 	case disabled != 0:
 		return fmt.Errorf("sqlite: %s: the user is disabled: %w", op, server.ErrConflict)
+	case version != sess.CredentialVersion:
+		return fmt.Errorf("sqlite: %s: the user's credentials changed after the login read them: %w", op, server.ErrConflict)
 	}
 	granted := server.Role(role).Scopes()
 	for _, sc := range sess.Scopes {
@@ -471,7 +488,7 @@ func insertSession(ctx, rc context.Context, tx *sql.Tx, op string, sess server.S
 		}
 	}
 	_, err = tx.ExecContext(rc, sqlInsertSession, sess.ID, sess.UserID, scopes,
-		sess.CreatedAt.UnixMicro(), sess.ExpiresAt.UnixMicro(), nullTime(sess.RevokedAt))
+		sess.CreatedAt.UnixMicro(), sess.ExpiresAt.UnixMicro(), nullTime(sess.RevokedAt), sess.CredentialVersion)
 	switch {
 	case isUniqueViolation(err):
 		return fmt.Errorf("sqlite: %s: session id taken: %w", op, server.ErrConflict)
@@ -589,11 +606,12 @@ func (s *Store) LookupWebSession(ctx context.Context, hash []byte, now time.Time
 		sessCreated, sessExpires  int64
 		uID, uName, uRole, uHash  string
 		uDisabled, uCreated, uUpd int64
+		uVersion                  int64
 	)
 	err := s.findWebSession.QueryRowContext(ctx, hash).Scan(
 		&lastSeen, &sess.ID,
-		&sess.UserID, &scopes, &sessCreated, &sessExpires, &sessRevoked,
-		&uID, &uName, &uRole, &uHash, &uDisabled, &uCreated, &uUpd)
+		&sess.UserID, &scopes, &sessCreated, &sessExpires, &sessRevoked, &sess.CredentialVersion,
+		&uID, &uName, &uRole, &uHash, &uDisabled, &uCreated, &uUpd, &uVersion)
 	if errors.Is(err, sql.ErrNoRows) {
 		return server.Session{}, server.User{}, server.ErrNotFound
 	}
@@ -601,12 +619,14 @@ func (s *Store) LookupWebSession(ctx context.Context, hash []byte, now time.Time
 		return server.Session{}, server.User{}, wrap(ctx, op, err)
 	}
 	seen := fromMicro(lastSeen)
-	if sessRevoked.Valid || now.UnixMicro() >= sessExpires || uDisabled != 0 || !now.Before(seen.Add(idle)) {
+	if sessRevoked.Valid || now.UnixMicro() >= sessExpires || uDisabled != 0 || !now.Before(seen.Add(idle)) ||
+		sess.CredentialVersion != uVersion {
 		return server.Session{}, server.User{}, server.ErrNotFound
 	}
 	user := server.User{
 		ID: uID, Username: uName, Role: server.Role(uRole), PasswordHash: uHash,
 		Disabled: uDisabled != 0, CreatedAt: fromMicro(uCreated), UpdatedAt: fromMicro(uUpd),
+		CredentialVersion: uVersion,
 	}
 	// Defence in depth: only the scopes the role grants now. A demotion
 	// without Revoke leaves the session alive but takes the scopes away.
@@ -640,7 +660,9 @@ func (s *Store) LookupWebSession(ctx context.Context, hash []byte, now time.Time
 
 // RotateRefresh implements server.AuthStore. The presented token, its
 // session and its user are read in the transaction that rotates it, so two
-// refreshes with one token are decided one after the other. A Reused
+// refreshes with one token are decided one after the other: the first
+// rotates it and stores its successor, the next ones (within the grace)
+// find that successor stored and current and store nothing. A Reused
 // outcome commits (the session's revocation must stick) and returns a nil
 // error.
 func (s *Store) RotateRefresh(ctx context.Context, req server.RefreshRequest) (server.RefreshResult, error) {
@@ -683,11 +705,12 @@ func (s *Store) RotateRefresh(ctx context.Context, req server.RefreshRequest) (s
 			sessCreated, sessExpires  int64
 			uID, uName, uRole, uHash  string
 			uDisabled, uCreated, uUpd int64
+			uVersion                  int64
 		)
 		err := tx.QueryRowContext(rc, sqlFindRefresh, req.Hash).Scan(
 			&sess.ID, &rtExpires, &rtRotated,
-			&sess.UserID, &scopes, &sessCreated, &sessExpires, &sessRevoked,
-			&uID, &uName, &uRole, &uHash, &uDisabled, &uCreated, &uUpd)
+			&sess.UserID, &scopes, &sessCreated, &sessExpires, &sessRevoked, &sess.CredentialVersion,
+			&uID, &uName, &uRole, &uHash, &uDisabled, &uCreated, &uUpd, &uVersion)
 		if errors.Is(err, sql.ErrNoRows) {
 			res = server.RefreshResult{Outcome: server.RefreshInvalid}
 			return nil
@@ -695,7 +718,8 @@ func (s *Store) RotateRefresh(ctx context.Context, req server.RefreshRequest) (s
 		if err != nil {
 			return wrap(ctx, op, err)
 		}
-		if now.UnixMicro() >= rtExpires || now.UnixMicro() >= sessExpires || sessRevoked.Valid || uDisabled != 0 {
+		if now.UnixMicro() >= rtExpires || now.UnixMicro() >= sessExpires || sessRevoked.Valid || uDisabled != 0 ||
+			sess.CredentialVersion != uVersion {
 			res = server.RefreshResult{Outcome: server.RefreshInvalid}
 			return nil
 		}
@@ -705,32 +729,46 @@ func (s *Store) RotateRefresh(ctx context.Context, req server.RefreshRequest) (s
 		user := server.User{
 			ID: uID, Username: uName, Role: server.Role(uRole), PasswordHash: uHash,
 			Disabled: uDisabled != 0, CreatedAt: fromMicro(uCreated), UpdatedAt: fromMicro(uUpd),
+			CredentialVersion: uVersion,
 		}
 
 		if rtRotated.Valid {
-			// Presented again. Within the grace window it is a client's
-			// concurrent refresh and gets a token of its own; later, the
-			// token was stolen (or the client replayed it): end the session.
+			// Presented again. Within the grace window, while the
+			// successor its rotation stored is still the session's
+			// current token, it is a client's concurrent refresh: it gets
+			// that same successor (Next, derived from the presented token
+			// by the caller), never a second chain. Otherwise the token
+			// was stolen (or the client replayed it late): end the
+			// session.
 			since := now.Sub(fromMicro(rtRotated.Int64))
-			if req.Grace <= 0 || since >= req.Grace {
-				if _, err := tx.ExecContext(rc, sqlRevokeSession, now.UnixMicro(), sess.ID); err != nil {
+			if req.Grace > 0 && since < req.Grace {
+				var current bool
+				if err := tx.QueryRowContext(rc, sqlSuccessorCurrent, next.Hash, sess.ID, now.UnixMicro()).Scan(&current); err != nil {
 					return wrap(ctx, op, err)
 				}
-				if err := execRevocation(rc, tx, withValue(rev, sess.ID)); err != nil {
-					return wrap(ctx, op, err)
+				if current {
+					res = server.RefreshResult{Outcome: server.RefreshRotated, Replay: true, Session: sess, User: user}
+					return nil
 				}
-				ev := req.Event
-				if ev.Type == "" {
-					ev.Type = server.EventRefreshReuse
-				}
-				if err := s.execEvent(rc, tx, fillEvent(ev, now, user.ID, user.Username, sess.ID)); err != nil {
-					return wrap(ctx, op, err)
-				}
-				sess.RevokedAt = now
-				res = server.RefreshResult{Outcome: server.RefreshReused, Session: sess, User: user}
-				return nil
 			}
-		} else if _, err := tx.ExecContext(rc, sqlRotateRefresh, now.UnixMicro(), req.Hash); err != nil {
+			if _, err := tx.ExecContext(rc, sqlRevokeSession, now.UnixMicro(), sess.ID); err != nil {
+				return wrap(ctx, op, err)
+			}
+			if err := execRevocation(rc, tx, withValue(rev, sess.ID)); err != nil {
+				return wrap(ctx, op, err)
+			}
+			ev := req.Event
+			if ev.Type == "" {
+				ev.Type = server.EventRefreshReuse
+			}
+			if err := s.execEvent(rc, tx, fillEvent(ev, now, user.ID, user.Username, sess.ID)); err != nil {
+				return wrap(ctx, op, err)
+			}
+			sess.RevokedAt = now
+			res = server.RefreshResult{Outcome: server.RefreshReused, Session: sess, User: user}
+			return nil
+		}
+		if _, err := tx.ExecContext(rc, sqlRotateRefresh, now.UnixMicro(), req.Hash); err != nil {
 			return wrap(ctx, op, err)
 		}
 		_, err = tx.ExecContext(rc, sqlInsertRefresh, next.Hash, sess.ID, next.CreatedAt.UnixMicro(), next.ExpiresAt.UnixMicro())

@@ -91,7 +91,8 @@
 //
 // # Tables
 //
-// Migration 0001 holds items; 0002 adds authentication; 0003 web sessions:
+// Migration 0001 holds items; 0002 adds authentication; 0003 web sessions;
+// 0004 credential versions:
 //
 //   - users: the username is unique under an index on lower(username),
 //     so A-Z equal a-z and every other byte (NUL included) must match;
@@ -99,7 +100,9 @@
 //     Role and the disabled flag are CHECKed. Users are never deleted.
 //   - sessions (user_id references users) and refresh_tokens (the SHA-256
 //     of each token as a BLOB key; session_id references sessions; a NULL
-//     rotated_at marks the current token of the session). Scopes are
+//     rotated_at marks the current token of the session; a replay within
+//     the grace is answered only with the successor its rotation stored,
+//     while that is current, so a session has one current token). Scopes are
 //     stored space-separated and must be RFC 6749 scope-tokens.
 //   - revocations: the append-only log (seq AUTOINCREMENT, never reused)
 //     that every process replays; indexed on until for pruning.
@@ -116,6 +119,11 @@
 //     one UPDATE on the one-statement fast path. PruneExpired deletes a
 //     credential with its session, not earlier: one that is idle or whose
 //     session is revoked is refused by LookupWebSession meanwhile.
+//   - credential_version (0004) on users and sessions: UpdateUser with
+//     Revoke increments the user's; a session is inserted only with the
+//     user's current version (checked in the inserting transaction) and
+//     refused by RotateRefresh and LookupWebSession once it lags. Both
+//     start at 0 for rows older than 0004.
 //
 // items.owner_id has no foreign key to users: the item contract suite uses
 // owners without user rows, and users are never deleted anyway.

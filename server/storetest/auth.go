@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/rand"
+	"crypto/sha256"
 	"errors"
 	"fmt"
 	"slices"
@@ -37,6 +38,11 @@ var authTests = []struct {
 	{"RefreshRotation", testRefreshRotation},
 	{"RefreshInvalid", testRefreshInvalid},
 	{"RefreshConcurrent", testRefreshConcurrent},
+	{"RefreshGraceSameSuccessor", testRefreshGraceSameSuccessor},
+	{"RefreshGraceChainMovedOn", testRefreshGraceChainMovedOn},
+	{"RefreshTheftRace", testRefreshTheftRace},
+	{"CredentialVersion", testCredentialVersion},
+	{"CredentialVersionRefusesStaleLogin", testCredentialVersionRefusesStaleLogin},
 	{"RevokeSession", testRevokeSession},
 	{"Revocations", testRevocations},
 	{"PruneExpired", testPruneExpired},
@@ -100,15 +106,17 @@ func tokenHash(t testing.TB) []byte {
 }
 
 // login creates a session of u at t0 that lasts a day, and returns it with
-// the hash of its first refresh token.
+// the hash of its first refresh token. u's CredentialVersion is the one the
+// login read.
 func login(t testing.TB, s server.Store, u server.User) (server.Session, []byte) {
 	t.Helper()
 	sess := server.Session{
-		ID:        newID(t),
-		UserID:    u.ID,
-		Scopes:    u.Role.Scopes(),
-		CreatedAt: t0,
-		ExpiresAt: t0.Add(day),
+		ID:                newID(t),
+		UserID:            u.ID,
+		Scopes:            u.Role.Scopes(),
+		CreatedAt:         t0,
+		ExpiresAt:         t0.Add(day),
+		CredentialVersion: u.CredentialVersion,
 	}
 	h := tokenHash(t)
 	rt := server.RefreshToken{Hash: h, CreatedAt: t0, ExpiresAt: t0.Add(day)}
@@ -119,12 +127,21 @@ func login(t testing.TB, s server.Store, u server.User) (server.Session, []byte)
 	return sess, h
 }
 
-// refreshReq asks to rotate hash at now with the grace, for a new token.
+// successor is the hash of the token that replaces the token with the hash
+// h, derived from it deterministically as the contract asks of callers
+// (authn derives it with an HMAC of the token under a server key; any
+// fixed function serves the contract).
+func successor(h []byte) []byte {
+	sum := sha256.Sum256(append([]byte("storetest successor\x00"), h...))
+	return sum[:]
+}
+
+// refreshReq asks to rotate hash at now with the grace, for its successor.
 func refreshReq(t testing.TB, hash []byte, now time.Time, grace time.Duration) server.RefreshRequest {
 	t.Helper()
 	return server.RefreshRequest{
 		Hash:   hash,
-		Next:   server.RefreshToken{Hash: tokenHash(t), CreatedAt: now, ExpiresAt: now.Add(day)},
+		Next:   server.RefreshToken{Hash: successor(hash), CreatedAt: now, ExpiresAt: now.Add(day)},
 		Now:    now,
 		Grace:  grace,
 		Revoke: server.Revocation{Until: now.Add(2 * day)},
@@ -224,6 +241,9 @@ func diffUser(got, want server.User) string {
 	}
 	if got.Disabled != want.Disabled {
 		field("Disabled", got.Disabled, want.Disabled)
+	}
+	if got.CredentialVersion != want.CredentialVersion {
+		field("CredentialVersion", got.CredentialVersion, want.CredentialVersion)
 	}
 	for _, tt := range []struct {
 		name      string
@@ -517,6 +537,9 @@ func testUpdateUser(t *testing.T, s server.Store) {
 			want := u
 			tc.edit(&want)
 			want.UpdatedAt = now
+			if tc.revoke {
+				want.CredentialVersion++
+			}
 			wantUser(t, got, want)
 			wantUser(t, mustGetUser(t, s, u.ID), want)
 
@@ -813,9 +836,15 @@ func testRefreshRotation(t *testing.T, s server.Store) {
 	}
 	h1 := req1.Next.Hash
 
-	// The old token again within the grace window: a concurrent refresh.
+	// The old token again within the grace window: a concurrent refresh,
+	// answered with the same successor, stored once.
 	req2 := refreshReq(t, h0, at(time.Minute+grace-time.Microsecond), grace)
-	wantOutcome(t, s, req2, server.RefreshRotated)
+	if res := wantOutcome(t, s, req2, server.RefreshRotated); !res.Replay || !bytes.Equal(req2.Next.Hash, h1) {
+		t.Errorf("replay within the grace: Replay %v, want true, for the same successor", res.Replay)
+	}
+	if res.Replay {
+		t.Error("the first rotation came back as a replay")
+	}
 
 	// The new token rotates on.
 	req3 := refreshReq(t, h1, at(2*time.Minute), grace)
@@ -847,7 +876,7 @@ func testRefreshRotation(t *testing.T, s server.Store) {
 
 	// Now every token of the family is dead, the newest included, and
 	// nothing more is logged.
-	for name, h := range map[string][]byte{"newest": h3, "grace sibling": req2.Next.Hash, "rotated": h1, "reused": h0, "never stored": req4.Next.Hash} {
+	for name, h := range map[string][]byte{"newest": h3, "rotated": h1, "reused": h0, "never stored": successor(h3)} {
 		t.Run("after reuse, "+name, func(t *testing.T) {
 			wantOutcome(t, s, refreshReq(t, h, reuseAt.Add(time.Second), grace), server.RefreshInvalid)
 		})
@@ -990,18 +1019,35 @@ func testRefreshConcurrent(t *testing.T, s server.Store) {
 		return c
 	}
 
-	t.Run("within grace all rotate", func(t *testing.T) {
+	t.Run("within grace all get the same successor", func(t *testing.T) {
 		sess, h := login(t, s, u)
 		reqs, results := race(t, h, time.Minute)
 		if c := count(results); c[server.RefreshRotated] != n {
 			t.Fatalf("outcomes %v, want %d Rotated", c, n)
 		}
-		// Every new token is stored and current.
-		for i, req := range reqs {
-			if results[i].Session.ID != sess.ID {
-				t.Errorf("result %d names session %q", i, results[i].Session.ID)
+		// One rotation stored the successor; every other request was a
+		// replay answered with it. No second chain exists.
+		replays := 0
+		for i, r := range results {
+			if r.Session.ID != sess.ID {
+				t.Errorf("result %d names session %q", i, r.Session.ID)
 			}
-			wantOutcome(t, s, refreshReq(t, req.Next.Hash, t0.Add(2*time.Minute), 0), server.RefreshRotated)
+			if !bytes.Equal(reqs[i].Next.Hash, successor(h)) {
+				t.Fatalf("request %d asks for another successor", i)
+			}
+			if r.Replay {
+				replays++
+			}
+		}
+		if replays != n-1 {
+			t.Errorf("%d replays, want %d (one rotation, the rest answered with its successor)", replays, n-1)
+		}
+		// The client carries on with the successor, and the chain with it.
+		next := successor(h)
+		wantOutcome(t, s, refreshReq(t, next, t0.Add(2*time.Minute), time.Minute), server.RefreshRotated)
+		wantOutcome(t, s, refreshReq(t, successor(next), t0.Add(3*time.Minute), time.Minute), server.RefreshRotated)
+		if evs := events(t, s, server.EventFilter{Type: server.EventRefreshReuse, UserID: u.ID}); len(evs) != 0 {
+			t.Errorf("reuse events %+v after concurrent refreshes of one client, want none", evs)
 		}
 	})
 	t.Run("zero grace: one rotates, the family dies", func(t *testing.T) {

@@ -29,11 +29,12 @@ const (
 func webLogin(t testing.TB, s server.Store, u server.User, edit func(*server.Session, *server.WebSession)) (server.Session, []byte) {
 	t.Helper()
 	sess := server.Session{
-		ID:        newID(t),
-		UserID:    u.ID,
-		Scopes:    u.Role.Scopes(),
-		CreatedAt: t0,
-		ExpiresAt: t0.Add(day),
+		ID:                newID(t),
+		UserID:            u.ID,
+		Scopes:            u.Role.Scopes(),
+		CreatedAt:         t0,
+		ExpiresAt:         t0.Add(day),
+		CredentialVersion: u.CredentialVersion,
 	}
 	ws := server.WebSession{Hash: tokenHash(t), CreatedAt: t0}
 	if edit != nil {
@@ -176,8 +177,8 @@ func testWebSessionLookup(t *testing.T, s server.Store) {
 			}
 			webGone(t, s, h1, now.Add(time.Minute))
 			webGone(t, s, h2, now.Add(time.Minute))
-			// A new login works.
-			_, h3 := webLogin(t, s, u, func(sess *server.Session, ws *server.WebSession) {
+			// A new login, which reads the user as it is now, works.
+			_, h3 := webLogin(t, s, mustGetUser(t, s, u.ID), func(sess *server.Session, ws *server.WebSession) {
 				sess.CreatedAt, ws.CreatedAt = now, now
 			})
 			webAlive(t, s, h3, now.Add(time.Minute))
