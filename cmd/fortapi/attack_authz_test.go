@@ -1520,10 +1520,39 @@ func (e *atkEnv) api2Cases(t *testing.T) []atkCase {
 				t.Errorf("refresh after logout: %d %s", c, b)
 			}
 		}},
+		atkCase{name: "a refresh token replayed within the grace gets the same successor, and a replay after the chain moved on revokes it", fn: func(t *testing.T) {
+			// DESIGN §5: a concurrent-refresh grace may answer a replay with
+			// the same successor, never a second chain. Was finding F3: the
+			// replay minted an independent pair that lived on unnoticed.
+			u := e.createUser(t, "replay", "user")
+			c, legit, b := e.refresh(t, u.refresh, "")
+			if c != 200 {
+				t.Fatalf("first refresh: %d %s", c, b)
+			}
+			c, stolen, b := e.refresh(t, u.refresh, "")
+			if c != 200 || stolen.RefreshToken != legit.RefreshToken {
+				t.Fatalf("a replay within the grace: %d %s; want 200 with the same successor", c, b)
+			}
+			c, next, b := e.refresh(t, legit.RefreshToken, "")
+			if c != 200 {
+				t.Fatalf("the client refreshes with the successor: %d %s", c, b)
+			}
+			c, next2, b := e.refresh(t, next.RefreshToken, "")
+			if c != 200 {
+				t.Fatalf("the client refreshes again: %d %s", c, b)
+			}
+			if c, _, b := e.refresh(t, u.refresh, ""); c != 400 || !strings.Contains(b, "invalid_grant") {
+				t.Errorf("the first token replayed after the chain moved on: %d %s, want 400 invalid_grant", c, b)
+			}
+			if c, _, b := e.refresh(t, next2.RefreshToken, ""); c != 400 {
+				t.Errorf("the family's current refresh token after the reuse: %d %s, want 400", c, b)
+			}
+			expectStatus(t, "the family's access token after the reuse", e.do(t, "GET", "/protected", next2.AccessToken, "", ""), 401)
+		}},
 		atkCase{name: "refresh token reuse (after 11s) revokes the whole session", fn: func(t *testing.T) {
-			// Reuse within the server's grace window is TestAttackFindings F3.
 			time.Sleep(time.Until(e.frankRotatedAt.Add(11 * time.Second)))
 			expectStatus(t, "control: frank's current access token", e.do(t, "GET", "/protected", e.frankNew.AccessToken, "", ""), 200)
+			before := e.auditCount(t, "token.refresh_reuse")
 			if c, _, b := e.refresh(t, e.frankOld, ""); c != 400 || !strings.Contains(b, "invalid_grant") {
 				t.Errorf("reused refresh token: %d %s, want 400 invalid_grant", c, b)
 			}
@@ -1531,8 +1560,8 @@ func (e *atkEnv) api2Cases(t *testing.T) []atkCase {
 				t.Errorf("the session's newer refresh token still works after the reuse: %d %s", c, b)
 			}
 			expectStatus(t, "the session's access token after the reuse", e.do(t, "GET", "/protected", e.frankNew.AccessToken, "", ""), 401)
-			if n := e.auditCount(t, "token.refresh_reuse"); n != 1 {
-				t.Errorf("the audit shows %d refresh token reuses, want 1", n)
+			if n := e.auditCount(t, "token.refresh_reuse"); n != before+1 {
+				t.Errorf("the audit shows %d refresh token reuses, want %d", n, before+1)
 			}
 		}},
 		atkCase{name: "demoting an admin revokes the admin token at once", fn: func(t *testing.T) {
@@ -1612,41 +1641,4 @@ func (e *atkEnv) api2Cases(t *testing.T) []atkCase {
 		}},
 	)
 	return cases
-}
-
-// TestAttackFindings holds the attacks that get past DESIGN.md's wording
-// and are kept on purpose for now. F3: a rotated refresh token presented
-// again within the 10-second grace for concurrent refreshes
-// (authn.DefaultRefreshGrace, documented in docs/authentication.md) mints
-// another pair instead of revoking the family. Run with
-// FORTAPI_ATTACK_FINDINGS=1; it fails while the grace exists.
-func TestAttackFindings(t *testing.T) {
-	if os.Getenv("FORTAPI_ATTACK_FINDINGS") == "" {
-		t.Skip("known finding F3 (refresh grace); see the comment")
-	}
-	e := newAtkEnv(t)
-	e.runCases(t, []atkCase{
-		// F3: DESIGN §5: "presenting a rotated one again revokes its whole
-		// family". Within a grace window after the rotation it instead
-		// mints another token pair, and that branch lives on unnoticed.
-		{name: "F3: a rotated refresh token presented again at once is refused", fn: func(t *testing.T) {
-			u := e.createUser(t, "replay", "user")
-			c, legit, b := e.refresh(t, u.refresh, "")
-			if c != 200 {
-				t.Fatalf("first refresh: %d %s", c, b)
-			}
-			c, stolen, b := e.refresh(t, u.refresh, "")
-			if c != 400 || !strings.Contains(b, "invalid_grant") {
-				t.Errorf("the rotated refresh token presented again: %d (a new pair, scope %q), want 400 invalid_grant", c, stolen.Scope)
-			}
-			if c != 200 {
-				return
-			}
-			c1, _, _ := e.refresh(t, stolen.RefreshToken, "")
-			c2, _, _ := e.refresh(t, legit.RefreshToken, "")
-			if c1 == 200 && c2 == 200 {
-				t.Errorf("the replayed branch and the legitimate branch both keep refreshing")
-			}
-		}},
-	})
 }
