@@ -84,6 +84,19 @@ type authStack struct {
 // csrfKeyLabel derives the CSRF key from the master key.
 const csrfKeyLabel = "fortapi csrf token key v1"
 
+// deviceKeyLabel derives the key of login device credentials
+// (authn.Options.DeviceKey) from the master key, as csrfKeyLabel does:
+// every instance sharing the master key trusts the same devices, and
+// rotating the master key makes every device credential worthless.
+const deviceKeyLabel = "fortapi device credential key v1"
+
+// deriveKey is HMAC-SHA256(master key, label).
+func deriveKey(master []byte, label string) []byte {
+	mac := hmac.New(sha256.New, master)
+	mac.Write([]byte(label))
+	return mac.Sum(nil)
+}
+
 // openAuth builds the authentication stack on store: the key ring (sealed
 // with the master key), the token service, the revocation checker, the
 // bounded password hasher and the login service, whose options each of
@@ -118,6 +131,7 @@ func openAuth(ctx context.Context, dataDir string, store *sqlite.Store, getenv f
 	so := authn.Options{
 		Store: store, Hasher: hasher, Tokens: tokens, Revocations: revs, Keys: ring,
 		AccessLifetime: accessLifetime, Leeway: tokenLeeway, Logger: log,
+		DeviceKey: deriveKey(mk.Reveal(), deviceKeyLabel),
 	}
 	for _, f := range svcOpts {
 		f(&so)
@@ -126,9 +140,8 @@ func openAuth(ctx context.Context, dataDir string, store *sqlite.Store, getenv f
 	if err != nil {
 		return nil, err
 	}
-	mac := hmac.New(sha256.New, mk.Reveal())
-	mac.Write([]byte(csrfKeyLabel))
-	return &authStack{keys: ring, tokens: tokens, revs: revs, hasher: hasher, svc: svc, masterKey: loaded, csrfKey: mac.Sum(nil)}, nil
+	return &authStack{keys: ring, tokens: tokens, revs: revs, hasher: hasher, svc: svc, masterKey: loaded,
+		csrfKey: deriveKey(mk.Reveal(), csrfKeyLabel)}, nil
 }
 
 // loginConcurrency is how many password hashes the server runs at once:

@@ -661,7 +661,7 @@ func TestAuthLogsHoldNoSecrets(t *testing.T) {
 	e.tokenReq(url.Values{"grant_type": {"password"}, "username": {"alice"}, "password": {"wrong-password-here"}})
 	e.call("POST", "/logout", "", "", bearer(tr.AccessToken))
 	logs := e.logs.String()
-	for _, secret := range []string{alicePass, "wrong-password-here", tr.AccessToken, tr.RefreshToken} {
+	for _, secret := range []string{alicePass, "wrong-password-here", tr.AccessToken, tr.RefreshToken, tr.DeviceToken} {
 		if strings.Contains(logs, secret) {
 			t.Errorf("the log holds a secret: %.20s...", secret)
 		}
@@ -673,7 +673,7 @@ func TestAuthLogsHoldNoSecrets(t *testing.T) {
 	types := map[string]int{}
 	for _, ev := range evs {
 		types[ev.Type]++
-		for _, secret := range []string{alicePass, "wrong-password-here", tr.AccessToken, tr.RefreshToken} {
+		for _, secret := range []string{alicePass, "wrong-password-here", tr.AccessToken, tr.RefreshToken, tr.DeviceToken} {
 			if strings.Contains(ev.Detail+ev.Username, secret) {
 				t.Errorf("an event holds a secret: %+v", ev)
 			}
