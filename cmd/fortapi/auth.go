@@ -89,6 +89,12 @@ const csrfKeyLabel = "fortapi csrf token key v1"
 // sharing the master key derives the same successors.
 const refreshKeyLabel = "fortapi refresh successor key v1"
 
+// deviceKeyLabel derives the key of login device credentials
+// (authn.Options.DeviceKey) from the master key, as csrfKeyLabel does:
+// every instance sharing the master key trusts the same devices, and
+// rotating the master key makes every device credential worthless.
+const deviceKeyLabel = "fortapi device credential key v1"
+
 // deriveKey is HMAC-SHA256(master, label): a 32-byte key for one purpose.
 func deriveKey(master []byte, label string) []byte {
 	mac := hmac.New(sha256.New, master)
@@ -131,6 +137,7 @@ func openAuth(ctx context.Context, dataDir string, store *sqlite.Store, getenv f
 		Store: store, Hasher: hasher, Tokens: tokens, Revocations: revs, Keys: ring,
 		AccessLifetime: accessLifetime, Leeway: tokenLeeway, Logger: log,
 		RefreshKey: deriveKey(mk.Reveal(), refreshKeyLabel),
+		DeviceKey: deriveKey(mk.Reveal(), deviceKeyLabel),
 	}
 	for _, f := range svcOpts {
 		f(&so)

@@ -73,11 +73,13 @@ func (e *ThrottledError) Error() string {
 // FailureLimiter bounds failed password checks per username: Options.
 // LoginFailures. A *ratelimit.Limiter with a spec such as "5/minute"
 // implements it, in memory or on Redis (then the bound holds across every
-// instance, unlike the in-memory throttle). Only failures count: the
-// Service peeks (Peek) before checking a password and refuses the attempt
-// when no failure is left, and takes one (Check) after a failure. Keys are
-// "username:" and the canonical username (server.CanonicalUsername; see
-// throttleKey for a name without one), whether or not it exists.
+// instance, unlike the in-memory throttle). Only failures of untrusted
+// logins count (those without a valid device credential, see
+// ThrottleOptions): the Service peeks (Peek) before checking the password
+// of an untrusted login and refuses the attempt when no failure is left,
+// and takes one (Check) after its failure; trusted logins neither peek
+// nor count, so they are never refused by it. Keys are "username:" and
+// the canonical username (throttleKey), whether or not it exists.
 type FailureLimiter interface {
 	Peek(ctx context.Context, key string) (ratelimit.Result, error)
 	Check(ctx context.Context, key string) (ratelimit.Result, error)
@@ -122,13 +124,23 @@ type Options struct {
 	RefreshLifetime, SessionLifetime, RefreshGrace time.Duration
 	Throttle                                       ThrottleOptions
 	// LoginFailures, when set, also bounds failed password checks per
-	// username (Login and ChangePassword), next to the throttle: an
-	// attempt is refused with a *ThrottledError while the username has no
-	// failure left. Nil (the default): only the throttle applies.
+	// username (untrusted logins and ChangePassword), next to the
+	// throttle: such an attempt is refused with a *ThrottledError while
+	// the username has no failure left. Logins with a valid device
+	// credential are not counted nor refused by it. Nil (the default):
+	// only the throttle applies.
 	// Concurrent attempts that all peek before any fails can exceed it by
 	// at most the number of attempts in flight, which the bounded password
 	// hasher caps.
 	LoginFailures FailureLimiter
+	// DeviceKey signs device credentials (see device.go): at least
+	// MinDeviceKeyBytes of secret key, the same on every instance so that
+	// a credential from one is trusted by all. Nil (the default): a random
+	// key for this process only, so credentials are trusted until it
+	// restarts. DeviceLifetime is how long a credential is trusted
+	// (default DefaultDeviceLifetime, a year).
+	DeviceKey      []byte
+	DeviceLifetime time.Duration
 	// SyncEvery is how often the revocation log is replayed from the store
 	// (default 250ms): a revocation made by another process (the CLI)
 	// takes effect within it. KeysEvery is how often the key ring is
@@ -195,6 +207,7 @@ func New(o Options) (*Service, error) {
 	def(&o.WebLifetime, DefaultWebLifetime)
 	def(&o.WebIdle, DefaultWebIdle)
 	def(&o.WebTouch, DefaultWebTouch)
+	def(&o.DeviceLifetime, DefaultDeviceLifetime)
 	if o.WebTouch >= o.WebIdle {
 		return nil, errors.New("authn: WebTouch must be shorter than WebIdle")
 	}
@@ -210,6 +223,17 @@ func New(o Options) (*Service, error) {
 	if o.Rand == nil {
 		o.Rand = rand.Reader
 	}
+	switch {
+	case o.DeviceKey == nil:
+		o.DeviceKey = make([]byte, MinDeviceKeyBytes)
+		if _, err := io.ReadFull(o.Rand, o.DeviceKey); err != nil {
+			return nil, fmt.Errorf("authn: generating a device key: %w", err)
+		}
+	case len(o.DeviceKey) < MinDeviceKeyBytes:
+		return nil, fmt.Errorf("authn: DeviceKey must be at least %d bytes", MinDeviceKeyBytes)
+	default:
+		o.DeviceKey = slices.Clone(o.DeviceKey)
+	}
 	return &Service{o: o, throttle: newThrottle(o.Throttle), names: make(map[string]string)}, nil
 }
 
@@ -219,6 +243,10 @@ type Tokens struct {
 	ExpiresIn    time.Duration
 	RefreshToken string
 	Scopes       []string
+	// DeviceToken is a fresh device credential for the account (a
+	// password login only; "" for a refresh): presented as Login.Device
+	// at later logins, it exempts them from failures made elsewhere.
+	DeviceToken string
 }
 
 // Login is the input of Login.
@@ -227,6 +255,11 @@ type Login struct {
 	// Scopes narrows the grant; nil asks for everything the role grants.
 	Scopes   []string
 	ClientIP string
+	// Device is the device credential the client presents (POST /token's
+	// device_token, the __Host-device cookie); "" for none. One that is
+	// malformed, forged, expired, locked out or for another account is
+	// ignored: the login is then untrusted (see ThrottleOptions).
+	Device string
 }
 
 // throttleKey is the account a login attempt counts against, for the
@@ -287,7 +320,24 @@ func (s *Service) Login(ctx context.Context, in Login) (Tokens, error) {
 	if err != nil {
 		return Tokens{}, err
 	}
-	return s.startSession(ctx, user, scopes, in.ClientIP)
+	dev, _, err := s.newDevice(in.Username)
+	if err != nil {
+		return Tokens{}, err
+	}
+	t, err := s.startSession(ctx, user, scopes, in.ClientIP)
+	if err != nil {
+		return Tokens{}, err
+	}
+	t.DeviceToken = dev
+	return t, nil
+}
+
+// newDevice returns a fresh device credential for the username and when
+// it stops being trusted.
+func (s *Service) newDevice(username string) (string, time.Time, error) {
+	now := s.o.Now()
+	cred, err := newDevice(s.o.DeviceKey, s.o.Rand, throttleKey(username), now)
+	return cred, time.Unix(now.Unix(), 0).Add(s.o.DeviceLifetime), err
 }
 
 // checkLogin is the part of a login that both Login and WebLogin run: the
@@ -296,11 +346,20 @@ func (s *Service) Login(ctx context.Context, in Login) (Tokens, error) {
 func (s *Service) checkLogin(ctx context.Context, in Login) (server.User, []string, error) {
 	now := s.o.Now()
 	key := throttleKey(in.Username)
-	if d := s.throttle.wait(key, now); d > 0 {
-		return server.User{}, nil, &ThrottledError{RetryAfter: d}
-	}
-	if err := s.failuresLeft(ctx, key); err != nil {
-		return server.User{}, nil, err
+	// A valid device credential for this account that is not locked out
+	// makes the attempt trusted: only its own failures count (see
+	// ThrottleOptions). Checking it costs the same whether or not the
+	// account exists.
+	dev, trusted := verifyDevice(s.o.DeviceKey, in.Device, key, now, s.o.DeviceLifetime)
+	trusted = trusted && s.throttle.devices.trusted(dev, now)
+	network := clientNetwork(in.ClientIP)
+	if !trusted {
+		if d := s.throttle.untrustedWait(key, network, now); d > 0 {
+			return server.User{}, nil, &ThrottledError{RetryAfter: d}
+		}
+		if err := s.failuresLeft(ctx, key); err != nil {
+			return server.User{}, nil, err
+		}
 	}
 	// Any spelling with the account's canonical form finds it; a name
 	// without one is an unknown user: the dummy hash, the same answer.
@@ -330,12 +389,20 @@ func (s *Service) checkLogin(ctx context.Context, in Login) (server.User, []stri
 		return server.User{}, nil, err
 	}
 	if !ok {
-		s.throttle.fail(key, s.o.Now())
-		s.failure(ctx, key)
+		if trusted {
+			s.throttle.devices.fail(dev, s.o.Now())
+		} else {
+			s.throttle.untrustedFail(key, network, s.o.Now())
+			s.failure(ctx, key)
+		}
 		s.event(ctx, server.Event{Type: server.EventLoginFailure, UserID: user.ID, Username: logName(in.Username), ClientIP: in.ClientIP})
 		return server.User{}, nil, ErrInvalidGrant
 	}
-	s.throttle.succeed(key)
+	if trusted {
+		s.throttle.devices.succeed(dev)
+	} else {
+		s.throttle.untrustedSucceed(key, network)
+	}
 	granted := user.Role.Scopes()
 	scopes := granted
 	if in.Scopes != nil {
@@ -604,14 +671,17 @@ func (s *Service) Username(ctx context.Context, userID string) (string, error) {
 
 // ChangePassword replaces a user's password after checking the current one,
 // and revokes every session and access token of the user. Wrong current
-// passwords count against the account's login throttle.
+// passwords count as untrusted login failures of the account (its
+// username ceiling and Options.LoginFailures), and among themselves get
+// the same free failures and delays as one client network: a stolen
+// token cannot guess the password faster than an untrusted client.
 func (s *Service) ChangePassword(ctx context.Context, userID, current, next string) error {
 	u, err := s.o.Store.GetUser(ctx, userID)
 	if err != nil {
 		return err
 	}
 	key := throttleKey(u.Username)
-	if d := s.throttle.wait(key, s.o.Now()); d > 0 {
+	if d := s.throttle.untrustedWait(key, passwordChangeNetwork, s.o.Now()); d > 0 {
 		return &ThrottledError{RetryAfter: d}
 	}
 	if err := s.failuresLeft(ctx, key); err != nil {
@@ -622,7 +692,7 @@ func (s *Service) ChangePassword(ctx context.Context, userID, current, next stri
 		return err
 	}
 	if !ok {
-		s.throttle.fail(key, s.o.Now())
+		s.throttle.untrustedFail(key, passwordChangeNetwork, s.o.Now())
 		s.failure(ctx, key)
 		return ErrWrongPassword
 	}
@@ -638,6 +708,10 @@ func (s *Service) ChangePassword(ctx context.Context, userID, current, next stri
 		server.Event{Type: server.EventPasswordChanged, Detail: "password changed; sessions revoked"})
 	return err
 }
+
+// passwordChangeNetwork is the client network ChangePassword's failures
+// count under: no address parses to it.
+const passwordChangeNetwork = "password-change"
 
 // SetRole changes a user's role and revokes the user's tokens.
 func (s *Service) SetRole(ctx context.Context, userID string, role server.Role, actor string) (server.User, error) {

@@ -24,6 +24,11 @@ type WebSession struct {
 	UserID    string
 	Scopes    []string
 	ExpiresAt time.Time
+	// Device is a fresh device credential for the account, for the
+	// __Host-device cookie, trusted until DeviceExpiresAt (see
+	// Login.Device).
+	Device          string
+	DeviceExpiresAt time.Time
 }
 
 // ErrInvalidSession is what authenticating a cookie that names no live
@@ -34,10 +39,14 @@ var ErrInvalidSession = errors.New("authn: the session is not valid")
 func (s *Service) CookieName() string { return s.o.SessionCookie }
 
 // WebLogin checks a username and password exactly as Login does (the same
-// throttle, failure limit, dummy hash and answers) and starts a server-side
-// web session instead of issuing tokens.
+// throttle, device credential, failure limit, dummy hash and answers) and
+// starts a server-side web session instead of issuing tokens.
 func (s *Service) WebLogin(ctx context.Context, in Login) (WebSession, error) {
 	user, scopes, err := s.checkLogin(ctx, in)
+	if err != nil {
+		return WebSession{}, err
+	}
+	dev, devExpires, err := s.newDevice(in.Username)
 	if err != nil {
 		return WebSession{}, err
 	}
@@ -62,7 +71,8 @@ func (s *Service) WebLogin(ctx context.Context, in Login) (WebSession, error) {
 		}
 		return WebSession{}, fmt.Errorf("authn: creating a web session: %w", err)
 	}
-	return WebSession{Cookie: cookie, SessionID: sid, UserID: user.ID, Scopes: scopes, ExpiresAt: sess.ExpiresAt}, nil
+	return WebSession{Cookie: cookie, SessionID: sid, UserID: user.ID, Scopes: scopes, ExpiresAt: sess.ExpiresAt,
+		Device: dev, DeviceExpiresAt: devExpires}, nil
 }
 
 // validCookie reports whether v can be a session cookie value: exactly the

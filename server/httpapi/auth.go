@@ -34,6 +34,7 @@ type TokenResponse struct {
 	ExpiresIn    int    `json:"expires_in" doc:"Seconds until the access token expires."`
 	RefreshToken string `json:"refresh_token" doc:"Opaque; single use: each refresh returns a new one."`
 	Scope        string `json:"scope" doc:"The granted scopes, space-separated."`
+	DeviceToken  string `json:"device_token,omitempty" maxLength:"128" doc:"Password grant only: a device credential for this account (valid for a year). Send it back as the device_token parameter of later password grants for the same account: they are then not slowed by failed logins made elsewhere. Each login returns a fresh one."`
 }
 
 // OAuthError is an error answer of POST /token (RFC 6749 §5.2).
@@ -120,9 +121,12 @@ func registerAuth(api huma.API, d Deps) {
 		Description: "Form-encoded (RFC 6749 §4.3 and §6). `grant_type=password` with `username`, `password` and optionally " +
 			"`scope` (space-separated, a subset of the role's scopes); or `grant_type=refresh_token` with `refresh_token` " +
 			"(single use: the answer carries its successor; presenting a used one again after " +
-			"10 seconds revokes the whole session) and optionally `scope`. Errors follow RFC 6749 §5.2 and never say whether " +
-			"the username exists. After repeated failures an account must wait (429, Retry-After); a saturated password " +
-			"hasher answers 503 with Retry-After.",
+			"10 seconds revokes the whole session) and optionally `scope`. A password grant may add `device_token`, the " +
+			"device credential an earlier successful login to the same account returned: failed logins made without it " +
+			"(from elsewhere) then never slow this one, only failures made with the same credential do, and five of those " +
+			"make it worthless; a successful password grant returns a fresh `device_token`. Errors follow RFC 6749 §5.2 and " +
+			"never say whether the username exists. After repeated failures an account must wait (429, Retry-After); a " +
+			"saturated password hasher answers 503 with Retry-After.",
 		Security:     fortapi.Public(),
 		MaxBodyBytes: MaxTokenRequestBytes,
 		Extensions:   d.Limits.login(),
@@ -145,6 +149,8 @@ func registerAuth(api huma.API, d Deps) {
 				"password":      {Type: "string", Format: "password", WriteOnly: true},
 				"refresh_token": {Type: "string", WriteOnly: true},
 				"scope":         {Type: "string", Description: "Space-separated scopes to narrow the grant."},
+				"device_token": {Type: "string", WriteOnly: true, Description: "Password grant, optional: the device_token " +
+					"of an earlier successful login to the same account. An invalid, expired or foreign one is ignored."},
 			},
 		}}
 	}
@@ -254,7 +260,8 @@ func (h *authAPI) token(ctx context.Context, in *tokenInput) (*tokenOutput, erro
 		if user == "" || pw == "" {
 			return oauthErr(http.StatusBadRequest, "invalid_request", "username and password are required"), nil
 		}
-		tokens, err = h.Auth.Login(ctx, authn.Login{Username: user, Password: pw, Scopes: scopes, ClientIP: h.clientIP(in.req)})
+		tokens, err = h.Auth.Login(ctx, authn.Login{Username: user, Password: pw, Scopes: scopes, ClientIP: h.clientIP(in.req),
+			Device: form.Get("device_token")})
 	case "refresh_token":
 		rt := form.Get("refresh_token")
 		if rt == "" {
@@ -286,7 +293,7 @@ func (h *authAPI) token(ctx context.Context, in *tokenInput) (*tokenOutput, erro
 	}
 	return &tokenOutput{Status: http.StatusOK, CacheControl: "no-store", Pragma: "no-cache", Body: TokenResponse{
 		AccessToken: tokens.AccessToken, TokenType: "bearer", ExpiresIn: int(tokens.ExpiresIn / time.Second),
-		RefreshToken: tokens.RefreshToken, Scope: strings.Join(tokens.Scopes, " "),
+		RefreshToken: tokens.RefreshToken, Scope: strings.Join(tokens.Scopes, " "), DeviceToken: tokens.DeviceToken,
 	}}, nil
 }
 

@@ -5,6 +5,7 @@ import (
 	"crypto/ed25519"
 	"encoding/base64"
 	"encoding/json"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -33,11 +34,21 @@ import (
 	"github.com/fortapi/fortapi/token"
 )
 
-// clock is real time plus an offset the test can move forward.
-type clock struct{ off atomic.Int64 }
+// clock is real time plus an offset the test can move forward; once
+// frozen, it stands still except when moved.
+type clock struct{ off, frozen atomic.Int64 }
 
-func (c *clock) Now() time.Time          { return time.Now().Add(time.Duration(c.off.Load())) }
+func (c *clock) Now() time.Time {
+	if f := c.frozen.Load(); f != 0 {
+		return time.Unix(0, f).Add(time.Duration(c.off.Load()))
+	}
+	return time.Now().Add(time.Duration(c.off.Load()))
+}
 func (c *clock) Advance(d time.Duration) { c.off.Add(int64(d)) }
+
+// Freeze stops the clock at the present: tests of limits that refill
+// with time then do not depend on how fast the machine runs them.
+func (c *clock) Freeze() { c.frozen.Store(time.Now().UnixNano()) }
 
 const (
 	testIssuer   = "fortapi-test"
@@ -650,7 +661,7 @@ func TestAuthLogsHoldNoSecrets(t *testing.T) {
 	e.tokenReq(url.Values{"grant_type": {"password"}, "username": {"alice"}, "password": {"wrong-password-here"}})
 	e.call("POST", "/logout", "", "", bearer(tr.AccessToken))
 	logs := e.logs.String()
-	for _, secret := range []string{alicePass, "wrong-password-here", tr.AccessToken, tr.RefreshToken} {
+	for _, secret := range []string{alicePass, "wrong-password-here", tr.AccessToken, tr.RefreshToken, tr.DeviceToken} {
 		if strings.Contains(logs, secret) {
 			t.Errorf("the log holds a secret: %.20s...", secret)
 		}
@@ -662,7 +673,7 @@ func TestAuthLogsHoldNoSecrets(t *testing.T) {
 	types := map[string]int{}
 	for _, ev := range evs {
 		types[ev.Type]++
-		for _, secret := range []string{alicePass, "wrong-password-here", tr.AccessToken, tr.RefreshToken} {
+		for _, secret := range []string{alicePass, "wrong-password-here", tr.AccessToken, tr.RefreshToken, tr.DeviceToken} {
 			if strings.Contains(ev.Detail+ev.Username, secret) {
 				t.Errorf("an event holds a secret: %+v", ev)
 			}
@@ -698,6 +709,164 @@ func TestAuditNamesTheResolvedClient(t *testing.T) {
 			evs, err := e.store.ListEvents(context.Background(), server.EventFilter{Type: server.EventLoginFailure, Limit: 10})
 			if err != nil || len(evs) != 1 || evs[0].ClientIP != tt.want {
 				t.Fatalf("events %+v (%v), want one from %s", evs, err, tt.want)
+			}
+		})
+	}
+}
+
+// newProxiedEnv is an authEnv behind a trusted proxy (the test's own
+// address), so that each request names its client in X-Forwarded-For,
+// on a frozen clock; failures is the LoginFailures spec ("": none).
+func newProxiedEnv(t *testing.T, failures string) *authEnv {
+	t.Helper()
+	ip, err := clientip.New(clientip.Options{TrustedProxies: []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := newAuthEnvWith(t, envOptions{scale: 100, failures: failures, clientIP: ip})
+	e.clock.Freeze()
+	return e
+}
+
+// tokenFrom sends POST /token from the client address ip.
+func (e *authEnv) tokenFrom(ip string, v url.Values) (*http.Response, []byte) {
+	e.t.Helper()
+	return e.call("POST", "/token", form, v.Encode(), map[string]string{"X-Forwarded-For": ip})
+}
+
+// passwordGrant is the form of a password grant, with a device_token
+// when device is not "".
+func passwordGrant(user, pw, device string) url.Values {
+	v := url.Values{"grant_type": {"password"}, "username": {user}, "password": {pw}}
+	if device != "" {
+		v.Set("device_token", device)
+	}
+	return v
+}
+
+// deviceOf is the device_token member of a token answer ("" for none).
+func deviceOf(b []byte) string {
+	var v struct {
+		DeviceToken string `json:"device_token"`
+	}
+	_ = json.Unmarshal(b, &v)
+	return v.DeviceToken
+}
+
+// hammer sends n wrong passwords for user from n client addresses (a
+// distributed guessing attack); every answer must be 400 or 429.
+func (e *authEnv) hammer(user string, n int) {
+	e.t.Helper()
+	for i := range n {
+		resp, b := e.tokenFrom(fmt.Sprintf("203.0.113.%d", i%16), passwordGrant(user, fmt.Sprint("guess number ", i), ""))
+		if resp.StatusCode != 400 && resp.StatusCode != 429 {
+			e.t.Fatalf("attack attempt %d: %d %s", i, resp.StatusCode, b)
+		}
+	}
+}
+
+// TestDeviceTokenSurvivesAHammeredAccount: an attacker hammering an
+// account with wrong passwords from many addresses (past every free
+// failure, the per-username failure limit included) does not stop its
+// owner logging in with the device_token an earlier login returned, from
+// anywhere; a forged, foreign, malformed or expired device token gives no
+// such trust.
+func TestDeviceTokenSurvivesAHammeredAccount(t *testing.T) {
+	e := newProxiedEnv(t, "5/minute")
+	const home = "198.51.100.7"
+	resp, b := e.tokenFrom(home, passwordGrant("root", adminPass, ""))
+	dev := deviceOf(b)
+	if resp.StatusCode != 200 || !strings.HasPrefix(dev, authn.DevicePrefix) {
+		t.Errorf("the first login: %d, device_token %q", resp.StatusCode, dev)
+	}
+	_, b = e.tokenFrom(home, passwordGrant("alice", alicePass, ""))
+	aliceDev := deviceOf(b)
+
+	e.hammer("root", 60)
+	flip := []byte(dev)
+	if len(flip) > 40 {
+		flip[40] ^= 'A' ^ 'B'
+	}
+	for _, tt := range []struct{ name, device string }{
+		{"no device token", ""},
+		{"forged (one character changed)", string(flip)},
+		{"another account's", aliceDev},
+		{"another version", "dv2." + strings.TrimPrefix(dev, authn.DevicePrefix)},
+		{"garbage", "not a device token"},
+		{"oversized", strings.Repeat("A", 4000)},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			resp, b := e.tokenFrom("192.0.2.50", passwordGrant("root", adminPass, tt.device))
+			if resp.StatusCode != 429 || resp.Header.Get("Retry-After") == "" || !strings.Contains(string(b), `"temporarily_unavailable"`) {
+				t.Errorf("%d %q %s, want 429 with Retry-After", resp.StatusCode, resp.Header.Get("Retry-After"), b)
+			}
+		})
+	}
+	t.Run("the known device gets in", func(t *testing.T) {
+		for _, ip := range []string{home, "192.0.2.51"} { // trust is the credential's, not the address's
+			resp, b := e.tokenFrom(ip, passwordGrant("root", adminPass, dev))
+			if resp.StatusCode != 200 {
+				t.Fatalf("from %s: %d %s", ip, resp.StatusCode, b)
+			}
+			if next := deviceOf(b); !strings.HasPrefix(next, authn.DevicePrefix) || next == dev {
+				t.Errorf("the answer's device_token %q, want a fresh one", next)
+			}
+		}
+	})
+	t.Run("expired", func(t *testing.T) {
+		e.clock.Advance(authn.DefaultDeviceLifetime)
+		e.hammer("root", 60)
+		if resp, b := e.tokenFrom(home, passwordGrant("root", adminPass, dev)); resp.StatusCode != 429 {
+			t.Errorf("a device token a year old: %d %s, want 429", resp.StatusCode, b)
+		}
+	})
+}
+
+// TestDeviceTokenLocksOutAfterItsOwnFailures: failures made with a device
+// token count against it alone (the hammered account does not slow them),
+// and after five of them it is no longer trusted; another device token of
+// the same account still is.
+func TestDeviceTokenLocksOutAfterItsOwnFailures(t *testing.T) {
+	e := newProxiedEnv(t, "5/minute")
+	_, b := e.tokenFrom("198.51.100.7", passwordGrant("alice", alicePass, ""))
+	stolen := deviceOf(b)
+	_, b = e.tokenFrom("198.51.100.8", passwordGrant("alice", alicePass, ""))
+	other := deviceOf(b)
+	e.hammer("alice", 60)
+	for i := range authn.DefaultDeviceFailures {
+		resp, b := e.tokenFrom("192.0.2.66", passwordGrant("alice", "wrong guess with the device", stolen))
+		if resp.StatusCode != 400 || !strings.Contains(string(b), `"invalid_grant"`) || deviceOf(b) != "" {
+			t.Fatalf("failure %d with the device token: %d %s, want invalid_grant", i+1, resp.StatusCode, b)
+		}
+	}
+	if resp, b := e.tokenFrom("192.0.2.66", passwordGrant("alice", alicePass, stolen)); resp.StatusCode != 429 {
+		t.Errorf("the locked-out device token with the right password: %d %s, want 429", resp.StatusCode, b)
+	}
+	if resp, b := e.tokenFrom("198.51.100.8", passwordGrant("alice", alicePass, other)); resp.StatusCode != 200 {
+		t.Errorf("another device token of the account: %d %s", resp.StatusCode, b)
+	}
+}
+
+// TestUntrustedThrottlePerClientNetwork: without a device token, failures
+// slow the account for the client network they came from (an IPv4
+// address, an IPv6 /64) before they slow it for everyone.
+func TestUntrustedThrottlePerClientNetwork(t *testing.T) {
+	e := newProxiedEnv(t, "")
+	for _, tt := range []struct{ attacker, sameNet, otherNet string }{
+		{"203.0.113.9", "203.0.113.9", "203.0.113.10"},
+		{"2001:db8:1:2::1", "2001:db8:1:2:ffff::7", "2001:db8:1:3::1"},
+	} {
+		t.Run(tt.attacker, func(t *testing.T) {
+			for range authn.DefaultFreeFailures + 1 { // the free failures, then one that starts a delay
+				if resp, b := e.tokenFrom(tt.attacker, passwordGrant("alice", "wrong password!", "")); resp.StatusCode != 400 {
+					t.Fatalf("failure: %d %s", resp.StatusCode, b)
+				}
+			}
+			if resp, _ := e.tokenFrom(tt.sameNet, passwordGrant("alice", alicePass, "")); resp.StatusCode != 429 {
+				t.Errorf("the attacker's network: %d, want 429", resp.StatusCode)
+			}
+			if resp, b := e.tokenFrom(tt.otherNet, passwordGrant("alice", alicePass, "")); resp.StatusCode != 200 {
+				t.Errorf("another network: %d %s, want 200", resp.StatusCode, b)
 			}
 		})
 	}

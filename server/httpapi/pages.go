@@ -27,6 +27,13 @@ var pageFiles embed.FS
 // POST /token.
 const MaxLoginFormBytes = 8 << 10
 
+// DeviceCookie is the cookie that carries the HTML login's device
+// credential (authn.Login.Device): Secure, HttpOnly, SameSite=Strict,
+// Path=/, for as long as the credential is trusted. It authenticates
+// nothing; it only exempts the browser's logins to its account from the
+// failures made elsewhere.
+const DeviceCookie = "__Host-device"
+
 // htmlType is the media type of every page.
 const htmlType = "text/html; charset=utf-8"
 
@@ -162,7 +169,7 @@ func (h *pagesAPI) postLogin(ctx context.Context, in *rawInput) (*pageOutput, er
 	if len(keep) > authn.MaxUsernameBytes {
 		keep = ""
 	}
-	ws, err := h.Auth.WebLogin(ctx, authn.Login{Username: user, Password: pw, ClientIP: h.clientIP(r)})
+	ws, err := h.Auth.WebLogin(ctx, authn.Login{Username: user, Password: pw, ClientIP: h.clientIP(r), Device: deviceCookie(r)})
 	later, status, wait, isLater := retryLater(err)
 	switch {
 	case err == nil:
@@ -186,11 +193,26 @@ func (h *pagesAPI) postLogin(ctx context.Context, in *rawInput) (*pageOutput, er
 		Name: h.Auth.CookieName(), Value: ws.Cookie, Path: "/", Secure: true, HttpOnly: true,
 		SameSite: http.SameSiteLaxMode, MaxAge: int(ws.ExpiresAt.Sub(h.Now()) / time.Second),
 	})
+	http.SetCookie(in.w, &http.Cookie{
+		Name: DeviceCookie, Value: ws.Device, Path: "/", Secure: true, HttpOnly: true,
+		SameSite: http.SameSiteStrictMode, MaxAge: int(ws.DeviceExpiresAt.Sub(h.Now()) / time.Second),
+	})
 	// The CSRF token is renewed for the new session.
 	if _, err := h.CSRF.Issue(in.w, fortapi.CSRFSessionFor(ws.Cookie)); err != nil {
 		return nil, err
 	}
 	return &pageOutput{Status: http.StatusSeeOther, Location: "/login", CacheControl: "no-store"}, nil
+}
+
+// deviceCookie is the device credential the browser presents: "" for
+// none, and for several (a sibling planting its own must not pick which
+// one counts).
+func deviceCookie(r *http.Request) string {
+	cs := r.CookiesNamed(DeviceCookie)
+	if len(cs) != 1 {
+		return ""
+	}
+	return cs[0].Value
 }
 
 // formBytes is the size of a parsed form's names and values.
@@ -243,8 +265,10 @@ func registerPages(api huma.API, d Deps) {
 		OperationID: "login-submit", Method: http.MethodPost, Path: "/login", Tags: tags,
 		Summary: "Sign in from the HTML form: starts a cookie session",
 		Description: "Form-encoded `username`, `password` and `csrf_token` (from the form, bound to the `__Host-csrf` cookie; " +
-			"needed even without a session: login CSRF). The same checks as POST /token. Success: 303 to /login with the " +
-			"`__Host-session` cookie (Secure, HttpOnly, SameSite=Lax) and a renewed CSRF token. Failures re-render the form.",
+			"needed even without a session: login CSRF). The same checks as POST /token; the `__Host-device` cookie, when " +
+			"the browser has one, is the login's device credential (POST /token's device_token). Success: 303 to /login with the " +
+			"`__Host-session` cookie (Secure, HttpOnly, SameSite=Lax), a fresh `__Host-device` cookie (Secure, HttpOnly, " +
+			"SameSite=Strict, a year) and a renewed CSRF token. Failures re-render the form.",
 		Security: fortapi.Public(), Extensions: d.Limits.login(),
 		Responses: map[string]*huma.Response{
 			"303": {Description: "Signed in; the session cookie is set", Headers: map[string]*huma.Param{

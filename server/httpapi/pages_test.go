@@ -297,3 +297,63 @@ func TestHTMLLoginSharesTheThrottle(t *testing.T) {
 		t.Fatal("a throttled login set a session cookie")
 	}
 }
+
+// TestHTMLLoginDeviceCookie: a browser that has signed in holds a
+// __Host-device cookie, and with it signs in again while an attacker
+// hammers the account from elsewhere; a browser without it, or with
+// another account's, waits like any unknown client.
+func TestHTMLLoginDeviceCookie(t *testing.T) {
+	e := newProxiedEnv(t, "5/minute")
+	known := &browser{e: e, cookies: map[string]string{}}
+	resp, page := known.submit(known.loginForm(), "alice", alicePass)
+	if resp.StatusCode != http.StatusSeeOther {
+		t.Fatalf("first sign-in: %d %.300s", resp.StatusCode, page)
+	}
+	var dev *http.Cookie
+	for _, c := range resp.Cookies() {
+		if c.Name == httpapi.DeviceCookie {
+			dev = c
+		}
+	}
+	if dev == nil || !strings.HasPrefix(dev.Value, authn.DevicePrefix) || !dev.Secure || !dev.HttpOnly ||
+		dev.SameSite != http.SameSiteStrictMode || dev.Path != "/" || dev.Domain != "" || dev.MaxAge < 364*24*3600 {
+		t.Fatalf("device cookie %+v", dev)
+	}
+	rootBrowser := &browser{e: e, cookies: map[string]string{}}
+	if resp, _ := rootBrowser.submit(rootBrowser.loginForm(), "root", adminPass); resp.StatusCode != http.StatusSeeOther {
+		t.Fatalf("root's sign-in: %d", resp.StatusCode)
+	}
+
+	e.hammer("alice", 60)
+	for _, tt := range []struct {
+		name   string
+		device string
+	}{
+		{"no device cookie", ""},
+		{"another account's device cookie", rootBrowser.cookies[httpapi.DeviceCookie]},
+		{"a forged device cookie", authn.DevicePrefix + strings.Repeat("A", len(dev.Value)-len(authn.DevicePrefix))},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			b := &browser{e: e, cookies: map[string]string{}}
+			if tt.device != "" {
+				b.cookies[httpapi.DeviceCookie] = tt.device
+			}
+			resp, page := b.submit(b.loginForm(), "alice", alicePass)
+			if resp.StatusCode != http.StatusTooManyRequests || resp.Header.Get("Retry-After") == "" {
+				t.Errorf("%d Retry-After %q: %.300s", resp.StatusCode, resp.Header.Get("Retry-After"), page)
+			}
+			if _, ok := b.cookies[fortapi.DefaultSessionCookie]; ok {
+				t.Error("a throttled sign-in set a session cookie")
+			}
+		})
+	}
+	t.Run("the known browser signs in", func(t *testing.T) {
+		resp, page := known.submit(known.loginForm(), "alice", alicePass)
+		if resp.StatusCode != http.StatusSeeOther {
+			t.Fatalf("%d %.300s", resp.StatusCode, page)
+		}
+		if got := known.cookies[httpapi.DeviceCookie]; got == dev.Value || !strings.HasPrefix(got, authn.DevicePrefix) {
+			t.Errorf("the device cookie was not renewed: %q", got)
+		}
+	})
+}
