@@ -46,11 +46,11 @@ const (
 	userColumns  = "id, username, role, password_hash, disabled, created_at, updated_at"
 	uUserColumns = "u.id, u.username, u.role, u.password_hash, u.disabled, u.created_at, u.updated_at"
 
-	sqlInsertUser = "INSERT INTO users (id, username, username_key, role, password_hash, disabled, created_at, updated_at)" +
-		" VALUES ($1, $2, $3, $4, $5, $6, $7, $8)"
+	sqlInsertUser = "INSERT INTO users (id, username, role, password_hash, disabled, created_at, updated_at)" +
+		" VALUES ($1, $2, $3, $4, $5, $6, $7)"
 	sqlGetUser        = "SELECT " + userColumns + " FROM users WHERE id = $1"
 	sqlGetUserForUpd  = "SELECT " + userColumns + " FROM users WHERE id = $1 FOR NO KEY UPDATE"
-	sqlGetUserByName  = "SELECT " + userColumns + " FROM users WHERE username_key = $1"
+	sqlGetUserByName  = "SELECT " + userColumns + " FROM users WHERE username = $1"
 	sqlListUsers      = "SELECT " + userColumns + " FROM users WHERE id > $1 ORDER BY id LIMIT $2"
 	sqlUpdateUser     = "UPDATE users SET role = $1, password_hash = $2, disabled = $3, updated_at = $4 WHERE id = $5"
 	sqlOtherAdminLeft = "SELECT EXISTS (SELECT 1 FROM users WHERE role = 'admin' AND NOT disabled AND id <> $1)"
@@ -101,6 +101,13 @@ func checkUser(u server.User) error {
 		return errors.New("empty user id")
 	case u.Username == "":
 		return errors.New("empty username")
+	}
+	// Only canonical usernames are stored (the caller canonicalizes): the
+	// unique index on username then makes every spelling of a name one.
+	if err := server.CheckCanonicalUsername(u.Username); err != nil {
+		return err
+	}
+	switch {
 	case u.PasswordHash == "":
 		return errors.New("empty password hash")
 	case u.CreatedAt.IsZero():
@@ -178,7 +185,7 @@ func (s *Store) CreateUser(ctx context.Context, u server.User, ev server.Event) 
 	}
 	ev = ev.Filled(u.CreatedAt, u.ID, u.Username, "")
 	return s.inTx(ctx, op, func(tx pgx.Tx) error {
-		_, err := tx.Exec(ctx, sqlInsertUser, raw(u.ID), raw(u.Username), raw(server.UsernameKey(u.Username)),
+		_, err := tx.Exec(ctx, sqlInsertUser, raw(u.ID), raw(u.Username),
 			string(u.Role), raw(u.PasswordHash), u.Disabled, micro(u.CreatedAt), micro(u.UpdatedAt))
 		if isUniqueViolation(err) {
 			return fmt.Errorf("postgres: %s: id or username taken: %w", op, server.ErrConflict)
@@ -198,10 +205,15 @@ func (s *Store) GetUser(ctx context.Context, id string) (server.User, error) {
 	return s.oneUser(ctx, "get user", sqlGetUser, id)
 }
 
-// GetUserByName implements server.AuthStore: the name is compared under
-// server.UsernameKey (A-Z match a-z; every other byte must match exactly).
+// GetUserByName implements server.AuthStore: the user whose username is
+// the canonical form of username (stored usernames are canonical and
+// compared exactly); a username without one is ErrNotFound.
 func (s *Store) GetUserByName(ctx context.Context, username string) (server.User, error) {
-	return s.oneUser(ctx, "get user by name", sqlGetUserByName, server.UsernameKey(username))
+	name, err := server.CanonicalUsername(username)
+	if err != nil {
+		return server.User{}, server.ErrNotFound
+	}
+	return s.oneUser(ctx, "get user by name", sqlGetUserByName, name)
 }
 
 func (s *Store) oneUser(ctx context.Context, op, query, arg string) (server.User, error) {

@@ -67,9 +67,10 @@
 // ListUsers, whatever the database's collation. Only values the store
 // checks itself are text: the role, the revocation kind and the scopes
 // (RFC 6749 scope-tokens, printable ASCII). To read a bytea column as text
-// in psql: convert_from(name, 'UTF8'). Usernames are unique under
-// server.UsernameKey (A-Z folded to a-z), kept in a username_key column
-// with a unique index. Times are timestamptz (microseconds, as the
+// in psql: convert_from(name, 'UTF8'). Usernames are stored only in
+// their canonical form (server.CanonicalUsername; CreateUser refuses any
+// other), unique under a plain unique index and compared exactly;
+// GetUserByName canonicalizes its input first. Times are timestamptz (microseconds, as the
 // contract promises) and come back in UTC; a zero time.Time is NULL where
 // the column allows it. Prices are double precision; NaN is refused as in
 // SQLite.
