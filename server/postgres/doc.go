@@ -22,13 +22,17 @@
 //     the latest committed state (READ COMMITTED, the default level):
 //     RotateRefresh locks the token's session row (SELECT ... FOR UPDATE),
 //     so two refreshes of one token, from any processes, are decided one
-//     after the other and a replay revokes the family once; UpdateUser
-//     locks the user row and, for a change of role or of the disabled
-//     flag, a transaction-level advisory lock for the schema's
+//     after the other: the first rotates it, a replay within the grace
+//     finds the successor the first stored (still current) and is
+//     answered with it, storing nothing, and any other replay revokes the
+//     family, once; UpdateUser locks the user row (a Revoke adds one to
+//     its credential version) and, for a change of role or of the
+//     disabled flag, a transaction-level advisory lock for the schema's
 //     administrators, so that two concurrent demotions can never remove
 //     the last enabled administrator; CreateSession and CreateWebSession
-//     read the user FOR SHARE, so a login racing a disable or a demotion
-//     either sees it or is revoked by it. Locks are taken in one order
+//     read the user FOR SHARE and compare its credential version with the
+//     one the login read, so a login racing a password change, a disable
+//     or a demotion either sees it (and is refused) or is revoked by it. Locks are taken in one order
 //     (the administrators' lock, a user, sessions in id order, tokens,
 //     the revocation log's lock), so these transactions do not deadlock;
 //     should PostgreSQL abort one anyway (a deadlock or serialization
