@@ -11,6 +11,7 @@
 // Stores: server/sqlite (embedded default) and server/postgres (scale-out,
 // several processes on one database). server/storetest holds the contract
 // suite every store passes; the rules every store applies alike (scope
-// syntax, roles, the username key, revocation fields, event defaults,
-// NaN-free prices) are functions and methods here (rules.go).
+// syntax, roles, revocation fields, event defaults, NaN-free prices) are
+// functions and methods here (rules.go), canonical usernames in
+// username.go.
 package server

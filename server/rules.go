@@ -66,19 +66,6 @@ func (u User) EnabledAdmin() bool {
 	return u.Role == RoleAdmin && !u.Disabled
 }
 
-// UsernameKey returns the form under which usernames are unique and looked
-// up (AuthStore.CreateUser): the ASCII letters A-Z folded to a-z, every
-// other byte, NUL and bytes that are not UTF-8 included, kept as it is.
-func UsernameKey(name string) string {
-	b := []byte(name)
-	for i, c := range b {
-		if 'A' <= c && c <= 'Z' {
-			b[i] = c + ('a' - 'A')
-		}
-	}
-	return string(b)
-}
-
 // Validate checks what every stored revocation needs: a known Kind, a
 // Value and a non-zero Until (an entry with a zero Until would refuse
 // nothing).

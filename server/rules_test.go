@@ -84,24 +84,6 @@ func TestRoleValidateGrants(t *testing.T) {
 	}
 }
 
-func TestUsernameKey(t *testing.T) {
-	tests := []struct{ in, want string }{
-		{"Alice", "alice"},
-		{"ÄRGER", "Ärger"},
-		{"STRAßE", "straße"},
-		{"A\x00B", "a\x00b"},
-		{"\xff\xfeAB", "\xff\xfeab"},
-		{"", ""},
-	}
-	for _, tc := range tests {
-		t.Run(tc.in, func(t *testing.T) {
-			if got := UsernameKey(tc.in); got != tc.want {
-				t.Errorf("UsernameKey(%q) = %q, want %q", tc.in, got, tc.want)
-			}
-		})
-	}
-}
-
 func TestRevocationValidate(t *testing.T) {
 	until := time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)
 	tests := []struct {

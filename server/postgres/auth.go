@@ -30,9 +30,9 @@ import (
 //     lock for the schema's administrators, so two demotions of the last
 //     two administrators are decided one after the other.
 //   - CreateSession and CreateWebSession read the user FOR SHARE: a
-//     disable or role change waits for the login to commit (and its
-//     Revoke then finds the new session), or the login waits for it and
-//     sees the new standing.
+//     disable, role or password change waits for the login to commit (and
+//     its Revoke then finds the new session), or the login waits for it
+//     and sees the new standing and credential version.
 //   - Inserts into the revocation log hold the log's advisory lock until
 //     commit (Store.lockRevocationLog).
 
@@ -43,21 +43,22 @@ const maxEventsPage = 1000
 // as arguments. The only literals are the role and revocation kind names
 // of the schema itself.
 const (
-	userColumns  = "id, username, role, password_hash, disabled, created_at, updated_at"
-	uUserColumns = "u.id, u.username, u.role, u.password_hash, u.disabled, u.created_at, u.updated_at"
+	userColumns  = "id, username, role, password_hash, disabled, created_at, updated_at, credential_version"
+	uUserColumns = "u.id, u.username, u.role, u.password_hash, u.disabled, u.created_at, u.updated_at, u.credential_version"
 
-	sqlInsertUser = "INSERT INTO users (id, username, username_key, role, password_hash, disabled, created_at, updated_at)" +
-		" VALUES ($1, $2, $3, $4, $5, $6, $7, $8)"
+	// A new user starts at credential version 0 (the column's default).
+	sqlInsertUser = "INSERT INTO users (id, username, role, password_hash, disabled, created_at, updated_at)" +
+		" VALUES ($1, $2, $3, $4, $5, $6, $7)"
 	sqlGetUser        = "SELECT " + userColumns + " FROM users WHERE id = $1"
 	sqlGetUserForUpd  = "SELECT " + userColumns + " FROM users WHERE id = $1 FOR NO KEY UPDATE"
-	sqlGetUserByName  = "SELECT " + userColumns + " FROM users WHERE username_key = $1"
+	sqlGetUserByName  = "SELECT " + userColumns + " FROM users WHERE username = $1"
 	sqlListUsers      = "SELECT " + userColumns + " FROM users WHERE id > $1 ORDER BY id LIMIT $2"
-	sqlUpdateUser     = "UPDATE users SET role = $1, password_hash = $2, disabled = $3, updated_at = $4 WHERE id = $5"
+	sqlUpdateUser     = "UPDATE users SET role = $1, password_hash = $2, disabled = $3, updated_at = $4, credential_version = $5 WHERE id = $6"
 	sqlOtherAdminLeft = "SELECT EXISTS (SELECT 1 FROM users WHERE role = 'admin' AND NOT disabled AND id <> $1)"
 	sqlLockAdmins     = "SELECT pg_advisory_xact_lock($1)"
-	sqlUserStanding   = "SELECT role, disabled FROM users WHERE id = $1 FOR SHARE"
+	sqlUserStanding   = "SELECT role, disabled, credential_version FROM users WHERE id = $1 FOR SHARE"
 
-	sqlInsertSession       = "INSERT INTO sessions (id, user_id, scopes, created_at, expires_at, revoked_at) VALUES ($1, $2, $3, $4, $5, $6)"
+	sqlInsertSession       = "INSERT INTO sessions (id, user_id, scopes, created_at, expires_at, revoked_at, credential_version) VALUES ($1, $2, $3, $4, $5, $6, $7)"
 	sqlGetSessionForRevoke = "SELECT user_id FROM sessions WHERE id = $1 FOR UPDATE"
 	sqlRevokeSession       = "UPDATE sessions SET revoked_at = $1 WHERE id = $2 AND revoked_at IS NULL"
 	// Revoking every session of a user returns those still live, for one
@@ -76,9 +77,13 @@ const (
 	// The presented token with its session and user, read once the family
 	// is locked.
 	sqlFindRefresh = "SELECT rt.session_id, rt.expires_at, rt.rotated_at, " +
-		"s.user_id, s.scopes, s.created_at, s.expires_at, s.revoked_at, " + uUserColumns +
+		"s.user_id, s.scopes, s.created_at, s.expires_at, s.revoked_at, s.credential_version, " + uUserColumns +
 		" FROM refresh_tokens AS rt JOIN sessions AS s ON s.id = rt.session_id JOIN users AS u ON u.id = s.user_id" +
 		" WHERE rt.hash = $1"
+	// Whether a rotated token's successor (deterministic: the caller
+	// derives it from the presented token) is its session's current
+	// token: stored for that session, not rotated, not expired.
+	sqlSuccessorCurrent = "SELECT EXISTS (SELECT 1 FROM refresh_tokens WHERE hash = $1 AND session_id = $2 AND rotated_at IS NULL AND expires_at > $3)"
 
 	revocationColumns   = "seq, kind, value, not_before, until, created_at"
 	sqlInsertRevocation = "INSERT INTO revocations (kind, value, not_before, until, created_at) VALUES ($1, $2, $3, $4, $5)"
@@ -101,6 +106,13 @@ func checkUser(u server.User) error {
 		return errors.New("empty user id")
 	case u.Username == "":
 		return errors.New("empty username")
+	}
+	// Only canonical usernames are stored (the caller canonicalizes): the
+	// unique index on username then makes every spelling of a name one.
+	if err := server.CheckCanonicalUsername(u.Username); err != nil {
+		return err
+	}
+	switch {
 	case u.PasswordHash == "":
 		return errors.New("empty password hash")
 	case u.CreatedAt.IsZero():
@@ -120,7 +132,8 @@ func scanUser(row pgx.Row) (server.User, error) {
 
 // userDest returns the scan destinations of userColumns for u.
 func userDest(u *server.User) []any {
-	return []any{str(&u.ID), str(&u.Username), (*string)(&u.Role), str(&u.PasswordHash), &u.Disabled, &u.CreatedAt, &u.UpdatedAt}
+	return []any{str(&u.ID), str(&u.Username), (*string)(&u.Role), str(&u.PasswordHash), &u.Disabled, &u.CreatedAt, &u.UpdatedAt,
+		&u.CredentialVersion}
 }
 
 func utcUser(u server.User) server.User {
@@ -178,7 +191,7 @@ func (s *Store) CreateUser(ctx context.Context, u server.User, ev server.Event) 
 	}
 	ev = ev.Filled(u.CreatedAt, u.ID, u.Username, "")
 	return s.inTx(ctx, op, func(tx pgx.Tx) error {
-		_, err := tx.Exec(ctx, sqlInsertUser, raw(u.ID), raw(u.Username), raw(server.UsernameKey(u.Username)),
+		_, err := tx.Exec(ctx, sqlInsertUser, raw(u.ID), raw(u.Username),
 			string(u.Role), raw(u.PasswordHash), u.Disabled, micro(u.CreatedAt), micro(u.UpdatedAt))
 		if isUniqueViolation(err) {
 			return fmt.Errorf("postgres: %s: id or username taken: %w", op, server.ErrConflict)
@@ -198,10 +211,15 @@ func (s *Store) GetUser(ctx context.Context, id string) (server.User, error) {
 	return s.oneUser(ctx, "get user", sqlGetUser, id)
 }
 
-// GetUserByName implements server.AuthStore: the name is compared under
-// server.UsernameKey (A-Z match a-z; every other byte must match exactly).
+// GetUserByName implements server.AuthStore: the user whose username is
+// the canonical form of username (stored usernames are canonical and
+// compared exactly); a username without one is ErrNotFound.
 func (s *Store) GetUserByName(ctx context.Context, username string) (server.User, error) {
-	return s.oneUser(ctx, "get user by name", sqlGetUserByName, server.UsernameKey(username))
+	name, err := server.CanonicalUsername(username)
+	if err != nil {
+		return server.User{}, server.ErrNotFound
+	}
+	return s.oneUser(ctx, "get user by name", sqlGetUserByName, name)
 }
 
 func (s *Store) oneUser(ctx context.Context, op, query, arg string) (server.User, error) {
@@ -304,6 +322,11 @@ func (s *Store) UpdateUser(ctx context.Context, id string, ch server.UserChange,
 			u.PasswordHash = *ch.PasswordHash
 		}
 		u.UpdatedAt = now
+		if ch.Revoke != nil {
+			// Every change that ends the user's sessions also ends the
+			// logins in flight: their CreateSession compares the version.
+			u.CredentialVersion++
+		}
 		if wasAdmin && !u.EnabledAdmin() {
 			var others bool
 			if err := tx.QueryRow(ctx, sqlOtherAdminLeft, raw(id)).Scan(&others); err != nil {
@@ -313,7 +336,7 @@ func (s *Store) UpdateUser(ctx context.Context, id string, ch server.UserChange,
 				return fmt.Errorf("postgres: %s: %w", op, server.ErrLastAdmin)
 			}
 		}
-		if _, err := tx.Exec(ctx, sqlUpdateUser, string(u.Role), raw(u.PasswordHash), u.Disabled, now, raw(id)); err != nil {
+		if _, err := tx.Exec(ctx, sqlUpdateUser, string(u.Role), raw(u.PasswordHash), u.Disabled, now, u.CredentialVersion, raw(id)); err != nil {
 			return wrap(ctx, op, err)
 		}
 		if ch.Revoke != nil {
@@ -383,23 +406,27 @@ func checkNewSession(sess server.Session) (string, error) {
 		return "", errors.New("empty session or user id")
 	case sess.CreatedAt.IsZero() || sess.ExpiresAt.IsZero():
 		return "", errors.New("zero CreatedAt or ExpiresAt")
+	case sess.CredentialVersion < 0:
+		return "", errors.New("negative CredentialVersion")
 	}
 	return server.JoinScopes(sess.Scopes)
 }
 
 // insertSession stores sess, already checked (scopes is its stored form),
 // on tx, after checking in the same transaction, with the user row
-// locked FOR SHARE, that the user exists (ErrNotFound), is enabled and
-// that its current role grants every scope of sess (ErrConflict): a login
-// that raced a disable or a role change must not start a session with
-// what the user no longer has. A session id already stored is
-// ErrConflict.
+// locked FOR SHARE, that the user exists (ErrNotFound), is enabled, that
+// its credential version is still the one the login read and that its
+// current role grants every scope of sess (ErrConflict): a login that
+// raced a password change, a disable or a role change must not start a
+// session with what the user no longer has. A session id already stored
+// is ErrConflict.
 func insertSession(ctx context.Context, tx pgx.Tx, op string, sess server.Session, scopes string) error {
 	var (
 		role     server.Role
 		disabled bool
+		version  int64
 	)
-	err := tx.QueryRow(ctx, sqlUserStanding, raw(sess.UserID)).Scan((*string)(&role), &disabled)
+	err := tx.QueryRow(ctx, sqlUserStanding, raw(sess.UserID)).Scan((*string)(&role), &disabled, &version)
 	switch {
 	case errors.Is(err, pgx.ErrNoRows):
 		return fmt.Errorf("postgres: %s: no such user: %w", op, server.ErrNotFound)
@@ -407,6 +434,8 @@ func insertSession(ctx context.Context, tx pgx.Tx, op string, sess server.Sessio
 		return wrap(ctx, op, err)
 	case disabled:
 		return fmt.Errorf("postgres: %s: the user is disabled: %w", op, server.ErrConflict)
+	case version != sess.CredentialVersion:
+		return fmt.Errorf("postgres: %s: the user's credentials changed after the login read them: %w", op, server.ErrConflict)
 	}
 	for _, sc := range sess.Scopes {
 		if !role.Grants(sc) {
@@ -414,7 +443,7 @@ func insertSession(ctx context.Context, tx pgx.Tx, op string, sess server.Sessio
 		}
 	}
 	_, err = tx.Exec(ctx, sqlInsertSession, raw(sess.ID), raw(sess.UserID), scopes,
-		micro(sess.CreatedAt), micro(sess.ExpiresAt), nullTime(micro0(sess.RevokedAt)))
+		micro(sess.CreatedAt), micro(sess.ExpiresAt), nullTime(micro0(sess.RevokedAt)), sess.CredentialVersion)
 	switch {
 	case isUniqueViolation(err):
 		return fmt.Errorf("postgres: %s: session id taken: %w", op, server.ErrConflict)
@@ -467,8 +496,11 @@ func (s *Store) CreateSession(ctx context.Context, sess server.Session, rt serve
 // RotateRefresh implements server.AuthStore. The presented token's
 // session row is locked first (FOR UPDATE): two refreshes of one token,
 // or of one family, are decided one after the other, the second reading
-// the token, session and user as the first left them. A Reused outcome
-// commits (the session's revocation must stick) and returns a nil error.
+// the token, session and user as the first left them. So the first
+// rotates the token and stores its successor, and the next ones (within
+// the grace) find that successor stored and current and store nothing. A
+// Reused outcome commits (the session's revocation must stick) and
+// returns a nil error.
 func (s *Store) RotateRefresh(ctx context.Context, req server.RefreshRequest) (server.RefreshResult, error) {
 	const op = "rotate refresh token"
 	switch {
@@ -523,7 +555,7 @@ func (s *Store) RotateRefresh(ctx context.Context, req server.RefreshRequest) (s
 			sessCreated, sessEnds time.Time
 		)
 		dest := append([]any{str(&sess.ID), &rtExpires, &rtRotated,
-			str(&sess.UserID), &scopes, &sessCreated, &sessEnds, &sessRevkd}, userDest(&user)...)
+			str(&sess.UserID), &scopes, &sessCreated, &sessEnds, &sessRevkd, &sess.CredentialVersion}, userDest(&user)...)
 		err = tx.QueryRow(ctx, sqlFindRefresh, req.Hash).Scan(dest...)
 		if errors.Is(err, pgx.ErrNoRows) { // deleted meanwhile (PruneExpired)
 			return nil
@@ -531,7 +563,8 @@ func (s *Store) RotateRefresh(ctx context.Context, req server.RefreshRequest) (s
 		if err != nil {
 			return wrap(ctx, op, err)
 		}
-		if !now.Before(rtExpires) || !now.Before(sessEnds) || sessRevkd != nil || user.Disabled {
+		if !now.Before(rtExpires) || !now.Before(sessEnds) || sessRevkd != nil || user.Disabled ||
+			sess.CredentialVersion != user.CredentialVersion {
 			return nil
 		}
 		user = utcUser(user)
@@ -540,33 +573,46 @@ func (s *Store) RotateRefresh(ctx context.Context, req server.RefreshRequest) (s
 		sess.ExpiresAt = sessEnds.UTC()
 
 		if rtRotated != nil {
-			// Presented again. Within the grace window it is a client's
-			// concurrent refresh and gets a token of its own; later, the
-			// token was stolen (or the client replayed it): end the session.
+			// Presented again. Within the grace window, while the
+			// successor its rotation stored is still the session's
+			// current token, it is a client's concurrent refresh: it gets
+			// that same successor (Next, derived from the presented token
+			// by the caller), never a second chain. Otherwise the token
+			// was stolen (or the client replayed it late): end the
+			// session.
 			since := now.Sub(*rtRotated)
-			if req.Grace <= 0 || since >= req.Grace {
-				if _, err := tx.Exec(ctx, sqlRevokeSession, now, raw(sess.ID)); err != nil {
+			if req.Grace > 0 && since < req.Grace {
+				var current bool
+				if err := tx.QueryRow(ctx, sqlSuccessorCurrent, next.Hash, raw(sess.ID), now).Scan(&current); err != nil {
 					return wrap(ctx, op, err)
 				}
-				r := rev
-				if r.Value == "" {
-					r.Value = sess.ID
+				if current {
+					res = server.RefreshResult{Outcome: server.RefreshRotated, Replay: true, Session: sess, User: user}
+					return nil
 				}
-				if err := s.execRevocations(ctx, tx, r); err != nil {
-					return wrap(ctx, op, err)
-				}
-				ev := req.Event
-				if ev.Type == "" {
-					ev.Type = server.EventRefreshReuse
-				}
-				if err := execEvent(ctx, tx, ev.Filled(now, user.ID, user.Username, sess.ID)); err != nil {
-					return wrap(ctx, op, err)
-				}
-				sess.RevokedAt = now
-				res = server.RefreshResult{Outcome: server.RefreshReused, Session: sess, User: user}
-				return nil
 			}
-		} else if _, err := tx.Exec(ctx, sqlRotateRefresh, now, req.Hash); err != nil {
+			if _, err := tx.Exec(ctx, sqlRevokeSession, now, raw(sess.ID)); err != nil {
+				return wrap(ctx, op, err)
+			}
+			r := rev
+			if r.Value == "" {
+				r.Value = sess.ID
+			}
+			if err := s.execRevocations(ctx, tx, r); err != nil {
+				return wrap(ctx, op, err)
+			}
+			ev := req.Event
+			if ev.Type == "" {
+				ev.Type = server.EventRefreshReuse
+			}
+			if err := execEvent(ctx, tx, ev.Filled(now, user.ID, user.Username, sess.ID)); err != nil {
+				return wrap(ctx, op, err)
+			}
+			sess.RevokedAt = now
+			res = server.RefreshResult{Outcome: server.RefreshReused, Session: sess, User: user}
+			return nil
+		}
+		if _, err := tx.Exec(ctx, sqlRotateRefresh, now, req.Hash); err != nil {
 			return wrap(ctx, op, err)
 		}
 		_, err = tx.Exec(ctx, sqlInsertRefresh, next.Hash, raw(sess.ID), micro(next.CreatedAt), micro(next.ExpiresAt))

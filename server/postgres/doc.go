@@ -22,13 +22,17 @@
 //     the latest committed state (READ COMMITTED, the default level):
 //     RotateRefresh locks the token's session row (SELECT ... FOR UPDATE),
 //     so two refreshes of one token, from any processes, are decided one
-//     after the other and a replay revokes the family once; UpdateUser
-//     locks the user row and, for a change of role or of the disabled
-//     flag, a transaction-level advisory lock for the schema's
+//     after the other: the first rotates it, a replay within the grace
+//     finds the successor the first stored (still current) and is
+//     answered with it, storing nothing, and any other replay revokes the
+//     family, once; UpdateUser locks the user row (a Revoke adds one to
+//     its credential version) and, for a change of role or of the
+//     disabled flag, a transaction-level advisory lock for the schema's
 //     administrators, so that two concurrent demotions can never remove
 //     the last enabled administrator; CreateSession and CreateWebSession
-//     read the user FOR SHARE, so a login racing a disable or a demotion
-//     either sees it or is revoked by it. Locks are taken in one order
+//     read the user FOR SHARE and compare its credential version with the
+//     one the login read, so a login racing a password change, a disable
+//     or a demotion either sees it (and is refused) or is revoked by it. Locks are taken in one order
 //     (the administrators' lock, a user, sessions in id order, tokens,
 //     the revocation log's lock), so these transactions do not deadlock;
 //     should PostgreSQL abort one anyway (a deadlock or serialization
@@ -67,9 +71,10 @@
 // ListUsers, whatever the database's collation. Only values the store
 // checks itself are text: the role, the revocation kind and the scopes
 // (RFC 6749 scope-tokens, printable ASCII). To read a bytea column as text
-// in psql: convert_from(name, 'UTF8'). Usernames are unique under
-// server.UsernameKey (A-Z folded to a-z), kept in a username_key column
-// with a unique index. Times are timestamptz (microseconds, as the
+// in psql: convert_from(name, 'UTF8'). Usernames are stored only in
+// their canonical form (server.CanonicalUsername; CreateUser refuses any
+// other), unique under a plain unique index and compared exactly;
+// GetUserByName canonicalizes its input first. Times are timestamptz (microseconds, as the
 // contract promises) and come back in UTC; a zero time.Time is NULL where
 // the column allows it. Prices are double precision; NaN is refused as in
 // SQLite.

@@ -24,7 +24,7 @@ import (
 
 const (
 	sqlInsertWebSession = "INSERT INTO web_sessions (hash, session_id, created_at, last_seen_at) VALUES ($1, $2, $3, $4)"
-	sqlFindWebSession   = "SELECT w.last_seen_at, w.session_id, s.user_id, s.scopes, s.created_at, s.expires_at, s.revoked_at, " +
+	sqlFindWebSession   = "SELECT w.last_seen_at, w.session_id, s.user_id, s.scopes, s.created_at, s.expires_at, s.revoked_at, s.credential_version, " +
 		uUserColumns +
 		" FROM web_sessions AS w JOIN sessions AS s ON s.id = w.session_id JOIN users AS u ON u.id = s.user_id" +
 		" WHERE w.hash = $1"
@@ -98,8 +98,8 @@ func (s *Store) LookupWebSession(ctx context.Context, hash []byte, now time.Time
 		sessRevoked           *time.Time
 		sessCreated, sessEnds time.Time
 	)
-	dest := append([]any{&seen, str(&sess.ID), str(&sess.UserID), &scopes, &sessCreated, &sessEnds, &sessRevoked},
-		userDest(&user)...)
+	dest := append([]any{&seen, str(&sess.ID), str(&sess.UserID), &scopes, &sessCreated, &sessEnds, &sessRevoked,
+		&sess.CredentialVersion}, userDest(&user)...)
 	err := s.pool.QueryRow(ctx, sqlFindWebSession, hash).Scan(dest...)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return server.Session{}, server.User{}, server.ErrNotFound
@@ -108,7 +108,8 @@ func (s *Store) LookupWebSession(ctx context.Context, hash []byte, now time.Time
 		return server.Session{}, server.User{}, wrap(ctx, op, err)
 	}
 	seen = seen.UTC()
-	if sessRevoked != nil || !now.Before(sessEnds) || user.Disabled || !now.Before(seen.Add(idle)) {
+	if sessRevoked != nil || !now.Before(sessEnds) || user.Disabled || !now.Before(seen.Add(idle)) ||
+		sess.CredentialVersion != user.CredentialVersion {
 		return server.Session{}, server.User{}, server.ErrNotFound
 	}
 	user = utcUser(user)

@@ -6,14 +6,14 @@
 -- store itself checks to be ASCII (role, revocation kind, scopes). A NULL
 -- time is the zero time.Time ("not yet": not revoked, not rotated...).
 
--- Users are never deleted, only disabled. username_key is
--- server.UsernameKey(username) (A-Z folded to a-z, every other byte kept),
--- written by the store: the unique index on it makes usernames unique
--- ASCII-case-insensitively, and lookups go through it.
+-- Users are never deleted, only disabled. The store keeps usernames only
+-- in their canonical form (server.CanonicalUsername: RFC 8265
+-- UsernameCaseMapped, so no A-Z) and compares them exactly: the unique
+-- index on username makes "Admin" and "ａｄｍｉｎ" the same name, "admin",
+-- and GetUserByName canonicalizes what it is given before the lookup.
 CREATE TABLE users (
 	id            bytea       NOT NULL PRIMARY KEY,
 	username      bytea       NOT NULL CHECK (length(username) > 0),
-	username_key  bytea       NOT NULL CHECK (length(username_key) = length(username)),
 	role          text        NOT NULL CHECK (role IN ('user', 'admin')),
 	password_hash bytea       NOT NULL CHECK (length(password_hash) > 0),
 	disabled      boolean     NOT NULL DEFAULT false,
@@ -21,7 +21,7 @@ CREATE TABLE users (
 	updated_at    timestamptz NOT NULL
 );
 
-CREATE UNIQUE INDEX users_username_key ON users (username_key);
+CREATE UNIQUE INDEX users_username ON users (username);
 
 -- The last-admin check looks for other enabled administrators.
 CREATE INDEX users_enabled_admins ON users (id) WHERE role = 'admin' AND NOT disabled;
