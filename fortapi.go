@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"reflect"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -396,7 +397,7 @@ func (g *guardAdapter) Handle(op *huma.Operation, handler func(huma.Context)) {
 			_ = huma.WriteErr(a, ctx, http.StatusUnsupportedMediaType, "a request body needs Content-Type: application/json")
 			return
 		}
-		handler(ctx)
+		handler(watchBody(ctx))
 	})
 }
 
@@ -470,22 +471,21 @@ func (a *API) documentErrors(op *huma.Operation, public bool) {
 	if op.Responses == nil {
 		op.Responses = map[string]*huma.Response{}
 	}
+	// An operation's own answer for a status keeps its description and
+	// content; the problem+json fortapi itself may send is added beside.
 	add := func(status int, desc string) {
-		code := fmt.Sprint(status)
-		if _, ok := op.Responses[code]; ok {
-			return
+		if r := op.Responses[strconv.Itoa(status)]; r != nil && r.Description == http.StatusText(status) &&
+			(status == http.StatusUnprocessableEntity || status == http.StatusInternalServerError) {
+			r.Description = desc // huma's placeholder for its own validation and server errors
 		}
-		op.Responses[code] = &huma.Response{
-			Description: desc,
-			Content:     map[string]*huma.MediaType{"application/problem+json": {Schema: a.errModel}},
-		}
+		a.addProblemResponse(op, status, desc, nil)
 	}
 	if !public {
 		add(http.StatusUnauthorized, "Unauthorized: no or invalid credentials (WWW-Authenticate: Bearer)")
 		add(http.StatusForbidden, "Forbidden: a required scope is missing (error=\"insufficient_scope\")")
 	}
 	if op.RequestBody != nil {
-		add(http.StatusBadRequest, "Bad Request: the body is not valid UTF-8 JSON")
+		add(http.StatusBadRequest, "Bad Request: the body cannot be read (not valid UTF-8 JSON, malformed chunked encoding)")
 		add(http.StatusRequestEntityTooLarge, fmt.Sprintf("Content Too Large: the body exceeds %d bytes", op.MaxBodyBytes))
 		add(http.StatusUnsupportedMediaType, "Unsupported Media Type: send application/json")
 		add(http.StatusUnprocessableEntity, "Unprocessable Entity: the input failed validation")

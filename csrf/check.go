@@ -18,7 +18,7 @@ type SessionFunc func(r *http.Request) (id string, ok bool)
 // Check applies both checks to r as the middleware returned by Handler
 // would, with sessionID as the current session ("" for anonymous), and
 // returns nil or an error wrapping ErrCrossOrigin, ErrMissingToken,
-// ErrBadToken or ErrFormTooLarge. Safe methods (GET, HEAD, OPTIONS)
+// ErrBadToken, ErrFormTooLarge or ErrBadForm. Safe methods (GET, HEAD, OPTIONS)
 // always pass; a request without a Cookie header skips the token check.
 //
 // For an application/x-www-form-urlencoded body without an X-CSRF-Token

@@ -94,9 +94,11 @@
 // # Refusals
 //
 // Check returns, and a Deny handler gets through Reason, an error wrapping
-// ErrCrossOrigin, ErrMissingToken, ErrBadToken or ErrFormTooLarge; its
-// text names the failed check in fixed words and never includes the token.
-// DefaultDeny answers 413 for ErrFormTooLarge and 403 otherwise: a small
+// ErrCrossOrigin, ErrMissingToken, ErrBadToken, ErrFormTooLarge or
+// ErrBadForm; its text names the failed check in fixed words and never
+// includes the token. DefaultDeny answers 413 for ErrFormTooLarge, 400 for
+// ErrBadForm (a form body that cannot be read: malformed chunked encoding,
+// cut short, bad encoding) and 403 otherwise: a small
 // fixed text/html page for form posts and for clients whose Accept prefers
 // text/html to JSON, else an application/problem+json document (RFC 9457).
 // No refusal is ever a 500.

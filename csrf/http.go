@@ -42,7 +42,7 @@ func (p *Protector) middleware(next http.Handler, session SessionFunc, required 
 }
 
 // DefaultDeny is the default Options.Deny. It answers 413 for
-// ErrFormTooLarge and 403 otherwise: with a small fixed text/html page
+// ErrFormTooLarge, 400 for ErrBadForm and 403 otherwise: with a small fixed text/html page
 // when the request is a form post or its Accept header prefers text/html
 // to JSON, else with an RFC 9457 application/problem+json document whose
 // detail is the fixed text of the reason. Nothing from the request, and
@@ -51,8 +51,11 @@ func DefaultDeny(w http.ResponseWriter, r *http.Request) {
 	status := http.StatusForbidden
 	detail := "The request could not be verified as coming from this site."
 	if err := Reason(r.Context()); err != nil {
-		if errors.Is(err, ErrFormTooLarge) {
+		switch {
+		case errors.Is(err, ErrFormTooLarge):
 			status = http.StatusRequestEntityTooLarge
+		case errors.Is(err, ErrBadForm):
+			status = http.StatusBadRequest
 		}
 		if rs, ok := errors.AsType[reason](err); ok {
 			detail = "CSRF check failed: " + rs.text() + "."
@@ -67,8 +70,11 @@ func DefaultDeny(w http.ResponseWriter, r *http.Request) {
 
 func writeHTML(w http.ResponseWriter, r *http.Request, status int) {
 	msg := "This request could not be verified as coming from this site. Go back, reload the page and try again."
-	if status == http.StatusRequestEntityTooLarge {
+	switch status {
+	case http.StatusRequestEntityTooLarge:
 		msg = "The submitted form is too large."
+	case http.StatusBadRequest:
+		msg = "The submitted form could not be read. Go back, reload the page and try again."
 	}
 	title := strconv.Itoa(status) + " " + http.StatusText(status)
 	body := "<!doctype html>\n<html lang=\"en\">\n<meta charset=\"utf-8\">\n<title>" + title +
