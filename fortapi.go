@@ -364,6 +364,7 @@ func (g *guardAdapter) Handle(op *huma.Operation, handler func(huma.Context)) {
 	}
 	op.Metadata[sensitiveKey] = sensitiveLocations(a.OpenAPI().Components.Schemas, op)
 	hasBody := op.RequestBody != nil
+	repeatable := repeatableQuery(op)
 	sec := expandSecurity(op.Security, a.opts.OAuth2 != nil, a.opts.Session != nil)
 	op.Security = sec
 	loginRedirect := ""
@@ -391,6 +392,13 @@ func (g *guardAdapter) Handle(op *huma.Operation, handler func(huma.Context)) {
 			}
 		}
 		if len(limits) > 0 && !a.admit(ctx, limits) {
+			return
+		}
+		if name, ok := repeatedQuery(ctx.URL().RawQuery, repeatable); ok {
+			// huma would take the first value and drop the rest, while a
+			// proxy or a WAF in front may have checked another one.
+			detail, loc := repeatedQueryDetail(name)
+			_ = huma.WriteErr(a, ctx, http.StatusBadRequest, detail, &huma.ErrorDetail{Location: loc, Message: "is repeated"})
 			return
 		}
 		if hasBody && ctx.Header("Content-Type") == "" && requestHasBody(ctx) {
@@ -485,13 +493,12 @@ func (a *API) documentErrors(op *huma.Operation, public bool) {
 		add(http.StatusForbidden, "Forbidden: a required scope is missing (error=\"insufficient_scope\")")
 	}
 	if op.RequestBody != nil {
-		add(http.StatusBadRequest, "Bad Request: the body cannot be read (not valid UTF-8 JSON, malformed chunked encoding)")
+		add(http.StatusBadRequest, "Bad Request: a query parameter is repeated, or the body cannot be read (not valid UTF-8 JSON, malformed chunked encoding)")
 		add(http.StatusRequestEntityTooLarge, fmt.Sprintf("Content Too Large: the body exceeds %d bytes", op.MaxBodyBytes))
 		add(http.StatusUnsupportedMediaType, "Unsupported Media Type: send application/json")
-		add(http.StatusUnprocessableEntity, "Unprocessable Entity: the input failed validation")
+	} else {
+		add(http.StatusBadRequest, "Bad Request: a query parameter is repeated")
 	}
-	if len(op.Parameters) > 0 {
-		add(http.StatusUnprocessableEntity, "Unprocessable Entity: the input failed validation")
-	}
+	add(http.StatusUnprocessableEntity, "Unprocessable Entity: the input failed validation (or names an unknown query parameter)")
 	add(http.StatusInternalServerError, "Internal Server Error")
 }

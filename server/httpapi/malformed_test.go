@@ -121,3 +121,52 @@ func TestMalformedBodiesOnEveryPath(t *testing.T) {
 		t.Errorf("a malformed body was logged as an error:\n%s", e.logs.String())
 	}
 }
+
+// TestRepeatedQueryParametersEverywhere: POST /token refuses a repeated
+// form parameter (RFC 6749 §3.2); every operation of the server refuses a
+// repeated query parameter the same way, instead of silently taking the
+// first value (?limit=1&limit=3 listed one item).
+func TestRepeatedQueryParametersEverywhere(t *testing.T) {
+	e := newAuthEnv(t)
+	user := bearer(e.login("alice", alicePass).AccessToken)
+	admin := bearer(e.login("root", adminPass).AccessToken)
+	tokenForm := "grant_type=password&username=alice&password=" + strings.ReplaceAll(alicePass, " ", "+")
+	tests := []struct {
+		method, target, ctype, body string
+		hdr                         map[string]string
+		param                       string // "" : accepted
+	}{
+		{"GET", "/items/?limit=1&limit=3", "", "", user, "limit"},
+		{"GET", "/items/?cursor=a&cursor=b", "", "", user, "cursor"},
+		{"GET", "/users?limit=1&limit=3", "", "", admin, "limit"},
+		{"GET", "/admin/audit?type=login&type=logout", "", "", admin, "type"},
+		{"GET", "/users/me?x=1&x=1", "", "", user, "x"},
+		{"GET", "/healthz?a&a", "", "", nil, "a"},
+		{"POST", "/token?scope=a&scope=b", form, tokenForm, nil, "scope"},
+		{"POST", "/items/?limit=1&limit=1", "application/json", `{"name":"x","price":1}`, user, "limit"},
+		{"GET", "/items/?limit=1", "", "", user, ""},
+		{"GET", "/admin/audit?type=login&limit=2", "", "", admin, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.method+" "+tt.target, func(t *testing.T) {
+			e.t = t
+			resp, b := e.call(tt.method, tt.target, tt.ctype, tt.body, tt.hdr)
+			if tt.param == "" {
+				if resp.StatusCode != 200 {
+					t.Fatalf("status %d: %s", resp.StatusCode, b)
+				}
+				return
+			}
+			var p struct {
+				Status int    `json:"status"`
+				Detail string `json:"detail"`
+			}
+			if resp.StatusCode != 400 || resp.Header.Get("Content-Type") != "application/problem+json" || json.Unmarshal(b, &p) != nil {
+				t.Fatalf("status %d %s, want a 400 problem: %s", resp.StatusCode, resp.Header.Get("Content-Type"), b)
+			}
+			if !strings.Contains(p.Detail, strconv.Quote(tt.param)) {
+				t.Errorf("detail %q does not name %q", p.Detail, tt.param)
+			}
+		})
+	}
+}
