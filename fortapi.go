@@ -83,7 +83,11 @@ type Options struct {
 	// CSRF protects every unsafe request (not GET, HEAD or OPTIONS) that
 	// a browser could forge, before routing: the cross-origin check, and
 	// for requests with cookies the signed double-submit token, bound to
-	// the session cookie (CSRFSession). Required with Session: Handler
+	// the session cookie (CSRFSession). A request with an Authorization
+	// header authenticates by it alone (a session principal is refused for
+	// it), so its cookies play no part: it needs no token, and only an
+	// ambient Authorization (Basic, ...) gets the cross-origin check
+	// (csrf.Protector.HeaderAuthHandler). Required with Session: Handler
 	// refuses to start without it. Nil without Session: no check (a
 	// bearer-only API has no ambient credentials).
 	CSRF *csrf.Protector
@@ -296,7 +300,10 @@ func (a *API) Handler() (http.Handler, error) {
 	}
 	var next http.Handler = a.mux
 	if a.opts.CSRF != nil {
-		next = a.opts.CSRF.Handler(next, a.csrfSession)
+		// authorize refuses a session principal for a request with an
+		// Authorization header, so such a request's cookies are no
+		// credential and the CSRF check may ignore them.
+		next = a.opts.CSRF.HeaderAuthHandler(next, a.csrfSession)
 	}
 	if a.opts.CORS != nil {
 		next = a.opts.CORS.Handler(next)
@@ -439,6 +446,13 @@ func (a *API) authorize(ctx huma.Context, sec []map[string][]string, loginRedire
 	}
 	if err == nil && p == nil {
 		err = ErrNoCredentials
+	}
+	if err == nil && p.Scheme == SessionScheme && len(r.Header["Authorization"]) > 0 {
+		// A request with an Authorization header authenticates by it
+		// alone: the CSRF check ignored its cookies, so a cookie session
+		// must not be taken from it (an Authenticator that prefers the
+		// cookie would otherwise let a forged request through).
+		err = errSessionWithAuthorization
 	}
 	if err != nil {
 		var se huma.StatusError

@@ -90,6 +90,11 @@
 //     anonymous visitors post) always need the token. A Cookie header that
 //     holds no __Host-csrf cookie is not "no Cookie header": such a request
 //     is refused with ErrMissingToken.
+//   - HeaderAuthHandler, for applications that authenticate a request with
+//     an Authorization header by that header alone and ignore its cookies,
+//     judges such a request as if it had no Cookie header: layer (b) is
+//     skipped, and layer (a) runs only for an ambient (Basic, Digest,
+//     Negotiate, NTLM), empty or repeated Authorization header.
 //
 // # Refusals
 //
