@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"reflect"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -82,7 +83,11 @@ type Options struct {
 	// CSRF protects every unsafe request (not GET, HEAD or OPTIONS) that
 	// a browser could forge, before routing: the cross-origin check, and
 	// for requests with cookies the signed double-submit token, bound to
-	// the session cookie (CSRFSession). Required with Session: Handler
+	// the session cookie (CSRFSession). A request with an Authorization
+	// header authenticates by it alone (a session principal is refused for
+	// it), so its cookies play no part: it needs no token, and only an
+	// ambient Authorization (Basic, ...) gets the cross-origin check
+	// (csrf.Protector.HeaderAuthHandler). Required with Session: Handler
 	// refuses to start without it. Nil without Session: no check (a
 	// bearer-only API has no ambient credentials).
 	CSRF *csrf.Protector
@@ -295,7 +300,10 @@ func (a *API) Handler() (http.Handler, error) {
 	}
 	var next http.Handler = a.mux
 	if a.opts.CSRF != nil {
-		next = a.opts.CSRF.Handler(next, a.csrfSession)
+		// authorize refuses a session principal for a request with an
+		// Authorization header, so such a request's cookies are no
+		// credential and the CSRF check may ignore them.
+		next = a.opts.CSRF.HeaderAuthHandler(next, a.csrfSession)
 	}
 	if a.opts.CORS != nil {
 		next = a.opts.CORS.Handler(next)
@@ -363,6 +371,7 @@ func (g *guardAdapter) Handle(op *huma.Operation, handler func(huma.Context)) {
 	}
 	op.Metadata[sensitiveKey] = sensitiveLocations(a.OpenAPI().Components.Schemas, op)
 	hasBody := op.RequestBody != nil
+	repeatable := repeatableQuery(op)
 	sec := expandSecurity(op.Security, a.opts.OAuth2 != nil, a.opts.Session != nil)
 	op.Security = sec
 	loginRedirect := ""
@@ -392,11 +401,18 @@ func (g *guardAdapter) Handle(op *huma.Operation, handler func(huma.Context)) {
 		if len(limits) > 0 && !a.admit(ctx, limits) {
 			return
 		}
+		if name, ok := repeatedQuery(ctx.URL().RawQuery, repeatable); ok {
+			// huma would take the first value and drop the rest, while a
+			// proxy or a WAF in front may have checked another one.
+			detail, loc := repeatedQueryDetail(name)
+			_ = huma.WriteErr(a, ctx, http.StatusBadRequest, detail, &huma.ErrorDetail{Location: loc, Message: "is repeated"})
+			return
+		}
 		if hasBody && ctx.Header("Content-Type") == "" && requestHasBody(ctx) {
 			_ = huma.WriteErr(a, ctx, http.StatusUnsupportedMediaType, "a request body needs Content-Type: application/json")
 			return
 		}
-		handler(ctx)
+		handler(watchBody(ctx))
 	})
 }
 
@@ -430,6 +446,13 @@ func (a *API) authorize(ctx huma.Context, sec []map[string][]string, loginRedire
 	}
 	if err == nil && p == nil {
 		err = ErrNoCredentials
+	}
+	if err == nil && p.Scheme == SessionScheme && len(r.Header["Authorization"]) > 0 {
+		// A request with an Authorization header authenticates by it
+		// alone: the CSRF check ignored its cookies, so a cookie session
+		// must not be taken from it (an Authenticator that prefers the
+		// cookie would otherwise let a forged request through).
+		err = errSessionWithAuthorization
 	}
 	if err != nil {
 		var se huma.StatusError
@@ -470,28 +493,26 @@ func (a *API) documentErrors(op *huma.Operation, public bool) {
 	if op.Responses == nil {
 		op.Responses = map[string]*huma.Response{}
 	}
+	// An operation's own answer for a status keeps its description and
+	// content; the problem+json fortapi itself may send is added beside.
 	add := func(status int, desc string) {
-		code := fmt.Sprint(status)
-		if _, ok := op.Responses[code]; ok {
-			return
+		if r := op.Responses[strconv.Itoa(status)]; r != nil && r.Description == http.StatusText(status) &&
+			(status == http.StatusUnprocessableEntity || status == http.StatusInternalServerError) {
+			r.Description = desc // huma's placeholder for its own validation and server errors
 		}
-		op.Responses[code] = &huma.Response{
-			Description: desc,
-			Content:     map[string]*huma.MediaType{"application/problem+json": {Schema: a.errModel}},
-		}
+		a.addProblemResponse(op, status, desc, nil)
 	}
 	if !public {
 		add(http.StatusUnauthorized, "Unauthorized: no or invalid credentials (WWW-Authenticate: Bearer)")
 		add(http.StatusForbidden, "Forbidden: a required scope is missing (error=\"insufficient_scope\")")
 	}
 	if op.RequestBody != nil {
-		add(http.StatusBadRequest, "Bad Request: the body is not valid UTF-8 JSON")
+		add(http.StatusBadRequest, "Bad Request: a query parameter is repeated, or the body cannot be read (not valid UTF-8 JSON, malformed chunked encoding)")
 		add(http.StatusRequestEntityTooLarge, fmt.Sprintf("Content Too Large: the body exceeds %d bytes", op.MaxBodyBytes))
 		add(http.StatusUnsupportedMediaType, "Unsupported Media Type: send application/json")
-		add(http.StatusUnprocessableEntity, "Unprocessable Entity: the input failed validation")
+	} else {
+		add(http.StatusBadRequest, "Bad Request: a query parameter is repeated")
 	}
-	if len(op.Parameters) > 0 {
-		add(http.StatusUnprocessableEntity, "Unprocessable Entity: the input failed validation")
-	}
+	add(http.StatusUnprocessableEntity, "Unprocessable Entity: the input failed validation (or names an unknown query parameter)")
 	add(http.StatusInternalServerError, "Internal Server Error")
 }

@@ -67,6 +67,17 @@ func (a *API) transformError(ctx huma.Context, status string, v any) (any, error
 		return em, nil
 	}
 	if em.Status >= 500 {
+		if b := findBody(ctx); b != nil {
+			if status, detail, ok := b.failure(); ok {
+				// huma answers 500 to any error reading the body, but
+				// the body is the client's: malformed, oversized or late.
+				// The answer's status line follows (bodyContext.SetStatus).
+				a.log.LogAttrs(ctx.Context(), slog.LevelInfo, "the request body could not be read",
+					slog.String("request_id", id), slog.Int("status", status), slog.String("error", b.body.err.Error()))
+				em.Status, em.Title, em.Detail, em.Errors = status, http.StatusText(status), detail, nil
+				return em, nil
+			}
+		}
 		if len(em.Errors) > 0 {
 			msgs := make([]string, 0, len(em.Errors))
 			for _, d := range em.Errors {

@@ -116,8 +116,15 @@ func (p *Principal) HasScope(scope string) bool {
 	return p != nil && slices.Contains(p.Scopes, scope)
 }
 
+// errSessionWithAuthorization refuses a cookie session offered for a
+// request that has an Authorization header.
+var errSessionWithAuthorization = errors.New("fortapi: a request with an Authorization header cannot authenticate with a session cookie")
+
 // Authenticator turns a request into a principal. It must not read the
-// body. It returns ErrNoCredentials when the request has no credentials; any
+// body. A request with an Authorization header (even an empty one or
+// another scheme than bearer) must be authenticated by that header alone,
+// its cookies ignored: the API refuses a SessionScheme principal for it
+// (401 invalid_token), since the CSRF check did not look at its cookies. It returns ErrNoCredentials when the request has no credentials; any
 // other error means the credentials are invalid (401 invalid_token), unless
 // it is a huma.StatusError, whose status is used (for example 503 when the
 // session store is down).

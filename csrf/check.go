@@ -18,7 +18,7 @@ type SessionFunc func(r *http.Request) (id string, ok bool)
 // Check applies both checks to r as the middleware returned by Handler
 // would, with sessionID as the current session ("" for anonymous), and
 // returns nil or an error wrapping ErrCrossOrigin, ErrMissingToken,
-// ErrBadToken or ErrFormTooLarge. Safe methods (GET, HEAD, OPTIONS)
+// ErrBadToken, ErrFormTooLarge or ErrBadForm. Safe methods (GET, HEAD, OPTIONS)
 // always pass; a request without a Cookie header skips the token check.
 //
 // For an application/x-www-form-urlencoded body without an X-CSRF-Token
@@ -26,15 +26,28 @@ type SessionFunc func(r *http.Request) (id string, ok bool)
 // r.PostForm and r.Form, where the handler finds it; no other body is
 // read.
 func (p *Protector) Check(r *http.Request, sessionID string) error {
-	return p.check(nil, r, false, fixedSession(sessionID))
+	return p.check(nil, r, checkDefault, fixedSession(sessionID))
 }
 
 // CheckRequired is Check for a route that always requires the token, as
 // the middleware returned by Require does: a request without a Cookie
 // header is refused rather than exempted.
 func (p *Protector) CheckRequired(r *http.Request, sessionID string) error {
-	return p.check(nil, r, true, fixedSession(sessionID))
+	return p.check(nil, r, checkRequired, fixedSession(sessionID))
 }
+
+// checkMode is what a route asks of the checks.
+type checkMode uint8
+
+const (
+	// checkDefault: Handler and Check.
+	checkDefault checkMode = iota
+	// checkRequired: the token even without cookies (Require).
+	checkRequired
+	// checkHeaderAuth: a request with an Authorization header is judged
+	// as if it had no cookies (HeaderAuthHandler).
+	checkHeaderAuth
+)
 
 type fixedSession string
 
@@ -64,11 +77,17 @@ func IsSafeMethod(method string) bool {
 	return false
 }
 
-func (p *Protector) check(w http.ResponseWriter, r *http.Request, required bool, s sessioner) error {
+func (p *Protector) check(w http.ResponseWriter, r *http.Request, mode checkMode, s sessioner) error {
 	if IsSafeMethod(r.Method) {
 		return nil
 	}
+	required := mode == checkRequired
 	hasCookie := len(r.Header["Cookie"]) > 0
+	if mode == checkHeaderAuth && len(r.Header["Authorization"]) > 0 {
+		// The application authenticates this request by its
+		// Authorization header alone: its cookies are not credentials.
+		hasCookie = false
+	}
 
 	// (a) Cross-origin, unless the request authenticates itself with a
 	// header a browser does not attach on its own, and has no cookies.

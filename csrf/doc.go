@@ -90,13 +90,20 @@
 //     anonymous visitors post) always need the token. A Cookie header that
 //     holds no __Host-csrf cookie is not "no Cookie header": such a request
 //     is refused with ErrMissingToken.
+//   - HeaderAuthHandler, for applications that authenticate a request with
+//     an Authorization header by that header alone and ignore its cookies,
+//     judges such a request as if it had no Cookie header: layer (b) is
+//     skipped, and layer (a) runs only for an ambient (Basic, Digest,
+//     Negotiate, NTLM), empty or repeated Authorization header.
 //
 // # Refusals
 //
 // Check returns, and a Deny handler gets through Reason, an error wrapping
-// ErrCrossOrigin, ErrMissingToken, ErrBadToken or ErrFormTooLarge; its
-// text names the failed check in fixed words and never includes the token.
-// DefaultDeny answers 413 for ErrFormTooLarge and 403 otherwise: a small
+// ErrCrossOrigin, ErrMissingToken, ErrBadToken, ErrFormTooLarge or
+// ErrBadForm; its text names the failed check in fixed words and never
+// includes the token. DefaultDeny answers 413 for ErrFormTooLarge, 400 for
+// ErrBadForm (a form body that cannot be read: malformed chunked encoding,
+// cut short, bad encoding) and 403 otherwise: a small
 // fixed text/html page for form posts and for clients whose Accept prefers
 // text/html to JSON, else an application/problem+json document (RFC 9457).
 // No refusal is ever a 500.

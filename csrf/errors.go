@@ -23,6 +23,10 @@ var (
 	ErrBadToken = errors.New("csrf: token invalid")
 	// ErrFormTooLarge: the form body exceeds Options.MaxFormBytes.
 	ErrFormTooLarge = errors.New("csrf: form body too large")
+	// ErrBadForm: the form body that should carry the token cannot be
+	// read: malformed chunked encoding, a body shorter than its
+	// Content-Length, invalid form encoding. The client's fault (400).
+	ErrBadForm = errors.New("csrf: form body unreadable")
 )
 
 // reason is why a request was refused. A small integer, so returning it
@@ -49,8 +53,10 @@ func (r reason) Unwrap() error {
 	switch r {
 	case reasonSecFetchSite, reasonOrigin:
 		return ErrCrossOrigin
-	case reasonNoCookie, reasonNoToken, reasonBadForm:
+	case reasonNoCookie, reasonNoToken:
 		return ErrMissingToken
+	case reasonBadForm:
+		return ErrBadForm
 	case reasonFormTooLarge:
 		return ErrFormTooLarge
 	default:
@@ -88,7 +94,7 @@ type reasonKey struct{}
 
 // Reason returns why the middleware refused the request whose context is
 // ctx, or nil. A Deny handler calls it; the error wraps one of ErrCrossOrigin,
-// ErrMissingToken, ErrBadToken or ErrFormTooLarge.
+// ErrMissingToken, ErrBadToken, ErrFormTooLarge or ErrBadForm.
 func Reason(ctx context.Context) error {
 	err, _ := ctx.Value(reasonKey{}).(error)
 	return err

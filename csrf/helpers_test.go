@@ -63,6 +63,8 @@ func sentinelName(err error) string {
 		return "bad"
 	case errors.Is(err, csrf.ErrFormTooLarge):
 		return "too-large"
+	case errors.Is(err, csrf.ErrBadForm):
+		return "bad-form"
 	}
 	return "unknown"
 }

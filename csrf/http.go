@@ -19,7 +19,24 @@ import (
 // carries no X-CSRF-Token header, and then leaves the parsed form in
 // r.PostForm and r.Form for next.
 func (p *Protector) Handler(next http.Handler, session SessionFunc) http.Handler {
-	return p.middleware(next, session, false)
+	return p.middleware(next, session, checkDefault)
+}
+
+// HeaderAuthHandler is Handler for an application that authenticates a
+// request carrying an Authorization header by that header alone and
+// ignores its cookies (fortapi's API does, and refuses a cookie session
+// for such a request). Its cookies are then no credential a forger could
+// borrow, so they play no part here either: the token check is skipped,
+// and the cross-origin check runs only when the Authorization header is
+// itself ambient (Basic, Digest, Negotiate, NTLM, which browsers attach on
+// their own), empty or repeated. A bearer-token client that also holds an
+// unrelated cookie is therefore not refused.
+//
+// Use it only when that is true of the authentication: an application
+// that may accept a session cookie from a request with an Authorization
+// header must use Handler.
+func (p *Protector) HeaderAuthHandler(next http.Handler, session SessionFunc) http.Handler {
+	return p.middleware(next, session, checkHeaderAuth)
 }
 
 // Require is Handler for routes that must always present a token, cookies
@@ -27,13 +44,13 @@ func (p *Protector) Handler(next http.Handler, session SessionFunc) http.Handler
 // visitor posts. A request without a Cookie header is refused instead of
 // exempted. Safe methods still pass, so the same route can serve the form.
 func (p *Protector) Require(next http.Handler, session SessionFunc) http.Handler {
-	return p.middleware(next, session, true)
+	return p.middleware(next, session, checkRequired)
 }
 
-func (p *Protector) middleware(next http.Handler, session SessionFunc, required bool) http.Handler {
+func (p *Protector) middleware(next http.Handler, session SessionFunc, mode checkMode) http.Handler {
 	s := sessionFunc(session)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if err := p.check(w, r, required, s); err != nil {
+		if err := p.check(w, r, mode, s); err != nil {
 			p.deny.ServeHTTP(w, r.WithContext(withReason(r.Context(), err)))
 			return
 		}
@@ -42,7 +59,7 @@ func (p *Protector) middleware(next http.Handler, session SessionFunc, required 
 }
 
 // DefaultDeny is the default Options.Deny. It answers 413 for
-// ErrFormTooLarge and 403 otherwise: with a small fixed text/html page
+// ErrFormTooLarge, 400 for ErrBadForm and 403 otherwise: with a small fixed text/html page
 // when the request is a form post or its Accept header prefers text/html
 // to JSON, else with an RFC 9457 application/problem+json document whose
 // detail is the fixed text of the reason. Nothing from the request, and
@@ -51,8 +68,11 @@ func DefaultDeny(w http.ResponseWriter, r *http.Request) {
 	status := http.StatusForbidden
 	detail := "The request could not be verified as coming from this site."
 	if err := Reason(r.Context()); err != nil {
-		if errors.Is(err, ErrFormTooLarge) {
+		switch {
+		case errors.Is(err, ErrFormTooLarge):
 			status = http.StatusRequestEntityTooLarge
+		case errors.Is(err, ErrBadForm):
+			status = http.StatusBadRequest
 		}
 		if rs, ok := errors.AsType[reason](err); ok {
 			detail = "CSRF check failed: " + rs.text() + "."
@@ -67,8 +87,11 @@ func DefaultDeny(w http.ResponseWriter, r *http.Request) {
 
 func writeHTML(w http.ResponseWriter, r *http.Request, status int) {
 	msg := "This request could not be verified as coming from this site. Go back, reload the page and try again."
-	if status == http.StatusRequestEntityTooLarge {
+	switch status {
+	case http.StatusRequestEntityTooLarge:
 		msg = "The submitted form is too large."
+	case http.StatusBadRequest:
+		msg = "The submitted form could not be read. Go back, reload the page and try again."
 	}
 	title := strconv.Itoa(status) + " " + http.StatusText(status)
 	body := "<!doctype html>\n<html lang=\"en\">\n<meta charset=\"utf-8\">\n<title>" + title +

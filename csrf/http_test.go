@@ -139,7 +139,8 @@ func TestTokenCheck(t *testing.T) {
 		{"two fields", spec{cookie: ck("s1", s1), form: "csrf_token=" + s1 + "&csrf_token=" + s1, headers: []string{same}}, 403, "bad"},
 		{"tossed cookie beside ours", spec{cookie: "session=s1; __Host-csrf=" + anon + "; __Host-csrf=" + s1, headers: []string{same, "X-CSRF-Token: " + s1}}, 200, ""},
 		{"tossed cookie alone", spec{cookie: ck("s1", anon), headers: []string{same, "X-CSRF-Token: " + s1}}, 403, "bad"},
-		{"malformed form body", spec{cookie: ck("s1", s1), form: "amount=%zz&csrf_token=" + s1, headers: []string{same}}, 403, "missing"},
+		// An unreadable form is the client's error, not a forgery.
+		{"malformed form body", spec{cookie: ck("s1", s1), form: "amount=%zz&csrf_token=" + s1, headers: []string{same}}, 400, "bad-form"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -292,7 +293,7 @@ func TestCheckErrors(t *testing.T) {
 	p := newProtector(t)
 	s1 := mint(t, p, "s1")
 	s1b := mint(t, p, "s1")
-	sentinels := []error{csrf.ErrCrossOrigin, csrf.ErrMissingToken, csrf.ErrBadToken, csrf.ErrFormTooLarge}
+	sentinels := []error{csrf.ErrCrossOrigin, csrf.ErrMissingToken, csrf.ErrBadToken, csrf.ErrFormTooLarge, csrf.ErrBadForm}
 	req := func(method, cookie, token string, h ...string) *http.Request {
 		r := httptest.NewRequest(method, "https://app.example/api/x", nil)
 		if cookie != "" {
@@ -330,6 +331,7 @@ func TestCheckErrors(t *testing.T) {
 		{"mismatch", req("POST", "__Host-csrf="+s1, s1b), false, csrf.ErrBadToken},
 		{"malformed", req("POST", "__Host-csrf=x", "x"), false, csrf.ErrBadToken},
 		{"too large", form("__Host-csrf="+s1, "csrf_token="+s1+"&pad="+strings.Repeat("x", csrf.DefaultMaxFormBytes)), false, csrf.ErrFormTooLarge},
+		{"unreadable form", form("__Host-csrf="+s1, "csrf_token="+s1+"&a=%zz"), false, csrf.ErrBadForm},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -34,7 +34,9 @@
 //     "name";q=100;w=60 and RateLimit: "name";r=50;t=30; the policy name is
 //     a String, as draft 09 requires and later drafts still allow) plus the
 //     common RateLimit-Limit, -Remaining and -Reset; a denial is 429
-//     application/problem+json (RFC 9457, type "about:blank") with
+//     application/problem+json (RFC 9457) with the members of every other
+//     fortapi problem — title, status, detail and, when the request has an
+//     id, instance; no "type", which RFC 9457 reads as "about:blank" — and
 //     Retry-After in whole seconds, rounded up, at least 1.
 //
 // Specs are text such as "5/minute", "100/second", "1000/hour", "10/day"

@@ -1,7 +1,6 @@
 package ratelimit
 
 import (
-	"encoding/json"
 	"fmt"
 	"net/http"
 	"strconv"
@@ -177,29 +176,12 @@ func WriteUnavailable(w http.ResponseWriter, r *http.Request, res Result) {
 	writeProblem(w, r, http.StatusServiceUnavailable, "Rate limiting is temporarily unavailable; try again later.")
 }
 
-type problemBody struct {
-	Type     string `json:"type"`
-	Title    string `json:"title"`
-	Status   int    `json:"status"`
-	Detail   string `json:"detail,omitempty"`
-	Instance string `json:"instance,omitempty"`
-}
-
+// writeProblem is the one problem writer every fortapi answer goes
+// through (internal/problem): the members, names and order of huma's
+// error model (title, status, detail, instance naming the request id),
+// nothing more, so a 429 looks like any other problem.
 func writeProblem(w http.ResponseWriter, r *http.Request, status int, detail string) {
-	p := problemBody{Type: "about:blank", Title: http.StatusText(status), Status: status, Detail: detail}
-	if id := problem.RequestID(r.Context()); id != "" {
-		p.Instance = problem.URN(id)
-	}
-	b, _ := json.Marshal(&p) // cannot fail: strings and an int
-	h := w.Header()
-	h.Set("Content-Type", "application/problem+json")
-	h.Set("X-Content-Type-Options", "nosniff")
-	h.Set("Cache-Control", "no-store")
-	h.Set("Content-Length", strconv.Itoa(len(b)))
-	w.WriteHeader(status)
-	if r.Method != http.MethodHead {
-		_, _ = w.Write(b)
-	}
+	problem.Write(w, r, status, detail)
 }
 
 // ceilSeconds rounds d up to whole seconds; negative durations give 0.

@@ -593,7 +593,7 @@ func TestProblemOnDenial(t *testing.T) {
 		Type, Title string
 		Status      int
 	}
-	if err := json.Unmarshal(w.Body.Bytes(), &body); err != nil || w.Code != 429 || body.Status != 429 || body.Type != "about:blank" {
+	if err := json.Unmarshal(w.Body.Bytes(), &body); err != nil || w.Code != 429 || body.Status != 429 || body.Type != "" || body.Title != "Too Many Requests" {
 		t.Fatalf("%d %s", w.Code, w.Body)
 	}
 	if ra := w.Header().Get("Retry-After"); ra != "60" && ra != "59" {

@@ -154,7 +154,8 @@ func (h *pagesAPI) postLogin(ctx context.Context, in *rawInput) (*pageOutput, er
 		return h.loginPage(ctx, in, http.StatusForbidden, "", "This form has expired. Please sign in again.")
 	}
 	if err := r.ParseForm(); err != nil {
-		return h.loginPage(ctx, in, http.StatusBadRequest, "", "The form could not be read.")
+		status, _ := fortapi.BodyReadStatus(err, r) // 413 over the cap, else 400
+		return h.loginPage(ctx, in, status, "", "The form could not be read.")
 	}
 	for k, vs := range r.PostForm {
 		if len(vs) > 1 || (k != "username" && k != "password" && k != csrf.FieldName) {

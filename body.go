@@ -1,0 +1,121 @@
+package fortapi
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"slices"
+
+	"github.com/danielgtaylor/huma/v2"
+	"github.com/danielgtaylor/huma/v2/adapters/humago"
+)
+
+// bodyReader wraps a request body and keeps the first error reading it
+// returned (other than io.EOF), so that the error huma turns into a 500
+// ("cannot read request body") can be answered for what it is: the
+// client's malformed or oversized body.
+type bodyReader struct {
+	io.ReadCloser
+	err error
+}
+
+func (b *bodyReader) Read(p []byte) (int, error) {
+	n, err := b.ReadCloser.Read(p)
+	if err != nil && err != io.EOF && b.err == nil {
+		b.err = err
+	}
+	return n, err
+}
+
+// bodyContext is the huma context of an operation whose request has a
+// body: it watches the body's reads, and when reading failed it turns the
+// 500 huma answers to any read error ("cannot read request body") into
+// the status the failure deserves (BodyReadStatus); transformError
+// rewrites the problem's members to match.
+type bodyContext struct {
+	humaContext
+	body bodyReader
+}
+
+// humaContext names the embedded huma.Context, whose method Context would
+// otherwise clash with the field's name.
+type humaContext = huma.Context
+
+// watchBody returns ctx watching the body of its request, when it has one.
+func watchBody(ctx huma.Context) huma.Context {
+	r, _ := humago.Unwrap(ctx)
+	if r.Body == nil || r.Body == http.NoBody {
+		return ctx
+	}
+	c := &bodyContext{humaContext: ctx, body: bodyReader{ReadCloser: r.Body}}
+	r.Body = &c.body
+	return c
+}
+
+// Unwrap gives humago.Unwrap (and findBody) the context underneath.
+func (c *bodyContext) Unwrap() huma.Context { return c.humaContext }
+
+// SetStatus replaces a server error caused by an unreadable body.
+func (c *bodyContext) SetStatus(code int) {
+	if code >= 500 {
+		if status, _, ok := c.failure(); ok {
+			code = status
+		}
+	}
+	c.humaContext.SetStatus(code)
+}
+
+// failure reports the answer an unreadable body deserves, ok false when
+// the body was read without error or the client has gone (499, which
+// transformError and the recorder handle).
+func (c *bodyContext) failure() (status int, detail string, ok bool) {
+	if c.body.err == nil || errors.Is(c.Context().Err(), context.Canceled) {
+		return 0, "", false
+	}
+	r, _ := humago.Unwrap(c.humaContext)
+	status, detail = BodyReadStatus(c.body.err, r)
+	return status, detail, true
+}
+
+// findBody returns the bodyContext under ctx, or nil.
+func findBody(ctx huma.Context) *bodyContext {
+	for {
+		switch c := ctx.(type) {
+		case *bodyContext:
+			return c
+		case interface{ Unwrap() huma.Context }:
+			ctx = c.Unwrap()
+		default:
+			return nil
+		}
+	}
+}
+
+// BodyReadStatus classifies an error from reading a request body, as
+// net/http reports it, into the answer it deserves: 413 for a body over a
+// limit (*http.MaxBytesError), 408 when the body did not arrive in time
+// (a read deadline, Server.ReadTimeout), 400 for a body that ended before
+// its declared length or whose chunked framing is malformed
+// (Transfer-Encoding: chunked with a bad or overflowing chunk size). Every
+// one is the client's doing, never a server error. A client that went away
+// while sending is reported by its request's cancelled context (499,
+// StatusClientClosedRequest), which callers check first. The detail names
+// no internal and echoes nothing from the request.
+func BodyReadStatus(err error, r *http.Request) (status int, detail string) {
+	if mbe, ok := errors.AsType[*http.MaxBytesError](err); ok {
+		return http.StatusRequestEntityTooLarge, fmt.Sprintf("the request body exceeds the limit of %d bytes", mbe.Limit)
+	}
+	if ne, ok := errors.AsType[net.Error](err); ok && ne.Timeout() {
+		return http.StatusRequestTimeout, "the request body did not arrive in time"
+	}
+	if errors.Is(err, io.ErrUnexpectedEOF) {
+		return http.StatusBadRequest, "the request body ended before its declared length"
+	}
+	if r != nil && slices.Contains(r.TransferEncoding, "chunked") {
+		return http.StatusBadRequest, "the request body is not valid chunked encoding (Transfer-Encoding: chunked)"
+	}
+	return http.StatusBadRequest, "the request body could not be read"
+}
