@@ -137,7 +137,7 @@ func openAuth(ctx context.Context, dataDir string, store *sqlite.Store, getenv f
 		Store: store, Hasher: hasher, Tokens: tokens, Revocations: revs, Keys: ring,
 		AccessLifetime: accessLifetime, Leeway: tokenLeeway, Logger: log,
 		RefreshKey: deriveKey(mk.Reveal(), refreshKeyLabel),
-		DeviceKey: deriveKey(mk.Reveal(), deviceKeyLabel),
+		DeviceKey:  deriveKey(mk.Reveal(), deviceKeyLabel),
 	}
 	for _, f := range svcOpts {
 		f(&so)
