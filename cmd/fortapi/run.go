@@ -31,6 +31,8 @@ Usage:
   fortapi user list
   fortapi keys list|rotate                      signing keys
   fortapi keys revoke KID                       emergency: stop trusting a key now
+  fortapi store copy --from STORE --to STORE    move an installation to an empty store
+                                                (STORE: sqlite:PATH or postgres:URL)
   fortapi hash-password                         argon2id hash of the password on stdin
   fortapi openapi                               print the OpenAPI 3.1 document
   fortapi version                               print the version
@@ -61,6 +63,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 		return runUser(ctx, rest, getenv, stdin, stdout, stderr)
 	case "keys":
 		return runKeys(ctx, rest, getenv, stdout, stderr)
+	case "store":
+		return runStore(ctx, rest, getenv, stdout, stderr)
 	case "hash-password":
 		return runHashPassword(ctx, rest, getenv, stdin, stdout, stderr)
 	case "version":
@@ -69,7 +73,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 		fmt.Fprint(stdout, usage)
 		return exitOK
 	default:
-		fmt.Fprintf(stderr, "fortapi: unknown command %q (commands: serve, user, keys, hash-password, openapi, version; see fortapi --help)\n", cmd)
+		fmt.Fprintf(stderr, "fortapi: unknown command %q (commands: serve, user, keys, store, hash-password, openapi, version; see fortapi --help)\n", cmd)
 		return exitUsage
 	}
 }
