@@ -31,10 +31,6 @@ const (
 	DefaultSessionLifetime = 30 * 24 * time.Hour
 	DefaultRefreshGrace    = 10 * time.Second
 	DefaultSyncEvery       = 250 * time.Millisecond
-	// With a Feed (feed.go): the safety-net poll while it is healthy, and
-	// how long it may be down before PropagationHealth reports it.
-	DefaultFeedSyncEvery    = 5 * time.Second
-	DefaultPropagationBound = time.Second
 	DefaultKeysEvery       = 2 * time.Second
 	DefaultPruneEvery      = time.Hour
 	// Web sessions (WebLogin): the absolute end, the idle timeout, and how

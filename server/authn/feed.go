@@ -8,6 +8,14 @@ import (
 	"time"
 )
 
+// Defaults of Options with a Feed: the safety-net poll while the feed is
+// healthy, and how long it may be down before PropagationHealth reports
+// it.
+const (
+	DefaultFeedSyncEvery    = 5 * time.Second
+	DefaultPropagationBound = time.Second
+)
+
 // Feed pushes the store's changes to the Service (Options.Feed), so that a
 // revocation or a key change made by any instance reaches this one in
 // milliseconds instead of a polling interval. server/postgres's Listener
