@@ -13,9 +13,13 @@ import (
 	"github.com/fortapi/fortapi/password"
 	"github.com/fortapi/fortapi/server"
 	"github.com/fortapi/fortapi/server/authn"
+	"github.com/fortapi/fortapi/server/postgres"
 	"github.com/fortapi/fortapi/server/sqlite"
 	"github.com/fortapi/fortapi/token"
 )
+
+// The composition hands a *postgres.Listener to Options.Feed.
+var _ authn.Feed = (*postgres.Listener)(nil)
 
 // fakeFeed is an authn.Feed the test drives.
 type fakeFeed struct {
@@ -159,7 +163,12 @@ func TestFeedDrivesSync(t *testing.T) {
 				feed.setErr(errors.New("connection lost"))
 			}
 			e := newFeedEnv(t, authn.Options{Feed: feed, SyncEvery: tt.syncEvery, FeedSyncEvery: hour, KeysEvery: hour})
+			// The first replay, at Run's start, finds jti-0; after it,
+			// with hour-long ticks, only a wake-up (or, the feed down,
+			// the fast poll) can bring jti-1.
+			e.revoke(t, "jti-0")
 			e.running()
+			eventually(t, "the first replay", func() bool { return e.revoked("jti-0") })
 			e.revoke(t, "jti-1")
 			if tt.wake {
 				feed.revs <- struct{}{}
