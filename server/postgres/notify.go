@@ -225,13 +225,19 @@ func (l *Listener) run(ctx context.Context) {
 func (l *Listener) setDown(err error, retry time.Duration) {
 	l.mu.Lock()
 	wasUp := l.err == nil
+	first := errors.Is(l.err, errNotYetListening)
 	if wasUp {
 		l.since = l.now()
 	}
 	l.err, l.pid = err, 0
 	l.mu.Unlock()
-	if wasUp && retry > 0 {
-		l.logger.Warn("change notifications lost; reconnecting, and polling the store meanwhile",
+	switch {
+	case retry == 0:
+	case wasUp:
+		l.logger.Warn("change notifications lost; reconnecting",
+			slog.String("channel", l.store.channel), slog.Any("error", err), slog.Duration("retry_in", retry))
+	case first:
+		l.logger.Warn("change notifications: cannot listen yet; retrying",
 			slog.String("channel", l.store.channel), slog.Any("error", err), slog.Duration("retry_in", retry))
 	}
 }
