@@ -6,13 +6,16 @@
 //
 // A key moves next -> active -> retiring -> retired:
 //
-//   - next: generated ahead of time and published in the JWKS, so relying
-//     parties that cache the JWKS know it before any token carries it. It
-//     neither signs nor verifies: nothing this Ring issues uses it yet, so
-//     a token bearing its kid is not genuine. (Consequence for several
-//     servers on one store: a server that has not yet reloaded after
-//     another rotated rejects the new key's tokens until its next
-//     Maintain, so call Maintain every few seconds.)
+//   - next: generated ahead of time (at the previous rotation) and
+//     published in the JWKS, so relying parties that cache the JWKS know
+//     it before any token carries it. It does not sign, but it verifies:
+//     several servers share one Store, and when one of them rotates, its
+//     peers still hold that key as next until they reload. Accepting it
+//     means a token the rotating server signs right after the rotation
+//     verifies on every peer at once: rotation opens no window in which a
+//     peer refuses a valid token. The key is ours like the active one: its
+//     private half is sealed under the master key, so only a Ring that
+//     holds the master key can sign with it.
 //   - active: the one key that signs (Signer); it also verifies.
 //   - retiring: stopped signing at RetiringAt; still verifies and stays
 //     published until RetiredAt = RetiringAt + MaxTokenLifetime + Leeway,
@@ -38,8 +41,9 @@
 //     its tokens to expire. Regular rotation bounds how long a silently
 //     leaked key is useful.
 //   - Logging users out on rotation: retiring keys verify until every
-//     token they signed has expired; the next key is published before it
-//     signs.
+//     token they signed has expired; the next key is published, and
+//     verifies, from its creation, one rotation before it signs, so every
+//     Ring that has loaded the Store since then accepts its tokens.
 //   - Algorithm confusion: each key is bound to one algorithm (stored with
 //     it and authenticated with its sealed material). Verifiers must take
 //     the algorithm from the VerifyingKey found by kid, never from the

@@ -103,9 +103,12 @@ type KeyInfo struct {
 // a rotation in progress.
 //
 // Changes made through another Ring on the same Store (for example by the
-// `keys` CLI) are seen at this Ring's next Reload or Maintain; until then
-// this Ring keeps signing and verifying with what it last loaded. A server
-// should call Maintain every few seconds.
+// `keys` CLI, or another server) are seen at this Ring's next Reload or
+// Maintain; until then this Ring keeps signing and verifying with what it
+// last loaded. Because the next key verifies, a token signed by a Ring that
+// has just rotated verifies here before this Ring reloads. A server should
+// call Maintain every few seconds, and Reload when told that the Store's
+// keys changed.
 type Ring struct {
 	store       Store
 	alg         Alg
@@ -237,10 +240,16 @@ func (r *Ring) Signer() (SigningKey, error) {
 }
 
 // Verifier returns the key named by kid if it may verify a token now: it
-// is the active key, or a retiring key whose RetiredAt has not passed by
-// the Ring's clock. Next, retired, revoked and unknown keys give false, as
-// does an empty kid or one longer than MaxKIDLength. It does not allocate;
-// the key material is shared and must not be modified.
+// is the active key, the next key, or a retiring key whose RetiredAt has
+// not passed by the Ring's clock. Retired, revoked and unknown keys give
+// false, as does an empty kid or one longer than MaxKIDLength. It does not
+// allocate; the key material is shared and must not be modified.
+//
+// The next key verifies because another Ring on the same Store may already
+// have promoted it and signed with it: this Ring then accepts those tokens
+// before it reloads, so a rotation on one server is never a window in which
+// its peers refuse valid tokens. Its private key is as much ours as the
+// active key's: only a Ring holding the master key can sign with it.
 //
 // The token's algorithm must be taken from the returned key's Alg, never
 // from the token header.
@@ -706,6 +715,9 @@ func build(recs []*record, now time.Time) (*snapshot, error) {
 		case StateActive:
 			s.signer = SigningKey{ID: k.ID, Alg: k.Alg, Key: rec.sign}
 			s.hasSigner = true
+			s.verify[k.ID] = verifyEntry{key: VerifyingKey{ID: k.ID, Alg: k.Alg, Key: rec.verify}}
+		case StateNext:
+			// Another Ring on the Store may already sign with it.
 			s.verify[k.ID] = verifyEntry{key: VerifyingKey{ID: k.ID, Alg: k.Alg, Key: rec.verify}}
 		case StateRetiring:
 			s.verify[k.ID] = verifyEntry{key: VerifyingKey{ID: k.ID, Alg: k.Alg, Key: rec.verify}, until: k.RetiredAt}

@@ -164,8 +164,8 @@ func TestLifecycle(t *testing.T) {
 			if !verifies(r, active) {
 				t.Fatal("active key does not verify")
 			}
-			if verifies(r, next) {
-				t.Fatal("next key verifies before it is active")
+			if !verifies(r, next) {
+				t.Fatal("next key does not verify: a peer that rotated first would have its tokens refused here")
 			}
 			if published {
 				if got, want := jwksKids(t, r), []string{active, next}; !slices.Equal(got, want) {
@@ -931,8 +931,8 @@ func TestJWKS(t *testing.T) {
 					t.Fatalf("x is not base64url: %v", err)
 				}
 				vk, ok := r.Verifier(kid)
-				if !ok && kid != onlyKey(t, r, jwtkey.StateNext) {
-					t.Fatalf("published kid %q neither verifies nor is next", kid)
+				if !ok {
+					t.Fatalf("published kid %q does not verify", kid)
 				}
 				switch alg {
 				case jwtkey.EdDSA:
@@ -986,7 +986,7 @@ func TestVerifierRefuses(t *testing.T) {
 		want bool
 	}{
 		{"active", active, true},
-		{"next", onlyKey(t, r, jwtkey.StateNext), false},
+		{"next", onlyKey(t, r, jwtkey.StateNext), true},
 		{"empty", "", false},
 		{"unknown", "AAAAAAAAAAAAAAAAAAAAAA", false},
 		{"prefix", active[:10], false},
@@ -1435,6 +1435,57 @@ func TestVerifierDoesNotAllocate(t *testing.T) {
 			for _, kid := range []string{active, "AAAAAAAAAAAAAAAAAAAAAA", ""} {
 				if n := testing.AllocsPerRun(100, func() { r.Verifier(kid) }); n != 0 {
 					t.Errorf("Verifier(%q): %v allocations", kid, n)
+				}
+			}
+		})
+	}
+}
+
+// TestPeerVerifiesAfterRotation: two servers' rings on one store. A
+// rotates and at once signs a token with the key it promoted; B, which has
+// not reloaded since before the rotation, verifies it (the key is B's
+// next key). A second rotation on A before B reloads is the case B cannot
+// cover: the key it promotes was created after B's last load.
+func TestPeerVerifiesAfterRotation(t *testing.T) {
+	for _, alg := range algs {
+		t.Run(string(alg), func(t *testing.T) {
+			ctx := context.Background()
+			clock := newClock()
+			store := jwtkey.NewMemoryStore()
+			a := mustOpen(t, opts(alg, store, clock))
+			b := mustOpen(t, opts(alg, store, clock))
+			msg := []byte("header.payload")
+
+			tests := []struct {
+				name       string
+				reloadB    bool // B reloads after the previous rotation, before this one
+				wantVerify bool
+			}{
+				{"first rotation, B loaded before it", false, true},
+				{"second rotation, B did not reload after the first", false, false},
+				{"third rotation, B reloaded after the second", true, true},
+			}
+			for _, tt := range tests {
+				if tt.reloadB {
+					if err := b.Reload(ctx); err != nil {
+						t.Fatal(err)
+					}
+				}
+				clock.Advance(time.Hour)
+				if err := a.Rotate(ctx); err != nil {
+					t.Fatal(err)
+				}
+				sk, err := a.Signer()
+				if err != nil {
+					t.Fatal(err)
+				}
+				sig := sign(t, sk, msg)
+				vk, ok := b.Verifier(sk.ID)
+				if ok != tt.wantVerify {
+					t.Fatalf("%s: B's Verifier(%s) = %v, want %v", tt.name, sk.ID, ok, tt.wantVerify)
+				}
+				if ok && (vk.Alg != alg || !verify(t, vk, msg, sig)) {
+					t.Fatalf("%s: B does not verify A's signature with the key it found", tt.name)
 				}
 			}
 		})

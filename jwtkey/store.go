@@ -19,7 +19,8 @@ type State string
 // concurrently); StateRevoked can follow any state and is final.
 const (
 	// StateNext: published in the JWKS so relying parties can cache it,
-	// but it neither signs nor verifies yet.
+	// and verifies (another Ring on the Store may already have promoted
+	// it), but does not sign yet.
 	StateNext State = "next"
 	// StateActive: the one key that signs; it also verifies.
 	StateActive State = "active"

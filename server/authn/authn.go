@@ -143,11 +143,21 @@ type Options struct {
 	DeviceLifetime time.Duration
 	// SyncEvery is how often the revocation log is replayed from the store
 	// (default 250ms): a revocation made by another process (the CLI)
-	// takes effect within it. KeysEvery is how often the key ring is
+	// takes effect within it. With a Feed it is the rate while the feed
+	// is down (see Feed). KeysEvery is how often the key ring is
 	// reloaded and maintained (default 2s). PruneEvery is how often
 	// expired sessions, refresh tokens and revocation-log rows are deleted
 	// from the store (default 1h).
 	SyncEvery, KeysEvery, PruneEvery time.Duration
+	// Feed, when set, pushes wake-ups when the store's revocation log or
+	// keys change (server/postgres's Listener): Run replays the log (or
+	// reloads the keys) at once on each, polls only every FeedSyncEvery
+	// (default 5s) while the feed is healthy, and every SyncEvery while it
+	// is not. PropagationBound (default 1s) is how long the feed may be
+	// down before PropagationHealth reports it. Nil (SQLite, the CLI):
+	// polling every SyncEvery. See feed.go.
+	Feed                            Feed
+	FeedSyncEvery, PropagationBound time.Duration
 	// WebLifetime is the absolute end of a web session (default
 	// DefaultWebLifetime), WebIdle how long an unused one lives (default
 	// DefaultWebIdle), WebTouch how often a use is written to the store
@@ -168,6 +178,9 @@ type Service struct {
 
 	syncMu  sync.Mutex
 	lastSeq int64
+
+	// health is what PropagationHealth reports (feed.go).
+	health propagation
 
 	// names caches user id -> username for messages on hot paths;
 	// usernames never change. Bounded: cleared when full.
@@ -204,6 +217,8 @@ func New(o Options) (*Service, error) {
 	def(&o.SyncEvery, DefaultSyncEvery)
 	def(&o.KeysEvery, DefaultKeysEvery)
 	def(&o.PruneEvery, DefaultPruneEvery)
+	def(&o.FeedSyncEvery, DefaultFeedSyncEvery)
+	def(&o.PropagationBound, DefaultPropagationBound)
 	def(&o.WebLifetime, DefaultWebLifetime)
 	def(&o.WebIdle, DefaultWebIdle)
 	def(&o.WebTouch, DefaultWebTouch)
@@ -866,24 +881,23 @@ func (s *Service) Sync(ctx context.Context) error {
 }
 
 // Run keeps the process in step with the store until ctx ends: it replays
-// revocations every SyncEvery, reloads and maintains the key ring
-// (automatic rotation) every KeysEvery, and prunes what has expired every
-// PruneEvery. Failures are logged and retried.
+// revocations every SyncEvery (with a Feed: on every wake-up, see
+// runSync), reloads and maintains the key ring (automatic rotation) every
+// KeysEvery, and prunes what has expired every PruneEvery. Failures are
+// logged and retried.
 func (s *Service) Run(ctx context.Context) {
-	syncT := time.NewTicker(s.o.SyncEvery)
-	defer syncT.Stop()
+	syncDone := make(chan struct{})
+	go func() { s.runSync(ctx); close(syncDone) }()
+	defer func() { <-syncDone }()
 	keysT := time.NewTicker(s.o.KeysEvery)
 	defer keysT.Stop()
 	pruneT := time.NewTicker(s.o.PruneEvery)
 	defer pruneT.Stop()
-	var syncFailing, keysFailing, pruneFailing bool
+	var keysFailing, pruneFailing bool
 	for {
 		select {
 		case <-ctx.Done():
 			return
-		case <-syncT.C:
-			err := s.Sync(ctx)
-			syncFailing = s.logTransition(ctx, "replaying revocations", err, syncFailing)
 		case <-keysT.C:
 			rotated, err := s.o.Keys.Maintain(ctx)
 			keysFailing = s.logTransition(ctx, "maintaining signing keys", err, keysFailing)

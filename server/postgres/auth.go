@@ -157,9 +157,13 @@ func eventArgs(ev server.Event) []any {
 }
 
 // execRevocations appends revs, already checked, to the revocation log on
-// tx, in order, under the log's lock.
+// tx, in order, under the log's lock, and queues the change notification
+// that wakes every listener when tx commits (notify.go).
 func (s *Store) execRevocations(ctx context.Context, tx pgx.Tx, revs ...server.Revocation) error {
 	if err := s.lockRevocationLog(ctx, tx); err != nil {
+		return err
+	}
+	if err := s.notify(ctx, tx, payloadRevocations); err != nil {
 		return err
 	}
 	for _, rev := range revs {

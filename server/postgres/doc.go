@@ -46,6 +46,14 @@
 //     just before it takes its seq until its transaction ends, so entries
 //     commit in seq order: once seq N is visible, no entry below N can
 //     appear. Seqs may have gaps (a transaction that rolled back).
+//   - A revocation or key change reaching the other instances late. Every
+//     transaction that appends to the revocation log, and every SaveKeys,
+//     calls pg_notify on the schema's channel inside the transaction, so
+//     the notification goes out exactly when the change commits; a
+//     Listener (Store.Listen, notify.go) on each instance turns it into a
+//     wake-up of authn.Service.Run, which reads the log by seq. The log
+//     stays the source of truth: after every reconnect the Listener wakes
+//     its reader, which reads whatever it missed meanwhile.
 //   - Schema drift. Migrations are versioned SQL files embedded in the
 //     binary (migrations/, numbered like server/sqlite's), applied at Open
 //     under a session-level advisory lock so that processes starting

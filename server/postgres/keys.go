@@ -81,6 +81,10 @@ func (s *Store) SaveKeys(ctx context.Context, keys []jwtkey.StoredKey) error {
 		return nil
 	}
 	return s.inTx(ctx, op, func(tx pgx.Tx) error {
+		// Every listener reloads the keys when this commits (notify.go).
+		if err := s.notify(ctx, tx, payloadKeys); err != nil {
+			return wrap(ctx, op, err)
+		}
 		for _, k := range keys {
 			_, err := tx.Exec(ctx, sqlUpsertKey, raw(k.ID), raw(string(k.Alg)), raw(string(k.State)),
 				nullTime(micro0(k.CreatedAt)), nullTime(micro0(k.ActivatedAt)), nullTime(micro0(k.RetiringAt)),

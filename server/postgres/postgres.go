@@ -80,6 +80,11 @@ type Store struct {
 	// documentation), derived from the schema the tables are in so that
 	// stores in different schemas of one database do not share them.
 	revocationLock, adminLock int64
+	// channel is the schema's change-notification channel and connCfg
+	// the configuration of the pool's connections, from which Listen
+	// makes its own (notify.go).
+	channel string
+	connCfg *pgx.ConnConfig
 }
 
 var (
@@ -127,6 +132,8 @@ func Open(ctx context.Context, opts Options) (*Store, error) {
 	}
 	s.revocationLock = lockKey("revocations", schema)
 	s.adminLock = lockKey("admins", schema)
+	s.channel = channelName(schema)
+	s.connCfg = cfg.ConnConfig.Copy()
 	return s, nil
 }
 

@@ -1,0 +1,161 @@
+package authn_test
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"net/url"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/fortapi/fortapi"
+	"github.com/fortapi/fortapi/internal/testutil"
+	"github.com/fortapi/fortapi/jwtkey"
+	"github.com/fortapi/fortapi/password"
+	"github.com/fortapi/fortapi/server"
+	"github.com/fortapi/fortapi/server/authn"
+	"github.com/fortapi/fortapi/server/postgres"
+	"github.com/fortapi/fortapi/token"
+)
+
+// pgSchemaURL creates a fresh schema on the test PostgreSQL server,
+// dropped when t ends, and returns a URL whose search_path names it.
+func pgSchemaURL(t *testing.T) string {
+	t.Helper()
+	raw := testutil.PostgresURL(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	admin, err := pgx.Connect(ctx, raw)
+	if err != nil {
+		testutil.Unavailable(t, "PostgreSQL", "cannot connect to "+testutil.Redacted(raw))
+	}
+	b := make([]byte, 8)
+	_, _ = rand.Read(b)
+	name := "fortapi_test_" + hex.EncodeToString(b)
+	ident := pgx.Identifier{name}.Sanitize()
+	if _, err := admin.Exec(ctx, "CREATE SCHEMA "+ident); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		if _, err := admin.Exec(ctx, "DROP SCHEMA "+ident+" CASCADE"); err != nil {
+			t.Errorf("dropping schema %s: %v", name, err)
+		}
+		admin.Close(ctx)
+	})
+	u, err := url.Parse(raw)
+	if err != nil {
+		t.Fatalf("%s must be a postgres:// URL", testutil.EnvPostgresURL)
+	}
+	q := u.Query()
+	q.Set("search_path", name)
+	u.RawQuery = q.Encode()
+	return u.String()
+}
+
+// instance is one server's authentication, wired as the composition
+// does on PostgreSQL: its own store pool, a Listener as the Feed, Run.
+type instance struct {
+	store  *postgres.Store
+	ring   *jwtkey.Ring
+	tokens *token.Service
+	svc    *authn.Service
+}
+
+func newInstance(t *testing.T, u string, master []byte, hasher *password.Hasher) *instance {
+	t.Helper()
+	ctx := context.Background()
+	store, err := postgres.Open(ctx, postgres.Options{URL: u})
+	if err != nil {
+		t.Fatal(err)
+	}
+	feed, err := store.Listen(postgres.ListenOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ring, err := jwtkey.Open(ctx, jwtkey.Options{MasterKey: master, Store: store})
+	if err != nil {
+		t.Fatal(err)
+	}
+	revs := token.NewRevocations(token.RevocationsOptions{})
+	tokens, err := token.New(token.Options{Issuer: "i", Audience: "a", Keys: ring, Revocations: revs})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Polls an hour apart: only the push can make these tests pass.
+	svc, err := authn.New(authn.Options{Store: store, Hasher: hasher, Tokens: tokens, Revocations: revs, Keys: ring,
+		RefreshKey: []byte("authn test refresh successor key, 32+ bytes"),
+		Feed:       feed, SyncEvery: time.Hour, FeedSyncEvery: time.Hour, KeysEvery: time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rctx, cancel := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() { svc.Run(rctx); close(done) }()
+	t.Cleanup(func() { cancel(); <-done; feed.Close(); store.Close() }) // reverse order
+	return &instance{store: store, ring: ring, tokens: tokens, svc: svc}
+}
+
+// TestInstancesActAsOne: two instances on one PostgreSQL schema, each
+// polling only hourly. A logout on A is refused on B by push; a token A
+// signs right after a rotation verifies on B at once, and B then loads
+// A's new keys by push.
+func TestInstancesActAsOne(t *testing.T) {
+	u := pgSchemaURL(t)
+	ctx := context.Background()
+	master := make([]byte, 32)
+	_, _ = rand.Read(master)
+	hasher, err := password.NewHasher(password.HasherOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := newInstance(t, u, master, hasher)
+	b := newInstance(t, u, master, hasher)
+	if _, err := a.svc.CreateUser(ctx, "alice", "correct horse battery", server.RoleUser, "test"); err != nil {
+		t.Fatal(err)
+	}
+	login := func() (string, *token.Claims) {
+		t.Helper()
+		tk, err := a.svc.Login(ctx, authn.Login{Username: "alice", Password: "correct horse battery"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		c, err := b.tokens.Verify(ctx, tk.AccessToken)
+		if err != nil {
+			t.Fatalf("B refuses A's token: %v", err)
+		}
+		return tk.AccessToken, c
+	}
+
+	t.Run("logout on A is refused on B", func(t *testing.T) {
+		at, c := login()
+		start := time.Now()
+		if err := a.svc.Logout(ctx, &fortapi.Principal{Subject: c.Subject, SessionID: c.SessionID}, ""); err != nil {
+			t.Fatal(err)
+		}
+		eventually(t, "B refuses the logged-out token", func() bool {
+			_, err := b.tokens.Verify(ctx, at)
+			return err != nil
+		})
+		t.Logf("logout on A -> refused on B after %v", time.Since(start).Round(time.Microsecond))
+	})
+
+	t.Run("rotation on A: B verifies its new tokens and loads its keys by push", func(t *testing.T) {
+		if err := a.svc.RotateKeys(ctx, "test"); err != nil {
+			t.Fatal(err)
+		}
+		want, _ := a.ring.Signer()
+		_, c := login() // verified on B inside
+		if c.KeyID != want.ID {
+			t.Fatalf("A signed with %s, want its new active key %s", c.KeyID, want.ID)
+		}
+		eventually(t, "B signs with A's new active key", func() bool { sk, _ := b.ring.Signer(); return sk.ID == want.ID })
+	})
+
+	if err := b.svc.PropagationHealth(); err != nil {
+		t.Fatalf("PropagationHealth on B = %v", err)
+	}
+}

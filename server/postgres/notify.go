@@ -1,0 +1,316 @@
+package postgres
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"hash/fnv"
+	"log/slog"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+)
+
+// Change notifications (LISTEN/NOTIFY).
+//
+// Every transaction that appends to the revocation log, and every SaveKeys,
+// calls pg_notify on the store's channel inside the transaction, so
+// PostgreSQL delivers the notification only when (and if) it commits. The
+// channel is named after the schema (Store.channel), so stores in several
+// schemas of one database (tests run many) do not wake each other. The
+// payload says what changed: payloadRevocations or payloadKeys.
+//
+// A notification carries no data: it only wakes a reader, which then
+// reads the log by seq (authn.Service.Sync) or reloads the keys. The
+// database stays the source of truth, so a notification lost while a
+// listener was disconnected loses nothing: after every (re)connect the
+// Listener wakes its reader at once, and that read catches up.
+
+// The payloads of the store's notifications.
+const (
+	payloadRevocations = "r"
+	payloadKeys        = "k"
+)
+
+// Defaults of ListenOptions.
+const (
+	DefaultListenMinBackoff = 100 * time.Millisecond
+	DefaultListenMaxBackoff = 2 * time.Second
+	DefaultListenPingEvery  = time.Second
+	// listenApplicationName is the application_name of the listener's
+	// connection when the URL leaves the store's default in place.
+	listenApplicationName = DefaultApplicationName + " listener"
+)
+
+// channelName is the notification channel of the store whose tables are in
+// schema: "fortapi_" and 16 hex digits of a hash of the schema's name, so
+// it is a plain identifier well under PostgreSQL's 63-byte limit whatever
+// the schema is called. Two schemas that collide only wake each other's
+// readers for nothing.
+func channelName(schema string) string {
+	h := fnv.New64a()
+	h.Write([]byte("fortapi\x00notify\x00" + schema))
+	return "fortapi_" + strconv.FormatUint(h.Sum64()|1<<63, 16)
+}
+
+// notify queues a notification of what changed (payloadRevocations or
+// payloadKeys) on tx, delivered by PostgreSQL when tx commits.
+func (s *Store) notify(ctx context.Context, tx pgx.Tx, payload string) error {
+	_, err := tx.Exec(ctx, "SELECT pg_notify($1, $2)", s.channel, payload)
+	return err
+}
+
+// ListenOptions configure Store.Listen. Every zero field gives its
+// default.
+type ListenOptions struct {
+	// MinBackoff is the wait before reconnecting after a connection is
+	// lost (default 100ms); it doubles with every failed attempt up to
+	// MaxBackoff (default 2s), and starts again at MinBackoff once a
+	// connection has been listening.
+	MinBackoff, MaxBackoff time.Duration
+	// PingEvery is how long the connection may stay silent before the
+	// listener checks it with a round trip (default 1s), so that a
+	// connection that died without closing (a network partition) is
+	// noticed within about PingEvery plus the ping's own bound
+	// (PingEvery as well), not after TCP's timeouts.
+	PingEvery time.Duration
+	// Logger receives connection losses and recoveries (once each, not
+	// once per attempt). Nil: the store's logger.
+	Logger *slog.Logger
+	// Now is the clock of Err's "since". Nil: the store's clock.
+	Now func() time.Time
+}
+
+// Listener keeps one dedicated connection (not from the pool) listening to
+// the store's change notifications and turns them into wake-ups: a value
+// on Revocations after the revocation log may have grown, on Keys after
+// the signing keys may have changed. Each channel holds at most one
+// pending wake-up (a burst of notifications coalesces into one; a reader
+// that catches up after taking it sees them all). After every connect and
+// reconnect both channels get a wake-up, so the reader backfills whatever
+// it may have missed while the connection was down.
+//
+// It implements the Feed that authn.Options takes. Close stops it.
+type Listener struct {
+	store  *Store
+	opts   ListenOptions
+	logger *slog.Logger
+	now    func() time.Time
+
+	revocations, keys chan struct{}
+
+	mu    sync.Mutex
+	err   error     // nil while listening
+	since time.Time // when err began
+	pid   uint32    // backend pid of the listening connection; 0 when none
+
+	cancel context.CancelFunc
+	done   chan struct{}
+}
+
+// errNotYetListening is Err's answer before the first connection listens.
+var errNotYetListening = errors.New("postgres: listener: not connected yet")
+
+// Listen starts a Listener for the store's change notifications, on a
+// connection of its own made from the store's URL, and returns at once:
+// until the connection listens, Err says so. It runs until Close (or
+// until the store's owner stops calling it: Close is required to release
+// the connection). Bad options are an error.
+func (s *Store) Listen(opts ListenOptions) (*Listener, error) {
+	def := func(name string, d *time.Duration, v time.Duration) error {
+		switch {
+		case *d < 0:
+			return fmt.Errorf("postgres: listen: %s is %v, want >= 0", name, *d)
+		case *d == 0:
+			*d = v
+		}
+		return nil
+	}
+	if err := errors.Join(def("MinBackoff", &opts.MinBackoff, DefaultListenMinBackoff),
+		def("MaxBackoff", &opts.MaxBackoff, DefaultListenMaxBackoff),
+		def("PingEvery", &opts.PingEvery, DefaultListenPingEvery)); err != nil {
+		return nil, err
+	}
+	if opts.MaxBackoff < opts.MinBackoff {
+		return nil, fmt.Errorf("postgres: listen: MaxBackoff %v is below MinBackoff %v", opts.MaxBackoff, opts.MinBackoff)
+	}
+	l := &Listener{
+		store: s, opts: opts, logger: opts.Logger, now: opts.Now,
+		revocations: make(chan struct{}, 1), keys: make(chan struct{}, 1),
+		done: make(chan struct{}),
+	}
+	if l.logger == nil {
+		l.logger = s.logger
+	}
+	if l.now == nil {
+		l.now = s.now
+	}
+	l.err, l.since = errNotYetListening, l.now()
+	ctx, cancel := context.WithCancel(context.Background())
+	l.cancel = cancel
+	go l.run(ctx)
+	return l, nil
+}
+
+// Revocations returns the channel of wake-ups for the revocation log.
+func (l *Listener) Revocations() <-chan struct{} { return l.revocations }
+
+// Keys returns the channel of wake-ups for the signing keys.
+func (l *Listener) Keys() <-chan struct{} { return l.keys }
+
+// Err returns nil while the listener's connection is listening, else an
+// error saying why not and since when.
+func (l *Listener) Err() error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.err == nil {
+		return nil
+	}
+	return fmt.Errorf("%w (since %s)", l.err, l.since.UTC().Format(time.RFC3339Nano))
+}
+
+// Close stops the listener and closes its connection; it waits for both.
+// It is safe to call more than once.
+func (l *Listener) Close() error {
+	l.cancel()
+	<-l.done
+	return nil
+}
+
+// backendPID is the pid of the listening connection's backend, 0 when
+// there is none (for tests that terminate it).
+func (l *Listener) backendPID() uint32 {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.pid
+}
+
+// wake queues a wake-up on ch unless one is pending.
+func wake(ch chan struct{}) {
+	select {
+	case ch <- struct{}{}:
+	default:
+	}
+}
+
+// run connects, listens and reconnects until ctx ends.
+func (l *Listener) run(ctx context.Context) {
+	defer close(l.done)
+	defer l.setDown(errors.New("postgres: listener: closed"), 0)
+	backoff := l.opts.MinBackoff
+	for {
+		listened, err := l.session(ctx)
+		if ctx.Err() != nil {
+			return
+		}
+		if listened {
+			backoff = l.opts.MinBackoff
+		}
+		l.setDown(err, backoff)
+		t := time.NewTimer(backoff)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return
+		case <-t.C:
+		}
+		backoff = min(2*backoff, l.opts.MaxBackoff)
+	}
+}
+
+// setDown records that the listener is not listening, because of err, and
+// logs it the first time.
+func (l *Listener) setDown(err error, retry time.Duration) {
+	l.mu.Lock()
+	wasUp := l.err == nil
+	first := errors.Is(l.err, errNotYetListening)
+	if wasUp {
+		l.since = l.now()
+	}
+	l.err, l.pid = err, 0
+	l.mu.Unlock()
+	switch {
+	case retry == 0:
+	case wasUp:
+		l.logger.Warn("change notifications lost; reconnecting",
+			slog.String("channel", l.store.channel), slog.Any("error", err), slog.Duration("retry_in", retry))
+	case first:
+		l.logger.Warn("change notifications: cannot listen yet; retrying",
+			slog.String("channel", l.store.channel), slog.Any("error", err), slog.Duration("retry_in", retry))
+	}
+}
+
+// setUp records that the connection with backend pid listens.
+func (l *Listener) setUp(pid uint32) {
+	l.mu.Lock()
+	wasDown := l.err != nil && !errors.Is(l.err, errNotYetListening)
+	l.err, l.pid = nil, pid
+	l.mu.Unlock()
+	if wasDown {
+		l.logger.Info("change notifications work again", slog.String("channel", l.store.channel))
+	}
+}
+
+// session makes one connection, listens on it and turns its notifications
+// into wake-ups until it fails or ctx ends. listened says whether it got
+// as far as listening.
+func (l *Listener) session(ctx context.Context) (listened bool, err error) {
+	cfg := l.store.connCfg.Copy()
+	if cfg.RuntimeParams["application_name"] == DefaultApplicationName {
+		cfg.RuntimeParams["application_name"] = listenApplicationName
+	}
+	pw := cfg.Password
+	cctx, cancel := context.WithTimeout(ctx, l.opts.PingEvery+l.opts.MaxBackoff)
+	conn, err := pgx.ConnectConfig(cctx, cfg)
+	cancel()
+	if err != nil {
+		return false, connError(ctx, "listen: connect", err, pw)
+	}
+	defer func() {
+		cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Second)
+		defer cancel()
+		_ = conn.Close(cctx)
+	}()
+	// The channel is hex digits after "fortapi_": quoting changes nothing,
+	// but no identifier is ever spliced in unquoted.
+	if _, err := conn.Exec(ctx, "LISTEN "+pgx.Identifier{l.store.channel}.Sanitize()); err != nil {
+		return false, connError(ctx, "listen", err, pw)
+	}
+	l.setUp(conn.PgConn().PID())
+	// Whatever was committed while nobody listened: the reader catches up.
+	wake(l.revocations)
+	wake(l.keys)
+	for {
+		wctx, cancel := context.WithTimeout(ctx, l.opts.PingEvery)
+		n, err := conn.WaitForNotification(wctx)
+		cancel()
+		switch {
+		case err == nil:
+			switch n.Payload {
+			case payloadRevocations:
+				wake(l.revocations)
+			case payloadKeys:
+				wake(l.keys)
+			default: // not ours: wake both, it costs two reads
+				wake(l.revocations)
+				wake(l.keys)
+			}
+		case ctx.Err() != nil:
+			return true, ctx.Err()
+		case errors.Is(err, context.DeadlineExceeded) && !conn.IsClosed():
+			// Silence: make sure the connection is still alive. A
+			// notification that arrives during the ping is queued by pgx
+			// and returned by the next WaitForNotification.
+			pctx, cancel := context.WithTimeout(ctx, l.opts.PingEvery)
+			err := conn.Ping(pctx)
+			cancel()
+			if err != nil {
+				return true, connError(ctx, "listen: ping", err, pw)
+			}
+		default:
+			return true, connError(ctx, "listen", err, pw)
+		}
+	}
+}
