@@ -38,7 +38,7 @@ const (
 const (
 	DefaultListenMinBackoff = 100 * time.Millisecond
 	DefaultListenMaxBackoff = 2 * time.Second
-	DefaultListenPingEvery  = time.Second
+	DefaultListenPingEvery  = 250 * time.Millisecond
 	// listenApplicationName is the application_name of the listener's
 	// connection when the URL leaves the store's default in place.
 	listenApplicationName = DefaultApplicationName + " listener"
@@ -71,10 +71,13 @@ type ListenOptions struct {
 	// connection has been listening.
 	MinBackoff, MaxBackoff time.Duration
 	// PingEvery is how long the connection may stay silent before the
-	// listener checks it with a round trip (default 1s), so that a
+	// listener checks it with a round trip (default 250ms), so that a
 	// connection that died without closing (a network partition) is
 	// noticed within about PingEvery plus the ping's own bound
-	// (PingEvery as well), not after TCP's timeouts.
+	// (PingEvery as well): 500ms by default, not after TCP's timeouts.
+	// The consumer then polls the store (authn: every 250ms while the
+	// feed is down), which keeps a silent partition inside the 1s
+	// propagation bound.
 	PingEvery time.Duration
 	// Logger receives connection losses and recoveries (once each, not
 	// once per attempt). Nil: the store's logger.
