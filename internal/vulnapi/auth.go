@@ -14,7 +14,6 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"io"
 	"math/big"
 	"net"
@@ -445,9 +444,9 @@ func (t *Target) handleToken(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusBadRequest, tokenError{"invalid_request", "the form cannot be parsed"})
 		return
 	}
-	for k, v := range form {
+	for _, v := range form {
 		if len(v) > 1 {
-			writeJSON(w, http.StatusBadRequest, tokenError{"invalid_request", "parameter " + strconv.Quote(k) + " given twice"})
+			writeJSON(w, http.StatusBadRequest, tokenError{"invalid_request", "a parameter is given twice"})
 			return
 		}
 	}
@@ -482,7 +481,7 @@ func (t *Target) handleToken(w http.ResponseWriter, r *http.Request) {
 	switch {
 	case errors.Is(err, sql.ErrNoRows):
 		if t.flaws.Has(FlawUserEnumeration) {
-			fail(http.StatusNotFound, fmt.Sprintf("user %s does not exist", strconv.Quote(username)))
+			fail(http.StatusNotFound, "no such user")
 			return
 		}
 		_ = bcrypt.CompareHashAndPassword(t.dummyHash, []byte(password)) // same time as a known user

@@ -318,9 +318,9 @@ func (t *Target) handleListItems(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	q := r.URL.Query()
-	for k, v := range q {
+	for _, v := range q {
 		if len(v) > 1 {
-			t.problem(w, http.StatusBadRequest, "query parameter "+strconv.Quote(k)+" given twice")
+			t.problem(w, http.StatusBadRequest, "a query parameter is given twice")
 			return
 		}
 	}
