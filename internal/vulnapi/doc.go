@@ -19,3 +19,37 @@
 // lists, for every flaw, the scanner finding id, operation and parameter a
 // correct scanner reports; a test keeps it equal to Catalog.
 package vulnapi
+
+// Notes for scanner authors (what the ground truth assumes):
+//
+//   - Host-wide findings have operation "": transport, headers, HSTS, the
+//     JWT verification flaws (every protected operation shares one
+//     verifier), ERROR-VERBOSE (every problem response) and BODY-OVERSIZED
+//     (one body limit for every request). CORS flaws are per operation.
+//   - The SQL injection points are built so that the planted technique is
+//     the first to show when trying error, then boolean, then time: the
+//     error point shows SQLite's message (400, not 5xx); the boolean point
+//     (an integer path parameter, no quotes) reads every error as 404; the
+//     time point (a string in a JSON body) is blind: its result and errors
+//     are only logged (SELECT count(*) FROM items WHERE owner_id = N AND
+//     name = 'NAME', so an OR payload runs; an AND one only when an item
+//     has that name). SQLite has no sleep(): a delay needs a heavy query,
+//     e.g. x' OR (WITH RECURSIVE r(i) AS (SELECT 1 UNION ALL SELECT i+1
+//     FROM r LIMIT 3000000) SELECT count(*) FROM r)-- or
+//     x' OR 1=LIKE('ABCDEFG',UPPER(HEX(RANDOMBLOB(3000000))))-- (both a
+//     second or two on a loaded 2-core machine; ten times the size costs ten
+//     times the time).
+//   - An SQL error shown by the SQLI-ERROR point is that finding, not also
+//     ERROR-VERBOSE; a forgery accepted because signatures are not checked
+//     at all (JWT-SIGNATURE-NOT-VERIFIED) is that finding alone.
+//   - JWT-EXPIRED-ACCEPTED and JWT-NBF-IGNORED need a token with a past exp
+//     or a future nbf that the target signed or that a forgery primitive
+//     makes. With every flaw on, alg none (exp and nbf are still checked
+//     under it) provides one. Alone, an expired token can be had by
+//     waiting: Options.TokenLifetime (--token-lifetime) shortens tokens; a
+//     not-yet-valid token cannot be had from outside at all.
+//   - Alg confusion accepts HS256 keyed with the JWKS key as PKIX PEM (with
+//     or without the final newline) or DER, with kid es-1 or no kid.
+//   - Login failures are limited per username (LoginFailures in
+//     LoginWindow, default 5 per minute), never per address: test the limit
+//     and enumeration on made-up usernames, or log in first.
