@@ -84,6 +84,9 @@ type command struct {
 	// that grant privileges, which a stray generic variable (FORTAPI_ROLE)
 	// must not set without anyone noticing.
 	cmdLineOnly map[string]bool
+	// onCmdLine are the flags the last parse found on the command line
+	// (not filled from the environment).
+	onCmdLine map[string]bool
 }
 
 func newCommand(name, help string) *command {
@@ -144,6 +147,7 @@ func (c *command) parseArgs(args, names []string, getenv func(string) string, st
 	}
 	set := map[string]bool{}
 	c.fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+	c.onCmdLine = set
 	var bad error
 	c.fs.VisitAll(func(f *flag.Flag) {
 		if set[f.Name] || bad != nil {

@@ -3,7 +3,6 @@ package main
 import (
 	"bytes"
 	"context"
-	"crypto/rand"
 	"crypto/tls"
 	"encoding/json"
 	"errors"
@@ -20,25 +19,22 @@ import (
 	"strings"
 	"time"
 
-	"github.com/redis/go-redis/v9"
-
 	"github.com/fortapi/fortapi"
 	"github.com/fortapi/fortapi/clientip"
-	"github.com/fortapi/fortapi/csrf"
 	"github.com/fortapi/fortapi/ratelimit"
 	"github.com/fortapi/fortapi/ratelimit/redisstore"
-	"github.com/fortapi/fortapi/secheader"
 	"github.com/fortapi/fortapi/secret"
 	"github.com/fortapi/fortapi/server"
+	"github.com/fortapi/fortapi/server/app"
 	"github.com/fortapi/fortapi/server/authn"
-	"github.com/fortapi/fortapi/server/httpapi"
-	"github.com/fortapi/fortapi/server/sqlite"
 	"github.com/fortapi/fortapi/tlsconfig"
 )
 
 // serveConfig is the typed configuration of `fortapi serve`.
 type serveConfig struct {
 	dataDir         string
+	postgresURL     string   // may hold a password: never logged (app.MaskURL)
+	pgWarnings      []string // about FORTAPI_POSTGRES_URL_FILE, for the log
 	addr            string
 	insecureHTTP    bool
 	rateScale       int
@@ -64,46 +60,23 @@ const (
 	envProduction  = "production"
 )
 
-// Default rate limits of `fortapi serve` beyond those of httpapi.
+// Bounds of the rate flags.
 const (
-	defaultLoginFailures = "5/minute"    // failed password checks per username
-	defaultGlobalLimit   = "1200/minute" // every request, per client address
-	defaultRedisPrefix   = "fortapi:ratelimit:"
-	maxRateScale         = 1_000_000
-	maxInstances         = 1000
+	maxRateScale = 1_000_000
+	maxInstances = 1000
 )
 
-// rateConfig is how `fortapi serve` limits request rates.
+// rateConfig is how `fortapi serve` limits request rates: the limits
+// (app.Limits, defaults app.DefaultLimits) and who names the client.
 type rateConfig struct {
-	login, loginFailures, writes, reads, global ratelimit.Spec
-
-	scale       int // multiplies every limit (--rate-scale)
-	trusted     []netip.Prefix
-	header      string // the forwarding header the trusted proxies write
-	redisURL    string // may hold a password: never logged
-	redisPrefix string
-	fail        ratelimit.ErrorPolicy
-	instances   int
+	app.Limits
+	trusted []netip.Prefix
+	header  string // the forwarding header the trusted proxies write
 }
 
 // defaultRates are the limits without flags: the documented defaults.
 func defaultRates() rateConfig {
-	return rateConfig{
-		login:         ratelimit.MustParseSpec(httpapi.DefaultLoginLimit),
-		loginFailures: ratelimit.MustParseSpec(defaultLoginFailures),
-		writes:        ratelimit.MustParseSpec(httpapi.DefaultWritesLimit),
-		reads:         ratelimit.MustParseSpec(httpapi.DefaultReadsLimit),
-		global:        ratelimit.MustParseSpec(defaultGlobalLimit),
-		scale:         1,
-		header:        clientip.XForwardedFor,
-		redisPrefix:   defaultRedisPrefix,
-		instances:     1,
-	}
-}
-
-// limits are the per-operation limits the API declares.
-func (rc rateConfig) limits() httpapi.Limits {
-	return httpapi.Limits{Login: rc.login.String(), Writes: rc.writes.String(), Reads: rc.reads.String()}
+	return rateConfig{Limits: app.DefaultLimits(), header: clientip.XForwardedFor}
 }
 
 const serveHelp = `Runs the fortapi reference server: the items API, OpenAPI document at
@@ -138,21 +111,21 @@ func parseServe(args []string, getenv func(string) string, stdout, stderr io.Wri
 	var trusted, failPolicy string
 	def := defaultRates()
 	cfg.rates = def
-	c.fs.StringVar(&cfg.dataDir, "data-dir", "./fortapi-data", "`DIR` for the SQLite database, generated secrets and the development certificate")
+	sf := addStoreFlags(c, "`DIR` for the SQLite database, generated secrets and the development certificate")
 	c.fs.StringVar(&cfg.addr, "addr", ":8443", "`HOST:PORT` to serve HTTPS on (port 0 picks a free port)")
 	c.fs.BoolVar(&cfg.insecureHTTP, "insecure-http", false, "serve plain HTTP on --addr, only for running behind a TLS-terminating proxy (logged as a warning)")
 	c.fs.Float64Var(&rateScale, "rate-scale", 1, "multiply every rate limit by `N`, a whole number (load tests; the limiter still runs)")
-	c.fs.StringVar(&specs[0], "rate-login", def.login.String(), "POST /token limit per client address (`SPEC` such as 10/minute or \"100/hour burst 10\")")
-	c.fs.StringVar(&specs[1], "rate-login-failures", def.loginFailures.String(), "failed password checks per username, existing or not (`SPEC`)")
-	c.fs.StringVar(&specs[2], "rate-writes", def.writes.String(), "item writes, logout, password change and key rotation per user, together (`SPEC`)")
-	c.fs.StringVar(&specs[3], "rate-reads", def.reads.String(), "authenticated reads per user, together (`SPEC`)")
-	c.fs.StringVar(&specs[4], "rate-global", def.global.String(), "every request per client address, 404s and /docs included (`SPEC`)")
+	c.fs.StringVar(&specs[0], "rate-login", def.Login.String(), "POST /token limit per client address (`SPEC` such as 10/minute or \"100/hour burst 10\")")
+	c.fs.StringVar(&specs[1], "rate-login-failures", def.LoginFailures.String(), "failed password checks per username, existing or not (`SPEC`)")
+	c.fs.StringVar(&specs[2], "rate-writes", def.Writes.String(), "item writes, logout, password change and key rotation per user, together (`SPEC`)")
+	c.fs.StringVar(&specs[3], "rate-reads", def.Reads.String(), "authenticated reads per user, together (`SPEC`)")
+	c.fs.StringVar(&specs[4], "rate-global", def.Global.String(), "every request per client address, 404s and /docs included (`SPEC`)")
 	c.fs.StringVar(&trusted, "trusted-proxies", "", "`CIDR,...` of the reverse proxies whose forwarding header names the client (default none: the client is the TCP peer)")
 	c.fs.StringVar(&cfg.rates.header, "client-ip-header", def.header, "the one forwarding `HEADER` the trusted proxies write: X-Forwarded-For, Forwarded or X-Real-IP")
-	c.fs.StringVar(&cfg.rates.redisURL, "redis-url", "", "keep every rate limit in Redis at `URL` (redis:// or rediss://), shared by all instances; prefer the environment variable when it holds a password")
-	c.fs.StringVar(&cfg.rates.redisPrefix, "redis-prefix", def.redisPrefix, "`PREFIX` of the rate-limit keys in Redis, one per deployment sharing a Redis")
+	c.fs.StringVar(&cfg.rates.RedisURL, "redis-url", "", "keep every rate limit in Redis at `URL` (redis:// or rediss://), shared by all instances; prefer the environment variable when it holds a password")
+	c.fs.StringVar(&cfg.rates.RedisPrefix, "redis-prefix", def.RedisPrefix, "`PREFIX` of the rate-limit keys in Redis, one per deployment sharing a Redis")
 	c.fs.StringVar(&failPolicy, "rate-fail", "open", "while Redis is unreachable: open (limit locally, each instance to its share of each limit) or closed (refuse limited requests with 503) (`POLICY`)")
-	c.fs.IntVar(&cfg.rates.instances, "instances", def.instances, "`N` instances share Redis: under --rate-fail open each limits locally to 1/N of each limit")
+	c.fs.IntVar(&cfg.rates.Instances, "instances", def.Instances, "`N` instances share Redis: under --rate-fail open each limits locally to 1/N of each limit")
 	var acmeDomains string
 	c.fs.StringVar(&cfg.httpAddr, "http-addr", ":8080", "`HOST:PORT` of the plain-HTTP listener, which only redirects GET and HEAD to HTTPS (308; other methods and requests with credentials get 400) and answers ACME http-01 challenges; empty turns it off (never started with --insecure-http)")
 	c.fs.StringVar(&cfg.tlsCert, "tls-cert", "", "PEM `FILE` with the certificate and its intermediates, with --tls-key; reloaded when it changes (default: the development certificate)")
@@ -181,9 +154,11 @@ func parseServe(args []string, getenv func(string) string, stdout, stderr io.Wri
 		fmt.Fprintf(stderr, "fortapi serve: "+format+"\n", a...)
 		return cfg, exitUsage, false
 	}
-	if strings.TrimSpace(cfg.dataDir) == "" {
-		return fail("--data-dir must not be empty")
+	var err error
+	if cfg.pgWarnings, err = sf.resolve(c, getenv); err != nil {
+		return fail("%v", err)
 	}
+	cfg.dataDir, cfg.postgresURL = sf.dataDir, sf.postgresURL
 	if _, port, err := net.SplitHostPort(cfg.addr); err != nil || port == "" {
 		return fail("invalid --addr %q: want HOST:PORT, e.g. :8443 or 127.0.0.1:8443", cfg.addr)
 	}
@@ -216,6 +191,22 @@ func parseServe(args []string, getenv func(string) string, stdout, stderr io.Wri
 		return fail("invalid --shutdown-timeout %v: want 1s to 10m", cfg.shutdownTimeout)
 	}
 	return cfg, exitOK, true
+}
+
+// appConfig is the server's configuration: the store sc, the master key
+// mk, and what the flags say.
+func (cfg serveConfig) appConfig(sc app.StoreConfig, mk []byte, log *slog.Logger) app.Config {
+	return app.Config{
+		Limits:         cfg.rates.Limits,
+		TrustedProxies: cfg.rates.trusted,
+		ClientIPHeader: cfg.rates.header,
+		CORSOrigins:    cfg.corsOrigins,
+		AssumeTLS:      cfg.insecureHTTP && len(cfg.rates.trusted) > 0,
+		Store:          sc,
+		MasterKey:      mk,
+		Version:        version(),
+		Logger:         log,
+	}
 }
 
 // parseTLS checks the certificate flags: files, ACME or neither (the
@@ -292,13 +283,13 @@ func validDomain(d string) bool {
 // parse fills rc from the rate flags, with errors naming the flag and
 // quoting the bad text.
 func (rc *rateConfig) parse(specs [5]string, trusted, failPolicy string, scale int) error {
-	rc.scale = scale
+	rc.Scale = scale
 	for i, p := range []struct {
 		flag string
 		spec *ratelimit.Spec
 	}{
-		{"--rate-login", &rc.login}, {"--rate-login-failures", &rc.loginFailures}, {"--rate-writes", &rc.writes},
-		{"--rate-reads", &rc.reads}, {"--rate-global", &rc.global},
+		{"--rate-login", &rc.Login}, {"--rate-login-failures", &rc.LoginFailures}, {"--rate-writes", &rc.Writes},
+		{"--rate-reads", &rc.Reads}, {"--rate-global", &rc.Global},
 	} {
 		spec, err := ratelimit.ParseSpec(specs[i])
 		if err != nil {
@@ -316,17 +307,17 @@ func (rc *rateConfig) parse(specs [5]string, trusted, failPolicy string, scale i
 	if _, err := clientip.New(clientip.Options{Header: rc.header}); err != nil {
 		return fmt.Errorf("invalid --client-ip-header: %v", err)
 	}
-	if rc.fail, err = ratelimit.ParseErrorPolicy(failPolicy); err != nil {
+	if rc.OnRedisError, err = ratelimit.ParseErrorPolicy(failPolicy); err != nil {
 		return fmt.Errorf("invalid --rate-fail: %v", err)
 	}
-	if rc.instances < 1 || rc.instances > maxInstances {
-		return fmt.Errorf("invalid --instances %d: want 1 to %d", rc.instances, maxInstances)
+	if rc.Instances < 1 || rc.Instances > maxInstances {
+		return fmt.Errorf("invalid --instances %d: want 1 to %d", rc.Instances, maxInstances)
 	}
-	if strings.TrimSpace(rc.redisPrefix) == "" {
+	if strings.TrimSpace(rc.RedisPrefix) == "" {
 		return errors.New("--redis-prefix must not be empty")
 	}
-	if rc.redisURL != "" {
-		if _, err := redisstore.ClientOptions(rc.redisURL); err != nil {
+	if rc.RedisURL != "" {
+		if _, err := redisstore.ClientOptions(rc.RedisURL); err != nil {
 			// url.Parse quotes the whole URL, password included: keep
 			// only what is wrong with it.
 			var ue *url.Error
@@ -339,75 +330,39 @@ func (rc *rateConfig) parse(specs [5]string, trusted, failPolicy string, scale i
 	return nil
 }
 
-// build makes what `fortapi serve` limits with: one Set (in memory, or on
-// Redis), the client-address resolver and the failed-login limiter. An
-// unreachable Redis does not stop the start: the Set applies the outage
-// policy (--rate-fail) until Redis answers, logged when the outage begins
-// and ends. release closes the Redis client.
-func (rc rateConfig) build(ctx context.Context, log *slog.Logger) (set *ratelimit.Set, ip *clientip.Resolver, failures *ratelimit.Limiter, ping func(context.Context) error, release func(), err error) {
-	release = func() {}
-	so := ratelimit.SetOptions{OnError: rc.fail, InstanceCount: rc.instances, Scale: rc.scale, Logger: log}
-	store := "memory"
-	if rc.redisURL != "" {
-		o, err := redisstore.ClientOptions(rc.redisURL)
-		if err != nil { // checked by parse
-			return nil, nil, nil, nil, release, fmt.Errorf("--redis-url: %w", err)
-		}
-		client := redis.NewClient(o)
-		release = func() { _ = client.Close() }
-		ping = func(ctx context.Context) error { return client.Ping(ctx).Err() }
-		so.Store = redisstore.New(client, redisstore.Options{Prefix: rc.redisPrefix})
-		store = "redis " + o.Addr
-		pctx, cancel := context.WithTimeout(ctx, 2*time.Second)
-		perr := client.Ping(pctx).Err()
-		cancel()
-		if perr != nil {
-			log.Error("Redis is unreachable at start-up; rate limits apply --rate-fail until it answers",
-				"redis", o.Addr, "policy", rc.fail.String(), "error", perr.Error())
-		}
-	}
-	if set, err = ratelimit.NewSet(so); err != nil {
-		release()
-		return nil, nil, nil, nil, func() {}, err
-	}
-	if ip, err = clientip.New(clientip.Options{TrustedProxies: rc.trusted, Header: rc.header}); err != nil {
-		release()
-		return nil, nil, nil, nil, func() {}, err
-	}
-	if failures, err = ratelimit.New(ratelimit.Options{Name: "login-failures", Spec: rc.loginFailures, Set: set}); err != nil {
-		release()
-		return nil, nil, nil, nil, func() {}, err
-	}
-	rc.logStart(log, store)
-	return set, ip, failures, ping, release, nil
-}
-
 // logStart logs the limits in force, and warns about each setting that
 // weakens a default.
-func (rc rateConfig) logStart(log *slog.Logger, store string) {
+func (rc rateConfig) logStart(log *slog.Logger) {
+	store := "memory"
+	if rc.RedisURL != "" {
+		store = "redis"
+		if o, err := redisstore.ClientOptions(rc.RedisURL); err == nil { // checked by parse
+			store += " " + o.Addr
+		}
+	}
 	def := defaultRates()
 	scaled := func(s ratelimit.Spec) string {
-		sc, _ := s.Scale(rc.scale) // checked by parse
+		sc, _ := s.Scale(rc.Scale) // checked by parse
 		return sc.String()
 	}
 	log.Info("rate limits",
-		"login", scaled(rc.login)+" per client address", "login_failures", scaled(rc.loginFailures)+" per username",
-		"writes", scaled(rc.writes)+" per user", "reads", scaled(rc.reads)+" per user",
-		"global", scaled(rc.global)+" per client address", "store", store, "on_store_error", rc.fail.String(),
-		"instances", rc.instances)
+		"login", scaled(rc.Login)+" per client address", "login_failures", scaled(rc.LoginFailures)+" per username",
+		"writes", scaled(rc.Writes)+" per user", "reads", scaled(rc.Reads)+" per user",
+		"global", scaled(rc.Global)+" per client address", "store", store, "on_store_error", rc.OnRedisError.String(),
+		"instances", rc.Instances)
 	for _, l := range []struct {
 		flag      string
 		got, want ratelimit.Spec
 	}{
-		{"--rate-login", rc.login, def.login}, {"--rate-login-failures", rc.loginFailures, def.loginFailures},
-		{"--rate-writes", rc.writes, def.writes}, {"--rate-reads", rc.reads, def.reads}, {"--rate-global", rc.global, def.global},
+		{"--rate-login", rc.Login, def.Login}, {"--rate-login-failures", rc.LoginFailures, def.LoginFailures},
+		{"--rate-writes", rc.Writes, def.Writes}, {"--rate-reads", rc.Reads, def.Reads}, {"--rate-global", rc.Global, def.Global},
 	} {
 		if l.got.Interval() < l.want.Interval() || l.got.MaxBurst() > l.want.MaxBurst() {
 			log.Warn("rate limit looser than the default", "flag", l.flag, "limit", l.got.String(), "default", l.want.String())
 		}
 	}
-	if rc.scale != 1 {
-		log.Warn("rate limits scaled (--rate-scale): every limit admits this many times more", "factor", rc.scale)
+	if rc.Scale != 1 {
+		log.Warn("rate limits scaled (--rate-scale): every limit admits this many times more", "factor", rc.Scale)
 	}
 	if len(rc.trusted) > 0 {
 		ps := make([]string, len(rc.trusted))
@@ -417,9 +372,9 @@ func (rc rateConfig) logStart(log *slog.Logger, store string) {
 		log.Warn("client addresses are taken from a forwarding header when the peer is a trusted proxy (--trusted-proxies): each can name any client",
 			"trusted_proxies", strings.Join(ps, ","), "header", rc.header)
 	}
-	if rc.redisURL != "" && rc.fail == ratelimit.FailOpen && rc.instances == 1 {
+	if rc.RedisURL != "" && rc.OnRedisError == ratelimit.FailOpen && rc.Instances == 1 {
 		log.Warn("with Redis and --rate-fail open, each instance limits locally to 1/--instances of each limit during an outage; --instances is 1",
-			"instances", rc.instances)
+			"instances", rc.Instances)
 	}
 }
 
@@ -434,95 +389,6 @@ func newLogger(w io.Writer, format string, level slog.Level) *slog.Logger {
 		h = slog.NewTextHandler(w, o)
 	}
 	return slog.New(secret.NewRedactingHandler(h))
-}
-
-// scopeDocs describes every scope the server grants, for the OpenAPI
-// document's OAuth2 flow.
-var scopeDocs = map[string]string{
-	server.ScopeItemsRead:  "read your items",
-	server.ScopeItemsWrite: "create, change and delete your items",
-	server.ScopeUsersAdmin: "administer users; see every user's items",
-	server.ScopeKeysAdmin:  "rotate the token signing keys",
-}
-
-// apiLimits is what buildAPI limits with: the configuration, and the Set
-// and resolver built from it (nil: in memory, the TCP peer).
-type apiLimits struct {
-	cfg rateConfig
-	set *ratelimit.Set
-	ip  *clientip.Resolver
-}
-
-// webOptions are the browser-facing settings of buildAPI.
-type webOptions struct {
-	// corsOrigins may read answers with credentials (--cors-origins).
-	corsOrigins []string
-	// assumeTLS: clients reach the server over HTTPS although it serves
-	// plain HTTP (--insecure-http behind a TLS-terminating proxy), so
-	// answers carry HSTS.
-	assumeTLS bool
-}
-
-// buildAPI registers the reference server's operations on a fortapi API
-// and returns its handler. st is nil when the API is built only for its
-// document (the CSRF key is then random).
-func buildAPI(log *slog.Logger, store server.Store, st *authStack, auth fortapi.Authenticator, rl apiLimits, web webOptions, deps httpapi.Deps) (*fortapi.API, http.Handler, error) {
-	csrfKey := make([]byte, 32)
-	if st != nil {
-		csrfKey = st.csrfKey
-	} else if _, err := rand.Read(csrfKey); err != nil {
-		return nil, nil, err
-	}
-	protector, err := csrf.New(csrf.Options{Key: csrfKey, TrustedOrigins: web.corsOrigins})
-	if err != nil {
-		return nil, nil, fmt.Errorf("--cors-origins: %w", err)
-	}
-	headers, err := secheader.New(secheader.Options{AssumeTLS: web.assumeTLS})
-	if err != nil {
-		return nil, nil, err
-	}
-	var cors *secheader.CORS
-	if len(web.corsOrigins) > 0 {
-		if cors, err = secheader.NewCORS(secheader.CORSOptions{AllowedOrigins: web.corsOrigins, AllowCredentials: true}); err != nil {
-			return nil, nil, fmt.Errorf("--cors-origins: %w", err)
-		}
-		log.Warn("cross-origin access allowed, with credentials (--cors-origins): scripts of these origins act with users' cookies",
-			"origins", strings.Join(web.corsOrigins, ","))
-	}
-	// One cookie name: the one the login service sets and reads, so that
-	// CSRF tokens are bound to the cookie that authenticates.
-	session := &fortapi.SessionCookie{LoginURL: "/login"}
-	if st != nil {
-		session.Name = st.svc.CookieName()
-	}
-	api := fortapi.New(fortapi.Options{
-		Session:          session,
-		DocsCSRFTokenURL: "/csrftoken/",
-		CSRF:             protector,
-		Headers:          headers,
-		CORS:             cors,
-		Title:            "fortapi",
-		Version:          version(),
-		Description:      "The fortapi reference server: a secure items API. Log in with POST /token (OAuth2 password grant).",
-		Authenticator:    auth,
-		Logger:           log,
-		OAuth2:           &fortapi.OAuth2Password{TokenURL: "/token", Scopes: scopeDocs},
-		RateLimits:       rl.set,
-		ClientIP:         rl.ip,
-		GlobalLimit:      rl.cfg.global.String(),
-	})
-	deps.Store, deps.Limits = store, rl.cfg.limits()
-	if st != nil {
-		deps.Auth, deps.Keys = st.svc, st.keys
-	}
-	deps.ClientIP = api.ClientIP
-	deps.CSRF, deps.CSRFSession, deps.Headers = protector, api.CSRFSession, api.Headers()
-	httpapi.Register(api, deps)
-	h, err := api.Handler()
-	if err != nil {
-		return nil, nil, err
-	}
-	return api, h, nil
 }
 
 func runServe(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) int {
@@ -560,48 +426,28 @@ func serve(ctx context.Context, cfg serveConfig, getenv func(string) string, log
 		log.Warn("the data directory is accessible to other users; it holds the database and keys: chmod 700 it",
 			"path", cfg.dataDir, "mode", st.Mode().Perm().String())
 	}
-	dbPath := filepath.Join(cfg.dataDir, "fortapi.db")
-	// Create the database file private to this user before SQLite does:
-	// SQLite gives its -wal and -shm files the database file's mode.
-	f, err := os.OpenFile(dbPath, os.O_RDONLY|os.O_CREATE, 0o600)
-	if err != nil {
-		return fmt.Errorf("creating the database %s: %w", dbPath, err)
+	for _, w := range cfg.pgWarnings {
+		log.Warn("PostgreSQL URL: " + w)
 	}
-	f.Close()
-	store, err := sqlite.Open(ctx, dbPath, sqlite.Options{})
+	sc, err := storeConfig(cfg.dataDir, cfg.postgresURL, true)
 	if err != nil {
-		return fmt.Errorf("opening the database %s: %w", dbPath, err)
+		return err
 	}
-	defer func() {
-		if err := store.Close(); err != nil {
-			log.Error("closing the database", "error", err.Error())
-		}
-	}()
-	log.Info("database open", "path", dbPath)
-
 	if cfg.env == envProduction {
-		if problems := cfg.productionProblems(ctx, getenv, store); len(problems) > 0 {
+		if problems := cfg.productionProblems(ctx, getenv, sc); len(problems) > 0 {
 			return problems
 		}
 		log.Info("production mode: secrets, certificate and transport checked")
 	}
+	mk, err := masterKey(cfg.dataDir, getenv, log, true)
+	if err != nil {
+		return err
+	}
+	defer clear(mk)
+	cfg.rates.logStart(log)
 
-	set, ip, failures, pingRedis, closeRedis, err := cfg.rates.build(ctx, log)
-	if err != nil {
-		return err
-	}
-	defer closeRedis()
-	st, err := openAuth(ctx, cfg.dataDir, store, getenv, log, true, func(o *authn.Options) { o.LoginFailures = failures })
-	if err != nil {
-		return err
-	}
-	if err := st.svc.Sync(ctx); err != nil {
-		return err
-	}
 	bg, stopBG := context.WithCancel(context.WithoutCancel(ctx))
 	defer stopBG()
-	go st.svc.Run(bg)
-
 	var tlsSrc *certSource
 	if !cfg.insecureHTTP {
 		if tlsSrc, err = cfg.certificates(log); err != nil {
@@ -611,15 +457,21 @@ func serve(ctx context.Context, cfg serveConfig, getenv func(string) string, log
 			go tlsSrc.reloader.Run(bg)
 		}
 	}
-	deps := httpapi.Deps{Redis: pingRedis, RedisRequired: cfg.rates.fail == ratelimit.FailClosed}
+	ac := cfg.appConfig(sc, mk, log)
 	if tlsSrc != nil {
-		deps.CertExpiry = tlsSrc.expiry
+		ac.CertExpiry = tlsSrc.expiry
 	}
-	_, handler, err := buildAPI(log, store, st, st.svc, apiLimits{cfg: cfg.rates, set: set, ip: ip},
-		webOptions{corsOrigins: cfg.corsOrigins, assumeTLS: cfg.insecureHTTP && len(cfg.rates.trusted) > 0}, deps)
+	a, err := app.New(ctx, ac)
 	if err != nil {
 		return err
 	}
+	defer func() {
+		if err := a.Close(); err != nil {
+			log.Error("closing the store", "error", err.Error())
+		}
+	}()
+	go a.Run(bg)
+	handler := a.Handler()
 
 	ln, err := net.Listen("tcp", cfg.addr)
 	if err != nil {
@@ -651,7 +503,7 @@ func serve(ctx context.Context, cfg serveConfig, getenv func(string) string, log
 	// Only now that both listeners are bound: a start that fails earlier
 	// (a port taken) must not create the administrator, whose generated
 	// password would be printed by a run that then exits, and never again.
-	if err := bootstrapAdmin(ctx, st, getenv, log, stderr); err != nil {
+	if err := bootstrapAdmin(ctx, a.Auth(), getenv, log, stderr); err != nil {
 		ln.Close()
 		if hln != nil {
 			hln.Close()
@@ -724,7 +576,7 @@ func (r refusal) Error() string { return strings.Join(r, "; ") }
 // is missing (it would be generated), unreadable or weak; the development
 // certificate; --insecure-http without --trusted-proxies; a generated
 // password for the first administrator. It generates and writes nothing.
-func (cfg serveConfig) productionProblems(ctx context.Context, getenv func(string) string, store *sqlite.Store) refusal {
+func (cfg serveConfig) productionProblems(ctx context.Context, getenv func(string) string, sc app.StoreConfig) refusal {
 	var r refusal
 	add := func(format string, a ...any) { r = append(r, "production: "+fmt.Sprintf(format, a...)) }
 	mk, err := secret.FromEnv(getenv, masterKeyEnv)
@@ -752,7 +604,7 @@ func (cfg serveConfig) productionProblems(ctx context.Context, getenv func(strin
 	case err != nil:
 		add("administrator password: %v", err)
 	case pw == "":
-		users, err := store.ListUsers(ctx, "", 1)
+		users, err := listFirstUser(ctx, sc)
 		switch {
 		case err != nil:
 			add("cannot tell whether the database has users: %v", err)
@@ -761,6 +613,17 @@ func (cfg serveConfig) productionProblems(ctx context.Context, getenv func(strin
 		}
 	}
 	return r
+}
+
+// listFirstUser opens the store of sc for a moment and lists its first
+// user, if any (production checks run before the server is composed).
+func listFirstUser(ctx context.Context, sc app.StoreConfig) ([]server.User, error) {
+	store, err := app.OpenStore(ctx, sc, slog.New(slog.DiscardHandler), nil)
+	if err != nil {
+		return nil, err
+	}
+	defer store.Close()
+	return store.ListUsers(ctx, "", 1)
 }
 
 // certSource is where the HTTPS listener's certificate comes from.
@@ -890,12 +753,7 @@ func runOpenAPI(args []string, getenv func(string) string, stdout, stderr io.Wri
 	if code, ok := c.parse(args, getenv, stdout, stderr); !ok {
 		return code
 	}
-	api, _, err := buildAPI(slog.New(slog.DiscardHandler), nil, nil, nil, apiLimits{cfg: defaultRates()}, webOptions{}, httpapi.Deps{})
-	if err != nil {
-		fmt.Fprintf(stderr, "fortapi openapi: %v\n", err)
-		return exitError
-	}
-	doc, err := api.OpenAPIJSON()
+	doc, err := app.Document(app.Config{Version: version(), Logger: slog.New(slog.DiscardHandler)})
 	if err == nil {
 		var buf bytes.Buffer
 		if err = json.Indent(&buf, doc, "", "  "); err == nil {
@@ -913,7 +771,7 @@ func runOpenAPI(args []string, getenv func(string) string, stdout, stderr io.Wri
 // bootstrapAdmin creates the user admin on a store without users, with the
 // password from FORTAPI_ADMIN_PASSWORD(_FILE) or a random one, which is
 // printed once, to the log on stderr.
-func bootstrapAdmin(ctx context.Context, st *authStack, getenv func(string) string, log *slog.Logger, stderr io.Writer) error {
+func bootstrapAdmin(ctx context.Context, auth *authn.Service, getenv func(string) string, log *slog.Logger, stderr io.Writer) error {
 	pw, warnings, err := adminPassword(getenv)
 	if err != nil {
 		return err
@@ -921,7 +779,7 @@ func bootstrapAdmin(ctx context.Context, st *authStack, getenv func(string) stri
 	for _, w := range warnings {
 		log.Warn("administrator password: " + w)
 	}
-	generated, created, err := st.svc.Bootstrap(ctx, pw)
+	generated, created, err := auth.Bootstrap(ctx, pw)
 	if err != nil {
 		return err
 	}

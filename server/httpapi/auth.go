@@ -59,8 +59,8 @@ func (in *tokenInput) Resolve(ctx huma.Context) []error {
 
 // clientIP names the client of r in audit records.
 func (d Deps) clientIP(r *http.Request) string {
-	if d.ClientIP != nil && r != nil {
-		if a := d.ClientIP(r); a.IsValid() {
+	if d.api != nil && r != nil {
+		if a := d.api.ClientIP(r); a.IsValid() {
 			return a.String()
 		}
 	}

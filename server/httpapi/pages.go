@@ -88,7 +88,7 @@ type pagesAPI struct {
 }
 
 func (h *pagesAPI) render(w http.ResponseWriter, status int, name string, data pageData) (*pageOutput, error) {
-	nonce, err := h.Headers.HTML(w)
+	nonce, err := h.api.Headers().HTML(w)
 	if err != nil {
 		return nil, err
 	}
@@ -114,7 +114,7 @@ func (h *pagesAPI) signedIn(r *http.Request) *fortapi.Principal {
 
 // loginPage renders the form, or the signed-in user's items.
 func (h *pagesAPI) loginPage(ctx context.Context, in *rawInput, status int, username, msg string) (*pageOutput, error) {
-	tok, err := h.CSRF.Ensure(in.w, in.req, h.CSRFSession(in.req))
+	tok, err := h.api.CSRF().Ensure(in.w, in.req, h.api.CSRFSession(in.req))
 	if err != nil {
 		return nil, err
 	}
@@ -146,7 +146,7 @@ func (h *pagesAPI) postLogin(ctx context.Context, in *rawInput) (*pageOutput, er
 	// have parsed it already under its own, larger cap, so the parsed
 	// form's size is checked too.
 	r.Body = http.MaxBytesReader(in.w, r.Body, MaxLoginFormBytes)
-	err := h.CSRF.CheckRequired(r, h.CSRFSession(r))
+	err := h.api.CSRF().CheckRequired(r, h.api.CSRFSession(r))
 	if errors.Is(err, csrf.ErrFormTooLarge) || formBytes(r.PostForm) > MaxLoginFormBytes {
 		return h.loginPage(ctx, in, http.StatusRequestEntityTooLarge, "", "The form is too large.")
 	}
@@ -198,7 +198,7 @@ func (h *pagesAPI) postLogin(ctx context.Context, in *rawInput) (*pageOutput, er
 		SameSite: http.SameSiteStrictMode, MaxAge: int(ws.DeviceExpiresAt.Sub(h.Now()) / time.Second),
 	})
 	// The CSRF token is renewed for the new session.
-	if _, err := h.CSRF.Issue(in.w, fortapi.CSRFSessionFor(ws.Cookie)); err != nil {
+	if _, err := h.api.CSRF().Issue(in.w, fortapi.CSRFSessionFor(ws.Cookie)); err != nil {
 		return nil, err
 	}
 	return &pageOutput{Status: http.StatusSeeOther, Location: "/login", CacheControl: "no-store"}, nil
@@ -239,7 +239,7 @@ func (h *pagesAPI) view(ctx context.Context, in *viewInput) (*pageOutput, error)
 }
 
 func (h *pagesAPI) csrfToken(ctx context.Context, in *rawInput) (*csrfOutput, error) {
-	tok, err := h.CSRF.Ensure(in.w, in.req, h.CSRFSession(in.req))
+	tok, err := h.api.CSRF().Ensure(in.w, in.req, h.api.CSRFSession(in.req))
 	if err != nil {
 		return nil, err
 	}

@@ -12,8 +12,16 @@ import (
 	"github.com/fortapi/fortapi/sanitize"
 )
 
-// Register adds every operation of the reference server to api.
-func Register(api huma.API, d Deps) {
+// Register adds every operation of the reference server to api. What
+// the API already owns (the client-address resolver, the CSRF protector
+// and its session binding, the security headers) the handlers read from
+// it. The HTML pages and GET /csrftoken/ are registered only when the API
+// has a CSRF protector (fortapi.Options.CSRF).
+//
+// Every route of the reference server is listed here, in the register
+// functions below, each next to its handlers' file.
+func Register(api *fortapi.API, d Deps) {
+	d.api = api
 	if d.Now == nil {
 		d.Now = time.Now
 	}
@@ -28,7 +36,7 @@ func Register(api huma.API, d Deps) {
 	registerAuth(api, d)
 	registerItems(api, d)
 	registerUsers(api, d)
-	if d.CSRF != nil {
+	if api.CSRF() != nil {
 		registerPages(api, d)
 	}
 }
