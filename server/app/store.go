@@ -11,6 +11,7 @@ import (
 
 	"github.com/fortapi/fortapi/jwtkey"
 	"github.com/fortapi/fortapi/server"
+	"github.com/fortapi/fortapi/server/httpapi"
 	"github.com/fortapi/fortapi/server/postgres"
 	"github.com/fortapi/fortapi/server/sqlite"
 )
@@ -25,6 +26,9 @@ type Store interface {
 var (
 	_ Store = (*sqlite.Store)(nil)
 	_ Store = (*postgres.Store)(nil)
+	// /readyz asks both stores whether they take writes.
+	_ httpapi.WriteChecker = (*sqlite.Store)(nil)
+	_ httpapi.WriteChecker = (*postgres.Store)(nil)
 )
 
 // OpenStore opens the store sc selects: PostgreSQL when PostgresURL is

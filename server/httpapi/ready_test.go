@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/fortapi/fortapi"
+	"github.com/fortapi/fortapi/internal/testutil"
 	"github.com/fortapi/fortapi/server/httpapi"
 	"github.com/fortapi/fortapi/server/sqlite"
 )
@@ -119,5 +120,38 @@ func TestReadyzCertificate(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestReadyzStoreCannotWrite: a store whose database file is read-only
+// answers queries but takes no writes: /readyz answers 503 naming the
+// reason, and no path.
+func TestReadyzStoreCannotWrite(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "ro.db")
+	store, err := sqlite.Open(ctx, path, sqlite.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	store.Close()
+	testutil.ReadOnlyFile(t, path)
+	if store, err = sqlite.Open(ctx, path, sqlite.Options{}); err != nil {
+		t.Fatal(err)
+	}
+	defer store.Close()
+	api := fortapi.New(fortapi.Options{Logger: slog.New(slog.DiscardHandler)})
+	httpapi.Register(api, httpapi.Deps{Store: store})
+	h, err := api.Handler()
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, httptest.NewRequest("GET", "/readyz", nil))
+	body := rec.Body.String()
+	if rec.Code != 503 || !strings.Contains(body, "the store cannot write: the database is read-only") {
+		t.Errorf("%d %s, want 503 naming the read-only database", rec.Code, body)
+	}
+	if strings.Contains(body, filepath.Dir(path)) {
+		t.Errorf("the public answer names the path: %s", body)
 	}
 }

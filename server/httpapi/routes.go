@@ -3,13 +3,16 @@ package httpapi
 import (
 	"context"
 	"crypto/rand"
+	"errors"
 	"net/http"
+	"sync"
 	"time"
 
 	"github.com/danielgtaylor/huma/v2"
 
 	"github.com/fortapi/fortapi"
 	"github.com/fortapi/fortapi/sanitize"
+	"github.com/fortapi/fortapi/server"
 )
 
 // Register adds every operation of the reference server to api. What
@@ -48,6 +51,10 @@ type statusOutput struct {
 }
 
 func registerHealth(api huma.API, d Deps) {
+	writable := &writeCheck{now: d.Now}
+	if wc, ok := d.Store.(WriteChecker); ok {
+		writable.store = wc
+	}
 	huma.Register(api, huma.Operation{
 		OperationID: "healthz", Method: http.MethodGet, Path: "/healthz",
 		Summary: "Liveness", Tags: []string{"health"}, Security: fortapi.Public(),
@@ -58,12 +65,12 @@ func registerHealth(api huma.API, d Deps) {
 	})
 	huma.Register(api, huma.Operation{
 		OperationID: "readyz", Method: http.MethodGet, Path: "/readyz",
-		Summary: "Readiness: the store answers, the TLS certificate is valid",
-		Description: "200 while the store answers and the served TLS certificate (if the server terminates TLS) has not expired. " +
+		Summary: "Readiness: the store answers and takes writes, the TLS certificate is valid",
+		Description: "200 while the store answers and takes writes and the served TLS certificate (if the server terminates TLS) has not expired. " +
 			"`certificate_not_after` is the served certificate's expiry. `warnings` lists what needs an operator without taking " +
 			"the instance out of service: a certificate expiring within 14 days, certificate files that were refused (the previous " +
-			"certificate is still served), an ACME certificate not obtained yet. 503 when the store does not answer or the " +
-			"certificate has expired. With shared rate limits on Redis, an unreachable Redis is a warning, or 503 when the limits fail closed.",
+			"certificate is still served), an ACME certificate not obtained yet. 503, with the reason, when the store does not answer, " +
+			"cannot write (a read-only database file or file system, a lost connection, a PostgreSQL standby), or the certificate has expired. With shared rate limits on Redis, an unreachable Redis is a warning, or 503 when the limits fail closed.",
 		Tags: []string{"health"}, Security: fortapi.Public(),
 		Errors: []int{http.StatusServiceUnavailable},
 	}, func(ctx context.Context, _ *struct{}) (*readyOutput, error) {
@@ -71,6 +78,14 @@ func registerHealth(api huma.API, d Deps) {
 		defer cancel()
 		if d.Store == nil || d.Store.Ping(ctx) != nil {
 			return nil, huma.Error503ServiceUnavailable("the store is not reachable")
+		}
+		if err := writable.check(ctx); err != nil {
+			reason := "the store cannot write"
+			var ue *server.UnwritableError
+			if errors.As(err, &ue) {
+				reason += ": " + ue.Reason
+			}
+			return nil, huma.Error503ServiceUnavailable(reason)
 		}
 		out := &readyOutput{}
 		out.Body.Status = "ready"
@@ -100,6 +115,47 @@ func registerHealth(api huma.API, d Deps) {
 		}
 		return out, nil
 	})
+}
+
+// WriteChecker is a store that can tell whether it takes writes
+// (sqlite.Store and postgres.Store do): /readyz answers 503 while
+// CheckWritable fails. The text shown is the Reason of a
+// *server.UnwritableError, which names no path, host or credential (/readyz
+// is public); any other error is shown as "the store cannot write".
+type WriteChecker interface {
+	CheckWritable(ctx context.Context) error
+}
+
+// writeCheckEvery is how long a write check's result is reused: /readyz is
+// public, and each check is a write.
+const writeCheckEvery = time.Second
+
+// writeCheck runs the store's write check for /readyz, at most once per
+// writeCheckEvery; callers in between get the last result.
+type writeCheck struct {
+	store WriteChecker // nil: the store cannot tell; assumed writable
+	now   func() time.Time
+
+	mu   sync.Mutex
+	at   time.Time
+	last error
+}
+
+func (w *writeCheck) check(ctx context.Context) error {
+	if w.store == nil {
+		return nil
+	}
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if now := w.now(); w.at.IsZero() || now.Sub(w.at) >= writeCheckEvery || now.Before(w.at) {
+		w.last = w.store.CheckWritable(ctx)
+		if ctx.Err() == nil { // a caller that left proves nothing for the others
+			w.at = w.now()
+		} else {
+			w.at = time.Time{}
+		}
+	}
+	return w.last
 }
 
 // CertExpiryWarning is how long before the TLS certificate expires
