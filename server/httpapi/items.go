@@ -5,7 +5,6 @@ import (
 	"encoding/base64"
 	"errors"
 	"io"
-	"net/http"
 	"strings"
 	"time"
 
@@ -382,36 +381,4 @@ const ObjectAccessExtension = "x-object-access"
 func ownerOnly(ext map[string]any) map[string]any {
 	ext[ObjectAccessExtension] = map[string]any{"owner": true, "all-with-scope": ScopeAdmin}
 	return ext
-}
-
-func registerItems(api huma.API, d Deps) {
-	h := &items{Deps: d}
-	tags := []string{"items"}
-	huma.Register(api, huma.Operation{
-		OperationID: "create-item", Method: http.MethodPost, Path: "/items/",
-		Summary: "Create an item", Tags: tags, DefaultStatus: http.StatusCreated,
-		Security: fortapi.Scopes(ScopeItemsWrite), Extensions: d.Limits.writes(),
-	}, h.create)
-	huma.Register(api, huma.Operation{
-		OperationID: "list-items", Method: http.MethodGet, Path: "/items/",
-		Summary: "List the caller's items", Description: "Administrators see every item. Pages are ordered by id.",
-		Tags: tags, Security: fortapi.Scopes(ScopeItemsRead), Extensions: ownerOnly(d.Limits.reads()),
-	}, h.list)
-	huma.Register(api, huma.Operation{
-		OperationID: "get-item", Method: http.MethodGet, Path: "/items/{id}",
-		Summary: "Get an item", Description: "Another user's item answers 404, exactly like a missing one.",
-		Tags: tags, Security: fortapi.Scopes(ScopeItemsRead), Errors: []int{http.StatusNotFound},
-		Extensions: ownerOnly(d.Limits.reads()),
-	}, h.get)
-	huma.Register(api, huma.Operation{
-		OperationID: "update-item", Method: http.MethodPut, Path: "/items/{id}",
-		Summary: "Replace an item's fields", Tags: tags, Security: fortapi.Scopes(ScopeItemsWrite),
-		Errors: []int{http.StatusNotFound}, Extensions: ownerOnly(d.Limits.writes()),
-	}, h.update)
-	huma.Register(api, huma.Operation{
-		OperationID: "delete-item", Method: http.MethodDelete, Path: "/items/{id}",
-		Summary: "Delete an item", Tags: tags, DefaultStatus: http.StatusNoContent,
-		Security: fortapi.Scopes(ScopeItemsWrite), Errors: []int{http.StatusNotFound},
-		Extensions: ownerOnly(d.Limits.writes()),
-	}, h.delete)
 }

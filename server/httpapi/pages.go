@@ -252,63 +252,6 @@ func htmlResponse(desc string) *huma.Response {
 	return &huma.Response{Description: desc, Content: map[string]*huma.MediaType{"text/html": {Schema: &huma.Schema{Type: "string"}}}}
 }
 
-func registerPages(api huma.API, d Deps) {
-	funcs := template.FuncMap{"deref": func(f *float64) float64 { return *f }}
-	h := &pagesAPI{Deps: d, tmpl: template.Must(template.New("pages").Funcs(funcs).ParseFS(pageFiles, "pages/*.html"))}
-	tags := []string{"pages"}
-	huma.Register(api, huma.Operation{
-		OperationID: "login-page", Method: http.MethodGet, Path: "/login", Tags: tags,
-		Summary: "The HTML sign-in form (or, signed in, the user's items)", Security: fortapi.Public(),
-		Responses: map[string]*huma.Response{"200": htmlResponse("The page")},
-	}, h.getLogin)
-	huma.Register(api, huma.Operation{
-		OperationID: "login-submit", Method: http.MethodPost, Path: "/login", Tags: tags,
-		Summary: "Sign in from the HTML form: starts a cookie session",
-		Description: "Form-encoded `username`, `password` and `csrf_token` (from the form, bound to the `__Host-csrf` cookie; " +
-			"needed even without a session: login CSRF). The same checks as POST /token; the `__Host-device` cookie, when " +
-			"the browser has one, is the login's device credential (POST /token's device_token). Success: 303 to /login with the " +
-			"`__Host-session` cookie (Secure, HttpOnly, SameSite=Lax), a fresh `__Host-device` cookie (Secure, HttpOnly, " +
-			"SameSite=Strict, a year) and a renewed CSRF token. Failures re-render the form.",
-		Security: fortapi.Public(), Extensions: d.Limits.login(),
-		Responses: map[string]*huma.Response{
-			"303": {Description: "Signed in; the session cookie is set", Headers: map[string]*huma.Param{
-				"Location": {Schema: &huma.Schema{Type: "string"}}, "Set-Cookie": {Schema: &huma.Schema{Type: "string"}}}},
-			"400": htmlResponse("Invalid username or password, or an unreadable form"),
-			"403": htmlResponse("The CSRF token is missing or invalid"),
-			"413": htmlResponse("The form is too large"),
-			"429": htmlResponse("Too many failed sign-ins for this account (Retry-After)"),
-			"503": htmlResponse("Too many sign-ins in progress (Retry-After)"),
-		},
-	}, h.postLogin)
-	if op := api.OpenAPI().Paths["/login"].Post; op != nil {
-		op.RequestBody = &huma.RequestBody{Required: true, Content: map[string]*huma.MediaType{
-			"application/x-www-form-urlencoded": {Schema: &huma.Schema{
-				Type: "object", Required: []string{"username", "password", csrf.FieldName},
-				Properties: map[string]*huma.Schema{
-					"username":     {Type: "string", MaxLength: ptrInt(authn.MaxUsernameBytes)},
-					"password":     {Type: "string", Format: "password", WriteOnly: true},
-					csrf.FieldName: {Type: "string", WriteOnly: true},
-				},
-			}},
-		}}
-	}
-	huma.Register(api, huma.Operation{
-		OperationID: "item-page", Method: http.MethodGet, Path: "/items/{id}/view", Tags: tags,
-		Summary:     "An item as an HTML page",
-		Description: "For the signed-in browser (cookie session). The description is shown as sanitized HTML; another user's item answers 404.",
-		Security:    fortapi.SessionScopes(ScopeItemsRead), Errors: []int{http.StatusNotFound},
-		Extensions: ownerOnly(d.Limits.reads()),
-		Responses:  map[string]*huma.Response{"200": htmlResponse("The page")},
-	}, h.view)
-	huma.Register(api, huma.Operation{
-		OperationID: "csrf-token", Method: http.MethodGet, Path: "/csrftoken/", Tags: []string{"auth"},
-		Summary: "A CSRF token for cookie-authenticated requests",
-		Description: "Sets the `__Host-csrf` cookie and returns the same token, bound to the caller's session cookie (or to no " +
-			"session). Send it in the X-CSRF-Token header with every unsafe request that carries cookies.",
-		Security: fortapi.Public(),
-	}, h.csrfToken)
-}
-
 // isFormPost reports whether r came from an HTML form.
 func isFormPost(r *http.Request) bool {
 	ct := r.Header.Get("Content-Type")
