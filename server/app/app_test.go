@@ -62,6 +62,7 @@ func (c *closeLog) got() []string {
 const unreachableRedis = "redis://127.0.0.1:1/0?max_retries=-1&dial_timeout=100ms"
 
 func TestCloseOrder(t *testing.T) {
+	t.Parallel()
 	var cl closeLog
 	cfg := testConfig(t)
 	cfg.Limits.RedisURL = unreachableRedis
@@ -97,6 +98,7 @@ func TestCloseOrder(t *testing.T) {
 // TestNewFailureClosesWhatItOpened: a step that fails closes what the
 // steps before it opened, in reverse order, and nothing else.
 func TestNewFailureClosesWhatItOpened(t *testing.T) {
+	t.Parallel()
 	for _, tt := range []struct {
 		name   string
 		change func(*Config)
@@ -111,6 +113,7 @@ func TestNewFailureClosesWhatItOpened(t *testing.T) {
 		{"store cannot open", func(c *Config) { c.Store.SQLitePath = filepath.Join(t.TempDir(), "missing", "dir", "x.db") }, nil},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
 			var cl closeLog
 			cfg := testConfig(t)
 			tt.change(&cfg)
@@ -134,6 +137,7 @@ func TestNewFailureClosesWhatItOpened(t *testing.T) {
 // the token answer, the key ring and the token carry; the session cookie
 // name is the one the login service sets and the API documents.
 func TestSettingsStatedOnce(t *testing.T) {
+	t.Parallel()
 	cfg := testConfig(t)
 	cfg.AccessLifetime = 7 * time.Minute
 	cfg.SessionCookie = "__Host-test-session"
@@ -193,6 +197,7 @@ func TestSettingsStatedOnce(t *testing.T) {
 // token that land on different instances get the same successor (one
 // chain), and the refresh key is neither the master key nor the CSRF key.
 func TestInstancesShareOneRefreshChain(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	cfg := testConfig(t)
 	instance := func() *App {
@@ -233,6 +238,7 @@ func TestInstancesShareOneRefreshChain(t *testing.T) {
 }
 
 func TestDocument(t *testing.T) {
+	t.Parallel()
 	doc, err := Document(Config{Version: "1.2.3", Logger: slog.New(slog.DiscardHandler)})
 	if err != nil {
 		t.Fatal(err)
