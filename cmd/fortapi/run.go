@@ -35,8 +35,9 @@ Usage:
   fortapi openapi                               print the OpenAPI 3.1 document
   fortapi version                               print the version
 
-The user and keys commands work on the same --data-dir as the server, also
-while it runs; the server sees their changes within seconds.
+The user and keys commands work on the same --data-dir (or --postgres-url)
+as the server, also while it runs; the server sees their changes within
+seconds.
 
 Run "fortapi COMMAND --help" for a command's flags. Every flag can also be
 set through an environment variable: --data-dir is FORTAPI_DATA_DIR. Flags
