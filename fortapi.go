@@ -227,6 +227,20 @@ func New(opts Options) *API {
 // nonce of their Content-Security-Policy.
 func (a *API) Headers() *secheader.Headers { return a.headers }
 
+// CSRF returns Options.CSRF, the protector the API's handler checks unsafe
+// requests with (nil when the API has none): pages and a token endpoint
+// mint their tokens with it, bound to CSRFSession.
+func (a *API) CSRF() *csrf.Protector { return a.opts.CSRF }
+
+// SessionCookie returns the name of the session cookie (Options.Session,
+// defaulted), or "" when cookies are no credential.
+func (a *API) SessionCookie() string {
+	if a.opts.Session == nil {
+		return ""
+	}
+	return a.opts.Session.Name
+}
+
 // CSRFSession is the session id CSRF tokens are bound to for r: the
 // hex SHA-256 of the session cookie's value, or "" for a visitor without
 // one. Pages mint tokens with Options.CSRF.Ensure(w, r, api.CSRFSession(r));

@@ -6,10 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"io/fs"
 	"log/slog"
-	"os"
-	"path/filepath"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -17,7 +14,7 @@ import (
 	"github.com/fortapi/fortapi/jwtkey"
 	"github.com/fortapi/fortapi/password"
 	"github.com/fortapi/fortapi/server"
-	"github.com/fortapi/fortapi/server/sqlite"
+	"github.com/fortapi/fortapi/server/app"
 )
 
 // maxPasswordInput is the most read from stdin for a password: the policy's
@@ -56,47 +53,52 @@ func groupHelp(args []string, help string, stdout io.Writer) (code int, done boo
 	return 0, false
 }
 
-// adminEnv is what the user and keys commands share: a store on the data
-// dir and, when needed, the authentication stack.
+// adminEnv is what the user and keys commands share: the store and,
+// when needed, the whole server composed on it (app), which they use for
+// its authentication service and key ring.
 type adminEnv struct {
-	store *sqlite.Store
-	st    *authStack
+	store app.Store
+	app   *app.App // nil without auth
 }
 
-// openAdmin opens the store in dataDir; create allows a new database.
-// withAuth also builds the authentication stack (which needs the master
+// openAdmin opens the store sf selects; create allows a new SQLite
+// database. withAuth composes the server on it (which needs the master
 // key, never generated here unless create).
-func openAdmin(ctx context.Context, dataDir string, getenv func(string) string, create, withAuth bool) (*adminEnv, error) {
-	dbPath := filepath.Join(dataDir, "fortapi.db")
-	if _, err := os.Stat(dbPath); errors.Is(err, fs.ErrNotExist) && !create {
-		return nil, fmt.Errorf("no database at %s: check --data-dir (FORTAPI_DATA_DIR), or start the server once", dbPath)
-	}
-	if err := os.MkdirAll(dataDir, 0o700); err != nil {
-		return nil, fmt.Errorf("creating the data directory: %w", err)
-	}
-	f, err := os.OpenFile(dbPath, os.O_RDONLY|os.O_CREATE, 0o600)
+func openAdmin(ctx context.Context, sf *storeFlags, getenv func(string) string, create, withAuth bool) (*adminEnv, error) {
+	sc, err := storeConfig(sf.dataDir, sf.postgresURL, create)
 	if err != nil {
-		return nil, fmt.Errorf("opening the database %s: %w", dbPath, err)
+		return nil, err
 	}
-	f.Close()
-	store, err := sqlite.Open(ctx, dbPath, sqlite.Options{ReadConns: 1})
-	if err != nil {
-		return nil, fmt.Errorf("opening the database %s: %w", dbPath, err)
-	}
-	env := &adminEnv{store: store}
-	if withAuth {
-		env.st, err = openAuth(ctx, dataDir, store, getenv, slog.New(slog.DiscardHandler), create)
+	sc.SQLiteReadConns = 1
+	log := slog.New(slog.DiscardHandler)
+	if !withAuth {
+		store, err := app.OpenStore(ctx, sc, log, nil)
 		if err != nil {
-			store.Close()
 			return nil, err
 		}
+		return &adminEnv{store: store}, nil
 	}
-	return env, nil
+	mk, err := masterKey(sf.dataDir, getenv, log, create)
+	if err != nil {
+		return nil, err
+	}
+	defer clear(mk)
+	a, err := app.New(ctx, app.Config{Store: sc, MasterKey: mk, Logger: log, Version: version()})
+	if err != nil {
+		return nil, err
+	}
+	return &adminEnv{store: a.Store(), app: a}, nil
 }
 
-func (e *adminEnv) close() { _ = e.store.Close() }
+func (e *adminEnv) close() {
+	if e.app != nil {
+		_ = e.app.Close()
+		return
+	}
+	_ = e.store.Close()
+}
 
-const userHelp = `Manages users in the database of --data-dir, also while the server runs:
+const userHelp = `Manages users in the database of --data-dir (or --postgres-url), also while the server runs:
 changes that revoke tokens (set-role, disable) take effect in the running
 server within a second.
 
@@ -116,7 +118,7 @@ func runUser(ctx context.Context, args []string, getenv func(string) string, std
 	}
 	sub, rest := args[0], args[1:]
 	c := newCommand("user "+sub, userHelp)
-	dataDir := c.fs.String("data-dir", "./fortapi-data", "`DIR` holding the database")
+	sf := addStoreFlags(c, "`DIR` holding the database (and the generated master key)")
 	var names []string
 	var role *string
 	var pwStdin *bool
@@ -146,6 +148,9 @@ func runUser(ctx context.Context, args []string, getenv func(string) string, std
 		fmt.Fprintf(stderr, "fortapi user %s: %v\n", sub, err)
 		return code
 	}
+	if _, err := sf.resolve(c, getenv); err != nil {
+		return fail(exitUsage, err)
+	}
 	if pwStdin != nil && !*pwStdin {
 		return fail(exitUsage, errors.New("--password-stdin is required: passwords are never taken as arguments (they would show in ps and shell history)"))
 	}
@@ -169,7 +174,7 @@ func runUser(ctx context.Context, args []string, getenv func(string) string, std
 			return fail(exitUsage, err)
 		}
 	}
-	env, err := openAdmin(ctx, *dataDir, getenv, sub == "add", sub != "list")
+	env, err := openAdmin(ctx, sf, getenv, sub == "add", sub != "list")
 	if err != nil {
 		return fail(exitError, err)
 	}
@@ -184,7 +189,7 @@ func runUser(ctx context.Context, args []string, getenv func(string) string, std
 	}
 	switch sub {
 	case "add":
-		u, err := env.st.svc.CreateUser(ctx, pos[0], pw, r, actor)
+		u, err := env.app.Auth().CreateUser(ctx, pos[0], pw, r, actor)
 		var pe *password.PolicyError
 		var ue *server.UsernameError
 		switch {
@@ -206,7 +211,7 @@ func runUser(ctx context.Context, args []string, getenv func(string) string, std
 		if err != nil {
 			return fail(exitError, err)
 		}
-		u, err = env.st.svc.SetPassword(ctx, u.ID, pw, actor)
+		u, err = env.app.Auth().SetPassword(ctx, u.ID, pw, actor)
 		var pe *password.PolicyError
 		switch {
 		case errors.As(err, &pe):
@@ -224,9 +229,9 @@ func runUser(ctx context.Context, args []string, getenv func(string) string, std
 		}
 		switch sub {
 		case "set-role":
-			u, err = env.st.svc.SetRole(ctx, u.ID, r, actor)
+			u, err = env.app.Auth().SetRole(ctx, u.ID, r, actor)
 		default:
-			u, err = env.st.svc.SetDisabled(ctx, u.ID, sub == "disable", actor)
+			u, err = env.app.Auth().SetDisabled(ctx, u.ID, sub == "disable", actor)
 		}
 		if errors.Is(err, server.ErrLastAdmin) {
 			return fail(exitError, fmt.Errorf("%v: add or promote another administrator first", err))
@@ -257,7 +262,7 @@ func runUser(ctx context.Context, args []string, getenv func(string) string, std
 	return exitOK
 }
 
-const keysHelp = `Manages the token signing keys in the database of --data-dir, also while
+const keysHelp = `Manages the token signing keys in the database of --data-dir (or --postgres-url), also while
 the server runs (it picks changes up within seconds). Needs the master key
 (FORTAPI_MASTER_KEY, FORTAPI_MASTER_KEY_FILE, or DATA-DIR/secrets/master.key).
 
@@ -275,7 +280,7 @@ func runKeys(ctx context.Context, args []string, getenv func(string) string, std
 	}
 	sub, rest := args[0], args[1:]
 	c := newCommand("keys "+sub, keysHelp)
-	dataDir := c.fs.String("data-dir", "./fortapi-data", "`DIR` holding the database")
+	sf := addStoreFlags(c, "`DIR` holding the database (and the generated master key)")
 	var names []string
 	switch sub {
 	case "list", "rotate":
@@ -293,19 +298,22 @@ func runKeys(ctx context.Context, args []string, getenv func(string) string, std
 		fmt.Fprintf(stderr, "fortapi keys %s: %v\n", sub, err)
 		return code
 	}
-	env, err := openAdmin(ctx, *dataDir, getenv, false, true)
+	if _, err := sf.resolve(c, getenv); err != nil {
+		return fail(exitUsage, err)
+	}
+	env, err := openAdmin(ctx, sf, getenv, false, true)
 	if err != nil {
 		return fail(exitError, err)
 	}
 	defer env.close()
-	ring := env.st.keys
+	ring := env.app.Keys()
 	switch sub {
 	case "rotate":
-		if err := env.st.svc.RotateKeys(ctx, ""); err != nil {
+		if err := env.app.Auth().RotateKeys(ctx, ""); err != nil {
 			return fail(exitError, err)
 		}
 	case "revoke":
-		err := env.st.svc.RevokeKey(ctx, pos[0], "")
+		err := env.app.Auth().RevokeKey(ctx, pos[0], "")
 		if errors.Is(err, jwtkey.ErrUnknownKey) {
 			return fail(exitError, fmt.Errorf("no key %q (see fortapi keys list)", pos[0]))
 		}

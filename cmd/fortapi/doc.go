@@ -7,9 +7,10 @@
 //	fortapi openapi        print the OpenAPI 3.1 document
 //	fortapi version        print the version
 //
-// This is the only composition root of the project: the only package that
-// reads flags, environment variables and files, turning them into typed
-// configuration for the libraries below it. Every flag is also an
+// This package reads flags, environment variables and files, the only one
+// that does, and turns them into the typed configuration of server/app
+// (app.Config), which composes the server; it then runs the listeners and
+// the shutdown. Every flag is also an
 // environment variable (--data-dir is FORTAPI_DATA_DIR); the command line
 // wins. Bad flags or values exit 2 with a one-line reason; a failure to
 // start exits 1.

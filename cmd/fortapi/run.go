@@ -37,8 +37,9 @@ Usage:
   fortapi openapi                               print the OpenAPI 3.1 document
   fortapi version                               print the version
 
-The user and keys commands work on the same --data-dir as the server, also
-while it runs; the server sees their changes within seconds.
+The user and keys commands work on the same --data-dir (or --postgres-url)
+as the server, also while it runs; the server sees their changes within
+seconds.
 
 Run "fortapi COMMAND --help" for a command's flags. Every flag can also be
 set through an environment variable: --data-dir is FORTAPI_DATA_DIR. Flags
@@ -88,6 +89,9 @@ type command struct {
 	// that grant privileges, which a stray generic variable (FORTAPI_ROLE)
 	// must not set without anyone noticing.
 	cmdLineOnly map[string]bool
+	// onCmdLine are the flags the last parse found on the command line
+	// (not filled from the environment).
+	onCmdLine map[string]bool
 }
 
 func newCommand(name, help string) *command {
@@ -148,6 +152,7 @@ func (c *command) parseArgs(args, names []string, getenv func(string) string, st
 	}
 	set := map[string]bool{}
 	c.fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+	c.onCmdLine = set
 	var bad error
 	c.fs.VisitAll(func(f *flag.Flag) {
 		if set[f.Name] || bad != nil {

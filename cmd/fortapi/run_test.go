@@ -138,10 +138,10 @@ func TestRateFlags(t *testing.T) {
 		t.Fatalf("parse failed: %s", stderr.String())
 	}
 	r := cfg.rates
-	got := []string{r.login.String(), r.loginFailures.String(), r.writes.String(), r.reads.String(), r.global.String(), r.fail.String(), r.header, r.redisPrefix}
+	got := []string{r.Login.String(), r.LoginFailures.String(), r.Writes.String(), r.Reads.String(), r.Global.String(), r.OnRedisError.String(), r.header, r.RedisPrefix}
 	want := []string{"10/minute", "5/minute", "60/minute", "600/minute", "1200/minute", "fail-open", "X-Forwarded-For", "fortapi:ratelimit:"}
-	if strings.Join(got, " ") != strings.Join(want, " ") || r.scale != 1 || r.instances != 1 || len(r.trusted) != 0 || r.redisURL != "" {
-		t.Errorf("defaults %q scale %d instances %d trusted %v, want %q", got, r.scale, r.instances, r.trusted, want)
+	if strings.Join(got, " ") != strings.Join(want, " ") || r.Scale != 1 || r.Instances != 1 || len(r.trusted) != 0 || r.RedisURL != "" {
+		t.Errorf("defaults %q scale %d instances %d trusted %v, want %q", got, r.Scale, r.Instances, r.trusted, want)
 	}
 	cfg, code, ok = parseServe([]string{"--rate-writes", "100/minute burst 10", "--rate-scale", "3"}, env(map[string]string{
 		"FORTAPI_RATE_WRITES": "1/second", "FORTAPI_RATE_READS": "2000/hour", "FORTAPI_TRUSTED_PROXIES": "10.0.0.0/8, 192.0.2.7",
@@ -151,8 +151,8 @@ func TestRateFlags(t *testing.T) {
 		t.Fatalf("parse failed: %s", stderr.String())
 	}
 	r = cfg.rates
-	if r.writes.String() != "100/minute burst 10" || r.reads.String() != "2000/hour" || r.scale != 3 || r.fail != ratelimit.FailClosed ||
-		r.instances != 4 || r.redisURL != "redis://localhost:6379/2" || len(r.trusted) != 2 || r.header != "Forwarded" {
+	if r.Writes.String() != "100/minute burst 10" || r.Reads.String() != "2000/hour" || r.Scale != 3 || r.OnRedisError != ratelimit.FailClosed ||
+		r.Instances != 4 || r.RedisURL != "redis://localhost:6379/2" || len(r.trusted) != 2 || r.header != "Forwarded" {
 		t.Errorf("flags and environment not applied: %+v", r)
 	}
 }

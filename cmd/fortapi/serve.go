@@ -1,427 +1,21 @@
 package main
 
 import (
-	"bytes"
 	"context"
-	"crypto/rand"
 	"crypto/tls"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
-	"math"
 	"net"
 	"net/http"
-	"net/netip"
-	"net/url"
 	"os"
-	"path/filepath"
-	"strings"
-	"time"
-
-	"github.com/redis/go-redis/v9"
 
 	"github.com/fortapi/fortapi"
-	"github.com/fortapi/fortapi/clientip"
-	"github.com/fortapi/fortapi/csrf"
-	"github.com/fortapi/fortapi/ratelimit"
-	"github.com/fortapi/fortapi/ratelimit/redisstore"
-	"github.com/fortapi/fortapi/secheader"
 	"github.com/fortapi/fortapi/secret"
-	"github.com/fortapi/fortapi/server"
+	"github.com/fortapi/fortapi/server/app"
 	"github.com/fortapi/fortapi/server/authn"
-	"github.com/fortapi/fortapi/server/httpapi"
-	"github.com/fortapi/fortapi/server/sqlite"
-	"github.com/fortapi/fortapi/tlsconfig"
 )
-
-// serveConfig is the typed configuration of `fortapi serve`.
-type serveConfig struct {
-	dataDir         string
-	addr            string
-	insecureHTTP    bool
-	rateScale       int
-	logLevel        slog.Level
-	logFormat       string
-	shutdownTimeout time.Duration
-	rates           rateConfig
-
-	httpAddr       string // the redirect listener; "" is none
-	tlsCert        string // certificate file, with --tls-key
-	tlsKey         string //
-	reloadInterval time.Duration
-	acmeDomains    []string // ACME instead of files
-	acmeEmail      string
-	acmeDirectory  string
-	env            string // development or production
-	corsOrigins    []string
-}
-
-// Environments of --env.
-const (
-	envDevelopment = "development"
-	envProduction  = "production"
-)
-
-// Default rate limits of `fortapi serve` beyond those of httpapi.
-const (
-	defaultLoginFailures = "5/minute"    // failed password checks per username
-	defaultGlobalLimit   = "1200/minute" // every request, per client address
-	defaultRedisPrefix   = "fortapi:ratelimit:"
-	maxRateScale         = 1_000_000
-	maxInstances         = 1000
-)
-
-// rateConfig is how `fortapi serve` limits request rates.
-type rateConfig struct {
-	login, loginFailures, writes, reads, global ratelimit.Spec
-
-	scale       int // multiplies every limit (--rate-scale)
-	trusted     []netip.Prefix
-	header      string // the forwarding header the trusted proxies write
-	redisURL    string // may hold a password: never logged
-	redisPrefix string
-	fail        ratelimit.ErrorPolicy
-	instances   int
-}
-
-// defaultRates are the limits without flags: the documented defaults.
-func defaultRates() rateConfig {
-	return rateConfig{
-		login:         ratelimit.MustParseSpec(httpapi.DefaultLoginLimit),
-		loginFailures: ratelimit.MustParseSpec(defaultLoginFailures),
-		writes:        ratelimit.MustParseSpec(httpapi.DefaultWritesLimit),
-		reads:         ratelimit.MustParseSpec(httpapi.DefaultReadsLimit),
-		global:        ratelimit.MustParseSpec(defaultGlobalLimit),
-		scale:         1,
-		header:        clientip.XForwardedFor,
-		redisPrefix:   defaultRedisPrefix,
-		instances:     1,
-	}
-}
-
-// limits are the per-operation limits the API declares.
-func (rc rateConfig) limits() httpapi.Limits {
-	return httpapi.Limits{Login: rc.login.String(), Writes: rc.writes.String(), Reads: rc.reads.String()}
-}
-
-const serveHelp = `Runs the fortapi reference server: the items API, OpenAPI document at
-/openapi.json, docs at /docs, /healthz and /readyz.
-
-It serves HTTPS on --addr with the certificate in --tls-cert/--tls-key
-(reloaded when the files change), one obtained by ACME for --acme-domain
-(cached in DATA-DIR/acme), or else a self-signed development certificate
-kept in DATA-DIR/tls. HTTPS responses carry HSTS (two years) and the security headers of secheader. --http-addr
-redirects GET and HEAD to HTTPS (308), only to the server's own names, and
-answers ACME http-01 challenges; other methods, and any request carrying
-credentials (Authorization, Cookie, X-API-Key), get 400 "use HTTPS".
-
-The master key that seals the signing keys comes from FORTAPI_MASTER_KEY or
-FORTAPI_MASTER_KEY_FILE, or is generated in DATA-DIR/secrets/master.key. On a
-fresh database the user admin is created, once the listeners are bound, with
-FORTAPI_ADMIN_PASSWORD(_FILE) or a random password printed once to stderr
-(reset it with fortapi user set-password admin --password-stdin). --env production refuses to
-start with generated or weak secrets, the development certificate, or
---insecure-http without --trusted-proxies. See docs/deployment.md.
-
-SIGINT or SIGTERM stop it gracefully: no new connections, in-flight requests
-get --shutdown-timeout to finish, then the store is closed.
-`
-
-func parseServe(args []string, getenv func(string) string, stdout, stderr io.Writer) (serveConfig, int, bool) {
-	c := newCommand("serve", serveHelp)
-	var cfg serveConfig
-	var level, format string
-	var rateScale float64
-	var specs [5]string
-	var trusted, failPolicy string
-	def := defaultRates()
-	cfg.rates = def
-	c.fs.StringVar(&cfg.dataDir, "data-dir", "./fortapi-data", "`DIR` for the SQLite database, generated secrets and the development certificate")
-	c.fs.StringVar(&cfg.addr, "addr", ":8443", "`HOST:PORT` to serve HTTPS on (port 0 picks a free port)")
-	c.fs.BoolVar(&cfg.insecureHTTP, "insecure-http", false, "serve plain HTTP on --addr, only for running behind a TLS-terminating proxy (logged as a warning)")
-	c.fs.Float64Var(&rateScale, "rate-scale", 1, "multiply every rate limit by `N`, a whole number (load tests; the limiter still runs)")
-	c.fs.StringVar(&specs[0], "rate-login", def.login.String(), "POST /token limit per client address (`SPEC` such as 10/minute or \"100/hour burst 10\")")
-	c.fs.StringVar(&specs[1], "rate-login-failures", def.loginFailures.String(), "failed password checks per username, existing or not (`SPEC`)")
-	c.fs.StringVar(&specs[2], "rate-writes", def.writes.String(), "item writes, logout, password change and key rotation per user, together (`SPEC`)")
-	c.fs.StringVar(&specs[3], "rate-reads", def.reads.String(), "authenticated reads per user, together (`SPEC`)")
-	c.fs.StringVar(&specs[4], "rate-global", def.global.String(), "every request per client address, 404s and /docs included (`SPEC`)")
-	c.fs.StringVar(&trusted, "trusted-proxies", "", "`CIDR,...` of the reverse proxies whose forwarding header names the client (default none: the client is the TCP peer)")
-	c.fs.StringVar(&cfg.rates.header, "client-ip-header", def.header, "the one forwarding `HEADER` the trusted proxies write: X-Forwarded-For, Forwarded or X-Real-IP")
-	c.fs.StringVar(&cfg.rates.redisURL, "redis-url", "", "keep every rate limit in Redis at `URL` (redis:// or rediss://), shared by all instances; prefer the environment variable when it holds a password")
-	c.fs.StringVar(&cfg.rates.redisPrefix, "redis-prefix", def.redisPrefix, "`PREFIX` of the rate-limit keys in Redis, one per deployment sharing a Redis")
-	c.fs.StringVar(&failPolicy, "rate-fail", "open", "while Redis is unreachable: open (limit locally, each instance to its share of each limit) or closed (refuse limited requests with 503) (`POLICY`)")
-	c.fs.IntVar(&cfg.rates.instances, "instances", def.instances, "`N` instances share Redis: under --rate-fail open each limits locally to 1/N of each limit")
-	var acmeDomains string
-	c.fs.StringVar(&cfg.httpAddr, "http-addr", ":8080", "`HOST:PORT` of the plain-HTTP listener, which only redirects GET and HEAD to HTTPS (308; other methods and requests with credentials get 400) and answers ACME http-01 challenges; empty turns it off (never started with --insecure-http)")
-	c.fs.StringVar(&cfg.tlsCert, "tls-cert", "", "PEM `FILE` with the certificate and its intermediates, with --tls-key; reloaded when it changes (default: the development certificate)")
-	c.fs.StringVar(&cfg.tlsKey, "tls-key", "", "PEM `FILE` with the private key of --tls-cert")
-	c.fs.DurationVar(&cfg.reloadInterval, "tls-reload-interval", 5*time.Second, "how often --tls-cert and --tls-key are checked for a new pair (`DURATION`, 1s to 1h)")
-	c.fs.StringVar(&acmeDomains, "acme-domain", "", "obtain and renew certificates by ACME (Let's Encrypt) for these `DOMAIN,...`, cached in DATA-DIR/acme; the CA must reach this server on port 443 (tls-alpn-01) or 80 (http-01, --http-addr)")
-	c.fs.StringVar(&cfg.acmeEmail, "acme-email", "", "contact `ADDRESS` the ACME CA may warn about expiring or revoked certificates")
-	c.fs.StringVar(&cfg.acmeDirectory, "acme-directory", tlsconfig.LetsEncryptURL, "ACME directory `URL` (Let's Encrypt staging for trials)")
-	c.fs.Func("cors-origins", "`ORIGIN,...` (https://app.example) whose scripts may call this API with credentials and read the answers; each is also trusted by the CSRF origin check (default none: no cross-origin access)", func(v string) error {
-		cfg.corsOrigins = nil
-		for _, o := range strings.Split(v, ",") {
-			if o = strings.TrimSpace(o); o != "" {
-				cfg.corsOrigins = append(cfg.corsOrigins, o)
-			}
-		}
-		return nil
-	})
-	c.fs.StringVar(&cfg.env, "env", envDevelopment, "`ENV`: development, or production, which refuses to start with generated or weak secrets, the development certificate, or --insecure-http without --trusted-proxies")
-	c.fs.StringVar(&level, "log-level", "info", "`LEVEL` of the log: debug, info, warn or error")
-	c.fs.StringVar(&format, "log-format", "json", "`FORMAT` of the log on stderr: json or text")
-	c.fs.DurationVar(&cfg.shutdownTimeout, "shutdown-timeout", 15*time.Second, "how long in-flight requests get to finish at shutdown (`DURATION`, 1s to 10m)")
-	if code, ok := c.parse(args, getenv, stdout, stderr); !ok {
-		return cfg, code, false
-	}
-	fail := func(format string, a ...any) (serveConfig, int, bool) {
-		fmt.Fprintf(stderr, "fortapi serve: "+format+"\n", a...)
-		return cfg, exitUsage, false
-	}
-	if strings.TrimSpace(cfg.dataDir) == "" {
-		return fail("--data-dir must not be empty")
-	}
-	if _, port, err := net.SplitHostPort(cfg.addr); err != nil || port == "" {
-		return fail("invalid --addr %q: want HOST:PORT, e.g. :8443 or 127.0.0.1:8443", cfg.addr)
-	}
-	if math.IsNaN(rateScale) || rateScale < 1 || rateScale > maxRateScale || rateScale != math.Trunc(rateScale) {
-		return fail("invalid --rate-scale %v: want a whole number from 1 to %d", rateScale, maxRateScale)
-	}
-	if cfg.httpAddr != "" {
-		if _, _, err := net.SplitHostPort(cfg.httpAddr); err != nil {
-			return fail("invalid --http-addr %q: want HOST:PORT, e.g. :8080 or :80, or empty for none", cfg.httpAddr)
-		}
-	}
-	if err := cfg.parseTLS(acmeDomains); err != nil {
-		return fail("%v", err)
-	}
-	if cfg.env != envDevelopment && cfg.env != envProduction {
-		return fail("invalid --env %q: want development or production", cfg.env)
-	}
-	cfg.rateScale = int(rateScale)
-	if err := cfg.rates.parse(specs, trusted, failPolicy, cfg.rateScale); err != nil {
-		return fail("%v", err)
-	}
-	if err := cfg.logLevel.UnmarshalText([]byte(level)); err != nil {
-		return fail("invalid --log-level %q: want debug, info, warn or error", level)
-	}
-	if format != "json" && format != "text" {
-		return fail("invalid --log-format %q: want json or text", format)
-	}
-	cfg.logFormat = format
-	if cfg.shutdownTimeout < time.Second || cfg.shutdownTimeout > 10*time.Minute {
-		return fail("invalid --shutdown-timeout %v: want 1s to 10m", cfg.shutdownTimeout)
-	}
-	return cfg, exitOK, true
-}
-
-// parseTLS checks the certificate flags: files, ACME or neither (the
-// development certificate), and none of them with --insecure-http.
-func (cfg *serveConfig) parseTLS(acmeDomains string) error {
-	if (cfg.tlsCert == "") != (cfg.tlsKey == "") {
-		if cfg.tlsCert == "" {
-			return errors.New("--tls-key needs --tls-cert: give both files or neither")
-		}
-		return errors.New("--tls-cert needs --tls-key: give both files or neither")
-	}
-	if cfg.reloadInterval < time.Second || cfg.reloadInterval > time.Hour {
-		return fmt.Errorf("invalid --tls-reload-interval %v: want 1s to 1h", cfg.reloadInterval)
-	}
-	for d := range strings.SplitSeq(acmeDomains, ",") {
-		d = strings.TrimSpace(d)
-		if d == "" {
-			continue
-		}
-		if !validDomain(d) {
-			return fmt.Errorf("invalid --acme-domain %q: want DNS names such as api.example.com, comma-separated (no wildcards, IP addresses or ports)", d)
-		}
-		cfg.acmeDomains = append(cfg.acmeDomains, strings.ToLower(strings.TrimSuffix(d, ".")))
-	}
-	acme := len(cfg.acmeDomains) > 0
-	if acmeDomains != "" && !acme {
-		return fmt.Errorf("invalid --acme-domain %q: no domain in it", acmeDomains)
-	}
-	if cfg.tlsCert != "" && acme {
-		return errors.New("--tls-cert/--tls-key and --acme-domain are mutually exclusive: choose certificate files or ACME")
-	}
-	if cfg.insecureHTTP && (cfg.tlsCert != "" || acme) {
-		return errors.New("--insecure-http serves no TLS: it cannot be used with --tls-cert/--tls-key or --acme-domain")
-	}
-	if !acme && cfg.acmeEmail != "" {
-		return errors.New("--acme-email needs --acme-domain")
-	}
-	if !acme && cfg.acmeDirectory != tlsconfig.LetsEncryptURL {
-		return errors.New("--acme-directory needs --acme-domain")
-	}
-	if cfg.acmeEmail != "" && (strings.Count(cfg.acmeEmail, "@") != 1 || strings.HasPrefix(cfg.acmeEmail, "@") ||
-		strings.HasSuffix(cfg.acmeEmail, "@") || strings.ContainsAny(cfg.acmeEmail, " \t\r\n<>,;")) {
-		return fmt.Errorf("invalid --acme-email %q: want an address such as ops@example.com", cfg.acmeEmail)
-	}
-	if u, err := url.Parse(cfg.acmeDirectory); err != nil || u.Scheme != "https" || u.Host == "" || u.User != nil {
-		return fmt.Errorf("invalid --acme-directory %q: want an https:// URL", cfg.acmeDirectory)
-	}
-	return nil
-}
-
-// validDomain accepts a DNS name of at least two labels of letters, digits
-// and hyphens (punycode for international names), as ACME CAs issue for.
-func validDomain(d string) bool {
-	if len(d) > 253 || net.ParseIP(d) != nil {
-		return false
-	}
-	labels := strings.Split(strings.TrimSuffix(d, "."), ".")
-	if len(labels) < 2 {
-		return false
-	}
-	for _, l := range labels {
-		if l == "" || len(l) > 63 || l[0] == '-' || l[len(l)-1] == '-' {
-			return false
-		}
-		for _, c := range l {
-			if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-') {
-				return false
-			}
-		}
-	}
-	return true
-}
-
-// parse fills rc from the rate flags, with errors naming the flag and
-// quoting the bad text.
-func (rc *rateConfig) parse(specs [5]string, trusted, failPolicy string, scale int) error {
-	rc.scale = scale
-	for i, p := range []struct {
-		flag string
-		spec *ratelimit.Spec
-	}{
-		{"--rate-login", &rc.login}, {"--rate-login-failures", &rc.loginFailures}, {"--rate-writes", &rc.writes},
-		{"--rate-reads", &rc.reads}, {"--rate-global", &rc.global},
-	} {
-		spec, err := ratelimit.ParseSpec(specs[i])
-		if err != nil {
-			return fmt.Errorf("invalid %s: %v", p.flag, err)
-		}
-		if _, err := spec.Scale(scale); err != nil {
-			return fmt.Errorf("invalid %s %q with --rate-scale %d: %v", p.flag, specs[i], scale, err)
-		}
-		*p.spec = spec
-	}
-	var err error
-	if rc.trusted, err = clientip.ParsePrefixes(trusted); err != nil {
-		return fmt.Errorf("invalid --trusted-proxies: %v", err)
-	}
-	if _, err := clientip.New(clientip.Options{Header: rc.header}); err != nil {
-		return fmt.Errorf("invalid --client-ip-header: %v", err)
-	}
-	if rc.fail, err = ratelimit.ParseErrorPolicy(failPolicy); err != nil {
-		return fmt.Errorf("invalid --rate-fail: %v", err)
-	}
-	if rc.instances < 1 || rc.instances > maxInstances {
-		return fmt.Errorf("invalid --instances %d: want 1 to %d", rc.instances, maxInstances)
-	}
-	if strings.TrimSpace(rc.redisPrefix) == "" {
-		return errors.New("--redis-prefix must not be empty")
-	}
-	if rc.redisURL != "" {
-		if _, err := redisstore.ClientOptions(rc.redisURL); err != nil {
-			// url.Parse quotes the whole URL, password included: keep
-			// only what is wrong with it.
-			var ue *url.Error
-			if errors.As(err, &ue) {
-				err = ue.Err
-			}
-			return fmt.Errorf("invalid --redis-url: %v", err)
-		}
-	}
-	return nil
-}
-
-// build makes what `fortapi serve` limits with: one Set (in memory, or on
-// Redis), the client-address resolver and the failed-login limiter. An
-// unreachable Redis does not stop the start: the Set applies the outage
-// policy (--rate-fail) until Redis answers, logged when the outage begins
-// and ends. release closes the Redis client.
-func (rc rateConfig) build(ctx context.Context, log *slog.Logger) (set *ratelimit.Set, ip *clientip.Resolver, failures *ratelimit.Limiter, ping func(context.Context) error, release func(), err error) {
-	release = func() {}
-	so := ratelimit.SetOptions{OnError: rc.fail, InstanceCount: rc.instances, Scale: rc.scale, Logger: log}
-	store := "memory"
-	if rc.redisURL != "" {
-		o, err := redisstore.ClientOptions(rc.redisURL)
-		if err != nil { // checked by parse
-			return nil, nil, nil, nil, release, fmt.Errorf("--redis-url: %w", err)
-		}
-		client := redis.NewClient(o)
-		release = func() { _ = client.Close() }
-		ping = func(ctx context.Context) error { return client.Ping(ctx).Err() }
-		so.Store = redisstore.New(client, redisstore.Options{Prefix: rc.redisPrefix})
-		store = "redis " + o.Addr
-		pctx, cancel := context.WithTimeout(ctx, 2*time.Second)
-		perr := client.Ping(pctx).Err()
-		cancel()
-		if perr != nil {
-			log.Error("Redis is unreachable at start-up; rate limits apply --rate-fail until it answers",
-				"redis", o.Addr, "policy", rc.fail.String(), "error", perr.Error())
-		}
-	}
-	if set, err = ratelimit.NewSet(so); err != nil {
-		release()
-		return nil, nil, nil, nil, func() {}, err
-	}
-	if ip, err = clientip.New(clientip.Options{TrustedProxies: rc.trusted, Header: rc.header}); err != nil {
-		release()
-		return nil, nil, nil, nil, func() {}, err
-	}
-	if failures, err = ratelimit.New(ratelimit.Options{Name: "login-failures", Spec: rc.loginFailures, Set: set}); err != nil {
-		release()
-		return nil, nil, nil, nil, func() {}, err
-	}
-	rc.logStart(log, store)
-	return set, ip, failures, ping, release, nil
-}
-
-// logStart logs the limits in force, and warns about each setting that
-// weakens a default.
-func (rc rateConfig) logStart(log *slog.Logger, store string) {
-	def := defaultRates()
-	scaled := func(s ratelimit.Spec) string {
-		sc, _ := s.Scale(rc.scale) // checked by parse
-		return sc.String()
-	}
-	log.Info("rate limits",
-		"login", scaled(rc.login)+" per client address", "login_failures", scaled(rc.loginFailures)+" per username",
-		"writes", scaled(rc.writes)+" per user", "reads", scaled(rc.reads)+" per user",
-		"global", scaled(rc.global)+" per client address", "store", store, "on_store_error", rc.fail.String(),
-		"instances", rc.instances)
-	for _, l := range []struct {
-		flag      string
-		got, want ratelimit.Spec
-	}{
-		{"--rate-login", rc.login, def.login}, {"--rate-login-failures", rc.loginFailures, def.loginFailures},
-		{"--rate-writes", rc.writes, def.writes}, {"--rate-reads", rc.reads, def.reads}, {"--rate-global", rc.global, def.global},
-	} {
-		if l.got.Interval() < l.want.Interval() || l.got.MaxBurst() > l.want.MaxBurst() {
-			log.Warn("rate limit looser than the default", "flag", l.flag, "limit", l.got.String(), "default", l.want.String())
-		}
-	}
-	if rc.scale != 1 {
-		log.Warn("rate limits scaled (--rate-scale): every limit admits this many times more", "factor", rc.scale)
-	}
-	if len(rc.trusted) > 0 {
-		ps := make([]string, len(rc.trusted))
-		for i, p := range rc.trusted {
-			ps[i] = p.String()
-		}
-		log.Warn("client addresses are taken from a forwarding header when the peer is a trusted proxy (--trusted-proxies): each can name any client",
-			"trusted_proxies", strings.Join(ps, ","), "header", rc.header)
-	}
-	if rc.redisURL != "" && rc.fail == ratelimit.FailOpen && rc.instances == 1 {
-		log.Warn("with Redis and --rate-fail open, each instance limits locally to 1/--instances of each limit during an outage; --instances is 1",
-			"instances", rc.instances)
-	}
-}
 
 // newLogger is the server's log: JSON or text on w, with every record
 // passed through secret.NewRedactingHandler, so that passwords, tokens,
@@ -434,95 +28,6 @@ func newLogger(w io.Writer, format string, level slog.Level) *slog.Logger {
 		h = slog.NewTextHandler(w, o)
 	}
 	return slog.New(secret.NewRedactingHandler(h))
-}
-
-// scopeDocs describes every scope the server grants, for the OpenAPI
-// document's OAuth2 flow.
-var scopeDocs = map[string]string{
-	server.ScopeItemsRead:  "read your items",
-	server.ScopeItemsWrite: "create, change and delete your items",
-	server.ScopeUsersAdmin: "administer users; see every user's items",
-	server.ScopeKeysAdmin:  "rotate the token signing keys",
-}
-
-// apiLimits is what buildAPI limits with: the configuration, and the Set
-// and resolver built from it (nil: in memory, the TCP peer).
-type apiLimits struct {
-	cfg rateConfig
-	set *ratelimit.Set
-	ip  *clientip.Resolver
-}
-
-// webOptions are the browser-facing settings of buildAPI.
-type webOptions struct {
-	// corsOrigins may read answers with credentials (--cors-origins).
-	corsOrigins []string
-	// assumeTLS: clients reach the server over HTTPS although it serves
-	// plain HTTP (--insecure-http behind a TLS-terminating proxy), so
-	// answers carry HSTS.
-	assumeTLS bool
-}
-
-// buildAPI registers the reference server's operations on a fortapi API
-// and returns its handler. st is nil when the API is built only for its
-// document (the CSRF key is then random).
-func buildAPI(log *slog.Logger, store server.Store, st *authStack, auth fortapi.Authenticator, rl apiLimits, web webOptions, deps httpapi.Deps) (*fortapi.API, http.Handler, error) {
-	csrfKey := make([]byte, 32)
-	if st != nil {
-		csrfKey = st.csrfKey
-	} else if _, err := rand.Read(csrfKey); err != nil {
-		return nil, nil, err
-	}
-	protector, err := csrf.New(csrf.Options{Key: csrfKey, TrustedOrigins: web.corsOrigins})
-	if err != nil {
-		return nil, nil, fmt.Errorf("--cors-origins: %w", err)
-	}
-	headers, err := secheader.New(secheader.Options{AssumeTLS: web.assumeTLS})
-	if err != nil {
-		return nil, nil, err
-	}
-	var cors *secheader.CORS
-	if len(web.corsOrigins) > 0 {
-		if cors, err = secheader.NewCORS(secheader.CORSOptions{AllowedOrigins: web.corsOrigins, AllowCredentials: true}); err != nil {
-			return nil, nil, fmt.Errorf("--cors-origins: %w", err)
-		}
-		log.Warn("cross-origin access allowed, with credentials (--cors-origins): scripts of these origins act with users' cookies",
-			"origins", strings.Join(web.corsOrigins, ","))
-	}
-	// One cookie name: the one the login service sets and reads, so that
-	// CSRF tokens are bound to the cookie that authenticates.
-	session := &fortapi.SessionCookie{LoginURL: "/login"}
-	if st != nil {
-		session.Name = st.svc.CookieName()
-	}
-	api := fortapi.New(fortapi.Options{
-		Session:          session,
-		DocsCSRFTokenURL: "/csrftoken/",
-		CSRF:             protector,
-		Headers:          headers,
-		CORS:             cors,
-		Title:            "fortapi",
-		Version:          version(),
-		Description:      "The fortapi reference server: a secure items API. Log in with POST /token (OAuth2 password grant).",
-		Authenticator:    auth,
-		Logger:           log,
-		OAuth2:           &fortapi.OAuth2Password{TokenURL: "/token", Scopes: scopeDocs},
-		RateLimits:       rl.set,
-		ClientIP:         rl.ip,
-		GlobalLimit:      rl.cfg.global.String(),
-	})
-	deps.Store, deps.Limits = store, rl.cfg.limits()
-	if st != nil {
-		deps.Auth, deps.Keys = st.svc, st.keys
-	}
-	deps.ClientIP = api.ClientIP
-	deps.CSRF, deps.CSRFSession, deps.Headers = protector, api.CSRFSession, api.Headers()
-	httpapi.Register(api, deps)
-	h, err := api.Handler()
-	if err != nil {
-		return nil, nil, err
-	}
-	return api, h, nil
 }
 
 func runServe(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) int {
@@ -560,48 +65,28 @@ func serve(ctx context.Context, cfg serveConfig, getenv func(string) string, log
 		log.Warn("the data directory is accessible to other users; it holds the database and keys: chmod 700 it",
 			"path", cfg.dataDir, "mode", st.Mode().Perm().String())
 	}
-	dbPath := filepath.Join(cfg.dataDir, "fortapi.db")
-	// Create the database file private to this user before SQLite does:
-	// SQLite gives its -wal and -shm files the database file's mode.
-	f, err := os.OpenFile(dbPath, os.O_RDONLY|os.O_CREATE, 0o600)
-	if err != nil {
-		return fmt.Errorf("creating the database %s: %w", dbPath, err)
+	for _, w := range cfg.pgWarnings {
+		log.Warn("PostgreSQL URL: " + w)
 	}
-	f.Close()
-	store, err := sqlite.Open(ctx, dbPath, sqlite.Options{})
+	sc, err := storeConfig(cfg.dataDir, cfg.postgresURL, true)
 	if err != nil {
-		return fmt.Errorf("opening the database %s: %w", dbPath, err)
+		return err
 	}
-	defer func() {
-		if err := store.Close(); err != nil {
-			log.Error("closing the database", "error", err.Error())
-		}
-	}()
-	log.Info("database open", "path", dbPath)
-
 	if cfg.env == envProduction {
-		if problems := cfg.productionProblems(ctx, getenv, store); len(problems) > 0 {
+		if problems := cfg.productionProblems(ctx, getenv, sc); len(problems) > 0 {
 			return problems
 		}
 		log.Info("production mode: secrets, certificate and transport checked")
 	}
+	mk, err := masterKey(cfg.dataDir, getenv, log, true)
+	if err != nil {
+		return err
+	}
+	defer clear(mk)
+	cfg.rates.logStart(log)
 
-	set, ip, failures, pingRedis, closeRedis, err := cfg.rates.build(ctx, log)
-	if err != nil {
-		return err
-	}
-	defer closeRedis()
-	st, err := openAuth(ctx, cfg.dataDir, store, getenv, log, true, func(o *authn.Options) { o.LoginFailures = failures })
-	if err != nil {
-		return err
-	}
-	if err := st.svc.Sync(ctx); err != nil {
-		return err
-	}
 	bg, stopBG := context.WithCancel(context.WithoutCancel(ctx))
 	defer stopBG()
-	go st.svc.Run(bg)
-
 	var tlsSrc *certSource
 	if !cfg.insecureHTTP {
 		if tlsSrc, err = cfg.certificates(log); err != nil {
@@ -611,15 +96,21 @@ func serve(ctx context.Context, cfg serveConfig, getenv func(string) string, log
 			go tlsSrc.reloader.Run(bg)
 		}
 	}
-	deps := httpapi.Deps{Redis: pingRedis, RedisRequired: cfg.rates.fail == ratelimit.FailClosed}
+	ac := cfg.appConfig(sc, mk, log)
 	if tlsSrc != nil {
-		deps.CertExpiry = tlsSrc.expiry
+		ac.CertExpiry = tlsSrc.expiry
 	}
-	_, handler, err := buildAPI(log, store, st, st.svc, apiLimits{cfg: cfg.rates, set: set, ip: ip},
-		webOptions{corsOrigins: cfg.corsOrigins, assumeTLS: cfg.insecureHTTP && len(cfg.rates.trusted) > 0}, deps)
+	a, err := app.New(ctx, ac)
 	if err != nil {
 		return err
 	}
+	defer func() {
+		if err := a.Close(); err != nil {
+			log.Error("closing the store", "error", err.Error())
+		}
+	}()
+	go a.Run(bg)
+	handler := a.Handler()
 
 	ln, err := net.Listen("tcp", cfg.addr)
 	if err != nil {
@@ -651,7 +142,7 @@ func serve(ctx context.Context, cfg serveConfig, getenv func(string) string, log
 	// Only now that both listeners are bound: a start that fails earlier
 	// (a port taken) must not create the administrator, whose generated
 	// password would be printed by a run that then exits, and never again.
-	if err := bootstrapAdmin(ctx, st, getenv, log, stderr); err != nil {
+	if err := bootstrapAdmin(ctx, a.Auth(), getenv, log, stderr); err != nil {
 		ln.Close()
 		if hln != nil {
 			hln.Close()
@@ -714,160 +205,6 @@ func serve(ctx context.Context, cfg serveConfig, getenv func(string) string, log
 	return nil
 }
 
-// refusal is why production mode refuses to start: one line per problem,
-// each naming what to set, never a secret.
-type refusal []string
-
-func (r refusal) Error() string { return strings.Join(r, "; ") }
-
-// productionProblems is what --env production refuses: a master key that
-// is missing (it would be generated), unreadable or weak; the development
-// certificate; --insecure-http without --trusted-proxies; a generated
-// password for the first administrator. It generates and writes nothing.
-func (cfg serveConfig) productionProblems(ctx context.Context, getenv func(string) string, store *sqlite.Store) refusal {
-	var r refusal
-	add := func(format string, a ...any) { r = append(r, "production: "+fmt.Sprintf(format, a...)) }
-	mk, err := secret.FromEnv(getenv, masterKeyEnv)
-	switch {
-	case errors.Is(err, secret.ErrNotSet):
-		add("no master key: set %s or %s%s to 32 random bytes as base64 or hex (openssl rand -base64 32); the generated development key in DATA-DIR/%s is refused",
-			masterKeyEnv, masterKeyEnv, secret.FileSuffix, masterKeyFile)
-	case err != nil:
-		add("master key: %v", err)
-	default:
-		if err := mk.CheckProduction(secret.MinKeyBytes); err != nil {
-			add("master key: %v", err)
-		} else if _, err := secret.DecodeKey(mk.Secret, secret.MinKeyBytes); err != nil {
-			add("master key from %s: want exactly 32 bytes as 64 hex digits or base64", mk.Source)
-		}
-	}
-	switch {
-	case cfg.insecureHTTP && len(cfg.rates.trusted) == 0:
-		add("--insecure-http needs --trusted-proxies: name the TLS-terminating proxy's addresses, or serve HTTPS with --tls-cert/--tls-key or --acme-domain")
-	case !cfg.insecureHTTP && cfg.tlsCert == "" && len(cfg.acmeDomains) == 0:
-		add("the self-signed development certificate is refused: give --tls-cert and --tls-key, or --acme-domain")
-	}
-	pw, _, err := adminPassword(getenv)
-	switch {
-	case err != nil:
-		add("administrator password: %v", err)
-	case pw == "":
-		users, err := store.ListUsers(ctx, "", 1)
-		switch {
-		case err != nil:
-			add("cannot tell whether the database has users: %v", err)
-		case len(users) == 0:
-			add("the first administrator's password would be generated and printed: set %s or %s%s", adminPasswordEnv, adminPasswordEnv, secret.FileSuffix)
-		}
-	}
-	return r
-}
-
-// certSource is where the HTTPS listener's certificate comes from.
-type certSource struct {
-	kind     string // "files", "acme" or "development"
-	config   *tls.Config
-	reloader *tlsconfig.FileReloader                  // kind files
-	acme     *tlsconfig.ACMEManager                   // kind acme
-	notAfter func(context.Context) (time.Time, error) // of the served certificate
-}
-
-// certificates sets up the certificate source the flags choose: files
-// (reloaded when they change), ACME, or the development certificate.
-func (cfg serveConfig) certificates(log *slog.Logger) (*certSource, error) {
-	var src *certSource
-	switch {
-	case cfg.tlsCert != "":
-		r, err := tlsconfig.NewFileReloader(cfg.tlsCert, cfg.tlsKey, tlsconfig.ReloaderOptions{Logger: log, PollInterval: cfg.reloadInterval})
-		if err != nil {
-			return nil, fmt.Errorf("--tls-cert/--tls-key: %w", err)
-		}
-		leaf := r.Leaf()
-		log.Info("certificate from files, reloaded when they change",
-			"cert", cfg.tlsCert, "key", cfg.tlsKey, "subject", leaf.Subject.String(), "dns_names", strings.Join(leaf.DNSNames, ","),
-			"sha256", r.Fingerprint(), "not_after", r.NotAfter().UTC().Format(time.RFC3339), "poll_interval", cfg.reloadInterval.String())
-		src = &certSource{kind: "files", config: r.TLSConfig(), reloader: r,
-			notAfter: func(context.Context) (time.Time, error) { return r.NotAfter(), r.Err() }}
-	case len(cfg.acmeDomains) > 0:
-		cache := filepath.Join(cfg.dataDir, "acme")
-		a, err := tlsconfig.ACME(tlsconfig.ACMEOptions{Domains: cfg.acmeDomains, CacheDir: cache, Email: cfg.acmeEmail, DirectoryURL: cfg.acmeDirectory})
-		if err != nil {
-			return nil, fmt.Errorf("ACME: %w", err)
-		}
-		log.Info("certificates from ACME (the CA's terms of service are accepted)",
-			"domains", strings.Join(cfg.acmeDomains, ","), "directory", cfg.acmeDirectory, "cache", cache)
-		src = &certSource{kind: "acme", config: a.TLSConfig(), acme: a, notAfter: a.NotAfter}
-	default:
-		dc, err := tlsconfig.DevCertificate(filepath.Join(cfg.dataDir, "tls"), tlsconfig.DevCertOptions{})
-		if err != nil {
-			return nil, fmt.Errorf("development certificate: %w", err)
-		}
-		if dc.ReplacedCA {
-			log.Warn("replaced the development certificate, which was an unconstrained CA: whoever read its key.pem can sign certificates for any name; remove it from every trust store it was added to",
-				"cert", dc.CertFile)
-		} else if dc.Replaced != "" {
-			log.Info("replaced the development certificate", "cert", dc.CertFile, "reason", dc.Replaced)
-		}
-		log.Info("development certificate (a self-signed leaf for localhost, 127.0.0.1 and ::1; trust it with curl --cacert)",
-			"cert", dc.CertFile, "sha256", dc.Fingerprint, "not_after", dc.NotAfter.UTC().Format(time.RFC3339), "created", dc.Created)
-		tc := tlsconfig.Server()
-		tc.Certificates = []tls.Certificate{dc.Certificate}
-		src = &certSource{kind: "development", config: tc,
-			notAfter: func(context.Context) (time.Time, error) { return dc.NotAfter, nil }}
-	}
-	src.logExpiry(context.Background(), log)
-	return src, nil
-}
-
-// redirectHandler is the plain-HTTP listener's handler: 308 for GET and
-// HEAD without credentials, to the server's own names only: the ACME
-// domains, the names of the certificate files (as served at the time of
-// the request), or the development certificate's. hosts describes them
-// for the log.
-func (c *certSource) redirectHandler(httpsPort string) (h http.Handler, hosts string) {
-	switch {
-	case c.acme != nil:
-		d := c.acme.Domains()
-		return tlsconfig.RedirectHandler(httpsPort, d...), strings.Join(d, ",")
-	case c.reloader != nil:
-		return tlsconfig.RedirectToCertificate(httpsPort, c.reloader.Leaf), "the names of the served certificate"
-	default:
-		d := tlsconfig.DevHosts()
-		return tlsconfig.RedirectHandler(httpsPort, d...), strings.Join(d, ",")
-	}
-}
-
-// logExpiry warns when the served certificate expires within
-// tlsconfig.ExpiryWarning (14 days), or has expired.
-func (c *certSource) logExpiry(ctx context.Context, log *slog.Logger) {
-	t, err := c.notAfter(ctx)
-	switch {
-	case errors.Is(err, tlsconfig.ErrNoCertificate):
-		log.Info("ACME: no certificate in the cache yet; obtaining one", "error", err.Error())
-	case t.IsZero():
-	case !time.Now().Before(t):
-		log.Error("the TLS certificate has expired", "source", c.kind, "not_after", t.UTC().Format(time.RFC3339))
-	case time.Until(t) < tlsconfig.ExpiryWarning:
-		log.Warn("the TLS certificate expires within 14 days", "source", c.kind, "not_after", t.UTC().Format(time.RFC3339))
-	}
-}
-
-// expiry is the served certificate's expiry for /readyz, which is public:
-// problems are described without paths or CA messages (those are logged).
-func (c *certSource) expiry(ctx context.Context) (time.Time, error) {
-	t, err := c.notAfter(ctx)
-	switch {
-	case err == nil:
-		return t, nil
-	case c.kind == "files":
-		return t, errors.New("the certificate files on disk were refused; the previous certificate is still served (see the log)")
-	case errors.Is(err, tlsconfig.ErrNoCertificate):
-		return t, errors.New("ACME: no certificate yet for every domain")
-	default:
-		return t, errors.New("the certificate could not be checked (see the log)")
-	}
-}
-
 // displayAddr turns a listener address into one a client can dial:
 // an unspecified host becomes localhost.
 func displayAddr(a net.Addr) string {
@@ -881,39 +218,10 @@ func displayAddr(a net.Addr) string {
 	return net.JoinHostPort(host, port)
 }
 
-const openapiHelp = `Prints the OpenAPI 3.1 document of the reference server (the same one
-it serves at /openapi.json), indented, to stdout.
-`
-
-func runOpenAPI(args []string, getenv func(string) string, stdout, stderr io.Writer) int {
-	c := newCommand("openapi", openapiHelp)
-	if code, ok := c.parse(args, getenv, stdout, stderr); !ok {
-		return code
-	}
-	api, _, err := buildAPI(slog.New(slog.DiscardHandler), nil, nil, nil, apiLimits{cfg: defaultRates()}, webOptions{}, httpapi.Deps{})
-	if err != nil {
-		fmt.Fprintf(stderr, "fortapi openapi: %v\n", err)
-		return exitError
-	}
-	doc, err := api.OpenAPIJSON()
-	if err == nil {
-		var buf bytes.Buffer
-		if err = json.Indent(&buf, doc, "", "  "); err == nil {
-			buf.WriteByte('\n')
-			_, err = stdout.Write(buf.Bytes())
-		}
-	}
-	if err != nil {
-		fmt.Fprintf(stderr, "fortapi openapi: %v\n", err)
-		return exitError
-	}
-	return exitOK
-}
-
 // bootstrapAdmin creates the user admin on a store without users, with the
 // password from FORTAPI_ADMIN_PASSWORD(_FILE) or a random one, which is
 // printed once, to the log on stderr.
-func bootstrapAdmin(ctx context.Context, st *authStack, getenv func(string) string, log *slog.Logger, stderr io.Writer) error {
+func bootstrapAdmin(ctx context.Context, auth *authn.Service, getenv func(string) string, log *slog.Logger, stderr io.Writer) error {
 	pw, warnings, err := adminPassword(getenv)
 	if err != nil {
 		return err
@@ -921,7 +229,7 @@ func bootstrapAdmin(ctx context.Context, st *authStack, getenv func(string) stri
 	for _, w := range warnings {
 		log.Warn("administrator password: " + w)
 	}
-	generated, created, err := st.svc.Bootstrap(ctx, pw)
+	generated, created, err := auth.Bootstrap(ctx, pw)
 	if err != nil {
 		return err
 	}

@@ -18,6 +18,7 @@ import (
 
 	"github.com/fortapi/fortapi/secret"
 	"github.com/fortapi/fortapi/server"
+	"github.com/fortapi/fortapi/server/app"
 	"github.com/fortapi/fortapi/server/postgres"
 	"github.com/fortapi/fortapi/server/sqlite"
 	"github.com/fortapi/fortapi/server/storecopy"
@@ -403,7 +404,7 @@ func copyStores(ctx context.Context, from, to storeSpec, stdout, stderr io.Write
 	fmt.Fprintf(w, "  audit events      %d (in their order; ids renumbered)\n", stats.Events)
 	fmt.Fprintf(w, "  live revocations  %d\n", stats.Revocations)
 	fmt.Fprintf(w, "Not copied: sessions, refresh tokens and web sessions. Everybody logs in again;\n")
-	fmt.Fprintf(w, "access tokens already issued keep working until they expire (%d minutes at most).\n", int(accessLifetime.Minutes()))
+	fmt.Fprintf(w, "access tokens already issued keep working until they expire (%d minutes at most).\n", int(app.DefaultAccessLifetime.Minutes()))
 	fmt.Fprintf(w, "The signing keys are still sealed with the source's master key: start the server\n")
 	fmt.Fprintf(w, "on the target with the same FORTAPI_MASTER_KEY or FORTAPI_MASTER_KEY_FILE\n")
 	fmt.Fprintf(w, "(a development data dir keeps it in DATA-DIR/secrets/master.key).\n")

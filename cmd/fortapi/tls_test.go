@@ -1,25 +1,19 @@
 package main
 
 import (
-	"context"
 	"crypto/sha256"
 	"crypto/tls"
 	"crypto/x509"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
-	"log/slog"
 	"net/http"
-	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/fortapi/fortapi/server/httpapi"
-	"github.com/fortapi/fortapi/server/sqlite"
 	"github.com/fortapi/fortapi/tlsconfig"
 )
 
@@ -299,56 +293,6 @@ func TestNoRedirectListenerWithInsecureHTTP(t *testing.T) {
 	log := s.log.String()
 	if logField(log, "redirecting HTTP to HTTPS", "url") != "" || !strings.Contains(log, "no HTTP redirect listener with --insecure-http") {
 		t.Errorf("redirect listener started with --insecure-http:\n%s", log)
-	}
-}
-
-// TestReadyzCertificate covers /readyz's answers to each certificate state.
-func TestReadyzCertificate(t *testing.T) {
-	store, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "db"), sqlite.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer store.Close()
-	now := time.Now()
-	for _, tt := range []struct {
-		name     string
-		expiry   func(context.Context) (time.Time, error)
-		status   int
-		contains []string
-		lacks    []string
-	}{
-		{"no TLS", nil, 200, []string{`"status":"ready"`}, []string{"certificate_not_after", "warnings"}},
-		{"valid", func(context.Context) (time.Time, error) { return now.Add(60 * 24 * time.Hour), nil }, 200, []string{`"certificate_not_after":"`}, []string{"warnings"}},
-		{"expiring", func(context.Context) (time.Time, error) { return now.Add(13 * 24 * time.Hour), nil }, 200, []string{"expires within 14 days"}, nil},
-		{"refused files", func(context.Context) (time.Time, error) {
-			return now.Add(60 * 24 * time.Hour), errors.New("the certificate files on disk were refused")
-		}, 200, []string{`"warnings":["the certificate files on disk were refused"]`}, nil},
-		{"no ACME certificate yet", func(context.Context) (time.Time, error) { return time.Time{}, errors.New("ACME: no certificate yet") }, 200, []string{"no certificate yet"}, []string{"certificate_not_after"}},
-		{"expired", func(context.Context) (time.Time, error) { return now.Add(-time.Minute), nil }, 503, []string{"the TLS certificate expired at"}, nil},
-	} {
-		t.Run(tt.name, func(t *testing.T) {
-			deps := httpapi.Deps{CertExpiry: tt.expiry}
-			_, h, err := buildAPI(slog.New(slog.DiscardHandler), store, nil, nil, apiLimits{cfg: defaultRates()}, webOptions{}, deps)
-			if err != nil {
-				t.Fatal(err)
-			}
-			rec := httptest.NewRecorder()
-			h.ServeHTTP(rec, httptest.NewRequest("GET", "/readyz", nil))
-			body := rec.Body.String()
-			if rec.Code != tt.status {
-				t.Errorf("%d %s, want %d", rec.Code, body, tt.status)
-			}
-			for _, w := range tt.contains {
-				if !strings.Contains(body, w) {
-					t.Errorf("%s lacks %s", body, w)
-				}
-			}
-			for _, w := range tt.lacks {
-				if strings.Contains(body, w) {
-					t.Errorf("%s has %s", body, w)
-				}
-			}
-		})
 	}
 }
 

@@ -8,7 +8,6 @@ import (
 	"net"
 	"net/http"
 	"net/url"
-	"reflect"
 	"strconv"
 	"strings"
 	"time"
@@ -59,8 +58,8 @@ func (in *tokenInput) Resolve(ctx huma.Context) []error {
 
 // clientIP names the client of r in audit records.
 func (d Deps) clientIP(r *http.Request) string {
-	if d.ClientIP != nil && r != nil {
-		if a := d.ClientIP(r); a.IsValid() {
+	if d.api != nil && r != nil {
+		if a := d.api.ClientIP(r); a.IsValid() {
 			return a.String()
 		}
 	}
@@ -97,114 +96,6 @@ func retryAfter(d time.Duration) string {
 
 type authAPI struct {
 	Deps
-}
-
-func registerAuth(api huma.API, d Deps) {
-	h := &authAPI{d}
-	reg := api.OpenAPI().Components.Schemas
-	tokenSchema := reg.Schema(reflect.TypeFor[TokenResponse](), true, "")
-	errSchema := reg.Schema(reflect.TypeFor[OAuthError](), true, "")
-	oauthResp := func(desc string, headers ...string) *huma.Response {
-		r := &huma.Response{Description: desc,
-			Content: map[string]*huma.MediaType{"application/json": {Schema: errSchema}}}
-		if len(headers) > 0 {
-			r.Headers = map[string]*huma.Param{}
-			for _, h := range headers {
-				r.Headers[h] = &huma.Param{Schema: &huma.Schema{Type: "string"}}
-			}
-		}
-		return r
-	}
-	huma.Register(api, huma.Operation{
-		OperationID: "token", Method: http.MethodPost, Path: "/token", Tags: []string{"auth"},
-		Summary: "Log in or refresh: OAuth2 password and refresh_token grants",
-		Description: "Form-encoded (RFC 6749 §4.3 and §6). `grant_type=password` with `username`, `password` and optionally " +
-			"`scope` (space-separated, a subset of the role's scopes); or `grant_type=refresh_token` with `refresh_token` " +
-			"(single use: the answer carries its successor; presenting a used one again after " +
-			"10 seconds revokes the whole session) and optionally `scope`. A password grant may add `device_token`, the " +
-			"device credential an earlier successful login to the same account returned: failed logins made without it " +
-			"(from elsewhere) then never slow this one, only failures made with the same credential do, and five of those " +
-			"make it worthless; a successful password grant returns a fresh `device_token`. Errors follow RFC 6749 §5.2 and " +
-			"never say whether the username exists. After repeated failures an account must wait (429, Retry-After); a " +
-			"saturated password hasher answers 503 with Retry-After.",
-		Security:     fortapi.Public(),
-		MaxBodyBytes: MaxTokenRequestBytes,
-		Extensions:   d.Limits.login(),
-		Responses: map[string]*huma.Response{
-			"200": {Description: "Tokens issued", Content: map[string]*huma.MediaType{"application/json": {Schema: tokenSchema}}},
-			"400": oauthResp("invalid_request, invalid_grant, unsupported_grant_type or invalid_scope"),
-			"429": oauthResp("Too many failed logins for this account (error temporarily_unavailable)", "Retry-After"),
-			"503": oauthResp("Too many logins in progress, or the failed-login limit cannot be checked (error temporarily_unavailable)", "Retry-After"),
-		},
-	}, h.token)
-	// Document the form fields instead of huma's opaque binary body.
-	if op := api.OpenAPI().Paths["/token"].Post; op != nil && op.RequestBody != nil {
-		op.RequestBody.Required = true
-		op.RequestBody.Content["application/x-www-form-urlencoded"] = &huma.MediaType{Schema: &huma.Schema{
-			Type:     "object",
-			Required: []string{"grant_type"},
-			Properties: map[string]*huma.Schema{
-				"grant_type":    {Type: "string", Enum: []any{"password", "refresh_token"}},
-				"username":      {Type: "string", MaxLength: ptrInt(authn.MaxUsernameBytes)},
-				"password":      {Type: "string", Format: "password", WriteOnly: true},
-				"refresh_token": {Type: "string", WriteOnly: true},
-				"scope":         {Type: "string", Description: "Space-separated scopes to narrow the grant."},
-				"device_token": {Type: "string", WriteOnly: true, Description: "Password grant, optional: the device_token " +
-					"of an earlier successful login to the same account. An invalid, expired or foreign one is ignored."},
-			},
-		}}
-	}
-
-	huma.Register(api, huma.Operation{
-		OperationID: "logout", Method: http.MethodPost, Path: "/logout", Tags: []string{"auth"},
-		Summary: "Log out: revoke this session's refresh tokens and access tokens",
-		Description: "A cookie session is ended and its cookie cleared; from an HTML form (with its csrf_token field) " +
-			"the answer is 303 to /login.",
-		Security: fortapi.Authenticated(), DefaultStatus: http.StatusNoContent,
-		Responses: map[string]*huma.Response{
-			"204": {Description: "Logged out"},
-			"303": {Description: "Logged out from an HTML form", Headers: map[string]*huma.Param{"Location": {Schema: &huma.Schema{Type: "string"}}}},
-		},
-		Extensions: d.Limits.writes(),
-	}, h.logout)
-
-	huma.Register(api, huma.Operation{
-		OperationID: "protected", Method: http.MethodGet, Path: "/protected", Tags: []string{"auth"},
-		Summary:  "A protected resource: names the caller",
-		Security: fortapi.Authenticated(), Extensions: d.Limits.reads(),
-	}, h.protected)
-
-	huma.Register(api, huma.Operation{
-		OperationID: "me", Method: http.MethodGet, Path: "/users/me", Tags: []string{"users"},
-		Summary:  "The caller's profile",
-		Security: fortapi.Authenticated(),
-		Errors:   []int{http.StatusNotFound}, Extensions: d.Limits.reads(),
-	}, h.me)
-
-	huma.Register(api, huma.Operation{
-		OperationID: "change-password", Method: http.MethodPut, Path: "/users/me/password", Tags: []string{"users"},
-		Summary:     "Change the caller's password",
-		Description: "Needs the current password. Every session and access token of the user is revoked, this one included: log in again.",
-		Security:    fortapi.Authenticated(), DefaultStatus: http.StatusNoContent,
-		Errors: []int{http.StatusTooManyRequests, http.StatusServiceUnavailable}, Extensions: d.Limits.writes(),
-	}, h.changePassword)
-
-	huma.Register(api, huma.Operation{
-		OperationID: "jwks", Method: http.MethodGet, Path: "/.well-known/jwks.json", Tags: []string{"auth"},
-		Summary:     "Public keys that verify access tokens (RFC 7517)",
-		Description: "The next, active and retiring keys. HS256 keys are secret and never listed.",
-		Security:    fortapi.Public(),
-		Responses: map[string]*huma.Response{"200": {Description: "JWK Set",
-			Content: map[string]*huma.MediaType{"application/jwk-set+json": {Schema: &huma.Schema{Type: "object", Required: []string{"keys"},
-				Properties: map[string]*huma.Schema{"keys": {Type: "array", Items: &huma.Schema{Type: "object"}}}}}}}},
-	}, h.jwks)
-
-	huma.Register(api, huma.Operation{
-		OperationID: "rotate-keys", Method: http.MethodPost, Path: "/admin/keys/rotate", Tags: []string{"admin"},
-		Summary:     "Rotate the signing key now",
-		Description: "The next key (already published) starts signing; the current one keeps verifying until its tokens expire. Nobody is logged out.",
-		Security:    fortapi.Scopes(server.ScopeKeysAdmin), Extensions: d.Limits.writes(),
-	}, h.rotateKeys)
 }
 
 func ptrInt(v int) *int { return &v }

@@ -146,8 +146,7 @@ func newAuthEnvWith(t *testing.T, o envOptions) *authEnv {
 		OAuth2:     &fortapi.OAuth2Password{TokenURL: "/token", Scopes: map[string]string{server.ScopeItemsRead: "read"}},
 		RateLimits: set, GlobalLimit: o.global, ClientIP: o.clientIP,
 		Session: &fortapi.SessionCookie{LoginURL: "/login"}, CSRF: e.csrf})
-	httpapi.Register(api, httpapi.Deps{Store: store, Auth: e.svc, Keys: e.ring, Now: e.clock.Now, Limits: o.limits, ClientIP: api.ClientIP,
-		CSRF: e.csrf, CSRFSession: api.CSRFSession, Headers: api.Headers()})
+	httpapi.Register(api, httpapi.Deps{Store: store, Auth: e.svc, Keys: e.ring, Now: e.clock.Now, Limits: o.limits})
 	h, err := api.Handler()
 	if err != nil {
 		t.Fatal(err)

@@ -5,18 +5,14 @@ import (
 	"encoding/base64"
 	"errors"
 	"io"
-	"net/http"
-	"net/netip"
 	"strings"
 	"time"
 
 	"github.com/danielgtaylor/huma/v2"
 
 	"github.com/fortapi/fortapi"
-	"github.com/fortapi/fortapi/csrf"
 	"github.com/fortapi/fortapi/jwtkey"
 	"github.com/fortapi/fortapi/sanitize"
-	"github.com/fortapi/fortapi/secheader"
 	"github.com/fortapi/fortapi/server"
 	"github.com/fortapi/fortapi/server/authn"
 )
@@ -48,10 +44,6 @@ type Deps struct {
 	Keys *jwtkey.Ring
 	// Limits are the rate limits the operations declare.
 	Limits Limits
-	// ClientIP, when set, resolves the client's address for audit records
-	// (fortapi's API.ClientIP: forwarding headers only from trusted
-	// proxies); without it the TCP peer is recorded.
-	ClientIP func(*http.Request) netip.Addr
 	// Redis, when set, pings the Redis server the rate limits share;
 	// /readyz reports an unreachable Redis as a warning, or as 503 when
 	// RedisRequired (the limits fail closed, so every request would be
@@ -64,14 +56,11 @@ type Deps struct {
 	// Sanitizer cleans item fields on the way in, as their sanitize tags
 	// declare (default sanitize.New()).
 	Sanitizer *sanitize.Sanitizer
-	// CSRF, CSRFSession and Headers serve the HTML pages and GET
-	// /csrftoken/: the API's csrf.Protector (fortapi.Options.CSRF), its
-	// binding of a request to a session (fortapi's API.CSRFSession) and
-	// its security headers (API.Headers, for CSP nonces). Without CSRF the
-	// pages are not registered (the API then needs no cookie sessions).
-	CSRF        *csrf.Protector
-	CSRFSession func(*http.Request) string
-	Headers     *secheader.Headers
+	// api is the fortapi API the operations are registered on: it owns
+	// the client-address resolver (audit records), the CSRF protector and
+	// session binding (pages, GET /csrftoken/) and the security headers
+	// (CSP nonces); Register sets it.
+	api *fortapi.API
 }
 
 // Default rate limits of Limits.
@@ -392,36 +381,4 @@ const ObjectAccessExtension = "x-object-access"
 func ownerOnly(ext map[string]any) map[string]any {
 	ext[ObjectAccessExtension] = map[string]any{"owner": true, "all-with-scope": ScopeAdmin}
 	return ext
-}
-
-func registerItems(api huma.API, d Deps) {
-	h := &items{Deps: d}
-	tags := []string{"items"}
-	huma.Register(api, huma.Operation{
-		OperationID: "create-item", Method: http.MethodPost, Path: "/items/",
-		Summary: "Create an item", Tags: tags, DefaultStatus: http.StatusCreated,
-		Security: fortapi.Scopes(ScopeItemsWrite), Extensions: d.Limits.writes(),
-	}, h.create)
-	huma.Register(api, huma.Operation{
-		OperationID: "list-items", Method: http.MethodGet, Path: "/items/",
-		Summary: "List the caller's items", Description: "Administrators see every item. Pages are ordered by id.",
-		Tags: tags, Security: fortapi.Scopes(ScopeItemsRead), Extensions: ownerOnly(d.Limits.reads()),
-	}, h.list)
-	huma.Register(api, huma.Operation{
-		OperationID: "get-item", Method: http.MethodGet, Path: "/items/{id}",
-		Summary: "Get an item", Description: "Another user's item answers 404, exactly like a missing one.",
-		Tags: tags, Security: fortapi.Scopes(ScopeItemsRead), Errors: []int{http.StatusNotFound},
-		Extensions: ownerOnly(d.Limits.reads()),
-	}, h.get)
-	huma.Register(api, huma.Operation{
-		OperationID: "update-item", Method: http.MethodPut, Path: "/items/{id}",
-		Summary: "Replace an item's fields", Tags: tags, Security: fortapi.Scopes(ScopeItemsWrite),
-		Errors: []int{http.StatusNotFound}, Extensions: ownerOnly(d.Limits.writes()),
-	}, h.update)
-	huma.Register(api, huma.Operation{
-		OperationID: "delete-item", Method: http.MethodDelete, Path: "/items/{id}",
-		Summary: "Delete an item", Tags: tags, DefaultStatus: http.StatusNoContent,
-		Security: fortapi.Scopes(ScopeItemsWrite), Errors: []int{http.StatusNotFound},
-		Extensions: ownerOnly(d.Limits.writes()),
-	}, h.delete)
 }

@@ -88,7 +88,7 @@ type pagesAPI struct {
 }
 
 func (h *pagesAPI) render(w http.ResponseWriter, status int, name string, data pageData) (*pageOutput, error) {
-	nonce, err := h.Headers.HTML(w)
+	nonce, err := h.api.Headers().HTML(w)
 	if err != nil {
 		return nil, err
 	}
@@ -114,7 +114,7 @@ func (h *pagesAPI) signedIn(r *http.Request) *fortapi.Principal {
 
 // loginPage renders the form, or the signed-in user's items.
 func (h *pagesAPI) loginPage(ctx context.Context, in *rawInput, status int, username, msg string) (*pageOutput, error) {
-	tok, err := h.CSRF.Ensure(in.w, in.req, h.CSRFSession(in.req))
+	tok, err := h.api.CSRF().Ensure(in.w, in.req, h.api.CSRFSession(in.req))
 	if err != nil {
 		return nil, err
 	}
@@ -146,7 +146,7 @@ func (h *pagesAPI) postLogin(ctx context.Context, in *rawInput) (*pageOutput, er
 	// have parsed it already under its own, larger cap, so the parsed
 	// form's size is checked too.
 	r.Body = http.MaxBytesReader(in.w, r.Body, MaxLoginFormBytes)
-	err := h.CSRF.CheckRequired(r, h.CSRFSession(r))
+	err := h.api.CSRF().CheckRequired(r, h.api.CSRFSession(r))
 	if errors.Is(err, csrf.ErrFormTooLarge) || formBytes(r.PostForm) > MaxLoginFormBytes {
 		return h.loginPage(ctx, in, http.StatusRequestEntityTooLarge, "", "The form is too large.")
 	}
@@ -199,7 +199,7 @@ func (h *pagesAPI) postLogin(ctx context.Context, in *rawInput) (*pageOutput, er
 		SameSite: http.SameSiteStrictMode, MaxAge: int(ws.DeviceExpiresAt.Sub(h.Now()) / time.Second),
 	})
 	// The CSRF token is renewed for the new session.
-	if _, err := h.CSRF.Issue(in.w, fortapi.CSRFSessionFor(ws.Cookie)); err != nil {
+	if _, err := h.api.CSRF().Issue(in.w, fortapi.CSRFSessionFor(ws.Cookie)); err != nil {
 		return nil, err
 	}
 	return &pageOutput{Status: http.StatusSeeOther, Location: "/login", CacheControl: "no-store"}, nil
@@ -240,7 +240,7 @@ func (h *pagesAPI) view(ctx context.Context, in *viewInput) (*pageOutput, error)
 }
 
 func (h *pagesAPI) csrfToken(ctx context.Context, in *rawInput) (*csrfOutput, error) {
-	tok, err := h.CSRF.Ensure(in.w, in.req, h.CSRFSession(in.req))
+	tok, err := h.api.CSRF().Ensure(in.w, in.req, h.api.CSRFSession(in.req))
 	if err != nil {
 		return nil, err
 	}
@@ -251,63 +251,6 @@ func (h *pagesAPI) csrfToken(ctx context.Context, in *rawInput) (*csrfOutput, er
 
 func htmlResponse(desc string) *huma.Response {
 	return &huma.Response{Description: desc, Content: map[string]*huma.MediaType{"text/html": {Schema: &huma.Schema{Type: "string"}}}}
-}
-
-func registerPages(api huma.API, d Deps) {
-	funcs := template.FuncMap{"deref": func(f *float64) float64 { return *f }}
-	h := &pagesAPI{Deps: d, tmpl: template.Must(template.New("pages").Funcs(funcs).ParseFS(pageFiles, "pages/*.html"))}
-	tags := []string{"pages"}
-	huma.Register(api, huma.Operation{
-		OperationID: "login-page", Method: http.MethodGet, Path: "/login", Tags: tags,
-		Summary: "The HTML sign-in form (or, signed in, the user's items)", Security: fortapi.Public(),
-		Responses: map[string]*huma.Response{"200": htmlResponse("The page")},
-	}, h.getLogin)
-	huma.Register(api, huma.Operation{
-		OperationID: "login-submit", Method: http.MethodPost, Path: "/login", Tags: tags,
-		Summary: "Sign in from the HTML form: starts a cookie session",
-		Description: "Form-encoded `username`, `password` and `csrf_token` (from the form, bound to the `__Host-csrf` cookie; " +
-			"needed even without a session: login CSRF). The same checks as POST /token; the `__Host-device` cookie, when " +
-			"the browser has one, is the login's device credential (POST /token's device_token). Success: 303 to /login with the " +
-			"`__Host-session` cookie (Secure, HttpOnly, SameSite=Lax), a fresh `__Host-device` cookie (Secure, HttpOnly, " +
-			"SameSite=Strict, a year) and a renewed CSRF token. Failures re-render the form.",
-		Security: fortapi.Public(), Extensions: d.Limits.login(),
-		Responses: map[string]*huma.Response{
-			"303": {Description: "Signed in; the session cookie is set", Headers: map[string]*huma.Param{
-				"Location": {Schema: &huma.Schema{Type: "string"}}, "Set-Cookie": {Schema: &huma.Schema{Type: "string"}}}},
-			"400": htmlResponse("Invalid username or password, or an unreadable form"),
-			"403": htmlResponse("The CSRF token is missing or invalid"),
-			"413": htmlResponse("The form is too large"),
-			"429": htmlResponse("Too many failed sign-ins for this account (Retry-After)"),
-			"503": htmlResponse("Too many sign-ins in progress (Retry-After)"),
-		},
-	}, h.postLogin)
-	if op := api.OpenAPI().Paths["/login"].Post; op != nil {
-		op.RequestBody = &huma.RequestBody{Required: true, Content: map[string]*huma.MediaType{
-			"application/x-www-form-urlencoded": {Schema: &huma.Schema{
-				Type: "object", Required: []string{"username", "password", csrf.FieldName},
-				Properties: map[string]*huma.Schema{
-					"username":     {Type: "string", MaxLength: ptrInt(authn.MaxUsernameBytes)},
-					"password":     {Type: "string", Format: "password", WriteOnly: true},
-					csrf.FieldName: {Type: "string", WriteOnly: true},
-				},
-			}},
-		}}
-	}
-	huma.Register(api, huma.Operation{
-		OperationID: "item-page", Method: http.MethodGet, Path: "/items/{id}/view", Tags: tags,
-		Summary:     "An item as an HTML page",
-		Description: "For the signed-in browser (cookie session). The description is shown as sanitized HTML; another user's item answers 404.",
-		Security:    fortapi.SessionScopes(ScopeItemsRead), Errors: []int{http.StatusNotFound},
-		Extensions: ownerOnly(d.Limits.reads()),
-		Responses:  map[string]*huma.Response{"200": htmlResponse("The page")},
-	}, h.view)
-	huma.Register(api, huma.Operation{
-		OperationID: "csrf-token", Method: http.MethodGet, Path: "/csrftoken/", Tags: []string{"auth"},
-		Summary: "A CSRF token for cookie-authenticated requests",
-		Description: "Sets the `__Host-csrf` cookie and returns the same token, bound to the caller's session cookie (or to no " +
-			"session). Send it in the X-CSRF-Token header with every unsafe request that carries cookies.",
-		Security: fortapi.Public(),
-	}, h.csrfToken)
 }
 
 // isFormPost reports whether r came from an HTML form.

@@ -10,8 +10,10 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/fortapi/fortapi"
+	"github.com/fortapi/fortapi/internal/testutil"
 	"github.com/fortapi/fortapi/server/httpapi"
 	"github.com/fortapi/fortapi/server/sqlite"
 )
@@ -67,5 +69,89 @@ func TestReadyzReportsRedis(t *testing.T) {
 				t.Errorf("warnings %q, want some: %v", out.Warnings, tt.warning)
 			}
 		})
+	}
+}
+
+// TestReadyzCertificate covers /readyz's answers to each certificate state.
+func TestReadyzCertificate(t *testing.T) {
+	store, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "ready.db"), sqlite.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer store.Close()
+	now := time.Now()
+	for _, tt := range []struct {
+		name     string
+		expiry   func(context.Context) (time.Time, error)
+		status   int
+		contains []string
+		lacks    []string
+	}{
+		{"no TLS", nil, 200, []string{`"status":"ready"`}, []string{"certificate_not_after", "warnings"}},
+		{"valid", func(context.Context) (time.Time, error) { return now.Add(60 * 24 * time.Hour), nil }, 200, []string{`"certificate_not_after":"`}, []string{"warnings"}},
+		{"expiring", func(context.Context) (time.Time, error) { return now.Add(13 * 24 * time.Hour), nil }, 200, []string{"expires within 14 days"}, nil},
+		{"refused files", func(context.Context) (time.Time, error) {
+			return now.Add(60 * 24 * time.Hour), errors.New("the certificate files on disk were refused")
+		}, 200, []string{`"warnings":["the certificate files on disk were refused"]`}, nil},
+		{"no ACME certificate yet", func(context.Context) (time.Time, error) { return time.Time{}, errors.New("ACME: no certificate yet") }, 200, []string{"no certificate yet"}, []string{"certificate_not_after"}},
+		{"expired", func(context.Context) (time.Time, error) { return now.Add(-time.Minute), nil }, 503, []string{"the TLS certificate expired at"}, nil},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			api := fortapi.New(fortapi.Options{Logger: slog.New(slog.DiscardHandler)})
+			httpapi.Register(api, httpapi.Deps{Store: store, CertExpiry: tt.expiry})
+			h, err := api.Handler()
+			if err != nil {
+				t.Fatal(err)
+			}
+			rec := httptest.NewRecorder()
+			h.ServeHTTP(rec, httptest.NewRequest("GET", "/readyz", nil))
+			body := rec.Body.String()
+			if rec.Code != tt.status {
+				t.Errorf("%d %s, want %d", rec.Code, body, tt.status)
+			}
+			for _, w := range tt.contains {
+				if !strings.Contains(body, w) {
+					t.Errorf("%s lacks %s", body, w)
+				}
+			}
+			for _, w := range tt.lacks {
+				if strings.Contains(body, w) {
+					t.Errorf("%s has %s", body, w)
+				}
+			}
+		})
+	}
+}
+
+// TestReadyzStoreCannotWrite: a store whose database file is read-only
+// answers queries but takes no writes: /readyz answers 503 naming the
+// reason, and no path.
+func TestReadyzStoreCannotWrite(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "ro.db")
+	store, err := sqlite.Open(ctx, path, sqlite.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	store.Close()
+	testutil.ReadOnlyFile(t, path)
+	if store, err = sqlite.Open(ctx, path, sqlite.Options{}); err != nil {
+		t.Fatal(err)
+	}
+	defer store.Close()
+	api := fortapi.New(fortapi.Options{Logger: slog.New(slog.DiscardHandler)})
+	httpapi.Register(api, httpapi.Deps{Store: store})
+	h, err := api.Handler()
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, httptest.NewRequest("GET", "/readyz", nil))
+	body := rec.Body.String()
+	if rec.Code != 503 || !strings.Contains(body, "the store cannot write: the database is read-only") {
+		t.Errorf("%d %s, want 503 naming the read-only database", rec.Code, body)
+	}
+	if strings.Contains(body, filepath.Dir(path)) {
+		t.Errorf("the public answer names the path: %s", body)
 	}
 }

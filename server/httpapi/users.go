@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net/http"
 	"strconv"
 	"time"
 
@@ -230,36 +229,4 @@ func badCursor() error {
 	return huma.Error422UnprocessableEntity("validation failed", &huma.ErrorDetail{
 		Location: "query.cursor", Message: "not a cursor returned by this API",
 	})
-}
-
-func registerUsers(api huma.API, d Deps) {
-	h := &usersAPI{d}
-	tags := []string{"admin"}
-	admin := fortapi.Scopes(server.ScopeUsersAdmin)
-	huma.Register(api, huma.Operation{
-		OperationID: "create-user", Method: http.MethodPost, Path: "/users", Tags: tags,
-		Summary: "Create a user", DefaultStatus: http.StatusCreated, Security: admin,
-		Errors:     []int{http.StatusConflict, http.StatusServiceUnavailable},
-		Extensions: d.Limits.writes(),
-	}, h.create)
-	huma.Register(api, huma.Operation{
-		OperationID: "list-users", Method: http.MethodGet, Path: "/users", Tags: tags,
-		Summary: "List users", Description: "Pages are ordered by id.", Security: admin,
-		Extensions: d.Limits.reads(),
-	}, h.list)
-	huma.Register(api, huma.Operation{
-		OperationID: "update-user", Method: http.MethodPatch, Path: "/users/{id}", Tags: tags,
-		Summary: "Change a user's role or disable a user",
-		Description: "Every session and access token of the user is revoked at once, on every instance within a second, " +
-			"whatever changed. The last enabled administrator cannot be demoted or disabled (409).",
-		Security: admin, Errors: []int{http.StatusNotFound, http.StatusConflict},
-		Extensions: d.Limits.writes(),
-	}, h.patch)
-	huma.Register(api, huma.Operation{
-		OperationID: "audit", Method: http.MethodGet, Path: "/admin/audit", Tags: tags,
-		Summary: "Security events, newest first",
-		Description: "Logins, failures, throttling, refresh-token reuse, logouts, password, role and key changes. " +
-			"Filter by type and by user id; page with next_cursor. Events never hold a password or a token.",
-		Security: admin, Extensions: d.Limits.reads(),
-	}, h.audit)
 }

@@ -9,9 +9,9 @@ import (
 
 // Group commit.
 //
-// Every write (the item writes and the auth writes of auth.go) becomes a
-// writeOp sent to one goroutine, writeLoop, the only user of the writer
-// connection. The loop takes the first op, also takes whatever else is
+// Every write (the item writes and the auth writes of users.go,
+// sessions.go, revocations.go and keys.go) becomes a writeOp sent to one
+// goroutine, writeLoop, the only user of the writer connection. The loop takes the first op, also takes whatever else is
 // already queued (up to maxBatch), and runs them all in one BEGIN IMMEDIATE
 // ... COMMIT, each op inside its own SAVEPOINT so that an op that fails is
 // undone alone. Only after COMMIT returns does any caller get its result: an

@@ -1,0 +1,335 @@
+package app
+
+import (
+	"cmp"
+	"context"
+	"crypto/hmac"
+	"crypto/rand"
+	"crypto/sha256"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/fortapi/fortapi"
+	"github.com/fortapi/fortapi/clientip"
+	"github.com/fortapi/fortapi/csrf"
+	"github.com/fortapi/fortapi/jwtkey"
+	"github.com/fortapi/fortapi/password"
+	"github.com/fortapi/fortapi/ratelimit"
+	"github.com/fortapi/fortapi/ratelimit/redisstore"
+	"github.com/fortapi/fortapi/secheader"
+	"github.com/fortapi/fortapi/server"
+	"github.com/fortapi/fortapi/server/authn"
+	"github.com/fortapi/fortapi/server/httpapi"
+	"github.com/fortapi/fortapi/token"
+)
+
+// Labels of the keys derived from the master key (deriveKey): every
+// instance sharing the master key derives the same keys, and a new master
+// key changes them all.
+const (
+	// csrfKeyLabel: the key that signs CSRF tokens.
+	csrfKeyLabel = "fortapi csrf token key v1"
+	// refreshKeyLabel: authn.Options.RefreshKey, so that every instance
+	// derives the same refresh successors (one chain).
+	refreshKeyLabel = "fortapi refresh successor key v1"
+	// deviceKeyLabel: authn.Options.DeviceKey, so that every instance
+	// trusts the same login devices.
+	deviceKeyLabel = "fortapi device credential key v1"
+)
+
+// deriveKey is HMAC-SHA256(master, label): a 32-byte key for one purpose.
+func deriveKey(master []byte, label string) []byte {
+	mac := hmac.New(sha256.New, master)
+	mac.Write([]byte(label))
+	return mac.Sum(nil)
+}
+
+// scopeDocs describes every scope the server grants, for the OpenAPI
+// document's OAuth2 flow.
+func scopeDocs() map[string]string {
+	return map[string]string{
+		server.ScopeItemsRead:  "read your items",
+		server.ScopeItemsWrite: "create, change and delete your items",
+		server.ScopeUsersAdmin: "administer users; see every user's items",
+		server.ScopeKeysAdmin:  "rotate the token signing keys",
+	}
+}
+
+// App is the reference server, composed: the store, the key ring, the
+// token service, the revocation checker, the password hasher, the
+// authentication service and the fortapi API with every route.
+type App struct {
+	cfg     Config
+	store   Store
+	redis   *redis.Client // nil: limits in memory
+	ring    *jwtkey.Ring
+	tokens  *token.Service
+	revs    *token.Revocations
+	hasher  *password.Hasher
+	auth    *authn.Service
+	api     *fortapi.API
+	handler http.Handler
+
+	// closers close what New opened, in reverse order (Close).
+	closers []closer
+
+	// Run's background work stops when Close cancels stop, and Close
+	// waits for it (running). mu guards closing and running.Add.
+	stop    context.CancelFunc
+	stopCtx context.Context
+	mu      sync.Mutex
+	closing bool
+	running sync.WaitGroup
+
+	closeOnce sync.Once
+	closeErr  error
+}
+
+type closer struct {
+	name  string
+	close func() error
+}
+
+// New builds the server from cfg: it opens the store, connects to Redis
+// (an unreachable Redis does not stop it: the limits apply
+// Limits.OnRedisError until it answers), opens the key ring, replays the
+// revocation log, and registers every route. When a step fails, what the
+// earlier steps opened is closed again. ctx bounds the start only.
+func New(ctx context.Context, cfg Config) (_ *App, err error) {
+	if cfg, err = cfg.withDefaults(); err != nil {
+		return nil, err
+	}
+	log := cfg.Logger
+	a := &App{cfg: cfg}
+	a.stopCtx, a.stop = context.WithCancel(context.Background())
+	defer func() {
+		if err != nil {
+			_ = a.Close()
+		}
+	}()
+
+	if a.store, err = OpenStore(ctx, cfg.Store, log, cfg.Now); err != nil {
+		return nil, err
+	}
+	a.closers = append(a.closers, closer{"store", a.store.Close})
+
+	set, failures, ip, err := a.rateLimits(ctx)
+	if err != nil {
+		return nil, err
+	}
+
+	master := slices.Clone(cfg.MasterKey)
+	defer clear(master)
+	if a.ring, err = jwtkey.Open(ctx, jwtkey.Options{
+		MasterKey: master, Store: a.store, MaxTokenLifetime: cfg.AccessLifetime, Leeway: cfg.Leeway,
+		Logger: log, Now: cfg.Now, Rand: cfg.Rand,
+	}); err != nil {
+		return nil, fmt.Errorf("signing keys: %w", err)
+	}
+	a.revs = token.NewRevocations(token.RevocationsOptions{MaxTokenAge: cfg.AccessLifetime + cfg.Leeway, Now: cfg.Now})
+	if a.tokens, err = token.New(token.Options{
+		Issuer: cfg.Issuer, Audience: cfg.Audience, Keys: a.ring,
+		Lifetime: cfg.AccessLifetime, Leeway: cfg.Leeway, Revocations: a.revs, Now: cfg.Now, Rand: cfg.Rand,
+	}); err != nil {
+		return nil, err
+	}
+	if a.hasher, err = password.NewHasher(password.HasherOptions{MaxConcurrent: cfg.LoginConcurrency, Rand: cfg.Rand}); err != nil {
+		return nil, err
+	}
+	if a.auth, err = authn.New(authn.Options{
+		Store: a.store, Hasher: a.hasher, Tokens: a.tokens, Revocations: a.revs, Keys: a.ring,
+		AccessLifetime: cfg.AccessLifetime, Leeway: cfg.Leeway,
+		RefreshLifetime: cfg.RefreshLifetime, SessionLifetime: cfg.SessionLifetime, RefreshGrace: cfg.RefreshGrace,
+		SessionCookie: cfg.SessionCookie, LoginFailures: failures,
+		RefreshKey: deriveKey(master, refreshKeyLabel), DeviceKey: deriveKey(master, deviceKeyLabel),
+		Logger: log, Now: cfg.Now, Rand: cfg.Rand,
+	}); err != nil {
+		return nil, err
+	}
+	if err := a.auth.Sync(ctx); err != nil {
+		return nil, err
+	}
+
+	deps := httpapi.Deps{Store: a.store, Auth: a.auth, Keys: a.ring, Now: cfg.Now, Rand: cfg.Rand, CertExpiry: cfg.CertExpiry}
+	if a.redis != nil {
+		deps.Redis = func(ctx context.Context) error { return a.redis.Ping(ctx).Err() }
+		deps.RedisRequired = cfg.Limits.OnRedisError == ratelimit.FailClosed
+	}
+	if a.api, a.handler, err = buildAPI(cfg, deriveKey(master, csrfKeyLabel), a.auth, set, ip, deps); err != nil {
+		return nil, err
+	}
+	return a, nil
+}
+
+// rateLimits builds the limits' Set (in memory, or on Redis), the
+// failed-login limiter and the client-address resolver.
+func (a *App) rateLimits(ctx context.Context) (*ratelimit.Set, *ratelimit.Limiter, *clientip.Resolver, error) {
+	cfg, l := a.cfg, a.cfg.Limits
+	so := ratelimit.SetOptions{OnError: l.OnRedisError, InstanceCount: l.Instances, Scale: l.Scale, Logger: cfg.Logger, Now: cfg.Now}
+	if l.RedisURL != "" {
+		o, err := redisstore.ClientOptions(l.RedisURL)
+		if err != nil {
+			return nil, nil, nil, errors.New("the Redis URL does not parse") // the text would quote the URL
+		}
+		a.redis = redis.NewClient(o)
+		a.closers = append(a.closers, closer{"redis", a.redis.Close})
+		so.Store = redisstore.New(a.redis, redisstore.Options{Prefix: l.RedisPrefix})
+		pctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+		perr := a.redis.Ping(pctx).Err()
+		cancel()
+		if perr != nil {
+			cfg.Logger.Error("Redis is unreachable at start-up; rate limits apply their outage policy until it answers",
+				"redis", o.Addr, "policy", l.OnRedisError.String(), "error", perr.Error())
+		}
+	}
+	set, err := ratelimit.NewSet(so)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	ip, err := clientip.New(clientip.Options{TrustedProxies: cfg.TrustedProxies, Header: cfg.ClientIPHeader})
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	failures, err := ratelimit.New(ratelimit.Options{Name: "login-failures", Spec: l.LoginFailures, Set: set})
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	return set, failures, ip, nil
+}
+
+// buildAPI creates the fortapi API from cfg and registers every route of
+// httpapi on it. auth is nil when the API is built only for its document.
+func buildAPI(cfg Config, csrfKey []byte, auth *authn.Service, set *ratelimit.Set, ip *clientip.Resolver, deps httpapi.Deps) (*fortapi.API, http.Handler, error) {
+	protector, err := csrf.New(csrf.Options{Key: csrfKey, TrustedOrigins: cfg.CORSOrigins})
+	if err != nil {
+		return nil, nil, fmt.Errorf("CORS origins: %w", err)
+	}
+	headers, err := secheader.New(secheader.Options{AssumeTLS: cfg.AssumeTLS})
+	if err != nil {
+		return nil, nil, err
+	}
+	var cors *secheader.CORS
+	if len(cfg.CORSOrigins) > 0 {
+		if cors, err = secheader.NewCORS(secheader.CORSOptions{AllowedOrigins: cfg.CORSOrigins, AllowCredentials: true}); err != nil {
+			return nil, nil, fmt.Errorf("CORS origins: %w", err)
+		}
+		cfg.Logger.Warn("cross-origin access allowed, with credentials (--cors-origins): scripts of these origins act with users' cookies",
+			"origins", strings.Join(cfg.CORSOrigins, ","))
+	}
+	o := fortapi.Options{
+		// One cookie name, cfg.SessionCookie: the one the login service
+		// sets and reads, and CSRF tokens are bound to.
+		Session:          &fortapi.SessionCookie{Name: cfg.SessionCookie, LoginURL: "/login"},
+		DocsCSRFTokenURL: "/csrftoken/",
+		CSRF:             protector,
+		Headers:          headers,
+		CORS:             cors,
+		Title:            "fortapi",
+		Version:          cfg.Version,
+		Description:      "The fortapi reference server: a secure items API. Log in with POST /token (OAuth2 password grant).",
+		Logger:           cfg.Logger,
+		OAuth2:           &fortapi.OAuth2Password{TokenURL: "/token", Scopes: scopeDocs()},
+		RateLimits:       set,
+		ClientIP:         ip,
+		GlobalLimit:      cfg.Limits.Global.String(),
+		Now:              cfg.Now,
+		Rand:             cfg.Rand,
+	}
+	if auth != nil {
+		o.Authenticator = auth
+	}
+	api := fortapi.New(o)
+	deps.Limits = cfg.Limits.operations()
+	httpapi.Register(api, deps)
+	h, err := api.Handler()
+	if err != nil {
+		return nil, nil, err
+	}
+	return api, h, nil
+}
+
+// Document is the OpenAPI document of the server cfg describes, built
+// without a store or keys (cfg.Store and cfg.MasterKey are ignored).
+func Document(cfg Config) ([]byte, error) {
+	cfg.Store = StoreConfig{SQLitePath: "unused"}
+	cfg.MasterKey = make([]byte, jwtkey.MasterKeySize)
+	cfg, err := cfg.withDefaults()
+	if err != nil {
+		return nil, err
+	}
+	csrfKey := make([]byte, 32) // the document does not depend on it
+	if _, err := io.ReadFull(cmp.Or[io.Reader](cfg.Rand, rand.Reader), csrfKey); err != nil {
+		return nil, err
+	}
+	api, _, err := buildAPI(cfg, csrfKey, nil, nil, nil, httpapi.Deps{})
+	if err != nil {
+		return nil, err
+	}
+	return api.OpenAPIJSON()
+}
+
+// Handler is the server's http.Handler, every middleware in place.
+func (a *App) Handler() http.Handler { return a.handler }
+
+// API is the fortapi API the routes are registered on.
+func (a *App) API() *fortapi.API { return a.api }
+
+// Store is the store the server keeps its data in.
+func (a *App) Store() Store { return a.store }
+
+// Auth is the authentication service: logins, users, keys.
+func (a *App) Auth() *authn.Service { return a.auth }
+
+// Keys is the signing key ring.
+func (a *App) Keys() *jwtkey.Ring { return a.ring }
+
+// Run does the server's background work until ctx ends or Close is
+// called: it keeps revocations and the key ring in step with the store
+// and prunes what expired (authn.Service.Run).
+func (a *App) Run(ctx context.Context) {
+	a.mu.Lock()
+	if a.closing {
+		a.mu.Unlock()
+		return
+	}
+	a.running.Add(1)
+	a.mu.Unlock()
+	defer a.running.Done()
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	stop := context.AfterFunc(a.stopCtx, cancel)
+	defer stop()
+	a.auth.Run(ctx)
+}
+
+// Close stops Run, waits for it, and closes what New opened in reverse
+// order: the Redis client, then the store. It is safe to call more than
+// once; later calls return the first call's result.
+func (a *App) Close() error {
+	a.closeOnce.Do(func() {
+		a.mu.Lock()
+		a.closing = true
+		a.mu.Unlock()
+		a.stop()
+		a.running.Wait()
+		var errs []error
+		for _, c := range slices.Backward(a.closers) {
+			if a.cfg.onClose != nil {
+				a.cfg.onClose(c.name)
+			}
+			if err := c.close(); err != nil {
+				errs = append(errs, fmt.Errorf("closing the %s: %w", c.name, err))
+			}
+		}
+		a.closeErr = errors.Join(errs...)
+	})
+	return a.closeErr
+}

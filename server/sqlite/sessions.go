@@ -1,0 +1,356 @@
+package sqlite
+
+import (
+	"context"
+	"crypto/sha256"
+	"database/sql"
+	"errors"
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/fortapi/fortapi/server"
+)
+
+// checkNewSession checks a session CreateSession or CreateWebSession is to
+// store and returns its scopes as stored.
+func checkNewSession(sess server.Session) (string, error) {
+	switch {
+	case sess.ID == "" || sess.UserID == "":
+		return "", errors.New("empty session or user id")
+	case sess.CreatedAt.IsZero() || sess.ExpiresAt.IsZero():
+		return "", errors.New("zero CreatedAt or ExpiresAt")
+	case sess.CredentialVersion < 0:
+		return "", errors.New("negative CredentialVersion")
+	}
+	return joinScopes(sess.Scopes)
+}
+
+// insertSession stores sess, already checked (scopes is its stored form),
+// on tx, after checking in the same transaction that its user exists
+// (ErrNotFound), is enabled, that its credential version is still the one
+// the login read and that its current role grants every scope of sess
+// (ErrConflict): a login that raced a password change, a disable or a
+// role change must not start a session with what the user no longer has.
+// A session id already stored is ErrConflict. ctx is the caller's, for
+// wrap.
+func insertSession(ctx, rc context.Context, tx *sql.Tx, op string, sess server.Session, scopes string) error {
+	var role string
+	var disabled int
+	var version int64
+	err := tx.QueryRowContext(rc, sqlUserStanding, sess.UserID).Scan(&role, &disabled, &version)
+	switch {
+	case errors.Is(err, sql.ErrNoRows):
+		return fmt.Errorf("sqlite: %s: no such user: %w", op, server.ErrNotFound)
+	case err != nil:
+		return wrap(ctx, op, err)
+	case disabled != 0:
+		return fmt.Errorf("sqlite: %s: the user is disabled: %w", op, server.ErrConflict)
+	case version != sess.CredentialVersion:
+		return fmt.Errorf("sqlite: %s: the user's credentials changed after the login read them: %w", op, server.ErrConflict)
+	}
+	granted := server.Role(role).Scopes()
+	for _, sc := range sess.Scopes {
+		if !slices.Contains(granted, sc) {
+			return fmt.Errorf("sqlite: %s: the scope %q is not granted to the user's role: %w", op, sc, server.ErrConflict)
+		}
+	}
+	_, err = tx.ExecContext(rc, sqlInsertSession, sess.ID, sess.UserID, scopes,
+		sess.CreatedAt.UnixMicro(), sess.ExpiresAt.UnixMicro(), nullTime(sess.RevokedAt), sess.CredentialVersion)
+	switch {
+	case isUniqueViolation(err):
+		return fmt.Errorf("sqlite: %s: session id taken: %w", op, server.ErrConflict)
+	case isForeignKeyViolation(err):
+		return fmt.Errorf("sqlite: %s: no such user: %w", op, server.ErrNotFound)
+	case err != nil:
+		return wrap(ctx, op, err)
+	}
+	return nil
+}
+
+// CreateSession implements server.AuthStore. An unknown user is
+// ErrNotFound; a session id or token hash already stored is ErrConflict.
+func (s *Store) CreateSession(ctx context.Context, sess server.Session, rt server.RefreshToken, ev server.Event) error {
+	const op = "create session"
+	scopes, err := checkNewSession(sess)
+	if err != nil {
+		return fmt.Errorf("sqlite: %s: %w", op, err)
+	}
+	switch {
+	case rt.SessionID != "" && rt.SessionID != sess.ID:
+		return fmt.Errorf("sqlite: %s: the refresh token names another session", op)
+	case len(rt.Hash) == 0:
+		return fmt.Errorf("sqlite: %s: empty refresh token hash", op)
+	case rt.ExpiresAt.IsZero():
+		return fmt.Errorf("sqlite: %s: refresh token with a zero ExpiresAt", op)
+	}
+	if rt.CreatedAt.IsZero() {
+		rt.CreatedAt = sess.CreatedAt
+	}
+	ev = fillEvent(ev, sess.CreatedAt, sess.UserID, "", sess.ID)
+	return s.writeTx(ctx, op, func(rc context.Context, tx *sql.Tx) error {
+		if err := insertSession(ctx, rc, tx, op, sess, scopes); err != nil {
+			return err
+		}
+		_, err := tx.ExecContext(rc, sqlInsertRefresh, rt.Hash, sess.ID, rt.CreatedAt.UnixMicro(), rt.ExpiresAt.UnixMicro())
+		if isUniqueViolation(err) {
+			return fmt.Errorf("sqlite: %s: refresh token hash taken: %w", op, server.ErrConflict)
+		}
+		if err != nil {
+			return wrap(ctx, op, err)
+		}
+		if err := s.execEvent(rc, tx, ev); err != nil {
+			return wrap(ctx, op, err)
+		}
+		return nil
+	})
+}
+
+// CreateWebSession implements server.AuthStore: the session as
+// CreateSession stores it (same checks, in the transaction), then its
+// cookie credential, then ev.
+func (s *Store) CreateWebSession(ctx context.Context, sess server.Session, ws server.WebSession, ev server.Event) error {
+	const op = "create web session"
+	scopes, err := checkNewSession(sess)
+	if err != nil {
+		return fmt.Errorf("sqlite: %s: %w", op, err)
+	}
+	if ws.CreatedAt.IsZero() {
+		ws.CreatedAt = sess.CreatedAt
+	}
+	if ws.LastSeenAt.IsZero() {
+		ws.LastSeenAt = ws.CreatedAt
+	}
+	switch {
+	case ws.SessionID != "" && ws.SessionID != sess.ID:
+		return fmt.Errorf("sqlite: %s: the web session names another session", op)
+	case len(ws.Hash) != sha256.Size:
+		return fmt.Errorf("sqlite: %s: web session hash of %d bytes, want %d (SHA-256)", op, len(ws.Hash), sha256.Size)
+	case ws.LastSeenAt.UnixMicro() < ws.CreatedAt.UnixMicro():
+		return fmt.Errorf("sqlite: %s: web session LastSeenAt before its CreatedAt", op)
+	}
+	ev = fillEvent(ev, sess.CreatedAt, sess.UserID, "", sess.ID)
+	return s.writeTx(ctx, op, func(rc context.Context, tx *sql.Tx) error {
+		if err := insertSession(ctx, rc, tx, op, sess, scopes); err != nil {
+			return err
+		}
+		_, err := tx.ExecContext(rc, sqlInsertWebSession, ws.Hash, sess.ID, ws.CreatedAt.UnixMicro(), ws.LastSeenAt.UnixMicro())
+		if isUniqueViolation(err) {
+			return fmt.Errorf("sqlite: %s: web session hash taken: %w", op, server.ErrConflict)
+		}
+		if err != nil {
+			return wrap(ctx, op, err)
+		}
+		if err := s.execEvent(rc, tx, ev); err != nil {
+			return wrap(ctx, op, err)
+		}
+		return nil
+	})
+}
+
+// LookupWebSession implements server.AuthStore. Every refusal is the bare
+// server.ErrNotFound, the same value and text whatever the reason. The
+// credential, its session and its user are read in one query on the
+// read-only pool; the touch, when due, is one UPDATE through the writer
+// (see the top of this file).
+func (s *Store) LookupWebSession(ctx context.Context, hash []byte, now time.Time, idle, touchAfter time.Duration) (server.Session, server.User, error) {
+	const op = "look up web session"
+	switch {
+	case len(hash) != sha256.Size:
+		return server.Session{}, server.User{}, fmt.Errorf("sqlite: %s: hash of %d bytes, want %d (SHA-256)", op, len(hash), sha256.Size)
+	case now.IsZero():
+		return server.Session{}, server.User{}, fmt.Errorf("sqlite: %s: zero time", op)
+	case idle <= 0:
+		return server.Session{}, server.User{}, fmt.Errorf("sqlite: %s: idle timeout %v, want > 0", op, idle)
+	case touchAfter < 0 || touchAfter >= idle:
+		return server.Session{}, server.User{}, fmt.Errorf("sqlite: %s: touchAfter %v, want 0 <= touchAfter < idle (%v)", op, touchAfter, idle)
+	}
+	now = micro(now)
+	var (
+		sess                      server.Session
+		scopes                    string
+		lastSeen                  int64
+		sessRevoked               sql.NullInt64
+		sessCreated, sessExpires  int64
+		uID, uName, uRole, uHash  string
+		uDisabled, uCreated, uUpd int64
+		uVersion                  int64
+	)
+	err := s.findWebSession.QueryRowContext(ctx, hash).Scan(
+		&lastSeen, &sess.ID,
+		&sess.UserID, &scopes, &sessCreated, &sessExpires, &sessRevoked, &sess.CredentialVersion,
+		&uID, &uName, &uRole, &uHash, &uDisabled, &uCreated, &uUpd, &uVersion)
+	if errors.Is(err, sql.ErrNoRows) {
+		return server.Session{}, server.User{}, server.ErrNotFound
+	}
+	if err != nil {
+		return server.Session{}, server.User{}, wrap(ctx, op, err)
+	}
+	seen := fromMicro(lastSeen)
+	if sessRevoked.Valid || now.UnixMicro() >= sessExpires || uDisabled != 0 || !now.Before(seen.Add(idle)) ||
+		sess.CredentialVersion != uVersion {
+		return server.Session{}, server.User{}, server.ErrNotFound
+	}
+	user := server.User{
+		ID: uID, Username: uName, Role: server.Role(uRole), PasswordHash: uHash,
+		Disabled: uDisabled != 0, CreatedAt: fromMicro(uCreated), UpdatedAt: fromMicro(uUpd),
+		CredentialVersion: uVersion,
+	}
+	// Defence in depth: only the scopes the role grants now. A demotion
+	// without Revoke leaves the session alive but takes the scopes away.
+	granted := user.Role.Scopes()
+	for _, sc := range splitScopes(scopes) {
+		if slices.Contains(granted, sc) {
+			sess.Scopes = append(sess.Scopes, sc)
+		}
+	}
+	sess.CreatedAt = fromMicro(sessCreated)
+	sess.ExpiresAt = fromMicro(sessExpires)
+
+	if !now.Before(seen.Add(touchAfter)) && seen.Before(now) {
+		// Seen touchAfter or longer ago. The bound makes the UPDATE a
+		// no-op when another lookup (or process) has touched it since the
+		// read: last_seen_at only moves forward.
+		bound := min(now.Add(-touchAfter).UnixMicro(), now.UnixMicro()-1)
+		args := []any{now.UnixMicro(), hash, bound}
+		err := s.write(ctx, op, func(rc context.Context, stmt func(*sql.Stmt) *sql.Stmt) error {
+			if _, err := stmt(s.touchWebSession).ExecContext(rc, args...); err != nil {
+				return wrap(ctx, op, err)
+			}
+			return nil
+		})
+		if err != nil {
+			return server.Session{}, server.User{}, err
+		}
+	}
+	return sess, user, nil
+}
+
+// RotateRefresh implements server.AuthStore. The presented token, its
+// session and its user are read in the transaction that rotates it, so two
+// refreshes with one token are decided one after the other: the first
+// rotates it and stores its successor, the next ones (within the grace)
+// find that successor stored and current and store nothing. A Reused
+// outcome commits (the session's revocation must stick) and returns a nil
+// error.
+func (s *Store) RotateRefresh(ctx context.Context, req server.RefreshRequest) (server.RefreshResult, error) {
+	const op = "rotate refresh token"
+	switch {
+	case len(req.Hash) == 0 || len(req.Next.Hash) == 0:
+		return server.RefreshResult{}, fmt.Errorf("sqlite: %s: empty token hash", op)
+	case req.Now.IsZero():
+		return server.RefreshResult{}, fmt.Errorf("sqlite: %s: zero Now", op)
+	case req.Next.ExpiresAt.IsZero():
+		return server.RefreshResult{}, fmt.Errorf("sqlite: %s: next token with a zero ExpiresAt", op)
+	case req.Grace < 0:
+		return server.RefreshResult{}, fmt.Errorf("sqlite: %s: negative grace %v", op, req.Grace)
+	}
+	now := micro(req.Now)
+	rev := req.Revoke
+	if rev.Kind == "" {
+		rev.Kind = server.RevokeSession
+	}
+	if rev.CreatedAt.IsZero() {
+		rev.CreatedAt = now
+	}
+	// The value is filled in below; check the rest now, so that a bad
+	// request fails on every refresh, not only on the rare reuse.
+	if err := checkRevocation(withValue(rev, "-")); err != nil {
+		return server.RefreshResult{}, fmt.Errorf("sqlite: %s: reuse revocation: %w", op, err)
+	}
+	next := req.Next
+	if next.CreatedAt.IsZero() {
+		next.CreatedAt = now
+	}
+
+	var res server.RefreshResult // set by the writer; read only after writeTx returns nil
+	err := s.writeTx(ctx, op, func(rc context.Context, tx *sql.Tx) error {
+		var (
+			sess                      server.Session
+			scopes                    string
+			rtExpires                 int64
+			rtRotated, sessRevoked    sql.NullInt64
+			sessCreated, sessExpires  int64
+			uID, uName, uRole, uHash  string
+			uDisabled, uCreated, uUpd int64
+			uVersion                  int64
+		)
+		err := tx.QueryRowContext(rc, sqlFindRefresh, req.Hash).Scan(
+			&sess.ID, &rtExpires, &rtRotated,
+			&sess.UserID, &scopes, &sessCreated, &sessExpires, &sessRevoked, &sess.CredentialVersion,
+			&uID, &uName, &uRole, &uHash, &uDisabled, &uCreated, &uUpd, &uVersion)
+		if errors.Is(err, sql.ErrNoRows) {
+			res = server.RefreshResult{Outcome: server.RefreshInvalid}
+			return nil
+		}
+		if err != nil {
+			return wrap(ctx, op, err)
+		}
+		if now.UnixMicro() >= rtExpires || now.UnixMicro() >= sessExpires || sessRevoked.Valid || uDisabled != 0 ||
+			sess.CredentialVersion != uVersion {
+			res = server.RefreshResult{Outcome: server.RefreshInvalid}
+			return nil
+		}
+		sess.Scopes = splitScopes(scopes)
+		sess.CreatedAt = fromMicro(sessCreated)
+		sess.ExpiresAt = fromMicro(sessExpires)
+		user := server.User{
+			ID: uID, Username: uName, Role: server.Role(uRole), PasswordHash: uHash,
+			Disabled: uDisabled != 0, CreatedAt: fromMicro(uCreated), UpdatedAt: fromMicro(uUpd),
+			CredentialVersion: uVersion,
+		}
+
+		if rtRotated.Valid {
+			// Presented again. Within the grace window, while the
+			// successor its rotation stored is still the session's
+			// current token, it is a client's concurrent refresh: it gets
+			// that same successor (Next, derived from the presented token
+			// by the caller), never a second chain. Otherwise the token
+			// was stolen (or the client replayed it late): end the
+			// session.
+			since := now.Sub(fromMicro(rtRotated.Int64))
+			if req.Grace > 0 && since < req.Grace {
+				var current bool
+				if err := tx.QueryRowContext(rc, sqlSuccessorCurrent, next.Hash, sess.ID, now.UnixMicro()).Scan(&current); err != nil {
+					return wrap(ctx, op, err)
+				}
+				if current {
+					res = server.RefreshResult{Outcome: server.RefreshRotated, Replay: true, Session: sess, User: user}
+					return nil
+				}
+			}
+			if _, err := tx.ExecContext(rc, sqlRevokeSession, now.UnixMicro(), sess.ID); err != nil {
+				return wrap(ctx, op, err)
+			}
+			if err := execRevocation(rc, tx, withValue(rev, sess.ID)); err != nil {
+				return wrap(ctx, op, err)
+			}
+			ev := req.Event
+			if ev.Type == "" {
+				ev.Type = server.EventRefreshReuse
+			}
+			if err := s.execEvent(rc, tx, fillEvent(ev, now, user.ID, user.Username, sess.ID)); err != nil {
+				return wrap(ctx, op, err)
+			}
+			sess.RevokedAt = now
+			res = server.RefreshResult{Outcome: server.RefreshReused, Session: sess, User: user}
+			return nil
+		}
+		if _, err := tx.ExecContext(rc, sqlRotateRefresh, now.UnixMicro(), req.Hash); err != nil {
+			return wrap(ctx, op, err)
+		}
+		_, err = tx.ExecContext(rc, sqlInsertRefresh, next.Hash, sess.ID, next.CreatedAt.UnixMicro(), next.ExpiresAt.UnixMicro())
+		if isUniqueViolation(err) {
+			return fmt.Errorf("sqlite: %s: next token hash taken: %w", op, server.ErrConflict)
+		}
+		if err != nil {
+			return wrap(ctx, op, err)
+		}
+		res = server.RefreshResult{Outcome: server.RefreshRotated, Session: sess, User: user}
+		return nil
+	})
+	if err != nil {
+		return server.RefreshResult{}, err
+	}
+	return res, nil
+}
