@@ -28,6 +28,7 @@ import (
 	"github.com/fortapi/fortapi/server"
 	"github.com/fortapi/fortapi/server/authn"
 	"github.com/fortapi/fortapi/server/httpapi"
+	"github.com/fortapi/fortapi/server/postgres"
 	"github.com/fortapi/fortapi/token"
 )
 
@@ -120,6 +121,18 @@ func New(ctx context.Context, cfg Config) (_ *App, err error) {
 		return nil, err
 	}
 	a.closers = append(a.closers, closer{"store", a.store.Close})
+	// On PostgreSQL, several instances share the store: revocations and
+	// key changes are pushed to each of them (LISTEN/NOTIFY), the log
+	// staying the source of truth (authn.Options.Feed).
+	var feed authn.Feed
+	if pg, ok := a.store.(*postgres.Store); ok {
+		l, err := pg.Listen(postgres.ListenOptions{Logger: log, Now: cfg.Now})
+		if err != nil {
+			return nil, fmt.Errorf("listening for revocations: %w", err)
+		}
+		a.closers = append(a.closers, closer{"revocation feed", l.Close})
+		feed = l
+	}
 
 	set, failures, ip, err := a.rateLimits(ctx)
 	if err != nil {
@@ -148,7 +161,7 @@ func New(ctx context.Context, cfg Config) (_ *App, err error) {
 		Store: a.store, Hasher: a.hasher, Tokens: a.tokens, Revocations: a.revs, Keys: a.ring,
 		AccessLifetime: cfg.AccessLifetime, Leeway: cfg.Leeway,
 		RefreshLifetime: cfg.RefreshLifetime, SessionLifetime: cfg.SessionLifetime, RefreshGrace: cfg.RefreshGrace,
-		SessionCookie: cfg.SessionCookie, LoginFailures: failures,
+		SessionCookie: cfg.SessionCookie, LoginFailures: failures, Feed: feed,
 		RefreshKey: deriveKey(master, refreshKeyLabel), DeviceKey: deriveKey(master, deviceKeyLabel),
 		Logger: log, Now: cfg.Now, Rand: cfg.Rand,
 	}); err != nil {

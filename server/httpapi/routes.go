@@ -92,6 +92,13 @@ func registerHealth(api huma.API, d Deps) {
 			}
 			return nil, huma.Error503ServiceUnavailable(reason)
 		}
+		if d.Auth != nil {
+			if err := d.Auth.PropagationHealth(); err != nil {
+				// The details (host, since when) go to the log, not to
+				// this public endpoint.
+				return nil, huma.Error503ServiceUnavailable("revocations may not reach this instance in time: " + propagationReason(err))
+			}
+		}
 		out := &readyOutput{}
 		out.Body.Status = "ready"
 		if d.Redis != nil {
@@ -120,6 +127,15 @@ func registerHealth(api huma.API, d Deps) {
 		}
 		return out, nil
 	})
+}
+
+// propagationReason is the public reason of a PropagationHealth error:
+// fixed words, never the store's address.
+func propagationReason(err error) string {
+	if errors.Is(err, authn.ErrPropagationDegraded) {
+		return "revocation propagation degraded (the push feed or the revocation log is unreachable)"
+	}
+	return "revocation propagation unknown"
 }
 
 // WriteChecker is a store that can tell whether it takes writes
