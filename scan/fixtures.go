@@ -42,7 +42,7 @@ func (s *scanner) objectPath(ctx context.Context, who *principal, op *operation)
 	owned = true
 	locs := reParam.FindAllStringSubmatchIndex(tmpl, -1)
 	if len(locs) == 0 {
-		return tmpl, true, true, nil
+		return tmpl, false, true, nil // no object of the scan's: /users/me is the user's own
 	}
 	for _, loc := range locs {
 		name := tmpl[loc[2]:loc[3]]
