@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/url"
+	"sort"
 	"strings"
 	"time"
 )
@@ -83,7 +84,10 @@ func slots(c call) []slot {
 func (s *scanner) checkInput(ctx context.Context) error {
 	var bodyOp *call
 	var bodyWho *principal
-	for _, op := range s.opsByMethod() {
+	ops := s.opsByMethod()
+	// creations first: searches then have objects to find
+	sort.SliceStable(ops, func(i, j int) bool { return ops[i].method == "POST" && ops[j].method != "POST" })
+	for _, op := range ops {
 		if op.tmpl == s.tokenURL || (op.method == "POST" && looksDangerous(op.tmpl)) {
 			continue
 		}
@@ -189,7 +193,9 @@ func same(a, b *resp, strip ...string) bool {
 func (s *scanner) inputSlot(ctx context.Context, c call, who *principal, sl slot, base *resp) error {
 	send := func(val any, sqli bool) (*resp, error) {
 		r := s.variant(c, who, sl, val)
-		r.sqli = sqli
+		// a quote may end a SQL string: a database error it causes is
+		// SQL injection's evidence, not a verbose error's
+		r.sqli = sqli || strings.ContainsAny(fmt.Sprint(val), `'"\`)
 		return s.do(ctx, r)
 	}
 	param := sl.in + ":" + sl.name
@@ -374,11 +380,17 @@ func (s *scanner) sqliTime(ctx context.Context, send sender, c call, sl slot, or
 // checkOversized sends a body of 10.5 MiB to a JSON write operation.
 func (s *scanner) checkOversized(ctx context.Context, c call, who *principal) error {
 	m, _ := c.sent.(map[string]any)
+	// a string field without maxLength, so that a server without a body
+	// limit accepts it (a length error would hide the missing limit)
 	field := ""
+	props, _ := c.op.body["properties"].(map[string]any)
 	for k, v := range m {
-		if _, ok := v.(string); ok {
-			field = k
-			break
+		pm, _ := props[k].(map[string]any)
+		if _, ok := v.(string); ok && pm["maxLength"] == nil && !usernameField(k) && !strings.Contains(strings.ToLower(k), "password") {
+			if _, hasEnum := pm["enum"]; !hasEnum && pm["format"] == nil {
+				field = k
+				break
+			}
 		}
 	}
 	if field == "" {

