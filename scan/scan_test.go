@@ -42,6 +42,17 @@ func scanTarget(t *testing.T, tg *target, checks ...string) *Report {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// evidence never carries a password or a whole token
+	for _, f := range rep.Findings {
+		for _, secret := range []string{"alice-pw-123456", "bob-pw-1234567", "root-pw-1234567"} {
+			if strings.Contains(f.Evidence, secret) {
+				t.Errorf("%s evidence leaks a password: %s", f.ID, f.Evidence)
+			}
+		}
+		if m := reJWT.FindString(f.Evidence); m != "" {
+			t.Errorf("%s evidence carries a whole token %s", f.ID, m)
+		}
+	}
 	return rep
 }
 

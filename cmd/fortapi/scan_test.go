@@ -94,3 +94,42 @@ func loginAs(t *testing.T, c *http.Client, base, name, pw string) (int, string, 
 	_, _ = b.ReadFrom(resp.Body)
 	return resp.StatusCode, resp.Header.Get("Retry-After"), b.String()
 }
+
+func TestScanUsage(t *testing.T) {
+	for _, tt := range []struct {
+		name string
+		args []string
+		env  map[string]string
+		want string
+	}{
+		{"no URL", []string{"scan"}, nil, "missing URL"},
+		{"bad format", []string{"scan", "https://127.0.0.1:1", "--format", "pdf"}, nil, `invalid --format "pdf"`},
+		{"bad fail-on", []string{"scan", "https://127.0.0.1:1", "--fail-on", "severe"}, nil, "invalid --fail-on"},
+		{"bad user", []string{"scan", "https://127.0.0.1:1", "--user", "alice"}, nil, "invalid --user: want NAME:PASSWORD"},
+		{"bad user from env", []string{"scan", "https://127.0.0.1:1"}, map[string]string{"FORTAPI_SCAN_USER": "alice"}, "invalid --user"},
+		{"both env and file", []string{"scan", "https://127.0.0.1:1"}, map[string]string{"FORTAPI_SCAN_ADMIN": "a:b", "FORTAPI_SCAN_ADMIN_FILE": "/x"}, "both FORTAPI_SCAN_ADMIN and FORTAPI_SCAN_ADMIN_FILE"},
+		{"bad rate", []string{"scan", "https://127.0.0.1:1", "--rate", "0"}, nil, "invalid --rate"},
+		{"bad budget", []string{"scan", "https://127.0.0.1:1", "--max-requests", "0"}, nil, "invalid --max-requests"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			code, out, errOut := runCmd(t, tt.args, tt.env)
+			if code != exitUsage || out != "" || !strings.Contains(errOut, tt.want) {
+				t.Errorf("exit %d, stdout %q, stderr %q; want %d and %q", code, out, errOut, exitUsage, tt.want)
+			}
+			if strings.Contains(errOut, "hunter") {
+				t.Error("a password was echoed")
+			}
+		})
+	}
+	code, out, _ := runCmd(t, []string{"scan", "--help"}, nil)
+	for _, w := range []string{"FORTAPI_SCAN_USER", "FORTAPI_SCAN_USER_FILE", "--fail-on", "--allow-destructive", "--openapi", "--token-url", "ps"} {
+		if code != 0 || !strings.Contains(out, w) {
+			t.Errorf("help (exit %d) lacks %q", code, w)
+		}
+	}
+	// a target that does not answer: exit 1, one line
+	code, _, errOut := runCmd(t, []string{"scan", "http://127.0.0.1:1", "--rate", "1000"}, nil)
+	if code != exitError || !strings.Contains(errOut, "no usable OpenAPI document") {
+		t.Errorf("unreachable target: exit %d, %q", code, errOut)
+	}
+}
