@@ -36,6 +36,7 @@ Usage:
   fortapi hash-password                         argon2id hash of the password on stdin
   fortapi openapi                               print the OpenAPI 3.1 document
   fortapi version                               print the version
+  fortapi scan URL [flags]                      audit an HTTP API from the outside (docs/scan.md)
 
 The user and keys commands work on the same --data-dir (or --postgres-url)
 as the server, also while it runs; the server sees their changes within
@@ -70,6 +71,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 		return runHashPassword(ctx, rest, getenv, stdin, stdout, stderr)
 	case "version":
 		return runVersion(rest, getenv, stdout, stderr)
+	case "scan":
+		return runScan(ctx, rest, getenv, stdout, stderr)
 	case "help", "-h", "-help", "--help":
 		fmt.Fprint(stdout, usage)
 		return exitOK

@@ -1,0 +1,418 @@
+package scan
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/url"
+	"sort"
+	"strings"
+	"time"
+)
+
+// slot is one place a value goes: a query or path parameter, or a
+// top-level body field.
+type slot struct {
+	in     string // query, path, body
+	name   string
+	schema map[string]any
+}
+
+// variant builds the request of c with one slot set to a raw value (or a
+// JSON value for bodies).
+func (s *scanner) variant(c call, who *principal, sl slot, val any) req {
+	r := req{method: c.op.method, path: c.path, body: c.body, ctype: c.ctype, as: who, op: c.op.label()}
+	switch sl.in {
+	case "query":
+		u, _ := url.Parse(c.path)
+		q := u.Query()
+		q.Set(sl.name, fmt.Sprint(val))
+		u.RawQuery = q.Encode()
+		r.path = u.String()
+	case "path":
+		// re-fill the template with the slot's value in place
+		p := c.op.path
+		cur := strings.Split(strings.SplitN(c.path, "?", 2)[0], "/")
+		tmpl := strings.Split(p, "/")
+		if len(cur) == len(tmpl) {
+			for i, t := range tmpl {
+				if t == "{"+sl.name+"}" {
+					cur[i] = url.PathEscape(fmt.Sprint(val))
+				}
+			}
+			r.path = strings.Join(cur, "/")
+			if _, q, ok := strings.Cut(c.path, "?"); ok {
+				r.path += "?" + q
+			}
+		}
+	case "body":
+		m, _ := c.sent.(map[string]any)
+		nm := copyMap(m)
+		// a fresh username for every request: a login form's throttle
+		// then never slows the scan, nor counts against a real account
+		props, _ := c.op.body["properties"].(map[string]any)
+		for k := range nm {
+			if k != sl.name && usernameField(k) {
+				pm, _ := props[k].(map[string]any)
+				nm[k] = gen(pm, k, 0)
+			}
+		}
+		nm[sl.name] = val
+		r.body, r.ctype = encodeBody(c.op, nm)
+	}
+	return r
+}
+
+// slots lists where input goes in c.
+func slots(c call) []slot {
+	var out []slot
+	for _, p := range c.op.params {
+		if p.in == "query" || p.in == "path" {
+			out = append(out, slot{p.in, p.name, p.schema})
+		}
+	}
+	if m, ok := c.sent.(map[string]any); ok {
+		props, _ := c.op.body["properties"].(map[string]any)
+		for k := range m {
+			pm, _ := props[k].(map[string]any)
+			out = append(out, slot{"body", k, pm})
+		}
+	}
+	return out
+}
+
+func (s *scanner) checkInput(ctx context.Context) error {
+	var bodyOp *call
+	var bodyWho *principal
+	ops := s.opsByMethod()
+	// creations first: searches then have objects to find
+	sort.SliceStable(ops, func(i, j int) bool { return ops[i].method == "POST" && ops[j].method != "POST" })
+	for _, op := range ops {
+		if op.tmpl == s.tokenURL || (op.method == "POST" && looksDangerous(op.tmpl)) {
+			continue
+		}
+		who := s.caller(op)
+		if !op.public && who == nil {
+			continue
+		}
+		c, ok, err := s.prepare(ctx, who, op)
+		if err != nil {
+			return err
+		}
+		if !ok {
+			continue
+		}
+		if bodyOp == nil && op.bodyType == "application/json" && (op.method == "POST" || c.owned) {
+			cc := c
+			bodyOp, bodyWho = &cc, who
+		}
+		base, err := s.do(ctx, req{method: op.method, path: c.path, body: c.body, ctype: c.ctype, as: who, op: op.label()})
+		if err != nil {
+			return err
+		}
+		if destructive(op.method) && op.method == "DELETE" {
+			continue // deleted: the fixture is gone; DELETE takes no input
+		}
+		for _, sl := range slots(c) {
+			if err := s.inputSlot(ctx, c, who, sl, base); err != nil {
+				return err
+			}
+		}
+		if op.bodyType == "application/json" && s.enabled("INPUT-5XX") {
+			for _, raw := range []string{`{`, `[]`, `null`, `{"fortapi_scan_unknown":1}`, `"` + strings.Repeat("x", 64) + `"`} {
+				b := []byte(raw)
+				if raw == `{"fortapi_scan_unknown":1}` {
+					m, _ := c.sent.(map[string]any)
+					mm := copyMap(m, "fortapi_scan_unknown", 1)
+					b, _ = json.Marshal(mm)
+				}
+				r, err := s.do(ctx, req{method: op.method, path: c.path, body: b, ctype: "application/json", as: who, op: op.label()})
+				if err != nil {
+					return err
+				}
+				if r.status >= 500 {
+					s.report("INPUT-5XX", op.label(), "body", "a malformed body was answered "+fmt.Sprint(r.status)+"\n"+excerpt(r))
+				}
+			}
+		}
+	}
+	if s.enabled("BODY-OVERSIZED") && bodyOp != nil {
+		if err := s.checkOversized(ctx, *bodyOp, bodyWho); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// negatives are schema-violating values for a slot.
+func negatives(sl slot) []any {
+	t := schemaType(sl.schema)
+	var out []any
+	switch t {
+	case "integer", "number":
+		out = append(out, "fortapi-scan", "99999999999999999999999999", "1e309", "-1")
+		if mx, ok := sl.schema["maximum"].(float64); ok {
+			out = append(out, mx+1)
+		}
+		if mn, ok := sl.schema["minimum"].(float64); ok {
+			out = append(out, mn-1)
+		}
+	case "boolean":
+		out = append(out, "fortapi-scan")
+	case "array", "object":
+		out = append(out, "fortapi-scan")
+	default:
+		if sl.in == "body" {
+			out = append(out, strings.Repeat("x", 70000), 12345, []any{1}, map[string]any{"a": 1})
+		} else {
+			out = append(out, strings.Repeat("x", 6000))
+		}
+		if mx, ok := sl.schema["maxLength"].(float64); ok && mx < 60000 {
+			out = append(out, strings.Repeat("y", int(mx)+1))
+		}
+		if f, _ := sl.schema["format"].(string); f != "" {
+			out = append(out, "fortapi-scan-not-a-"+f)
+		}
+		if _, ok := sl.schema["enum"]; ok {
+			out = append(out, "fortapi-scan-not-in-enum")
+		}
+		out = append(out, "\x00\xff%00", "../../../../etc/passwd")
+	}
+	if sl.in == "body" {
+		out = append(out, nil)
+	}
+	return out
+}
+
+// same reports whether two answers are equal, once the payloads and
+// volatile parts are removed.
+func same(a, b *resp, strip ...string) bool {
+	return a.status == b.status && normalize(string(a.body), strip...) == normalize(string(b.body), strip...)
+}
+
+func (s *scanner) inputSlot(ctx context.Context, c call, who *principal, sl slot, base *resp) error {
+	send := func(val any, sqli bool) (*resp, error) {
+		r := s.variant(c, who, sl, val)
+		// a quote may end a SQL string: a database error it causes is
+		// SQL injection's evidence, not a verbose error's
+		r.sqli = sqli || strings.ContainsAny(fmt.Sprint(val), `'"\`)
+		return s.do(ctx, r)
+	}
+	param := sl.in + ":" + sl.name
+	if s.enabled("INPUT-5XX") {
+		for _, v := range negatives(sl) {
+			r, err := send(v, false)
+			if err != nil {
+				return err
+			}
+			if r.status >= 500 {
+				s.report("INPUT-5XX", c.op.label(), param, fmt.Sprintf("%s = %s answered %d\n%s", sl.name, truncate(fmt.Sprint(v), 40), r.status, excerpt(r)))
+				break
+			}
+		}
+	}
+	t := schemaType(sl.schema)
+	isString := t == "string" || t == ""
+	numeric := t == "integer" || t == "number"
+	if !isString && !numeric {
+		return nil
+	}
+	orig := ""
+	switch sl.in {
+	case "body":
+		m, _ := c.sent.(map[string]any)
+		orig = fmt.Sprint(m[sl.name])
+	case "query":
+		u, _ := url.Parse(c.path)
+		orig = u.Query().Get(sl.name)
+		if orig == "" {
+			orig = fmt.Sprint(gen(sl.schema, sl.name, 0))
+		}
+	case "path":
+		cur := strings.Split(strings.SplitN(c.path, "?", 2)[0], "/")
+		tmpl := strings.Split(c.op.path, "/")
+		for i, tt := range tmpl {
+			if tt == "{"+sl.name+"}" && i < len(cur) {
+				orig, _ = url.PathUnescape(cur[i])
+			}
+		}
+	}
+	// error-based SQL injection
+	if s.enabled("SQLI-ERROR") {
+		baseErr := reSQLErr.FindString(string(base.body))
+		for _, p := range []string{"'", "\"", "')", "1'\"", "\\"} {
+			r, err := send(orig+p, true)
+			if err != nil {
+				return err
+			}
+			if m := reSQLErr.FindString(string(r.body)); m != "" && baseErr == "" {
+				s.report("SQLI-ERROR", c.op.label(), param, fmt.Sprintf("%s = %q produced a database error (%s)\n%s", sl.name, orig+p, m, excerpt(r)))
+				break
+			}
+		}
+	}
+	// boolean-based: reads only (an OR in an UPDATE would touch every row)
+	if s.enabled("SQLI-BOOLEAN") && c.op.method == "GET" {
+		found, err := s.sqliBoolean(ctx, send, c, sl, orig, base, numeric)
+		if err != nil || found {
+			return err
+		}
+	}
+	if s.enabled("SQLI-TIME") {
+		if err := s.sqliTime(ctx, send, c, sl, orig, base, numeric); err != nil {
+			return err
+		}
+	}
+	if s.enabled("XSS-REFLECTED") && isString {
+		marker := "fsx" + randHex(4)
+		payload := marker + `"'><svg/onload=` + marker + `>`
+		r, err := send(payload, false)
+		if err != nil {
+			return err
+		}
+		ct := r.ctype()
+		if strings.Contains(string(r.body), payload) && (ct == "text/html" || ct == "" || ct == "application/xhtml+xml" || ct == "text/xml" || ct == "image/svg+xml") {
+			s.report("XSS-REFLECTED", c.op.label(), param, fmt.Sprintf("the marker %s came back unescaped in %q (status %d)\n%s", payload, ct, r.status, excerpt(r)))
+		}
+	}
+	return nil
+}
+
+type sender func(val any, sqli bool) (*resp, error)
+
+func (s *scanner) sqliBoolean(ctx context.Context, send sender, c call, sl slot, orig string, base *resp, numeric bool) (bool, error) {
+	type pair struct{ t1, f1, t2, f2, none string }
+	pairs := []pair{
+		{orig + "' AND '1'='1", orig + "' AND '1'='2", orig + "' AND 'fsq'='fsq", orig + "' AND 'fsq'='fsr", ""},
+		{"fortapiscan-none' OR '1'='1", "fortapiscan-none' OR '1'='2", "fortapiscan-none' OR 'fsq'='fsq", "fortapiscan-none' OR 'fsq'='fsr", "fortapiscan-none"},
+	}
+	if numeric {
+		pairs = []pair{{orig + " AND 1=1", orig + " AND 1=2", orig + " AND 7=7", orig + " AND 7=8", ""}}
+	}
+	for _, p := range pairs {
+		var rs [4]*resp
+		for i, v := range []string{p.t1, p.f1, p.t2, p.f2} {
+			r, err := send(v, true)
+			if err != nil {
+				return false, err
+			}
+			rs[i] = r
+		}
+		strip := []string{p.t1, p.f1, p.t2, p.f2, orig}
+		if !same(rs[0], rs[2], strip...) || !same(rs[1], rs[3], strip...) || same(rs[0], rs[1], strip...) {
+			continue
+		}
+		ref := base
+		if p.none != "" {
+			r, err := send(p.none, true)
+			if err != nil {
+				return false, err
+			}
+			ref = r
+			if !same(rs[1], ref, strip...) { // false must look like "no match"
+				continue
+			}
+		} else if !same(rs[0], ref, strip...) { // true must look like the original
+			continue
+		}
+		if rs[0].status >= 500 || rs[1].status >= 500 && rs[0].status >= 400 {
+			continue
+		}
+		s.report("SQLI-BOOLEAN", c.op.label(), sl.in+":"+sl.name, fmt.Sprintf("%q and %q answer alike, %q and %q alike, and the two differ\n%s\n---\n%s", p.t1, p.t2, p.f1, p.f2, excerpt(rs[0]), excerpt(rs[1])))
+		return true, nil
+	}
+	return false, nil
+}
+
+// sqliTime sends sleeps of n seconds in several dialects; a hit must
+// delay by 0.8 n over the baseline twice while the zero-sleep control
+// does not.
+func (s *scanner) sqliTime(ctx context.Context, send sender, c call, sl slot, orig string, base *resp, numeric bool) error {
+	n := s.opts.SleepSeconds
+	payloads := func(n int) []string {
+		if numeric {
+			return []string{
+				fmt.Sprintf("%s-(SELECT sleep(%d))", orig, n),
+				fmt.Sprintf("%s+(SELECT 0 FROM pg_sleep(%d))", orig, n),
+				fmt.Sprintf("%s AND (SELECT 1 FROM (SELECT SLEEP(%d))x)", orig, n),
+				fmt.Sprintf("%s; WAITFOR DELAY '0:0:%d'--", orig, n),
+			}
+		}
+		return []string{
+			fmt.Sprintf("%s'||(SELECT sleep(%d))||'", orig, n),
+			fmt.Sprintf("%s'||(SELECT CAST(pg_sleep(%d) AS text))||'", orig, n),
+			fmt.Sprintf("%s' AND (SELECT 1 FROM (SELECT SLEEP(%d))x) AND '1'='1", orig, n),
+			fmt.Sprintf("%s'; WAITFOR DELAY '0:0:%d'--", orig, n),
+			fmt.Sprintf("%s'||(SELECT like('ABCDEFG',upper(hex(randomblob(%d)))))||'", orig, max(1, n*60000000)),
+		}
+	}
+	delay := time.Duration(n) * time.Second
+	threshold := base.dur + delay*8/10
+	controls := payloads(0)
+	for i, p := range payloads(n) {
+		r, err := send(p, true)
+		if err != nil {
+			return err
+		}
+		if r.status == 0 || r.dur < threshold { // a timeout is no proof
+			continue
+		}
+		ctl, err := send(controls[i], true)
+		if err != nil {
+			return err
+		}
+		if ctl.dur >= base.dur+delay/2 {
+			continue // slow anyway
+		}
+		r2, err := send(p, true)
+		if err != nil {
+			return err
+		}
+		if r2.status == 0 || r2.dur < threshold {
+			continue
+		}
+		s.report("SQLI-TIME", c.op.label(), sl.in+":"+sl.name, fmt.Sprintf("%q took %d ms and %d ms; the control with a zero sleep %d ms, the original %d ms\n%s", p, r.dur.Milliseconds(), r2.dur.Milliseconds(), ctl.dur.Milliseconds(), base.dur.Milliseconds(), excerpt(r2)))
+		return nil
+	}
+	return nil
+}
+
+// checkOversized sends a body of 10.5 MiB to a JSON write operation.
+func (s *scanner) checkOversized(ctx context.Context, c call, who *principal) error {
+	m, _ := c.sent.(map[string]any)
+	// a string field without maxLength, so that a server without a body
+	// limit accepts it (a length error would hide the missing limit)
+	field := ""
+	props, _ := c.op.body["properties"].(map[string]any)
+	for k, v := range m {
+		pm, _ := props[k].(map[string]any)
+		if _, ok := v.(string); ok && pm["maxLength"] == nil && !usernameField(k) && !strings.Contains(strings.ToLower(k), "password") {
+			if _, hasEnum := pm["enum"]; !hasEnum && pm["format"] == nil {
+				field = k
+				break
+			}
+		}
+	}
+	if field == "" {
+		field = "fortapi_scan_padding"
+	}
+	big := copyMap(m, field, strings.Repeat("A", 10<<20+512<<10))
+	b, _ := json.Marshal(big)
+	r, err := s.do(ctx, req{method: c.op.method, path: c.path, body: b, ctype: "application/json", as: who, op: c.op.label(), noRetry: true})
+	if err != nil {
+		return err
+	}
+	r.sent = []byte(fmt.Sprintf(`{"%s": "AAAA… (%d bytes)"}`, field, len(b)))
+	if r.ok() || r.status >= 500 {
+		s.report("BODY-OVERSIZED", c.op.label(), "body", fmt.Sprintf("a %d-byte body was answered %d instead of 413\n%s", len(b), r.status, excerpt(r)))
+	}
+	return nil
+}
+
+func usernameField(k string) bool {
+	switch strings.ToLower(k) {
+	case "username", "user_name", "login", "email", "user":
+		return true
+	}
+	return false
+}
