@@ -36,7 +36,7 @@ func RegisterHandler(api *API, op huma.Operation, h http.Handler) {
 		panic("fortapi.RegisterHandler: nil handler")
 	}
 	if op.OperationID == "" {
-		op.OperationID = huma.GenerateOperationID(op.Method, op.Path, nil)
+		op.OperationID = huma.GenerateOperationID(op.Method, op.Path, &struct{}{})
 	}
 	if op.Responses == nil {
 		op.Responses = map[string]*huma.Response{}

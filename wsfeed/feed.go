@@ -56,9 +56,8 @@ type Feed struct {
 	pubMu sync.Mutex // serialises Publish: every socket sees one order
 
 	mu         sync.RWMutex
-	conns      []*conn // open sockets; conn.idx is the position
+	conns      []*conn // open and upgrading sockets; conn.idx is the position
 	perSubject map[string]int
-	reserved   int // sockets counted against MaxConns (open or upgrading)
 	closed     bool
 
 	wg   sync.WaitGroup // readers and the sweeper
@@ -219,7 +218,7 @@ func MatchToken(id string) func(*fortapi.Principal) bool {
 	return func(p *fortapi.Principal) bool { return id != "" && p.TokenID == id }
 }
 
-// Conns is the number of open sockets.
+// Conns is the number of open sockets (upgrading ones included).
 func (f *Feed) Conns() int {
 	f.mu.RLock()
 	defer f.mu.RUnlock()
@@ -268,7 +267,10 @@ func (f *Feed) serve(w http.ResponseWriter, r *http.Request) {
 		problem.Write(w, r, http.StatusForbidden, "WebSocket connections with these credentials are not allowed from this origin")
 		return
 	}
-	if status := f.reserve(p.Subject); status != 0 {
+	c := &conn{f: f, p: p, lastPing: f.o.Now()}
+	// The socket subscribes before the upgrade answer leaves: every event
+	// published after the client saw 101 reaches it.
+	if status := f.admit(c); status != 0 {
 		w.Header().Set("Retry-After", retryAfterSeconds)
 		if status == http.StatusTooManyRequests {
 			problem.Write(w, r, status, fmt.Sprintf("at most %d WebSocket connections per user", f.o.MaxConnsPerSubject))
@@ -277,7 +279,6 @@ func (f *Feed) serve(w http.ResponseWriter, r *http.Request) {
 		}
 		return
 	}
-	c := &conn{f: f, p: p}
 	opts := &websocket.AcceptOptions{
 		InsecureSkipVerify: true, // the Origin was checked above, by the feed's own rules
 		CompressionMode:    websocket.CompressionDisabled,
@@ -296,18 +297,27 @@ func (f *Feed) serve(w http.ResponseWriter, r *http.Request) {
 	hw := &hijackWriter{ResponseWriter: w}
 	ws, err := websocket.Accept(hw, r, opts)
 	if err != nil {
-		f.release(p.Subject)
+		c.mu.Lock()
+		c.ended, c.queue = true, nil
+		c.mu.Unlock()
+		f.remove(c)
+		f.wg.Done()
 		f.o.Logger.LogAttrs(r.Context(), slog.LevelDebug, "wsfeed: upgrade failed",
 			slog.String("request_id", fortapi.RequestID(r.Context())), slog.String("error", err.Error()))
 		return
 	}
 	ws.SetReadLimit(f.o.ReadLimit)
+	c.mu.Lock()
 	c.ws, c.nc = ws, hw.nc
-	c.lastPing = f.o.Now()
-	if !f.add(c) {
-		f.release(p.Subject)
-		_ = ws.Close(CloseGoingAway, "server shutting down")
-		return
+	code, reason := c.closeCode, c.closeReason
+	start := code == 0 && len(c.queue) > 0
+	c.writing = start
+	c.mu.Unlock()
+	switch {
+	case code != 0: // revoked, expired or shut down while upgrading
+		go c.handshake(code, reason)
+	case start:
+		go c.write()
 	}
 	if f.o.holdHandler {
 		c.read()
@@ -387,56 +397,40 @@ func explicitBearer(r *http.Request) bool {
 	return len(v) == 1 && len(v[0]) > 7 && strings.EqualFold(v[0][:7], "bearer ")
 }
 
-// reserve counts a socket of subject against the caps, or returns the
-// refusing status.
-func (f *Feed) reserve(subject string) int {
+// admit makes c a subscriber within the caps, or returns the refusing
+// status: 503 when the feed is full or closed, 429 when c's subject has
+// MaxConnsPerSubject sockets.
+func (f *Feed) admit(c *conn) int {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	switch {
-	case f.closed || f.reserved >= f.o.MaxConns:
+	case f.closed || len(f.conns) >= f.o.MaxConns:
 		return http.StatusServiceUnavailable
-	case f.perSubject[subject] >= f.o.MaxConnsPerSubject:
+	case f.perSubject[c.p.Subject] >= f.o.MaxConnsPerSubject:
 		return http.StatusTooManyRequests
 	}
-	f.reserved++
-	f.perSubject[subject]++
-	return 0
-}
-
-func (f *Feed) release(subject string) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	f.reserved--
-	if f.perSubject[subject]--; f.perSubject[subject] <= 0 {
-		delete(f.perSubject, subject)
-	}
-}
-
-// add makes c a subscriber, unless the feed is closed.
-func (f *Feed) add(c *conn) bool {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	if f.closed {
-		return false
-	}
+	f.perSubject[c.p.Subject]++
 	c.idx = len(f.conns)
 	f.conns = append(f.conns, c)
 	f.wg.Add(1)
-	return true
+	return 0
 }
 
 // remove ends c's subscription and frees its place in the caps.
 func (f *Feed) remove(c *conn) {
 	f.mu.Lock()
+	defer f.mu.Unlock()
 	last := len(f.conns) - 1
-	if c.idx <= last && f.conns[c.idx] == c {
-		f.conns[c.idx] = f.conns[last]
-		f.conns[c.idx].idx = c.idx
-		f.conns[last] = nil
-		f.conns = f.conns[:last]
+	if c.idx > last || f.conns[c.idx] != c {
+		return
 	}
-	f.mu.Unlock()
-	f.release(c.p.Subject)
+	f.conns[c.idx] = f.conns[last]
+	f.conns[c.idx].idx = c.idx
+	f.conns[last] = nil
+	f.conns = f.conns[:last]
+	if f.perSubject[c.p.Subject]--; f.perSubject[c.p.Subject] <= 0 {
+		delete(f.perSubject, c.p.Subject)
+	}
 }
 
 // sweeper checks every socket every CheckInterval: expiry, Revocations,
@@ -495,18 +489,22 @@ func (f *Feed) sweep(conns []*conn) {
 type conn struct {
 	f   *Feed
 	p   *fortapi.Principal
-	ws  *websocket.Conn
-	nc  net.Conn // the hijacked connection, to cut it when a close stalls
-	idx int      // position in f.conns, guarded by f.mu
+	idx int // position in f.conns, guarded by f.mu
 
 	closing atomic.Bool // a close was started: nothing more is sent
 
-	mu       sync.Mutex
-	queue    [][]byte // waiting messages, at most SendQueue
-	writing  bool     // a writer goroutine runs
-	ended    bool     // the reader ended: drop everything
-	pinging  bool
-	lastPing time.Time
+	mu sync.Mutex
+	// ws and nc (the hijacked connection, to cut it when a close stalls)
+	// are nil until the upgrade is done, then never change.
+	ws          *websocket.Conn
+	nc          net.Conn
+	queue       [][]byte // waiting messages, at most SendQueue
+	writing     bool     // a writer goroutine runs
+	ended       bool     // the reader ended: drop everything
+	closeCode   websocket.StatusCode
+	closeReason string
+	pinging     bool
+	lastPing    time.Time
 }
 
 // enqueue queues a message, starting the writer when none runs.
@@ -523,8 +521,8 @@ func (c *conn) enqueue(data []byte) {
 		return
 	}
 	c.queue = append(c.queue, data)
-	start := !c.writing
-	c.writing = true
+	start := !c.writing && c.ws != nil // else the upgrade starts it
+	c.writing = c.writing || start
 	c.mu.Unlock()
 	if start {
 		go c.write()
@@ -557,7 +555,7 @@ func (c *conn) write() {
 // keepAlive starts a ping when one is due.
 func (c *conn) keepAlive(now time.Time) {
 	c.mu.Lock()
-	due := !c.pinging && !c.ended && now.Sub(c.lastPing) >= c.f.o.PingInterval
+	due := c.ws != nil && !c.pinging && !c.ended && now.Sub(c.lastPing) >= c.f.o.PingInterval
 	if due {
 		c.pinging, c.lastPing = true, now
 	}
@@ -585,19 +583,31 @@ func (c *conn) ping() {
 // closeWith starts the close handshake with code, once; the connection is
 // cut if the handshake has not finished after closeGrace.
 func (c *conn) closeWith(code websocket.StatusCode, reason string) {
-	if !c.closing.CompareAndSwap(false, true) {
+	c.mu.Lock()
+	if c.closeCode != 0 || c.ended {
+		c.mu.Unlock()
 		return
 	}
+	c.closeCode, c.closeReason = code, reason
+	ready := c.ws != nil // else the upgrade closes it
+	c.closing.Store(true)
+	c.mu.Unlock()
 	c.f.o.Logger.LogAttrs(context.Background(), slog.LevelDebug, "wsfeed: closing",
 		slog.String("subject", c.p.Subject), slog.Int("code", int(code)), slog.String("reason", reason))
-	go func() {
-		t := time.AfterFunc(closeGrace, c.cut)
-		_ = c.ws.Close(code, reason)
-		t.Stop()
-	}()
+	if ready {
+		go c.handshake(code, reason)
+	}
 }
 
-// cut closes the TCP connection without a handshake.
+// handshake closes the socket with code, cutting it after closeGrace.
+func (c *conn) handshake(code websocket.StatusCode, reason string) {
+	t := time.AfterFunc(closeGrace, c.cut)
+	_ = c.ws.Close(code, reason)
+	t.Stop()
+}
+
+// cut closes the TCP connection without a handshake; only after the
+// upgrade.
 func (c *conn) cut() {
 	c.closing.Store(true)
 	_ = c.nc.Close()
@@ -625,8 +635,10 @@ func (c *conn) end() {
 	c.f.remove(c)
 	c.mu.Lock()
 	c.ended, c.queue = true, nil
+	requested := c.closeCode != 0
 	c.mu.Unlock()
-	if c.closing.CompareAndSwap(false, true) {
+	c.closing.Store(true)
+	if !requested { // the peer went, or a protocol error was answered
 		_ = c.ws.CloseNow()
 	}
 	c.f.wg.Done()

@@ -45,7 +45,6 @@ const (
 	DefaultPingInterval       = 25 * time.Second
 	DefaultIdleTimeout        = 10 * time.Second
 	DefaultCheckInterval      = 250 * time.Millisecond
-	DefaultCheckTimeout       = 200 * time.Millisecond
 )
 
 // Revocations tells whether a connection's credentials still hold. The
@@ -129,12 +128,11 @@ type Options struct {
 	// CheckInterval is how often every connection is checked against
 	// Revocations, its credentials' expiry (Principal.ExpiresAt) and its
 	// keep-alive (default DefaultCheckInterval, 250 ms: revoked or expired
-	// sockets close within a second). At most 1 s.
+	// sockets close within a second). At most 1 s. The Still calls of one
+	// sweep share a deadline of CheckInterval: a call cut short by it
+	// counts as still valid and is logged (a slow revocation source must
+	// not close every socket), and is asked again at the next sweep.
 	CheckInterval time.Duration
-	// CheckTimeout bounds one Revocations.Still call (default
-	// DefaultCheckTimeout, 200 ms); a timeout counts as still valid and
-	// is logged, so a slow revocation source cannot close every socket.
-	CheckTimeout time.Duration
 
 	// Now is the clock of expiry, keep-alive and revocation decisions
 	// (default time.Now). The sweep itself runs on a real ticker every
@@ -160,7 +158,7 @@ func (o Options) withDefaults() (Options, []string, error) {
 		{"ReadLimit", o.ReadLimit < 0}, {"MaxConnsPerSubject", o.MaxConnsPerSubject < 0},
 		{"MaxConns", o.MaxConns < 0}, {"SendQueue", o.SendQueue < 0}, {"WriteTimeout", o.WriteTimeout < 0},
 		{"PingInterval", o.PingInterval < 0}, {"IdleTimeout", o.IdleTimeout < 0},
-		{"CheckInterval", o.CheckInterval < 0}, {"CheckTimeout", o.CheckTimeout < 0},
+		{"CheckInterval", o.CheckInterval < 0},
 	} {
 		if b.neg {
 			return o, nil, fmt.Errorf("wsfeed: Options.%s is negative", b.name)
@@ -192,7 +190,6 @@ func (o Options) withDefaults() (Options, []string, error) {
 	defD(&o.PingInterval, DefaultPingInterval)
 	defD(&o.IdleTimeout, DefaultIdleTimeout)
 	defD(&o.CheckInterval, DefaultCheckInterval)
-	defD(&o.CheckTimeout, DefaultCheckTimeout)
 	if o.Now == nil {
 		o.Now = time.Now
 	}
