@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"reflect"
 	"slices"
 	"strconv"
 
@@ -113,8 +114,9 @@ var ErrSchemeExists = errors.New("fortapi: the security scheme already exists")
 //
 // Call it before registering the operations that name the scheme. The
 // built-in schemes (BearerScheme, OAuth2Scheme, SessionScheme) cannot be
-// replaced; adding the same name again with the same auth and doc is a
-// no-op.
+// replaced; adding the same name again with the same doc and the same
+// pointer as auth is a no-op (wsfeed.Register does it for every feed
+// sharing one ticket store).
 func (a *API) AddSecurityScheme(name string, doc *huma.SecurityScheme, auth Authenticator) error {
 	if !validScope(name) || doc == nil || auth == nil {
 		return fmt.Errorf("fortapi: AddSecurityScheme(%q) needs a name, a document and an authenticator", name)
@@ -125,7 +127,7 @@ func (a *API) AddSecurityScheme(name string, doc *huma.SecurityScheme, auth Auth
 		return fmt.Errorf("fortapi: AddSecurityScheme(%q) after Handler", name)
 	}
 	schemes := a.OpenAPI().Components.SecuritySchemes
-	if old, ok := a.schemes[name]; ok && old == auth && schemes[name] == doc {
+	if old, ok := a.schemes[name]; ok && sameAuthenticator(old, auth) && schemes[name] == doc {
 		return nil
 	}
 	if _, ok := schemes[name]; ok || name == BearerScheme || name == OAuth2Scheme || name == SessionScheme {
@@ -137,6 +139,14 @@ func (a *API) AddSecurityScheme(name string, doc *huma.SecurityScheme, auth Auth
 	schemes[name] = doc
 	a.schemes[name] = auth
 	return nil
+}
+
+// sameAuthenticator reports whether a and b are the same value, without
+// panicking on uncomparable ones (an AuthenticatorFunc never equals
+// anything).
+func sameAuthenticator(a, b Authenticator) bool {
+	t := reflect.TypeOf(a)
+	return t == reflect.TypeOf(b) && t.Kind() == reflect.Pointer && a == b
 }
 
 // schemeAuthenticators returns the authenticators of the added schemes
