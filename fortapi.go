@@ -137,6 +137,8 @@ type API struct {
 	problems []string     // operations whose declaration is refused
 	handler  http.Handler // built once by Handler
 	rl       rateLimits   // guarded by mu while operations register
+	// schemes are the authenticators of AddSecurityScheme, by name.
+	schemes map[string]Authenticator
 }
 
 // New returns an API with fortapi's defaults. See the package
@@ -388,6 +390,7 @@ func (g *guardAdapter) Handle(op *huma.Operation, handler func(huma.Context)) {
 	repeatable := repeatableQuery(op)
 	sec := expandSecurity(op.Security, a.opts.OAuth2 != nil, a.opts.Session != nil)
 	op.Security = sec
+	extra := a.schemeAuthenticators(sec)
 	loginRedirect := ""
 	if a.opts.Session != nil && a.opts.Session.LoginURL != "" && sessionOnly(sec) {
 		loginRedirect = a.opts.Session.LoginURL
@@ -408,7 +411,7 @@ func (g *guardAdapter) Handle(op *huma.Operation, handler func(huma.Context)) {
 	g.inner.Handle(route, func(ctx huma.Context) {
 		if !public {
 			var ok bool
-			if ctx, ok = a.authorize(ctx, sec, loginRedirect); !ok {
+			if ctx, ok = a.authorize(ctx, sec, extra, loginRedirect); !ok {
 				return
 			}
 		}
@@ -447,17 +450,13 @@ func requestHasBody(ctx huma.Context) bool {
 // loginRedirect, when set, is where a browser that asks for HTML is sent
 // (303) instead of a 401 (SessionCookie.LoginURL, on session-only
 // operations).
-func (a *API) authorize(ctx huma.Context, sec []map[string][]string, loginRedirect string) (huma.Context, bool) {
+func (a *API) authorize(ctx huma.Context, sec []map[string][]string, extra []namedAuthenticator, loginRedirect string) (huma.Context, bool) {
 	if len(sec) == 0 { // undeclared: Handler refuses to start, deny anyway
 		_ = huma.WriteErr(a, ctx, http.StatusForbidden, "this operation declares no security and is denied")
 		return ctx, false
 	}
 	r, _ := humago.Unwrap(ctx)
-	var p *Principal
-	err := ErrNoCredentials
-	if a.opts.Authenticator != nil {
-		p, err = a.opts.Authenticator.Authenticate(r)
-	}
+	p, err := a.authenticate(r, extra)
 	if err == nil && p == nil {
 		err = ErrNoCredentials
 	}

@@ -266,3 +266,12 @@ func isToken(s string) bool {
 	}
 	return true
 }
+
+// NormalizeOrigin returns the serialisation browsers use for the origin s
+// (scheme://host[:port], scheme and host in lower case, a default port
+// dropped), or an error saying what is wrong with it. It accepts exactly
+// what CORS accepts as an allowed origin: no path, query, fragment, user
+// info or wildcard, never "null". Two origins it accepts are the same to a
+// browser exactly when their normal forms are equal, so other checks (the
+// WebSocket feed's) can compare them with ==.
+func NormalizeOrigin(s string) (string, error) { return normalizeOrigin(s) }
