@@ -402,20 +402,6 @@ func revokeUserSessions(ctx context.Context, tx pgx.Tx, userID string, now, unti
 	return revs, nil
 }
 
-// checkNewSession checks a session CreateSession or CreateWebSession is to
-// store and returns its scopes as stored.
-func checkNewSession(sess server.Session) (string, error) {
-	switch {
-	case sess.ID == "" || sess.UserID == "":
-		return "", errors.New("empty session or user id")
-	case sess.CreatedAt.IsZero() || sess.ExpiresAt.IsZero():
-		return "", errors.New("zero CreatedAt or ExpiresAt")
-	case sess.CredentialVersion < 0:
-		return "", errors.New("negative CredentialVersion")
-	}
-	return server.JoinScopes(sess.Scopes)
-}
-
 // insertSession stores sess, already checked (scopes is its stored form),
 // on tx, after checking in the same transaction, with the user row
 // locked FOR SHARE, that the user exists (ErrNotFound), is enabled, that
@@ -463,20 +449,13 @@ func insertSession(ctx context.Context, tx pgx.Tx, op string, sess server.Sessio
 // ErrNotFound; a session id or token hash already stored is ErrConflict.
 func (s *Store) CreateSession(ctx context.Context, sess server.Session, rt server.RefreshToken, ev server.Event) error {
 	const op = "create session"
-	scopes, err := checkNewSession(sess)
+	scopes, err := sess.CheckNew()
 	if err != nil {
 		return fmt.Errorf("postgres: %s: %w", op, err)
 	}
-	switch {
-	case rt.SessionID != "" && rt.SessionID != sess.ID:
-		return fmt.Errorf("postgres: %s: the refresh token names another session", op)
-	case len(rt.Hash) == 0:
-		return fmt.Errorf("postgres: %s: empty refresh token hash", op)
-	case rt.ExpiresAt.IsZero():
-		return fmt.Errorf("postgres: %s: refresh token with a zero ExpiresAt", op)
-	}
-	if rt.CreatedAt.IsZero() {
-		rt.CreatedAt = sess.CreatedAt
+	rt, err = rt.CheckNew(sess)
+	if err != nil {
+		return fmt.Errorf("postgres: %s: %w", op, err)
 	}
 	ev = ev.Filled(sess.CreatedAt, sess.UserID, "", sess.ID)
 	return s.inTx(ctx, op, func(tx pgx.Tx) error {

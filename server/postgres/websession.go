@@ -38,23 +38,13 @@ const (
 // cookie credential, then ev.
 func (s *Store) CreateWebSession(ctx context.Context, sess server.Session, ws server.WebSession, ev server.Event) error {
 	const op = "create web session"
-	scopes, err := checkNewSession(sess)
+	scopes, err := sess.CheckNew()
 	if err != nil {
 		return fmt.Errorf("postgres: %s: %w", op, err)
 	}
-	if ws.CreatedAt.IsZero() {
-		ws.CreatedAt = sess.CreatedAt
-	}
-	if ws.LastSeenAt.IsZero() {
-		ws.LastSeenAt = ws.CreatedAt
-	}
-	switch {
-	case ws.SessionID != "" && ws.SessionID != sess.ID:
-		return fmt.Errorf("postgres: %s: the web session names another session", op)
-	case len(ws.Hash) != sha256.Size:
-		return fmt.Errorf("postgres: %s: web session hash of %d bytes, want %d (SHA-256)", op, len(ws.Hash), sha256.Size)
-	case ws.LastSeenAt.UnixMicro() < ws.CreatedAt.UnixMicro():
-		return fmt.Errorf("postgres: %s: web session LastSeenAt before its CreatedAt", op)
+	ws, err = ws.CheckNew(sess)
+	if err != nil {
+		return fmt.Errorf("postgres: %s: %w", op, err)
 	}
 	ev = ev.Filled(sess.CreatedAt, sess.UserID, "", sess.ID)
 	return s.inTx(ctx, op, func(tx pgx.Tx) error {

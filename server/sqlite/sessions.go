@@ -12,20 +12,6 @@ import (
 	"github.com/fortapi/fortapi/server"
 )
 
-// checkNewSession checks a session CreateSession or CreateWebSession is to
-// store and returns its scopes as stored.
-func checkNewSession(sess server.Session) (string, error) {
-	switch {
-	case sess.ID == "" || sess.UserID == "":
-		return "", errors.New("empty session or user id")
-	case sess.CreatedAt.IsZero() || sess.ExpiresAt.IsZero():
-		return "", errors.New("zero CreatedAt or ExpiresAt")
-	case sess.CredentialVersion < 0:
-		return "", errors.New("negative CredentialVersion")
-	}
-	return joinScopes(sess.Scopes)
-}
-
 // insertSession stores sess, already checked (scopes is its stored form),
 // on tx, after checking in the same transaction that its user exists
 // (ErrNotFound), is enabled, that its credential version is still the one
@@ -72,20 +58,13 @@ func insertSession(ctx, rc context.Context, tx *sql.Tx, op string, sess server.S
 // ErrNotFound; a session id or token hash already stored is ErrConflict.
 func (s *Store) CreateSession(ctx context.Context, sess server.Session, rt server.RefreshToken, ev server.Event) error {
 	const op = "create session"
-	scopes, err := checkNewSession(sess)
+	scopes, err := sess.CheckNew()
 	if err != nil {
 		return fmt.Errorf("sqlite: %s: %w", op, err)
 	}
-	switch {
-	case rt.SessionID != "" && rt.SessionID != sess.ID:
-		return fmt.Errorf("sqlite: %s: the refresh token names another session", op)
-	case len(rt.Hash) == 0:
-		return fmt.Errorf("sqlite: %s: empty refresh token hash", op)
-	case rt.ExpiresAt.IsZero():
-		return fmt.Errorf("sqlite: %s: refresh token with a zero ExpiresAt", op)
-	}
-	if rt.CreatedAt.IsZero() {
-		rt.CreatedAt = sess.CreatedAt
+	rt, err = rt.CheckNew(sess)
+	if err != nil {
+		return fmt.Errorf("sqlite: %s: %w", op, err)
 	}
 	ev = fillEvent(ev, sess.CreatedAt, sess.UserID, "", sess.ID)
 	return s.writeTx(ctx, op, func(rc context.Context, tx *sql.Tx) error {
@@ -111,23 +90,13 @@ func (s *Store) CreateSession(ctx context.Context, sess server.Session, rt serve
 // cookie credential, then ev.
 func (s *Store) CreateWebSession(ctx context.Context, sess server.Session, ws server.WebSession, ev server.Event) error {
 	const op = "create web session"
-	scopes, err := checkNewSession(sess)
+	scopes, err := sess.CheckNew()
 	if err != nil {
 		return fmt.Errorf("sqlite: %s: %w", op, err)
 	}
-	if ws.CreatedAt.IsZero() {
-		ws.CreatedAt = sess.CreatedAt
-	}
-	if ws.LastSeenAt.IsZero() {
-		ws.LastSeenAt = ws.CreatedAt
-	}
-	switch {
-	case ws.SessionID != "" && ws.SessionID != sess.ID:
-		return fmt.Errorf("sqlite: %s: the web session names another session", op)
-	case len(ws.Hash) != sha256.Size:
-		return fmt.Errorf("sqlite: %s: web session hash of %d bytes, want %d (SHA-256)", op, len(ws.Hash), sha256.Size)
-	case ws.LastSeenAt.UnixMicro() < ws.CreatedAt.UnixMicro():
-		return fmt.Errorf("sqlite: %s: web session LastSeenAt before its CreatedAt", op)
+	ws, err = ws.CheckNew(sess)
+	if err != nil {
+		return fmt.Errorf("sqlite: %s: %w", op, err)
 	}
 	ev = fillEvent(ev, sess.CreatedAt, sess.UserID, "", sess.ID)
 	return s.writeTx(ctx, op, func(rc context.Context, tx *sql.Tx) error {
