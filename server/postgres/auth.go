@@ -486,40 +486,14 @@ func (s *Store) CreateSession(ctx context.Context, sess server.Session, rt serve
 // returns a nil error.
 func (s *Store) RotateRefresh(ctx context.Context, req server.RefreshRequest) (server.RefreshResult, error) {
 	const op = "rotate refresh token"
-	switch {
-	case len(req.Hash) == 0 || len(req.Next.Hash) == 0:
-		return server.RefreshResult{}, fmt.Errorf("postgres: %s: empty token hash", op)
-	case req.Now.IsZero():
-		return server.RefreshResult{}, fmt.Errorf("postgres: %s: zero Now", op)
-	case req.Next.ExpiresAt.IsZero():
-		return server.RefreshResult{}, fmt.Errorf("postgres: %s: next token with a zero ExpiresAt", op)
-	case req.Grace < 0:
-		return server.RefreshResult{}, fmt.Errorf("postgres: %s: negative grace %v", op, req.Grace)
+	req, err := req.Normalize()
+	if err != nil {
+		return server.RefreshResult{}, fmt.Errorf("postgres: %s: %w", op, err)
 	}
-	now := micro(req.Now)
-	rev := req.Revoke
-	if rev.Kind == "" {
-		rev.Kind = server.RevokeSession
-	}
-	if rev.CreatedAt.IsZero() {
-		rev.CreatedAt = now
-	}
-	// The value is filled in below; check the rest now, so that a bad
-	// request fails on every refresh, not only on the rare reuse.
-	probe := rev
-	if probe.Value == "" {
-		probe.Value = "-"
-	}
-	if err := probe.Validate(); err != nil {
-		return server.RefreshResult{}, fmt.Errorf("postgres: %s: reuse revocation: %w", op, err)
-	}
-	next := req.Next
-	if next.CreatedAt.IsZero() {
-		next.CreatedAt = now
-	}
+	now, next := req.Now, req.Next
 
 	var res server.RefreshResult
-	err := s.inTx(ctx, op, func(tx pgx.Tx) error {
+	err = s.inTx(ctx, op, func(tx pgx.Tx) error {
 		res = server.RefreshResult{Outcome: server.RefreshInvalid}
 		var locked string
 		err := tx.QueryRow(ctx, sqlLockRefreshFamily, req.Hash).Scan(str(&locked))
@@ -546,49 +520,39 @@ func (s *Store) RotateRefresh(ctx context.Context, req server.RefreshRequest) (s
 		if err != nil {
 			return wrap(ctx, op, err)
 		}
-		if !now.Before(rtExpires) || !now.Before(sessEnds) || sessRevkd != nil || user.Disabled ||
-			sess.CredentialVersion != user.CredentialVersion {
-			return nil
-		}
 		user = utcUser(user)
 		sess.Scopes = server.SplitScopes(scopes)
 		sess.CreatedAt = sessCreated.UTC()
 		sess.ExpiresAt = sessEnds.UTC()
-
-		if rtRotated != nil {
-			// Presented again. Within the grace window, while the
-			// successor its rotation stored is still the session's
-			// current token, it is a client's concurrent refresh: it gets
-			// that same successor (Next, derived from the presented token
-			// by the caller), never a second chain. Otherwise the token
-			// was stolen (or the client replayed it late): end the
-			// session.
-			since := now.Sub(*rtRotated)
-			if req.Grace > 0 && since < req.Grace {
-				var current bool
-				if err := tx.QueryRow(ctx, sqlSuccessorCurrent, next.Hash, raw(sess.ID), now).Scan(&current); err != nil {
-					return wrap(ctx, op, err)
-				}
-				if current {
-					res = server.RefreshResult{Outcome: server.RefreshRotated, Replay: true, Session: sess, User: user}
-					return nil
-				}
-			}
+		sess.RevokedAt = fromNull(sessRevkd)
+		st := server.RefreshState{
+			Token:   server.RefreshToken{ExpiresAt: rtExpires.UTC(), RotatedAt: fromNull(rtRotated)},
+			Session: sess,
+			User:    user,
+		}
+		decision, err := server.DecideRefresh(st, now, req.Grace, func() (bool, error) {
+			var current bool
+			err := tx.QueryRow(ctx, sqlSuccessorCurrent, next.Hash, raw(sess.ID), now).Scan(&current)
+			return current, err
+		})
+		if err != nil {
+			return wrap(ctx, op, err)
+		}
+		switch decision {
+		case server.RefreshRefuse:
+			return nil
+		case server.RefreshReplay:
+			res = server.RefreshResult{Outcome: server.RefreshRotated, Replay: true, Session: sess, User: user}
+			return nil
+		case server.RefreshRevoke:
+			rev, ev := req.Reuse(sess, user)
 			if _, err := tx.Exec(ctx, sqlRevokeSession, now, raw(sess.ID)); err != nil {
 				return wrap(ctx, op, err)
 			}
-			r := rev
-			if r.Value == "" {
-				r.Value = sess.ID
-			}
-			if err := s.execRevocations(ctx, tx, r); err != nil {
+			if err := s.execRevocations(ctx, tx, rev); err != nil {
 				return wrap(ctx, op, err)
 			}
-			ev := req.Event
-			if ev.Type == "" {
-				ev.Type = server.EventRefreshReuse
-			}
-			if err := execEvent(ctx, tx, ev.Filled(now, user.ID, user.Username, sess.ID)); err != nil {
+			if err := execEvent(ctx, tx, ev); err != nil {
 				return wrap(ctx, op, err)
 			}
 			sess.RevokedAt = now
