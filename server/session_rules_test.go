@@ -2,6 +2,7 @@ package server
 
 import (
 	"bytes"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -117,4 +118,80 @@ func errMatches(err error, want string) bool {
 func equalToken(a, b RefreshToken) bool {
 	return bytes.Equal(a.Hash, b.Hash) && a.SessionID == b.SessionID && a.CreatedAt.Equal(b.CreatedAt) &&
 		a.ExpiresAt.Equal(b.ExpiresAt) && a.RotatedAt.Equal(b.RotatedAt)
+}
+
+func TestCheckWebSessionLookup(t *testing.T) {
+	tests := []struct {
+		name             string
+		hash             []byte
+		now              time.Time
+		idle, touchAfter time.Duration
+		wantErr          string
+	}{
+		{"ok", hash, t0, time.Hour, time.Minute, ""},
+		{"touch every time", hash, t0, time.Hour, 0, ""},
+		{"short hash", hash[:8], t0, time.Hour, 0, "hash of 8 bytes, want 32 (SHA-256)"},
+		{"zero now", hash, time.Time{}, time.Hour, 0, "zero time"},
+		{"zero idle", hash, t0, 0, 0, "idle timeout 0s, want > 0"},
+		{"negative touchAfter", hash, t0, time.Hour, -1, "touchAfter -1ns, want 0 <= touchAfter < idle (1h0m0s)"},
+		{"touchAfter = idle", hash, t0, time.Hour, time.Hour, "touchAfter 1h0m0s"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			err := CheckWebSessionLookup(tc.hash, tc.now, tc.idle, tc.touchAfter)
+			if !errMatches(err, tc.wantErr) {
+				t.Fatalf("CheckWebSessionLookup = %v, want %q", err, tc.wantErr)
+			}
+		})
+	}
+}
+
+func TestDecideWebSession(t *testing.T) {
+	const idle, touchAfter = time.Hour, time.Minute
+	tests := []struct {
+		name       string
+		edit       func(*Session, *User)
+		lastSeen   time.Time
+		touchAfter time.Duration
+		live       bool
+		scopes     []string
+		touch      bool
+		bound      time.Time
+	}{
+		{"fresh", func(*Session, *User) {}, t0.Add(-time.Second), touchAfter, true, []string{ScopeItemsRead, ScopeItemsWrite}, false, time.Time{}},
+		{"due for a touch", func(*Session, *User) {}, t0.Add(-touchAfter), touchAfter, true, []string{ScopeItemsRead, ScopeItemsWrite}, true, t0.Add(-touchAfter)},
+		{"touch every time", func(*Session, *User) {}, t0.Add(-time.Microsecond), 0, true, []string{ScopeItemsRead, ScopeItemsWrite}, true, t0.Add(-time.Microsecond)},
+		{"seen now, touchAfter 0", func(*Session, *User) {}, t0, 0, true, []string{ScopeItemsRead, ScopeItemsWrite}, false, time.Time{}},
+		{"seen in the future", func(*Session, *User) {}, t0.Add(time.Second), 0, true, []string{ScopeItemsRead, ScopeItemsWrite}, false, time.Time{}},
+		{"idle just under", func(*Session, *User) {}, t0.Add(-idle + time.Microsecond), touchAfter, true, []string{ScopeItemsRead, ScopeItemsWrite}, true, t0.Add(-touchAfter)},
+		{"idle", func(*Session, *User) {}, t0.Add(-idle), touchAfter, false, nil, false, time.Time{}},
+		{"revoked", func(s *Session, _ *User) { s.RevokedAt = t0 }, t0, touchAfter, false, nil, false, time.Time{}},
+		{"expired", func(s *Session, _ *User) { s.ExpiresAt = t0 }, t0, touchAfter, false, nil, false, time.Time{}},
+		{"disabled", func(_ *Session, u *User) { u.Disabled = true }, t0, touchAfter, false, nil, false, time.Time{}},
+		{"version lag", func(s *Session, _ *User) { s.CredentialVersion = 2 }, t0, touchAfter, false, nil, false, time.Time{}},
+		{"admin scopes of a demoted user", func(s *Session, _ *User) {
+			s.Scopes = []string{ScopeUsersAdmin, ScopeItemsRead, ScopeKeysAdmin}
+		}, t0, touchAfter, true, []string{ScopeItemsRead}, false, time.Time{}},
+		{"admin keeps them", func(s *Session, u *User) {
+			s.Scopes, u.Role = []string{ScopeUsersAdmin, ScopeItemsRead}, RoleAdmin
+		}, t0, touchAfter, true, []string{ScopeUsersAdmin, ScopeItemsRead}, false, time.Time{}},
+		{"none left", func(s *Session, _ *User) { s.Scopes = []string{ScopeKeysAdmin} }, t0, touchAfter, true, nil, false, time.Time{}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			sess, u := newSession(), User{ID: "u1", Role: RoleUser}
+			tc.edit(&sess, &u)
+			v := DecideWebSession(tc.lastSeen, sess, u, t0, idle, tc.touchAfter)
+			if v.Live != tc.live || !slices.Equal(v.Session.Scopes, tc.scopes) || (tc.scopes == nil) != (v.Session.Scopes == nil) ||
+				v.Touch != tc.touch || !v.TouchBound.Equal(tc.bound) {
+				t.Fatalf("DecideWebSession = %+v; want live %v, scopes %q, touch %v from %v", v, tc.live, tc.scopes, tc.touch, tc.bound)
+			}
+			if v.Live && (v.Session.ID != sess.ID || !v.Session.ExpiresAt.Equal(sess.ExpiresAt)) {
+				t.Errorf("Session = %+v, want %+v but for its scopes", v.Session, sess)
+			}
+			if !v.Live && v.Session.ID != "" {
+				t.Errorf("refused with a session: %+v", v.Session)
+			}
+		})
+	}
 }
