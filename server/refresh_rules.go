@@ -35,12 +35,7 @@ func (req RefreshRequest) Normalize() (RefreshRequest, error) {
 		return RefreshRequest{}, fmt.Errorf("negative grace %v", req.Grace)
 	}
 	req.Now = micro(req.Now)
-	if req.Revoke.Kind == "" {
-		req.Revoke.Kind = RevokeSession
-	}
-	if req.Revoke.CreatedAt.IsZero() {
-		req.Revoke.CreatedAt = req.Now
-	}
+	req.Revoke = req.Revoke.WithDefaults(RevokeSession, "", req.Now)
 	probe := req.Revoke
 	if probe.Value == "" {
 		probe.Value = "-"

@@ -262,44 +262,14 @@ func (s *Store) ListUsers(ctx context.Context, after string, limit int) ([]serve
 // check cannot be raced.
 func (s *Store) UpdateUser(ctx context.Context, id string, ch server.UserChange, now time.Time, ev server.Event) (server.User, error) {
 	const op = "update user"
-	if id == "" {
-		return server.User{}, fmt.Errorf("postgres: %s: empty user id", op)
-	}
-	if now.IsZero() {
-		return server.User{}, fmt.Errorf("postgres: %s: zero time", op)
-	}
-	if ch.Role != nil {
-		if err := ch.Role.Validate(); err != nil {
-			return server.User{}, fmt.Errorf("postgres: %s: %w", op, err)
-		}
-	}
-	if ch.PasswordHash != nil && *ch.PasswordHash == "" {
-		return server.User{}, fmt.Errorf("postgres: %s: empty password hash", op)
-	}
-	var rev server.Revocation
-	if ch.Revoke != nil {
-		rev = *ch.Revoke
-		if rev.Kind == "" {
-			rev.Kind = server.RevokeSubject
-		}
-		if rev.Value == "" {
-			rev.Value = id
-		}
-		if rev.CreatedAt.IsZero() {
-			rev.CreatedAt = now
-		}
-		if rev.NotBefore.IsZero() && rev.Kind == server.RevokeSubject {
-			// Zero would refuse nothing: every token issued so far.
-			rev.NotBefore = now
-		}
-		if err := rev.Validate(); err != nil {
-			return server.User{}, fmt.Errorf("postgres: %s: %w", op, err)
-		}
+	ch, err := ch.Normalize(id, now)
+	if err != nil {
+		return server.User{}, fmt.Errorf("postgres: %s: %w", op, err)
 	}
 	now = micro(now)
 
 	var got server.User
-	err := s.inTx(ctx, op, func(tx pgx.Tx) error {
+	err = s.inTx(ctx, op, func(tx pgx.Tx) error {
 		if ch.Role != nil || ch.Disabled != nil {
 			if _, err := tx.Exec(ctx, sqlLockAdmins, s.adminLock); err != nil {
 				return wrap(ctx, op, err)
@@ -312,26 +282,11 @@ func (s *Store) UpdateUser(ctx context.Context, id string, ch server.UserChange,
 		if err != nil {
 			return wrap(ctx, op, err)
 		}
-		if ch.IfPasswordHash != nil && *ch.IfPasswordHash != u.PasswordHash {
-			return fmt.Errorf("postgres: %s: the password hash has changed: %w", op, server.ErrConflict)
+		u, checkLastAdmin, err := ch.Apply(u, now)
+		if err != nil {
+			return fmt.Errorf("postgres: %s: %w", op, err)
 		}
-		wasAdmin := u.EnabledAdmin()
-		if ch.Role != nil {
-			u.Role = *ch.Role
-		}
-		if ch.Disabled != nil {
-			u.Disabled = *ch.Disabled
-		}
-		if ch.PasswordHash != nil {
-			u.PasswordHash = *ch.PasswordHash
-		}
-		u.UpdatedAt = now
-		if ch.Revoke != nil {
-			// Every change that ends the user's sessions also ends the
-			// logins in flight: their CreateSession compares the version.
-			u.CredentialVersion++
-		}
-		if wasAdmin && !u.EnabledAdmin() {
+		if checkLastAdmin {
 			var others bool
 			if err := tx.QueryRow(ctx, sqlOtherAdminLeft, raw(id)).Scan(&others); err != nil {
 				return wrap(ctx, op, err)
@@ -344,11 +299,11 @@ func (s *Store) UpdateUser(ctx context.Context, id string, ch server.UserChange,
 			return wrap(ctx, op, err)
 		}
 		if ch.Revoke != nil {
-			revs, err := revokeUserSessions(ctx, tx, id, now, rev.Until)
+			revs, err := revokeUserSessions(ctx, tx, id, now, ch.Revoke.Until)
 			if err != nil {
 				return wrap(ctx, op, err)
 			}
-			if err := s.execRevocations(ctx, tx, append(revs, rev)...); err != nil {
+			if err := s.execRevocations(ctx, tx, append(revs, *ch.Revoke)...); err != nil {
 				return wrap(ctx, op, err)
 			}
 		}
@@ -590,15 +545,7 @@ func (s *Store) RevokeSession(ctx context.Context, sessionID string, rev server.
 		return fmt.Errorf("postgres: %s: zero time", op)
 	}
 	now = micro(now)
-	if rev.Kind == "" {
-		rev.Kind = server.RevokeSession
-	}
-	if rev.Value == "" {
-		rev.Value = sessionID
-	}
-	if rev.CreatedAt.IsZero() {
-		rev.CreatedAt = now
-	}
+	rev = rev.WithDefaults(server.RevokeSession, sessionID, now)
 	if err := rev.Validate(); err != nil {
 		return fmt.Errorf("postgres: %s: %w", op, err)
 	}
