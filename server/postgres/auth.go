@@ -262,44 +262,14 @@ func (s *Store) ListUsers(ctx context.Context, after string, limit int) ([]serve
 // check cannot be raced.
 func (s *Store) UpdateUser(ctx context.Context, id string, ch server.UserChange, now time.Time, ev server.Event) (server.User, error) {
 	const op = "update user"
-	if id == "" {
-		return server.User{}, fmt.Errorf("postgres: %s: empty user id", op)
-	}
-	if now.IsZero() {
-		return server.User{}, fmt.Errorf("postgres: %s: zero time", op)
-	}
-	if ch.Role != nil {
-		if err := ch.Role.Validate(); err != nil {
-			return server.User{}, fmt.Errorf("postgres: %s: %w", op, err)
-		}
-	}
-	if ch.PasswordHash != nil && *ch.PasswordHash == "" {
-		return server.User{}, fmt.Errorf("postgres: %s: empty password hash", op)
-	}
-	var rev server.Revocation
-	if ch.Revoke != nil {
-		rev = *ch.Revoke
-		if rev.Kind == "" {
-			rev.Kind = server.RevokeSubject
-		}
-		if rev.Value == "" {
-			rev.Value = id
-		}
-		if rev.CreatedAt.IsZero() {
-			rev.CreatedAt = now
-		}
-		if rev.NotBefore.IsZero() && rev.Kind == server.RevokeSubject {
-			// Zero would refuse nothing: every token issued so far.
-			rev.NotBefore = now
-		}
-		if err := rev.Validate(); err != nil {
-			return server.User{}, fmt.Errorf("postgres: %s: %w", op, err)
-		}
+	ch, err := ch.Normalize(id, now)
+	if err != nil {
+		return server.User{}, fmt.Errorf("postgres: %s: %w", op, err)
 	}
 	now = micro(now)
 
 	var got server.User
-	err := s.inTx(ctx, op, func(tx pgx.Tx) error {
+	err = s.inTx(ctx, op, func(tx pgx.Tx) error {
 		if ch.Role != nil || ch.Disabled != nil {
 			if _, err := tx.Exec(ctx, sqlLockAdmins, s.adminLock); err != nil {
 				return wrap(ctx, op, err)
@@ -312,26 +282,11 @@ func (s *Store) UpdateUser(ctx context.Context, id string, ch server.UserChange,
 		if err != nil {
 			return wrap(ctx, op, err)
 		}
-		if ch.IfPasswordHash != nil && *ch.IfPasswordHash != u.PasswordHash {
-			return fmt.Errorf("postgres: %s: the password hash has changed: %w", op, server.ErrConflict)
+		u, checkLastAdmin, err := ch.Apply(u, now)
+		if err != nil {
+			return fmt.Errorf("postgres: %s: %w", op, err)
 		}
-		wasAdmin := u.EnabledAdmin()
-		if ch.Role != nil {
-			u.Role = *ch.Role
-		}
-		if ch.Disabled != nil {
-			u.Disabled = *ch.Disabled
-		}
-		if ch.PasswordHash != nil {
-			u.PasswordHash = *ch.PasswordHash
-		}
-		u.UpdatedAt = now
-		if ch.Revoke != nil {
-			// Every change that ends the user's sessions also ends the
-			// logins in flight: their CreateSession compares the version.
-			u.CredentialVersion++
-		}
-		if wasAdmin && !u.EnabledAdmin() {
+		if checkLastAdmin {
 			var others bool
 			if err := tx.QueryRow(ctx, sqlOtherAdminLeft, raw(id)).Scan(&others); err != nil {
 				return wrap(ctx, op, err)
@@ -344,11 +299,11 @@ func (s *Store) UpdateUser(ctx context.Context, id string, ch server.UserChange,
 			return wrap(ctx, op, err)
 		}
 		if ch.Revoke != nil {
-			revs, err := revokeUserSessions(ctx, tx, id, now, rev.Until)
+			revs, err := revokeUserSessions(ctx, tx, id, now, ch.Revoke.Until)
 			if err != nil {
 				return wrap(ctx, op, err)
 			}
-			if err := s.execRevocations(ctx, tx, append(revs, rev)...); err != nil {
+			if err := s.execRevocations(ctx, tx, append(revs, *ch.Revoke)...); err != nil {
 				return wrap(ctx, op, err)
 			}
 		}
@@ -402,20 +357,6 @@ func revokeUserSessions(ctx context.Context, tx pgx.Tx, userID string, now, unti
 	return revs, nil
 }
 
-// checkNewSession checks a session CreateSession or CreateWebSession is to
-// store and returns its scopes as stored.
-func checkNewSession(sess server.Session) (string, error) {
-	switch {
-	case sess.ID == "" || sess.UserID == "":
-		return "", errors.New("empty session or user id")
-	case sess.CreatedAt.IsZero() || sess.ExpiresAt.IsZero():
-		return "", errors.New("zero CreatedAt or ExpiresAt")
-	case sess.CredentialVersion < 0:
-		return "", errors.New("negative CredentialVersion")
-	}
-	return server.JoinScopes(sess.Scopes)
-}
-
 // insertSession stores sess, already checked (scopes is its stored form),
 // on tx, after checking in the same transaction, with the user row
 // locked FOR SHARE, that the user exists (ErrNotFound), is enabled, that
@@ -463,20 +404,13 @@ func insertSession(ctx context.Context, tx pgx.Tx, op string, sess server.Sessio
 // ErrNotFound; a session id or token hash already stored is ErrConflict.
 func (s *Store) CreateSession(ctx context.Context, sess server.Session, rt server.RefreshToken, ev server.Event) error {
 	const op = "create session"
-	scopes, err := checkNewSession(sess)
+	scopes, err := sess.CheckNew()
 	if err != nil {
 		return fmt.Errorf("postgres: %s: %w", op, err)
 	}
-	switch {
-	case rt.SessionID != "" && rt.SessionID != sess.ID:
-		return fmt.Errorf("postgres: %s: the refresh token names another session", op)
-	case len(rt.Hash) == 0:
-		return fmt.Errorf("postgres: %s: empty refresh token hash", op)
-	case rt.ExpiresAt.IsZero():
-		return fmt.Errorf("postgres: %s: refresh token with a zero ExpiresAt", op)
-	}
-	if rt.CreatedAt.IsZero() {
-		rt.CreatedAt = sess.CreatedAt
+	rt, err = rt.CheckNew(sess)
+	if err != nil {
+		return fmt.Errorf("postgres: %s: %w", op, err)
 	}
 	ev = ev.Filled(sess.CreatedAt, sess.UserID, "", sess.ID)
 	return s.inTx(ctx, op, func(tx pgx.Tx) error {
@@ -507,40 +441,14 @@ func (s *Store) CreateSession(ctx context.Context, sess server.Session, rt serve
 // returns a nil error.
 func (s *Store) RotateRefresh(ctx context.Context, req server.RefreshRequest) (server.RefreshResult, error) {
 	const op = "rotate refresh token"
-	switch {
-	case len(req.Hash) == 0 || len(req.Next.Hash) == 0:
-		return server.RefreshResult{}, fmt.Errorf("postgres: %s: empty token hash", op)
-	case req.Now.IsZero():
-		return server.RefreshResult{}, fmt.Errorf("postgres: %s: zero Now", op)
-	case req.Next.ExpiresAt.IsZero():
-		return server.RefreshResult{}, fmt.Errorf("postgres: %s: next token with a zero ExpiresAt", op)
-	case req.Grace < 0:
-		return server.RefreshResult{}, fmt.Errorf("postgres: %s: negative grace %v", op, req.Grace)
+	req, err := req.Normalize()
+	if err != nil {
+		return server.RefreshResult{}, fmt.Errorf("postgres: %s: %w", op, err)
 	}
-	now := micro(req.Now)
-	rev := req.Revoke
-	if rev.Kind == "" {
-		rev.Kind = server.RevokeSession
-	}
-	if rev.CreatedAt.IsZero() {
-		rev.CreatedAt = now
-	}
-	// The value is filled in below; check the rest now, so that a bad
-	// request fails on every refresh, not only on the rare reuse.
-	probe := rev
-	if probe.Value == "" {
-		probe.Value = "-"
-	}
-	if err := probe.Validate(); err != nil {
-		return server.RefreshResult{}, fmt.Errorf("postgres: %s: reuse revocation: %w", op, err)
-	}
-	next := req.Next
-	if next.CreatedAt.IsZero() {
-		next.CreatedAt = now
-	}
+	now, next := req.Now, req.Next
 
 	var res server.RefreshResult
-	err := s.inTx(ctx, op, func(tx pgx.Tx) error {
+	err = s.inTx(ctx, op, func(tx pgx.Tx) error {
 		res = server.RefreshResult{Outcome: server.RefreshInvalid}
 		var locked string
 		err := tx.QueryRow(ctx, sqlLockRefreshFamily, req.Hash).Scan(str(&locked))
@@ -567,49 +475,39 @@ func (s *Store) RotateRefresh(ctx context.Context, req server.RefreshRequest) (s
 		if err != nil {
 			return wrap(ctx, op, err)
 		}
-		if !now.Before(rtExpires) || !now.Before(sessEnds) || sessRevkd != nil || user.Disabled ||
-			sess.CredentialVersion != user.CredentialVersion {
-			return nil
-		}
 		user = utcUser(user)
 		sess.Scopes = server.SplitScopes(scopes)
 		sess.CreatedAt = sessCreated.UTC()
 		sess.ExpiresAt = sessEnds.UTC()
-
-		if rtRotated != nil {
-			// Presented again. Within the grace window, while the
-			// successor its rotation stored is still the session's
-			// current token, it is a client's concurrent refresh: it gets
-			// that same successor (Next, derived from the presented token
-			// by the caller), never a second chain. Otherwise the token
-			// was stolen (or the client replayed it late): end the
-			// session.
-			since := now.Sub(*rtRotated)
-			if req.Grace > 0 && since < req.Grace {
-				var current bool
-				if err := tx.QueryRow(ctx, sqlSuccessorCurrent, next.Hash, raw(sess.ID), now).Scan(&current); err != nil {
-					return wrap(ctx, op, err)
-				}
-				if current {
-					res = server.RefreshResult{Outcome: server.RefreshRotated, Replay: true, Session: sess, User: user}
-					return nil
-				}
-			}
+		sess.RevokedAt = fromNull(sessRevkd)
+		st := server.RefreshState{
+			Token:   server.RefreshToken{ExpiresAt: rtExpires.UTC(), RotatedAt: fromNull(rtRotated)},
+			Session: sess,
+			User:    user,
+		}
+		decision, err := server.DecideRefresh(st, now, req.Grace, func() (bool, error) {
+			var current bool
+			err := tx.QueryRow(ctx, sqlSuccessorCurrent, next.Hash, raw(sess.ID), now).Scan(&current)
+			return current, err
+		})
+		if err != nil {
+			return wrap(ctx, op, err)
+		}
+		switch decision {
+		case server.RefreshRefuse:
+			return nil
+		case server.RefreshReplay:
+			res = server.RefreshResult{Outcome: server.RefreshRotated, Replay: true, Session: sess, User: user}
+			return nil
+		case server.RefreshRevoke:
+			rev, ev := req.Reuse(sess, user)
 			if _, err := tx.Exec(ctx, sqlRevokeSession, now, raw(sess.ID)); err != nil {
 				return wrap(ctx, op, err)
 			}
-			r := rev
-			if r.Value == "" {
-				r.Value = sess.ID
-			}
-			if err := s.execRevocations(ctx, tx, r); err != nil {
+			if err := s.execRevocations(ctx, tx, rev); err != nil {
 				return wrap(ctx, op, err)
 			}
-			ev := req.Event
-			if ev.Type == "" {
-				ev.Type = server.EventRefreshReuse
-			}
-			if err := execEvent(ctx, tx, ev.Filled(now, user.ID, user.Username, sess.ID)); err != nil {
+			if err := execEvent(ctx, tx, ev); err != nil {
 				return wrap(ctx, op, err)
 			}
 			sess.RevokedAt = now
@@ -647,15 +545,7 @@ func (s *Store) RevokeSession(ctx context.Context, sessionID string, rev server.
 		return fmt.Errorf("postgres: %s: zero time", op)
 	}
 	now = micro(now)
-	if rev.Kind == "" {
-		rev.Kind = server.RevokeSession
-	}
-	if rev.Value == "" {
-		rev.Value = sessionID
-	}
-	if rev.CreatedAt.IsZero() {
-		rev.CreatedAt = now
-	}
+	rev = rev.WithDefaults(server.RevokeSession, sessionID, now)
 	if err := rev.Validate(); err != nil {
 		return fmt.Errorf("postgres: %s: %w", op, err)
 	}

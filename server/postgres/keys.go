@@ -8,6 +8,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/fortapi/fortapi/jwtkey"
+	"github.com/fortapi/fortapi/server"
 )
 
 // Signing keys (jwtkey.Store), in the signing_keys table of
@@ -65,17 +66,8 @@ func (s *Store) LoadKeys(ctx context.Context) ([]jwtkey.StoredKey, error) {
 // already revoked is left unchanged.
 func (s *Store) SaveKeys(ctx context.Context, keys []jwtkey.StoredKey) error {
 	const op = "save signing keys"
-	seen := make(map[string]bool, len(keys))
-	for _, k := range keys {
-		switch {
-		case k.ID == "":
-			return fmt.Errorf("postgres: %s: key without an ID", op)
-		case k.Alg == "" || k.State == "":
-			return fmt.Errorf("postgres: %s: key %q without an Alg or State", op, k.ID)
-		case seen[k.ID]:
-			return fmt.Errorf("postgres: %s: key %q given twice", op, k.ID)
-		}
-		seen[k.ID] = true
+	if err := server.CheckKeys(keys); err != nil {
+		return fmt.Errorf("postgres: %s: %w", op, err)
 	}
 	if len(keys) == 0 {
 		return nil

@@ -6,13 +6,12 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
-	"path"
-	"strconv"
-	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/fortapi/fortapi/server"
 )
 
 // migrationFiles holds the schema history, one file per version:
@@ -27,44 +26,15 @@ var migrationFiles embed.FS
 const migrationsDir = "migrations"
 
 // migration is one schema version.
-type migration struct {
-	version int
-	name    string // file name, for error messages
-	sql     string
-}
+type migration = server.Migration
 
 // loadMigrations reads the migrations in dir migrationsDir of fsys, in
 // version order, and checks that they number 1..n without gaps or
-// duplicates.
+// duplicates (server.LoadMigrations).
 func loadMigrations(fsys fs.FS) ([]migration, error) {
-	entries, err := fs.ReadDir(fsys, migrationsDir)
+	migs, err := server.LoadMigrations(fsys, migrationsDir)
 	if err != nil {
-		return nil, fmt.Errorf("postgres: reading embedded migrations: %w", err)
-	}
-	var migs []migration
-	for _, e := range entries { // ReadDir sorts by name
-		name := e.Name()
-		if e.IsDir() || !strings.HasSuffix(name, ".sql") {
-			continue
-		}
-		prefix, _, ok := strings.Cut(name, "_")
-		v, err := strconv.Atoi(prefix)
-		if !ok || err != nil || len(prefix) != 4 || v <= 0 {
-			return nil, fmt.Errorf("postgres: migration %q: name must be NNNN_description.sql with NNNN > 0", name)
-		}
-		b, err := fs.ReadFile(fsys, path.Join(migrationsDir, name))
-		if err != nil {
-			return nil, fmt.Errorf("postgres: reading migration %q: %w", name, err)
-		}
-		migs = append(migs, migration{version: v, name: name, sql: string(b)})
-	}
-	if len(migs) == 0 {
-		return nil, errors.New("postgres: no embedded migrations")
-	}
-	for i, m := range migs {
-		if m.version != i+1 {
-			return nil, fmt.Errorf("postgres: migration %q has version %d, want %d (versions must run 1, 2, 3... without gaps or duplicates)", m.name, m.version, i+1)
-		}
+		return nil, fmt.Errorf("postgres: %w", err)
 	}
 	return migs, nil
 }
@@ -119,7 +89,7 @@ func (s *Store) initSchema(ctx context.Context, migs []migration, target string)
 		return "", err
 	}
 	for _, m := range applied {
-		s.logger.Info("postgres: applied migration", "version", m.version, "name", m.name,
+		s.logger.Info("postgres: applied migration", "version", m.Version, "name", m.Name,
 			"schema", *schema, "target", target)
 	}
 	return *schema, nil
@@ -131,7 +101,7 @@ func migrate(ctx context.Context, conn *pgxpool.Conn, migs []migration, now func
 	if _, err := conn.Exec(ctx, sqlCreateSchemaMigrations); err != nil {
 		return nil, fmt.Errorf("creating schema_migrations: %w", err)
 	}
-	latest := migs[len(migs)-1].version
+	latest := migs[len(migs)-1].Version
 	cur, err := schemaVersion(ctx, conn, latest)
 	if err != nil {
 		return nil, err
@@ -160,11 +130,8 @@ func schemaVersion(ctx context.Context, q queryer, latest int) (int, error) {
 	if err != nil {
 		return 0, fmt.Errorf("reading schema version: %w", err)
 	}
-	if cur > latest {
-		return 0, fmt.Errorf("database is at schema version %d, this binary knows versions up to %d: %w", cur, latest, ErrSchemaTooNew)
-	}
-	if n != cur {
-		return 0, fmt.Errorf("schema_migrations is inconsistent: %d rows, highest version %d", n, cur)
+	if err := server.CheckSchemaVersion(cur, n, latest); err != nil {
+		return 0, err
 	}
 	return cur, nil
 }
@@ -175,7 +142,7 @@ func schemaVersion(ctx context.Context, q queryer, latest int) (int, error) {
 func applyMigration(ctx context.Context, conn *pgxpool.Conn, m migration, latest int, now func() time.Time) error {
 	tx, err := conn.Begin(ctx)
 	if err != nil {
-		return fmt.Errorf("migration %q: begin: %w", m.name, err)
+		return fmt.Errorf("migration %q: begin: %w", m.Name, err)
 	}
 	defer func() {
 		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
@@ -184,22 +151,22 @@ func applyMigration(ctx context.Context, conn *pgxpool.Conn, m migration, latest
 	}()
 	cur, err := schemaVersion(ctx, tx, latest)
 	if err != nil {
-		return fmt.Errorf("migration %q: %w", m.name, err)
+		return fmt.Errorf("migration %q: %w", m.Name, err)
 	}
-	if cur != m.version-1 {
-		return fmt.Errorf("migration %q: database is at version %d, want %d", m.name, cur, m.version-1)
+	if cur != m.Version-1 {
+		return fmt.Errorf("migration %q: database is at version %d, want %d", m.Name, cur, m.Version-1)
 	}
 	// No arguments: pgx sends the file with the simple protocol, which
 	// runs every statement in it. The text is embedded, never a value.
-	if _, err := tx.Exec(ctx, m.sql); err != nil {
-		return fmt.Errorf("migration %q: %w", m.name, err)
+	if _, err := tx.Exec(ctx, m.SQL); err != nil {
+		return fmt.Errorf("migration %q: %w", m.Name, err)
 	}
-	_, err = tx.Exec(ctx, "INSERT INTO schema_migrations (version, applied_at) VALUES ($1, $2)", m.version, now())
+	_, err = tx.Exec(ctx, "INSERT INTO schema_migrations (version, applied_at) VALUES ($1, $2)", m.Version, now())
 	if err != nil {
-		return fmt.Errorf("migration %q: recording version: %w", m.name, err)
+		return fmt.Errorf("migration %q: recording version: %w", m.Name, err)
 	}
 	if err := tx.Commit(ctx); err != nil {
-		return fmt.Errorf("migration %q: commit: %w", m.name, err)
+		return fmt.Errorf("migration %q: commit: %w", m.Name, err)
 	}
 	return nil
 }

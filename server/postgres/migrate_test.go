@@ -172,8 +172,8 @@ func TestMigrations(t *testing.T) {
 		t.Parallel()
 		u := ts.newSchema(t)
 		s := open(t, Options{URL: u})
-		broken := append(migs[:latest:latest], migration{version: latest + 1, name: "broken.sql",
-			sql: "CREATE TABLE half_done (x int); SELECT no_such_function()"})
+		broken := append(migs[:latest:latest], migration{Version: latest + 1, Name: "broken.sql",
+			SQL: "CREATE TABLE half_done (x int); SELECT no_such_function()"})
 		conn, err := s.pool.Acquire(ctx)
 		if err != nil {
 			t.Fatal(err)

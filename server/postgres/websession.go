@@ -2,7 +2,6 @@ package postgres
 
 import (
 	"context"
-	"crypto/sha256"
 	"errors"
 	"fmt"
 	"time"
@@ -38,23 +37,13 @@ const (
 // cookie credential, then ev.
 func (s *Store) CreateWebSession(ctx context.Context, sess server.Session, ws server.WebSession, ev server.Event) error {
 	const op = "create web session"
-	scopes, err := checkNewSession(sess)
+	scopes, err := sess.CheckNew()
 	if err != nil {
 		return fmt.Errorf("postgres: %s: %w", op, err)
 	}
-	if ws.CreatedAt.IsZero() {
-		ws.CreatedAt = sess.CreatedAt
-	}
-	if ws.LastSeenAt.IsZero() {
-		ws.LastSeenAt = ws.CreatedAt
-	}
-	switch {
-	case ws.SessionID != "" && ws.SessionID != sess.ID:
-		return fmt.Errorf("postgres: %s: the web session names another session", op)
-	case len(ws.Hash) != sha256.Size:
-		return fmt.Errorf("postgres: %s: web session hash of %d bytes, want %d (SHA-256)", op, len(ws.Hash), sha256.Size)
-	case ws.LastSeenAt.UnixMicro() < ws.CreatedAt.UnixMicro():
-		return fmt.Errorf("postgres: %s: web session LastSeenAt before its CreatedAt", op)
+	ws, err = ws.CheckNew(sess)
+	if err != nil {
+		return fmt.Errorf("postgres: %s: %w", op, err)
 	}
 	ev = ev.Filled(sess.CreatedAt, sess.UserID, "", sess.ID)
 	return s.inTx(ctx, op, func(tx pgx.Tx) error {
@@ -79,15 +68,8 @@ func (s *Store) CreateWebSession(ctx context.Context, sess server.Session, ws se
 // server.ErrNotFound, the same value and text whatever the reason.
 func (s *Store) LookupWebSession(ctx context.Context, hash []byte, now time.Time, idle, touchAfter time.Duration) (server.Session, server.User, error) {
 	const op = "look up web session"
-	switch {
-	case len(hash) != sha256.Size:
-		return server.Session{}, server.User{}, fmt.Errorf("postgres: %s: hash of %d bytes, want %d (SHA-256)", op, len(hash), sha256.Size)
-	case now.IsZero():
-		return server.Session{}, server.User{}, fmt.Errorf("postgres: %s: zero time", op)
-	case idle <= 0:
-		return server.Session{}, server.User{}, fmt.Errorf("postgres: %s: idle timeout %v, want > 0", op, idle)
-	case touchAfter < 0 || touchAfter >= idle:
-		return server.Session{}, server.User{}, fmt.Errorf("postgres: %s: touchAfter %v, want 0 <= touchAfter < idle (%v)", op, touchAfter, idle)
+	if err := server.CheckWebSessionLookup(hash, now, idle, touchAfter); err != nil {
+		return server.Session{}, server.User{}, fmt.Errorf("postgres: %s: %w", op, err)
 	}
 	now = micro(now)
 	var (
@@ -107,30 +89,22 @@ func (s *Store) LookupWebSession(ctx context.Context, hash []byte, now time.Time
 	if err != nil {
 		return server.Session{}, server.User{}, wrap(ctx, op, err)
 	}
-	seen = seen.UTC()
-	if sessRevoked != nil || !now.Before(sessEnds) || user.Disabled || !now.Before(seen.Add(idle)) ||
-		sess.CredentialVersion != user.CredentialVersion {
-		return server.Session{}, server.User{}, server.ErrNotFound
-	}
 	user = utcUser(user)
-	// Defence in depth: only the scopes the role grants now. A demotion
-	// without Revoke leaves the session alive but takes the scopes away.
-	for _, sc := range server.SplitScopes(scopes) {
-		if user.Role.Grants(sc) {
-			sess.Scopes = append(sess.Scopes, sc)
-		}
-	}
+	sess.Scopes = server.SplitScopes(scopes)
 	sess.CreatedAt = sessCreated.UTC()
 	sess.ExpiresAt = sessEnds.UTC()
-
-	if !now.Before(seen.Add(touchAfter)) && seen.Before(now) {
-		// Seen touchAfter or longer ago. The bound makes the UPDATE a
-		// no-op when another lookup (or process) has touched it since the
-		// read: last_seen_at only moves forward.
-		bound := now.Add(-max(touchAfter, time.Microsecond))
-		if _, err := s.pool.Exec(ctx, sqlTouchWebSession, now, hash, bound); err != nil {
+	sess.RevokedAt = fromNull(sessRevoked)
+	v := server.DecideWebSession(seen.UTC(), sess, user, now, idle, touchAfter)
+	if !v.Live {
+		return server.Session{}, server.User{}, server.ErrNotFound
+	}
+	if v.Touch {
+		// The bound makes the UPDATE a no-op when another lookup (or
+		// process) has touched it since the read: last_seen_at only moves
+		// forward.
+		if _, err := s.pool.Exec(ctx, sqlTouchWebSession, now, hash, v.TouchBound); err != nil {
 			return server.Session{}, server.User{}, wrap(ctx, op, err)
 		}
 	}
-	return sess, user, nil
+	return v.Session, user, nil
 }

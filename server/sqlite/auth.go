@@ -189,8 +189,6 @@ func checkUser(u server.User) error {
 	return checkRole(u.Role)
 }
 
-func joinScopes(scopes []string) (string, error) { return server.JoinScopes(scopes) }
-
 func splitScopes(s string) []string { return server.SplitScopes(s) }
 
 func checkRevocation(rev server.Revocation) error { return rev.Validate() }

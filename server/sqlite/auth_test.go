@@ -54,7 +54,7 @@ func databaseAt(t *testing.T, n int, next string) ([]migration, *sql.DB, string)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(migs) <= n || migs[n].name != next {
+	if len(migs) <= n || migs[n].Name != next {
 		t.Fatalf("migrations %v, want %s after version %d", migs, next, n)
 	}
 	path, err := filepath.Abs(filepath.Join(t.TempDir(), fmt.Sprintf("v%d.db", n)))
@@ -96,8 +96,8 @@ func TestMigrateFromVersion1KeepsItems(t *testing.T) {
 
 	s := openAt(t, path, Options{})
 	got := appliedMigrations(t, s)
-	if len(got) != len(migs) || got[len(got)-1].version != migs[len(migs)-1].version {
-		t.Fatalf("after Open: migrations %v, want up to %d", got, migs[len(migs)-1].version)
+	if len(got) != len(migs) || got[len(got)-1].version != migs[len(migs)-1].Version {
+		t.Fatalf("after Open: migrations %v, want up to %d", got, migs[len(migs)-1].Version)
 	}
 	for _, it := range items {
 		stored, err := s.GetItem(ctx, server.Access{UserID: it.OwnerID}, it.ID)
@@ -385,8 +385,8 @@ func TestMigrateFromVersion2AddsWebSessions(t *testing.T) {
 	}
 
 	s := openAt(t, path, Options{})
-	if got := appliedMigrations(t, s); len(got) != len(migs) || got[len(got)-1].version != migs[len(migs)-1].version {
-		t.Fatalf("after Open: migrations %v, want up to %d", got, migs[len(migs)-1].version)
+	if got := appliedMigrations(t, s); len(got) != len(migs) || got[len(got)-1].version != migs[len(migs)-1].Version {
+		t.Fatalf("after Open: migrations %v, want up to %d", got, migs[len(migs)-1].Version)
 	}
 	now := authT0.Add(time.Minute)
 	res, err := s.RotateRefresh(ctx, server.RefreshRequest{

@@ -6,6 +6,7 @@ import (
 	"fmt"
 
 	"github.com/fortapi/fortapi/jwtkey"
+	"github.com/fortapi/fortapi/server"
 )
 
 // LoadKeys implements jwtkey.Store: every key, oldest first (zero
@@ -49,17 +50,8 @@ func (s *Store) LoadKeys(ctx context.Context) ([]jwtkey.StoredKey, error) {
 // already revoked is left unchanged.
 func (s *Store) SaveKeys(ctx context.Context, keys []jwtkey.StoredKey) error {
 	const op = "save signing keys"
-	seen := make(map[string]bool, len(keys))
-	for _, k := range keys {
-		switch {
-		case k.ID == "":
-			return fmt.Errorf("sqlite: %s: key without an ID", op)
-		case k.Alg == "" || k.State == "":
-			return fmt.Errorf("sqlite: %s: key %q without an Alg or State", op, k.ID)
-		case seen[k.ID]:
-			return fmt.Errorf("sqlite: %s: key %q given twice", op, k.ID)
-		}
-		seen[k.ID] = true
+	if err := server.CheckKeys(keys); err != nil {
+		return fmt.Errorf("sqlite: %s: %w", op, err)
 	}
 	if len(keys) == 0 {
 		return nil

@@ -4,13 +4,11 @@ import (
 	"context"
 	"database/sql"
 	"embed"
-	"errors"
 	"fmt"
 	"io/fs"
-	"path"
-	"strconv"
-	"strings"
 	"time"
+
+	"github.com/fortapi/fortapi/server"
 )
 
 // migrationFiles holds the schema history, one file per version:
@@ -24,44 +22,15 @@ var migrationFiles embed.FS
 const migrationsDir = "migrations"
 
 // migration is one schema version.
-type migration struct {
-	version int
-	name    string // file name, for error messages
-	sql     string
-}
+type migration = server.Migration
 
 // loadMigrations reads the migrations in dir migrationsDir of fsys, in
 // version order, and checks that they number 1..n without gaps or
-// duplicates.
+// duplicates (server.LoadMigrations).
 func loadMigrations(fsys fs.FS) ([]migration, error) {
-	entries, err := fs.ReadDir(fsys, migrationsDir)
+	migs, err := server.LoadMigrations(fsys, migrationsDir)
 	if err != nil {
-		return nil, fmt.Errorf("sqlite: reading embedded migrations: %w", err)
-	}
-	var migs []migration
-	for _, e := range entries { // ReadDir sorts by name
-		name := e.Name()
-		if e.IsDir() || !strings.HasSuffix(name, ".sql") {
-			continue
-		}
-		prefix, _, ok := strings.Cut(name, "_")
-		v, err := strconv.Atoi(prefix)
-		if !ok || err != nil || len(prefix) != 4 || v <= 0 {
-			return nil, fmt.Errorf("sqlite: migration %q: name must be NNNN_description.sql with NNNN > 0", name)
-		}
-		b, err := fs.ReadFile(fsys, path.Join(migrationsDir, name))
-		if err != nil {
-			return nil, fmt.Errorf("sqlite: reading migration %q: %w", name, err)
-		}
-		migs = append(migs, migration{version: v, name: name, sql: string(b)})
-	}
-	if len(migs) == 0 {
-		return nil, errors.New("sqlite: no embedded migrations")
-	}
-	for i, m := range migs {
-		if m.version != i+1 {
-			return nil, fmt.Errorf("sqlite: migration %q has version %d, want %d (versions must run 1, 2, 3... without gaps or duplicates)", m.name, m.version, i+1)
-		}
+		return nil, fmt.Errorf("sqlite: %w", err)
 	}
 	return migs, nil
 }
@@ -81,7 +50,7 @@ func migrate(ctx context.Context, db *sql.DB, migs []migration) error {
 	if _, err := db.ExecContext(ctx, sqlCreateSchemaMigrations); err != nil {
 		return fmt.Errorf("creating schema_migrations: %w", err)
 	}
-	latest := migs[len(migs)-1].version
+	latest := migs[len(migs)-1].Version
 	cur, err := schemaVersion(ctx, db, latest)
 	if err != nil {
 		return err
@@ -111,11 +80,8 @@ func schemaVersion(ctx context.Context, q queryer, latest int) (int, error) {
 	if err != nil {
 		return 0, fmt.Errorf("reading schema version: %w", err)
 	}
-	if cur > latest {
-		return 0, fmt.Errorf("database is at schema version %d, this binary knows versions up to %d: %w", cur, latest, ErrSchemaTooNew)
-	}
-	if n != cur {
-		return 0, fmt.Errorf("schema_migrations is inconsistent: %d rows, highest version %d", n, cur)
+	if err := server.CheckSchemaVersion(cur, n, latest); err != nil {
+		return 0, err
 	}
 	return cur, nil
 }
@@ -124,7 +90,7 @@ func schemaVersion(ctx context.Context, q queryer, latest int) (int, error) {
 func applyMigration(ctx context.Context, db *sql.DB, m migration, latest int) (err error) {
 	tx, err := db.BeginTx(ctx, nil)
 	if err != nil {
-		return fmt.Errorf("migration %q: begin: %w", m.name, err)
+		return fmt.Errorf("migration %q: begin: %w", m.Name, err)
 	}
 	defer func() {
 		if err != nil {
@@ -133,24 +99,24 @@ func applyMigration(ctx context.Context, db *sql.DB, m migration, latest int) (e
 	}()
 	cur, err := schemaVersion(ctx, tx, latest)
 	if err != nil {
-		return fmt.Errorf("migration %q: %w", m.name, err)
+		return fmt.Errorf("migration %q: %w", m.Name, err)
 	}
 	switch {
-	case cur >= m.version: // another process got here first
+	case cur >= m.Version: // another process got here first
 		return tx.Rollback()
-	case cur != m.version-1:
-		return fmt.Errorf("migration %q: database is at version %d, want %d", m.name, cur, m.version-1)
+	case cur != m.Version-1:
+		return fmt.Errorf("migration %q: database is at version %d, want %d", m.Name, cur, m.Version-1)
 	}
-	if _, err := tx.ExecContext(ctx, m.sql); err != nil {
-		return fmt.Errorf("migration %q: %w", m.name, err)
+	if _, err := tx.ExecContext(ctx, m.SQL); err != nil {
+		return fmt.Errorf("migration %q: %w", m.Name, err)
 	}
 	_, err = tx.ExecContext(ctx, "INSERT INTO schema_migrations (version, applied_at) VALUES (?, ?)",
-		m.version, time.Now().UTC().Format(time.RFC3339Nano))
+		m.Version, time.Now().UTC().Format(time.RFC3339Nano))
 	if err != nil {
-		return fmt.Errorf("migration %q: recording version: %w", m.name, err)
+		return fmt.Errorf("migration %q: recording version: %w", m.Name, err)
 	}
 	if err := tx.Commit(); err != nil {
-		return fmt.Errorf("migration %q: commit: %w", m.name, err)
+		return fmt.Errorf("migration %q: commit: %w", m.Name, err)
 	}
 	return nil
 }

@@ -11,14 +11,6 @@ import (
 	"github.com/fortapi/fortapi/server"
 )
 
-// withValue returns rev with Value set to v when it has none.
-func withValue(rev server.Revocation, v string) server.Revocation {
-	if rev.Value == "" {
-		rev.Value = v
-	}
-	return rev
-}
-
 // RevokeSession implements server.AuthStore. An unknown session is
 // ErrNotFound. rev and ev are written even when the session was already
 // revoked (its RevokedAt then stays as it was).
@@ -31,14 +23,8 @@ func (s *Store) RevokeSession(ctx context.Context, sessionID string, rev server.
 		return fmt.Errorf("sqlite: %s: zero time", op)
 	}
 	now = micro(now)
-	if rev.Kind == "" {
-		rev.Kind = server.RevokeSession
-	}
-	rev = withValue(rev, sessionID)
-	if rev.CreatedAt.IsZero() {
-		rev.CreatedAt = now
-	}
-	if err := checkRevocation(rev); err != nil {
+	rev = rev.WithDefaults(server.RevokeSession, sessionID, now)
+	if err := rev.Validate(); err != nil {
 		return fmt.Errorf("sqlite: %s: %w", op, err)
 	}
 	return s.writeTx(ctx, op, func(rc context.Context, tx *sql.Tx) error {

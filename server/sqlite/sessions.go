@@ -2,7 +2,6 @@ package sqlite
 
 import (
 	"context"
-	"crypto/sha256"
 	"database/sql"
 	"errors"
 	"fmt"
@@ -11,20 +10,6 @@ import (
 
 	"github.com/fortapi/fortapi/server"
 )
-
-// checkNewSession checks a session CreateSession or CreateWebSession is to
-// store and returns its scopes as stored.
-func checkNewSession(sess server.Session) (string, error) {
-	switch {
-	case sess.ID == "" || sess.UserID == "":
-		return "", errors.New("empty session or user id")
-	case sess.CreatedAt.IsZero() || sess.ExpiresAt.IsZero():
-		return "", errors.New("zero CreatedAt or ExpiresAt")
-	case sess.CredentialVersion < 0:
-		return "", errors.New("negative CredentialVersion")
-	}
-	return joinScopes(sess.Scopes)
-}
 
 // insertSession stores sess, already checked (scopes is its stored form),
 // on tx, after checking in the same transaction that its user exists
@@ -72,20 +57,13 @@ func insertSession(ctx, rc context.Context, tx *sql.Tx, op string, sess server.S
 // ErrNotFound; a session id or token hash already stored is ErrConflict.
 func (s *Store) CreateSession(ctx context.Context, sess server.Session, rt server.RefreshToken, ev server.Event) error {
 	const op = "create session"
-	scopes, err := checkNewSession(sess)
+	scopes, err := sess.CheckNew()
 	if err != nil {
 		return fmt.Errorf("sqlite: %s: %w", op, err)
 	}
-	switch {
-	case rt.SessionID != "" && rt.SessionID != sess.ID:
-		return fmt.Errorf("sqlite: %s: the refresh token names another session", op)
-	case len(rt.Hash) == 0:
-		return fmt.Errorf("sqlite: %s: empty refresh token hash", op)
-	case rt.ExpiresAt.IsZero():
-		return fmt.Errorf("sqlite: %s: refresh token with a zero ExpiresAt", op)
-	}
-	if rt.CreatedAt.IsZero() {
-		rt.CreatedAt = sess.CreatedAt
+	rt, err = rt.CheckNew(sess)
+	if err != nil {
+		return fmt.Errorf("sqlite: %s: %w", op, err)
 	}
 	ev = fillEvent(ev, sess.CreatedAt, sess.UserID, "", sess.ID)
 	return s.writeTx(ctx, op, func(rc context.Context, tx *sql.Tx) error {
@@ -111,23 +89,13 @@ func (s *Store) CreateSession(ctx context.Context, sess server.Session, rt serve
 // cookie credential, then ev.
 func (s *Store) CreateWebSession(ctx context.Context, sess server.Session, ws server.WebSession, ev server.Event) error {
 	const op = "create web session"
-	scopes, err := checkNewSession(sess)
+	scopes, err := sess.CheckNew()
 	if err != nil {
 		return fmt.Errorf("sqlite: %s: %w", op, err)
 	}
-	if ws.CreatedAt.IsZero() {
-		ws.CreatedAt = sess.CreatedAt
-	}
-	if ws.LastSeenAt.IsZero() {
-		ws.LastSeenAt = ws.CreatedAt
-	}
-	switch {
-	case ws.SessionID != "" && ws.SessionID != sess.ID:
-		return fmt.Errorf("sqlite: %s: the web session names another session", op)
-	case len(ws.Hash) != sha256.Size:
-		return fmt.Errorf("sqlite: %s: web session hash of %d bytes, want %d (SHA-256)", op, len(ws.Hash), sha256.Size)
-	case ws.LastSeenAt.UnixMicro() < ws.CreatedAt.UnixMicro():
-		return fmt.Errorf("sqlite: %s: web session LastSeenAt before its CreatedAt", op)
+	ws, err = ws.CheckNew(sess)
+	if err != nil {
+		return fmt.Errorf("sqlite: %s: %w", op, err)
 	}
 	ev = fillEvent(ev, sess.CreatedAt, sess.UserID, "", sess.ID)
 	return s.writeTx(ctx, op, func(rc context.Context, tx *sql.Tx) error {
@@ -155,15 +123,8 @@ func (s *Store) CreateWebSession(ctx context.Context, sess server.Session, ws se
 // (see the top of this file).
 func (s *Store) LookupWebSession(ctx context.Context, hash []byte, now time.Time, idle, touchAfter time.Duration) (server.Session, server.User, error) {
 	const op = "look up web session"
-	switch {
-	case len(hash) != sha256.Size:
-		return server.Session{}, server.User{}, fmt.Errorf("sqlite: %s: hash of %d bytes, want %d (SHA-256)", op, len(hash), sha256.Size)
-	case now.IsZero():
-		return server.Session{}, server.User{}, fmt.Errorf("sqlite: %s: zero time", op)
-	case idle <= 0:
-		return server.Session{}, server.User{}, fmt.Errorf("sqlite: %s: idle timeout %v, want > 0", op, idle)
-	case touchAfter < 0 || touchAfter >= idle:
-		return server.Session{}, server.User{}, fmt.Errorf("sqlite: %s: touchAfter %v, want 0 <= touchAfter < idle (%v)", op, touchAfter, idle)
+	if err := server.CheckWebSessionLookup(hash, now, idle, touchAfter); err != nil {
+		return server.Session{}, server.User{}, fmt.Errorf("sqlite: %s: %w", op, err)
 	}
 	now = micro(now)
 	var (
@@ -186,33 +147,24 @@ func (s *Store) LookupWebSession(ctx context.Context, hash []byte, now time.Time
 	if err != nil {
 		return server.Session{}, server.User{}, wrap(ctx, op, err)
 	}
-	seen := fromMicro(lastSeen)
-	if sessRevoked.Valid || now.UnixMicro() >= sessExpires || uDisabled != 0 || !now.Before(seen.Add(idle)) ||
-		sess.CredentialVersion != uVersion {
-		return server.Session{}, server.User{}, server.ErrNotFound
-	}
+	sess.Scopes = splitScopes(scopes)
+	sess.CreatedAt = fromMicro(sessCreated)
+	sess.ExpiresAt = fromMicro(sessExpires)
+	sess.RevokedAt = fromNullTime(sessRevoked)
 	user := server.User{
 		ID: uID, Username: uName, Role: server.Role(uRole), PasswordHash: uHash,
 		Disabled: uDisabled != 0, CreatedAt: fromMicro(uCreated), UpdatedAt: fromMicro(uUpd),
 		CredentialVersion: uVersion,
 	}
-	// Defence in depth: only the scopes the role grants now. A demotion
-	// without Revoke leaves the session alive but takes the scopes away.
-	granted := user.Role.Scopes()
-	for _, sc := range splitScopes(scopes) {
-		if slices.Contains(granted, sc) {
-			sess.Scopes = append(sess.Scopes, sc)
-		}
+	v := server.DecideWebSession(fromMicro(lastSeen), sess, user, now, idle, touchAfter)
+	if !v.Live {
+		return server.Session{}, server.User{}, server.ErrNotFound
 	}
-	sess.CreatedAt = fromMicro(sessCreated)
-	sess.ExpiresAt = fromMicro(sessExpires)
-
-	if !now.Before(seen.Add(touchAfter)) && seen.Before(now) {
-		// Seen touchAfter or longer ago. The bound makes the UPDATE a
-		// no-op when another lookup (or process) has touched it since the
-		// read: last_seen_at only moves forward.
-		bound := min(now.Add(-touchAfter).UnixMicro(), now.UnixMicro()-1)
-		args := []any{now.UnixMicro(), hash, bound}
+	if v.Touch {
+		// The bound makes the UPDATE a no-op when another lookup (or
+		// process) has touched it since the read: last_seen_at only moves
+		// forward.
+		args := []any{now.UnixMicro(), hash, v.TouchBound.UnixMicro()}
 		err := s.write(ctx, op, func(rc context.Context, stmt func(*sql.Stmt) *sql.Stmt) error {
 			if _, err := stmt(s.touchWebSession).ExecContext(rc, args...); err != nil {
 				return wrap(ctx, op, err)
@@ -223,7 +175,7 @@ func (s *Store) LookupWebSession(ctx context.Context, hash []byte, now time.Time
 			return server.Session{}, server.User{}, err
 		}
 	}
-	return sess, user, nil
+	return v.Session, user, nil
 }
 
 // RotateRefresh implements server.AuthStore. The presented token, its
@@ -235,36 +187,14 @@ func (s *Store) LookupWebSession(ctx context.Context, hash []byte, now time.Time
 // error.
 func (s *Store) RotateRefresh(ctx context.Context, req server.RefreshRequest) (server.RefreshResult, error) {
 	const op = "rotate refresh token"
-	switch {
-	case len(req.Hash) == 0 || len(req.Next.Hash) == 0:
-		return server.RefreshResult{}, fmt.Errorf("sqlite: %s: empty token hash", op)
-	case req.Now.IsZero():
-		return server.RefreshResult{}, fmt.Errorf("sqlite: %s: zero Now", op)
-	case req.Next.ExpiresAt.IsZero():
-		return server.RefreshResult{}, fmt.Errorf("sqlite: %s: next token with a zero ExpiresAt", op)
-	case req.Grace < 0:
-		return server.RefreshResult{}, fmt.Errorf("sqlite: %s: negative grace %v", op, req.Grace)
+	req, err := req.Normalize()
+	if err != nil {
+		return server.RefreshResult{}, fmt.Errorf("sqlite: %s: %w", op, err)
 	}
-	now := micro(req.Now)
-	rev := req.Revoke
-	if rev.Kind == "" {
-		rev.Kind = server.RevokeSession
-	}
-	if rev.CreatedAt.IsZero() {
-		rev.CreatedAt = now
-	}
-	// The value is filled in below; check the rest now, so that a bad
-	// request fails on every refresh, not only on the rare reuse.
-	if err := checkRevocation(withValue(rev, "-")); err != nil {
-		return server.RefreshResult{}, fmt.Errorf("sqlite: %s: reuse revocation: %w", op, err)
-	}
-	next := req.Next
-	if next.CreatedAt.IsZero() {
-		next.CreatedAt = now
-	}
+	now, next := req.Now, req.Next
 
 	var res server.RefreshResult // set by the writer; read only after writeTx returns nil
-	err := s.writeTx(ctx, op, func(rc context.Context, tx *sql.Tx) error {
+	err = s.writeTx(ctx, op, func(rc context.Context, tx *sql.Tx) error {
 		var (
 			sess                      server.Session
 			scopes                    string
@@ -286,50 +216,44 @@ func (s *Store) RotateRefresh(ctx context.Context, req server.RefreshRequest) (s
 		if err != nil {
 			return wrap(ctx, op, err)
 		}
-		if now.UnixMicro() >= rtExpires || now.UnixMicro() >= sessExpires || sessRevoked.Valid || uDisabled != 0 ||
-			sess.CredentialVersion != uVersion {
-			res = server.RefreshResult{Outcome: server.RefreshInvalid}
-			return nil
-		}
 		sess.Scopes = splitScopes(scopes)
 		sess.CreatedAt = fromMicro(sessCreated)
 		sess.ExpiresAt = fromMicro(sessExpires)
+		sess.RevokedAt = fromNullTime(sessRevoked)
 		user := server.User{
 			ID: uID, Username: uName, Role: server.Role(uRole), PasswordHash: uHash,
 			Disabled: uDisabled != 0, CreatedAt: fromMicro(uCreated), UpdatedAt: fromMicro(uUpd),
 			CredentialVersion: uVersion,
 		}
-
-		if rtRotated.Valid {
-			// Presented again. Within the grace window, while the
-			// successor its rotation stored is still the session's
-			// current token, it is a client's concurrent refresh: it gets
-			// that same successor (Next, derived from the presented token
-			// by the caller), never a second chain. Otherwise the token
-			// was stolen (or the client replayed it late): end the
-			// session.
-			since := now.Sub(fromMicro(rtRotated.Int64))
-			if req.Grace > 0 && since < req.Grace {
-				var current bool
-				if err := tx.QueryRowContext(rc, sqlSuccessorCurrent, next.Hash, sess.ID, now.UnixMicro()).Scan(&current); err != nil {
-					return wrap(ctx, op, err)
-				}
-				if current {
-					res = server.RefreshResult{Outcome: server.RefreshRotated, Replay: true, Session: sess, User: user}
-					return nil
-				}
-			}
+		st := server.RefreshState{
+			Token:   server.RefreshToken{ExpiresAt: fromMicro(rtExpires), RotatedAt: fromNullTime(rtRotated)},
+			Session: sess,
+			User:    user,
+		}
+		decision, err := server.DecideRefresh(st, now, req.Grace, func() (bool, error) {
+			var current bool
+			err := tx.QueryRowContext(rc, sqlSuccessorCurrent, next.Hash, sess.ID, now.UnixMicro()).Scan(&current)
+			return current, err
+		})
+		if err != nil {
+			return wrap(ctx, op, err)
+		}
+		switch decision {
+		case server.RefreshRefuse:
+			res = server.RefreshResult{Outcome: server.RefreshInvalid}
+			return nil
+		case server.RefreshReplay:
+			res = server.RefreshResult{Outcome: server.RefreshRotated, Replay: true, Session: sess, User: user}
+			return nil
+		case server.RefreshRevoke:
+			rev, ev := req.Reuse(sess, user)
 			if _, err := tx.ExecContext(rc, sqlRevokeSession, now.UnixMicro(), sess.ID); err != nil {
 				return wrap(ctx, op, err)
 			}
-			if err := execRevocation(rc, tx, withValue(rev, sess.ID)); err != nil {
+			if err := execRevocation(rc, tx, rev); err != nil {
 				return wrap(ctx, op, err)
 			}
-			ev := req.Event
-			if ev.Type == "" {
-				ev.Type = server.EventRefreshReuse
-			}
-			if err := s.execEvent(rc, tx, fillEvent(ev, now, user.ID, user.Username, sess.ID)); err != nil {
+			if err := s.execEvent(rc, tx, ev); err != nil {
 				return wrap(ctx, op, err)
 			}
 			sess.RevokedAt = now

@@ -81,8 +81,8 @@ type Options struct {
 // ErrSchemaTooNew is returned (wrapped) by Open when the database was
 // migrated by a newer binary than this one: its schema version is higher
 // than the newest migration embedded here, and running against it could
-// corrupt data.
-var ErrSchemaTooNew = errors.New("database schema is newer than this binary supports")
+// corrupt data. It is server.ErrSchemaTooNew, which every store returns.
+var ErrSchemaTooNew = server.ErrSchemaTooNew
 
 // errNoUser is returned when an Access names no user and does not lift the
 // owner condition: a programming error upstream, never "all items".

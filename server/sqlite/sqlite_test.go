@@ -187,7 +187,7 @@ func TestFutureSchemaRefused(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	latest := migs[len(migs)-1].version
+	latest := migs[len(migs)-1].Version
 	path := filepath.Join(t.TempDir(), "db")
 	s, err := Open(context.Background(), path, Options{})
 	if err != nil {
@@ -257,7 +257,7 @@ func TestLoadMigrations(t *testing.T) {
 			}
 			var got []int
 			for _, m := range migs {
-				got = append(got, m.version)
+				got = append(got, m.Version)
 			}
 			if len(got) != len(tc.want) || got[0] != tc.want[0] || got[len(got)-1] != tc.want[len(tc.want)-1] {
 				t.Errorf("versions = %v, want %v", got, tc.want)

@@ -96,44 +96,14 @@ func (s *Store) ListUsers(ctx context.Context, after string, limit int) ([]serve
 // see what is changed.
 func (s *Store) UpdateUser(ctx context.Context, id string, ch server.UserChange, now time.Time, ev server.Event) (server.User, error) {
 	const op = "update user"
-	if id == "" {
-		return server.User{}, fmt.Errorf("sqlite: %s: empty user id", op)
-	}
-	if now.IsZero() {
-		return server.User{}, fmt.Errorf("sqlite: %s: zero time", op)
-	}
-	if ch.Role != nil {
-		if err := checkRole(*ch.Role); err != nil {
-			return server.User{}, fmt.Errorf("sqlite: %s: %w", op, err)
-		}
-	}
-	if ch.PasswordHash != nil && *ch.PasswordHash == "" {
-		return server.User{}, fmt.Errorf("sqlite: %s: empty password hash", op)
-	}
-	var rev server.Revocation
-	if ch.Revoke != nil {
-		rev = *ch.Revoke
-		if rev.Kind == "" {
-			rev.Kind = server.RevokeSubject
-		}
-		if rev.Value == "" {
-			rev.Value = id
-		}
-		if rev.CreatedAt.IsZero() {
-			rev.CreatedAt = now
-		}
-		if rev.NotBefore.IsZero() && rev.Kind == server.RevokeSubject {
-			// Zero would refuse nothing: every token issued so far.
-			rev.NotBefore = now
-		}
-		if err := checkRevocation(rev); err != nil {
-			return server.User{}, fmt.Errorf("sqlite: %s: %w", op, err)
-		}
+	ch, err := ch.Normalize(id, now)
+	if err != nil {
+		return server.User{}, fmt.Errorf("sqlite: %s: %w", op, err)
 	}
 	now = micro(now)
 
 	var got server.User // set by the writer; read only after writeTx returns nil
-	err := s.writeTx(ctx, op, func(rc context.Context, tx *sql.Tx) error {
+	err = s.writeTx(ctx, op, func(rc context.Context, tx *sql.Tx) error {
 		u, err := scanUser(tx.QueryRowContext(rc, sqlGetUser, id))
 		if errors.Is(err, sql.ErrNoRows) {
 			return fmt.Errorf("sqlite: %s: %w", op, server.ErrNotFound)
@@ -141,26 +111,11 @@ func (s *Store) UpdateUser(ctx context.Context, id string, ch server.UserChange,
 		if err != nil {
 			return wrap(ctx, op, err)
 		}
-		if ch.IfPasswordHash != nil && *ch.IfPasswordHash != u.PasswordHash {
-			return fmt.Errorf("sqlite: %s: the password hash has changed: %w", op, server.ErrConflict)
+		u, checkLastAdmin, err := ch.Apply(u, now)
+		if err != nil {
+			return fmt.Errorf("sqlite: %s: %w", op, err)
 		}
-		wasAdmin := u.Role == server.RoleAdmin && !u.Disabled
-		if ch.Role != nil {
-			u.Role = *ch.Role
-		}
-		if ch.Disabled != nil {
-			u.Disabled = *ch.Disabled
-		}
-		if ch.PasswordHash != nil {
-			u.PasswordHash = *ch.PasswordHash
-		}
-		u.UpdatedAt = now
-		if ch.Revoke != nil {
-			// Every change that ends the user's sessions also ends the
-			// logins in flight: their CreateSession compares the version.
-			u.CredentialVersion++
-		}
-		if wasAdmin && (u.Role != server.RoleAdmin || u.Disabled) {
+		if checkLastAdmin {
 			var others bool
 			if err := tx.QueryRowContext(rc, sqlOtherAdminLeft, id).Scan(&others); err != nil {
 				return wrap(ctx, op, err)
@@ -173,13 +128,13 @@ func (s *Store) UpdateUser(ctx context.Context, id string, ch server.UserChange,
 			return wrap(ctx, op, err)
 		}
 		if ch.Revoke != nil {
-			if _, err := tx.ExecContext(rc, sqlLogUserSessionRevocations, rev.Until.UnixMicro(), now.UnixMicro(), id, now.UnixMicro()); err != nil {
+			if _, err := tx.ExecContext(rc, sqlLogUserSessionRevocations, ch.Revoke.Until.UnixMicro(), now.UnixMicro(), id, now.UnixMicro()); err != nil {
 				return wrap(ctx, op, err)
 			}
 			if _, err := tx.ExecContext(rc, sqlRevokeUserSessions, now.UnixMicro(), id); err != nil {
 				return wrap(ctx, op, err)
 			}
-			if err := execRevocation(rc, tx, rev); err != nil {
+			if err := execRevocation(rc, tx, *ch.Revoke); err != nil {
 				return wrap(ctx, op, err)
 			}
 		}
