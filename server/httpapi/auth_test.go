@@ -113,7 +113,7 @@ func newAuthEnvWith(t *testing.T, o envOptions) *authEnv {
 	if err != nil {
 		t.Fatal(err)
 	}
-	hasher, err := password.NewHasher(password.HasherOptions{})
+	hasher, err := password.NewHasher(password.HasherOptions{QueueTimeout: time.Minute}) // a loaded test machine must not make it busy
 	if err != nil {
 		t.Fatal(err)
 	}
