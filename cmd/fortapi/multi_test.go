@@ -79,111 +79,6 @@ func startInstance(t *testing.T, bin, dataDir string, env []string, extra ...str
 	}
 }
 
-// tcpProxy forwards connections from a loopback port to target, and can
-// cut them: Cut closes every open connection and closes each new one at
-// once (the server as seen from a client while it restarts), Restore
-// forwards again.
-type tcpProxy struct {
-	ln     net.Listener
-	target string
-
-	mu    sync.Mutex
-	cut   bool
-	conns map[net.Conn]struct{}
-	wg    sync.WaitGroup
-}
-
-func newTCPProxy(t *testing.T, target string) *tcpProxy {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	p := &tcpProxy{ln: ln, target: target, conns: map[net.Conn]struct{}{}}
-	p.wg.Add(1)
-	go p.serve()
-	t.Cleanup(func() {
-		ln.Close()
-		p.Cut()
-		p.wg.Wait()
-	})
-	return p
-}
-
-func (p *tcpProxy) addr() string { return p.ln.Addr().String() }
-
-func (p *tcpProxy) serve() {
-	defer p.wg.Done()
-	for {
-		c, err := p.ln.Accept()
-		if err != nil {
-			return
-		}
-		p.wg.Add(1)
-		go p.forward(c)
-	}
-}
-
-// track adds c to the open connections, or reports false (and closes c)
-// while the proxy is cut.
-func (p *tcpProxy) track(c net.Conn) bool {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if p.cut {
-		c.Close()
-		return false
-	}
-	p.conns[c] = struct{}{}
-	return true
-}
-
-func (p *tcpProxy) forward(c net.Conn) {
-	defer p.wg.Done()
-	if !p.track(c) {
-		return
-	}
-	up, err := net.DialTimeout("tcp", p.target, 2*time.Second)
-	if err != nil || !p.track(up) {
-		c.Close()
-		if up != nil {
-			up.Close()
-		}
-		return
-	}
-	done := make(chan struct{}, 2)
-	pipe := func(dst, src net.Conn) {
-		_, _ = io.Copy(dst, src)
-		done <- struct{}{}
-	}
-	go pipe(up, c)
-	go pipe(c, up)
-	<-done // one side ended: end both
-	c.Close()
-	up.Close()
-	<-done
-	p.mu.Lock()
-	delete(p.conns, c)
-	delete(p.conns, up)
-	p.mu.Unlock()
-}
-
-// Cut closes every forwarded connection and refuses new ones until Restore.
-func (p *tcpProxy) Cut() {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	p.cut = true
-	for c := range p.conns {
-		c.Close()
-	}
-}
-
-// Restore forwards new connections again.
-func (p *tcpProxy) Restore() {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	p.cut = false
-}
-
 // withHost returns the URL raw with its host:port replaced.
 func withHost(t *testing.T, raw, hostport string) string {
 	t.Helper()
@@ -307,16 +202,16 @@ func TestInstancesActAsOne(t *testing.T) {
 	redisURL := testutil.RedisURL(t)
 	bin := buildTestBinary(t)
 
-	pgProxy := newTCPProxy(t, hostPort(t, pgURL, "5432"))
-	redisProxy := newTCPProxy(t, hostPort(t, redisURL, "6379"))
+	pgProxy := testutil.NewTCPProxy(t, hostPort(t, pgURL, "5432"))
+	redisProxy := testutil.NewTCPProxy(t, hostPort(t, redisURL, "6379"))
 	prefix := "fortapi-test:" + randomHex(t, 8) + ":"
 	common := []string{"FORTAPI_MASTER_KEY=" + randomHex(t, 32), "FORTAPI_ADMIN_PASSWORD=" + processAdminPassword}
 	direct := append([]string{"FORTAPI_POSTGRES_URL=" + pgURL}, common...)
-	proxied := append([]string{"FORTAPI_POSTGRES_URL=" + withHost(t, pgURL, pgProxy.addr())}, common...)
+	proxied := append([]string{"FORTAPI_POSTGRES_URL=" + withHost(t, pgURL, pgProxy.Addr())}, common...)
 	args := func(redis, fail string) []string {
 		return append([]string{"--redis-url", redis, "--redis-prefix", prefix, "--rate-fail", fail}, multiLimits...)
 	}
-	viaProxy := withHost(t, redisURL, redisProxy.addr())
+	viaProxy := withHost(t, redisURL, redisProxy.Addr())
 	specs := []struct {
 		name string
 		env  []string
@@ -350,8 +245,13 @@ func TestInstancesActAsOne(t *testing.T) {
 	t.Cleanup(func() {
 		if t.Failed() {
 			for _, in := range insts {
-				log := in.log.String()
-				t.Logf("log of %s (last 4000 bytes):\n%s", in.name, log[max(0, len(log)-4000):])
+				var keep []string // the access log is long: the rest, and 500s
+				for _, l := range strings.Split(in.log.String(), "\n") {
+					if !strings.Contains(l, `"msg":"request",`) || strings.Contains(l, `"status":500`) {
+						keep = append(keep, l)
+					}
+				}
+				t.Logf("log of %s without the access log:\n%s", in.name, strings.Join(keep[max(0, len(keep)-60):], "\n"))
 			}
 		}
 	})
