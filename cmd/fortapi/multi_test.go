@@ -28,14 +28,14 @@ import (
 // The multi-instance test (issue 13, item 5): several `fortapi serve`
 // processes on one PostgreSQL schema and one Redis act as one server.
 
-// multiLimits are the rate limits of the instances: high enough for the
+// multiLimits returns the rate limits of the instances: high enough for the
 // load below (all of it comes from 127.0.0.1, and from one user), except
 // the failed logins per username, which subtest d counts across the
 // instances. Explicit specs rather than --rate-scale, which would scale
 // that one too.
-var multiLimits = []string{
-	"--rate-login", "100000/minute", "--rate-writes", "1000000/minute", "--rate-reads", "1000000/minute",
-	"--rate-global", "1000000/minute", "--rate-login-failures", "5/minute", "--instances", "3",
+func multiLimits() []string {
+	return []string{"--rate-login", "100000/minute", "--rate-writes", "1000000/minute", "--rate-reads", "1000000/minute",
+		"--rate-global", "1000000/minute", "--rate-login-failures", "5/minute", "--instances", "3"}
 }
 
 // multiFailuresLimit is --rate-login-failures in multiLimits.
@@ -200,6 +200,11 @@ func randomHex(t *testing.T, n int) string {
 func TestInstancesActAsOne(t *testing.T) {
 	pgURL := pgSchemaURL(t)
 	redisURL := testutil.RedisURL(t)
+	if conn, err := net.DialTimeout("tcp", hostPort(t, redisURL, "6379"), time.Second); err != nil {
+		testutil.Unavailable(t, "Redis", "nothing answers at "+testutil.Redacted(redisURL))
+	} else {
+		conn.Close()
+	}
 	bin := buildTestBinary(t)
 
 	pgProxy := testutil.NewTCPProxy(t, hostPort(t, pgURL, "5432"))
@@ -209,7 +214,7 @@ func TestInstancesActAsOne(t *testing.T) {
 	direct := append([]string{"FORTAPI_POSTGRES_URL=" + pgURL}, common...)
 	proxied := append([]string{"FORTAPI_POSTGRES_URL=" + withHost(t, pgURL, pgProxy.Addr())}, common...)
 	args := func(redis, fail string) []string {
-		return append([]string{"--redis-url", redis, "--redis-prefix", prefix, "--rate-fail", fail}, multiLimits...)
+		return append([]string{"--redis-url", redis, "--redis-prefix", prefix, "--rate-fail", fail}, multiLimits()...)
 	}
 	viaProxy := withHost(t, redisURL, redisProxy.Addr())
 	specs := []struct {

@@ -23,11 +23,13 @@ type lostStore struct {
 	*sqlite.Store
 }
 
-var errLost = fmt.Errorf("postgres: get item: %w: dial tcp 10.0.0.7:5432: connection refused", server.ErrUnavailable)
+func errLost() error {
+	return fmt.Errorf("postgres: get item: %w: dial tcp 10.0.0.7:5432: connection refused", server.ErrUnavailable)
+}
 
-func (lostStore) CreateItem(context.Context, server.Item) error { return errLost }
+func (lostStore) CreateItem(context.Context, server.Item) error { return errLost() }
 func (lostStore) GetItem(context.Context, server.Access, string) (server.Item, error) {
-	return server.Item{}, errLost
+	return server.Item{}, errLost()
 }
 
 // TestStoreUnavailableIs503: an unreachable store gives 503 with
