@@ -12,10 +12,17 @@ import (
 )
 
 // Errors every store returns, so that handlers map them without knowing the
-// store: ErrNotFound becomes 404, ErrConflict 409.
+// store: ErrNotFound becomes 404, ErrConflict 409, ErrUnavailable 503 with
+// Retry-After.
 var (
 	ErrNotFound = errors.New("not found")
 	ErrConflict = errors.New("conflict")
+	// ErrUnavailable is matched (errors.Is) by an error that says the
+	// store could not be reached or cannot serve for now: a lost or
+	// refused connection, a server shutting down, starting up or in
+	// recovery, no connection slot left, a statement timeout. Retrying
+	// later may succeed; the request itself is not at fault.
+	ErrUnavailable = errors.New("the store is unavailable")
 )
 
 // Item is one priced item owned by one user.

@@ -49,6 +49,26 @@ func Register(api *fortapi.API, d Deps) {
 	}
 }
 
+// storeRetryAfter is the Retry-After of a 503 answered because the store
+// is unavailable (server.ErrUnavailable): the pool reconnects at the next
+// request.
+const storeRetryAfter = time.Second
+
+// register is huma.Register for an operation that uses the store: an error
+// matching server.ErrUnavailable (the store lost, restarting, read-only,
+// timing out) is answered 503 with Retry-After, not 500, while the caller
+// is still there (a caller that left gets fortapi's 499). The store's error
+// goes to the log with the request id, not to the client.
+func register[I, O any](api huma.API, op huma.Operation, h func(context.Context, *I) (*O, error)) {
+	huma.Register(api, op, func(ctx context.Context, in *I) (*O, error) {
+		out, err := h(ctx, in)
+		if err != nil && ctx.Err() == nil && errors.Is(err, server.ErrUnavailable) {
+			return nil, withRetryAfter(huma.Error503ServiceUnavailable("the store is unavailable; retry later", err), storeRetryAfter)
+		}
+		return out, err
+	})
+}
+
 type statusOutput struct {
 	Body struct {
 		Status string `json:"status" example:"ok"`
@@ -213,7 +233,7 @@ func registerAuth(api huma.API, d Deps) {
 		}
 		return r
 	}
-	huma.Register(api, huma.Operation{
+	register(api, huma.Operation{
 		OperationID: "token", Method: http.MethodPost, Path: "/token", Tags: []string{"auth"},
 		Summary: "Log in or refresh: OAuth2 password and refresh_token grants",
 		Description: "Form-encoded (RFC 6749 §4.3 and §6). `grant_type=password` with `username`, `password` and optionally " +
@@ -253,7 +273,7 @@ func registerAuth(api huma.API, d Deps) {
 		}}
 	}
 
-	huma.Register(api, huma.Operation{
+	register(api, huma.Operation{
 		OperationID: "logout", Method: http.MethodPost, Path: "/logout", Tags: []string{"auth"},
 		Summary: "Log out: revoke this session's refresh tokens and access tokens",
 		Description: "A cookie session is ended and its cookie cleared; from an HTML form (with its csrf_token field) " +
@@ -266,20 +286,20 @@ func registerAuth(api huma.API, d Deps) {
 		Extensions: d.Limits.writes(),
 	}, h.logout)
 
-	huma.Register(api, huma.Operation{
+	register(api, huma.Operation{
 		OperationID: "protected", Method: http.MethodGet, Path: "/protected", Tags: []string{"auth"},
 		Summary:  "A protected resource: names the caller",
 		Security: fortapi.Authenticated(), Extensions: d.Limits.reads(),
 	}, h.protected)
 
-	huma.Register(api, huma.Operation{
+	register(api, huma.Operation{
 		OperationID: "me", Method: http.MethodGet, Path: "/users/me", Tags: []string{"users"},
 		Summary:  "The caller's profile",
 		Security: fortapi.Authenticated(),
 		Errors:   []int{http.StatusNotFound}, Extensions: d.Limits.reads(),
 	}, h.me)
 
-	huma.Register(api, huma.Operation{
+	register(api, huma.Operation{
 		OperationID: "change-password", Method: http.MethodPut, Path: "/users/me/password", Tags: []string{"users"},
 		Summary:     "Change the caller's password",
 		Description: "Needs the current password. Every session and access token of the user is revoked, this one included: log in again.",
@@ -287,7 +307,7 @@ func registerAuth(api huma.API, d Deps) {
 		Errors: []int{http.StatusTooManyRequests, http.StatusServiceUnavailable}, Extensions: d.Limits.writes(),
 	}, h.changePassword)
 
-	huma.Register(api, huma.Operation{
+	register(api, huma.Operation{
 		OperationID: "jwks", Method: http.MethodGet, Path: "/.well-known/jwks.json", Tags: []string{"auth"},
 		Summary:     "Public keys that verify access tokens (RFC 7517)",
 		Description: "The next, active and retiring keys. HS256 keys are secret and never listed.",
@@ -297,7 +317,7 @@ func registerAuth(api huma.API, d Deps) {
 				Properties: map[string]*huma.Schema{"keys": {Type: "array", Items: &huma.Schema{Type: "object"}}}}}}}},
 	}, h.jwks)
 
-	huma.Register(api, huma.Operation{
+	register(api, huma.Operation{
 		OperationID: "rotate-keys", Method: http.MethodPost, Path: "/admin/keys/rotate", Tags: []string{"admin"},
 		Summary:     "Rotate the signing key now",
 		Description: "The next key (already published) starts signing; the current one keeps verifying until its tokens expire. Nobody is logged out.",
@@ -308,28 +328,28 @@ func registerAuth(api huma.API, d Deps) {
 func registerItems(api huma.API, d Deps) {
 	h := &items{Deps: d}
 	tags := []string{"items"}
-	huma.Register(api, huma.Operation{
+	register(api, huma.Operation{
 		OperationID: "create-item", Method: http.MethodPost, Path: "/items/",
 		Summary: "Create an item", Tags: tags, DefaultStatus: http.StatusCreated,
 		Security: fortapi.Scopes(ScopeItemsWrite), Extensions: d.Limits.writes(),
 	}, h.create)
-	huma.Register(api, huma.Operation{
+	register(api, huma.Operation{
 		OperationID: "list-items", Method: http.MethodGet, Path: "/items/",
 		Summary: "List the caller's items", Description: "Administrators see every item. Pages are ordered by id.",
 		Tags: tags, Security: fortapi.Scopes(ScopeItemsRead), Extensions: ownerOnly(d.Limits.reads()),
 	}, h.list)
-	huma.Register(api, huma.Operation{
+	register(api, huma.Operation{
 		OperationID: "get-item", Method: http.MethodGet, Path: "/items/{id}",
 		Summary: "Get an item", Description: "Another user's item answers 404, exactly like a missing one.",
 		Tags: tags, Security: fortapi.Scopes(ScopeItemsRead), Errors: []int{http.StatusNotFound},
 		Extensions: ownerOnly(d.Limits.reads()),
 	}, h.get)
-	huma.Register(api, huma.Operation{
+	register(api, huma.Operation{
 		OperationID: "update-item", Method: http.MethodPut, Path: "/items/{id}",
 		Summary: "Replace an item's fields", Tags: tags, Security: fortapi.Scopes(ScopeItemsWrite),
 		Errors: []int{http.StatusNotFound}, Extensions: ownerOnly(d.Limits.writes()),
 	}, h.update)
-	huma.Register(api, huma.Operation{
+	register(api, huma.Operation{
 		OperationID: "delete-item", Method: http.MethodDelete, Path: "/items/{id}",
 		Summary: "Delete an item", Tags: tags, DefaultStatus: http.StatusNoContent,
 		Security: fortapi.Scopes(ScopeItemsWrite), Errors: []int{http.StatusNotFound},
@@ -341,18 +361,18 @@ func registerUsers(api huma.API, d Deps) {
 	h := &usersAPI{d}
 	tags := []string{"admin"}
 	admin := fortapi.Scopes(server.ScopeUsersAdmin)
-	huma.Register(api, huma.Operation{
+	register(api, huma.Operation{
 		OperationID: "create-user", Method: http.MethodPost, Path: "/users", Tags: tags,
 		Summary: "Create a user", DefaultStatus: http.StatusCreated, Security: admin,
 		Errors:     []int{http.StatusConflict, http.StatusServiceUnavailable},
 		Extensions: d.Limits.writes(),
 	}, h.create)
-	huma.Register(api, huma.Operation{
+	register(api, huma.Operation{
 		OperationID: "list-users", Method: http.MethodGet, Path: "/users", Tags: tags,
 		Summary: "List users", Description: "Pages are ordered by id.", Security: admin,
 		Extensions: d.Limits.reads(),
 	}, h.list)
-	huma.Register(api, huma.Operation{
+	register(api, huma.Operation{
 		OperationID: "update-user", Method: http.MethodPatch, Path: "/users/{id}", Tags: tags,
 		Summary: "Change a user's role or disable a user",
 		Description: "Every session and access token of the user is revoked at once, on every instance within a second, " +
@@ -360,7 +380,7 @@ func registerUsers(api huma.API, d Deps) {
 		Security: admin, Errors: []int{http.StatusNotFound, http.StatusConflict},
 		Extensions: d.Limits.writes(),
 	}, h.patch)
-	huma.Register(api, huma.Operation{
+	register(api, huma.Operation{
 		OperationID: "audit", Method: http.MethodGet, Path: "/admin/audit", Tags: tags,
 		Summary: "Security events, newest first",
 		Description: "Logins, failures, throttling, refresh-token reuse, logouts, password, role and key changes. " +
@@ -373,12 +393,12 @@ func registerPages(api huma.API, d Deps) {
 	funcs := template.FuncMap{"deref": func(f *float64) float64 { return *f }}
 	h := &pagesAPI{Deps: d, tmpl: template.Must(template.New("pages").Funcs(funcs).ParseFS(pageFiles, "pages/*.html"))}
 	tags := []string{"pages"}
-	huma.Register(api, huma.Operation{
+	register(api, huma.Operation{
 		OperationID: "login-page", Method: http.MethodGet, Path: "/login", Tags: tags,
 		Summary: "The HTML sign-in form (or, signed in, the user's items)", Security: fortapi.Public(),
 		Responses: map[string]*huma.Response{"200": htmlResponse("The page")},
 	}, h.getLogin)
-	huma.Register(api, huma.Operation{
+	register(api, huma.Operation{
 		OperationID: "login-submit", Method: http.MethodPost, Path: "/login", Tags: tags,
 		Summary: "Sign in from the HTML form: starts a cookie session",
 		Description: "Form-encoded `username`, `password` and `csrf_token` (from the form, bound to the `__Host-csrf` cookie; " +
@@ -409,7 +429,7 @@ func registerPages(api huma.API, d Deps) {
 			}},
 		}}
 	}
-	huma.Register(api, huma.Operation{
+	register(api, huma.Operation{
 		OperationID: "item-page", Method: http.MethodGet, Path: "/items/{id}/view", Tags: tags,
 		Summary:     "An item as an HTML page",
 		Description: "For the signed-in browser (cookie session). The description is shown as sanitized HTML; another user's item answers 404.",
@@ -417,7 +437,7 @@ func registerPages(api huma.API, d Deps) {
 		Extensions: ownerOnly(d.Limits.reads()),
 		Responses:  map[string]*huma.Response{"200": htmlResponse("The page")},
 	}, h.view)
-	huma.Register(api, huma.Operation{
+	register(api, huma.Operation{
 		OperationID: "csrf-token", Method: http.MethodGet, Path: "/csrftoken/", Tags: []string{"auth"},
 		Summary: "A CSRF token for cookie-authenticated requests",
 		Description: "Sets the `__Host-csrf` cookie and returns the same token, bound to the caller's session cookie (or to no " +

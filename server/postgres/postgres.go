@@ -5,8 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"hash/fnv"
+	"io"
 	"log/slog"
 	"math"
+	"net"
 	"net/url"
 	"strconv"
 	"strings"
@@ -353,11 +355,40 @@ func isForeignKeyViolation(err error) bool { return pgCode(err) == codeForeignKe
 // interruption its own way. PostgreSQL's messages name tables and
 // constraints; a unique violation's detail may quote a key, but such
 // errors are mapped to server.ErrConflict before they get here.
+//
+// An error that says the server could not be reached or cannot serve for
+// now (unavailable) also matches server.ErrUnavailable, so that the HTTP
+// layer answers 503 with Retry-After rather than 500.
 func wrap(ctx context.Context, op string, err error) error {
 	if cerr := ctx.Err(); cerr != nil && !errors.Is(err, cerr) {
 		return fmt.Errorf("postgres: %s: %w: %w", op, cerr, err)
 	}
+	if ctx.Err() == nil && unavailable(err) {
+		return fmt.Errorf("postgres: %s: %w: %w", op, server.ErrUnavailable, err)
+	}
 	return fmt.Errorf("postgres: %s: %w", op, err)
+}
+
+// unavailable reports whether err says that PostgreSQL could not be
+// reached or cannot serve for now, rather than that the statement failed:
+// a connection refused, lost or timed out (pgconn's connect and network
+// errors, EOF), or a server answer of class 08 (connection exception),
+// 57P01-57P03 (shutting down, crashed, starting up), 53300 (no connection
+// slot), 25006 (read-only: a standby after a failover) or 57014 (a
+// statement timeout; the caller's own cancellation is told apart by wrap).
+func unavailable(err error) bool {
+	var pe *pgconn.PgError
+	if errors.As(err, &pe) {
+		switch pe.Code {
+		case "57P01", "57P02", "57P03", "53300", "25006", "57014":
+			return true
+		}
+		return strings.HasPrefix(pe.Code, "08")
+	}
+	var ce *pgconn.ConnectError
+	var ne net.Error
+	return errors.As(err, &ce) || errors.As(err, &ne) || errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) ||
+		errors.Is(err, net.ErrClosed) || pgconn.Timeout(err) || pgconn.SafeToRetry(err)
 }
 
 // txAttempts is how often inTx runs a transaction that PostgreSQL aborted
