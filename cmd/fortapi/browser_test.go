@@ -37,6 +37,7 @@ import (
 	"github.com/chromedp/cdproto/network"
 	"github.com/chromedp/cdproto/page"
 	cdpruntime "github.com/chromedp/cdproto/runtime"
+	"github.com/chromedp/cdproto/target"
 	"github.com/chromedp/chromedp"
 
 	"github.com/fortapi/fortapi/internal/browsertest"
@@ -221,33 +222,22 @@ func (bh *brBlackHole) attempts() []string {
 	return slices.Clone(bh.seen)
 }
 
-// brStart starts Chromium for t, killed after timeout or at the end of t.
+// brStart gives t a browser of its own in the package's Chromium: a new
+// browser context (its own cookies, cache and black-hole proxy), closed
+// after timeout or at the end of t, whichever comes first; then every
+// pending action of t's tabs fails, so no test can hang.
 func brStart(t *testing.T, timeout time.Duration) *brBrowser {
 	t.Helper()
 	bin := browsertest.Require(t)
-	home := t.TempDir()
-	b := &brBrowser{output: &testutil.Buffer{}, proxy: brStartBlackHole(t)}
-	opts := append(slices.Clone(chromedp.DefaultExecAllocatorOptions[:]),
-		chromedp.ExecPath(bin),
-		chromedp.Headless,
-		chromedp.NoSandbox,
-		chromedp.DisableGPU,
-		chromedp.Flag("disable-background-networking", true),
-		chromedp.Flag("disable-component-update", true),
-		chromedp.IgnoreCertErrors, // the server's development certificate is self-signed
-		chromedp.UserDataDir(home+"/profile"),
-		chromedp.ProxyServer("http://"+b.proxy.ln.Addr().String()),
-		chromedp.WindowSize(1280, 900),
-		chromedp.Env("HOME="+home, "XDG_CONFIG_HOME="+home, "XDG_CACHE_HOME="+home),
-		chromedp.CombinedOutput(b.output),
-	)
-	deadline, cancelDeadline := context.WithTimeout(context.Background(), timeout)
-	allocCtx, cancelAlloc := chromedp.NewExecAllocator(deadline, opts...)
-	ctx, cancelBrowser := chromedp.NewContext(allocCtx)
+	root, output := shared.browser(t, bin)
+	b := &brBrowser{output: output, proxy: brStartBlackHole(t)}
+	deadline, cancelDeadline := context.WithTimeout(root, timeout)
+	ctx, cancelContext := chromedp.NewContext(deadline, chromedp.WithNewBrowserContext(func(p *target.CreateBrowserContextParams) {
+		p.ProxyServer = "http://" + b.proxy.ln.Addr().String()
+	}))
 	b.ctx = ctx
 	t.Cleanup(func() {
-		cancelBrowser()
-		cancelAlloc() // waits for the browser to exit
+		cancelContext() // closes the tab and disposes of the browser context
 		cancelDeadline()
 		if t.Failed() {
 			var keep []string
@@ -257,7 +247,7 @@ func brStart(t *testing.T, timeout time.Duration) *brBrowser {
 				}
 			}
 			if out := strings.Join(keep, ""); out != "" {
-				t.Logf("chromium output (last 4 KiB, without D-Bus noise):\n%s", brTail(out, 4096))
+				t.Logf("chromium output (shared by the package's browser tests; last 4 KiB, without D-Bus noise):\n%s", brTail(out, 4096))
 			}
 		}
 		if seen := b.proxy.attempts(); len(seen) > 0 {
@@ -265,7 +255,7 @@ func brStart(t *testing.T, timeout time.Duration) *brBrowser {
 		}
 	})
 	if err := chromedp.Do(ctx); err != nil {
-		t.Fatalf("starting %s: %v\n%s", bin, err, brTail(b.output.String(), 4096))
+		t.Fatalf("opening a browser context in %s: %v\n%s", bin, err, brTail(b.output.String(), 4096))
 	}
 	return b
 }
