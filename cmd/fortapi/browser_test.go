@@ -627,6 +627,7 @@ func brQuietTLSServer(t *testing.T, h http.Handler) *httptest.Server {
 // cookies the browser got, that page script cannot read the session, and
 // that signing out through the form ends the session on the server.
 func TestBrowserLoginForm(t *testing.T) {
+	t.Parallel()
 	browsertest.Require(t) // before building and starting anything
 	start := time.Now()
 	defer func() { t.Logf("runtime %v", time.Since(start).Round(time.Millisecond)) }()
@@ -912,6 +913,7 @@ type brFrameState struct {
 // test server inside the item page's markup with the server's own
 // Content-Security-Policy header, so that the policy alone must stop it.
 func TestBrowserXSSCorpus(t *testing.T) {
+	t.Parallel()
 	browsertest.Require(t) // before building and starting anything
 	start := time.Now()
 	defer func() { t.Logf("runtime %v", time.Since(start).Round(time.Millisecond)) }()
@@ -1300,6 +1302,7 @@ type brFetchOutcome struct {
 // another site (localhost) — that post forms and fetch with credentials,
 // and checks that nothing changed and nothing could be read.
 func TestBrowserCrossOrigin(t *testing.T) {
+	t.Parallel()
 	browsertest.Require(t) // before building and starting anything
 	start := time.Now()
 	defer func() { t.Logf("runtime %v", time.Since(start).Round(time.Millisecond)) }()
@@ -1434,6 +1437,7 @@ func brFetchAttack(t *testing.T, tb *brTab, u string) {
 // shows its own error page instead). A frameable page framed the same way
 // proves the check sees a rendered frame.
 func TestBrowserClickjacking(t *testing.T) {
+	t.Parallel()
 	browsertest.Require(t) // before building and starting anything
 	start := time.Now()
 	defer func() { t.Logf("runtime %v", time.Since(start).Round(time.Millisecond)) }()
@@ -1545,6 +1549,7 @@ func brConsoleProblem(l string) bool {
 // requires them to work under their own policies: no CSP violation, no
 // script error, and the docs UI really renders the server's document.
 func TestBrowserNoCSPViolations(t *testing.T) {
+	t.Parallel()
 	browsertest.Require(t) // before building and starting anything
 	start := time.Now()
 	defer func() { t.Logf("runtime %v", time.Since(start).Round(time.Millisecond)) }()
@@ -1642,6 +1647,7 @@ func TestBrowserNoCSPViolations(t *testing.T) {
 // and a "Try it out" POST through it succeeds where a plain fetch is
 // refused.
 func TestBrowserDocsTryItOutSendsCSRF(t *testing.T) {
+	t.Parallel()
 	browsertest.Require(t)
 	p, _, _ := brServer(t)
 	b := brStart(t, brTimeout)

@@ -121,6 +121,7 @@ func postItem(c *http.Client, url, token string, body io.Reader) (int, string, e
 // write load and checks that every item answered 201 is there after a
 // restart.
 func TestAcknowledgedWritesSurviveSIGKILL(t *testing.T) {
+	t.Parallel()
 	bin := buildTestBinary(t)
 	dir := t.TempDir()
 	p := startProcess(t, bin, dir)
@@ -221,6 +222,7 @@ func (s *slowBody) Read(p []byte) (int, error) {
 // request is half-way through its body: the request still succeeds, new
 // connections are refused, and the process exits 0.
 func TestGracefulShutdownFinishesInFlightRequests(t *testing.T) {
+	t.Parallel()
 	bin := buildTestBinary(t)
 	dir := t.TempDir()
 	p := startProcess(t, bin, dir)
