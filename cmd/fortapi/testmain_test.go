@@ -20,6 +20,7 @@ import (
 
 	"github.com/chromedp/chromedp"
 
+	"github.com/fortapi/fortapi/internal/browsertest"
 	"github.com/fortapi/fortapi/internal/testutil"
 )
 
@@ -99,6 +100,11 @@ func (s *testShared) browser(t *testing.T, bin string) (context.Context, *testut
 			// (brStart); this one, where nothing listens, covers the rest.
 			chromedp.ProxyServer("http://127.0.0.1:9"),
 			chromedp.WindowSize(1280, 900),
+			// chromedp's default list, and the omnibox popups of the
+			// browser's own UI: new headless Chromium keeps WebUI
+			// renderers for them in every window and updates them on
+			// every navigation, which costs more CPU than the pages.
+			chromedp.Flag("disable-features", "Translate,BlinkGenPropertyTrees,"+browsertest.DisabledFeatures),
 			chromedp.Env("HOME="+home, "XDG_CONFIG_HOME="+home, "XDG_CACHE_HOME="+home),
 			chromedp.CombinedOutput(s.brOutput),
 		)
