@@ -15,6 +15,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"sync"
 	"testing"
 
@@ -42,8 +43,21 @@ type testShared struct {
 // shared is set by TestMain before any test runs and is not reassigned.
 var shared *testShared
 
+// minParallel is how many parallel tests the package runs at least unless
+// -parallel is given: most of its tests wait (on a server, a browser, a
+// reload interval) far more than they compute, so GOMAXPROCS (go test's
+// default, 2 on a small machine) would leave the CPU idle.
+const minParallel = 6
+
 func TestMain(m *testing.M) {
 	flag.Parse()
+	explicit := false
+	flag.Visit(func(f *flag.Flag) { explicit = explicit || f.Name == "test.parallel" })
+	if p := flag.Lookup("test.parallel"); p != nil && !explicit {
+		if n, err := strconv.Atoi(p.Value.String()); err == nil && n < minParallel {
+			_ = p.Value.Set(strconv.Itoa(minParallel))
+		}
+	}
 	dir, err := os.MkdirTemp("", "fortapi-cmd-test-")
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
