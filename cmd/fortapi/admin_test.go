@@ -32,6 +32,7 @@ var printedPassword = regexp.MustCompile(`(?m)^    (\S+)$`)
 // old code it printed the one-time password, then exited, and the next
 // start printed nothing); the next start that serves prints it.
 func TestAdminCreatedOnlyOnceListening(t *testing.T) {
+	t.Parallel()
 	taken, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -78,6 +79,7 @@ func TestAdminCreatedOnlyOnceListening(t *testing.T) {
 // refresh token is refused, the old password no longer logs in and the new
 // one does. Weak passwords and unknown users are refused clearly.
 func TestUserSetPassword(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	const oldPW, newPW = "the old admin passphrase", "a brand new admin passphrase"
 	s := startServeEnv(t, dir, map[string]string{"FORTAPI_ADMIN_PASSWORD": oldPW})
@@ -154,6 +156,7 @@ func TestUserSetPassword(t *testing.T) {
 // creation of an administrator; the command says it ignores it. --role
 // on the command line still works.
 func TestRoleFlagNotFromEnvironment(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	stray := map[string]string{"FORTAPI_ROLE": "admin"}
 	code, out, errOut := runEnvIn(t, stray, "carol's long passphrase\n", "user", "add", "carol", "--password-stdin", "--data-dir", dir)

@@ -663,6 +663,7 @@ func sqliPayloads(t *testing.T) []string {
 // TestAuthorizationAttacks: every attack here must be refused exactly as
 // declared; it passes on a correct server.
 func TestAuthorizationAttacks(t *testing.T) {
+	t.Parallel()
 	start := time.Now()
 	e := newAtkEnv(t)
 	t.Run("API1", func(t *testing.T) { e.runCases(t, e.api1Cases(t)) })

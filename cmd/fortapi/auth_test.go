@@ -80,6 +80,7 @@ func waitStatus(t *testing.T, c *http.Client, u, tok string, want int) {
 // commands work against the running server's data dir and their
 // revocations reach it within a second.
 func TestBootstrapLoginAndCLIWhileServing(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	s := startServe(t, dir)
 	c := tlsClient(t, dir, nil)

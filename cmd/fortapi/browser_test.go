@@ -37,6 +37,7 @@ import (
 	"github.com/chromedp/cdproto/network"
 	"github.com/chromedp/cdproto/page"
 	cdpruntime "github.com/chromedp/cdproto/runtime"
+	"github.com/chromedp/cdproto/target"
 	"github.com/chromedp/chromedp"
 
 	"github.com/fortapi/fortapi/internal/browsertest"
@@ -221,33 +222,22 @@ func (bh *brBlackHole) attempts() []string {
 	return slices.Clone(bh.seen)
 }
 
-// brStart starts Chromium for t, killed after timeout or at the end of t.
+// brStart gives t a browser of its own in the package's Chromium: a new
+// browser context (its own cookies, cache and black-hole proxy), closed
+// after timeout or at the end of t, whichever comes first; then every
+// pending action of t's tabs fails, so no test can hang.
 func brStart(t *testing.T, timeout time.Duration) *brBrowser {
 	t.Helper()
 	bin := browsertest.Require(t)
-	home := t.TempDir()
-	b := &brBrowser{output: &testutil.Buffer{}, proxy: brStartBlackHole(t)}
-	opts := append(slices.Clone(chromedp.DefaultExecAllocatorOptions[:]),
-		chromedp.ExecPath(bin),
-		chromedp.Headless,
-		chromedp.NoSandbox,
-		chromedp.DisableGPU,
-		chromedp.Flag("disable-background-networking", true),
-		chromedp.Flag("disable-component-update", true),
-		chromedp.IgnoreCertErrors, // the server's development certificate is self-signed
-		chromedp.UserDataDir(home+"/profile"),
-		chromedp.ProxyServer("http://"+b.proxy.ln.Addr().String()),
-		chromedp.WindowSize(1280, 900),
-		chromedp.Env("HOME="+home, "XDG_CONFIG_HOME="+home, "XDG_CACHE_HOME="+home),
-		chromedp.CombinedOutput(b.output),
-	)
-	deadline, cancelDeadline := context.WithTimeout(context.Background(), timeout)
-	allocCtx, cancelAlloc := chromedp.NewExecAllocator(deadline, opts...)
-	ctx, cancelBrowser := chromedp.NewContext(allocCtx)
+	root, output := shared.browser(t, bin)
+	b := &brBrowser{output: output, proxy: brStartBlackHole(t)}
+	deadline, cancelDeadline := context.WithTimeout(root, timeout)
+	ctx, cancelContext := chromedp.NewContext(deadline, chromedp.WithNewBrowserContext(func(p *target.CreateBrowserContextParams) {
+		p.ProxyServer = "http://" + b.proxy.ln.Addr().String()
+	}))
 	b.ctx = ctx
 	t.Cleanup(func() {
-		cancelBrowser()
-		cancelAlloc() // waits for the browser to exit
+		cancelContext() // closes the tab and disposes of the browser context
 		cancelDeadline()
 		if t.Failed() {
 			var keep []string
@@ -257,7 +247,7 @@ func brStart(t *testing.T, timeout time.Duration) *brBrowser {
 				}
 			}
 			if out := strings.Join(keep, ""); out != "" {
-				t.Logf("chromium output (last 4 KiB, without D-Bus noise):\n%s", brTail(out, 4096))
+				t.Logf("chromium output (shared by the package's browser tests; last 4 KiB, without D-Bus noise):\n%s", brTail(out, 4096))
 			}
 		}
 		if seen := b.proxy.attempts(); len(seen) > 0 {
@@ -265,7 +255,7 @@ func brStart(t *testing.T, timeout time.Duration) *brBrowser {
 		}
 	})
 	if err := chromedp.Do(ctx); err != nil {
-		t.Fatalf("starting %s: %v\n%s", bin, err, brTail(b.output.String(), 4096))
+		t.Fatalf("opening a browser context in %s: %v\n%s", bin, err, brTail(b.output.String(), 4096))
 	}
 	return b
 }
@@ -637,6 +627,7 @@ func brQuietTLSServer(t *testing.T, h http.Handler) *httptest.Server {
 // cookies the browser got, that page script cannot read the session, and
 // that signing out through the form ends the session on the server.
 func TestBrowserLoginForm(t *testing.T) {
+	t.Parallel()
 	browsertest.Require(t) // before building and starting anything
 	start := time.Now()
 	defer func() { t.Logf("runtime %v", time.Since(start).Round(time.Millisecond)) }()
@@ -921,7 +912,9 @@ type brFrameState struct {
 // A second pass takes the sanitizer away: each raw payload is served by a
 // test server inside the item page's markup with the server's own
 // Content-Security-Policy header, so that the policy alone must stop it.
+// The two passes run at the same time, in separate tabs.
 func TestBrowserXSSCorpus(t *testing.T) {
+	t.Parallel()
 	browsertest.Require(t) // before building and starting anything
 	start := time.Now()
 	defer func() { t.Logf("runtime %v", time.Since(start).Round(time.Millisecond)) }()
@@ -967,18 +960,32 @@ func TestBrowserXSSCorpus(t *testing.T) {
 	t.Logf("created %d items in %v (%d payloads refused as names — nothing left after sanitizing, or over 100 characters — stored with a fixed name)",
 		len(jobs), time.Since(phase).Round(time.Millisecond), refusedNames)
 
-	const workers = 2 // more tabs do not load faster on 2 CPUs
-	tabs := make([]*brTab, workers)
+	// The two passes run at the same time, each in its own tabs (so that
+	// what a tab records belongs to one pass).
+	const workers = 2 // per pass: more tabs do not load faster on 2 CPUs
+	tabs, rawTabs := make([]*brTab, workers), make([]*brTab, workers)
 	for i := range tabs {
-		tabs[i] = b.tab(t)
+		tabs[i], rawTabs[i] = b.tab(t), b.tab(t)
 	}
 	brLogin(t, tabs[0], p.url) // the tabs share the browser's cookies
 
-	// Pass 1: the server's pages. The item list on /login shows names too.
-	phase = time.Now()
+	// The policy pass 2 replays: the first item page's, as the browser
+	// gets it (pass 1 checks every item page's policy the same way).
 	var mu sync.Mutex
 	nonces := map[string]string{}
-	var policy string
+	first := fmt.Sprintf("line %d", jobs[0].line)
+	resp, _, err := tabs[0].visit(p.url+"/items/"+jobs[0].id+"/view", first)
+	if err != nil {
+		t.Fatal(err)
+	}
+	policy := brHeader(resp.Headers, "Content-Security-Policy")
+	if nonce, problems := brCheckStrictCSP(policy); len(problems) > 0 {
+		t.Fatalf("the item page of %s has no strict policy to replay in pass 2: %q: %s", first, policy, problems)
+	} else {
+		nonces[nonce] = first + " (the policy for pass 2)"
+	}
+
+	// Pass 1: the server's pages. The item list on /login shows names too.
 	pages := []brPage[brSettled]{{url: p.url + "/login", label: "the item list on /login", settle: brSettle, check: func(resp *network.Response, s brSettled) []string {
 		if resp.Status != http.StatusOK || !s.Hooked {
 			return []string{fmt.Sprintf("GET /login = %d, hook active %v", resp.Status, s.Hooked)}
@@ -1004,9 +1011,6 @@ func TestBrowserXSSCorpus(t *testing.T) {
 				}
 				mu.Lock()
 				defer mu.Unlock()
-				if policy == "" && len(problems) == 0 {
-					policy = csp
-				}
 				if prev, dup := nonces[nonce]; dup && nonce != "" {
 					out = append(out, fmt.Sprintf("the CSP nonce %s was already sent for %s", nonce, prev))
 				}
@@ -1014,12 +1018,14 @@ func TestBrowserXSSCorpus(t *testing.T) {
 				return out
 			}})
 	}
-	brLoadAll(t, tabs, pages)
-	t.Logf("pass 1: loaded /login and %d item pages in %v with %d tabs", len(jobs), time.Since(phase).Round(time.Millisecond), workers)
-	brReportXSS(t, tabs, byLine, "pass 1 (sanitizer and CSP)")
-	if policy == "" {
-		t.Fatal("no item page had a strict policy to replay in pass 2")
-	}
+	var passes sync.WaitGroup
+	passes.Go(func() {
+		phase := time.Now()
+		brLoadAll(t, tabs, pages)
+		t.Logf("pass 1: loaded /login and %d item pages in %v with %d tabs", len(jobs), time.Since(phase).Round(time.Millisecond), workers)
+		brReportXSS(t, tabs, byLine, "pass 1 (sanitizer and CSP)")
+	})
+	defer passes.Wait() // before the servers and tabs are cleaned up, also if pass 2 cannot start
 
 	// Pass 2: the raw payload in the item page's markup, under the
 	// server's policy, from a test server. To load fast, a harness page
@@ -1087,7 +1093,7 @@ func TestBrowserXSSCorpus(t *testing.T) {
 				return out
 			}})
 	}
-	brLoadAll(t, tabs, batches)
+	brLoadAll(t, rawTabs, batches)
 	var again []brPage[brSettled]
 	for _, line := range navigated {
 		again = append(again, brPage[brSettled]{url: fmt.Sprintf("%s/raw/%d?top=1", raws.URL, line), label: fmt.Sprintf("raw line %d as a page", line), settle: brSettle,
@@ -1105,10 +1111,10 @@ func TestBrowserXSSCorpus(t *testing.T) {
 				return nil
 			}})
 	}
-	brLoadAll(t, tabs, again)
-	t.Logf("pass 2: loaded %d raw vectors in %d harness pages, and %d that navigated their frame as pages, in %v",
-		len(jobs), len(batches), len(again), time.Since(phase).Round(time.Millisecond))
-	if n := brReportXSS(t, tabs, byLine, "pass 2 (CSP alone)"); n == 0 {
+	brLoadAll(t, rawTabs, again)
+	t.Logf("pass 2: loaded %d raw vectors in %d harness pages, and %d that navigated their frame as pages, in %v with %d tabs",
+		len(jobs), len(batches), len(again), time.Since(phase).Round(time.Millisecond), workers)
+	if n := brReportXSS(t, rawTabs, byLine, "pass 2 (CSP alone)"); n == 0 {
 		t.Error("pass 2 saw no CSP violation: the raw payloads were not blocked by the policy, so the pass proves nothing")
 	}
 }
@@ -1310,6 +1316,7 @@ type brFetchOutcome struct {
 // another site (localhost) — that post forms and fetch with credentials,
 // and checks that nothing changed and nothing could be read.
 func TestBrowserCrossOrigin(t *testing.T) {
+	t.Parallel()
 	browsertest.Require(t) // before building and starting anything
 	start := time.Now()
 	defer func() { t.Logf("runtime %v", time.Since(start).Round(time.Millisecond)) }()
@@ -1444,6 +1451,7 @@ func brFetchAttack(t *testing.T, tb *brTab, u string) {
 // shows its own error page instead). A frameable page framed the same way
 // proves the check sees a rendered frame.
 func TestBrowserClickjacking(t *testing.T) {
+	t.Parallel()
 	browsertest.Require(t) // before building and starting anything
 	start := time.Now()
 	defer func() { t.Logf("runtime %v", time.Since(start).Round(time.Millisecond)) }()
@@ -1555,6 +1563,7 @@ func brConsoleProblem(l string) bool {
 // requires them to work under their own policies: no CSP violation, no
 // script error, and the docs UI really renders the server's document.
 func TestBrowserNoCSPViolations(t *testing.T) {
+	t.Parallel()
 	browsertest.Require(t) // before building and starting anything
 	start := time.Now()
 	defer func() { t.Logf("runtime %v", time.Since(start).Round(time.Millisecond)) }()
@@ -1652,6 +1661,7 @@ func TestBrowserNoCSPViolations(t *testing.T) {
 // and a "Try it out" POST through it succeeds where a plain fetch is
 // refused.
 func TestBrowserDocsTryItOutSendsCSRF(t *testing.T) {
+	t.Parallel()
 	browsertest.Require(t)
 	p, _, _ := brServer(t)
 	b := brStart(t, brTimeout)

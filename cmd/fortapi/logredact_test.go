@@ -13,10 +13,12 @@ import (
 // both log formats, and finds neither a password nor any token (or any
 // recognisable piece of one) in anything written to stderr.
 func TestLogsHoldNoSecrets(t *testing.T) {
+	t.Parallel()
 	const adminPW = "correct horse battery staple 4 logs"
 	const wrongPW = "Tr0ub4dor&3-not-the-password"
 	for _, format := range []string{"json", "text"} {
 		t.Run(format, func(t *testing.T) {
+			t.Parallel()
 			dir := t.TempDir()
 			s := startServeEnv(t, dir, map[string]string{"FORTAPI_ADMIN_PASSWORD": adminPW},
 				"--log-level", "debug", "--log-format", format)

@@ -113,6 +113,7 @@ func TestLoadMasterKey(t *testing.T) {
 // TestMasterKeyFileWarningLogged: serve logs the warning about a key file
 // others may read, and keeps the key out of the log.
 func TestMasterKeyFileWarningLogged(t *testing.T) {
+	t.Parallel()
 	key := make([]byte, 32)
 	_, _ = rand.Read(key)
 	p := filepath.Join(t.TempDir(), "master.key")

@@ -9,7 +9,6 @@ import (
 	"net/url"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"strings"
 	"sync"
 	"syscall"
@@ -21,18 +20,14 @@ import (
 // bootstrap with (FORTAPI_ADMIN_PASSWORD).
 const processAdminPassword = "process-test admin passphrase"
 
-// buildTestBinary builds fortapi as users get it.
+// buildTestBinary returns fortapi built as users get it, once for the
+// package (TestMain owns it).
 func buildTestBinary(t *testing.T) string {
 	t.Helper()
 	if testing.Short() {
 		t.Skip("builds and runs the binary; skipped with -short")
 	}
-	bin := filepath.Join(t.TempDir(), "fortapi")
-	cmd := exec.Command("go", "build", "-o", bin, ".")
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
-	return bin
+	return shared.binary(t)
 }
 
 type process struct {
@@ -126,6 +121,7 @@ func postItem(c *http.Client, url, token string, body io.Reader) (int, string, e
 // write load and checks that every item answered 201 is there after a
 // restart.
 func TestAcknowledgedWritesSurviveSIGKILL(t *testing.T) {
+	t.Parallel()
 	bin := buildTestBinary(t)
 	dir := t.TempDir()
 	p := startProcess(t, bin, dir)
@@ -226,6 +222,7 @@ func (s *slowBody) Read(p []byte) (int, error) {
 // request is half-way through its body: the request still succeeds, new
 // connections are refused, and the process exits 0.
 func TestGracefulShutdownFinishesInFlightRequests(t *testing.T) {
+	t.Parallel()
 	bin := buildTestBinary(t)
 	dir := t.TempDir()
 	p := startProcess(t, bin, dir)

@@ -26,6 +26,7 @@ func productionSetup(t *testing.T) (args []string, kv map[string]string) {
 }
 
 func TestProductionRefusals(t *testing.T) {
+	t.Parallel()
 	okArgs, okEnv := productionSetup(t)
 	without := func(names ...string) map[string]string {
 		kv := maps.Clone(okEnv)
@@ -124,6 +125,7 @@ func TestProductionRefusals(t *testing.T) {
 // password no more (the administrator exists); --insecure-http passes with
 // --trusted-proxies.
 func TestProductionStarts(t *testing.T) {
+	t.Parallel()
 	args, kv := productionSetup(t)
 	dir := t.TempDir()
 	s := startServeEnv(t, dir, kv, args...)

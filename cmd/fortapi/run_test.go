@@ -331,6 +331,7 @@ func get(t *testing.T, c *http.Client, url string) (*http.Response, []byte) {
 }
 
 func TestServeEndToEnd(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	s := startServe(t, dir)
 	if !strings.HasPrefix(s.url, "https://127.0.0.1:") {
@@ -403,6 +404,7 @@ func TestServeEndToEnd(t *testing.T) {
 }
 
 func TestDevCertificateIsReused(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	s := startServe(t, dir)
 	s.stop()
@@ -426,6 +428,7 @@ func TestDevCertificateIsReused(t *testing.T) {
 }
 
 func TestInsecureHTTPWarns(t *testing.T) {
+	t.Parallel()
 	s := startServe(t, t.TempDir(), "--insecure-http")
 	if !strings.HasPrefix(s.url, "http://") {
 		t.Fatalf("url %q", s.url)
@@ -440,6 +443,7 @@ func TestInsecureHTTPWarns(t *testing.T) {
 }
 
 func TestServeFailsClearly(t *testing.T) {
+	t.Parallel()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -471,6 +475,7 @@ func TestServeFailsClearly(t *testing.T) {
 // the embedded UI renders every operation of the server's own OpenAPI
 // document with no CSP violation or script error.
 func TestDocsRenderTheRealDocument(t *testing.T) {
+	t.Parallel()
 	bin := browsertest.Require(t)
 	s := startServe(t, t.TempDir())
 	var dom, log string
@@ -494,6 +499,7 @@ func TestDocsRenderTheRealDocument(t *testing.T) {
 }
 
 func TestDataFilesArePrivate(t *testing.T) {
+	t.Parallel()
 	dir := filepath.Join(t.TempDir(), "data")
 	if err := os.Mkdir(dir, 0o755); err != nil {
 		t.Fatal(err)
@@ -560,6 +566,7 @@ func limited(t *testing.T, resp *http.Response, body, policy string) {
 }
 
 func TestServeRateLimits(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	s := startServe(t, dir, "--rate-login", "2/minute", "--rate-global", "12/minute")
 	c := tlsClient(t, dir, nil)
@@ -601,6 +608,7 @@ func TestServeRateLimits(t *testing.T) {
 }
 
 func TestServeRateScale(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	s := startServe(t, dir, "--rate-login", "1/minute", "--rate-scale", "3")
 	c := tlsClient(t, dir, nil)
@@ -620,6 +628,7 @@ func TestServeRateScale(t *testing.T) {
 }
 
 func TestServeTrustedProxies(t *testing.T) {
+	t.Parallel()
 	for _, tt := range []struct {
 		name  string
 		extra []string
@@ -630,6 +639,7 @@ func TestServeTrustedProxies(t *testing.T) {
 		{"loopback trusted: the forwarded client counts", []string{"--trusted-proxies", "127.0.0.1"}, "400 400 429", true},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
 			dir := t.TempDir()
 			s := startServe(t, dir, append([]string{"--rate-login", "1/minute"}, tt.extra...)...)
 			c := tlsClient(t, dir, nil)
@@ -649,6 +659,9 @@ func TestServeTrustedProxies(t *testing.T) {
 	}
 }
 
+// Not parallel: the limit (5/minute) gives an attempt back every 12 s, so
+// the eleven argon2 logins must take less than that, which a CPU shared
+// with the parallel tests cannot promise.
 func TestServeFailedLoginsPerUsername(t *testing.T) {
 	dir := t.TempDir()
 	s := startServe(t, dir, "--rate-login", "100/minute")
@@ -689,6 +702,9 @@ func redisURL(t *testing.T) string {
 
 // TestTwoServersShareOneGlobalLimit runs two servers on one Redis: they
 // enforce one global limit between them.
+//
+// Not parallel: a Redis check that takes over 100 ms (a starved CPU) fails
+// open to the local limits, and then nothing is refused.
 func TestTwoServersShareOneGlobalLimit(t *testing.T) {
 	u := redisURL(t)
 	b := make([]byte, 8)
@@ -717,6 +733,7 @@ func TestTwoServersShareOneGlobalLimit(t *testing.T) {
 // TestServeWithRedisDown starts with Redis unreachable: the server starts
 // anyway and applies --rate-fail.
 func TestServeWithRedisDown(t *testing.T) {
+	t.Parallel()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -731,6 +748,7 @@ func TestServeWithRedisDown(t *testing.T) {
 		{"closed", 503}, // every limited request refused, the global limit covers all
 	} {
 		t.Run(tt.policy, func(t *testing.T) {
+			t.Parallel()
 			dir := t.TempDir()
 			s := startServe(t, dir, "--redis-url", down, "--rate-fail", tt.policy)
 			c := tlsClient(t, dir, nil)

@@ -16,6 +16,7 @@ import (
 // renegotiation, compression or Heartbleed. Without sslscan it skips, or
 // fails under FORTAPI_TEST_STRICT=1 (.ci/run installs it).
 func TestSSLScanTheRunningServer(t *testing.T) {
+	t.Parallel()
 	bin, err := exec.LookPath("sslscan")
 	if err != nil {
 		if os.Getenv("FORTAPI_TEST_STRICT") == "1" {

@@ -148,6 +148,7 @@ func leafFingerprint(resp *http.Response) string {
 // interval; a broken pair keeps the old one. Also: HSTS over HTTPS, the
 // redirect listener's 308 without HSTS, and /readyz's certificate expiry.
 func TestServeCertificateFilesHotReload(t *testing.T) {
+	t.Parallel()
 	a := certPair(t, tlsconfig.DevCertOptions{})
 	b := certPair(t, tlsconfig.DevCertOptions{})
 	files := t.TempDir()
@@ -215,8 +216,16 @@ func TestServeCertificateFilesHotReload(t *testing.T) {
 		if err := os.WriteFile(key, []byte("-----BEGIN PRIVATE KEY-----\ngarbage\n-----END PRIVATE KEY-----\n"), 0o600); err != nil {
 			t.Fatal(err)
 		}
-		time.Sleep(2500 * time.Millisecond)
-		resp, body := get(t, c, s.url+"/readyz")
+		// Wait until the reloader has seen the broken pair (it says so in
+		// /readyz), rather than for a fixed time.
+		var resp *http.Response
+		var body []byte
+		for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+			resp, body = get(t, c, s.url+"/readyz")
+			if strings.Contains(string(body), "refused") || time.Now().After(deadline) {
+				break
+			}
+		}
 		if resp.StatusCode != 200 || leafFingerprint(resp) != a.Fingerprint || !strings.Contains(string(body), "refused") {
 			t.Errorf("/readyz: %d %s with %s", resp.StatusCode, body, leafFingerprint(resp))
 		}
@@ -254,6 +263,7 @@ func TestServeCertificateFilesHotReload(t *testing.T) {
 // TestServeCertificateExpiringSoon: a certificate expiring within 14 days
 // is logged at start and reported by /readyz, which stays 200.
 func TestServeCertificateExpiringSoon(t *testing.T) {
+	t.Parallel()
 	soon := certPair(t, tlsconfig.DevCertOptions{Validity: 5 * 24 * time.Hour, RenewBefore: time.Hour})
 	s := startServe(t, t.TempDir(), "--tls-cert", soon.CertFile, "--tls-key", soon.KeyFile)
 	resp, body := get(t, trusting(t, soon), s.url+"/readyz")
@@ -284,6 +294,7 @@ func TestServeCertificateFilesRefused(t *testing.T) {
 }
 
 func TestNoRedirectListenerWithInsecureHTTP(t *testing.T) {
+	t.Parallel()
 	s := startServe(t, t.TempDir(), "--insecure-http", "--http-addr", "127.0.0.1:0")
 	resp, _ := get(t, http.DefaultClient, s.url+"/healthz")
 	if resp.Header.Get("Strict-Transport-Security") != "" {
@@ -302,6 +313,7 @@ func TestNoRedirectListenerWithInsecureHTTP(t *testing.T) {
 // its HTTP listener answers challenges and redirects only to the ACME
 // domains.
 func TestServeACMEWiring(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	s := startServe(t, dir, "--acme-domain", "api.fortapi.test,www.fortapi.test", "--acme-email", "ops@fortapi.test",
 		"--acme-directory", "https://127.0.0.1:1/dir", "--http-addr", "127.0.0.1:0")

@@ -70,6 +70,7 @@ func writeOldDevCA(t *testing.T, dataDir string) []byte {
 // answered 400 without a Location, even by a client that follows
 // redirects, so a misconfigured client notices at once.
 func TestServeTransport(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	oldCert := writeOldDevCA(t, dir)
 	const adminPW = "transport test passphrase"
