@@ -237,6 +237,19 @@ func (s *scanner) report(id, op, param, evidence string) {
 	})
 }
 
+// found reports whether a finding id was already reported on an
+// operation (and, when given, a parameter).
+func (s *scanner) found(id, op string, param ...string) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, f := range s.findings {
+		if f.ID == id && f.Operation == op && (len(param) == 0 || f.Parameter == param[0]) {
+			return true
+		}
+	}
+	return false
+}
+
 // note records an inventory note (severity info).
 func (s *scanner) note(format string, args ...any) {
 	s.report("INFO-NOTE", "", "", fmt.Sprintf(format, args...))
