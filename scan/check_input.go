@@ -193,13 +193,49 @@ func same(a, b *resp, strip ...string) bool {
 	return a.status == b.status && normalize(string(a.body), strip...) == normalize(string(b.body), strip...)
 }
 
+// alike reports whether two answers are the same, or nearly: the same
+// status and normalized bodies that share 97 % of their length as a
+// common prefix and suffix (a stack trace in an error may differ in a
+// frame between two equal requests). Two answers that differ only that
+// little are never taken for a true and a false condition.
+func alike(a, b *resp, strip ...string) bool {
+	if a.status != b.status {
+		return false
+	}
+	x, y := normalize(string(a.body), strip...), normalize(string(b.body), strip...)
+	if x == y {
+		return true
+	}
+	n := max(len(x), len(y))
+	if n < 200 {
+		return false
+	}
+	p := 0
+	for p < len(x) && p < len(y) && x[p] == y[p] {
+		p++
+	}
+	q := 0
+	for q < len(x)-p && q < len(y)-p && x[len(x)-1-q] == y[len(y)-1-q] {
+		q++
+	}
+	return float64(p+q) >= 0.97*float64(n)
+}
+
 func (s *scanner) inputSlot(ctx context.Context, c call, who *principal, sl slot, base *resp) error {
+	// fastest is the quickest answer of this slot: with the original's,
+	// the baseline of the time-based probe (one slow original answer on
+	// a loaded server must not hide a delay)
+	fastest := base.dur
 	send := func(val any, sqli bool) (*resp, error) {
 		r := s.variant(c, who, sl, val)
 		// a quote may end a SQL string: a database error it causes is
 		// SQL injection's evidence, not a verbose error's
 		r.sqli = sqli || strings.ContainsAny(fmt.Sprint(val), `'"\`)
-		return s.do(ctx, r)
+		res, err := s.do(ctx, r)
+		if err == nil && res.status != 0 && res.dur < fastest {
+			fastest = res.dur
+		}
+		return res, err
 	}
 	param := sl.in + ":" + sl.name
 	// A database error answered to a wrong value is held back until the
@@ -281,7 +317,7 @@ func (s *scanner) inputSlot(ctx context.Context, c call, who *principal, sl slot
 		}
 	}
 	if s.enabled("SQLI-TIME") {
-		if err := s.sqliTime(ctx, send, c, sl, orig, base, numeric); err != nil {
+		if err := s.sqliTime(ctx, send, c, sl, orig, fastest, numeric); err != nil {
 			return err
 		}
 	}
@@ -323,7 +359,7 @@ func (s *scanner) sqliBoolean(ctx context.Context, send sender, c call, sl slot,
 			rs[i] = r
 		}
 		strip := []string{p.t1, p.f1, p.t2, p.f2, orig}
-		if !same(rs[0], rs[2], strip...) || !same(rs[1], rs[3], strip...) || same(rs[0], rs[1], strip...) {
+		if !alike(rs[0], rs[2], strip...) || !alike(rs[1], rs[3], strip...) || alike(rs[0], rs[1], strip...) {
 			continue
 		}
 		ref := base
@@ -333,10 +369,10 @@ func (s *scanner) sqliBoolean(ctx context.Context, send sender, c call, sl slot,
 				return false, err
 			}
 			ref = r
-			if !same(rs[1], ref, strip...) { // false must look like "no match"
+			if !alike(rs[1], ref, strip...) { // false must look like "no match"
 				continue
 			}
-		} else if !same(rs[0], ref, strip...) { // true must look like the original
+		} else if !alike(rs[0], ref, strip...) { // true must look like the original
 			continue
 		}
 		if rs[0].status >= 500 || rs[1].status >= 500 && rs[0].status >= 400 {
@@ -348,19 +384,19 @@ func (s *scanner) sqliBoolean(ctx context.Context, send sender, c call, sl slot,
 	return false, nil
 }
 
-// heavyRows is the size of SQLite's randomblob heavy query asked for each
-// second of delay, to begin with; the probe then scales it to the
-// delay it measures (the cost is linear in the size and depends on the
-// server's CPU).
-const heavyRows = 6000000
+// heavyRows is the size of SQLite's heavy query (a recursive count: CPU
+// only, constant memory) asked for each second of delay, to begin with;
+// the probe then scales it to the delay it measures (the cost is linear in
+// the size and depends on the server's CPU).
+const heavyRows = 1000000
 
 // sqliTime sends sleeps of n seconds in several dialects; a hit must
 // delay by 0.8 n over the baseline twice while the zero-sleep control
 // does not.
-func (s *scanner) sqliTime(ctx context.Context, send sender, c call, sl slot, orig string, base *resp, numeric bool) error {
+func (s *scanner) sqliTime(ctx context.Context, send sender, c call, sl slot, orig string, baseline time.Duration, numeric bool) error {
 	n := s.opts.SleepSeconds
 	heavy := func(size int) string {
-		return fmt.Sprintf("%s'||(SELECT like('ABCDEFG',upper(hex(randomblob(%d)))))||'", orig, max(1, size))
+		return fmt.Sprintf("%s'||(WITH RECURSIVE fsq(i) AS (SELECT 1 UNION ALL SELECT i+1 FROM fsq LIMIT %d) SELECT count(*) FROM fsq)||'", orig, max(1, size))
 	}
 	payloads := func(n int) []string {
 		if numeric {
@@ -380,7 +416,7 @@ func (s *scanner) sqliTime(ctx context.Context, send sender, c call, sl slot, or
 		}
 	}
 	delay := time.Duration(n) * time.Second
-	threshold := base.dur + delay*8/10
+	threshold := baseline + delay*8/10
 	controls := payloads(0)
 	list := payloads(n)
 	for i := 0; i < len(list); i++ {
@@ -395,10 +431,10 @@ func (s *scanner) sqliTime(ctx context.Context, send sender, c call, sl slot, or
 		if r.dur < threshold {
 			// The heavy query ran but too fast for this server: ask for
 			// the size that should take 1.5 times the delay, once.
-			extra := r.dur - base.dur
-			if !numeric && i == len(list)-1 && len(list) == len(controls) && extra > 100*time.Millisecond {
+			extra := r.dur - baseline
+			if !numeric && i == len(list)-1 && len(list) == len(controls) && extra > 20*time.Millisecond {
 				size := int(float64(n*heavyRows) * 1.5 * float64(delay) / float64(extra))
-				list = append(list, heavy(min(size, 20*n*heavyRows)))
+				list = append(list, heavy(min(size, 100*n*heavyRows)))
 				controls = append(controls, heavy(0))
 			}
 			continue
@@ -407,7 +443,7 @@ func (s *scanner) sqliTime(ctx context.Context, send sender, c call, sl slot, or
 		if err != nil {
 			return err
 		}
-		if ctl.dur >= base.dur+delay/2 {
+		if ctl.dur >= baseline+delay/2 {
 			continue // slow anyway
 		}
 		r2, err := send(p, true)
@@ -417,7 +453,7 @@ func (s *scanner) sqliTime(ctx context.Context, send sender, c call, sl slot, or
 		if r2.status == 0 || r2.dur < threshold {
 			continue
 		}
-		s.report("SQLI-TIME", c.op.label(), sl.in+":"+sl.name, fmt.Sprintf("%q took %d ms and %d ms; the control with a zero sleep %d ms, the original %d ms\n%s", p, r.dur.Milliseconds(), r2.dur.Milliseconds(), ctl.dur.Milliseconds(), base.dur.Milliseconds(), excerpt(r2)))
+		s.report("SQLI-TIME", c.op.label(), sl.in+":"+sl.name, fmt.Sprintf("%q took %d ms and %d ms; the control with a zero sleep %d ms, the baseline %d ms\n%s", p, r.dur.Milliseconds(), r2.dur.Milliseconds(), ctl.dur.Milliseconds(), baseline.Milliseconds(), excerpt(r2)))
 		return nil
 	}
 	return nil

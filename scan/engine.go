@@ -462,7 +462,7 @@ func excerpt(r *resp) string {
 		}
 	}
 	if len(r.sent) > 0 {
-		fmt.Fprintf(&b, "> %s\n", truncate(maskBody(string(r.sent)), 300))
+		fmt.Fprintf(&b, "> %s\n", truncate(maskBody(window(r.sent)), 300))
 	}
 	fmt.Fprintf(&b, "< %d", r.status)
 	for _, h := range []string{"Content-Type", "Location", "Access-Control-Allow-Origin", "Access-Control-Allow-Credentials", "Server", "X-Powered-By", "Set-Cookie"} {
@@ -471,10 +471,22 @@ func excerpt(r *resp) string {
 		}
 	}
 	if len(r.body) > 0 {
-		fmt.Fprintf(&b, "\n< %s", truncate(maskBody(string(r.body)), 400))
+		fmt.Fprintf(&b, "\n< %s", truncate(maskBody(window(r.body)), 400))
 	}
 	fmt.Fprintf(&b, "\n(%d ms)", r.dur.Milliseconds())
 	return b.String()
+}
+
+// window is the start of a body that an excerpt masks and shows: masking
+// (regular expressions) a 10 MiB body for a 400-character excerpt would
+// cost seconds. The window is far wider than the excerpt, so a secret
+// shown in part is still masked.
+func window(b []byte) string {
+	const n = 16 << 10
+	if len(b) > n {
+		b = b[:n]
+	}
+	return string(b)
 }
 
 func truncate(s string, n int) string {

@@ -178,6 +178,36 @@ func compare(rep *Report, want []vulnapi.Entry) (found, missed, extra []string) 
 	return found, missed, extra
 }
 
+// signatureForgeries are the flaws whose forged tokens a target that
+// never verifies signatures (jwt-no-verify) accepts anyway.
+var signatureForgeries = []vulnapi.Flaw{
+	vulnapi.FlawJWTAlgNone, vulnapi.FlawJWTAlgConfusion,
+	vulnapi.FlawJWTKidInjection, vulnapi.FlawJWTHeaderKeyTrust,
+}
+
+// subsumed returns the ground-truth entries a scan of the flaws must
+// report, once the root-cause rule the ground truth documents (vulnapi's
+// notes for scanner authors) is applied: with jwt-no-verify on, a forgery
+// is accepted because signatures are not checked at all, which is
+// JWT-SIGNATURE-NOT-VERIFIED alone; alg none, alg confusion, kid injection
+// and header-key trust are then not expected (nor reported: a scanner
+// cannot tell them apart from outside). JWT-WEAK-SECRET (an offline
+// check of the target's own signature), JWT-EXPIRED-ACCEPTED and
+// JWT-NBF-IGNORED (claims, not signatures) stay expected.
+func subsumed(set vulnapi.Set) []vulnapi.Entry {
+	var out []vulnapi.Entry
+	for _, e := range vulnapi.Catalog() {
+		if !set.Has(e.Flaw) {
+			continue
+		}
+		if set.Has(vulnapi.FlawJWTNoVerify) && slices.Contains(signatureForgeries, e.Flaw) {
+			continue
+		}
+		out = append(out, e)
+	}
+	return out
+}
+
 func entriesFor(flaws ...vulnapi.Flaw) []vulnapi.Entry {
 	var out []vulnapi.Entry
 	for _, e := range vulnapi.Catalog() {
@@ -219,7 +249,7 @@ func TestRecall(t *testing.T) {
 	t.Run("all", func(t *testing.T) {
 		t.Parallel()
 		rep, d := scanVulnAPI(t, vulnapi.All())
-		want := vulnapi.Catalog()
+		want := subsumed(vulnapi.All())
 		found, missed, extra := compare(rep, want)
 		recordRecall(recallResult{name: "all", duration: d, requests: rep.Requests, found: found, missed: missed, extra: extra})
 		if len(missed) > 0 {
