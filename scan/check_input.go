@@ -419,6 +419,7 @@ func (s *scanner) sqliTime(ctx context.Context, send sender, c call, sl slot, or
 	threshold := baseline + delay*8/10
 	controls := payloads(0)
 	list := payloads(n)
+	resized := false // the heavy query is resized once at most
 	for i := 0; i < len(list); i++ {
 		p := list[i]
 		r, err := send(p, true)
@@ -432,7 +433,8 @@ func (s *scanner) sqliTime(ctx context.Context, send sender, c call, sl slot, or
 			// The heavy query ran but too fast for this server: ask for
 			// the size that should take 1.5 times the delay, once.
 			extra := r.dur - baseline
-			if !numeric && i == len(list)-1 && len(list) == len(controls) && extra > 20*time.Millisecond {
+			if !numeric && !resized && i == len(list)-1 && extra > 20*time.Millisecond {
+				resized = true
 				size := int(float64(n*heavyRows) * 1.5 * float64(delay) / float64(extra))
 				list = append(list, heavy(min(size, 100*n*heavyRows)))
 				controls = append(controls, heavy(0))
