@@ -226,10 +226,11 @@ func (s *scanner) loginAccount(ctx context.Context) (Credential, bool, error) {
 	return Credential{}, false, nil
 }
 
-var reVolatile = regexp.MustCompile(`[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}|\d+(\.\d+)?|"(request_id|requestId|trace_id|instance|timestamp|time|date)"\s*:\s*"[^"]*"`)
+var reVolatile = regexp.MustCompile(`0x[0-9a-fA-F]+|[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}|\d+(\.\d+)?|"(request_id|requestId|trace_id|instance|timestamp|time|date)"\s*:\s*"[^"]*"`)
 
 // normalize strips from a body what differs between two equal answers:
-// the given strings (usernames, payloads), ids, numbers, timestamps.
+// the given strings (usernames, payloads), ids, numbers, hex addresses
+// (stack traces), timestamps.
 func normalize(body string, strip ...string) string {
 	for _, x := range strip {
 		if x == "" {

@@ -53,7 +53,9 @@ func (s *scanner) checkExposure(ctx context.Context) error {
 	}
 	var cands []cand
 	for _, d := range debugPaths() {
-		cands = append(cands, cand{s.prefix + d.path, "", d.sig})
+		// labelled like an operation ("GET /debug/pprof/"): each path is
+		// one endpoint, documented or not
+		cands = append(cands, cand{s.prefix + d.path, "GET " + s.prefix + d.path, d.sig})
 	}
 	for _, op := range s.doc.ops {
 		l := strings.ToLower(op.tmpl)
@@ -77,7 +79,7 @@ func (s *scanner) checkExposure(ctx context.Context) error {
 		if c.sig != nil && !c.sig.Match(r.body) {
 			continue
 		}
-		s.report("EXPOSURE-DEBUG-ENDPOINT", c.op, c.path, "reachable without credentials\n"+excerpt(r))
+		s.report("EXPOSURE-DEBUG-ENDPOINT", c.op, "", "reachable without credentials\n"+excerpt(r))
 	}
 	return nil
 }

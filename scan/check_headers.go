@@ -105,27 +105,45 @@ func (s *scanner) checkHeaders(ctx context.Context) error {
 	return nil
 }
 
-// checkCORS sends an evil and a null Origin, simple and preflight, to a
-// protected and a public operation.
+// corsMaxOps bounds the operations the CORS probe visits (4 requests each).
+const corsMaxOps = 16
+
+// checkCORS sends an evil and a null Origin, simple and preflight, to every
+// GET operation without path parameters (CORS is often configured per
+// route), up to corsMaxOps, and reports each finding on its operation.
 func (s *scanner) checkCORS(ctx context.Context, smp []sample) error {
-	var targets []sample
-	var prot, pub bool
-	for _, sm := range smp {
-		if sm.op == nil || isHTML(sm.r) {
+	type target struct {
+		op   *operation
+		path string
+	}
+	var targets []target
+	seen := map[*operation]bool{}
+	add := func(op *operation, path string) {
+		if op == nil || op.html || seen[op] || len(targets) >= corsMaxOps {
+			return
+		}
+		seen[op] = true
+		targets = append(targets, target{op, path})
+	}
+	for _, sm := range smp { // the samples first: they answered
+		if !isHTML(sm.r) {
+			add(sm.op, sm.r.req.URL.RequestURI())
+		}
+	}
+	for _, op := range s.doc.ops {
+		if op.method != "GET" || len(op.pathParams()) > 0 {
 			continue
 		}
-		if !sm.op.public && !prot {
-			prot = true
-			targets = append(targets, sm)
+		p := op.path
+		if q := requiredQuery(op); len(q) > 0 {
+			p += "?" + q.Encode()
 		}
-		if sm.op.public && !pub {
-			pub = true
-			targets = append(targets, sm)
-		}
+		add(op, p)
 	}
 	evil := "https://fortapi-scan-" + randHex(3) + ".example"
 	for _, t := range targets {
 		as := s.caller(t.op)
+		label := t.op.label()
 		for _, origin := range []string{evil, "null"} {
 			for _, pre := range []bool{false, true} {
 				h := http.Header{"Origin": {origin}}
@@ -135,7 +153,7 @@ func (s *scanner) checkCORS(ctx context.Context, smp []sample) error {
 					h.Set("Access-Control-Request-Method", "GET")
 					h.Set("Access-Control-Request-Headers", "authorization")
 				}
-				r, err := s.do(ctx, req{method: method, path: t.r.req.URL.RequestURI(), header: h, as: as, op: t.op.label()})
+				r, err := s.do(ctx, req{method: method, path: t.path, header: h, as: as, op: label})
 				if err != nil {
 					return err
 				}
@@ -143,12 +161,12 @@ func (s *scanner) checkCORS(ctx context.Context, smp []sample) error {
 				cred := strings.EqualFold(strings.TrimSpace(r.header.Get("Access-Control-Allow-Credentials")), "true")
 				switch {
 				case acao == "*" && cred:
-					s.report("CORS-WILDCARD-CREDENTIALS", "", "", "Access-Control-Allow-Origin: * with credentials\n"+excerpt(r))
+					s.report("CORS-WILDCARD-CREDENTIALS", label, "", "Access-Control-Allow-Origin: * with credentials\n"+excerpt(r))
 				case !cred:
 				case origin == "null" && acao == "null":
-					s.report("CORS-NULL-ORIGIN", "", "", "Origin: null allowed with credentials\n"+excerpt(r))
+					s.report("CORS-NULL-ORIGIN", label, "", "Origin: null allowed with credentials\n"+excerpt(r))
 				case origin == evil && acao == evil:
-					s.report("CORS-REFLECT-ORIGIN", "", "", "an arbitrary Origin is reflected with credentials\n"+excerpt(r))
+					s.report("CORS-REFLECT-ORIGIN", label, "", "an arbitrary Origin is reflected with credentials\n"+excerpt(r))
 				}
 			}
 		}

@@ -118,7 +118,9 @@ func (s *scanner) checkInput(ctx context.Context) error {
 				return err
 			}
 		}
-		if op.bodyType == "application/json" && s.enabled("INPUT-5XX") {
+		// a field whose bad value already gave a 5xx names the missing
+		// validation: a malformed body failing too is that same finding
+		if op.bodyType == "application/json" && s.enabled("INPUT-5XX") && !s.found("INPUT-5XX", op.label()) {
 			for _, raw := range []string{`{`, `[]`, `null`, `{"fortapi_scan_unknown":1}`, `"` + strings.Repeat("x", 64) + `"`} {
 				b := []byte(raw)
 				if raw == `{"fortapi_scan_unknown":1}` {
@@ -132,6 +134,7 @@ func (s *scanner) checkInput(ctx context.Context) error {
 				}
 				if r.status >= 500 {
 					s.report("INPUT-5XX", op.label(), "body", "a malformed body was answered "+fmt.Sprint(r.status)+"\n"+excerpt(r))
+					break
 				}
 			}
 		}
@@ -190,18 +193,73 @@ func same(a, b *resp, strip ...string) bool {
 	return a.status == b.status && normalize(string(a.body), strip...) == normalize(string(b.body), strip...)
 }
 
+// alike reports whether two answers are the same, or nearly: the same
+// status and normalized bodies that share 97 % of their length as a
+// common prefix and suffix (a stack trace in an error may differ in a
+// frame between two equal requests). Two answers that differ only that
+// little are never taken for a true and a false condition.
+func alike(a, b *resp, strip ...string) bool {
+	if a.status != b.status {
+		return false
+	}
+	x, y := normalize(string(a.body), strip...), normalize(string(b.body), strip...)
+	if x == y {
+		return true
+	}
+	n := max(len(x), len(y))
+	if n < 200 {
+		return false
+	}
+	p := 0
+	for p < len(x) && p < len(y) && x[p] == y[p] {
+		p++
+	}
+	q := 0
+	for q < len(x)-p && q < len(y)-p && x[len(x)-1-q] == y[len(y)-1-q] {
+		q++
+	}
+	return float64(p+q) >= 0.97*float64(n)
+}
+
 func (s *scanner) inputSlot(ctx context.Context, c call, who *principal, sl slot, base *resp) error {
+	// fastest is the quickest answer of this slot: with the original's,
+	// the baseline of the time-based probe (one slow original answer on
+	// a loaded server must not hide a delay)
+	fastest := base.dur
 	send := func(val any, sqli bool) (*resp, error) {
 		r := s.variant(c, who, sl, val)
 		// a quote may end a SQL string: a database error it causes is
 		// SQL injection's evidence, not a verbose error's
 		r.sqli = sqli || strings.ContainsAny(fmt.Sprint(val), `'"\`)
-		return s.do(ctx, r)
+		res, err := s.do(ctx, r)
+		if err == nil && res.status != 0 && res.dur < fastest {
+			fastest = res.dur
+		}
+		return res, err
 	}
 	param := sl.in + ":" + sl.name
+	// A database error answered to a wrong value is held back until the
+	// SQL injection probes of this slot are done: when they find the
+	// slot injectable, the error is that finding's, not a verbose error.
+	var dbErr *resp
+	var dbErrMsg string
+	sendNeg := func(val any) (*resp, error) {
+		r, err := send(val, true)
+		if err == nil && dbErr == nil && r.status >= 400 {
+			if m := reSQLErr.FindString(string(r.body)); m != "" && reSQLErr.FindString(string(base.body)) == "" {
+				dbErr, dbErrMsg = r, m
+			}
+		}
+		return r, err
+	}
+	defer func() {
+		if dbErr != nil && !s.found("SQLI-ERROR", c.op.label(), param) {
+			s.report("ERROR-VERBOSE", c.op.label(), "", "database error in an error answer: "+dbErrMsg+"\n"+excerpt(dbErr))
+		}
+	}()
 	if s.enabled("INPUT-5XX") {
 		for _, v := range negatives(sl) {
-			r, err := send(v, false)
+			r, err := sendNeg(v)
 			if err != nil {
 				return err
 			}
@@ -259,11 +317,13 @@ func (s *scanner) inputSlot(ctx context.Context, c call, who *principal, sl slot
 		}
 	}
 	if s.enabled("SQLI-TIME") {
-		if err := s.sqliTime(ctx, send, c, sl, orig, base, numeric); err != nil {
+		if err := s.sqliTime(ctx, send, c, sl, orig, fastest, numeric); err != nil {
 			return err
 		}
 	}
-	if s.enabled("XSS-REFLECTED") && isString {
+	// numbers too: an error page often echoes the raw value it could not
+	// read ("no item with id ...")
+	if s.enabled("XSS-REFLECTED") {
 		marker := "fsx" + randHex(4)
 		payload := marker + `"'><svg/onload=` + marker + `>`
 		r, err := send(payload, false)
@@ -299,7 +359,7 @@ func (s *scanner) sqliBoolean(ctx context.Context, send sender, c call, sl slot,
 			rs[i] = r
 		}
 		strip := []string{p.t1, p.f1, p.t2, p.f2, orig}
-		if !same(rs[0], rs[2], strip...) || !same(rs[1], rs[3], strip...) || same(rs[0], rs[1], strip...) {
+		if !alike(rs[0], rs[2], strip...) || !alike(rs[1], rs[3], strip...) || alike(rs[0], rs[1], strip...) {
 			continue
 		}
 		ref := base
@@ -309,10 +369,10 @@ func (s *scanner) sqliBoolean(ctx context.Context, send sender, c call, sl slot,
 				return false, err
 			}
 			ref = r
-			if !same(rs[1], ref, strip...) { // false must look like "no match"
+			if !alike(rs[1], ref, strip...) { // false must look like "no match"
 				continue
 			}
-		} else if !same(rs[0], ref, strip...) { // true must look like the original
+		} else if !alike(rs[0], ref, strip...) { // true must look like the original
 			continue
 		}
 		if rs[0].status >= 500 || rs[1].status >= 500 && rs[0].status >= 400 {
@@ -324,11 +384,20 @@ func (s *scanner) sqliBoolean(ctx context.Context, send sender, c call, sl slot,
 	return false, nil
 }
 
+// heavyRows is the size of SQLite's heavy query (a recursive count: CPU
+// only, constant memory) asked for each second of delay, to begin with;
+// the probe then scales it to the delay it measures (the cost is linear in
+// the size and depends on the server's CPU).
+const heavyRows = 1000000
+
 // sqliTime sends sleeps of n seconds in several dialects; a hit must
 // delay by 0.8 n over the baseline twice while the zero-sleep control
 // does not.
-func (s *scanner) sqliTime(ctx context.Context, send sender, c call, sl slot, orig string, base *resp, numeric bool) error {
+func (s *scanner) sqliTime(ctx context.Context, send sender, c call, sl slot, orig string, baseline time.Duration, numeric bool) error {
 	n := s.opts.SleepSeconds
+	heavy := func(size int) string {
+		return fmt.Sprintf("%s'||(WITH RECURSIVE fsq(i) AS (SELECT 1 UNION ALL SELECT i+1 FROM fsq LIMIT %d) SELECT count(*) FROM fsq)||'", orig, max(1, size))
+	}
 	payloads := func(n int) []string {
 		if numeric {
 			return []string{
@@ -343,25 +412,40 @@ func (s *scanner) sqliTime(ctx context.Context, send sender, c call, sl slot, or
 			fmt.Sprintf("%s'||(SELECT CAST(pg_sleep(%d) AS text))||'", orig, n),
 			fmt.Sprintf("%s' AND (SELECT 1 FROM (SELECT SLEEP(%d))x) AND '1'='1", orig, n),
 			fmt.Sprintf("%s'; WAITFOR DELAY '0:0:%d'--", orig, n),
-			fmt.Sprintf("%s'||(SELECT like('ABCDEFG',upper(hex(randomblob(%d)))))||'", orig, max(1, n*60000000)),
+			heavy(n * heavyRows),
 		}
 	}
 	delay := time.Duration(n) * time.Second
-	threshold := base.dur + delay*8/10
+	threshold := baseline + delay*8/10
 	controls := payloads(0)
-	for i, p := range payloads(n) {
+	list := payloads(n)
+	resized := false // the heavy query is resized once at most
+	for i := 0; i < len(list); i++ {
+		p := list[i]
 		r, err := send(p, true)
 		if err != nil {
 			return err
 		}
-		if r.status == 0 || r.dur < threshold { // a timeout is no proof
+		if r.status == 0 {
+			continue // a timeout is no proof
+		}
+		if r.dur < threshold {
+			// The heavy query ran but too fast for this server: ask for
+			// the size that should take 1.5 times the delay, once.
+			extra := r.dur - baseline
+			if !numeric && !resized && i == len(list)-1 && extra > 20*time.Millisecond {
+				resized = true
+				size := int(float64(n*heavyRows) * 1.5 * float64(delay) / float64(extra))
+				list = append(list, heavy(min(size, 100*n*heavyRows)))
+				controls = append(controls, heavy(0))
+			}
 			continue
 		}
 		ctl, err := send(controls[i], true)
 		if err != nil {
 			return err
 		}
-		if ctl.dur >= base.dur+delay/2 {
+		if ctl.dur >= baseline+delay/2 {
 			continue // slow anyway
 		}
 		r2, err := send(p, true)
@@ -371,7 +455,7 @@ func (s *scanner) sqliTime(ctx context.Context, send sender, c call, sl slot, or
 		if r2.status == 0 || r2.dur < threshold {
 			continue
 		}
-		s.report("SQLI-TIME", c.op.label(), sl.in+":"+sl.name, fmt.Sprintf("%q took %d ms and %d ms; the control with a zero sleep %d ms, the original %d ms\n%s", p, r.dur.Milliseconds(), r2.dur.Milliseconds(), ctl.dur.Milliseconds(), base.dur.Milliseconds(), excerpt(r2)))
+		s.report("SQLI-TIME", c.op.label(), sl.in+":"+sl.name, fmt.Sprintf("%q took %d ms and %d ms; the control with a zero sleep %d ms, the baseline %d ms\n%s", p, r.dur.Milliseconds(), r2.dur.Milliseconds(), ctl.dur.Milliseconds(), baseline.Milliseconds(), excerpt(r2)))
 		return nil
 	}
 	return nil
@@ -382,19 +466,37 @@ func (s *scanner) checkOversized(ctx context.Context, c call, who *principal) er
 	m, _ := c.sent.(map[string]any)
 	// a string field without maxLength, so that a server without a body
 	// limit accepts it (a length error would hide the missing limit)
-	field := ""
+	// Else, when the schema refuses unknown fields, a string field with a
+	// maxLength: the value is then read whole before it is refused (a
+	// strict decoder may refuse an unknown field before reading on).
+	field, limited := "", ""
 	props, _ := c.op.body["properties"].(map[string]any)
-	for k, v := range m {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
 		pm, _ := props[k].(map[string]any)
-		if _, ok := v.(string); ok && pm["maxLength"] == nil && !usernameField(k) && !strings.Contains(strings.ToLower(k), "password") {
-			if _, hasEnum := pm["enum"]; !hasEnum && pm["format"] == nil {
-				field = k
-				break
-			}
+		if _, ok := m[k].(string); !ok || usernameField(k) || strings.Contains(strings.ToLower(k), "password") {
+			continue
+		}
+		if _, hasEnum := pm["enum"]; hasEnum || pm["format"] != nil {
+			continue
+		}
+		if pm["maxLength"] == nil {
+			field = k
+			break
+		}
+		if limited == "" {
+			limited = k
 		}
 	}
 	if field == "" {
 		field = "fortapi_scan_padding"
+		if ap, ok := c.op.body["additionalProperties"].(bool); ok && !ap && limited != "" {
+			field = limited
+		}
 	}
 	big := copyMap(m, field, strings.Repeat("A", 10<<20+512<<10))
 	b, _ := json.Marshal(big)

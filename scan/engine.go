@@ -237,6 +237,19 @@ func (s *scanner) report(id, op, param, evidence string) {
 	})
 }
 
+// found reports whether a finding id was already reported on an
+// operation (and, when given, a parameter).
+func (s *scanner) found(id, op string, param ...string) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, f := range s.findings {
+		if f.ID == id && f.Operation == op && (len(param) == 0 || f.Parameter == param[0]) {
+			return true
+		}
+	}
+	return false
+}
+
 // note records an inventory note (severity info).
 func (s *scanner) note(format string, args ...any) {
 	s.report("INFO-NOTE", "", "", fmt.Sprintf(format, args...))
@@ -449,7 +462,7 @@ func excerpt(r *resp) string {
 		}
 	}
 	if len(r.sent) > 0 {
-		fmt.Fprintf(&b, "> %s\n", truncate(maskBody(string(r.sent)), 300))
+		fmt.Fprintf(&b, "> %s\n", truncate(maskBody(window(r.sent)), 300))
 	}
 	fmt.Fprintf(&b, "< %d", r.status)
 	for _, h := range []string{"Content-Type", "Location", "Access-Control-Allow-Origin", "Access-Control-Allow-Credentials", "Server", "X-Powered-By", "Set-Cookie"} {
@@ -458,10 +471,22 @@ func excerpt(r *resp) string {
 		}
 	}
 	if len(r.body) > 0 {
-		fmt.Fprintf(&b, "\n< %s", truncate(maskBody(string(r.body)), 400))
+		fmt.Fprintf(&b, "\n< %s", truncate(maskBody(window(r.body)), 400))
 	}
 	fmt.Fprintf(&b, "\n(%d ms)", r.dur.Milliseconds())
 	return b.String()
+}
+
+// window is the start of a body that an excerpt masks and shows: masking
+// (regular expressions) a 10 MiB body for a 400-character excerpt would
+// cost seconds. The window is far wider than the excerpt, so a secret
+// shown in part is still masked.
+func window(b []byte) string {
+	const n = 16 << 10
+	if len(b) > n {
+		b = b[:n]
+	}
+	return string(b)
 }
 
 func truncate(s string, n int) string {
