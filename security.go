@@ -109,6 +109,11 @@ type Principal struct {
 	TokenID string
 	// ExpiresAt is when the presented credentials expire (zero: unknown).
 	ExpiresAt time.Time
+	// IssuedAt is when the presented credentials were issued (the iat of
+	// an access token, the start of a session; zero: unknown). A
+	// revocation of every credential of the subject issued before some
+	// time is checked against it, for example on a long-lived WebSocket.
+	IssuedAt time.Time
 }
 
 // HasScope reports whether the principal was granted scope.

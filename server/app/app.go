@@ -30,6 +30,7 @@ import (
 	"github.com/fortapi/fortapi/server/httpapi"
 	"github.com/fortapi/fortapi/server/postgres"
 	"github.com/fortapi/fortapi/token"
+	"github.com/fortapi/fortapi/wsfeed"
 )
 
 // Labels of the keys derived from the master key (deriveKey): every
@@ -76,6 +77,7 @@ type App struct {
 	revs    *token.Revocations
 	hasher  *password.Hasher
 	auth    *authn.Service
+	feed    *wsfeed.Feed // GET /ws/items
 	api     *fortapi.API
 	handler http.Handler
 
@@ -171,7 +173,18 @@ func New(ctx context.Context, cfg Config) (_ *App, err error) {
 		return nil, err
 	}
 
-	deps := httpapi.Deps{Store: a.store, Auth: a.auth, Keys: a.ring, Now: cfg.Now, Rand: cfg.Rand, CertExpiry: cfg.CertExpiry}
+	tickets, err := newTickets(cfg)
+	if err != nil {
+		return nil, err
+	}
+	if a.feed, err = newFeed(cfg, tickets, a.revs); err != nil {
+		return nil, err
+	}
+	// Closed first (closers run backwards): its sockets get 1001 before
+	// the store they were fed from goes.
+	a.closers = append(a.closers, closer{"websocket feed", a.feed.Close})
+	deps := httpapi.Deps{Store: a.store, Auth: a.auth, Keys: a.ring, Now: cfg.Now, Rand: cfg.Rand, CertExpiry: cfg.CertExpiry,
+		Feed: a.feed, Tickets: tickets, Events: a.publish}
 	if a.redis != nil {
 		deps.Redis = func(ctx context.Context) error { return a.redis.Ping(ctx).Err() }
 		deps.RedisRequired = cfg.Limits.OnRedisError == ratelimit.FailClosed
@@ -180,6 +193,53 @@ func New(ctx context.Context, cfg Config) (_ *App, err error) {
 		return nil, err
 	}
 	return a, nil
+}
+
+// newTickets is the store of single-use WebSocket tickets (POST
+// /ws/ticket), each valid for wsfeed.MaxTicketTTL (30 s) at most.
+func newTickets(cfg Config) (*wsfeed.Tickets, error) {
+	return wsfeed.NewTickets(wsfeed.TicketOptions{Now: cfg.Now, Rand: cfg.Rand})
+}
+
+// newFeed is the item feed (GET /ws/items): cookie and ticket upgrades
+// from the server's own origin or cfg.CORSOrigins only; administrators
+// see every item; a socket is closed (4401) within the check interval
+// (250 ms) once revs refuses its credentials: a logout (session), a
+// password or role change or a disable (subject, by iat), a revoked
+// token (jti), whether revoked here or replayed from the log (authn.Sync).
+func newFeed(cfg Config, tickets *wsfeed.Tickets, revs *token.Revocations) (*wsfeed.Feed, error) {
+	f, err := wsfeed.New(wsfeed.Options{
+		Tickets: tickets, Origins: cfg.CORSOrigins, AllScope: server.ScopeUsersAdmin,
+		Revocations: stillValid(revs), Logger: cfg.Logger, Now: cfg.Now,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("CORS origins (the WebSocket feed): %w", err)
+	}
+	return f, nil
+}
+
+// errRevoked closes a socket whose credentials were revoked.
+var errRevoked = errors.New("the credentials were revoked")
+
+// stillValid checks a socket's principal against the revocations access
+// tokens are checked against: the same subject not-before (by the
+// credentials' IssuedAt; unknown counts as revoked when the subject has
+// one), session and token id.
+func stillValid(revs *token.Revocations) wsfeed.RevocationsFunc {
+	return func(_ context.Context, p *fortapi.Principal) error {
+		if revs.Revoked(&token.Claims{Subject: p.Subject, SessionID: p.SessionID, ID: p.TokenID, IssuedAt: p.IssuedAt}) {
+			return errRevoked
+		}
+		return nil
+	}
+}
+
+// publish announces an item change on the feed, to the item's owner and
+// administrators.
+func (a *App) publish(ev httpapi.ItemEvent) {
+	if err := a.feed.Publish(wsfeed.Event{Owner: ev.Owner, Message: ev}); err != nil {
+		a.cfg.Logger.Error("publishing an item event failed", "type", ev.Type, "error", err.Error())
+	}
 }
 
 // rateLimits builds the limits' Set (in memory, or on Redis), the
@@ -282,7 +342,17 @@ func Document(cfg Config) ([]byte, error) {
 	if _, err := io.ReadFull(cmp.Or[io.Reader](cfg.Rand, rand.Reader), csrfKey); err != nil {
 		return nil, err
 	}
-	api, _, err := buildAPI(cfg, csrfKey, nil, nil, nil, httpapi.Deps{})
+	// The feed's routes are declared as the server declares them.
+	tickets, err := newTickets(cfg)
+	if err != nil {
+		return nil, err
+	}
+	feed, err := newFeed(cfg, tickets, token.NewRevocations(token.RevocationsOptions{}))
+	if err != nil {
+		return nil, err
+	}
+	defer feed.Close()
+	api, _, err := buildAPI(cfg, csrfKey, nil, nil, nil, httpapi.Deps{Feed: feed, Tickets: tickets})
 	if err != nil {
 		return nil, err
 	}
@@ -324,7 +394,8 @@ func (a *App) Run(ctx context.Context) {
 }
 
 // Close stops Run, waits for it, and closes what New opened in reverse
-// order: the Redis client, then the store. It is safe to call more than
+// order: the WebSocket feed (its sockets get 1001), the Redis client,
+// then the store. It is safe to call more than
 // once; later calls return the first call's result.
 func (a *App) Close() error {
 	a.closeOnce.Do(func() {

@@ -83,7 +83,7 @@ func TestCloseOrder(t *testing.T) {
 	case <-time.After(5 * time.Second):
 		t.Fatal("Run did not return after Close")
 	}
-	if got, want := cl.got(), []string{"redis", "store"}; !slices.Equal(got, want) {
+	if got, want := cl.got(), []string{"websocket feed", "redis", "store"}; !slices.Equal(got, want) {
 		t.Errorf("closed %q, want %q (reverse order of opening)", got, want)
 	}
 	if err := a.Store().Ping(context.Background()); err == nil {

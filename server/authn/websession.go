@@ -123,5 +123,5 @@ func (s *Service) authenticateSession(r *http.Request) (*fortapi.Principal, erro
 		return nil, huma.Error503ServiceUnavailable("sessions cannot be checked right now")
 	}
 	return &fortapi.Principal{Subject: u.ID, Scheme: fortapi.SessionScheme, Scopes: sess.Scopes,
-		SessionID: sess.ID, ExpiresAt: sess.ExpiresAt}, nil
+		SessionID: sess.ID, ExpiresAt: sess.ExpiresAt, IssuedAt: sess.CreatedAt}, nil
 }

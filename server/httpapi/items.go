@@ -6,6 +6,7 @@ import (
 	"errors"
 	"io"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/danielgtaylor/huma/v2"
@@ -15,6 +16,7 @@ import (
 	"github.com/fortapi/fortapi/sanitize"
 	"github.com/fortapi/fortapi/server"
 	"github.com/fortapi/fortapi/server/authn"
+	"github.com/fortapi/fortapi/wsfeed"
 )
 
 // Scopes of the items API.
@@ -56,6 +58,16 @@ type Deps struct {
 	// Sanitizer cleans item fields on the way in, as their sanitize tags
 	// declare (default sanitize.New()).
 	Sanitizer *sanitize.Sanitizer
+	// Feed, when set, is the WebSocket feed of item events: GET /ws/items
+	// is its upgrade, and POST /ws/ticket issues its Tickets (see
+	// registerFeed in routes.go). Nil: neither route exists.
+	Feed    *wsfeed.Feed
+	Tickets *wsfeed.Tickets
+	// Events, when set, receives every item change the handlers make,
+	// after the store has committed it, in commit order (the server
+	// publishes them on Feed). Nil: changes are not announced (a store
+	// that announces them itself, across instances, needs none).
+	Events func(ItemEvent)
 	// api is the fortapi API the operations are registered on: it owns
 	// the client-address resolver (audit records), the CSRF protector and
 	// session binding (pages, GET /csrftoken/) and the security headers
@@ -190,6 +202,56 @@ type deleteOutput struct{}
 
 type items struct {
 	Deps
+	// events serialises a store write with the announcement of its
+	// event when Events is set, so that events leave in commit order
+	// (an update is never announced after the item's deletion).
+	events sync.Mutex
+}
+
+// Types of ItemEvent.
+const (
+	ItemCreated = "item.created"
+	ItemUpdated = "item.updated"
+	ItemDeleted = "item.deleted"
+)
+
+// ItemEvent is one message of the item feed (GET /ws/items): what
+// happened to which item, and the item as GET /items/{id} returns it
+// (absent for a deletion).
+type ItemEvent struct {
+	Type string `json:"type" enum:"item.created,item.updated,item.deleted"`
+	ID   string `json:"id"`
+	Item *Item  `json:"item,omitempty"`
+	// Owner is the id of the item's owner: only the owner (and holders of
+	// ScopeAdmin) may receive the event. It is not sent.
+	Owner string `json:"-"`
+}
+
+// NewItemEvent is the event of type typ about it: with the item as GET
+// /items/{id} shows it, except for ItemDeleted.
+func NewItemEvent(typ string, it server.Item) ItemEvent {
+	ev := ItemEvent{Type: typ, ID: it.ID, Owner: it.OwnerID}
+	if typ != ItemDeleted {
+		item := toItem(it)
+		ev.Item = &item
+	}
+	return ev
+}
+
+// write runs a store write and, when it succeeds, announces the event
+// it returns; with Events set the two happen under one lock.
+func (h *items) write(fn func() (ItemEvent, error)) error {
+	if h.Events == nil {
+		_, err := fn()
+		return err
+	}
+	h.events.Lock()
+	defer h.events.Unlock()
+	ev, err := fn()
+	if err == nil {
+		h.Events(ev)
+	}
+	return err
 }
 
 // access is the caller's view of the items: the owner condition that
@@ -246,7 +308,9 @@ func (h *items) create(ctx context.Context, in *createInput) (*createOutput, err
 		ID: id, OwnerID: acc.UserID, Name: in.Body.Name, Description: in.Body.Description,
 		Price: in.Body.Price, Tax: in.Body.Tax, CreatedAt: now, UpdatedAt: now,
 	}
-	if err := h.Store.CreateItem(ctx, it); err != nil {
+	if err := h.write(func() (ItemEvent, error) {
+		return NewItemEvent(ItemCreated, it), h.Store.CreateItem(ctx, it)
+	}); err != nil {
 		return nil, storeErr(err)
 	}
 	return &createOutput{Location: "/items/" + id, Body: toItem(it)}, nil
@@ -288,9 +352,14 @@ func (h *items) update(ctx context.Context, in *updateInput) (*itemOutput, error
 	if err := h.clean(&in.Body); err != nil {
 		return nil, err
 	}
-	it, err := h.Store.UpdateItem(ctx, acc, server.Item{
-		ID: in.ID, Name: in.Body.Name, Description: in.Body.Description,
-		Price: in.Body.Price, Tax: in.Body.Tax, UpdatedAt: h.now(),
+	var it server.Item
+	err = h.write(func() (ItemEvent, error) {
+		var err error
+		it, err = h.Store.UpdateItem(ctx, acc, server.Item{
+			ID: in.ID, Name: in.Body.Name, Description: in.Body.Description,
+			Price: in.Body.Price, Tax: in.Body.Tax, UpdatedAt: h.now(),
+		})
+		return NewItemEvent(ItemUpdated, it), err
 	})
 	if err != nil {
 		return nil, storeErr(err)
@@ -306,7 +375,20 @@ func (h *items) delete(ctx context.Context, in *itemIDParam) (*deleteOutput, err
 	if !server.ValidID(in.ID) {
 		return nil, huma.Error404NotFound("no such item")
 	}
-	if err := h.Store.DeleteItem(ctx, acc, in.ID); err != nil {
+	if err := h.write(func() (ItemEvent, error) {
+		// The event names the owner, who alone may see it. An item's
+		// owner never changes and its id is never reused: the owner read
+		// before the deletion is the deleted item's.
+		owner := acc.UserID
+		if h.Events != nil && acc.All {
+			it, err := h.Store.GetItem(ctx, acc, in.ID)
+			if err != nil {
+				return ItemEvent{}, err
+			}
+			owner = it.OwnerID
+		}
+		return NewItemEvent(ItemDeleted, server.Item{ID: in.ID, OwnerID: owner}), h.Store.DeleteItem(ctx, acc, in.ID)
+	}); err != nil {
 		return nil, storeErr(err)
 	}
 	return &deleteOutput{}, nil

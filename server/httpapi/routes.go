@@ -17,6 +17,7 @@ import (
 	"github.com/fortapi/fortapi/sanitize"
 	"github.com/fortapi/fortapi/server"
 	"github.com/fortapi/fortapi/server/authn"
+	"github.com/fortapi/fortapi/wsfeed"
 )
 
 // Register adds every operation of the reference server to api. What
@@ -26,8 +27,10 @@ import (
 // has a CSRF protector (fortapi.Options.CSRF).
 //
 // Every route of the reference server is declared in this file, in the
-// register functions below (health, auth, items, users, pages); their
-// handlers live in the file of that name.
+// register functions below (health, auth, items, users, feed, pages);
+// their handlers live in the file of that name (the feed's in package
+// wsfeed). GET /ws/items and POST /ws/ticket are registered only when
+// Deps.Feed is set.
 func Register(api *fortapi.API, d Deps) {
 	d.api = api
 	if d.Now == nil {
@@ -44,6 +47,7 @@ func Register(api *fortapi.API, d Deps) {
 	registerAuth(api, d)
 	registerItems(api, d)
 	registerUsers(api, d)
+	registerFeed(api, d)
 	if api.CSRF() != nil {
 		registerPages(api, d)
 	}
@@ -355,6 +359,36 @@ func registerItems(api huma.API, d Deps) {
 		Security: fortapi.Scopes(ScopeItemsWrite), Errors: []int{http.StatusNotFound},
 		Extensions: ownerOnly(d.Limits.writes()),
 	}, h.delete)
+}
+
+// registerFeed declares the WebSocket feed of item events (DESIGN.md §4):
+// GET /ws/items, for a bearer token, a cookie session or a single-use
+// ticket granting items:read, and POST /ws/ticket, which issues tickets.
+// wsfeed enforces the rest before the upgrade (the Origin of cookie and
+// ticket upgrades, the connection caps) and closes a socket whose
+// credentials are revoked or expire (4401).
+func registerFeed(api *fortapi.API, d Deps) {
+	if d.Feed == nil {
+		return
+	}
+	tags := []string{"items"}
+	if err := wsfeed.Register(api, huma.Operation{
+		OperationID: "item-feed", Path: "/ws/items", Tags: tags,
+		Summary: "The caller's item events, live (WebSocket)",
+		Description: "JSON text messages `{\"type\": \"item.created\"|\"item.updated\"|\"item.deleted\", \"id\": ..., \"item\": {...}}` " +
+			"for every item of the caller created, replaced or deleted after the upgrade; `item` is the item as GET /items/{id} " +
+			"returns it, absent for a deletion. Administrators (users:admin) receive every user's events. Authenticate with " +
+			"`Authorization: Bearer`, the session cookie, or a ticket from POST /ws/ticket; never put a token in the URL.",
+		Security: wsfeed.Scopes(ScopeItemsRead), Extensions: d.Limits.reads(),
+	}, d.Feed); err != nil {
+		panic(err) // the feed and its tickets disagree: a programming error, like huma.Register's panics
+	}
+	if d.Tickets != nil {
+		wsfeed.RegisterTickets(api, huma.Operation{
+			OperationID: "ws-ticket", Path: "/ws/ticket", Tags: tags,
+			Security: fortapi.Authenticated(), Extensions: d.Limits.writes(),
+		}, d.Tickets)
+	}
 }
 
 func registerUsers(api huma.API, d Deps) {
