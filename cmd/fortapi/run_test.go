@@ -271,7 +271,10 @@ func tlsClient(t *testing.T, dataDir string, cfg *tls.Config) *http.Client {
 		cfg = &tls.Config{}
 	}
 	cfg.RootCAs = pool
-	return &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{TLSClientConfig: cfg, ForceAttemptHTTP2: true}}
+	// The timeout guards against a hang, it asserts no speed: a login
+	// queued behind others on a machine running -race and parallel tests
+	// can take many seconds.
+	return &http.Client{Timeout: 60 * time.Second, Transport: &http.Transport{TLSClientConfig: cfg, ForceAttemptHTTP2: true}}
 }
 
 type served struct {
