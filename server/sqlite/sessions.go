@@ -57,30 +57,13 @@ func insertSession(ctx, rc context.Context, tx *sql.Tx, op string, sess server.S
 // ErrNotFound; a session id or token hash already stored is ErrConflict.
 func (s *Store) CreateSession(ctx context.Context, sess server.Session, rt server.RefreshToken, ev server.Event) error {
 	const op = "create session"
-	scopes, err := sess.CheckNew()
+	rt, err := rt.CheckNew(sess)
 	if err != nil {
 		return fmt.Errorf("sqlite: %s: %w", op, err)
 	}
-	rt, err = rt.CheckNew(sess)
-	if err != nil {
-		return fmt.Errorf("sqlite: %s: %w", op, err)
-	}
-	ev = fillEvent(ev, sess.CreatedAt, sess.UserID, "", sess.ID)
-	return s.writeTx(ctx, op, func(rc context.Context, tx *sql.Tx) error {
-		if err := insertSession(ctx, rc, tx, op, sess, scopes); err != nil {
-			return err
-		}
+	return s.createSession(ctx, op, sess, ev, "refresh token", func(rc context.Context, tx *sql.Tx) error {
 		_, err := tx.ExecContext(rc, sqlInsertRefresh, rt.Hash, sess.ID, rt.CreatedAt.UnixMicro(), rt.ExpiresAt.UnixMicro())
-		if isUniqueViolation(err) {
-			return fmt.Errorf("sqlite: %s: refresh token hash taken: %w", op, server.ErrConflict)
-		}
-		if err != nil {
-			return wrap(ctx, op, err)
-		}
-		if err := s.execEvent(rc, tx, ev); err != nil {
-			return wrap(ctx, op, err)
-		}
-		return nil
+		return err
 	})
 }
 
@@ -89,11 +72,21 @@ func (s *Store) CreateSession(ctx context.Context, sess server.Session, rt serve
 // cookie credential, then ev.
 func (s *Store) CreateWebSession(ctx context.Context, sess server.Session, ws server.WebSession, ev server.Event) error {
 	const op = "create web session"
-	scopes, err := sess.CheckNew()
+	ws, err := ws.CheckNew(sess)
 	if err != nil {
 		return fmt.Errorf("sqlite: %s: %w", op, err)
 	}
-	ws, err = ws.CheckNew(sess)
+	return s.createSession(ctx, op, sess, ev, "web session", func(rc context.Context, tx *sql.Tx) error {
+		_, err := tx.ExecContext(rc, sqlInsertWebSession, ws.Hash, sess.ID, ws.CreatedAt.UnixMicro(), ws.LastSeenAt.UnixMicro())
+		return err
+	})
+}
+
+// createSession checks sess and stores it, its credential (insertCred,
+// whose unique violation means the credential's hash is taken: what names
+// it) and ev, in one transaction.
+func (s *Store) createSession(ctx context.Context, op string, sess server.Session, ev server.Event, what string, insertCred func(rc context.Context, tx *sql.Tx) error) error {
+	scopes, err := sess.CheckNew()
 	if err != nil {
 		return fmt.Errorf("sqlite: %s: %w", op, err)
 	}
@@ -102,9 +95,9 @@ func (s *Store) CreateWebSession(ctx context.Context, sess server.Session, ws se
 		if err := insertSession(ctx, rc, tx, op, sess, scopes); err != nil {
 			return err
 		}
-		_, err := tx.ExecContext(rc, sqlInsertWebSession, ws.Hash, sess.ID, ws.CreatedAt.UnixMicro(), ws.LastSeenAt.UnixMicro())
+		err := insertCred(rc, tx)
 		if isUniqueViolation(err) {
-			return fmt.Errorf("sqlite: %s: web session hash taken: %w", op, server.ErrConflict)
+			return fmt.Errorf("sqlite: %s: %s hash taken: %w", op, what, server.ErrConflict)
 		}
 		if err != nil {
 			return wrap(ctx, op, err)
