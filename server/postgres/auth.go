@@ -404,11 +404,22 @@ func insertSession(ctx context.Context, tx pgx.Tx, op string, sess server.Sessio
 // ErrNotFound; a session id or token hash already stored is ErrConflict.
 func (s *Store) CreateSession(ctx context.Context, sess server.Session, rt server.RefreshToken, ev server.Event) error {
 	const op = "create session"
-	scopes, err := sess.CheckNew()
+	rt, err := rt.CheckNew(sess)
 	if err != nil {
 		return fmt.Errorf("postgres: %s: %w", op, err)
 	}
-	rt, err = rt.CheckNew(sess)
+	return s.createSession(ctx, op, sess, ev, "refresh token", func(tx pgx.Tx) error {
+		_, err := tx.Exec(ctx, sqlInsertRefresh, rt.Hash, raw(sess.ID), micro(rt.CreatedAt), micro(rt.ExpiresAt))
+		return err
+	})
+}
+
+// createSession checks sess and stores it, its credential (insertCred,
+// whose unique violation means the credential's hash is taken: what names
+// it) and ev, in one transaction. CreateSession and CreateWebSession use
+// it.
+func (s *Store) createSession(ctx context.Context, op string, sess server.Session, ev server.Event, what string, insertCred func(tx pgx.Tx) error) error {
+	scopes, err := sess.CheckNew()
 	if err != nil {
 		return fmt.Errorf("postgres: %s: %w", op, err)
 	}
@@ -417,9 +428,9 @@ func (s *Store) CreateSession(ctx context.Context, sess server.Session, rt serve
 		if err := insertSession(ctx, tx, op, sess, scopes); err != nil {
 			return err
 		}
-		_, err := tx.Exec(ctx, sqlInsertRefresh, rt.Hash, raw(sess.ID), micro(rt.CreatedAt), micro(rt.ExpiresAt))
+		err := insertCred(tx)
 		if isUniqueViolation(err) {
-			return fmt.Errorf("postgres: %s: refresh token hash taken: %w", op, server.ErrConflict)
+			return fmt.Errorf("postgres: %s: %s hash taken: %w", op, what, server.ErrConflict)
 		}
 		if err != nil {
 			return wrap(ctx, op, err)

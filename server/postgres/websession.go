@@ -37,30 +37,13 @@ const (
 // cookie credential, then ev.
 func (s *Store) CreateWebSession(ctx context.Context, sess server.Session, ws server.WebSession, ev server.Event) error {
 	const op = "create web session"
-	scopes, err := sess.CheckNew()
+	ws, err := ws.CheckNew(sess)
 	if err != nil {
 		return fmt.Errorf("postgres: %s: %w", op, err)
 	}
-	ws, err = ws.CheckNew(sess)
-	if err != nil {
-		return fmt.Errorf("postgres: %s: %w", op, err)
-	}
-	ev = ev.Filled(sess.CreatedAt, sess.UserID, "", sess.ID)
-	return s.inTx(ctx, op, func(tx pgx.Tx) error {
-		if err := insertSession(ctx, tx, op, sess, scopes); err != nil {
-			return err
-		}
+	return s.createSession(ctx, op, sess, ev, "web session", func(tx pgx.Tx) error {
 		_, err := tx.Exec(ctx, sqlInsertWebSession, ws.Hash, raw(sess.ID), micro(ws.CreatedAt), micro(ws.LastSeenAt))
-		if isUniqueViolation(err) {
-			return fmt.Errorf("postgres: %s: web session hash taken: %w", op, server.ErrConflict)
-		}
-		if err != nil {
-			return wrap(ctx, op, err)
-		}
-		if err := execEvent(ctx, tx, ev); err != nil {
-			return wrap(ctx, op, err)
-		}
-		return nil
+		return err
 	})
 }
 
