@@ -477,13 +477,17 @@ func exploits() map[Flaw]func(e *env) error {
 			// Two of each, the fastest of each: a stall of a loaded machine
 			// neither makes the clean target slow nor hides the delay.
 			base := min(timed(1), timed(1))
-			// A million rows: about 0.7 s here, and a few seconds under the
-			// race detector, which slows the pure-Go SQLite many times.
-			slow := min(timed(1_000_000), timed(1_000_000))
-			if slow < 200*time.Millisecond || slow < 3*base {
-				return fmt.Errorf("no delay: %v vs %v", slow, base)
+			// The heavy query grows until it shows: a million rows take about
+			// 0.7 s here but far over the client's timeout under the race
+			// detector, which slows the pure-Go SQLite fifty times.
+			var slow time.Duration
+			for n := 20_000; n <= 5_120_000; n *= 4 {
+				slow = min(timed(n), timed(n))
+				if slow >= 200*time.Millisecond && slow >= 3*base {
+					return nil
+				}
 			}
-			return nil
+			return fmt.Errorf("no delay: %v vs %v", slow, base)
 		},
 		FlawXSSHTML: func(e *env) error {
 			payload := `<script>alert(1)</script>`
