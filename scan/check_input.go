@@ -384,11 +384,19 @@ func (s *scanner) sqliBoolean(ctx context.Context, send sender, c call, sl slot,
 	return false, nil
 }
 
-// heavyRows is the size of SQLite's heavy query (a recursive count: CPU
-// only, constant memory) asked for each second of delay, to begin with;
-// the probe then scales it to the delay it measures (the cost is linear in
-// the size and depends on the server's CPU).
-const heavyRows = 1000000
+// heavyRows is about the size of SQLite's heavy query (a recursive count:
+// CPU only, constant memory) that takes a second on a fast server; the
+// probe starts at heavyStartRows per second of delay (a slow server, or
+// one built with the race detector, takes fifty times longer: a first
+// probe of a full second's size could outlast the client's timeout), grows
+// it tenfold while it costs too little to measure, then scales it once to
+// the delay it measured (the cost is linear in the size).
+const (
+	heavyRows      = 1000000
+	heavyStartRows = 20000
+	// heavyResizes bounds the probe's growth steps and its final scaling.
+	heavyResizes = 4
+)
 
 // sqliTime sends sleeps of n seconds in several dialects; a hit must
 // delay by 0.8 n over the baseline twice while the zero-sleep control
@@ -412,14 +420,16 @@ func (s *scanner) sqliTime(ctx context.Context, send sender, c call, sl slot, or
 			fmt.Sprintf("%s'||(SELECT CAST(pg_sleep(%d) AS text))||'", orig, n),
 			fmt.Sprintf("%s' AND (SELECT 1 FROM (SELECT SLEEP(%d))x) AND '1'='1", orig, n),
 			fmt.Sprintf("%s'; WAITFOR DELAY '0:0:%d'--", orig, n),
-			heavy(n * heavyRows),
+			heavy(n * heavyStartRows),
 		}
 	}
 	delay := time.Duration(n) * time.Second
 	threshold := baseline + delay*8/10
 	controls := payloads(0)
 	list := payloads(n)
-	resized := false // the heavy query is resized once at most
+	// The heavy query is the last payload; it grows at most heavyResizes
+	// times and is scaled to the measured cost once (scaled).
+	heavySize, resizes, scaled := n*heavyStartRows, 0, false
 	for i := 0; i < len(list); i++ {
 		p := list[i]
 		r, err := send(p, true)
@@ -430,13 +440,19 @@ func (s *scanner) sqliTime(ctx context.Context, send sender, c call, sl slot, or
 			continue // a timeout is no proof
 		}
 		if r.dur < threshold {
-			// The heavy query ran but too fast for this server: ask for
-			// the size that should take 1.5 times the delay, once.
+			// The heavy query ran but too fast for this server: grow it
+			// while its cost is too small to measure, then ask once for
+			// the size that should take 1.5 times the delay.
 			extra := r.dur - baseline
-			if !numeric && !resized && i == len(list)-1 && extra > 20*time.Millisecond {
-				resized = true
-				size := int(float64(n*heavyRows) * 1.5 * float64(delay) / float64(extra))
-				list = append(list, heavy(min(size, 100*n*heavyRows)))
+			if !numeric && !scaled && resizes < heavyResizes && i == len(list)-1 {
+				resizes++
+				size := heavySize * 10
+				if extra > 20*time.Millisecond {
+					scaled = true
+					size = int(float64(heavySize) * 1.5 * float64(delay) / float64(extra))
+				}
+				heavySize = max(1, min(size, 100*n*heavyRows))
+				list = append(list, heavy(heavySize))
 				controls = append(controls, heavy(0))
 			}
 			continue
