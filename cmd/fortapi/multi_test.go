@@ -22,6 +22,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/fortapi/fortapi/internal/pgtest"
 	"github.com/fortapi/fortapi/internal/testutil"
 )
 
@@ -198,7 +199,7 @@ func randomHex(t *testing.T, n int) string {
 // cut). A fourth instance D, with --rate-fail closed, reaches Redis
 // through the same proxy.
 func TestInstancesActAsOne(t *testing.T) {
-	pgURL := pgSchemaURL(t)
+	pgURL := pgtest.SchemaURL(t, "off")
 	redisURL := testutil.RedisURL(t)
 	if conn, err := net.DialTimeout("tcp", hostPort(t, redisURL, "6379"), time.Second); err != nil {
 		testutil.Unavailable(t, "Redis", "nothing answers at "+testutil.Redacted(redisURL))

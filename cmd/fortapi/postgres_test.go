@@ -1,68 +1,15 @@
 package main
 
 import (
-	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"net/url"
 	"os"
 	"strings"
 	"testing"
-	"time"
 
-	"github.com/jackc/pgx/v5"
-
-	"github.com/fortapi/fortapi/internal/testutil"
+	"github.com/fortapi/fortapi/internal/pgtest"
 )
-
-// pgSchemaURL creates a schema of its own on the test PostgreSQL server
-// (testutil.PostgresURL), dropped when t ends, and returns a URL whose
-// search_path names it. It skips t when no server takes connections.
-func pgSchemaURL(t *testing.T) string {
-	t.Helper()
-	base := testutil.PostgresURL(t)
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	conn, err := pgx.Connect(ctx, base)
-	if err != nil {
-		testutil.Unavailable(t, "PostgreSQL", "cannot connect to "+testutil.Redacted(base))
-	}
-	b := make([]byte, 8)
-	if _, err := rand.Read(b); err != nil {
-		t.Fatal(err)
-	}
-	name := "fortapi_test_" + hex.EncodeToString(b)
-	ident := pgx.Identifier{name}.Sanitize()
-	if _, err := conn.Exec(ctx, "CREATE SCHEMA "+ident); err != nil {
-		conn.Close(ctx)
-		t.Fatalf("creating schema %s: %v", name, err)
-	}
-	conn.Close(ctx)
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		conn, err := pgx.Connect(ctx, base)
-		if err != nil {
-			t.Errorf("dropping schema %s: %v", name, err)
-			return
-		}
-		defer conn.Close(ctx)
-		if _, err := conn.Exec(ctx, "DROP SCHEMA "+ident+" CASCADE"); err != nil {
-			t.Errorf("dropping schema %s: %v", name, err)
-		}
-	})
-	u, err := url.Parse(base)
-	if err != nil {
-		t.Fatalf("%s must be a postgres:// URL", testutil.EnvPostgresURL)
-	}
-	q := u.Query()
-	q.Set("search_path", name)
-	q.Set("synchronous_commit", "off") // tests need no durability
-	u.RawQuery = q.Encode()
-	return u.String()
-}
 
 // withPassword puts pw in the URL's user info (the test server trusts
 // local connections, so any password is accepted and none is needed).
@@ -86,7 +33,7 @@ func withPassword(t *testing.T, raw, pw string) string {
 // the administrator and the keys; the password is in no log line.
 func TestServeOnPostgres(t *testing.T) {
 	const pw = "pg-Secret-9f3kq"
-	pgURL := withPassword(t, pgSchemaURL(t), pw)
+	pgURL := withPassword(t, pgtest.SchemaURL(t, "off"), pw)
 	dir := t.TempDir()
 	kv := map[string]string{"FORTAPI_POSTGRES_URL": pgURL, "FORTAPI_ADMIN_PASSWORD": "a long admin passphrase"}
 	s := startServeEnv(t, dir, kv)

@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/fortapi/fortapi/internal/pgtest"
 	"github.com/fortapi/fortapi/server/postgres"
 	"github.com/fortapi/fortapi/server/sqlite"
 	"github.com/fortapi/fortapi/server/storecopy"
@@ -39,7 +40,7 @@ func copyCmd(t *testing.T, kv map[string]string, args ...string) (code int, stdo
 // pgWithPassword returns a fresh schema's URL with testPassword in it.
 func pgWithPassword(t *testing.T) string {
 	t.Helper()
-	u, err := url.Parse(storecopytest.PostgresSchemaURL(t))
+	u, err := url.Parse(pgtest.SchemaURL(t, "off"))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -3,7 +3,6 @@ package app
 import (
 	"context"
 	"crypto/rand"
-	"encoding/hex"
 	"encoding/json"
 	"log/slog"
 	"net/http/httptest"
@@ -11,53 +10,10 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
-	"github.com/jackc/pgx/v5"
-
-	"github.com/fortapi/fortapi/internal/testutil"
+	"github.com/fortapi/fortapi/internal/pgtest"
 	"github.com/fortapi/fortapi/server"
 )
-
-// benchSchemaURL creates a schema of its own on the test PostgreSQL server,
-// dropped when b ends, and returns a URL whose search_path names it, with
-// synchronous_commit as given ("on" is PostgreSQL's default and
-// production's). It skips b when no server takes connections.
-func benchSchemaURL(b *testing.B, syncCommit string) string {
-	b.Helper()
-	base := testutil.PostgresURL(b)
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	conn, err := pgx.Connect(ctx, base)
-	if err != nil {
-		testutil.Unavailable(b, "PostgreSQL", "cannot connect to "+testutil.Redacted(base))
-	}
-	defer conn.Close(ctx)
-	r := make([]byte, 8)
-	_, _ = rand.Read(r)
-	name := "fortapi_bench_" + hex.EncodeToString(r)
-	ident := pgx.Identifier{name}.Sanitize()
-	if _, err := conn.Exec(ctx, "CREATE SCHEMA "+ident); err != nil {
-		b.Fatal(err)
-	}
-	b.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		if c, err := pgx.Connect(ctx, base); err == nil {
-			_, _ = c.Exec(ctx, "DROP SCHEMA "+ident+" CASCADE")
-			c.Close(ctx)
-		}
-	})
-	u, err := url.Parse(base)
-	if err != nil {
-		b.Fatal(err)
-	}
-	q := u.Query()
-	q.Set("search_path", name)
-	q.Set("synchronous_commit", syncCommit)
-	u.RawQuery = q.Encode()
-	return u.String()
-}
 
 // BenchmarkStoreCost measures, in process (httptest, no network or TLS),
 // one request of each kind through the whole server on each store: login
@@ -74,8 +30,8 @@ func BenchmarkStoreCost(b *testing.B) {
 		{"sqlite", func(b *testing.B) StoreConfig {
 			return StoreConfig{SQLitePath: filepath.Join(b.TempDir(), "bench.db")}
 		}},
-		{"postgres", func(b *testing.B) StoreConfig { return StoreConfig{PostgresURL: benchSchemaURL(b, "on")} }},
-		{"postgres-async-commit", func(b *testing.B) StoreConfig { return StoreConfig{PostgresURL: benchSchemaURL(b, "off")} }},
+		{"postgres", func(b *testing.B) StoreConfig { return StoreConfig{PostgresURL: pgtest.SchemaURL(b, "on")} }},
+		{"postgres-async-commit", func(b *testing.B) StoreConfig { return StoreConfig{PostgresURL: pgtest.SchemaURL(b, "off")} }},
 	}
 	for _, st := range stores {
 		b.Run(st.name, func(b *testing.B) {

@@ -3,15 +3,11 @@ package authn_test
 import (
 	"context"
 	"crypto/rand"
-	"encoding/hex"
-	"net/url"
 	"testing"
 	"time"
 
-	"github.com/jackc/pgx/v5"
-
 	"github.com/fortapi/fortapi"
-	"github.com/fortapi/fortapi/internal/testutil"
+	"github.com/fortapi/fortapi/internal/pgtest"
 	"github.com/fortapi/fortapi/jwtkey"
 	"github.com/fortapi/fortapi/password"
 	"github.com/fortapi/fortapi/server"
@@ -19,42 +15,6 @@ import (
 	"github.com/fortapi/fortapi/server/postgres"
 	"github.com/fortapi/fortapi/token"
 )
-
-// pgSchemaURL creates a fresh schema on the test PostgreSQL server,
-// dropped when t ends, and returns a URL whose search_path names it.
-func pgSchemaURL(t *testing.T) string {
-	t.Helper()
-	raw := testutil.PostgresURL(t)
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	admin, err := pgx.Connect(ctx, raw)
-	if err != nil {
-		testutil.Unavailable(t, "PostgreSQL", "cannot connect to "+testutil.Redacted(raw))
-	}
-	b := make([]byte, 8)
-	_, _ = rand.Read(b)
-	name := "fortapi_test_" + hex.EncodeToString(b)
-	ident := pgx.Identifier{name}.Sanitize()
-	if _, err := admin.Exec(ctx, "CREATE SCHEMA "+ident); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		if _, err := admin.Exec(ctx, "DROP SCHEMA "+ident+" CASCADE"); err != nil {
-			t.Errorf("dropping schema %s: %v", name, err)
-		}
-		admin.Close(ctx)
-	})
-	u, err := url.Parse(raw)
-	if err != nil {
-		t.Fatalf("%s must be a postgres:// URL", testutil.EnvPostgresURL)
-	}
-	q := u.Query()
-	q.Set("search_path", name)
-	u.RawQuery = q.Encode()
-	return u.String()
-}
 
 // instance is one server's authentication, wired as the composition
 // does on PostgreSQL: its own store pool, a Listener as the Feed, Run.
@@ -104,7 +64,7 @@ func newInstance(t *testing.T, u string, master []byte, hasher *password.Hasher)
 // signs right after a rotation verifies on B at once, and B then loads
 // A's new keys by push.
 func TestInstancesActAsOne(t *testing.T) {
-	u := pgSchemaURL(t)
+	u := pgtest.SchemaURL(t, "off")
 	ctx := context.Background()
 	master := make([]byte, 32)
 	_, _ = rand.Read(master)

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/fortapi/fortapi/internal/pgtest"
 	"github.com/fortapi/fortapi/jwtkey"
 	"github.com/fortapi/fortapi/server"
 	"github.com/fortapi/fortapi/server/postgres"
@@ -29,7 +30,7 @@ func openSQLite(t *testing.T) *sqlite.Store {
 
 func openPostgres(t *testing.T) *postgres.Store {
 	t.Helper()
-	s, err := postgres.Open(context.Background(), postgres.Options{URL: storecopytest.PostgresSchemaURL(t)})
+	s, err := postgres.Open(context.Background(), postgres.Options{URL: pgtest.SchemaURL(t, "off")})
 	if err != nil {
 		t.Fatalf("postgres.Open: %v", err)
 	}

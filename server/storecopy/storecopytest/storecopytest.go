@@ -6,20 +6,14 @@ package storecopytest
 import (
 	"bytes"
 	"context"
-	"crypto/rand"
 	"crypto/sha256"
-	"encoding/hex"
 	"errors"
 	"fmt"
-	"net/url"
 	"reflect"
 	"slices"
 	"testing"
 	"time"
 
-	"github.com/jackc/pgx/v5"
-
-	"github.com/fortapi/fortapi/internal/testutil"
 	"github.com/fortapi/fortapi/jwtkey"
 	"github.com/fortapi/fortapi/server"
 	"github.com/fortapi/fortapi/server/storecopy"
@@ -303,48 +297,4 @@ func allEvents(t testing.TB, s server.Store) []server.Event {
 		}
 		before = page[len(page)-1].ID
 	}
-}
-
-// PostgresSchemaURL returns a URL of the test PostgreSQL server whose
-// connections work in a fresh schema, dropped when t ends (as
-// server/postgres's own tests do), or skips t without a server.
-func PostgresSchemaURL(t testing.TB) string {
-	t.Helper()
-	base := testutil.PostgresURL(t)
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	conn, err := pgx.Connect(ctx, base)
-	if err != nil {
-		testutil.Unavailable(t, "PostgreSQL", "cannot connect to "+testutil.Redacted(base))
-	}
-	b := make([]byte, 8)
-	rand.Read(b)
-	name := "fortapi_test_" + hex.EncodeToString(b)
-	ident := pgx.Identifier{name}.Sanitize()
-	if _, err := conn.Exec(ctx, "CREATE SCHEMA "+ident); err != nil {
-		t.Fatalf("creating schema: %v", err)
-	}
-	conn.Close(ctx)
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		conn, err := pgx.Connect(ctx, base)
-		if err != nil {
-			t.Errorf("dropping schema %s: %v", name, err)
-			return
-		}
-		defer conn.Close(ctx)
-		if _, err := conn.Exec(ctx, "DROP SCHEMA "+ident+" CASCADE"); err != nil {
-			t.Errorf("dropping schema %s: %v", name, err)
-		}
-	})
-	u, err := url.Parse(base)
-	if err != nil {
-		t.Fatalf("%s must be a postgres:// URL", testutil.EnvPostgresURL)
-	}
-	q := u.Query()
-	q.Set("search_path", name)
-	q.Set("synchronous_commit", "off") // tests need no durability
-	u.RawQuery = q.Encode()
-	return u.String()
 }
