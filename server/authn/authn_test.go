@@ -78,7 +78,7 @@ func newEnv(t *testing.T, gate func(server.AuthStore) server.AuthStore) *env {
 		as = gate(store)
 	}
 	svc, err := authn.New(authn.Options{Store: as, Hasher: hasher, Tokens: tokens, Revocations: revs, Keys: ring,
-		Now: clock.Now, RefreshKey: refreshKey})
+		Now: clock.Now, RefreshKey: refreshKey, APIKeyHashKey: refreshKey})
 	if err != nil {
 		t.Fatal(err)
 	}
