@@ -208,7 +208,10 @@ func TestAPIKeyDiesWithItsUser(t *testing.T) {
 			return e.svc.RevokeAPIKey(ctx, u.ID, k.ID, "test")
 		}},
 		{"disabled", func(u server.User, _ string) error { _, err := e.svc.SetDisabled(ctx, u.ID, true, "test"); return err }},
-		{"demoted", func(u server.User, _ string) error { _, err := e.svc.SetRole(ctx, u.ID, server.RoleUser, "test"); return err }},
+		{"demoted", func(u server.User, _ string) error {
+			_, err := e.svc.SetRole(ctx, u.ID, server.RoleUser, "test")
+			return err
+		}},
 		{"password changed", func(u server.User, _ string) error { return e.svc.ChangePassword(ctx, u.ID, oldPass, newPass) }},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
