@@ -233,3 +233,34 @@ func TestAPIKeyDiesWithItsUser(t *testing.T) {
 		})
 	}
 }
+
+// BenchmarkAuthenticate compares authenticating a request by an API key
+// (a store read on SQLite, the HMAC) with a bearer access token (verified
+// from the cache after the first request).
+func BenchmarkAuthenticate(b *testing.B) {
+	e := newEnv(b, nil)
+	u := e.user(b, "bench")
+	key, _, err := e.svc.CreateAPIKey(context.Background(), &fortapi.Principal{Subject: u.ID, Scopes: u.Role.Scopes()},
+		authn.NewAPIKey{Name: "bench", Scopes: []string{server.ScopeItemsRead}}, "")
+	if err != nil {
+		b.Fatal(err)
+	}
+	tr, err := e.svc.Login(context.Background(), authn.Login{Username: "bench", Password: oldPass})
+	if err != nil {
+		b.Fatal(err)
+	}
+	for _, bc := range []struct{ name, header, value string }{
+		{"apikey", apikey.Header, key},
+		{"bearer", "Authorization", "Bearer " + tr.AccessToken},
+	} {
+		b.Run(bc.name, func(b *testing.B) {
+			r := httptest.NewRequest("GET", "/items/", nil)
+			r.Header.Set(bc.header, bc.value)
+			for b.Loop() {
+				if _, err := e.svc.Authenticate(r); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
