@@ -3,11 +3,14 @@ package main
 import (
 	"bytes"
 	"context"
+	"database/sql"
 	"encoding/json"
 	"fmt"
 	"net/http"
 	"os"
 	"os/exec"
+	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -210,4 +213,82 @@ func TestAPIKeysAcrossInstances(t *testing.T) {
 			}
 		}
 	})
+}
+
+// TestAPIKeyCommand runs fortapi apikey in-process on a SQLite data dir:
+// the key alone on stdout, only its hash in the database file, --scopes
+// never from the environment, clear usage errors, list and revoke.
+func TestAPIKeyCommand(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	if code, out, errOut := runEnvIn(t, nil, "bob's long passphrase 1\n", "user", "add", "bob", "--password-stdin", "--data-dir", dir); code != 0 {
+		t.Fatalf("user add: %d %s %s", code, out, errOut)
+	}
+	for _, tc := range []struct {
+		args []string
+		env  map[string]string
+		code int
+		want string
+	}{
+		{[]string{"apikey"}, nil, exitUsage, "apikey create USER"},
+		{[]string{"apikey", "nope"}, nil, exitUsage, `unknown subcommand "nope"`},
+		{[]string{"apikey", "create", "bob", "--scopes", "items:read"}, nil, exitUsage, "--name is required"},
+		{[]string{"apikey", "create", "bob", "--name", "x"}, map[string]string{"FORTAPI_SCOPES": "items:read"}, exitUsage, "--scopes is required"},
+		{[]string{"apikey", "create", "bob", "--name", "x", "--scopes", "users:admin"}, nil, exitUsage, `does not grant the scope "users:admin"`},
+		{[]string{"apikey", "create", "bob", "--name", "x", "--scopes", "items:read", "--allow-cidr", "10.0.0.0/33"}, nil, exitUsage, "--allow-cidr"},
+		{[]string{"apikey", "create", "bob", "--name", "a\x01b", "--scopes", "items:read"}, nil, exitUsage, "--name"},
+		{[]string{"apikey", "create", "nobody", "--name", "x", "--scopes", "items:read"}, nil, exitError, `no user "nobody"`},
+		{[]string{"apikey", "revoke", "bob", "AAAAAAAAAAAAAAAA"}, nil, exitError, "has no API key"},
+		{[]string{"apikey", "revoke", "bob", "../../etc"}, nil, exitError, "has no API key"},
+	} {
+		args := append(slices.Clone(tc.args), "--data-dir", dir)
+		if len(tc.args) < 2 {
+			args = tc.args
+		}
+		code, out, errOut := runCmd(t, args, tc.env)
+		if code != tc.code || !strings.Contains(out+errOut, tc.want) {
+			t.Errorf("%q: exit %d, want %d with %q:\n%s%s", tc.args, code, tc.code, tc.want, out, errOut)
+		}
+	}
+	code, out, errOut := runCmd(t, []string{"apikey", "create", "bob", "--name", "deploy", "--scopes", "items:read,items:write",
+		"--expires-in", "720h", "--allow-cidr", "203.0.113.0/24", "--data-dir", dir}, nil)
+	key := strings.TrimSpace(out)
+	if code != 0 || !strings.HasPrefix(key, "fak_") || strings.Count(out, "\n") != 1 || strings.Contains(errOut, key) || !strings.Contains(errOut, "shown only now") {
+		t.Fatalf("apikey create: %d %q %q", code, out, errOut)
+	}
+	id, secret := key[4:20], key[21:64]
+
+	// Only the hash is in the database file.
+	db, err := sql.Open("sqlite", filepath.Join(dir, "fortapi.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	var hash []byte
+	var scopes, cidrs string
+	if err := db.QueryRow("SELECT hash, scopes, allowed_cidrs FROM api_keys WHERE id = ?", id).Scan(&hash, &scopes, &cidrs); err != nil {
+		t.Fatal(err)
+	}
+	if len(hash) != 32 || scopes != "items:read items:write" || cidrs != "203.0.113.0/24" {
+		t.Fatalf("row: %x %q %q", hash, scopes, cidrs)
+	}
+	raw, err := os.ReadFile(filepath.Join(dir, "fortapi.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	wal, _ := os.ReadFile(filepath.Join(dir, "fortapi.db-wal"))
+	if bytes.Contains(append(raw, wal...), []byte(secret)) {
+		t.Fatal("the key's secret is in the database files")
+	}
+
+	code, out, _ = runCmd(t, []string{"apikey", "list", "bob", "--data-dir", dir}, nil)
+	if code != 0 || !strings.Contains(out, id) || !strings.Contains(out, "203.0.113.0/24") || strings.Contains(out, secret) {
+		t.Fatalf("apikey list: %d\n%s", code, out)
+	}
+	if code, out, errOut := runCmd(t, []string{"apikey", "revoke", "bob", id, "--data-dir", dir}, nil); code != 0 || !strings.Contains(out, "revoked") {
+		t.Fatalf("apikey revoke: %d %s %s", code, out, errOut)
+	}
+	if code, out, _ := runCmd(t, []string{"apikey", "list", "bob", "--data-dir", dir}, nil); code != 0 || strings.Contains(out, id) {
+		t.Fatalf("the revoked key is still listed: %s", out)
+	}
 }
