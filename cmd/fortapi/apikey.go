@@ -65,11 +65,7 @@ func runAPIKey(ctx context.Context, args []string, getenv func(string) string, s
 		return fail(exitUsage, err)
 	}
 	split := func(s string) []string {
-		var out []string
-		for _, f := range strings.FieldsFunc(s, func(r rune) bool { return r == ',' || r == ' ' }) {
-			out = append(out, f)
-		}
-		return out
+		return strings.FieldsFunc(s, func(r rune) bool { return r == ',' || r == ' ' })
 	}
 	if sub == "create" {
 		switch {
