@@ -274,6 +274,29 @@ func authorize(p *Principal, sec []map[string][]string) (ok bool, missing []stri
 	return false, missing
 }
 
+// acceptedSchemes names the schemes the requirements of sec accept.
+func acceptedSchemes(sec []map[string][]string) []string {
+	var out []string
+	for _, alt := range sec {
+		for name := range alt {
+			if !slices.Contains(out, name) {
+				out = append(out, name)
+			}
+		}
+	}
+	slices.Sort(out)
+	return out
+}
+
+// bearerDescription documents the bearer scheme: where its tokens come
+// from when the API documents a token URL.
+func bearerDescription(o *OAuth2Password) string {
+	if o != nil && o.TokenURL != "" {
+		return "An access token from POST " + o.TokenURL + ", sent as `Authorization: Bearer <token>`."
+	}
+	return "An access token, sent as `Authorization: Bearer <token>`."
+}
+
 func allGranted(p *Principal, scopes []string) bool {
 	for _, s := range scopes {
 		if !p.HasScope(s) {
