@@ -24,6 +24,7 @@ import (
 	"github.com/fortapi/fortapi/csrf"
 	"github.com/fortapi/fortapi/docsui"
 	"github.com/fortapi/fortapi/ratelimit"
+	"github.com/fortapi/fortapi/sanitize"
 	"github.com/fortapi/fortapi/secheader"
 )
 
@@ -91,6 +92,15 @@ type Options struct {
 	// refuses to start without it. Nil without Session: no check (a
 	// bearer-only API has no ambient credentials).
 	CSRF *csrf.Protector
+	// Sanitizer applies the sanitize tags of request body types, after
+	// the JSON body is decoded and before it is validated: a field tagged
+	// sanitize:"rich" is sanitized HTML, sanitize:"strip" text with the
+	// tags removed, both checked by the schema (minLength, maxLength,
+	// pattern) as they will be stored; sanitize:"plain" marks plain text,
+	// kept exactly as sent (escape it on output). A bad tag makes Handler
+	// fail. Nil: a sanitize.New() of the API's own, built when the first
+	// body type with tags is registered.
+	Sanitizer *sanitize.Sanitizer
 	// Headers sets the security headers on every response (secheader:
 	// nosniff, frame denial, referrer and permissions policies, CSP,
 	// HSTS over TLS, no-store for credentialed requests). Nil: secheader's
@@ -423,6 +433,22 @@ func (g *guardAdapter) Handle(op *huma.Operation, handler func(huma.Context)) {
 	}
 	op.Metadata[sensitiveKey] = sensitiveLocations(a.OpenAPI().Components.Schemas, op)
 	hasBody := op.RequestBody != nil
+	var sanType reflect.Type
+	var san *sanitize.Sanitizer
+	if t := bodyType(a.OpenAPI().Components.Schemas, op); t != nil {
+		a.mu.Lock()
+		s := a.sanitizerLocked()
+		a.mu.Unlock()
+		switch declares, err := s.Declares(t); {
+		case err != nil:
+			a.mu.Lock()
+			a.problems = append(a.problems, "operation "+name+" "+errBadSanitizeTag.Error()+": "+err.Error())
+			a.mu.Unlock()
+		case declares:
+			sanType, san = t, s
+		}
+	}
+	maxBody := op.MaxBodyBytes
 	repeatable := repeatableQuery(op)
 	sec := expandSecurity(op.Security, a.opts.OAuth2 != nil, a.opts.Session != nil)
 	op.Security = sec
@@ -465,7 +491,11 @@ func (g *guardAdapter) Handle(op *huma.Operation, handler func(huma.Context)) {
 			_ = huma.WriteErr(a, ctx, http.StatusUnsupportedMediaType, "a request body needs Content-Type: application/json")
 			return
 		}
-		handler(watchBody(ctx))
+		ctx = watchBody(ctx)
+		if san != nil {
+			sanitizeBody(ctx, sanType, san, maxBody)
+		}
+		handler(ctx)
 	})
 }
 
