@@ -346,7 +346,9 @@ func TestRegisterTokenEndpointRefusesIncompleteOptions(t *testing.T) {
 	t.Parallel()
 	hasher, _ := sharedHasher(t)
 	svc := newTokenService(t)
-	find := func(context.Context, string) (fortapi.TokenUser, error) { return fortapi.TokenUser{}, fortapi.ErrUnknownUser }
+	find := func(context.Context, string) (fortapi.TokenUser, error) {
+		return fortapi.TokenUser{}, fortapi.ErrUnknownUser
+	}
 	for name, ep := range map[string]fortapi.TokenEndpoint{
 		"no tokens":             {Hasher: hasher, UserByName: find},
 		"no hasher":             {Tokens: svc, UserByName: find},
