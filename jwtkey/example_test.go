@@ -50,7 +50,7 @@ func ExampleNewMemoryRing() {
 func ExampleOpen() {
 	ctx := context.Background()
 	master := []byte("0123456789abcdef0123456789abcdef") // use secret.LoadOrGenerate
-	store := jwtkey.NewMemoryStore()                      // a database in production
+	store := jwtkey.NewMemoryStore()                     // a database in production
 	ring, err := jwtkey.Open(ctx, jwtkey.Options{MasterKey: master, Store: store})
 	if err != nil {
 		panic(err)
