@@ -28,8 +28,8 @@ import (
 	"github.com/fortapi/fortapi"
 	"github.com/fortapi/fortapi/jwtkey"
 	"github.com/fortapi/fortapi/password"
-	"github.com/fortapi/fortapi/token"
 	"github.com/fortapi/fortapi/tlsconfig"
+	"github.com/fortapi/fortapi/token"
 )
 
 // NoteInput is what a client sends: the title is plain text (kept as
