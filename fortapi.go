@@ -97,8 +97,10 @@ type Options struct {
 	// sanitize:"rich" is sanitized HTML, sanitize:"strip" text with the
 	// tags removed, both checked by the schema (minLength, maxLength,
 	// pattern) as they will be stored; sanitize:"plain" marks plain text,
-	// kept exactly as sent (escape it on output). A bad tag makes Handler
-	// fail. Nil: a sanitize.New() of the API's own, built when the first
+	// kept exactly as sent (escape it on output). Every spelling of a
+	// member that encoding/json maps to a field is sanitized. The body
+	// limit applies to the body as sent and to its sanitized form (413).
+	// A bad tag makes Handler fail. Nil: a sanitize.New() of the API's own, built when the first
 	// body type with tags is registered.
 	Sanitizer *sanitize.Sanitizer
 	// Headers sets the security headers on every response (secheader:

@@ -102,6 +102,7 @@ func TestSanitizeBeforeValidate(t *testing.T) {
 		{"big integer exact", `{"title":"t","count":9007199254740993}`, 200, noteBody{Title: "t", Count: 9007199254740993}},
 		{"duplicate member refused", `{"title":"a","title":"<script>x</script>"}`, 400, noteBody{}},
 		{"not JSON", `{"title":`, 400, noteBody{}},
+		{"over the body limit", `{"title":"` + strings.Repeat("<b>x</b>", 1<<17) + `"}`, 413, noteBody{}},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
