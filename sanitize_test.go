@@ -260,3 +260,38 @@ func TestSanitizeBadTagRefused(t *testing.T) {
 		t.Fatalf("Handler: %v", err)
 	}
 }
+
+type plainNoteBody struct {
+	Title string `json:"title" minLength:"1" maxLength:"40"`
+	Name  string `json:"name,omitempty" maxLength:"40"`
+}
+
+// BenchmarkSanitizedBody: the cost sanitize tags add to a request (the
+// body decoded, sanitized and re-encoded before huma validates it),
+// against the same body on an operation without tags.
+func BenchmarkSanitizedBody(b *testing.B) {
+	tagged, _ := sanitizeAPI(b)
+	api := fortapi.New(fortapi.Options{Logger: slog.New(slog.DiscardHandler)})
+	huma.Register(api, huma.Operation{OperationID: "create", Method: http.MethodPost, Path: "/notes", Security: fortapi.Public()},
+		func(ctx context.Context, in *struct{ Body plainNoteBody }) (*struct{ Body plainNoteBody }, error) {
+			return &struct{ Body plainNoteBody }{Body: in.Body}, nil
+		})
+	untagged, err := api.Handler()
+	if err != nil {
+		b.Fatal(err)
+	}
+	body := `{"title":"Hand-made <b>oak</b> table","name":"Widget <i>deluxe</i> & co"}`
+	for _, c := range []struct {
+		name string
+		h    http.Handler
+	}{{"untagged", untagged}, {"tagged", tagged}} {
+		b.Run(c.name, func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				if rec := postJSON(c.h, body); rec.Code != 200 {
+					b.Fatal(rec.Code, rec.Body)
+				}
+			}
+		})
+	}
+}
