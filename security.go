@@ -165,7 +165,12 @@ func Authenticated() []map[string][]string {
 
 // Public declares that anyone may call an operation. In the OpenAPI
 // document it is the empty security requirement ({}), which says exactly
-// that. Use it as huma.Operation.Security.
+// that. Use it as huma.Operation.Security, alone: combined with other
+// requirements (append(Public(), Scopes("x")...)) it makes them moot — the
+// operation is public, its scopes are never checked and its handler gets
+// no principal — so registering such an operation logs a warning naming
+// it (it is not refused: optional authentication is a legitimate, if
+// rare, design).
 func Public() []map[string][]string {
 	return []map[string][]string{{}}
 }
