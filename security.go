@@ -169,8 +169,8 @@ func Authenticated() []map[string][]string {
 // requirements (append(Public(), Scopes("x")...)) it makes them moot — the
 // operation is public, its scopes are never checked and its handler gets
 // no principal — so registering such an operation logs a warning naming
-// it (it is not refused: optional authentication is a legitimate, if
-// rare, design).
+// it. It is a warning, not a refusal, because the outcome is the safe
+// reading of a document that says "{} or scopes": anyone may call it.
 func Public() []map[string][]string {
 	return []map[string][]string{{}}
 }
