@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
+	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
@@ -293,5 +294,35 @@ func BenchmarkSanitizedBody(b *testing.B) {
 				}
 			}
 		})
+	}
+}
+
+// failingBody returns its bytes, then err.
+type failingBody struct {
+	data []byte
+	err  error
+}
+
+func (f *failingBody) Read(p []byte) (int, error) {
+	if len(f.data) == 0 {
+		return 0, f.err
+	}
+	n := copy(p, f.data)
+	f.data = f.data[n:]
+	return n, nil
+}
+
+// TestSanitizedBodyReadErrors: a body that cannot be read is answered for
+// what it is on an operation with sanitize tags too (400, not 500), and
+// the handler never runs.
+func TestSanitizedBodyReadErrors(t *testing.T) {
+	t.Parallel()
+	h, got := sanitizeAPI(t)
+	req := httptest.NewRequest(http.MethodPost, "/notes", &failingBody{data: []byte(`{"title":"<b>x`), err: io.ErrUnexpectedEOF})
+	req.Header.Set("Content-Type", "application/json")
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, req)
+	if _, called := got(); rec.Code != http.StatusBadRequest || called || !strings.Contains(rec.Body.String(), "ended before its declared length") {
+		t.Errorf("status %d, handler called %v: %s", rec.Code, called, rec.Body)
 	}
 }

@@ -137,8 +137,11 @@ type tokenEndpointOutput struct {
 // space-separated subset of the user's scopes; absent: all of them), and
 // answers an access token, its lifetime, the granted scopes and, with
 // Refresh, a refresh token. The refresh_token grant takes refresh_token and
-// optionally scope (a subset of the original grant). Answers carry
-// Cache-Control: no-store.
+// optionally scope (a subset of the original grant; scopes the user has
+// lost since the login are dropped). A refresh token is consumed by any
+// refresh that gets past its own check, also one then refused for its
+// scope or a disabled user: ask for the scopes you had, or log in again.
+// Answers carry Cache-Control: no-store.
 //
 // What it defends against:
 //
