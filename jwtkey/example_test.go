@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"slices"
 
 	"github.com/fortapi/fortapi/jwtkey"
 	"github.com/fortapi/fortapi/token"
@@ -18,9 +19,12 @@ func ExampleNewMemoryRing() {
 	if err != nil {
 		panic(err)
 	}
+	var states []string
 	for _, k := range ring.Keys() {
-		fmt.Println(k.Alg, k.State)
+		states = append(states, string(k.Alg)+" "+string(k.State))
 	}
+	slices.Sort(states) // keys created in the same instant have no order
+	fmt.Println(states)
 
 	// The ring is a token.KeySource.
 	tokens, err := token.New(token.Options{Issuer: "https://notes.example", Audience: "notes", Keys: ring})
@@ -38,8 +42,7 @@ func ExampleNewMemoryRing() {
 	_, err = jwtkey.NewMemoryRing(ctx, jwtkey.Options{MasterKey: make([]byte, 32)})
 	fmt.Println(err != nil)
 	// Output:
-	// EdDSA active
-	// EdDSA next
+	// [EdDSA active EdDSA next]
 	// user-1 [notes:read] <nil>
 	// true
 }
