@@ -293,11 +293,14 @@ func TestTokenEndpointBusyHasher(t *testing.T) {
 	defer func() { close(stop); wg.Wait() }()
 	for _, user := range []string{"alice", "nobody-at-all"} {
 		var got tokenAnswer
-		for range 200 { // the hog frees its slot between hashes only for an instant
+		n := 0
+		for range 200 {
+			n++ // the hog frees its slot between hashes only for an instant
 			if got = f.form(pw(user, "correct horse battery")); got.status == 503 {
 				break
 			}
 		}
+		t.Logf("%s: %d attempts", user, n)
 		if got.status != 503 || got.Error != "temporarily_unavailable" || got.header.Get("Retry-After") == "" {
 			t.Errorf("%s under a busy hasher: %d %q, Retry-After %q", user, got.status, got.Error, got.header.Get("Retry-After"))
 		}
