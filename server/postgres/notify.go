@@ -2,11 +2,13 @@ package postgres
 
 import (
 	"context"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"hash/fnv"
 	"log/slog"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -28,17 +30,76 @@ import (
 // listener was disconnected loses nothing: after every (re)connect the
 // Listener wakes its reader at once, and that read catches up.
 
-// The payloads of the store's notifications.
+// The payloads of the store's notifications. An item change is
+// payloadItem, an op (itemOpCreated, ...), ":", the hex of the item's id,
+// ":", the hex of its owner's id.
 const (
 	payloadRevocations = "r"
 	payloadKeys        = "k"
+	payloadItem        = "i"
+
+	itemOpCreated = 'c'
+	itemOpUpdated = 'u'
+	itemOpDeleted = 'd'
 )
+
+// ItemOp says what happened to an item.
+type ItemOp byte
+
+// The ops of ItemChange.
+const (
+	ItemCreated ItemOp = itemOpCreated
+	ItemUpdated ItemOp = itemOpUpdated
+	ItemDeleted ItemOp = itemOpDeleted
+)
+
+// ItemChange is one committed item write, as a Listener with
+// ListenOptions.Items delivers it: a reference, not the item (a
+// notification's payload is limited to 8000 bytes; an item's description
+// alone may be longer), which the reader fetches when it needs more.
+//
+// A change with Gap set is no write: it says that changes may have been
+// lost before it (the listening connection was (re)established, or the
+// reader fell DefaultListenItemQueue changes behind). The reader must
+// assume it missed some.
+type ItemChange struct {
+	Op      ItemOp
+	ID      string
+	OwnerID string
+	Gap     bool
+}
+
+// parseItemChange reads the payload of an item notification.
+func parseItemChange(payload string) (ItemChange, bool) {
+	rest, ok := strings.CutPrefix(payload, payloadItem)
+	if !ok || len(rest) < 2 || rest[1] != ':' {
+		return ItemChange{}, false
+	}
+	op := ItemOp(rest[0])
+	if op != ItemCreated && op != ItemUpdated && op != ItemDeleted {
+		return ItemChange{}, false
+	}
+	hid, howner, ok := strings.Cut(rest[2:], ":")
+	if !ok {
+		return ItemChange{}, false
+	}
+	id, err1 := hex.DecodeString(hid)
+	owner, err2 := hex.DecodeString(howner)
+	if err1 != nil || err2 != nil || len(id) == 0 || len(owner) == 0 {
+		return ItemChange{}, false
+	}
+	return ItemChange{Op: op, ID: string(id), OwnerID: string(owner)}, true
+}
 
 // Defaults of ListenOptions.
 const (
 	DefaultListenMinBackoff = 100 * time.Millisecond
 	DefaultListenMaxBackoff = 2 * time.Second
 	DefaultListenPingEvery  = 250 * time.Millisecond
+	// DefaultListenItemQueue is how many item changes may wait for the
+	// reader of Listener.Items; past it they are dropped and a Gap
+	// follows.
+	DefaultListenItemQueue = 4096
 	// listenApplicationName is the application_name of the listener's
 	// connection when the URL leaves the store's default in place.
 	listenApplicationName = DefaultApplicationName + " listener"
@@ -84,6 +145,11 @@ type ListenOptions struct {
 	Logger *slog.Logger
 	// Now is the clock of Err's "since". Nil: the store's clock.
 	Now func() time.Time
+	// Items turns on Listener.Items, the item changes, in commit order.
+	// Its reader must keep up: more than DefaultListenItemQueue waiting
+	// changes are dropped, and a Gap says so. False: item changes are
+	// ignored.
+	Items bool
 }
 
 // Listener keeps one dedicated connection (not from the pool) listening to
@@ -103,6 +169,10 @@ type Listener struct {
 	now    func() time.Time
 
 	revocations, keys chan struct{}
+	// items is nil without ListenOptions.Items. itemGap, owned by run's
+	// goroutine, says a Gap must be delivered before the next change.
+	items   chan ItemChange
+	itemGap bool
 
 	mu    sync.Mutex
 	err   error     // nil while listening
@@ -144,6 +214,9 @@ func (s *Store) Listen(opts ListenOptions) (*Listener, error) {
 		revocations: make(chan struct{}, 1), keys: make(chan struct{}, 1),
 		done: make(chan struct{}),
 	}
+	if opts.Items {
+		l.items = make(chan ItemChange, DefaultListenItemQueue)
+	}
 	if l.logger == nil {
 		l.logger = s.logger
 	}
@@ -162,6 +235,46 @@ func (l *Listener) Revocations() <-chan struct{} { return l.revocations }
 
 // Keys returns the channel of wake-ups for the signing keys.
 func (l *Listener) Keys() <-chan struct{} { return l.keys }
+
+// Items returns the channel of item changes (nil without
+// ListenOptions.Items): every committed item write of every instance, in
+// commit order, so that the changes of one item arrive in the order of
+// its writes. After every connect, and whenever the reader fell
+// DefaultListenItemQueue changes behind, a change with Gap set comes
+// first: what was committed while nobody listened is not replayed.
+func (l *Listener) Items() <-chan ItemChange { return l.items }
+
+// item queues an item change for the Items reader, a pending Gap first;
+// when the queue is full it is dropped and a Gap is due. Only run's
+// goroutine calls it.
+func (l *Listener) item(c ItemChange) {
+	if l.items == nil {
+		return
+	}
+	if !l.flushGap() {
+		return
+	}
+	select {
+	case l.items <- c:
+	default:
+		l.itemGap = true
+	}
+}
+
+// flushGap delivers a pending Gap, if the queue has room: it reports
+// whether none is pending any more.
+func (l *Listener) flushGap() bool {
+	if !l.itemGap {
+		return true
+	}
+	select {
+	case l.items <- ItemChange{Gap: true}:
+		l.itemGap = false
+		return true
+	default:
+		return false
+	}
+}
 
 // Err returns nil while the listener's connection is listening, else an
 // error saying why not and since when.
@@ -285,6 +398,12 @@ func (l *Listener) session(ctx context.Context) (listened bool, err error) {
 	// Whatever was committed while nobody listened: the reader catches up.
 	wake(l.revocations)
 	wake(l.keys)
+	// Item changes are not replayed: their reader learns that it may have
+	// missed some.
+	if l.items != nil {
+		l.itemGap = true
+		l.flushGap()
+	}
 	for {
 		wctx, cancel := context.WithTimeout(ctx, l.opts.PingEvery)
 		n, err := conn.WaitForNotification(wctx)
@@ -296,13 +415,21 @@ func (l *Listener) session(ctx context.Context) (listened bool, err error) {
 				wake(l.revocations)
 			case payloadKeys:
 				wake(l.keys)
-			default: // not ours: wake both, it costs two reads
+			default:
+				if c, ok := parseItemChange(n.Payload); ok {
+					l.item(c)
+					continue
+				}
+				// Not ours: wake both, it costs two reads.
 				wake(l.revocations)
 				wake(l.keys)
 			}
 		case ctx.Err() != nil:
 			return true, ctx.Err()
 		case errors.Is(err, context.DeadlineExceeded) && !conn.IsClosed():
+			if l.items != nil {
+				l.flushGap() // a Gap that found the queue full waits no longer than this
+			}
 			// Silence: make sure the connection is still alive. A
 			// notification that arrives during the ping is queued by pgx
 			// and returned by the next WaitForNotification.
