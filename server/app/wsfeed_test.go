@@ -16,6 +16,7 @@ import (
 
 	"github.com/coder/websocket"
 
+	"github.com/fortapi/fortapi/jwtkey"
 	"github.com/fortapi/fortapi/server"
 	"github.com/fortapi/fortapi/server/authn"
 	"github.com/fortapi/fortapi/wsfeed"
@@ -450,4 +451,35 @@ func TestWSRevocationFromAnotherInstance(t *testing.T) {
 	}
 	closedWith(t, c, wsfeed.CloseCredentials, 1500*time.Millisecond)
 	t.Logf("closed %v after the other instance disabled the user", time.Since(start))
+}
+
+// TestWSClosedOnKeyRevocation: a socket opened with a token closes (4401)
+// when the key that signed the token is revoked; one opened with a
+// session cookie (no key) stays.
+func TestWSClosedOnKeyRevocation(t *testing.T) {
+	t.Parallel()
+	e := newWSEnv(t, nil)
+	tok := e.login("alice")
+	c := e.mustDial(bearer(tok))
+	cookie := e.session("alice")
+	cs := e.mustDial(http.Header{"Cookie": {cookie.String()}, "Origin": {e.srv.URL}})
+	kid := ""
+	for _, k := range e.a.Keys().Keys() {
+		if k.State == jwtkey.StateActive {
+			kid = k.ID
+		}
+	}
+	if kid == "" {
+		t.Fatal("no active key")
+	}
+	start := time.Now()
+	if err := e.a.Auth().RevokeKey(context.Background(), kid, e.ids["root"]); err != nil {
+		t.Fatal(err)
+	}
+	closedWith(t, c, wsfeed.CloseCredentials, 3*time.Second)
+	t.Logf("closed %v after the key revocation", time.Since(start))
+	e.item(e.login("alice"), "after")
+	if ev := read(t, cs); ev.Type != "item.created" {
+		t.Errorf("the cookie socket reads %+v", ev)
+	}
 }
