@@ -369,7 +369,7 @@ func TestWSFeed(t *testing.T) {
 					if ev.ID != itemID {
 						t.Fatalf("%s reads %s %s during the burst on %s", who, ev.Type, ev.ID, itemID)
 					}
-					seq += ev.Type[len("item."):len("item.")+1]
+					seq += ev.Type[len("item.") : len("item.")+1]
 					if ev.Type == "item.deleted" {
 						break
 					}
