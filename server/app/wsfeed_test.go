@@ -11,6 +11,7 @@ import (
 	"net/url"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -482,4 +483,32 @@ func TestWSClosedOnKeyRevocation(t *testing.T) {
 	if ev := read(t, cs); ev.Type != "item.created" {
 		t.Errorf("the cookie socket reads %+v", ev)
 	}
+}
+
+// TestWSClosedOnExpiry: a token's socket closes (4401, "credentials
+// expired") once the token's exp passes, a session cookie's once the
+// session's absolute end passes, on the server's clock.
+func TestWSClosedOnExpiry(t *testing.T) {
+	t.Parallel()
+	var skew atomic.Int64 // nanoseconds added to the real clock
+	cfg := testConfig(t)
+	cfg.Now = func() time.Time { return time.Now().Add(time.Duration(skew.Load())) }
+	e := newWSEnv(t, &cfg)
+	ctx := context.Background()
+	if _, err := e.a.Auth().CreateUser(ctx, "alice", wsPass, server.RoleUser, "test"); err != nil {
+		t.Fatal(err)
+	}
+	ct := e.mustDial(bearer(e.login("alice")))
+	cookie := e.session("alice")
+	cs := e.mustDial(http.Header{"Cookie": {cookie.String()}, "Origin": {e.srv.URL}})
+
+	skew.Store(int64(DefaultAccessLifetime + time.Second)) // past the token's exp
+	closedWith(t, ct, wsfeed.CloseCredentials, 3*time.Second)
+	// The session lives on: its socket still reads events.
+	e.item(e.login("alice"), "still")
+	if ev := read(t, cs); ev.Type != "item.created" {
+		t.Fatalf("the session's socket reads %+v", ev)
+	}
+	skew.Store(int64(authn.DefaultWebLifetime + time.Second)) // past the session's end
+	closedWith(t, cs, wsfeed.CloseCredentials, 3*time.Second)
 }
