@@ -36,14 +36,14 @@ type wsFleet struct {
 }
 
 // wsDial opens GET /ws/items on in with the header h and subprotocols. It
-// waits (up to 10 s) while the feed answers 503: an instance refuses
+// waits (up to 30 s) while the feed answers 503: an instance refuses
 // upgrades until its item notifications are listened to.
 func wsDial(t *testing.T, in *instance, query string, h http.Header, protos ...string) (*websocket.Conn, *http.Response, error) {
 	t.Helper()
 	u := "wss" + strings.TrimPrefix(in.url, "https") + "/ws/items" + query
-	deadline := time.Now().Add(10 * time.Second)
+	deadline := time.Now().Add(30 * time.Second)
 	for {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
 		c, resp, err := websocket.Dial(ctx, u, &websocket.DialOptions{HTTPClient: in.c, HTTPHeader: h, Subprotocols: protos})
 		cancel()
 		if c != nil {
@@ -95,11 +95,12 @@ type feedEvent struct {
 	} `json:"item"`
 }
 
-// nextEvent reads the next event from c within 5 s, skipping those skip
+// nextEvent reads the next event from c within 15 s (a bound for a
+// loaded machine, not a measurement), skipping those skip
 // accepts (an administrator's socket sees the parallel subtests' items).
 func nextEvent(t *testing.T, who string, c *websocket.Conn, skip ...func(feedEvent) bool) feedEvent {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
 	defer cancel()
 	for {
 		_, b, err := c.Read(ctx)
@@ -344,11 +345,27 @@ func TestWSFeed(t *testing.T) {
 			}
 			expect("item.deleted", "")
 
+			// A large item (a description over the 3400 bytes a notification
+			// carries) is read by each instance: the same events.
+			big := strings.Repeat("d", 5000)
+			st, body = f.call(t, b, "POST", "/items/", alice, fmt.Sprintf(`{"name":"big0","price":1,"description":%q}`, big))
+			if st != http.StatusCreated || json.Unmarshal([]byte(body), &it) != nil {
+				t.Fatalf("POST /items/: %d %s", st, body)
+			}
+			itemID = it.ID
+			expect("item.created", "big0")
+			if st, body := f.call(t, c, "PUT", "/items/"+it.ID, alice, fmt.Sprintf(`{"name":"big1","price":1,"description":%q}`, big)); st != 200 {
+				t.Fatalf("PUT: %d %s", st, body)
+			}
+			expect("item.updated", "big1")
+			if st, body := f.call(t, a, "DELETE", "/items/"+it.ID, alice, ""); st != http.StatusNoContent {
+				t.Fatalf("DELETE: %d %s", st, body)
+			}
+			expect("item.deleted", "")
+
 			// A burst on one item, written from the three instances without
-			// waiting: every socket reads its events in the order of the
-			// writes, states never going back, ending with the deletion. (An
-			// update whose item is gone when an instance reads it is not
-			// delivered: docs/architecture.md.)
+			// waiting: every socket reads every event, in the order of the
+			// writes, each with the state its write left.
 			st, body = f.call(t, c, "POST", "/items/", alice, `{"name":"v0","price":1}`)
 			if st != http.StatusCreated || json.Unmarshal([]byte(body), &it) != nil {
 				t.Fatalf("POST /items/: %d %s", st, body)
@@ -362,31 +379,11 @@ func TestWSFeed(t *testing.T) {
 			if st, body := f.call(t, a, "DELETE", "/items/"+it.ID, alice, ""); st != http.StatusNoContent {
 				t.Fatalf("DELETE: %d %s", st, body)
 			}
-			for _, who := range watchers {
-				last, seq := -1, ""
-				for {
-					ev := nextEvent(t, who, socks[who], skip[who])
-					if ev.ID != itemID {
-						t.Fatalf("%s reads %s %s during the burst on %s", who, ev.Type, ev.ID, itemID)
-					}
-					seq += ev.Type[len("item.") : len("item.")+1]
-					if ev.Type == "item.deleted" {
-						break
-					}
-					var v int
-					if ev.Item == nil || ev.Item.Owner != aliceID {
-						t.Fatalf("%s: %s carries %+v", who, ev.Type, ev.Item)
-					}
-					if _, err := fmt.Sscanf(ev.Item.Name, "v%d", &v); err != nil || v < last {
-						t.Fatalf("%s: %s carries %q after v%d", who, ev.Type, ev.Item.Name, last)
-					}
-					last = v
-				}
-				if strings.Count(seq, "c") > 1 || strings.Count(seq, "u") > 5 || strings.Contains(seq, "uc") {
-					t.Errorf("%s: events %q (c: created, u: updated, d: deleted) are out of order or repeated", who, seq)
-				}
-				t.Logf("%s read the burst (c, 5 u, d) as %q", who, seq)
+			expect("item.created", "v0")
+			for v := 1; v <= 5; v++ {
+				expect("item.updated", fmt.Sprint("v", v))
 			}
+			expect("item.deleted", "")
 			// Nothing twice, nothing of others: the next event of each
 			// socket is a marker written after everything above.
 			if st, body := f.call(t, c, "POST", "/items/", alice, `{"name":"alice's marker","price":1}`); st != http.StatusCreated {
@@ -466,7 +463,7 @@ func TestWSFeed(t *testing.T) {
 					tok := f.login(t, a, s.user)
 					ws := mustWS(t, b, tok)
 					s.revoke(t, tok, id)
-					code, took, err := closedWithin(ws, 3*time.Second)
+					code, took, err := closedWithin(ws, 5*time.Second)
 					if err != nil || code != wsfeed.CloseCredentials {
 						t.Fatalf("the socket on B: code %d, %v; want %d", code, err, wsfeed.CloseCredentials)
 					}
@@ -498,7 +495,7 @@ func TestWSFeed(t *testing.T) {
 			t.Fatalf("terminating the listeners: %d %v", n, err)
 		}
 		for _, ws := range []*websocket.Conn{onA, onC} {
-			code, took, err := closedWithin(ws, 5*time.Second)
+			code, took, err := closedWithin(ws, 10*time.Second)
 			if err != nil || code != wsfeed.CloseResync {
 				t.Fatalf("code %d, %v; want %d", code, err, wsfeed.CloseResync)
 			}
@@ -521,7 +518,7 @@ func TestWSFeed(t *testing.T) {
 		}
 		exited := time.Since(start)
 		for i, ws := range socks {
-			code, took, err := closedWithin(ws, 3*time.Second)
+			code, took, err := closedWithin(ws, 5*time.Second)
 			if err != nil || code != wsfeed.CloseCredentials {
 				t.Fatalf("the socket on %s: code %d, %v; want %d", f.insts[i].name, code, err, wsfeed.CloseCredentials)
 			}

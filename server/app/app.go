@@ -13,6 +13,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -83,8 +84,10 @@ type App struct {
 
 	// closers close what New opened, in reverse order (Close).
 	closers []closer
-	// fanOut runs deliverItems on PostgreSQL (stopped by stop).
-	fanOut sync.WaitGroup
+	// fanOut runs deliverItems on PostgreSQL (stopped by stop); resynced
+	// is the listener Generation whose Gap deliverItems has handled.
+	fanOut   sync.WaitGroup
+	resynced atomic.Uint64
 
 	// Run's background work stops when Close cancels stop, and Close
 	// waits for it (running). mu guards closing and running.Add.
@@ -185,7 +188,18 @@ func New(ctx context.Context, cfg Config) (_ *App, err error) {
 	}
 	var available func() error
 	if listener != nil {
-		available = listener.Err // no upgrade while item changes cannot arrive
+		// No upgrade while item changes cannot arrive, nor before the
+		// sockets of the last connection's gap were told to resync (a
+		// socket opened then would be closed with them).
+		available = func() error {
+			if err := listener.Err(); err != nil {
+				return err
+			}
+			if a.resynced.Load() != listener.Generation() {
+				return errResyncing
+			}
+			return nil
+		}
 	}
 	if a.feed, err = newFeed(cfg, tickets, a.revs, a.ring, available); err != nil {
 		return nil, err
@@ -248,6 +262,9 @@ func newFeed(cfg Config, tickets *wsfeed.Tickets, revs *token.Revocations, keys 
 	return f, nil
 }
 
+// errResyncing: the feed's sockets are being told to resync.
+var errResyncing = errors.New("item notifications resume: the feed's sockets are being told to reconnect")
+
 // errRevoked closes a socket whose credentials were revoked.
 var errRevoked = errors.New("the credentials were revoked")
 
@@ -291,12 +308,14 @@ const itemFetchTimeout = 5 * time.Second
 // deliverItems publishes on the feed, in their order, the item changes the
 // store announces (on PostgreSQL, from every instance) until ctx ends.
 //
-// A change is a reference (postgres.ItemChange): a deletion is published
-// as it is; for a creation or an update the item is read, and published
-// as GET /items/{id} shows it then: that is the state the write left or a
-// later one (a later write's own event follows), so the states a
-// subscriber sees never go backwards. An item deleted before it could be
-// read is not published (its deletion follows). When changes may have
+// A deletion is published as it is. A creation or an update carries the
+// row as the write left it when it is small enough (postgres.ItemChange:
+// id, owner, name and description of at most 3400 bytes together), and is
+// published exactly so. A larger item comes as a reference: it is read,
+// and published as GET /items/{id} shows it then, which is the state the
+// write left or a later one (the later write's own event follows), so the
+// states a subscriber sees never go backwards; a large item deleted
+// before it could be read is not published (its deletion follows). When changes may have
 // been lost (a Gap: the listening connection was lost and re-made, or this
 // reader fell behind), or an item cannot be read, the sockets that may
 // have missed an event are closed with wsfeed.CloseResync: their clients
@@ -317,11 +336,20 @@ func (a *App) deliverItems(ctx context.Context, changes <-chan postgres.ItemChan
 				log.Warn("item changes may have been missed: WebSocket feed sockets told to reconnect and reload",
 					"sockets", n, "close_code", int(wsfeed.CloseResync))
 			}
+			a.resynced.Store(c.Gen)
 			continue
 		case !a.feed.Subscribed(wsfeed.Event{Owner: c.OwnerID}):
 			continue // nobody to tell: no read
 		case c.Op == postgres.ItemDeleted:
 			a.publish(httpapi.NewItemEvent(httpapi.ItemDeleted, server.Item{ID: c.ID, OwnerID: c.OwnerID}))
+			continue
+		}
+		typ := httpapi.ItemCreated
+		if c.Op == postgres.ItemUpdated {
+			typ = httpapi.ItemUpdated
+		}
+		if c.Item != nil { // the row as the write left it
+			a.publish(httpapi.NewItemEvent(typ, *c.Item))
 			continue
 		}
 		fctx, cancel := context.WithTimeout(ctx, itemFetchTimeout)
@@ -338,10 +366,6 @@ func (a *App) deliverItems(ctx context.Context, changes <-chan postgres.ItemChan
 			log.Error("reading a changed item for the WebSocket feed failed: its subscribers were told to reconnect and reload",
 				"sockets", n, "error", err.Error())
 			continue
-		}
-		typ := httpapi.ItemCreated
-		if c.Op == postgres.ItemUpdated {
-			typ = httpapi.ItemUpdated
 		}
 		a.publish(httpapi.NewItemEvent(typ, it))
 	}

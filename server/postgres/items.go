@@ -24,7 +24,7 @@ import (
 const (
 	itemColumns = "id, owner_id, name, description, price, tax, created_at, updated_at"
 
-	sqlInsertItem = "WITH w AS (INSERT INTO items (" + itemColumns + ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id, owner_id) " +
+	sqlInsertItem = "WITH w AS (INSERT INTO items (" + itemColumns + ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING " + itemColumns + ") " +
 		"SELECT " + notifyItemCreated + " FROM w"
 
 	sqlGetItemOwn = "SELECT " + itemColumns + " FROM items WHERE id = $1 AND owner_id = $2"
@@ -44,18 +44,33 @@ const (
 	sqlDeleteItemAll = "WITH w AS (DELETE FROM items WHERE id = $2 RETURNING id, owner_id) SELECT " + notifyItemDeleted + " FROM w"
 )
 
-// notifyItem... queue the change notification of the item row w (id,
-// owner_id) on the channel parameter ($9 or $1): payload "i" + op + ":" +
-// hex(id) + ":" + hex(owner_id) (ItemChange, parseItemChange). An id and
-// owner of more than 3000 bytes together, never the
-// server's (both are UUIDs), would pass PostgreSQL's 8000-byte payload
-// limit: such a write is not announced.
+// notifyItem... queue the change notification of the item row w on the
+// channel parameter ($9 or $1), parsed by parseItemChange:
+//
+//   - a creation or an update whose id, owner, name and description take
+//     at most 3400 bytes together carries the row itself (a snapshot: hex
+//     strings, the price and tax as the hex of their IEEE 754 bytes, the
+//     times in Unix microseconds), within PostgreSQL's 8000-byte payload
+//     limit: "i" op ":" id ":" owner ":" name ":" description ":" price
+//     ":" tax ":" created ":" updated, tax empty when NULL;
+//   - a larger one, and a deletion, a reference: "i" op ":" id ":" owner;
+//   - an id and owner of more than 3000 bytes together (never the
+//     server's: both are UUIDs) nothing: such a write is not announced.
 const (
-	notifyItemHead    = "CASE WHEN octet_length(w.id) + octet_length(w.owner_id) <= 3000 THEN pg_notify("
-	notifyItemTail    = " || encode(w.id, 'hex') || ':' || encode(w.owner_id, 'hex'))::text END"
-	notifyItemCreated = notifyItemHead + "$9, 'ic:'" + notifyItemTail
-	notifyItemUpdated = notifyItemHead + "$1, 'iu:'" + notifyItemTail
-	notifyItemDeleted = notifyItemHead + "$1, 'id:'" + notifyItemTail
+	notifyIDBytes  = "octet_length(w.id) + octet_length(w.owner_id)"
+	notifyRef      = " || encode(w.id, 'hex') || ':' || encode(w.owner_id, 'hex')"
+	notifySnapshot = notifyRef + " || ':' || encode(w.name, 'hex') || ':' || encode(w.description, 'hex')" +
+		" || ':' || encode(float8send(w.price), 'hex') || ':' || coalesce(encode(float8send(w.tax), 'hex'), '')" +
+		" || ':' || (extract(epoch from date_trunc('second', w.created_at))::bigint * 1000000 + extract(microseconds from w.created_at)::bigint % 1000000)::text" +
+		" || ':' || (extract(epoch from date_trunc('second', w.updated_at))::bigint * 1000000 + extract(microseconds from w.updated_at)::bigint % 1000000)::text"
+	notifySnapshotFits = notifyIDBytes + " + octet_length(w.name) + octet_length(w.description) <= 3400"
+	notifyRefFits      = notifyIDBytes + " <= 3000"
+
+	notifyItemCreated = "CASE WHEN " + notifySnapshotFits + " THEN pg_notify($9, 'ic:'" + notifySnapshot + ")::text" +
+		" WHEN " + notifyRefFits + " THEN pg_notify($9, 'ic:'" + notifyRef + ")::text END"
+	notifyItemUpdated = "CASE WHEN " + notifySnapshotFits + " THEN pg_notify($1, 'iu:'" + notifySnapshot + ")::text" +
+		" WHEN " + notifyRefFits + " THEN pg_notify($1, 'iu:'" + notifyRef + ")::text END"
+	notifyItemDeleted = "CASE WHEN " + notifyRefFits + " THEN pg_notify($1, 'id:'" + notifyRef + ")::text END"
 )
 
 // CreateItem implements server.ItemStore.

@@ -2,17 +2,22 @@ package postgres
 
 import (
 	"context"
+	"encoding/binary"
 	"encoding/hex"
 	"errors"
 	"fmt"
 	"hash/fnv"
 	"log/slog"
+	"math"
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/jackc/pgx/v5"
+
+	"github.com/fortapi/fortapi/server"
 )
 
 // Change notifications (LISTEN/NOTIFY).
@@ -54,9 +59,12 @@ const (
 )
 
 // ItemChange is one committed item write, as a Listener with
-// ListenOptions.Items delivers it: a reference, not the item (a
-// notification's payload is limited to 8000 bytes; an item's description
-// alone may be longer), which the reader fetches when it needs more.
+// ListenOptions.Items delivers it. A creation or an update of an item
+// small enough carries the item as the write left it (Item; id, owner,
+// name and description of at most 3400 bytes together: PostgreSQL limits a
+// notification's payload to 8000 bytes); a larger one, and a deletion,
+// only a reference (Item nil), which the reader fetches when it needs
+// more.
 //
 // A change with Gap set is no write: it says that changes may have been
 // lost before it (the listening connection was (re)established, or the
@@ -66,10 +74,16 @@ type ItemChange struct {
 	Op      ItemOp
 	ID      string
 	OwnerID string
+	Item    *server.Item
 	Gap     bool
+	// Gen, on a Gap, is the Generation it belongs to: a reader that has
+	// handled the Gap of the current Generation has seen everything since
+	// the connection listened.
+	Gen uint64
 }
 
-// parseItemChange reads the payload of an item notification.
+// parseItemChange reads the payload of an item notification (notifyItem
+// in items.go): a reference of 2 fields after the op, or a snapshot of 8.
 func parseItemChange(payload string) (ItemChange, bool) {
 	rest, ok := strings.CutPrefix(payload, payloadItem)
 	if !ok || len(rest) < 2 || rest[1] != ':' {
@@ -79,16 +93,48 @@ func parseItemChange(payload string) (ItemChange, bool) {
 	if op != ItemCreated && op != ItemUpdated && op != ItemDeleted {
 		return ItemChange{}, false
 	}
-	hid, howner, ok := strings.Cut(rest[2:], ":")
-	if !ok {
+	f := strings.Split(rest[2:], ":")
+	if len(f) != 2 && (len(f) != 8 || op == ItemDeleted) {
 		return ItemChange{}, false
 	}
-	id, err1 := hex.DecodeString(hid)
-	owner, err2 := hex.DecodeString(howner)
-	if err1 != nil || err2 != nil || len(id) == 0 || len(owner) == 0 {
+	var bad bool
+	hexField := func(s string) string {
+		b, err := hex.DecodeString(s)
+		bad = bad || err != nil
+		return string(b)
+	}
+	float := func(s string) float64 {
+		b, err := hex.DecodeString(s)
+		if err != nil || len(b) != 8 {
+			bad = true
+			return 0
+		}
+		v := math.Float64frombits(binary.BigEndian.Uint64(b))
+		bad = bad || math.IsNaN(v) || math.IsInf(v, 0)
+		return v
+	}
+	micros := func(s string) time.Time {
+		n, err := strconv.ParseInt(s, 10, 64)
+		bad = bad || err != nil
+		return time.UnixMicro(n).UTC()
+	}
+	c := ItemChange{Op: op, ID: hexField(f[0]), OwnerID: hexField(f[1])}
+	if c.ID == "" || c.OwnerID == "" {
 		return ItemChange{}, false
 	}
-	return ItemChange{Op: op, ID: string(id), OwnerID: string(owner)}, true
+	if len(f) == 8 {
+		it := server.Item{ID: c.ID, OwnerID: c.OwnerID, Name: hexField(f[2]), Description: hexField(f[3]),
+			Price: float(f[4]), CreatedAt: micros(f[6]), UpdatedAt: micros(f[7])}
+		if f[5] != "" {
+			tax := float(f[5])
+			it.Tax = &tax
+		}
+		c.Item = &it
+	}
+	if bad {
+		return ItemChange{}, false
+	}
+	return c, true
 }
 
 // Defaults of ListenOptions.
@@ -173,6 +219,8 @@ type Listener struct {
 	// goroutine, says a Gap must be delivered before the next change.
 	items   chan ItemChange
 	itemGap bool
+	// gen counts the connections that listened (ItemChange.Gen).
+	gen atomic.Uint64
 
 	mu    sync.Mutex
 	err   error     // nil while listening
@@ -236,6 +284,10 @@ func (l *Listener) Revocations() <-chan struct{} { return l.revocations }
 // Keys returns the channel of wake-ups for the signing keys.
 func (l *Listener) Keys() <-chan struct{} { return l.keys }
 
+// Generation counts the connections that have listened: it grows by one
+// on every connect, before that connection's Gap is queued.
+func (l *Listener) Generation() uint64 { return l.gen.Load() }
+
 // Items returns the channel of item changes (nil without
 // ListenOptions.Items): every committed item write of every instance, in
 // commit order, so that the changes of one item arrive in the order of
@@ -268,7 +320,7 @@ func (l *Listener) flushGap() bool {
 		return true
 	}
 	select {
-	case l.items <- ItemChange{Gap: true}:
+	case l.items <- ItemChange{Gap: true, Gen: l.gen.Load()}:
 		l.itemGap = false
 		return true
 	default:
@@ -394,6 +446,7 @@ func (l *Listener) session(ctx context.Context) (listened bool, err error) {
 	if _, err := conn.Exec(ctx, "LISTEN "+pgx.Identifier{l.store.channel}.Sanitize()); err != nil {
 		return false, connError(ctx, "listen", err, pw)
 	}
+	l.gen.Add(1)
 	l.setUp(conn.PgConn().PID())
 	// Whatever was committed while nobody listened: the reader catches up.
 	wake(l.revocations)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"reflect"
 	"strings"
 	"sync"
 	"testing"
@@ -28,8 +29,20 @@ func nextItem(t *testing.T, l *Listener) ItemChange {
 func wantChange(t *testing.T, l *Listener, op ItemOp, id, owner string) {
 	t.Helper()
 	got := nextItem(t, l)
-	if want := (ItemChange{Op: op, ID: id, OwnerID: owner}); got != want {
-		t.Fatalf("item change %+v, want %+v", got, want)
+	if got.Op != op || got.ID != id || got.OwnerID != owner || got.Gap {
+		t.Fatalf("item change %+v, want %c %q of %q", got, op, id, owner)
+	}
+}
+
+// wantSnapshot asserts that the next item change is op carrying it.
+func wantSnapshot(t *testing.T, l *Listener, op ItemOp, it server.Item) {
+	t.Helper()
+	got := nextItem(t, l)
+	if got.Op != op || got.ID != it.ID || got.OwnerID != it.OwnerID || got.Item == nil {
+		t.Fatalf("item change %+v, want %c of %q with the item", got, op, it.ID)
+	}
+	if !reflect.DeepEqual(*got.Item, it) {
+		t.Fatalf("the change carries\n%+v\nwant\n%+v", *got.Item, it)
 	}
 }
 
@@ -115,6 +128,29 @@ func TestListenerItems(t *testing.T) {
 	}
 	wantChange(t, l, ItemCreated, marker.ID, bob)
 
+	// A small item comes whole, byte for byte, as GetItem returns it.
+	small := testItem(t, "owner\x00\xff", now)
+	small.Name, small.Description = "naïve <b>\x00\xfe", strings.Repeat("€", 1000)
+	small.Price, small.Tax = 0.1, ptr(1e9/3)
+	small.CreatedAt = time.UnixMicro(-1).UTC()
+	if err := writer.CreateItem(ctx, small); err != nil {
+		t.Fatal(err)
+	}
+	stored, err := s.GetItem(ctx, server.Access{All: true}, small.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantSnapshot(t, l, ItemCreated, stored)
+	small.Tax, small.Name = nil, "v2"
+	if stored, err = writer.UpdateItem(ctx, server.Access{All: true}, small); err != nil {
+		t.Fatal(err)
+	}
+	wantSnapshot(t, l, ItemUpdated, stored)
+	if err := writer.DeleteItem(ctx, server.Access{All: true}, small.ID); err != nil {
+		t.Fatal(err)
+	}
+	wantChange(t, l, ItemDeleted, small.ID, small.OwnerID)
+
 	t.Run("per-item order under concurrent writes", func(t *testing.T) {
 		const items, updates = 20, 5
 		var wg sync.WaitGroup
@@ -182,11 +218,25 @@ func TestListenerItems(t *testing.T) {
 }
 
 func TestParseItemChange(t *testing.T) {
+	tax := 2.5
+	snap := &server.Item{ID: "id", OwnerID: "o", Name: "n", Description: "", Price: 0.5, Tax: &tax,
+		CreatedAt: time.UnixMicro(1).UTC(), UpdatedAt: time.UnixMicro(-2).UTC()}
+	noTax := *snap
+	noTax.Tax = nil
 	tests := []struct {
 		payload string
 		want    ItemChange
 		ok      bool
 	}{
+		{"ic:6964:6f:6e::3fe0000000000000:4004000000000000:1:-2", ItemChange{Op: ItemCreated, ID: "id", OwnerID: "o", Item: snap}, true},
+		{"iu:6964:6f:6e::3fe0000000000000::1:-2", ItemChange{Op: ItemUpdated, ID: "id", OwnerID: "o", Item: &noTax}, true},
+		{"id:6964:6f:6e::3fe0000000000000::1:-2", ItemChange{}, false},   // a deletion carries no item
+		{"ic:6964:6f:6e::7ff8000000000000::1:-2", ItemChange{}, false},   // NaN
+		{"ic:6964:6f:6e::3fe00000000000::1:-2", ItemChange{}, false},     // 7 bytes
+		{"ic:6964:6f:6e::3fe0000000000000::x:-2", ItemChange{}, false},   // not a time
+		{"ic:6964:6f:6e:zz:3fe0000000000000::1:-2", ItemChange{}, false}, // not hex
+		{"ic:6964:6f:6e::3fe0000000000000::1", ItemChange{}, false},      // 7 fields
+		{"ic:6964:6f:6e::3fe0000000000000::1:-2:3", ItemChange{}, false}, // 9 fields
 		{"ic:6964:6f", ItemChange{Op: ItemCreated, ID: "id", OwnerID: "o"}, true},
 		{"iu:00ff:01", ItemChange{Op: ItemUpdated, ID: "\x00\xff", OwnerID: "\x01"}, true},
 		{"id:61:62", ItemChange{Op: ItemDeleted, ID: "a", OwnerID: "b"}, true},
@@ -203,7 +253,7 @@ func TestParseItemChange(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.payload, func(t *testing.T) {
 			got, ok := parseItemChange(tc.payload)
-			if ok != tc.ok || got != tc.want {
+			if ok != tc.ok || !reflect.DeepEqual(got, tc.want) {
 				t.Errorf("parseItemChange(%q) = %+v, %v; want %+v, %v", tc.payload, got, ok, tc.want, tc.ok)
 			}
 		})
