@@ -259,3 +259,30 @@ func TestParseItemChange(t *testing.T) {
 		})
 	}
 }
+
+// FuzzParseItemChange: whatever a notification's payload holds, parsing it
+// neither panics nor yields a change without an id and owner, and a
+// snapshot's item is the change's item.
+func FuzzParseItemChange(f *testing.F) {
+	f.Add("ic:6964:6f")
+	f.Add("iu:6964:6f:6e::3fe0000000000000:4004000000000000:1:-2")
+	f.Add("id:00ff:01")
+	f.Add("ic:6964:6f:6e::7ff0000000000000::1:-2")
+	f.Add("ic:6964:6f:6e::3fe0000000000000::9223372036854775807:-9223372036854775808")
+	f.Fuzz(func(t *testing.T, payload string) {
+		c, ok := parseItemChange(payload)
+		if !ok {
+			if c != (ItemChange{}) {
+				t.Fatalf("refused %q but returned %+v", payload, c)
+			}
+			return
+		}
+		if c.ID == "" || c.OwnerID == "" || c.Gap {
+			t.Fatalf("%q parsed as %+v", payload, c)
+		}
+		if c.Item != nil && (c.Op == ItemDeleted || c.Item.ID != c.ID || c.Item.OwnerID != c.OwnerID ||
+			c.Item.CheckNumbers() != nil) {
+			t.Fatalf("%q parsed as %+v with item %+v", payload, c, *c.Item)
+		}
+	})
+}
