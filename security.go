@@ -107,6 +107,10 @@ type Principal struct {
 	SessionID string
 	// TokenID is the presented token's id (jti), when there is one.
 	TokenID string
+	// KeyID is the kid of the key that signed the presented token, when
+	// there is one: a long-lived connection (a WebSocket) checks that the
+	// key is still trusted, so revoking a key closes it.
+	KeyID string
 	// ExpiresAt is when the presented credentials expire (zero: unknown).
 	ExpiresAt time.Time
 	// IssuedAt is when the presented credentials were issued (the iat of

@@ -322,7 +322,7 @@ func (s *Service) Authenticate(r *http.Request) (*fortapi.Principal, error) {
 	}
 	return &fortapi.Principal{
 		Subject: c.Subject, Scheme: fortapi.BearerScheme, Scopes: c.Scopes,
-		SessionID: c.SessionID, TokenID: c.ID, ExpiresAt: c.ExpiresAt, IssuedAt: c.IssuedAt,
+		SessionID: c.SessionID, TokenID: c.ID, KeyID: c.KeyID, ExpiresAt: c.ExpiresAt, IssuedAt: c.IssuedAt,
 	}, nil
 }
 
