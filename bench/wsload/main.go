@@ -34,7 +34,7 @@ type config struct {
 	timeout              time.Duration
 
 	users, conns, perUser, dialers, subs, events, posters int
-	interval, hold, duration                             time.Duration
+	interval, hold, duration                              time.Duration
 }
 
 func main() {
