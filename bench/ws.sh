@@ -20,6 +20,12 @@
 #               server takes them for DURATION: events and deliveries per
 #               second, and sockets the feed closed as slow consumers.
 #
+# The bench server runs with GODEBUG=gctrace=1: after each idle phase the
+# script prints the heap the last collection found live (the RSS also holds
+# the garbage the GC lets grow up to GOGC=100). IDLE_ENVS repeats the idle
+# phase on a fresh server per entry, with that VAR=VALUE in its environment
+# (default "GOMEMLIMIT=200MiB": the Go runtime's soft memory limit).
+#
 # The rate limits are scaled with --rate-scale RATE_SCALE (default 10000,
 # as bench/run.sh): the limiter still runs on every request and upgrade.
 # No default is weakened: the per-user socket cap (8) and the global cap
@@ -29,7 +35,8 @@
 #
 # Environment: USERS (1250), CONNS (10000), DIALERS (32), HOLD (30s),
 # SUBS (1000), EVENTS (200), INTERVAL (50ms), POSTERS (4), DURATION (10s),
-# RATE_SCALE (10000), PHASES ("idle latency fanout"), KEEP_TMP=1 keeps the
+# RATE_SCALE (10000), PHASES ("idle latency fanout"), IDLE_ENVS
+# ("GOMEMLIMIT=200MiB"; "" for none), KEEP_TMP=1 keeps the
 # temp dir. Every wsload run is bounded by its -timeout and timeout(1);
 # the script stops the server it started, by PID.
 set -euo pipefail
@@ -45,6 +52,7 @@ POSTERS=${POSTERS:-4}
 DURATION=${DURATION:-10s}
 RATE_SCALE=${RATE_SCALE:-10000}
 PHASES=${PHASES:-idle latency fanout}
+IDLE_ENVS=${IDLE_ENVS-GOMEMLIMIT=200MiB}
 KEEP_TMP=${KEEP_TMP:-0}
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -113,9 +121,12 @@ admin_password=$(head -c 24 /dev/urandom | base64 | tr -d '/+=')
 export FORTAPI_ADMIN_PASSWORD=$admin_password
 url=
 
+# start_server NAME [VAR=VALUE...]: a fresh server on the same data dir.
 start_server() {
 	local log=$tmp/server-$1.log i
-	"$tmp/fortapi" serve --data-dir "$tmp/data" --addr 127.0.0.1:0 --http-addr "" \
+	shift
+	server_log=$log
+	env GODEBUG=gctrace=1 "$@" "$tmp/fortapi" serve --data-dir "$tmp/data" --addr 127.0.0.1:0 --http-addr "" \
 		--rate-scale "$RATE_SCALE" --log-level info --log-format json 2>"$log" &
 	server_pid=$!
 	url=
@@ -139,18 +150,34 @@ wsload() {
 		-tokens "$tmp/tokens" -timeout 12m "$@" | tee -a "$tmp/results" | sed 's/^result /  /'
 }
 
+# gc_live: the last garbage collection of the server, as gctrace prints
+# it ("A->B->C MB": heap at start, at end, live).
+gc_live() {
+	echo "  last gc: $(grep -E '^gc [0-9]+ @' "$server_log" | tail -n1)"
+}
+
 start_server setup
 wsload setup -users "$USERS"
 stop_server
 start_server bench
 for phase in $PHASES; do
 	case $phase in
-	idle) wsload idle -conns "$CONNS" -dialers "$DIALERS" -hold "$HOLD" ;;
+	idle)
+		wsload idle -conns "$CONNS" -dialers "$DIALERS" -hold "$HOLD"
+		gc_live
+		;;
 	latency) wsload latency -subs "$SUBS" -events "$EVENTS" -interval "$INTERVAL" -dialers "$DIALERS" ;;
 	fanout) wsload fanout -subs "$SUBS" -posters "$POSTERS" -duration "$DURATION" -dialers "$DIALERS" ;;
 	*) die "unknown phase $phase" ;;
 	esac
 done
+for e in $IDLE_ENVS; do
+	stop_server
+	echo "-- idle again with $e"
+	start_server "idle-$e" "$e"
+	wsload idle -conns "$CONNS" -dialers "$DIALERS" -hold "$HOLD"
+	gc_live
+done
 echo
-echo "server log lines above INFO:"
-grep -hv '"level":"INFO"' "$tmp"/server-*.log | head -n 20 || true
+echo "server log lines above INFO (without gctrace):"
+grep -hv -e '"level":"INFO"' -e '^gc [0-9]' "$tmp"/server-*.log | head -n 20 || true
