@@ -67,7 +67,10 @@ for v in USERS CONNS DIALERS SUBS EVENTS POSTERS RATE_SCALE; do
 	[[ ${!v} =~ ^[0-9]+$ ]] || die "$v must be a whole number"
 done
 ((CONNS <= 10000)) || die "CONNS above 10000: the feed's global cap refuses more"
-((USERS * 8 >= CONNS)) || die "CONNS=$CONNS needs USERS >= $(((CONNS + 7) / 8)) (8 sockets per user)"
+if [[ " $PHASES " == *" idle "* || -n $IDLE_ENVS ]]; then
+	((USERS * 8 >= CONNS)) || die "CONNS=$CONNS needs USERS >= $(((CONNS + 7) / 8)) (8 sockets per user)"
+fi
+((USERS * 8 >= SUBS + 8 * (POSTERS + 1))) || die "SUBS=$SUBS and POSTERS=$POSTERS need USERS >= $(((SUBS + 7) / 8 + POSTERS + 1))"
 command -v go >/dev/null || die "go not found"
 command -v timeout >/dev/null || die "timeout (coreutils) not found"
 
