@@ -36,7 +36,8 @@
 # Environment: USERS (1250), CONNS (10000), DIALERS (32), HOLD (30s),
 # SUBS (1000), EVENTS (200), INTERVAL (50ms), POSTERS (4), DURATION (10s),
 # RATE_SCALE (10000), PHASES ("idle latency fanout"), IDLE_ENVS
-# ("GOMEMLIMIT=200MiB"; "" for none), KEEP_TMP=1 keeps the
+# ("GOMEMLIMIT=200MiB"; "" for none), INSECURE_HTTP=1 (plain HTTP and ws://,
+# --insecure-http: what a TLS-terminating proxy leaves), KEEP_TMP=1 keeps the
 # temp dir. Every wsload run is bounded by its -timeout and timeout(1);
 # the script stops the server it started, by PID.
 set -euo pipefail
@@ -51,6 +52,9 @@ INTERVAL=${INTERVAL:-50ms}
 POSTERS=${POSTERS:-4}
 DURATION=${DURATION:-10s}
 RATE_SCALE=${RATE_SCALE:-10000}
+INSECURE_HTTP=${INSECURE_HTTP:-0}
+tls_flags=()
+[[ $INSECURE_HTTP == 1 ]] && tls_flags=(--insecure-http)
 PHASES=${PHASES:-idle latency fanout}
 IDLE_ENVS=${IDLE_ENVS-GOMEMLIMIT=200MiB}
 KEEP_TMP=${KEEP_TMP:-0}
@@ -130,17 +134,17 @@ start_server() {
 	shift
 	server_log=$log
 	env GODEBUG=gctrace=1 "$@" "$tmp/fortapi" serve --data-dir "$tmp/data" --addr 127.0.0.1:0 --http-addr "" \
-		--rate-scale "$RATE_SCALE" --log-level info --log-format json 2>"$log" &
+		--rate-scale "$RATE_SCALE" --log-level info --log-format json "${tls_flags[@]}" 2>"$log" &
 	server_pid=$!
 	url=
 	for ((i = 0; i < 300; i++)); do
 		kill -0 "$server_pid" 2>/dev/null || { cat "$log" >&2; die "the server exited during start-up"; }
-		url=$(sed -n 's/.*"msg":"serving".*"url":"\(https:[^"]*\)".*/\1/p' "$log" | head -n1)
+		url=$(sed -n 's/.*"msg":"serving".*"url":"\(https\{0,1\}:[^"]*\)".*/\1/p' "$log" | head -n1)
 		[[ -z $url ]] || break
 		sleep 0.1
 	done
 	[[ -n $url ]] || die "the server did not log its URL within 30s"
-	[[ $url == https://127.0.0.1:* ]] || die "unexpected server URL $url"
+	[[ $url == https://127.0.0.1:* || ($INSECURE_HTTP == 1 && $url == http://127.0.0.1:*) ]] || die "unexpected server URL $url"
 	echo "  server pid $server_pid  $url  (log: $log)"
 }
 

@@ -62,8 +62,8 @@ func main() {
 	fs.DurationVar(&c.duration, "duration", 10*time.Second, "fanout: how long to post")
 	_ = fs.Parse(os.Args[2:])
 	u, err := url.Parse(c.base)
-	if err != nil || u.Scheme != "https" || u.Hostname() != "127.0.0.1" {
-		fatalf("-url must be https://127.0.0.1:PORT (traffic stays on loopback), not %q", c.base)
+	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Hostname() != "127.0.0.1" {
+		fatalf("-url must be https://127.0.0.1:PORT (or http:// for a server run with --insecure-http; traffic stays on loopback), not %q", c.base)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), c.timeout)
 	defer cancel()
@@ -105,20 +105,22 @@ type bench struct {
 }
 
 func newBench(c config) (*bench, error) {
-	pem, err := os.ReadFile(c.cacert)
-	if err != nil {
-		return nil, err
+	tc := &tls.Config{NextProtos: []string{"http/1.1"}}
+	if strings.HasPrefix(c.base, "https://") {
+		pem, err := os.ReadFile(c.cacert)
+		if err != nil {
+			return nil, err
+		}
+		tc.RootCAs = x509.NewCertPool()
+		if !tc.RootCAs.AppendCertsFromPEM(pem) {
+			return nil, errors.New("no certificate in -cacert")
+		}
 	}
-	pool := x509.NewCertPool()
-	if !pool.AppendCertsFromPEM(pem) {
-		return nil, errors.New("no certificate in -cacert")
-	}
-	tc := &tls.Config{RootCAs: pool, NextProtos: []string{"http/1.1"}}
 	return &bench{
 		c:     c,
 		api:   &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{TLSClientConfig: tc.Clone(), MaxIdleConnsPerHost: 64}},
 		ws:    &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{TLSClientConfig: tc.Clone(), DisableKeepAlives: true}},
-		wsURL: "wss://" + strings.TrimPrefix(c.base, "https://") + "/ws/items",
+		wsURL: "ws" + strings.TrimPrefix(c.base, "http") + "/ws/items",
 	}, nil
 }
 
