@@ -158,7 +158,9 @@ wsload() {
 }
 
 # gc_live: the last garbage collection of the server, as gctrace prints
-# it ("A->B->C MB": heap at start, at end, live).
+# it ("gc N @SECONDS ... A->B->C MB": heap at start, at end, live; compare
+# SECONDS since the start with the phase's times: a collection after the
+# hold saw the sockets closing).
 gc_live() {
 	echo "  last gc: $(grep -E '^gc [0-9]+ @' "$server_log" | tail -n1)"
 }
