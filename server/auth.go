@@ -176,6 +176,19 @@ const (
 // Detail is a short fixed description chosen by the server. Where a store
 // method writes an event for the caller, it fills in At (the operation's
 // time) and the user and session fields the caller left empty.
+//
+// Username is the user's name when the event was written, kept in the
+// row: a later change of the user's name does not rewrite the log. Every
+// store method that writes an event in a transaction (all but AddEvent)
+// sets an empty Username of an event with a UserID to that user's stored
+// name read in the same transaction (escaped: EscapeUsername), or leaves
+// it empty for an unknown user. AddEvent writes the event as given (a
+// copy between stores must not change history); its callers fill it in.
+//
+// Actor names who made a change, as the server words it: "cli", an
+// administrator (`admin "root"`), "its owner"; empty where the event names
+// no one else (a login, a logout, a user's own password change, a key
+// rotated by the administrator the event's user is, the server's own).
 type Event struct {
 	ID        int64
 	At        time.Time
@@ -185,7 +198,20 @@ type Event struct {
 	SessionID string
 	ClientIP  string
 	Detail    string
+	Actor     string
 }
+
+// EventCursor is a position in the audit log in time order: the events
+// after it are those with a later At, or the same At and a larger ID.
+// EventCursor{At: t} starts at the first event at or after t.
+type EventCursor struct {
+	At time.Time
+	ID int64
+}
+
+// MaxEventBatch is the most events EventsInOrder returns and PruneEvents
+// deletes in one call.
+const MaxEventBatch = 1000
 
 // EventFilter selects events for ListEvents. Zero fields do not filter,
 // except Limit, which must be 1..1000.
@@ -399,6 +425,17 @@ type AuthStore interface {
 	AddEvent(ctx context.Context, ev Event) error
 	// ListEvents returns events newest first.
 	ListEvents(ctx context.Context, f EventFilter) ([]Event, error)
+	// EventsInOrder returns at most limit (1..MaxEventBatch) events after
+	// the cursor and (unless until is zero) with At before until, in
+	// (At, ID) order: the export reads the log page by page, the last
+	// event of one page being the cursor of the next.
+	EventsInOrder(ctx context.Context, after EventCursor, until time.Time, limit int) ([]Event, error)
+	// PruneEvents deletes at most limit (1..MaxEventBatch) events with At
+	// before before, oldest first, in one short statement, and returns how
+	// many it deleted: fewer than limit means none is left. Concurrent
+	// calls (several instances) never delete an event twice nor fail on
+	// one another's deletions; callers loop, pausing between batches.
+	PruneEvents(ctx context.Context, before time.Time, limit int) (int64, error)
 
 	// Signing keys: jwtkey.Store, with its rules (SaveKeys is an
 	// all-or-nothing upsert that never changes a revoked row). LoadKeys

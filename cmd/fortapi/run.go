@@ -34,6 +34,7 @@ Usage:
   fortapi apikey create|list|revoke USER ...    users' API keys (fortapi apikey --help)
   fortapi store copy --from STORE --to STORE    move an installation to an empty store
                                                 (STORE: sqlite:PATH or postgres:URL)
+  fortapi audit export --since TIME             the audit log as JSON lines, for a SIEM
   fortapi hash-password                         argon2id hash of the password on stdin
   fortapi openapi                               print the OpenAPI 3.1 document
   fortapi version                               print the version
@@ -70,6 +71,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 		return runAPIKey(ctx, rest, getenv, stdout, stderr)
 	case "store":
 		return runStore(ctx, rest, getenv, stdout, stderr)
+	case "audit":
+		return runAudit(ctx, rest, getenv, stdout, stderr)
 	case "hash-password":
 		return runHashPassword(ctx, rest, getenv, stdin, stdout, stderr)
 	case "version":

@@ -39,6 +39,9 @@ type serveConfig struct {
 	env            string // development or production
 	corsOrigins    []string
 	wsPerUser      int // --ws-max-conns-per-user
+
+	// auditRetention (--audit-retention): 0 keeps the audit log forever.
+	auditRetention time.Duration
 }
 
 // Environments of --env.
@@ -116,6 +119,7 @@ func parseServe(args []string, getenv func(string) string, stdout, stderr io.Wri
 	c.fs.StringVar(&level, "log-level", "info", "`LEVEL` of the log: debug, info, warn or error")
 	c.fs.StringVar(&format, "log-format", "json", "`FORMAT` of the log on stderr: json or text")
 	c.fs.DurationVar(&cfg.shutdownTimeout, "shutdown-timeout", 15*time.Second, "how long in-flight requests get to finish at shutdown (`DURATION`, 1s to 10m)")
+	auditRetention := c.fs.String("audit-retention", defaultAuditRetention.String(), "how long security events are kept (`DURATION`, e.g. 2160h for 90 days); older ones are deleted in batches at start and hourly; 0 keeps them forever")
 	if code, ok := c.parse(args, getenv, stdout, stderr); !ok {
 		return cfg, code, false
 	}
@@ -162,6 +166,9 @@ func parseServe(args []string, getenv func(string) string, stdout, stderr io.Wri
 	if cfg.shutdownTimeout < time.Second || cfg.shutdownTimeout > 10*time.Minute {
 		return fail("invalid --shutdown-timeout %v: want 1s to 10m", cfg.shutdownTimeout)
 	}
+	if cfg.auditRetention, err = parseAuditRetention(*auditRetention); err != nil {
+		return fail("%v", err)
+	}
 	return cfg, exitOK, true
 }
 
@@ -174,6 +181,7 @@ func (cfg serveConfig) appConfig(sc app.StoreConfig, mk []byte, log *slog.Logger
 		ClientIPHeader:      cfg.rates.header,
 		CORSOrigins:         cfg.corsOrigins,
 		FeedMaxConnsPerUser: cfg.wsPerUser,
+		AuditRetention:      cfg.auditRetention,
 		AssumeTLS:           cfg.insecureHTTP && len(cfg.rates.trusted) > 0,
 		Store:               sc,
 		MasterKey:           mk,

@@ -178,7 +178,7 @@ func New(ctx context.Context, cfg Config) (_ *App, err error) {
 		RefreshLifetime: cfg.RefreshLifetime, SessionLifetime: cfg.SessionLifetime, RefreshGrace: cfg.RefreshGrace,
 		SessionCookie: cfg.SessionCookie, LoginFailures: failures, Feed: feed,
 		RefreshKey: deriveKey(master, refreshKeyLabel), DeviceKey: deriveKey(master, deviceKeyLabel),
-		APIKeyHashKey: deriveKey(master, apiKeyLabel), ClientIP: ip.ClientIP,
+		APIKeyHashKey: deriveKey(master, apiKeyLabel), ClientIP: ip.ClientIP, AuditRetention: cfg.AuditRetention,
 		Logger: log, Now: cfg.Now, Rand: cfg.Rand,
 	}); err != nil {
 		return nil, err

@@ -51,6 +51,11 @@ type Config struct {
 	// (defaults authn.DefaultRefreshLifetime, DefaultSessionLifetime,
 	// DefaultRefreshGrace).
 	RefreshLifetime, SessionLifetime, RefreshGrace time.Duration
+	// AuditRetention is how long security events are kept: older ones are
+	// deleted in batches at start and hourly (authn.Service.PruneAudit).
+	// Zero keeps them forever (the library default; fortapi serve's
+	// --audit-retention defaults to 90 days).
+	AuditRetention time.Duration
 	// SessionCookie names the web session cookie the login service sets
 	// and the API authenticates and binds CSRF tokens to (default
 	// fortapi.DefaultSessionCookie).
@@ -217,7 +222,7 @@ func (c Config) withDefaults() (Config, error) {
 		v    time.Duration
 	}{
 		{"AccessLifetime", c.AccessLifetime}, {"Leeway", c.Leeway}, {"RefreshLifetime", c.RefreshLifetime},
-		{"SessionLifetime", c.SessionLifetime}, {"RefreshGrace", c.RefreshGrace},
+		{"SessionLifetime", c.SessionLifetime}, {"RefreshGrace", c.RefreshGrace}, {"AuditRetention", c.AuditRetention},
 	} {
 		if d.v < 0 {
 			return c, fmt.Errorf("app: %s is %v, want > 0", d.name, d.v)

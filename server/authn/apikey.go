@@ -132,7 +132,7 @@ func (s *Service) RevokeAPIKey(ctx context.Context, userID, id, actor string) er
 	}
 	now := s.o.Now().UTC().Truncate(time.Microsecond)
 	return s.o.Store.RevokeAPIKey(ctx, userID, id, now,
-		server.Event{Type: server.EventAPIKeyRevoked, UserID: userID, Detail: "API key " + id + " revoked by " + actor})
+		server.Event{Type: server.EventAPIKeyRevoked, UserID: userID, Detail: "API key " + id + " revoked by " + actor, Actor: actor})
 }
 
 // AuthenticateAPIKey implements fortapi.Authenticator for the API key

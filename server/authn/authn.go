@@ -173,6 +173,16 @@ type Options struct {
 	APIKeyHashKey []byte
 	APIKeyTouch   time.Duration
 	ClientIP      func(*http.Request) netip.Addr
+
+	// AuditRetention is how long security events are kept: Run deletes
+	// older ones at its start and every PruneEvery (audit.go). Zero (the
+	// default) keeps them forever. AuditPruneBatch (default
+	// DefaultAuditPruneBatch, at most server.MaxEventBatch) is how many
+	// one statement deletes, AuditPrunePause (default
+	// DefaultAuditPrunePause) the pause between two.
+	AuditRetention  time.Duration
+	AuditPruneBatch int
+	AuditPrunePause time.Duration
 }
 
 // Service runs logins, refreshes, logouts and account changes, and
@@ -232,6 +242,14 @@ func New(o Options) (*Service, error) {
 	def(&o.WebTouch, DefaultWebTouch)
 	def(&o.DeviceLifetime, DefaultDeviceLifetime)
 	def(&o.APIKeyTouch, DefaultAPIKeyTouch)
+	def(&o.AuditPrunePause, DefaultAuditPrunePause)
+	if o.AuditRetention < 0 {
+		return nil, errors.New("authn: AuditRetention is negative")
+	}
+	if o.AuditPruneBatch <= 0 {
+		o.AuditPruneBatch = DefaultAuditPruneBatch
+	}
+	o.AuditPruneBatch = min(o.AuditPruneBatch, server.MaxEventBatch)
 	if o.WebTouch >= o.WebIdle {
 		return nil, errors.New("authn: WebTouch must be shorter than WebIdle")
 	}
@@ -284,6 +302,13 @@ type Tokens struct {
 // event writes a security event; a failure is logged, never fatal.
 func (s *Service) event(ctx context.Context, ev server.Event) {
 	ev.At = s.o.Now().UTC().Truncate(time.Microsecond)
+	if ev.UserID != "" && ev.Username == "" {
+		// The name now, as the stores do for the events they write
+		// (server.Event): AddEvent writes what it is given.
+		if u, err := s.o.Store.GetUser(context.WithoutCancel(ctx), ev.UserID); err == nil {
+			ev.Username = server.EscapeUsername(u.Username)
+		}
+	}
 	if err := s.o.Store.AddEvent(context.WithoutCancel(ctx), ev); err != nil {
 		s.o.Logger.ErrorContext(ctx, "writing a security event failed", slog.String("type", ev.Type), slog.Any("error", err))
 	}

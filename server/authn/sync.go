@@ -39,12 +39,15 @@ func (s *Service) Sync(ctx context.Context) error {
 // Run keeps the process in step with the store until ctx ends: it replays
 // revocations every SyncEvery (with a Feed: on every wake-up, see
 // runSync), reloads and maintains the key ring (automatic rotation) every
-// KeysEvery, and prunes what has expired every PruneEvery. Failures are
-// logged and retried.
+// KeysEvery, and prunes what has expired every PruneEvery (the audit log:
+// at once and every PruneEvery, see PruneAudit). Failures are logged and
+// retried.
 func (s *Service) Run(ctx context.Context) {
-	syncDone := make(chan struct{})
+	syncDone, auditDone := make(chan struct{}), make(chan struct{})
 	go func() { s.runSync(ctx); close(syncDone) }()
 	defer func() { <-syncDone }()
+	go func() { s.runAuditPrune(ctx); close(auditDone) }()
+	defer func() { <-auditDone }()
 	keysT := time.NewTicker(s.o.KeysEvery)
 	defer keysT.Stop()
 	pruneT := time.NewTicker(s.o.PruneEvery)
@@ -92,7 +95,7 @@ func (s *Service) RotateKeys(ctx context.Context, actor string) error {
 	if err := s.o.Keys.Rotate(ctx); err != nil {
 		return err
 	}
-	s.event(ctx, server.Event{Type: server.EventKeyRotated, UserID: actor, Detail: "manual rotation"})
+	s.event(ctx, server.Event{Type: server.EventKeyRotated, UserID: actor, Detail: "manual rotation", Actor: keyActor(actor)})
 	return nil
 }
 
@@ -102,6 +105,15 @@ func (s *Service) RevokeKey(ctx context.Context, kid, actor string) error {
 	if err := s.o.Keys.Revoke(ctx, kid); err != nil {
 		return err
 	}
-	s.event(ctx, server.Event{Type: server.EventKeyRevoked, UserID: actor, Detail: "key " + kid + " revoked"})
+	s.event(ctx, server.Event{Type: server.EventKeyRevoked, UserID: actor, Detail: "key " + kid + " revoked", Actor: keyActor(actor)})
 	return nil
+}
+
+// keyActor is the Actor of a key event whose actor is a user id (the
+// administrator, who is then the event's user) or empty (the CLI).
+func keyActor(actorID string) string {
+	if actorID == "" {
+		return "cli"
+	}
+	return ""
 }

@@ -40,7 +40,7 @@ func (s *Service) CreateUser(ctx context.Context, username, pw string, role serv
 		return server.User{}, err
 	}
 	u := server.User{ID: id, Username: username, Role: role, PasswordHash: h, CreatedAt: now, UpdatedAt: now}
-	ev := server.Event{Type: server.EventUserCreated, UserID: id, Username: username, Detail: "role " + string(role) + " by " + actor}
+	ev := server.Event{Type: server.EventUserCreated, UserID: id, Username: username, Detail: "role " + string(role) + " by " + actor, Actor: actor}
 	if err := s.o.Store.CreateUser(ctx, u, ev); err != nil {
 		return server.User{}, err
 	}
@@ -152,7 +152,7 @@ func (s *Service) UpdateUser(ctx context.Context, userID string, role *server.Ro
 		}
 	}
 	return s.changeUser(ctx, userID, server.UserChange{Role: role, Disabled: disabled},
-		server.Event{Type: typ, Detail: strings.Join(parts, ", ") + " by " + actor})
+		server.Event{Type: typ, Detail: strings.Join(parts, ", ") + " by " + actor, Actor: actor})
 }
 
 // changeUser applies ch and revokes everything the user holds, in the
@@ -221,5 +221,5 @@ func (s *Service) SetPassword(ctx context.Context, userID, pw, actor string) (se
 		return server.User{}, err
 	}
 	return s.changeUser(ctx, u.ID, server.UserChange{PasswordHash: &h},
-		server.Event{Type: server.EventPasswordChanged, Detail: "by " + actor})
+		server.Event{Type: server.EventPasswordChanged, Detail: "by " + actor, Actor: actor})
 }

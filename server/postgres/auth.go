@@ -89,8 +89,13 @@ const (
 	sqlInsertRevocation = "INSERT INTO revocations (kind, value, not_before, until, created_at) VALUES ($1, $2, $3, $4, $5)"
 	sqlRevocations      = "SELECT " + revocationColumns + " FROM revocations WHERE seq > $1 AND until > $2 ORDER BY seq LIMIT $3"
 
-	eventColumns       = "id, at, type, user_id, username, session_id, client_ip, detail"
-	sqlInsertEvent     = "INSERT INTO events (at, type, user_id, username, session_id, client_ip, detail) VALUES ($1, $2, $3, $4, $5, $6, $7)"
+	eventColumns     = "id, at, type, user_id, username, session_id, client_ip, detail, actor"
+	sqlInsertEvent   = "INSERT INTO events (at, type, user_id, username, session_id, client_ip, detail, actor) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)"
+	sqlEventUsername = "SELECT username FROM users WHERE id = $1"
+	sqlEventsInOrder = "SELECT " + eventColumns + " FROM events WHERE (at, id) > ($1, $2) AND at < $3 ORDER BY at, id LIMIT $4"
+	// SKIP LOCKED: instances pruning at once take disjoint batches, none
+	// waits for another's, and a row is deleted once.
+	sqlPruneEvents     = "DELETE FROM events WHERE id IN (SELECT id FROM events WHERE at < $1 ORDER BY at, id LIMIT $2 FOR UPDATE SKIP LOCKED)"
 	sqlListEvents      = "SELECT " + eventColumns + " FROM events WHERE id < $1 ORDER BY id DESC LIMIT $2"
 	sqlListEventsType  = "SELECT " + eventColumns + " FROM events WHERE type = $1 AND id < $2 ORDER BY id DESC LIMIT $3"
 	sqlListEventsUser  = "SELECT " + eventColumns + " FROM events WHERE user_id = $1 AND id < $2 ORDER BY id DESC LIMIT $3"
@@ -148,12 +153,21 @@ func execEvent(ctx context.Context, tx pgx.Tx, ev server.Event) error {
 	if ev.Type == "" {
 		return nil
 	}
+	if ev.UserID != "" && ev.Username == "" {
+		// The name at the time of the event (server.Event).
+		var name string
+		err := tx.QueryRow(ctx, sqlEventUsername, raw(ev.UserID)).Scan(str(&name))
+		if err != nil && !errors.Is(err, pgx.ErrNoRows) {
+			return err
+		}
+		ev.Username = server.EscapeUsername(name)
+	}
 	_, err := tx.Exec(ctx, sqlInsertEvent, eventArgs(ev)...)
 	return err
 }
 
 func eventArgs(ev server.Event) []any {
-	return []any{micro(ev.At), raw(ev.Type), raw(ev.UserID), raw(ev.Username), raw(ev.SessionID), raw(ev.ClientIP), raw(ev.Detail)}
+	return []any{micro(ev.At), raw(ev.Type), raw(ev.UserID), raw(ev.Username), raw(ev.SessionID), raw(ev.ClientIP), raw(ev.Detail), raw(ev.Actor)}
 }
 
 // execRevocations appends revs, already checked, to the revocation log on
@@ -726,10 +740,15 @@ func (s *Store) ListEvents(ctx context.Context, f server.EventFilter) ([]server.
 	if err != nil {
 		return nil, wrap(ctx, op, err)
 	}
+	return collectEvents(ctx, op, rows)
+}
+
+// collectEvents reads rows of eventColumns.
+func collectEvents(ctx context.Context, op string, rows pgx.Rows) ([]server.Event, error) {
 	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (server.Event, error) {
 		var ev server.Event
 		err := r.Scan(&ev.ID, &ev.At, str(&ev.Type), str(&ev.UserID), str(&ev.Username),
-			str(&ev.SessionID), str(&ev.ClientIP), str(&ev.Detail))
+			str(&ev.SessionID), str(&ev.ClientIP), str(&ev.Detail), str(&ev.Actor))
 		ev.At = ev.At.UTC()
 		return ev, err
 	})
@@ -740,4 +759,38 @@ func (s *Store) ListEvents(ctx context.Context, f server.EventFilter) ([]server.
 		return nil, nil
 	}
 	return out, nil
+}
+
+// EventsInOrder implements server.AuthStore.
+func (s *Store) EventsInOrder(ctx context.Context, after server.EventCursor, until time.Time, limit int) ([]server.Event, error) {
+	const op = "events in order"
+	if limit <= 0 || limit > server.MaxEventBatch {
+		return nil, fmt.Errorf("postgres: %s: limit is %d, want 1..%d", op, limit, server.MaxEventBatch)
+	}
+	end := time.Date(9999, 12, 31, 0, 0, 0, 0, time.UTC) // no bound
+	if !until.IsZero() {
+		end = micro(until)
+	}
+	rows, err := s.pool.Query(ctx, sqlEventsInOrder, micro(after.At), after.ID, end, limit)
+	if err != nil {
+		return nil, wrap(ctx, op, err)
+	}
+	return collectEvents(ctx, op, rows)
+}
+
+// PruneEvents implements server.AuthStore: one statement, its own
+// transaction.
+func (s *Store) PruneEvents(ctx context.Context, before time.Time, limit int) (int64, error) {
+	const op = "prune events"
+	if limit <= 0 || limit > server.MaxEventBatch {
+		return 0, fmt.Errorf("postgres: %s: limit is %d, want 1..%d", op, limit, server.MaxEventBatch)
+	}
+	if before.IsZero() {
+		return 0, fmt.Errorf("postgres: %s: zero time", op)
+	}
+	tag, err := s.pool.Exec(ctx, sqlPruneEvents, micro(before), limit)
+	if err != nil {
+		return 0, wrap(ctx, op, err)
+	}
+	return tag.RowsAffected(), nil
 }

@@ -90,8 +90,11 @@ const (
 	sqlInsertRevocation = "INSERT INTO revocations (kind, value, not_before, until, created_at) VALUES (?, ?, ?, ?, ?)"
 	sqlRevocations      = "SELECT " + revocationColumns + " FROM revocations WHERE seq > ? AND until > ? ORDER BY seq LIMIT ?"
 
-	eventColumns       = "id, at, type, user_id, username, session_id, client_ip, detail"
-	sqlInsertEvent     = "INSERT INTO events (at, type, user_id, username, session_id, client_ip, detail) VALUES (?, ?, ?, ?, ?, ?, ?)"
+	eventColumns       = "id, at, type, user_id, username, session_id, client_ip, detail, actor"
+	sqlInsertEvent     = "INSERT INTO events (at, type, user_id, username, session_id, client_ip, detail, actor) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
+	sqlEventUsername   = "SELECT username FROM users WHERE id = ?"
+	sqlEventsInOrder   = "SELECT " + eventColumns + " FROM events WHERE (at, id) > (?, ?) AND at < ? ORDER BY at, id LIMIT ?"
+	sqlPruneEvents     = "DELETE FROM events WHERE id IN (SELECT id FROM events WHERE at < ? ORDER BY at, id LIMIT ?)"
 	sqlListEvents      = "SELECT " + eventColumns + " FROM events WHERE id < ? ORDER BY id DESC LIMIT ?"
 	sqlListEventsType  = "SELECT " + eventColumns + " FROM events WHERE type = ? AND id < ? ORDER BY id DESC LIMIT ?"
 	sqlListEventsUser  = "SELECT " + eventColumns + " FROM events WHERE user_id = ? AND id < ? ORDER BY id DESC LIMIT ?"
@@ -122,6 +125,7 @@ func (s *Store) authStatements() []preparedStmt {
 		{&s.listEventsTypeU, s.reader, sqlListEventsTypeU},
 		{&s.loadKeys, s.reader, sqlLoadKeys},
 		{&s.insertEvent, s.writer, sqlInsertEvent},
+		{&s.pruneEvents, s.writer, sqlPruneEvents},
 		{&s.findWebSession, s.reader, sqlFindWebSession},
 		{&s.touchWebSession, s.writer, sqlTouchWebSession},
 		{&s.findAPIKey, s.reader, sqlFindAPIKey},
@@ -233,12 +237,21 @@ func (s *Store) execEvent(ctx context.Context, tx *sql.Tx, ev server.Event) erro
 	if ev.Type == "" {
 		return nil
 	}
+	if ev.UserID != "" && ev.Username == "" {
+		// The name at the time of the event (server.Event).
+		var name string
+		err := tx.QueryRowContext(ctx, sqlEventUsername, ev.UserID).Scan(&name)
+		if err != nil && !errors.Is(err, sql.ErrNoRows) {
+			return err
+		}
+		ev.Username = server.EscapeUsername(name)
+	}
 	_, err := tx.StmtContext(ctx, s.insertEvent).ExecContext(ctx, eventArgs(ev)...)
 	return err
 }
 
 func eventArgs(ev server.Event) []any {
-	return []any{ev.At.UnixMicro(), ev.Type, ev.UserID, ev.Username, ev.SessionID, ev.ClientIP, ev.Detail}
+	return []any{ev.At.UnixMicro(), ev.Type, ev.UserID, ev.Username, ev.SessionID, ev.ClientIP, ev.Detail, ev.Actor}
 }
 
 // execRevocation appends rev, already checked, to the revocation log on tx.

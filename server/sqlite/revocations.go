@@ -199,6 +199,11 @@ func (s *Store) ListEvents(ctx context.Context, f server.EventFilter) ([]server.
 	if err != nil {
 		return nil, wrap(ctx, op, err)
 	}
+	return scanEvents(ctx, op, rows)
+}
+
+// scanEvents reads rows of eventColumns and closes them.
+func scanEvents(ctx context.Context, op string, rows *sql.Rows) ([]server.Event, error) {
 	defer rows.Close()
 	var out []server.Event
 	for rows.Next() {
@@ -206,7 +211,7 @@ func (s *Store) ListEvents(ctx context.Context, f server.EventFilter) ([]server.
 			ev server.Event
 			at int64
 		)
-		if err := rows.Scan(&ev.ID, &at, &ev.Type, &ev.UserID, &ev.Username, &ev.SessionID, &ev.ClientIP, &ev.Detail); err != nil {
+		if err := rows.Scan(&ev.ID, &at, &ev.Type, &ev.UserID, &ev.Username, &ev.SessionID, &ev.ClientIP, &ev.Detail, &ev.Actor); err != nil {
 			return nil, wrap(ctx, op, err)
 		}
 		ev.At = fromMicro(at)
@@ -216,4 +221,53 @@ func (s *Store) ListEvents(ctx context.Context, f server.EventFilter) ([]server.
 		return nil, wrap(ctx, op, err)
 	}
 	return out, nil
+}
+
+// EventsInOrder implements server.AuthStore.
+func (s *Store) EventsInOrder(ctx context.Context, after server.EventCursor, until time.Time, limit int) ([]server.Event, error) {
+	const op = "events in order"
+	if limit <= 0 || limit > server.MaxEventBatch {
+		return nil, fmt.Errorf("sqlite: %s: limit is %d, want 1..%d", op, limit, server.MaxEventBatch)
+	}
+	end := int64(math.MaxInt64)
+	if !until.IsZero() {
+		end = until.UnixMicro()
+	}
+	start := int64(math.MinInt64)
+	if !after.At.IsZero() {
+		start = after.At.UnixMicro()
+	}
+	rows, err := s.reader.QueryContext(ctx, sqlEventsInOrder, start, after.ID, end, limit)
+	if err != nil {
+		return nil, wrap(ctx, op, err)
+	}
+	return scanEvents(ctx, op, rows)
+}
+
+// PruneEvents implements server.AuthStore. It is one statement on the
+// writer's fast path: a batch holds the write lock only as long as
+// deleting limit rows takes.
+func (s *Store) PruneEvents(ctx context.Context, before time.Time, limit int) (int64, error) {
+	const op = "prune events"
+	if limit <= 0 || limit > server.MaxEventBatch {
+		return 0, fmt.Errorf("sqlite: %s: limit is %d, want 1..%d", op, limit, server.MaxEventBatch)
+	}
+	if before.IsZero() {
+		return 0, fmt.Errorf("sqlite: %s: zero time", op)
+	}
+	var n int64 // set by the writer; read only after write returns nil
+	err := s.write(ctx, op, func(rc context.Context, stmt func(*sql.Stmt) *sql.Stmt) error {
+		res, err := stmt(s.pruneEvents).ExecContext(rc, before.UnixMicro(), limit)
+		if err != nil {
+			return wrap(ctx, op, err)
+		}
+		if n, err = res.RowsAffected(); err != nil {
+			return wrap(ctx, op, err)
+		}
+		return nil
+	})
+	if err != nil {
+		return 0, err
+	}
+	return n, nil
 }

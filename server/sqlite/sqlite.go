@@ -115,7 +115,7 @@ type Store struct {
 	// The auth statements (auth.go): reads, the event insert and the web
 	// session lookup and touch.
 	getUser, getUserByName, listUsers, revocations, listEvents, listEventsType,
-	listEventsUser, listEventsTypeU, loadKeys, insertEvent,
+	listEventsUser, listEventsTypeU, loadKeys, insertEvent, pruneEvents,
 	findWebSession, touchWebSession *sql.Stmt
 	findAPIKey, touchAPIKey *sql.Stmt
 

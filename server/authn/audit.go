@@ -1,0 +1,75 @@
+package authn
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"time"
+)
+
+// Audit log retention: Options.AuditRetention.
+const (
+	// DefaultAuditPruneBatch is how many events one PruneEvents statement
+	// deletes.
+	DefaultAuditPruneBatch = 1000
+	// DefaultAuditPrunePause is the pause between two batches: other
+	// writers (SQLite has one write lock) get their turn.
+	DefaultAuditPrunePause = 20 * time.Millisecond
+)
+
+// PruneAudit deletes the security events older than AuditRetention (none
+// when it is zero: the log is kept), in batches of AuditPruneBatch with
+// AuditPrunePause between them, until a batch comes back short. It returns
+// how many it deleted and logs the count when there were any. Several
+// instances may prune at once: each deletes what the others have not.
+func (s *Service) PruneAudit(ctx context.Context) (int64, error) {
+	if s.o.AuditRetention <= 0 {
+		return 0, nil
+	}
+	cutoff := s.o.Now().Add(-s.o.AuditRetention)
+	var total int64
+	defer func() {
+		if total > 0 {
+			s.o.Logger.InfoContext(ctx, "pruned audit events past the retention",
+				slog.Int64("events", total), slog.Duration("retention", s.o.AuditRetention),
+				slog.Time("before", cutoff.UTC()))
+		}
+	}()
+	for {
+		n, err := s.o.Store.PruneEvents(ctx, cutoff, s.o.AuditPruneBatch)
+		total += n
+		if err != nil {
+			return total, fmt.Errorf("authn: pruning audit events: %w", err)
+		}
+		if n < int64(s.o.AuditPruneBatch) {
+			return total, nil
+		}
+		t := time.NewTimer(s.o.AuditPrunePause)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return total, ctx.Err()
+		case <-t.C:
+		}
+	}
+}
+
+// runAuditPrune prunes the audit log at once and then every PruneEvery
+// until ctx ends (nothing when AuditRetention is zero).
+func (s *Service) runAuditPrune(ctx context.Context) {
+	if s.o.AuditRetention <= 0 {
+		return
+	}
+	t := time.NewTicker(s.o.PruneEvery)
+	defer t.Stop()
+	failing := false
+	for {
+		_, err := s.PruneAudit(ctx)
+		failing = s.logTransition(ctx, "pruning audit events", err, failing)
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
