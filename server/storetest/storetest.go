@@ -45,6 +45,7 @@ func Run(t *testing.T, open func(t *testing.T) server.Store) {
 		{"Concurrency", testConcurrency},
 	}
 	tests = append(tests, authTests...)
+	tests = append(tests, auditTests...)
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
