@@ -121,7 +121,7 @@ func runAudit(ctx context.Context, args []string, getenv func(string) string, st
 		return fail(exitError, err)
 	}
 	defer env.close()
-	if _, err := exportAudit(ctx, env.store, from, to, stdout); err != nil {
+	if _, err := exportAudit(ctx, env.store, from, to, auditPage, stdout); err != nil {
 		return fail(exitError, err)
 	}
 	return exitOK
@@ -150,15 +150,16 @@ type eventsReader interface {
 }
 
 // exportAudit writes the events with At in [from, to) (to zero: no end)
-// to w as JSON lines, oldest first, a page at a time, and returns how many
-// it wrote.
-func exportAudit(ctx context.Context, s eventsReader, from, to time.Time, w io.Writer) (int, error) {
+// to w as JSON lines, oldest first, page (1..server.MaxEventBatch) at a
+// time, and returns how many it wrote. Each page is flushed to w before the
+// next is read: memory holds one page, whatever the log's size.
+func exportAudit(ctx context.Context, s eventsReader, from, to time.Time, page int, w io.Writer) (int, error) {
 	bw := bufio.NewWriter(w)
 	enc := json.NewEncoder(bw)
 	cur := server.EventCursor{At: from}
 	n := 0
 	for {
-		evs, err := s.EventsInOrder(ctx, cur, to, auditPage)
+		evs, err := s.EventsInOrder(ctx, cur, to, page)
 		if err != nil {
 			return n, fmt.Errorf("reading the audit log: %w", err)
 		}
@@ -175,7 +176,7 @@ func exportAudit(ctx context.Context, s eventsReader, from, to time.Time, w io.W
 		if err := bw.Flush(); err != nil {
 			return n, fmt.Errorf("writing: %w", err)
 		}
-		if len(evs) < auditPage {
+		if len(evs) < page {
 			return n, nil
 		}
 		last := evs[len(evs)-1]
