@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/url"
+	"os"
 	"path/filepath"
 	"regexp"
 	"slices"
@@ -353,4 +354,30 @@ func TestAuditExportPagesThrough(t *testing.T) {
 			t.Errorf("export on PostgreSQL: %+v", recs)
 		}
 	})
+}
+
+// TestAuditExportFieldsDocumented: docs/deployment.md documents every
+// exported field, the default retention, and the accepted formats.
+func TestAuditExportFieldsDocumented(t *testing.T) {
+	t.Parallel()
+	b, err := os.ReadFile("../../docs/deployment.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	doc := string(b)
+	_, sec, ok := strings.Cut(doc, "## Audit log: retention and export")
+	if !ok {
+		t.Fatal(`docs/deployment.md lacks the section "Audit log: retention and export"`)
+	}
+	sec, _, _ = strings.Cut(sec, "\n## ")
+	for _, f := range exportedFields {
+		if !strings.Contains(sec, "| `"+f+"` |") {
+			t.Errorf("the field %q is not in the table of docs/deployment.md", f)
+		}
+	}
+	for _, w := range []string{"`--audit-retention 0`", "`" + strings.TrimSuffix(defaultAuditRetention.String(), "0m0s") + "`", "`jsonl`", "fortapi audit export --since"} {
+		if !strings.Contains(sec, w) {
+			t.Errorf("the audit section does not mention %s", w)
+		}
+	}
 }

@@ -70,7 +70,7 @@ func Populate(t testing.TB, s server.Store, now time.Time) Fixture {
 		{ID: id(t0.Add(4 * time.Minute)), Username: zoe, Role: server.RoleUser, PasswordHash: argon + "z", CreatedAt: t0.Add(4 * time.Minute)},
 	}
 	for _, u := range users {
-		fail("CreateUser "+u.Username, s.CreateUser(ctx, u, server.Event{Type: server.EventUserCreated, Username: u.Username, Detail: "by cli", ClientIP: "192.0.2.1"}))
+		fail("CreateUser "+u.Username, s.CreateUser(ctx, u, server.Event{Type: server.EventUserCreated, Username: u.Username, Detail: "by cli", ClientIP: "192.0.2.1", Actor: "cli"}))
 	}
 	admin, root, alice, carol, zoeU := users[0], users[1], users[2], users[3], users[4]
 
