@@ -91,7 +91,7 @@ func runAPIKey(ctx context.Context, args []string, getenv func(string) string, s
 	}
 	switch sub {
 	case "create":
-		in := authn.NewAPIKey{Name: *name, Scopes: split(*scopes), AllowedCIDRs: split(*cidrs)}
+		in := authn.NewAPIKey{Name: *name, Scopes: split(*scopes), AllowedCIDRs: split(*cidrs), Actor: "cli"}
 		if *expiresIn > 0 {
 			in.ExpiresAt = time.Now().Add(*expiresIn)
 		}

@@ -165,7 +165,7 @@ func TestAuditExportAfterASession(t *testing.T) {
 	for _, w := range []want{
 		{server.EventUserCreated, "admin", "bootstrap"},
 		{server.EventUserCreated, "erin", "cli"},
-		{server.EventAPIKeyCreated, "erin", ""},
+		{server.EventAPIKeyCreated, "erin", "cli"},
 		{server.EventLoginFailure, "erin", ""},
 		{server.EventLoginSuccess, "admin", ""},
 		{server.EventLoginSuccess, "erin", ""},

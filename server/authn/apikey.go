@@ -60,6 +60,9 @@ type NewAPIKey struct {
 	ExpiresAt time.Time
 	// AllowedCIDRs restricts the client addresses (apikey.ParseAllowlist).
 	AllowedCIDRs []string
+	// Actor names who creates it in the audit log when it is not the
+	// user ("cli"); empty for the user's own request.
+	Actor string
 }
 
 // CreateAPIKey creates a key for the user p authenticates, with scopes
@@ -109,7 +112,7 @@ func (s *Service) CreateAPIKey(ctx context.Context, p *fortapi.Principal, in New
 	if len(allow) > 0 {
 		stored.AllowedCIDRs = allow.Strings()
 	}
-	ev := server.Event{Type: server.EventAPIKeyCreated, UserID: u.ID, Username: u.Username, ClientIP: clientIP,
+	ev := server.Event{Type: server.EventAPIKeyCreated, UserID: u.ID, Username: u.Username, ClientIP: clientIP, Actor: in.Actor,
 		Detail: "API key " + k.ID + " (" + strings.Join(scopes, " ") + ")"}
 	if err := s.o.Store.CreateAPIKey(ctx, stored, ev); err != nil {
 		return "", server.APIKey{}, err
