@@ -199,6 +199,10 @@ type Event struct {
 	ClientIP  string
 	Detail    string
 	Actor     string
+	// RequestID is the id of the HTTP request that caused the event
+	// (fortapi.RequestID: the request_id of the request log line and of
+	// error answers), empty for the CLI and the server's own events.
+	RequestID string
 }
 
 // EventCursor is a position in the audit log in time order: the events

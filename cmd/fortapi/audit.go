@@ -62,6 +62,7 @@ type auditRecord struct {
 	Actor     string `json:"actor"`
 	SessionID string `json:"session_id"`
 	ClientIP  string `json:"client_ip"`
+	RequestID string `json:"request_id"`
 	Details   string `json:"details"`
 }
 
@@ -167,7 +168,7 @@ func exportAudit(ctx context.Context, s eventsReader, from, to time.Time, page i
 			if err := enc.Encode(auditRecord{
 				Time: ev.At.UTC().Format(auditTimeFormat), ID: ev.ID, Event: ev.Type,
 				UserID: ev.UserID, Username: ev.Username, Actor: ev.Actor,
-				SessionID: ev.SessionID, ClientIP: ev.ClientIP, Details: ev.Detail,
+				SessionID: ev.SessionID, ClientIP: ev.ClientIP, RequestID: ev.RequestID, Details: ev.Detail,
 			}); err != nil {
 				return n, fmt.Errorf("writing: %w", err)
 			}

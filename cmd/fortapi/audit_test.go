@@ -25,7 +25,7 @@ import (
 
 // exportedFields are the documented field names of an exported event
 // (docs/deployment.md), in order.
-var exportedFields = []string{"time", "id", "event", "user_id", "username", "actor", "session_id", "client_ip", "details"}
+var exportedFields = []string{"time", "id", "event", "user_id", "username", "actor", "session_id", "client_ip", "request_id", "details"}
 
 // exportTime is the documented time format: RFC 3339, UTC, microseconds.
 var exportTime = regexp.MustCompile(`^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z$`)
@@ -154,12 +154,34 @@ func TestAuditExportAfterASession(t *testing.T) {
 		}
 	}
 	recs := parseExport(t, out)
+	// logged waits for the request log to show sub: a request's line is
+	// written once its answer has gone.
+	logged := func(sub string) bool {
+		for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+			if strings.Contains(s.log.String(), sub) {
+				return true
+			}
+			if time.Now().After(deadline) {
+				return false
+			}
+		}
+	}
 	type want struct{ event, username, actor string }
 	var got []want
 	for _, r := range recs {
 		got = append(got, want{r.Event, r.Username, r.Actor})
 		if r.UserID != "" && r.Username == "" {
 			t.Errorf("%s for user %s has no username", r.Event, r.UserID)
+		}
+		// An event caused by a request names it: its request_id is that
+		// of a request log line. The command line's events have none.
+		switch {
+		case r.Actor == "cli" || r.Actor == "bootstrap":
+			if r.RequestID != "" {
+				t.Errorf("%s by %s has the request id %q", r.Event, r.Actor, r.RequestID)
+			}
+		case r.RequestID == "" || !logged(`"request_id":"`+r.RequestID+`"`):
+			t.Errorf("%s of %s: request id %q is not in the request log", r.Event, r.Username, r.RequestID)
 		}
 	}
 	for _, w := range []want{

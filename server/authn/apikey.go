@@ -112,7 +112,7 @@ func (s *Service) CreateAPIKey(ctx context.Context, p *fortapi.Principal, in New
 	if len(allow) > 0 {
 		stored.AllowedCIDRs = allow.Strings()
 	}
-	ev := server.Event{Type: server.EventAPIKeyCreated, UserID: u.ID, Username: u.Username, ClientIP: clientIP, Actor: in.Actor,
+	ev := server.Event{RequestID: requestID(ctx), Type: server.EventAPIKeyCreated, UserID: u.ID, Username: u.Username, ClientIP: clientIP, Actor: in.Actor,
 		Detail: "API key " + k.ID + " (" + strings.Join(scopes, " ") + ")"}
 	if err := s.o.Store.CreateAPIKey(ctx, stored, ev); err != nil {
 		return "", server.APIKey{}, err
@@ -135,7 +135,7 @@ func (s *Service) RevokeAPIKey(ctx context.Context, userID, id, actor string) er
 	}
 	now := s.o.Now().UTC().Truncate(time.Microsecond)
 	return s.o.Store.RevokeAPIKey(ctx, userID, id, now,
-		server.Event{Type: server.EventAPIKeyRevoked, UserID: userID, Detail: "API key " + id + " revoked by " + actor, Actor: actor})
+		server.Event{RequestID: requestID(ctx), Type: server.EventAPIKeyRevoked, UserID: userID, Detail: "API key " + id + " revoked by " + actor, Actor: actor})
 }
 
 // AuthenticateAPIKey implements fortapi.Authenticator for the API key

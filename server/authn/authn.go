@@ -299,6 +299,10 @@ type Tokens struct {
 	DeviceToken string
 }
 
+// requestID is the id of the request ctx serves, for its events ("" for
+// the CLI and background work).
+func requestID(ctx context.Context) string { return fortapi.RequestID(ctx) }
+
 // event writes a security event; a failure is logged, never fatal.
 func (s *Service) event(ctx context.Context, ev server.Event) {
 	ev.At = s.o.Now().UTC().Truncate(time.Microsecond)

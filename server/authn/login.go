@@ -159,7 +159,7 @@ func (s *Service) checkLogin(ctx context.Context, in Login) (server.User, []stri
 			s.throttle.untrustedFail(key, network, s.o.Now())
 			s.failure(ctx, key)
 		}
-		s.event(ctx, server.Event{Type: server.EventLoginFailure, UserID: user.ID, Username: logName(in.Username), ClientIP: in.ClientIP})
+		s.event(ctx, server.Event{RequestID: requestID(ctx), Type: server.EventLoginFailure, UserID: user.ID, Username: logName(in.Username), ClientIP: in.ClientIP})
 		return server.User{}, nil, ErrInvalidGrant
 	}
 	if trusted {
@@ -216,7 +216,7 @@ func (s *Service) rehash(ctx context.Context, u server.User, pw string) {
 	if err == nil {
 		old := u.PasswordHash
 		_, err = s.o.Store.UpdateUser(ctx, u.ID, server.UserChange{PasswordHash: &h, IfPasswordHash: &old}, s.o.Now().UTC(),
-			server.Event{Type: server.EventPasswordRehash, Detail: "stored hash upgraded to the current algorithm"})
+			server.Event{RequestID: requestID(ctx), Type: server.EventPasswordRehash, Detail: "stored hash upgraded to the current algorithm"})
 	}
 	if err != nil && !errors.Is(err, server.ErrConflict) {
 		s.o.Logger.WarnContext(ctx, "re-hashing a password failed", slog.String("user_id", u.ID), slog.Any("error", err))
@@ -239,7 +239,7 @@ func (s *Service) startSession(ctx context.Context, u server.User, scopes []stri
 	sess := server.Session{ID: sid, UserID: u.ID, Scopes: scopes, CreatedAt: now, ExpiresAt: now.Add(s.o.SessionLifetime),
 		CredentialVersion: u.CredentialVersion}
 	rt := server.RefreshToken{Hash: hash, SessionID: sid, CreatedAt: now, ExpiresAt: s.refreshExpiry(now, sess.ExpiresAt)}
-	ev := server.Event{Type: server.EventLoginSuccess, UserID: u.ID, Username: u.Username, SessionID: sid, ClientIP: clientIP}
+	ev := server.Event{RequestID: requestID(ctx), Type: server.EventLoginSuccess, UserID: u.ID, Username: u.Username, SessionID: sid, ClientIP: clientIP}
 	if err := s.o.Store.CreateSession(ctx, sess, rt, ev); err != nil {
 		if errors.Is(err, server.ErrConflict) || errors.Is(err, server.ErrNotFound) {
 			// Disabled, its password or role changed while this login

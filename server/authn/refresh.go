@@ -91,7 +91,7 @@ func (s *Service) Refresh(ctx context.Context, refresh string, scopes []string, 
 		Grace: s.o.RefreshGrace,
 		Revoke: server.Revocation{Kind: server.RevokeSession, Until: s.revocationUntil(now),
 			CreatedAt: now},
-		Event: server.Event{Type: server.EventRefreshReuse, ClientIP: clientIP,
+		Event: server.Event{RequestID: requestID(ctx), Type: server.EventRefreshReuse, ClientIP: clientIP,
 			Detail: "a rotated refresh token was presented again; its session is revoked"},
 	})
 	if err != nil {
@@ -136,7 +136,7 @@ func (s *Service) Logout(ctx context.Context, p *fortapi.Principal, clientIP str
 	now := s.o.Now().UTC().Truncate(time.Microsecond)
 	until := s.revocationUntil(now)
 	rev := server.Revocation{Kind: server.RevokeSession, Value: p.SessionID, Until: until, CreatedAt: now}
-	ev := server.Event{Type: server.EventLogout, UserID: p.Subject, SessionID: p.SessionID, ClientIP: clientIP}
+	ev := server.Event{RequestID: requestID(ctx), Type: server.EventLogout, UserID: p.Subject, SessionID: p.SessionID, ClientIP: clientIP}
 	if err := s.o.Store.RevokeSession(ctx, p.SessionID, rev, now, ev); err != nil {
 		return fmt.Errorf("authn: logout: %w", err)
 	}

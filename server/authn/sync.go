@@ -62,7 +62,7 @@ func (s *Service) Run(ctx context.Context) {
 			keysFailing = s.logTransition(ctx, "maintaining signing keys", err, keysFailing)
 			if rotated {
 				s.o.Logger.InfoContext(ctx, "signing key rotated automatically")
-				s.event(ctx, server.Event{Type: server.EventKeyRotated, Detail: "automatic rotation"})
+				s.event(ctx, server.Event{RequestID: requestID(ctx), Type: server.EventKeyRotated, Detail: "automatic rotation"})
 			}
 			s.o.Revocations.Prune()
 		case <-pruneT.C:
@@ -95,7 +95,7 @@ func (s *Service) RotateKeys(ctx context.Context, actor string) error {
 	if err := s.o.Keys.Rotate(ctx); err != nil {
 		return err
 	}
-	s.event(ctx, server.Event{Type: server.EventKeyRotated, UserID: actor, Detail: "manual rotation", Actor: keyActor(actor)})
+	s.event(ctx, server.Event{RequestID: requestID(ctx), Type: server.EventKeyRotated, UserID: actor, Detail: "manual rotation", Actor: keyActor(actor)})
 	return nil
 }
 
@@ -105,7 +105,7 @@ func (s *Service) RevokeKey(ctx context.Context, kid, actor string) error {
 	if err := s.o.Keys.Revoke(ctx, kid); err != nil {
 		return err
 	}
-	s.event(ctx, server.Event{Type: server.EventKeyRevoked, UserID: actor, Detail: "key " + kid + " revoked", Actor: keyActor(actor)})
+	s.event(ctx, server.Event{RequestID: requestID(ctx), Type: server.EventKeyRevoked, UserID: actor, Detail: "key " + kid + " revoked", Actor: keyActor(actor)})
 	return nil
 }
 

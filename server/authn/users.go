@@ -40,7 +40,7 @@ func (s *Service) CreateUser(ctx context.Context, username, pw string, role serv
 		return server.User{}, err
 	}
 	u := server.User{ID: id, Username: username, Role: role, PasswordHash: h, CreatedAt: now, UpdatedAt: now}
-	ev := server.Event{Type: server.EventUserCreated, UserID: id, Username: username, Detail: "role " + string(role) + " by " + actor, Actor: actor}
+	ev := server.Event{RequestID: requestID(ctx), Type: server.EventUserCreated, UserID: id, Username: username, Detail: "role " + string(role) + " by " + actor, Actor: actor}
 	if err := s.o.Store.CreateUser(ctx, u, ev); err != nil {
 		return server.User{}, err
 	}
@@ -105,7 +105,7 @@ func (s *Service) ChangePassword(ctx context.Context, userID, current, next stri
 	}
 	old := u.PasswordHash
 	_, err = s.changeUser(ctx, u.ID, server.UserChange{PasswordHash: &h, IfPasswordHash: &old},
-		server.Event{Type: server.EventPasswordChanged, Detail: "password changed; sessions revoked"})
+		server.Event{RequestID: requestID(ctx), Type: server.EventPasswordChanged, Detail: "password changed; sessions revoked"})
 	return err
 }
 
@@ -152,7 +152,7 @@ func (s *Service) UpdateUser(ctx context.Context, userID string, role *server.Ro
 		}
 	}
 	return s.changeUser(ctx, userID, server.UserChange{Role: role, Disabled: disabled},
-		server.Event{Type: typ, Detail: strings.Join(parts, ", ") + " by " + actor, Actor: actor})
+		server.Event{RequestID: requestID(ctx), Type: typ, Detail: strings.Join(parts, ", ") + " by " + actor, Actor: actor})
 }
 
 // changeUser applies ch and revokes everything the user holds, in the
@@ -221,5 +221,5 @@ func (s *Service) SetPassword(ctx context.Context, userID, pw, actor string) (se
 		return server.User{}, err
 	}
 	return s.changeUser(ctx, u.ID, server.UserChange{PasswordHash: &h},
-		server.Event{Type: server.EventPasswordChanged, Detail: "by " + actor, Actor: actor})
+		server.Event{RequestID: requestID(ctx), Type: server.EventPasswordChanged, Detail: "by " + actor, Actor: actor})
 }

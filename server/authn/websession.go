@@ -63,7 +63,7 @@ func (s *Service) WebLogin(ctx context.Context, in Login) (WebSession, error) {
 	sess := server.Session{ID: sid, UserID: user.ID, Scopes: scopes, CreatedAt: now, ExpiresAt: now.Add(s.o.WebLifetime),
 		CredentialVersion: user.CredentialVersion}
 	ws := server.WebSession{Hash: hash, SessionID: sid, CreatedAt: now, LastSeenAt: now}
-	ev := server.Event{Type: server.EventLoginSuccess, UserID: user.ID, Username: user.Username, SessionID: sid,
+	ev := server.Event{RequestID: requestID(ctx), Type: server.EventLoginSuccess, UserID: user.ID, Username: user.Username, SessionID: sid,
 		ClientIP: in.ClientIP, Detail: "web session"}
 	if err := s.o.Store.CreateWebSession(ctx, sess, ws, ev); err != nil {
 		if errors.Is(err, server.ErrConflict) || errors.Is(err, server.ErrNotFound) {

@@ -89,8 +89,8 @@ const (
 	sqlInsertRevocation = "INSERT INTO revocations (kind, value, not_before, until, created_at) VALUES ($1, $2, $3, $4, $5)"
 	sqlRevocations      = "SELECT " + revocationColumns + " FROM revocations WHERE seq > $1 AND until > $2 ORDER BY seq LIMIT $3"
 
-	eventColumns     = "id, at, type, user_id, username, session_id, client_ip, detail, actor"
-	sqlInsertEvent   = "INSERT INTO events (at, type, user_id, username, session_id, client_ip, detail, actor) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)"
+	eventColumns     = "id, at, type, user_id, username, session_id, client_ip, detail, actor, request_id"
+	sqlInsertEvent   = "INSERT INTO events (at, type, user_id, username, session_id, client_ip, detail, actor, request_id) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)"
 	sqlEventUsername = "SELECT username FROM users WHERE id = $1"
 	sqlEventsInOrder = "SELECT " + eventColumns + " FROM events WHERE (at, id) > ($1, $2) AND at < $3 ORDER BY at, id LIMIT $4"
 	// SKIP LOCKED: instances pruning at once take disjoint batches, none
@@ -167,7 +167,7 @@ func execEvent(ctx context.Context, tx pgx.Tx, ev server.Event) error {
 }
 
 func eventArgs(ev server.Event) []any {
-	return []any{micro(ev.At), raw(ev.Type), raw(ev.UserID), raw(ev.Username), raw(ev.SessionID), raw(ev.ClientIP), raw(ev.Detail), raw(ev.Actor)}
+	return []any{micro(ev.At), raw(ev.Type), raw(ev.UserID), raw(ev.Username), raw(ev.SessionID), raw(ev.ClientIP), raw(ev.Detail), raw(ev.Actor), raw(ev.RequestID)}
 }
 
 // execRevocations appends revs, already checked, to the revocation log on
@@ -748,7 +748,7 @@ func collectEvents(ctx context.Context, op string, rows pgx.Rows) ([]server.Even
 	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (server.Event, error) {
 		var ev server.Event
 		err := r.Scan(&ev.ID, &ev.At, str(&ev.Type), str(&ev.UserID), str(&ev.Username),
-			str(&ev.SessionID), str(&ev.ClientIP), str(&ev.Detail), str(&ev.Actor))
+			str(&ev.SessionID), str(&ev.ClientIP), str(&ev.Detail), str(&ev.Actor), str(&ev.RequestID))
 		ev.At = ev.At.UTC()
 		return ev, err
 	})

@@ -90,8 +90,8 @@ const (
 	sqlInsertRevocation = "INSERT INTO revocations (kind, value, not_before, until, created_at) VALUES (?, ?, ?, ?, ?)"
 	sqlRevocations      = "SELECT " + revocationColumns + " FROM revocations WHERE seq > ? AND until > ? ORDER BY seq LIMIT ?"
 
-	eventColumns       = "id, at, type, user_id, username, session_id, client_ip, detail, actor"
-	sqlInsertEvent     = "INSERT INTO events (at, type, user_id, username, session_id, client_ip, detail, actor) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
+	eventColumns       = "id, at, type, user_id, username, session_id, client_ip, detail, actor, request_id"
+	sqlInsertEvent     = "INSERT INTO events (at, type, user_id, username, session_id, client_ip, detail, actor, request_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
 	sqlEventUsername   = "SELECT username FROM users WHERE id = ?"
 	sqlEventsInOrder   = "SELECT " + eventColumns + " FROM events WHERE (at, id) > (?, ?) AND at < ? ORDER BY at, id LIMIT ?"
 	sqlPruneEvents     = "DELETE FROM events WHERE id IN (SELECT id FROM events WHERE at < ? ORDER BY at, id LIMIT ?)"
@@ -251,7 +251,7 @@ func (s *Store) execEvent(ctx context.Context, tx *sql.Tx, ev server.Event) erro
 }
 
 func eventArgs(ev server.Event) []any {
-	return []any{ev.At.UnixMicro(), ev.Type, ev.UserID, ev.Username, ev.SessionID, ev.ClientIP, ev.Detail, ev.Actor}
+	return []any{ev.At.UnixMicro(), ev.Type, ev.UserID, ev.Username, ev.SessionID, ev.ClientIP, ev.Detail, ev.Actor, ev.RequestID}
 }
 
 // execRevocation appends rev, already checked, to the revocation log on tx.

@@ -207,7 +207,7 @@ func TestWriteTxAloneIsAtomic(t *testing.T) {
 	defer s.Close()
 	ctx := context.Background()
 	insert := func(rc context.Context, tx *sql.Tx, typ string) error {
-		_, err := tx.ExecContext(rc, sqlInsertEvent, authT0.UnixMicro(), typ, "", "", "", "", "", "")
+		_, err := tx.ExecContext(rc, sqlInsertEvent, authT0.UnixMicro(), typ, "", "", "", "", "", "", "")
 		return err
 	}
 	errBoom := errors.New("boom")

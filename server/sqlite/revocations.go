@@ -211,7 +211,7 @@ func scanEvents(ctx context.Context, op string, rows *sql.Rows) ([]server.Event,
 			ev server.Event
 			at int64
 		)
-		if err := rows.Scan(&ev.ID, &at, &ev.Type, &ev.UserID, &ev.Username, &ev.SessionID, &ev.ClientIP, &ev.Detail, &ev.Actor); err != nil {
+		if err := rows.Scan(&ev.ID, &at, &ev.Type, &ev.UserID, &ev.Username, &ev.SessionID, &ev.ClientIP, &ev.Detail, &ev.Actor, &ev.RequestID); err != nil {
 			return nil, wrap(ctx, op, err)
 		}
 		ev.At = fromMicro(at)

@@ -24,12 +24,12 @@ var auditTests = []struct {
 // Every store method that writes an event in a transaction records the
 // user's name beside the id when the caller left it out (logout, login,
 // API key creation and revocation); AddEvent writes what it is given; the
-// actor round-trips.
+// actor and the request id round-trip.
 func testEventUsernameFilled(t *testing.T, s server.Store) {
 	ctx := context.Background()
 	u := mustCreateUser(t, s, newUser(t, "carol", server.RoleUser))
 	sess, _ := login(t, s, u) // login.success without a Username
-	if err := s.RevokeSession(ctx, sess.ID, server.Revocation{Until: t0.Add(day)}, t0.Add(time.Minute), server.Event{Type: server.EventLogout}); err != nil {
+	if err := s.RevokeSession(ctx, sess.ID, server.Revocation{Until: t0.Add(day)}, t0.Add(time.Minute), server.Event{Type: server.EventLogout, RequestID: "req-1"}); err != nil {
 		t.Fatal(err)
 	}
 	k := newAPIKey(t, u)
@@ -66,6 +66,9 @@ func testEventUsernameFilled(t *testing.T, s server.Store) {
 	}
 	for i, w := range want {
 		ev := got[len(got)-1-i] // newest first
+		if wantReq := map[bool]string{true: "req-1"}[i == 1]; ev.RequestID != wantReq {
+			t.Errorf("event %d: request id %q, want %q", i, ev.RequestID, wantReq)
+		}
 		if ev.Type != w.typ || ev.Username != w.username || ev.Actor != w.actor {
 			t.Errorf("event %d: %s username %q actor %q, want %s username %q actor %q", i, ev.Type, ev.Username, ev.Actor, w.typ, w.username, w.actor)
 		}
