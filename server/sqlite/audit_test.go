@@ -26,7 +26,7 @@ func TestMigrate0006KeepsEvents(t *testing.T) {
 	if err != nil || len(evs) != 1 {
 		t.Fatalf("EventsInOrder = %v, %v", evs, err)
 	}
-	if ev := evs[0]; ev.Username != "old-name" || ev.Actor != "" || ev.Detail != "before 0006" || !ev.At.Equal(authT0) {
+	if ev := evs[0]; ev.Username != "old-name" || ev.Actor != "" || ev.RequestID != "" || ev.Detail != "before 0006" || !ev.At.Equal(authT0) {
 		t.Errorf("event after 0006 = %+v", ev)
 	}
 }
