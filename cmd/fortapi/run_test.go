@@ -8,6 +8,7 @@ import (
 	"crypto/x509"
 	"encoding/hex"
 	"encoding/json"
+	"github.com/fortapi/fortapi/internal/testutil"
 	"io"
 	"net"
 	"net/http"
@@ -689,27 +690,13 @@ func TestServeFailedLoginsPerUsername(t *testing.T) {
 	}
 }
 
-// redisURL returns the test Redis, or skips (fails under
-// FORTAPI_TEST_STRICT=1).
-func redisURL(t *testing.T) string {
-	t.Helper()
-	u := os.Getenv("FORTAPI_TEST_REDIS_URL")
-	if u == "" {
-		if os.Getenv("FORTAPI_TEST_STRICT") == "1" {
-			t.Fatal("FORTAPI_TEST_REDIS_URL is not set and FORTAPI_TEST_STRICT=1")
-		}
-		t.Skip("FORTAPI_TEST_REDIS_URL is not set: skipping tests against a real Redis")
-	}
-	return u
-}
-
 // TestTwoServersShareOneGlobalLimit runs two servers on one Redis: they
 // enforce one global limit between them.
 //
 // Not parallel: a Redis check that takes over 100 ms (a starved CPU) fails
 // open to the local limits, and then nothing is refused.
 func TestTwoServersShareOneGlobalLimit(t *testing.T) {
-	u := redisURL(t)
+	u := testutil.RedisURL(t)
 	b := make([]byte, 8)
 	_, _ = rand.Read(b)
 	prefix := "fortapi-test:" + hex.EncodeToString(b) + ":"
