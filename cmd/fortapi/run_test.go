@@ -75,10 +75,10 @@ func TestUsageErrors(t *testing.T) {
 	}{
 		{"no command", nil, nil, "Usage"},
 		{"unknown command", []string{"serv"}, nil, `unknown command "serv"`},
-		{"unknown flag", []string{"serve", "--bogus"}, nil, "flag provided but not defined: -bogus"},
+		{"unknown flag", []string{"serve", "--bogus"}, nil, "flag provided but not defined: --bogus"},
 		{"bad rate scale", []string{"serve", "--rate-scale", "-3"}, nil, "invalid --rate-scale"},
 		{"NaN rate scale", []string{"serve", "--rate-scale", "NaN"}, nil, "invalid --rate-scale"},
-		{"non-numeric rate scale", []string{"serve", "--rate-scale", "fast"}, nil, `invalid value "fast" for flag -rate-scale`},
+		{"non-numeric rate scale", []string{"serve", "--rate-scale", "fast"}, nil, `invalid value "fast" for --rate-scale`},
 		{"bad env value", []string{"serve"}, map[string]string{"FORTAPI_RATE_SCALE": "fast"}, `invalid value "fast" for FORTAPI_RATE_SCALE`},
 		{"bad env bool", []string{"serve"}, map[string]string{"FORTAPI_INSECURE_HTTP": "maybe"}, "FORTAPI_INSECURE_HTTP"},
 		{"bad addr", []string{"serve", "--addr", "localhost"}, nil, `invalid --addr "localhost"`},

@@ -128,7 +128,7 @@ func runStoreCopy(ctx context.Context, args []string, getenv func(string) string
 			fmt.Fprint(stdout, storeCopyHelp)
 			return exitOK
 		}
-		fmt.Fprintf(stderr, "%s: %v (see --help)\n", name, err)
+		fmt.Fprintf(stderr, "%s: %s (see --help)\n", name, flagError(err))
 		return exitUsage
 	}
 	if fset.NArg() > 0 {
