@@ -326,7 +326,8 @@ func buildAPI(cfg Config, csrfKey []byte, auth *authn.Service, set *ratelimit.Se
 	if err != nil {
 		return nil, nil, err
 	}
-	return api, h, nil
+	// Browsers get HTML error pages; API clients keep problem+json.
+	return api, httpapi.HTMLErrors(api, h), nil
 }
 
 // Document is the OpenAPI document of the server cfg describes, built
