@@ -39,12 +39,13 @@ func readPassword(r io.Reader) (string, error) {
 	return line, nil
 }
 
-// groupHelp prints the help of a command group (user, keys) when args
-// name no subcommand or ask for help; done reports that it did.
-func groupHelp(args []string, help string, stdout io.Writer) (code int, done bool) {
+// groupHelp prints the help of a command group (user, keys, store) when
+// args ask for help (on stdout, exit 0) or name no subcommand (a usage
+// error: on stderr, exit 2); done reports that it did.
+func groupHelp(args []string, help string, stdout, stderr io.Writer) (code int, done bool) {
 	switch {
 	case len(args) == 0:
-		fmt.Fprint(stdout, help)
+		fmt.Fprint(stderr, help)
 		return exitUsage, true
 	case args[0] == "-h" || args[0] == "--help" || args[0] == "help":
 		fmt.Fprint(stdout, help)
@@ -147,7 +148,7 @@ disabled.
 }
 
 func runUser(ctx context.Context, args []string, getenv func(string) string, stdin io.Reader, stdout, stderr io.Writer) int {
-	if code, done := groupHelp(args, userHelp, stdout); done {
+	if code, done := groupHelp(args, userHelp, stdout, stderr); done {
 		return code
 	}
 	sub, rest := args[0], args[1:]
@@ -332,7 +333,7 @@ starts with '-' goes after --: fortapi keys revoke -- -abc
 }
 
 func runKeys(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) int {
-	if code, done := groupHelp(args, keysHelp, stdout); done {
+	if code, done := groupHelp(args, keysHelp, stdout, stderr); done {
 		return code
 	}
 	sub, rest := args[0], args[1:]

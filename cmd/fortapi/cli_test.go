@@ -209,8 +209,11 @@ func TestExitCodes(t *testing.T) {
 	}{
 		{nil, exitUsage},
 		{[]string{"frobnicate"}, exitUsage},
-		{[]string{"user"}, exitUsage},
+		{[]string{"user"}, exitUsage}, // the group's help, on stderr
 		{[]string{"user", "frobnicate"}, exitUsage},
+		{[]string{"keys"}, exitUsage},
+		{[]string{"store"}, exitUsage},
+		{[]string{"help", "frobnicate"}, exitUsage},
 		{[]string{"keys", "revoke", "--data-dir", dir}, exitUsage},
 		{[]string{"serve", "--env", "staging"}, exitUsage},
 		{[]string{"user", "add", "bob", "--data-dir", dir}, exitUsage}, // no --password-stdin
@@ -218,8 +221,12 @@ func TestExitCodes(t *testing.T) {
 		{[]string{"help", "serve"}, exitOK},
 		{[]string{"version"}, exitOK},
 	} {
-		if code, _, errOut := runCmd(t, tt.args, nil); code != tt.code {
+		code, out, errOut := runCmd(t, tt.args, nil)
+		if code != tt.code {
 			t.Errorf("%v: exit %d, want %d (%q)", tt.args, code, tt.code, errOut)
+		}
+		if code == exitUsage && (out != "" || errOut == "") {
+			t.Errorf("%v: a usage error writes to stderr only: stdout %q, stderr %q", tt.args, out, errOut)
 		}
 	}
 }

@@ -74,7 +74,7 @@ copied, 1 failed, 2 bad flags or environment.
 `
 
 func runStore(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) int {
-	if code, done := groupHelp(args, storeHelp, stdout); done {
+	if code, done := groupHelp(args, storeHelp, stdout, stderr); done {
 		return code
 	}
 	if args[0] != "copy" {
