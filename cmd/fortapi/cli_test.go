@@ -230,3 +230,23 @@ func TestExitCodes(t *testing.T) {
 		}
 	}
 }
+
+// TestUsageErrorsNameNoPackage: the one-line reasons of bad values say
+// what is wrong, not which package of the module noticed.
+func TestUsageErrorsNameNoPackage(t *testing.T) {
+	t.Parallel()
+	pkg := regexp.MustCompile(`\b(ratelimit|clientip|redisstore|secheader|tlsconfig|jwtkey|secret|authn|httpapi|app): `)
+	for _, args := range [][]string{
+		{"serve", "--rate-writes", "60/fortnight"},
+		{"serve", "--rate-global", "1000/second", "--rate-scale", "10000"},
+		{"serve", "--trusted-proxies", "10.0.0.0/33"},
+		{"serve", "--client-ip-header", "X-Client-IP"},
+		{"serve", "--rate-fail", "maybe"},
+		{"serve", "--redis-url", "http://localhost:6379"},
+	} {
+		code, _, errOut := runCmd(t, args, nil)
+		if code != exitUsage || pkg.MatchString(errOut) {
+			t.Errorf("%v: exit %d, %q", args, code, errOut)
+		}
+	}
+}
