@@ -151,7 +151,7 @@ func TestEveryCommandHelp(t *testing.T) {
 	// What a user of the binary has no use for: the module's package
 	// names and paths.
 	internal := regexp.MustCompile(`github\.com/|\bserver/|\bhttpapi\b|\bauthn\b|\bsecheader\b|\bstorecopy\b|\btlsconfig\b|\bjwtkey\b|\bstoretest\b|\bwsfeed\b|\bredisstore\b|\bclientip\b|\bapp\.[A-Z]|\bcmd/fortapi\b|\binternal/`)
-	groups := map[string]string{"user": userHelp, "keys": keysHelp}
+	groups := map[string]string{"user": userHelp, "keys": keysHelp, "apikey": apikeyHelp}
 	for _, path := range commandPaths(t) {
 		name := strings.Join(path, " ")
 		t.Run(name, func(t *testing.T) {

@@ -33,6 +33,7 @@ Usage:
   fortapi user list
   fortapi keys list|rotate                      signing keys
   fortapi keys revoke KID                       emergency: stop trusting a key now
+  fortapi apikey create|list|revoke USER ...    users' API keys (fortapi apikey --help)
   fortapi store copy --from STORE --to STORE    move an installation to an empty store
                                                 (STORE: sqlite:PATH or postgres:URL)
   fortapi hash-password                         argon2id hash of the password on stdin
@@ -71,6 +72,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 		return runUser(ctx, rest, getenv, stdin, stdout, stderr)
 	case "keys":
 		return runKeys(ctx, rest, getenv, stdout, stderr)
+	case "apikey":
+		return runAPIKey(ctx, rest, getenv, stdout, stderr)
 	case "store":
 		return runStore(ctx, rest, getenv, stdout, stderr)
 	case "hash-password":
@@ -93,7 +96,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 }
 
 // commandNames are the commands run knows, for messages.
-var commandNames = []string{"serve", "user", "keys", "store", "scan", "hash-password", "openapi", "version", "help"}
+var commandNames = []string{"serve", "user", "keys", "apikey", "store", "scan", "hash-password", "openapi", "version", "help"}
 
 // flagError is the flag package's parse error spelled as the docs spell
 // flags: "--name", where the package writes "-name".
