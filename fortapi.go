@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"maps"
 	"net/http"
+	"net/url"
 	"reflect"
 	"slices"
 	"strconv"
@@ -539,8 +540,17 @@ func (a *API) authorize(ctx huma.Context, sec []map[string][]string, extra []nam
 		var se huma.StatusError
 		switch {
 		case loginRedirect != "" && !errors.As(err, &se) && wantsHTML(r):
-			// A browser without a valid session, on a page: to the login.
-			ctx.SetHeader("Location", loginRedirect)
+			// A browser without a valid session, on a page: to the login,
+			// which returns here once signed in (GET and HEAD only: a
+			// form's target cannot be navigated back to).
+			loc := loginRedirect
+			if base, query, _ := strings.Cut(loc, "?"); (r.Method == http.MethodGet || r.Method == http.MethodHead) && !strings.Contains(loc, "#") {
+				if q, err := url.ParseQuery(query); err == nil && !q.Has("next") {
+					q.Set("next", r.URL.RequestURI())
+					loc = base + "?" + q.Encode()
+				}
+			}
+			ctx.SetHeader("Location", loc)
 			ctx.SetHeader("Cache-Control", "no-store")
 			ctx.SetStatus(http.StatusSeeOther)
 		case errors.Is(err, ErrNoCredentials):

@@ -53,18 +53,21 @@ const serveHelp = `Runs the fortapi reference server: the items API, OpenAPI doc
 It serves HTTPS on --addr with the certificate in --tls-cert/--tls-key
 (reloaded when the files change), one obtained by ACME for --acme-domain
 (cached in DATA-DIR/acme), or else a self-signed development certificate
-kept in DATA-DIR/tls. HTTPS responses carry HSTS (two years) and the security headers of secheader. --http-addr
-redirects GET and HEAD to HTTPS (308), only to the server's own names, and
-answers ACME http-01 challenges; other methods, and any request carrying
-credentials (Authorization, Cookie, X-API-Key), get 400 "use HTTPS".
+kept in DATA-DIR/tls. HTTPS responses carry HSTS (two years) and the
+security headers (Content-Security-Policy, X-Content-Type-Options, frame
+denial). --http-addr redirects GET and HEAD to HTTPS (308), only to the
+server's own names, and answers ACME http-01 challenges; other methods, and
+any request carrying credentials (Authorization, Cookie, X-API-Key), get
+400 "use HTTPS".
 
 The master key that seals the signing keys comes from FORTAPI_MASTER_KEY or
 FORTAPI_MASTER_KEY_FILE, or is generated in DATA-DIR/secrets/master.key. On a
 fresh database the user admin is created, once the listeners are bound, with
 FORTAPI_ADMIN_PASSWORD(_FILE) or a random password printed once to stderr
-(reset it with fortapi user set-password admin --password-stdin). --env production refuses to
-start with generated or weak secrets, the development certificate, or
---insecure-http without --trusted-proxies. See docs/deployment.md.
+(reset it with fortapi user set-password admin --password-stdin).
+--env production refuses to start with generated or weak secrets, the
+development certificate, or --insecure-http without --trusted-proxies. See
+docs/deployment.md.
 
 SIGINT or SIGTERM stop it gracefully: no new connections, in-flight requests
 get --shutdown-timeout to finish, then the store is closed.
@@ -92,7 +95,7 @@ func parseServe(args []string, getenv func(string) string, stdout, stderr io.Wri
 	c.fs.StringVar(&cfg.rates.header, "client-ip-header", def.header, "the one forwarding `HEADER` the trusted proxies write: X-Forwarded-For, Forwarded or X-Real-IP")
 	c.fs.StringVar(&cfg.rates.RedisURL, "redis-url", "", "keep every rate limit in Redis at `URL` (redis:// or rediss://), shared by all instances; prefer the environment variable when it holds a password")
 	c.fs.StringVar(&cfg.rates.RedisPrefix, "redis-prefix", def.RedisPrefix, "`PREFIX` of the rate-limit keys in Redis, one per deployment sharing a Redis")
-	c.fs.StringVar(&failPolicy, "rate-fail", "open", "while Redis is unreachable: open (limit locally, each instance to its share of each limit) or closed (refuse limited requests with 503) (`POLICY`)")
+	c.fs.StringVar(&failPolicy, "rate-fail", "open", "`POLICY` while Redis is unreachable: open (limit locally, each instance to its share of each limit) or closed (refuse limited requests with 503)")
 	c.fs.IntVar(&cfg.rates.Instances, "instances", def.Instances, "`N` instances share Redis: under --rate-fail open each limits locally to 1/N of each limit")
 	var acmeDomains string
 	c.fs.StringVar(&cfg.httpAddr, "http-addr", ":8080", "`HOST:PORT` of the plain-HTTP listener, which only redirects GET and HEAD to HTTPS (308; other methods and requests with credentials get 400) and answers ACME http-01 challenges; empty turns it off (never started with --insecure-http)")

@@ -460,8 +460,9 @@ func buildAPI(cfg Config, csrfKey []byte, auth *authn.Service, set *ratelimit.Se
 	if err != nil {
 		return nil, nil, err
 	}
-	// A key in a URL is refused before anything routes or logs it.
-	return api, apikey.RefuseInURL(h), nil
+	// A key in a URL is refused before anything routes or logs it;
+	// browsers get HTML error pages, API clients keep problem+json.
+	return api, apikey.RefuseInURL(httpapi.HTMLErrors(api, h)), nil
 }
 
 // Document is the OpenAPI document of the server cfg describes, built
