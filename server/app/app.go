@@ -313,6 +313,7 @@ func buildAPI(cfg Config, csrfKey []byte, auth *authn.Service, set *ratelimit.Se
 		RateLimits:       set,
 		ClientIP:         ip,
 		GlobalLimit:      cfg.Limits.Global.String(),
+		Metrics:          cfg.Metrics,
 		Now:              cfg.Now,
 		Rand:             cfg.Rand,
 	}
@@ -334,6 +335,7 @@ func buildAPI(cfg Config, csrfKey []byte, auth *authn.Service, set *ratelimit.Se
 func Document(cfg Config) ([]byte, error) {
 	cfg.Store = StoreConfig{SQLitePath: "unused"}
 	cfg.MasterKey = make([]byte, jwtkey.MasterKeySize)
+	cfg.Metrics = nil
 	cfg, err := cfg.withDefaults()
 	if err != nil {
 		return nil, err

@@ -9,6 +9,8 @@ import (
 	"runtime"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/fortapi/fortapi"
 	"github.com/fortapi/fortapi/clientip"
 	"github.com/fortapi/fortapi/jwtkey"
@@ -74,6 +76,11 @@ type Config struct {
 	// CertExpiry, when set, reports the served TLS certificate's expiry
 	// on /readyz.
 	CertExpiry httpapi.CertExpiryFunc
+	// Metrics, when set, receives the server's metrics (package
+	// metrics): requests, authentication, tokens, rate limits, CSRF,
+	// password hashing, revocations, keys, the certificate, the store
+	// pool and the WebSocket feed. Nil: none.
+	Metrics prometheus.Registerer
 
 	// Store says where the data lives: SQLite (the default) or
 	// PostgreSQL. Required.
