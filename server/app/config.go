@@ -14,6 +14,7 @@ import (
 	"github.com/fortapi/fortapi"
 	"github.com/fortapi/fortapi/clientip"
 	"github.com/fortapi/fortapi/jwtkey"
+	"github.com/fortapi/fortapi/metrics"
 	"github.com/fortapi/fortapi/ratelimit"
 	"github.com/fortapi/fortapi/server/authn"
 	"github.com/fortapi/fortapi/server/httpapi"
@@ -109,6 +110,9 @@ type Config struct {
 	// onClose, when set (tests), is told the name of each part Close
 	// closes, in order.
 	onClose func(name string)
+	// sec are the event counters New registers with Metrics (nil
+	// without), given to the libraries as their observers.
+	sec *metrics.Security
 }
 
 // StoreConfig selects the store: PostgresURL when set, else the SQLite

@@ -157,9 +157,12 @@ type Options struct {
 	// cookie's name (default fortapi.DefaultSessionCookie).
 	WebLifetime, WebIdle, WebTouch time.Duration
 	SessionCookie                  string
-	Logger                         *slog.Logger     // default slog.Default()
-	Now                            func() time.Time // default time.Now
-	Rand                           io.Reader        // default crypto/rand
+	// Observer, when set, is told the outcome of every login and refresh,
+	// refresh token reuses and revocation lag (metrics). Default: none.
+	Observer Observer
+	Logger   *slog.Logger     // default slog.Default()
+	Now      func() time.Time // default time.Now
+	Rand     io.Reader        // default crypto/rand
 }
 
 // Service runs logins, refreshes, logouts and account changes, and
@@ -170,6 +173,7 @@ type Service struct {
 
 	syncMu  sync.Mutex
 	lastSeq int64
+	synced  bool // a Sync has run (guarded by syncMu)
 
 	// health is what PropagationHealth reports (feed.go).
 	health propagation
