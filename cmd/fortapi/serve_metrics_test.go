@@ -2,13 +2,18 @@ package main
 
 import (
 	"bufio"
+	"encoding/json"
 	"net/http"
 	"net/url"
+	"os"
+	"regexp"
 	"sort"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
+
+	"go.yaml.in/yaml/v3"
 )
 
 // scrape reads the admin listener's /metrics into series -> value, the
@@ -181,7 +186,86 @@ func TestMetricsScriptedSession(t *testing.T) {
 			t.Errorf("/metrics holds %q", secret)
 		}
 	}
+	checkDocsQueries(t, m)
 	if t.Failed() {
 		t.Logf("metrics:\n%s", dump(m))
 	}
 }
+
+// checkDocsQueries parses docs/grafana-dashboard.json and
+// docs/prometheus-alerts.yml and checks that every metric their
+// expressions query is among the scraped series m.
+func checkDocsQueries(t *testing.T, m map[string]float64) {
+	t.Helper()
+	names := map[string]bool{}
+	for series := range m {
+		name, _, _ := strings.Cut(series, "{")
+		names[name] = true
+	}
+	var exprs []string
+	b, err := os.ReadFile("../../docs/grafana-dashboard.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var dash struct {
+		Panels []struct {
+			Title   string `json:"title"`
+			Targets []struct {
+				Expr string `json:"expr"`
+			} `json:"targets"`
+		} `json:"panels"`
+	}
+	if err := json.Unmarshal(b, &dash); err != nil {
+		t.Fatalf("docs/grafana-dashboard.json: %v", err)
+	}
+	for _, p := range dash.Panels {
+		if len(p.Targets) == 0 {
+			t.Errorf("dashboard panel %q queries nothing", p.Title)
+		}
+		for _, tg := range p.Targets {
+			exprs = append(exprs, tg.Expr)
+		}
+	}
+	b, err = os.ReadFile("../../docs/prometheus-alerts.yml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var rules struct {
+		Groups []struct {
+			Rules []struct {
+				Alert string `yaml:"alert"`
+				Expr  string `yaml:"expr"`
+			} `yaml:"rules"`
+		} `yaml:"groups"`
+	}
+	if err := yaml.Unmarshal(b, &rules); err != nil {
+		t.Fatalf("docs/prometheus-alerts.yml: %v", err)
+	}
+	for _, g := range rules.Groups {
+		for _, r := range g.Rules {
+			if r.Alert == "" || r.Expr == "" {
+				t.Errorf("alert rule %+v lacks a name or an expression", r)
+			}
+			exprs = append(exprs, r.Expr)
+		}
+	}
+	if len(exprs) < 20 {
+		t.Fatalf("only %d expressions in the dashboard and the alert rules", len(exprs))
+	}
+	promql := map[string]bool{"sum": true, "rate": true, "increase": true, "histogram_quantile": true, "clamp_min": true,
+		"time": true, "by": true, "without": true, "and": true, "or": true, "unless": true, "max": true, "min": true, "avg": true}
+	for _, e := range exprs {
+		stripped := promqlNoise.ReplaceAllString(e, " ")
+		for _, id := range promqlIdent.FindAllString(stripped, -1) {
+			if !promql[id] && !names[id] {
+				t.Errorf("%q queries %s, which the server does not export", e, id)
+			}
+		}
+	}
+}
+
+var (
+	// Label matchers, range selectors, by/without groupings and strings.
+	promqlNoise = regexp.MustCompile(`\{[^}]*\}|\[[^\]]*\]|(by|without) *\([^)]*\)|"[^"]*"`)
+	promqlIdent = regexp.MustCompile(`\b[a-zA-Z_:][a-zA-Z0-9_:]*`)
+)
