@@ -20,8 +20,9 @@ type Security struct {
 	revocationLag prometheus.Histogram
 
 	// Resolved once: the hot path (a verification per request) looks up
-	// no labels.
+	// no labels. Read-only after NewSecurity.
 	cacheHit, cacheMiss prometheus.Counter
+	verified            map[string]prometheus.Counter
 }
 
 // NewSecurity creates the security counters and registers them with reg.
@@ -58,6 +59,10 @@ func NewSecurity(reg prometheus.Registerer) (*Security, error) {
 		}),
 	}
 	s.cacheHit, s.cacheMiss = s.cache.WithLabelValues("hit"), s.cache.WithLabelValues("miss")
+	s.verified = map[string]prometheus.Counter{}
+	for _, r := range []string{"ok", "expired", "bad_signature", "unknown_kid", "revoked", "malformed"} {
+		s.verified[r] = s.verifications.WithLabelValues(r)
+	}
 	if err := register(reg, s.authAttempts, s.refreshReuse, s.verifications, s.cache, s.csrf, s.cors, s.revocationLag); err != nil {
 		return nil, err
 	}
@@ -77,7 +82,13 @@ func (s *Security) RefreshReuse() { s.refreshReuse.Inc() }
 func (s *Security) RevocationApplied(lag time.Duration) { s.revocationLag.Observe(lag.Seconds()) }
 
 // Verified counts a token verification (token.Observer).
-func (s *Security) Verified(result string) { s.verifications.WithLabelValues(result).Inc() }
+func (s *Security) Verified(result string) {
+	if c, ok := s.verified[result]; ok {
+		c.Inc()
+		return
+	}
+	s.verifications.WithLabelValues(result).Inc()
+}
 
 // CacheLookup counts a verified-token cache lookup (token.Observer).
 func (s *Security) CacheLookup(hit bool) {
