@@ -263,8 +263,21 @@ type Tokens struct {
 // event writes a security event; a failure is logged, never fatal.
 func (s *Service) event(ctx context.Context, ev server.Event) {
 	ev.At = s.o.Now().UTC().Truncate(time.Microsecond)
+	s.nameActor(ctx, &ev)
 	if err := s.o.Store.AddEvent(context.WithoutCancel(ctx), ev); err != nil {
 		s.o.Logger.ErrorContext(ctx, "writing a security event failed", slog.String("type", ev.Type), slog.Any("error", err))
+	}
+}
+
+// nameActor sets the event's Username from its UserID when it has none,
+// so that the audit log names the user beside the id (logout, key
+// rotation). A user it cannot find leaves the name empty.
+func (s *Service) nameActor(ctx context.Context, ev *server.Event) {
+	if ev.UserID == "" || ev.Username != "" {
+		return
+	}
+	if name, err := s.Username(context.WithoutCancel(ctx), ev.UserID); err == nil {
+		ev.Username = name
 	}
 }
 

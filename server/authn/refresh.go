@@ -143,6 +143,7 @@ func (s *Service) Logout(ctx context.Context, p *fortapi.Principal, clientIP str
 	until := s.revocationUntil(now)
 	rev := server.Revocation{Kind: server.RevokeSession, Value: p.SessionID, Until: until, CreatedAt: now}
 	ev := server.Event{Type: server.EventLogout, UserID: p.Subject, SessionID: p.SessionID, ClientIP: clientIP}
+	s.nameActor(ctx, &ev)
 	if err := s.o.Store.RevokeSession(ctx, p.SessionID, rev, now, ev); err != nil {
 		return fmt.Errorf("authn: logout: %w", err)
 	}
