@@ -100,6 +100,7 @@ func serve(ctx context.Context, cfg serveConfig, getenv func(string) string, log
 	if tlsSrc != nil {
 		ac.CertExpiry = tlsSrc.expiry
 	}
+	ac.AuditRetention = cfg.admin.appRetention()
 	reg := newMetricsRegistry()
 	if cfg.admin.addr != "" {
 		ac.Metrics = reg

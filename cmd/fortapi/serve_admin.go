@@ -12,6 +12,7 @@ import (
 	"net/http/pprof"
 	"net/netip"
 	"strings"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
@@ -19,6 +20,7 @@ import (
 
 	"github.com/fortapi/fortapi"
 	"github.com/fortapi/fortapi/secret"
+	"github.com/fortapi/fortapi/server/authn"
 )
 
 // The admin listener (--admin-addr): /metrics in the Prometheus text
@@ -30,21 +32,27 @@ import (
 // defaultAdminAddr is the default of --admin-addr.
 const defaultAdminAddr = "127.0.0.1:9090"
 
-// adminConfig is what the admin flags say.
+// adminConfig is what the admin flags say, and --audit-retention.
 type adminConfig struct {
 	addr      string // "" is none
 	pprof     bool
 	tokenFile string
+
+	auditRetention time.Duration // 0: forever
 }
 
 func (cfg *serveConfig) addAdminFlags(c *command) {
 	c.fs.StringVar(&cfg.admin.addr, "admin-addr", defaultAdminAddr, "`HOST:PORT` of the admin listener: /metrics (Prometheus) and, with --admin-pprof, /debug/pprof/, over plain HTTP; empty turns it off. Production mode refuses an address beyond loopback without --admin-token-file")
 	c.fs.BoolVar(&cfg.admin.pprof, "admin-pprof", false, "serve the Go profiler at /debug/pprof/ on the admin listener (it shows the program's internals: keep the listener private)")
+	c.fs.DurationVar(&cfg.admin.auditRetention, "audit-retention", authn.DefaultAuditRetention, "how long security events (the audit log) are kept; older ones are deleted hourly, in batches (`DURATION`, at least 1h; 0 keeps them forever)")
 	c.fs.StringVar(&cfg.admin.tokenFile, "admin-token-file", "", "`FILE` holding the bearer token every request to the admin listener must present (at least 32 random bytes, e.g. openssl rand -base64 32)")
 }
 
-// check validates the admin flags.
+// check validates the admin flags and --audit-retention.
 func (a adminConfig) check() error {
+	if a.auditRetention < 0 || a.auditRetention > 0 && a.auditRetention < time.Hour {
+		return fmt.Errorf("invalid --audit-retention %v: want at least 1h, or 0 to keep events forever", a.auditRetention)
+	}
 	if a.addr == "" {
 		if a.pprof || a.tokenFile != "" {
 			return errors.New("--admin-pprof and --admin-token-file need --admin-addr")
@@ -180,4 +188,13 @@ func (a *adminServer) shutdown(ctx context.Context) {
 	if err := a.srv.Shutdown(ctx); err != nil {
 		_ = a.srv.Close()
 	}
+}
+
+// appRetention is --audit-retention as app.Config.AuditRetention: 0
+// (forever) is negative there.
+func (a adminConfig) appRetention() time.Duration {
+	if a.auditRetention == 0 {
+		return -1
+	}
+	return a.auditRetention
 }

@@ -144,6 +144,8 @@ func TestAdminListenerRefusals(t *testing.T) {
 		{"missing token file", []string{"--admin-addr", "127.0.0.1:0", "--admin-token-file", weak + ".nope"}, nil, exitError, "--admin-token-file: "},
 		{"port taken", []string{"--admin-addr", taken.Addr().String()}, nil, exitError, "listening on --admin-addr " + taken.Addr().String()},
 		{"bad address", []string{"--admin-addr", "9090"}, nil, exitUsage, `invalid --admin-addr "9090"`},
+		{"audit retention too short", []string{"--audit-retention", "10m"}, nil, exitUsage, "invalid --audit-retention 10m0s: want at least 1h, or 0"},
+		{"negative audit retention", []string{"--audit-retention", "-1h"}, nil, exitUsage, "invalid --audit-retention -1h0m0s"},
 		{"pprof without the listener", []string{"--admin-addr", "", "--admin-pprof"}, nil, exitUsage, "--admin-pprof and --admin-token-file need --admin-addr"},
 	} {
 		t.Run(tt.name, func(t *testing.T) {

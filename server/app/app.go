@@ -175,7 +175,8 @@ func New(ctx context.Context, cfg Config) (_ *App, err error) {
 		RefreshLifetime: cfg.RefreshLifetime, SessionLifetime: cfg.SessionLifetime, RefreshGrace: cfg.RefreshGrace,
 		SessionCookie: cfg.SessionCookie, LoginFailures: failures, Feed: feed,
 		RefreshKey: deriveKey(master, refreshKeyLabel), DeviceKey: deriveKey(master, deviceKeyLabel),
-		Logger: log, Now: cfg.Now, Rand: cfg.Rand,
+		AuditRetention: cfg.AuditRetention,
+		Logger:         log, Now: cfg.Now, Rand: cfg.Rand,
 	}
 	if cfg.sec != nil {
 		ao.Observer = cfg.sec

@@ -92,6 +92,11 @@ type Config struct {
 	// instance of one store. Required. It is copied.
 	MasterKey []byte
 
+	// AuditRetention is how long security events are kept; older ones
+	// are pruned hourly, in batches (default authn.DefaultAuditRetention,
+	// 90 days; negative keeps them forever).
+	AuditRetention time.Duration
+
 	// LoginConcurrency bounds the password hashes run at once (default
 	// half the CPUs, at least one).
 	LoginConcurrency int

@@ -141,6 +141,10 @@ type Options struct {
 	// expired sessions, refresh tokens and revocation-log rows are deleted
 	// from the store (default 1h).
 	SyncEvery, KeysEvery, PruneEvery time.Duration
+	// AuditRetention is how long security events are kept: Run deletes
+	// older ones every PruneEvery, in batches (default
+	// DefaultAuditRetention, 90 days; negative keeps them forever).
+	AuditRetention time.Duration
 	// Feed, when set, pushes wake-ups when the store's revocation log or
 	// keys change (server/postgres's Listener): Run replays the log (or
 	// reloads the keys) at once on each, polls only every FeedSyncEvery
@@ -213,6 +217,7 @@ func New(o Options) (*Service, error) {
 	def(&o.SyncEvery, DefaultSyncEvery)
 	def(&o.KeysEvery, DefaultKeysEvery)
 	def(&o.PruneEvery, DefaultPruneEvery)
+	def(&o.AuditRetention, DefaultAuditRetention)
 	def(&o.FeedSyncEvery, DefaultFeedSyncEvery)
 	def(&o.PropagationBound, DefaultPropagationBound)
 	def(&o.WebLifetime, DefaultWebLifetime)

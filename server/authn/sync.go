@@ -75,6 +75,11 @@ func (s *Service) Run(ctx context.Context) {
 			if n > 0 {
 				s.o.Logger.InfoContext(ctx, "pruned expired sessions, refresh tokens and revocations", slog.Int64("rows", n))
 			}
+			if n, err := s.pruneAudit(ctx); err != nil && ctx.Err() == nil {
+				s.o.Logger.ErrorContext(ctx, "pruning old security events failed; retried at the next interval", slog.Any("error", err))
+			} else if n > 0 {
+				s.o.Logger.InfoContext(ctx, "pruned security events past the audit retention", slog.Int64("events", n))
+			}
 		}
 	}
 }
