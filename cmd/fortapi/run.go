@@ -9,6 +9,7 @@ import (
 	"runtime"
 	"runtime/debug"
 	"strings"
+	"time"
 )
 
 // Exit codes.
@@ -37,6 +38,7 @@ Usage:
   fortapi openapi                               print the OpenAPI 3.1 document
   fortapi version                               print the version
   fortapi scan URL [flags]                      audit an HTTP API from the outside (docs/scan.md)
+  fortapi audit export --since T                the security event log as JSON lines (SIEM)
 
 The user and keys commands work on the same --data-dir (or --postgres-url)
 as the server, also while it runs; the server sees their changes within
@@ -73,6 +75,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 		return runVersion(rest, getenv, stdout, stderr)
 	case "scan":
 		return runScan(ctx, rest, getenv, stdout, stderr)
+	case "audit":
+		return runAudit(ctx, rest, getenv, stdout, stderr, time.Now)
 	case "help", "-h", "-help", "--help":
 		fmt.Fprint(stdout, usage)
 		return exitOK
