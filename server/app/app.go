@@ -18,6 +18,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/fortapi/fortapi"
+	"github.com/fortapi/fortapi/apikey"
 	"github.com/fortapi/fortapi/clientip"
 	"github.com/fortapi/fortapi/csrf"
 	"github.com/fortapi/fortapi/jwtkey"
@@ -46,6 +47,9 @@ const (
 	// deviceKeyLabel: authn.Options.DeviceKey, so that every instance
 	// trusts the same login devices.
 	deviceKeyLabel = "fortapi device credential key v1"
+	// apiKeyLabel: authn.Options.APIKeyHashKey, the HMAC key API keys
+	// are stored under, so that every instance verifies every key.
+	apiKeyLabel = "fortapi api key hash key v1"
 )
 
 // deriveKey is HMAC-SHA256(master, label): a 32-byte key for one purpose.
@@ -175,6 +179,7 @@ func New(ctx context.Context, cfg Config) (_ *App, err error) {
 		RefreshLifetime: cfg.RefreshLifetime, SessionLifetime: cfg.SessionLifetime, RefreshGrace: cfg.RefreshGrace,
 		SessionCookie: cfg.SessionCookie, LoginFailures: failures, Feed: feed,
 		RefreshKey: deriveKey(master, refreshKeyLabel), DeviceKey: deriveKey(master, deviceKeyLabel),
+		APIKeyHashKey: deriveKey(master, apiKeyLabel), ClientIP: ip.ClientIP,
 		AuditRetention: cfg.AuditRetention,
 		Logger:         log, Now: cfg.Now, Rand: cfg.Rand,
 	}
@@ -358,7 +363,8 @@ func buildAPI(cfg Config, csrfKey []byte, auth *authn.Service, set *ratelimit.Se
 	if err != nil {
 		return nil, nil, err
 	}
-	return api, h, nil
+	// A key in a URL is refused before anything routes or logs it.
+	return api, apikey.RefuseInURL(h), nil
 }
 
 // Document is the OpenAPI document of the server cfg describes, built
