@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	"github.com/danielgtaylor/huma/v2"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/fortapi/fortapi"
 )
@@ -44,10 +45,15 @@ func bareHandler() http.Handler {
 	return mux
 }
 
-func fortapiHandler(b *testing.B) http.Handler {
+func fortapiHandler(b *testing.B) http.Handler { return fortapiHandlerMetrics(b, nil) }
+
+// fortapiHandlerMetrics is fortapiHandler with its request metrics
+// registered with reg (none when nil).
+func fortapiHandlerMetrics(b *testing.B, reg prometheus.Registerer) http.Handler {
 	api := fortapi.New(fortapi.Options{
 		Authenticator: fortapi.AuthenticatorFunc(testAuth),
 		Logger:        slog.New(slog.NewJSONHandler(io.Discard, nil)),
+		Metrics:       reg,
 	})
 	huma.Register(api, huma.Operation{OperationID: "health", Method: "GET", Path: "/health", Security: fortapi.Public()},
 		func(ctx context.Context, _ *struct{}) (*okOut, error) {
@@ -110,4 +116,11 @@ func BenchmarkRequestPath(b *testing.B) {
 		benchServe(b, bare, "POST", "/things", post, map[string]string{"Authorization": "x", "Content-Type": "application/json"}, 200)
 	})
 	b.Run("POST validated/fortapi", func(b *testing.B) { benchServe(b, fort, "POST", "/things", post, writer, 200) })
+	// The same with the request metrics (Options.Metrics): their cost.
+	withMetrics := fortapiHandlerMetrics(b, prometheus.NewRegistry())
+	b.Run("GET protected/fortapi+metrics", func(b *testing.B) {
+		benchServe(b, withMetrics, "GET", "/things", "", map[string]string{"Authorization": "Test alice things:read"}, 200)
+	})
+	b.Run("GET 404/fortapi+metrics", func(b *testing.B) { benchServe(b, withMetrics, "GET", "/nowhere", "", nil, 404) })
+	b.Run("POST validated/fortapi+metrics", func(b *testing.B) { benchServe(b, withMetrics, "POST", "/things", post, writer, 200) })
 }

@@ -20,10 +20,12 @@ import (
 
 	"github.com/danielgtaylor/huma/v2"
 	"github.com/danielgtaylor/huma/v2/adapters/humago"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/fortapi/fortapi/clientip"
 	"github.com/fortapi/fortapi/csrf"
 	"github.com/fortapi/fortapi/docsui"
+	"github.com/fortapi/fortapi/metrics"
 	"github.com/fortapi/fortapi/ratelimit"
 	"github.com/fortapi/fortapi/sanitize"
 	"github.com/fortapi/fortapi/secheader"
@@ -131,6 +133,12 @@ type Options struct {
 	// policy name GlobalLimitName). Empty: no global limit. A bad spec
 	// makes Handler fail, quoting it.
 	GlobalLimit string
+
+	// Metrics, when set, receives the request metrics (package metrics):
+	// http_server_request_duration_seconds{operation,method,status_class}
+	// and http_server_active_requests. Nil: none. A registration
+	// conflict makes Handler fail.
+	Metrics prometheus.Registerer
 }
 
 // API is a huma API whose operations are checked against their declared
@@ -156,6 +164,11 @@ type API struct {
 	rl       rateLimits // guarded by mu while operations register
 	// schemes are the authenticators of AddSecurityScheme, by name.
 	schemes map[string]Authenticator
+	// httpMetrics (Options.Metrics) and the operation of each route
+	// pattern, for its labels (httpmetrics.go); metrics is built by Handler.
+	httpMetrics *metrics.HTTP
+	opNames     map[string]string
+	metrics     *httpMetrics
 }
 
 // New returns an API with fortapi's defaults. See the package
@@ -237,6 +250,12 @@ func New(opts Options) *API {
 	cfg.Transformers = []huma.Transformer{a.transformError}
 	a.cfg = cfg
 	a.initRateLimits()
+	if opts.Metrics != nil {
+		var err error
+		if a.httpMetrics, err = metrics.NewHTTP(opts.Metrics); err != nil {
+			a.problems = append(a.problems, "Options.Metrics: "+err.Error())
+		}
+	}
 	a.API = huma.NewAPI(cfg, &guardAdapter{inner: humago.NewAdapter(a.mux, ""), api: a})
 	a.errModel = registry.Schema(reflect.TypeOf(huma.NewError(0, "")), true, "")
 	return a
@@ -342,6 +361,7 @@ func (a *API) Handler() (http.Handler, error) {
 		a.mux.Handle(DocsPath, ui)
 		a.mux.Handle(DocsPath+"/", ui)
 	}
+	a.metrics = a.buildMetrics()
 	var next http.Handler = a.mux
 	if a.opts.CSRF != nil {
 		// authorize refuses a session principal for a request with an
@@ -425,6 +445,7 @@ func (g *guardAdapter) Handle(op *huma.Operation, handler func(huma.Context)) {
 	}
 	a.mu.Lock()
 	limits, why := a.declaredLimits(op, public, name)
+	a.noteOperation(op, route(op))
 	if why != "" {
 		a.problems = append(a.problems, "operation "+name+" "+why)
 	}
@@ -464,15 +485,7 @@ func (g *guardAdapter) Handle(op *huma.Operation, handler func(huma.Context)) {
 				Headers: map[string]*huma.Param{"Location": {Schema: &huma.Schema{Type: "string"}}}}
 		}
 	}
-	route := op
-	if strings.HasSuffix(op.Path, "/") {
-		// net/http's ServeMux treats a pattern ending in "/" as a whole
-		// subtree: "POST /items/" would also serve /items/anything.
-		// "{$}" anchors it, so only the declared path is served.
-		cp := *op
-		cp.Path += "{$}"
-		route = &cp
-	}
+	route := route(op)
 	g.inner.Handle(route, func(ctx huma.Context) {
 		if !public {
 			var ok bool
@@ -500,6 +513,19 @@ func (g *guardAdapter) Handle(op *huma.Operation, handler func(huma.Context)) {
 		}
 		handler(ctx)
 	})
+}
+
+// route is the operation as registered on the mux: net/http's ServeMux
+// treats a pattern ending in "/" as a whole subtree ("POST /items/" would
+// also serve /items/anything), so "{$}" anchors it, and only the declared
+// path is served.
+func route(op *huma.Operation) *huma.Operation {
+	if !strings.HasSuffix(op.Path, "/") {
+		return op
+	}
+	cp := *op
+	cp.Path += "{$}"
+	return &cp
 }
 
 // StatusClientClosedRequest is the status recorded when the client went

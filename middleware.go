@@ -62,6 +62,10 @@ func (f *frontDoor) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	r = r.WithContext(problem.WithRequestID(r.Context(), id))
 	w.Header().Set("X-Request-Id", id)
 	rec := &recorder{ResponseWriter: w, req: r, intercept: true}
+	if m := f.api.metrics; m != nil {
+		m.begin()
+		defer m.done(r, rec, start)
+	}
 	defer func() {
 		if v := recover(); v != nil {
 			if v == http.ErrAbortHandler {

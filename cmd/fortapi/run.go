@@ -11,6 +11,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // Exit codes.
@@ -40,6 +41,7 @@ Usage:
   fortapi openapi                               print the OpenAPI 3.1 document
   fortapi version                               print the version (also fortapi --version)
   fortapi scan URL [flags]                      audit an HTTP API from the outside (docs/scan.md)
+  fortapi audit export --since T                the security event log as JSON lines (SIEM)
   fortapi help COMMAND                          a command's help, as fortapi COMMAND --help
 
 The user and keys commands work on the same --data-dir (or --postgres-url)
@@ -82,6 +84,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 		return runVersion(rest, getenv, stdout, stderr)
 	case "scan":
 		return runScan(ctx, rest, getenv, stdout, stderr)
+	case "audit":
+		return runAudit(ctx, rest, getenv, stdout, stderr, time.Now)
 	case "help", "-h", "-help", "--help":
 		if len(rest) > 0 && cmd == "help" {
 			// fortapi help user add = fortapi user add --help

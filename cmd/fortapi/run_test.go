@@ -295,7 +295,9 @@ func startServeEnv(t *testing.T, dataDir string, kv map[string]string, extra ...
 	ctx, cancel := context.WithCancel(context.Background())
 	log := newLineWriter()
 	done := make(chan int, 1)
-	args := append([]string{"serve", "--data-dir", dataDir, "--addr", "127.0.0.1:0", "--http-addr", ""}, extra...)
+	// No admin listener unless a test asks: many servers run in
+	// parallel, and the default port 9090 is one.
+	args := append([]string{"serve", "--data-dir", dataDir, "--addr", "127.0.0.1:0", "--http-addr", "", "--admin-addr", ""}, extra...)
 	go func() { done <- run(ctx, args, env(kv), strings.NewReader(""), io.Discard, log) }()
 	var once sync.Once
 	code := -1

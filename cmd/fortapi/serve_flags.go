@@ -38,7 +38,8 @@ type serveConfig struct {
 	acmeDirectory  string
 	env            string // development or production
 	corsOrigins    []string
-	wsPerUser      int // --ws-max-conns-per-user
+	wsPerUser      int         // --ws-max-conns-per-user
+	admin          adminConfig // --admin-addr and friends (serve_admin.go)
 }
 
 // Environments of --env.
@@ -119,6 +120,7 @@ func parseServe(args []string, getenv func(string) string, stdout, stderr io.Wri
 	c.fs.StringVar(&level, "log-level", "info", "`LEVEL` of the log: debug, info, warn or error")
 	c.fs.StringVar(&format, "log-format", "json", "`FORMAT` of the log on stderr: json or text")
 	c.fs.DurationVar(&cfg.shutdownTimeout, "shutdown-timeout", 15*time.Second, "how long in-flight requests get to finish at shutdown (`DURATION`, 1s to 10m)")
+	cfg.addAdminFlags(c)
 	if code, ok := c.parse(args, getenv, stdout, stderr); !ok {
 		return cfg, code, false
 	}
@@ -143,6 +145,9 @@ func parseServe(args []string, getenv func(string) string, stdout, stderr io.Wri
 		}
 	}
 	if err := cfg.parseTLS(acmeDomains); err != nil {
+		return fail("%v", err)
+	}
+	if err := cfg.admin.check(); err != nil {
 		return fail("%v", err)
 	}
 	if cfg.env != envDevelopment && cfg.env != envProduction {
