@@ -43,25 +43,43 @@ type frontDoor struct {
 	next http.Handler
 }
 
-func (f *frontDoor) newID() string {
-	var b [16]byte
-	if _, err := io.ReadFull(f.api.opts.Rand, b[:]); err != nil {
+// exchange is the front door's state for one request, allocated once:
+// the recorder, the context carrying the request id, the id's random
+// bytes and the X-Request-Id header's value slice.
+type exchange struct {
+	rec recorder
+	ctx problem.IDContext
+	rnd [16]byte
+	hdr [1]string
+}
+
+// newID returns a fresh request id: 16 bytes of Options.Rand in hex.
+func (f *frontDoor) newID(x *exchange) string {
+	if _, err := io.ReadFull(f.api.opts.Rand, x.rnd[:]); err != nil {
 		// Without randomness the id is still unique enough to trace a
 		// request; it is not a secret.
 		return fmt.Sprintf("t%x", f.api.opts.Now().UnixNano())
 	}
-	return hex.EncodeToString(b[:])
+	var buf [2 * len(x.rnd)]byte
+	hex.Encode(buf[:], x.rnd[:])
+	return string(buf[:])
 }
 
 func (f *frontDoor) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	start := f.api.opts.Now()
+	x := &exchange{}
 	id := r.Header.Get("X-Request-Id")
 	if !validRequestID(id) {
-		id = f.newID()
+		id = f.newID(x)
 	}
-	r = r.WithContext(problem.WithRequestID(r.Context(), id))
-	w.Header().Set("X-Request-Id", id)
-	rec := &recorder{ResponseWriter: w, req: r, intercept: true}
+	x.ctx = problem.IDContext{Context: r.Context(), ID: id}
+	r = r.WithContext(&x.ctx)
+	// The header's own value slice (length and capacity 1: an append by a
+	// handler copies), set without canonicalizing the key.
+	x.hdr[0] = id
+	w.Header()["X-Request-Id"] = x.hdr[:]
+	x.rec = recorder{ResponseWriter: w, req: r, intercept: true}
+	rec := &x.rec
 	defer func() {
 		if v := recover(); v != nil {
 			if v == http.ErrAbortHandler {
@@ -83,7 +101,7 @@ func (f *frontDoor) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 	// The global limit counts everything, before any other work: 404s,
 	// oversized headers and the docs too.
-	if g := f.api.rl.global; g != nil && !g.Admit(rec, r) {
+	if g := f.api.rl.global; g != nil && !g.AdmitIP(rec, r, f.api.rl.ip.ClientIP(r)) {
 		return
 	}
 	if n := headerSize(r); n > f.api.opts.MaxHeaderBytes {

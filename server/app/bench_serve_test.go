@@ -110,7 +110,11 @@ func benchReuse(b *testing.B, h http.Handler, method, target, body, tok string, 
 		if overTLS {
 			req.TLS = &tls.ConnectionState{Version: tls.VersionTLS13, HandshakeComplete: true, ServerName: "127.0.0.1"}
 		}
-		reqBody := io.NopCloser(rd)
+		// net/http gives a request without a body http.NoBody.
+		var reqBody io.ReadCloser = http.NoBody
+		if body != "" {
+			reqBody = io.NopCloser(rd)
+		}
 		w := &discardWriter{header: make(http.Header)}
 		for pb.Next() {
 			rd.Reset(body)
