@@ -13,6 +13,7 @@ import (
 	"github.com/danielgtaylor/huma/v2"
 
 	"github.com/fortapi/fortapi"
+	"github.com/fortapi/fortapi/internal/testutil"
 )
 
 // The request path, in process (no network, no TLS): a bare net/http
@@ -83,6 +84,7 @@ func fortapiHandler(b *testing.B) http.Handler {
 // in a real server.
 func benchServe(b *testing.B, h http.Handler, method, target, body string, header map[string]string, want int) {
 	b.ReportAllocs()
+	defer testutil.ReportCPU(b)()
 	b.RunParallel(func(pb *testing.PB) {
 		rd := strings.NewReader(body)
 		req := httptest.NewRequest(method, target, rd)

@@ -13,7 +13,11 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/golang-jwt/jwt/v5"
+
+	"github.com/fortapi/fortapi/internal/testutil"
 	"github.com/fortapi/fortapi/secret"
 	"github.com/fortapi/fortapi/server"
 )
@@ -74,6 +78,13 @@ func BenchmarkServePath(b *testing.B) {
 	if rec.Code != 201 || json.Unmarshal(rec.Body.Bytes(), &it) != nil {
 		b.Fatalf("seeding an item: %d %s", rec.Code, rec.Body)
 	}
+	// The reference of issue 17, in the same harness: a bare net/http
+	// handler that verifies an HS256 token with golang-jwt on every
+	// request (bench/baseline's GET /protected).
+	bare, bareTok := bareProtected(b)
+	b.Run("GET /protected/baseline", func(b *testing.B) {
+		benchReuse(b, bare, "GET", "/protected", "", bareTok, false)
+	})
 	for _, tc := range []struct{ name, method, target, body string }{
 		{"GET /protected", "GET", "/protected", ""},
 		{"POST /items/", "POST", "/items/", body},
@@ -99,6 +110,7 @@ func benchReuse(b *testing.B, h http.Handler, method, target, body, tok string, 
 		want = http.StatusCreated
 	}
 	b.ReportAllocs()
+	defer testutil.ReportCPU(b)()
 	b.RunParallel(func(pb *testing.PB) {
 		rd := strings.NewReader(body)
 		req := httptest.NewRequest(method, target, rd)
@@ -149,4 +161,37 @@ func (w *discardWriter) Write(p []byte) (int, error) {
 	}
 	w.n += len(p)
 	return len(p), nil
+}
+
+// bareProtected is bench/baseline's GET /protected: golang-jwt verifies
+// an HS256 token on every request.
+func bareProtected(b *testing.B) (http.Handler, string) {
+	key := make([]byte, 32)
+	_, _ = rand.Read(key)
+	parser := jwt.NewParser(jwt.WithValidMethods([]string{"HS256"}), jwt.WithIssuer("baseline"), jwt.WithAudience("baseline"),
+		jwt.WithExpirationRequired(), jwt.WithIssuedAt(), jwt.WithLeeway(30*time.Second))
+	now := time.Now()
+	tok, err := jwt.NewWithClaims(jwt.SigningMethodHS256, jwt.RegisteredClaims{
+		Issuer: "baseline", Audience: jwt.ClaimStrings{"baseline"}, Subject: "bench",
+		IssuedAt: jwt.NewNumericDate(now), NotBefore: jwt.NewNumericDate(now), ExpiresAt: jwt.NewNumericDate(now.Add(time.Hour)),
+	}).SignedString(key)
+	if err != nil {
+		b.Fatal(err)
+	}
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /protected", func(w http.ResponseWriter, r *http.Request) {
+		raw, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+		var c jwt.RegisteredClaims
+		if ok {
+			_, err := parser.ParseWithClaims(raw, &c, func(*jwt.Token) (any, error) { return key, nil })
+			ok = err == nil && c.Subject != ""
+		}
+		if !ok {
+			http.Error(w, "unauthorized", http.StatusUnauthorized)
+			return
+		}
+		w.Header().Set("Content-Type", "application/json")
+		_ = json.NewEncoder(w).Encode(map[string]string{"message": "Hello, " + c.Subject + ": your token is valid."})
+	})
+	return mux, tok
 }
