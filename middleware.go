@@ -136,20 +136,32 @@ func headerSize(r *http.Request) int {
 }
 
 func (f *frontDoor) logAccess(r *http.Request, rec *recorder, start time.Time, id string) {
+	ctx := r.Context()
+	h := f.api.log.Handler()
+	if !h.Enabled(ctx, slog.LevelInfo) {
+		return
+	}
 	status := rec.status
 	if status == 0 {
 		status = http.StatusOK
 	}
-	f.api.log.LogAttrs(r.Context(), slog.LevelInfo, "request",
+	// The record is built here rather than by Logger.LogAttrs: one clock
+	// reading serves as the record's time and the request's end, and no
+	// caller PC is looked up (the line's source would be this function on
+	// every request; a handler with AddSource prints none for it).
+	end := f.api.opts.Now()
+	rd := slog.NewRecord(end, slog.LevelInfo, "request", 0)
+	rd.AddAttrs(
 		slog.String("request_id", id),
 		slog.String("method", r.Method),
 		slog.String("path", r.URL.Path),
 		slog.Int("status", status),
 		slog.Int64("bytes", rec.bytes),
-		slog.Float64("duration_ms", float64(f.api.opts.Now().Sub(start).Microseconds())/1000),
+		slog.Float64("duration_ms", float64(end.Sub(start).Microseconds())/1000),
 		slog.String("remote", r.RemoteAddr),
 		slog.String("proto", r.Proto),
 	)
+	_ = h.Handle(ctx, rd)
 }
 
 // recorder notes the status and size of a response. It passes Flush,
