@@ -349,13 +349,22 @@ stop_servers() {
 
 clk_tck=$(getconf CLK_TCK)
 
-# proc_ticks PID: user+system CPU ticks of a process and its children
-# (uvicorn's workers), those still running.
+# proc_ticks PID: user+system CPU ticks of a process and, for uvicorn (its
+# workers), its children: one awk over /proc, no fork per process.
 proc_ticks() {
-	local s f t=0 st
+	if [[ $1 != "${spid[fastapi]:-}" ]]; then
+		local s f
+		s=$(<"/proc/$1/stat")
+		read -r -a f <<<"${s##*) }" # fields from the state on: utime is f[11]
+		echo $((f[11] + f[12]))
+		return
+	fi
+	# Every process whose parent is uvicorn's: read (no fork) each
+	# /proc/PID/stat; processes may end meanwhile.
+	local st s f t=0
 	for st in /proc/[0-9]*/stat; do
-		{ s=$(<"$st"); } 2>/dev/null || continue # the process may be gone
-		read -r -a f <<<"${s##*) }" # fields from the state on: ppid is f[1], utime f[11]
+		{ read -r s <"$st"; } 2>/dev/null || continue
+		read -r -a f <<<"${s##*) }" # fields from the state on: ppid is f[1]
 		if [[ $st == "/proc/$1/stat" || ${f[1]} == "$1" ]]; then
 			t=$((t + f[11] + f[12]))
 		fi
