@@ -211,6 +211,10 @@ func TestScrub(t *testing.T) {
 		{"eyJ.a.b.c.d", Redacted},                          // JWE: five parts
 		{"eyJhbGciOiJub25lIn0 alone", "eyJhbGciOiJub25lIn0 alone"},
 		{"eyJa.b", "eyJa.b"},
+		{"GET /items/fak_0123456789abcdef_" + opaque + "x", "GET /items/" + Redacted},
+		{"key fak_0123456789abcdEF_ABC!", "key " + Redacted + "!"},
+		{"x=fak_0123456789abcdef", "x=" + Redacted},
+		{"fak_short and unfak_0123456789abcdef", "fak_short and unfak_0123456789abcdef"},
 		{"Authorization: Bearer " + opaque, "Authorization: Bearer " + Redacted},
 		{"authorization: BEARER\t" + testJWT, "authorization: BEARER\t" + Redacted},
 		{"Bearer abc123", "Bearer " + Redacted},
@@ -256,6 +260,7 @@ func TestScrubLinear(t *testing.T) {
 		"quotes":  strings.Repeat(`"a":`, 1<<16),
 		"equals":  strings.Repeat("a=", 1<<16),
 		"bearers": strings.Repeat("bearer ", 1<<16),
+		"fak":     strings.Repeat("fak_", 1<<16),
 		"key run": strings.Repeat("k", 1<<17) + "=v",
 	} {
 		t.Run(name, func(t *testing.T) {

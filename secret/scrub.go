@@ -113,6 +113,9 @@ func (m *keyMatcher) containsFragment(n []byte) bool {
 //   - the credentials of "Bearer <token>" (a token of 16 or more
 //     characters, or any token with a character other than a-z) and
 //     "Basic <base64 of user:password>", case-insensitively;
+//   - fortapi API keys (package apikey): "fak_" followed by 16 or more
+//     letters, digits and underscores, wherever they appear (a URL path, a
+//     query, an error message);
 //   - values of sensitive keys in key=value text (query strings, form
 //     bodies, cookies, logfmt: "password=hunter2") and in JSON
 //     ("password": "hunter2").
@@ -186,7 +189,16 @@ func isCredential(basic bool, tok string) bool {
 }
 
 // scrubTrigger marks the bytes at which a pattern of scrub can start.
-var scrubTrigger = [256]bool{'e': true, 'b': true, 'B': true, '=': true, '"': true}
+var scrubTrigger = [256]bool{'e': true, 'b': true, 'B': true, '=': true, '"': true, 'f': true}
+
+// apiKeyPrefix starts fortapi's API keys (package apikey): fak_, then
+// at least minAPIKeyRun characters of [A-Za-z0-9_].
+const (
+	apiKeyPrefix = "fak_"
+	minAPIKeyRun = 16
+)
+
+func isAPIKeyChar(c byte) bool { return isAlnum(c) || c == '_' }
 
 // scrubber accumulates the scrubbed copy of s lazily: out stays nil until
 // the first replacement.
@@ -219,6 +231,16 @@ func (m *keyMatcher) scrub(s string) (string, bool) {
 			continue
 		}
 		switch c := s[i]; c {
+		case 'f':
+			if (i > w.last && isAlnum(s[i-1])) || !strings.HasPrefix(s[i:], apiKeyPrefix) {
+				break
+			}
+			end := runEnd(s, i+len(apiKeyPrefix), isAPIKeyChar)
+			if end-i-len(apiKeyPrefix) >= minAPIKeyRun {
+				w.replace(i, end)
+				i = end
+				continue
+			}
 		case 'e':
 			if i < jwtEnd || !strings.HasPrefix(s[i:], "eyJ") {
 				break

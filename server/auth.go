@@ -168,6 +168,8 @@ const (
 	EventUserEnabled     = "user.enabled"
 	EventKeyRotated      = "key.rotated"
 	EventKeyRevoked      = "key.revoked"
+	EventAPIKeyCreated   = "apikey.created"
+	EventAPIKeyRevoked   = "apikey.revoked"
 )
 
 // Event is one security event. It never holds a password or a token:
@@ -403,4 +405,7 @@ type AuthStore interface {
 	// returns the keys oldest first (zero CreatedAt first), then by ID.
 	LoadKeys(ctx context.Context) ([]jwtkey.StoredKey, error)
 	SaveKeys(ctx context.Context, keys []jwtkey.StoredKey) error
+
+	// API keys (apikey.go).
+	APIKeyStore
 }

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"encoding/json"
 	"errors"
 	"log/slog"
 	"net/url"
@@ -49,7 +50,44 @@ func TestLogsHoldNoSecrets(t *testing.T) {
 					t.Fatalf("%s with tokens in the query: %d %s", path, got, b)
 				}
 			}
-			resp, _ := send(t, c, "POST", s.url+"/logout", map[string]string{"Authorization": "Bearer " + second.AccessToken}, "")
+			// An API key: created, used in both headers, refused where
+			// not declared, put where it must never go (the query, the
+			// path: refused with 400), mistyped, revoked.
+			resp, b := send(t, c, "POST", s.url+"/users/me/api-keys", map[string]string{"Authorization": "Bearer " + second.AccessToken,
+				"Content-Type": "application/json"}, `{"name":"logs","scopes":["items:read"]}`)
+			var created struct{ ID, Key string }
+			if resp.StatusCode != 201 || json.Unmarshal([]byte(b), &created) != nil || !strings.HasPrefix(created.Key, "fak_") {
+				t.Fatalf("creating an API key: %d %s", resp.StatusCode, b)
+			}
+			key := created.Key
+			secrets = append(secrets, key, key[len("fak_")+17:len(key)-6])
+			typo := key[:30] + map[bool]string{true: "B", false: "A"}[key[30] == 'A'] + key[31:]
+			for _, tc := range []struct {
+				method, path string
+				hdr          map[string]string
+				want         int
+			}{
+				{"GET", "/items/", map[string]string{"X-API-Key": key}, 200},
+				{"GET", "/protected", map[string]string{"Authorization": "Bearer " + key}, 200},
+				{"GET", "/users/me", map[string]string{"X-API-Key": key}, 401},
+				{"GET", "/items/", map[string]string{"X-API-Key": typo}, 401},
+				{"GET", "/items/?api_key=" + key, nil, 400},
+				{"GET", "/items/?x=1&key=" + url.QueryEscape(key), map[string]string{"X-API-Key": key}, 400},
+				{"GET", "/items/" + key, nil, 400},
+				{"GET", "/nope/" + key + "/x", nil, 400},
+			} {
+				if resp, b := send(t, c, tc.method, s.url+tc.path, tc.hdr, ""); resp.StatusCode != tc.want || strings.Contains(b, key) {
+					t.Fatalf("%s %s with the key: %d, want %d: %s", tc.method, tc.path[:min(len(tc.path), 20)], resp.StatusCode, tc.want, b)
+				}
+			}
+			if resp, b := send(t, c, "DELETE", s.url+"/users/me/api-keys/"+created.ID, map[string]string{"Authorization": "Bearer " + second.AccessToken}, ""); resp.StatusCode != 204 {
+				t.Fatalf("revoking the key: %d %s", resp.StatusCode, b)
+			}
+			if resp, _ := send(t, c, "GET", s.url+"/items/", map[string]string{"X-API-Key": key}, ""); resp.StatusCode != 401 {
+				t.Fatalf("the revoked key: %d", resp.StatusCode)
+			}
+
+			resp, _ = send(t, c, "POST", s.url+"/logout", map[string]string{"Authorization": "Bearer " + second.AccessToken}, "")
 			if resp.StatusCode/100 != 2 {
 				t.Fatalf("logout: %d", resp.StatusCode)
 			}
@@ -83,6 +121,9 @@ func TestLogsHoldNoSecrets(t *testing.T) {
 						t.Errorf("the log holds a secret (%.12s...):\n%s", p, lineWith(log, p))
 					}
 				}
+			}
+			if strings.Contains(log, "fak_") {
+				t.Errorf("the log holds something shaped like an API key:\n%s", lineWith(log, "fak_"))
 			}
 			if strings.Contains(log, "eyJ") {
 				t.Errorf("the log holds something shaped like a JWT:\n%s", lineWith(log, "eyJ"))

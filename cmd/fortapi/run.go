@@ -31,6 +31,7 @@ Usage:
   fortapi user list
   fortapi keys list|rotate                      signing keys
   fortapi keys revoke KID                       emergency: stop trusting a key now
+  fortapi apikey create|list|revoke USER ...    users' API keys (fortapi apikey --help)
   fortapi store copy --from STORE --to STORE    move an installation to an empty store
                                                 (STORE: sqlite:PATH or postgres:URL)
   fortapi hash-password                         argon2id hash of the password on stdin
@@ -65,6 +66,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 		return runUser(ctx, rest, getenv, stdin, stdout, stderr)
 	case "keys":
 		return runKeys(ctx, rest, getenv, stdout, stderr)
+	case "apikey":
+		return runAPIKey(ctx, rest, getenv, stdout, stderr)
 	case "store":
 		return runStore(ctx, rest, getenv, stdout, stderr)
 	case "hash-password":

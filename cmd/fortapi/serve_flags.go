@@ -13,6 +13,7 @@ import (
 
 	"github.com/fortapi/fortapi/server/app"
 	"github.com/fortapi/fortapi/tlsconfig"
+	"github.com/fortapi/fortapi/wsfeed"
 )
 
 // serveConfig is the typed configuration of `fortapi serve`.
@@ -37,6 +38,7 @@ type serveConfig struct {
 	acmeDirectory  string
 	env            string // development or production
 	corsOrigins    []string
+	wsPerUser      int // --ws-max-conns-per-user
 }
 
 // Environments of --env.
@@ -109,6 +111,7 @@ func parseServe(args []string, getenv func(string) string, stdout, stderr io.Wri
 		}
 		return nil
 	})
+	c.fs.IntVar(&cfg.wsPerUser, "ws-max-conns-per-user", wsfeed.DefaultMaxConnsPerSubject, "`N` open GET /ws/items sockets per user on this instance; the next upgrade gets 429 (1 to 1000)")
 	c.fs.StringVar(&cfg.env, "env", envDevelopment, "`ENV`: development, or production, which refuses to start with generated or weak secrets, the development certificate, or --insecure-http without --trusted-proxies")
 	c.fs.StringVar(&level, "log-level", "info", "`LEVEL` of the log: debug, info, warn or error")
 	c.fs.StringVar(&format, "log-format", "json", "`FORMAT` of the log on stderr: json or text")
@@ -153,6 +156,9 @@ func parseServe(args []string, getenv func(string) string, stdout, stderr io.Wri
 		return fail("invalid --log-format %q: want json or text", format)
 	}
 	cfg.logFormat = format
+	if cfg.wsPerUser < 1 || cfg.wsPerUser > 1000 {
+		return fail("invalid --ws-max-conns-per-user %d: want 1 to 1000", cfg.wsPerUser)
+	}
 	if cfg.shutdownTimeout < time.Second || cfg.shutdownTimeout > 10*time.Minute {
 		return fail("invalid --shutdown-timeout %v: want 1s to 10m", cfg.shutdownTimeout)
 	}
@@ -163,15 +169,16 @@ func parseServe(args []string, getenv func(string) string, stdout, stderr io.Wri
 // mk, and what the flags say.
 func (cfg serveConfig) appConfig(sc app.StoreConfig, mk []byte, log *slog.Logger) app.Config {
 	return app.Config{
-		Limits:         cfg.rates.Limits,
-		TrustedProxies: cfg.rates.trusted,
-		ClientIPHeader: cfg.rates.header,
-		CORSOrigins:    cfg.corsOrigins,
-		AssumeTLS:      cfg.insecureHTTP && len(cfg.rates.trusted) > 0,
-		Store:          sc,
-		MasterKey:      mk,
-		Version:        version(),
-		Logger:         log,
+		Limits:              cfg.rates.Limits,
+		TrustedProxies:      cfg.rates.trusted,
+		ClientIPHeader:      cfg.rates.header,
+		CORSOrigins:         cfg.corsOrigins,
+		FeedMaxConnsPerUser: cfg.wsPerUser,
+		AssumeTLS:           cfg.insecureHTTP && len(cfg.rates.trusted) > 0,
+		Store:               sc,
+		MasterKey:           mk,
+		Version:             version(),
+		Logger:              log,
 	}
 }
 

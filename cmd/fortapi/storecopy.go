@@ -380,7 +380,7 @@ func copyStores(ctx context.Context, from, to storeSpec, stdout, stderr io.Write
 		if stats.Total() == 0 {
 			return fail("nothing was written to %s.", to)
 		}
-		written := fmt.Sprintf("%d revocations, %d users, %d keys, %d items and %d events", stats.Revocations, stats.Users, stats.Keys, stats.Items, stats.Events)
+		written := fmt.Sprintf("%d revocations, %d users, %d API keys, %d keys, %d items and %d events", stats.Revocations, stats.Users, stats.APIKeys, stats.Keys, stats.Items, stats.Events)
 		if created {
 			cerr := closeDst()
 			if rerr := removeSQLite(to.sqlite); cerr != nil || rerr != nil {
@@ -399,6 +399,7 @@ func copyStores(ctx context.Context, from, to storeSpec, stdout, stderr io.Write
 	w := &strings.Builder{}
 	fmt.Fprintf(w, "copied %s\n    to %s\n", from, to)
 	fmt.Fprintf(w, "  users             %d\n", stats.Users)
+	fmt.Fprintf(w, "  API keys          %d (those still working; same master key needed)\n", stats.APIKeys)
 	fmt.Fprintf(w, "  signing keys      %d\n", stats.Keys)
 	fmt.Fprintf(w, "  items             %d\n", stats.Items)
 	fmt.Fprintf(w, "  audit events      %d (in their order; ids renumbered)\n", stats.Events)

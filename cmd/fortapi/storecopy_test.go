@@ -236,7 +236,7 @@ func TestStoreCopyFailures(t *testing.T) {
 		}
 		return dir
 	}
-	const written = "3 revocations, 5 users, 5 keys, 23 items and 0 events"
+	const written = "3 revocations, 5 users, 3 API keys, 5 keys, 23 items and 0 events"
 	t.Run("half-way, new SQLite target", func(t *testing.T) {
 		dir := badSource(t)
 		target := filepath.Join(t.TempDir(), "new.db")

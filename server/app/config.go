@@ -71,6 +71,12 @@ type Config struct {
 	// AssumeTLS: clients reach the server over HTTPS although it serves
 	// plain HTTP (behind a TLS-terminating proxy), so answers carry HSTS.
 	AssumeTLS bool
+	// FeedMaxConnsPerUser caps one user's open GET /ws/items sockets on
+	// this instance (default wsfeed.DefaultMaxConnsPerSubject, 8): the next
+	// upgrade gets 429 before the upgrade. The cap is per instance, not
+	// global: behind a load balancer of N instances a user may hold up to
+	// N times it.
+	FeedMaxConnsPerUser int
 	// CertExpiry, when set, reports the served TLS certificate's expiry
 	// on /readyz.
 	CertExpiry httpapi.CertExpiryFunc
@@ -218,6 +224,9 @@ func (c Config) withDefaults() (Config, error) {
 		}
 	}
 	c.Limits = c.Limits.withDefaults()
+	if c.FeedMaxConnsPerUser < 0 {
+		return c, errors.New("app: FeedMaxConnsPerUser is negative")
+	}
 	if c.Limits.Scale < 1 || c.Limits.Instances < 1 {
 		return c, errors.New("app: Limits.Scale and Limits.Instances must be at least 1")
 	}

@@ -8,12 +8,14 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"net/netip"
 	"slices"
 	"strings"
 	"sync"
 	"time"
 
 	"github.com/fortapi/fortapi"
+	"github.com/fortapi/fortapi/apikey"
 	"github.com/fortapi/fortapi/jwtkey"
 	"github.com/fortapi/fortapi/password"
 	"github.com/fortapi/fortapi/ratelimit"
@@ -160,6 +162,17 @@ type Options struct {
 	Logger                         *slog.Logger     // default slog.Default()
 	Now                            func() time.Time // default time.Now
 	Rand                           io.Reader        // default crypto/rand
+
+	// APIKeyHashKey (at least apikey.MinHashKeyBytes of secret
+	// randomness, the same on every instance of one store) is the HMAC key
+	// API keys are stored under (apikey.go). Nil: API keys are off (none
+	// can be created, every one presented is refused). APIKeyTouch is how
+	// often a key's use is written to the store (default
+	// DefaultAPIKeyTouch). ClientIP gives the client address key
+	// allowlists are checked against (default: the TCP peer).
+	APIKeyHashKey []byte
+	APIKeyTouch   time.Duration
+	ClientIP      func(*http.Request) netip.Addr
 }
 
 // Service runs logins, refreshes, logouts and account changes, and
@@ -173,6 +186,9 @@ type Service struct {
 
 	// health is what PropagationHealth reports (feed.go).
 	health propagation
+
+	// keyHasher hashes API keys (nil: Options.APIKeyHashKey unset).
+	keyHasher *apikey.Hasher
 
 	// names caches user id -> username for messages on hot paths;
 	// usernames never change. Bounded: cleared when full.
@@ -215,6 +231,7 @@ func New(o Options) (*Service, error) {
 	def(&o.WebIdle, DefaultWebIdle)
 	def(&o.WebTouch, DefaultWebTouch)
 	def(&o.DeviceLifetime, DefaultDeviceLifetime)
+	def(&o.APIKeyTouch, DefaultAPIKeyTouch)
 	if o.WebTouch >= o.WebIdle {
 		return nil, errors.New("authn: WebTouch must be shorter than WebIdle")
 	}
@@ -241,7 +258,15 @@ func New(o Options) (*Service, error) {
 	default:
 		o.DeviceKey = slices.Clone(o.DeviceKey)
 	}
-	return &Service{o: o, throttle: newThrottle(o.Throttle), names: make(map[string]string)}, nil
+	var keyHasher *apikey.Hasher
+	if o.APIKeyHashKey != nil {
+		h, err := apikey.NewHasher(o.APIKeyHashKey)
+		if err != nil {
+			return nil, fmt.Errorf("authn: APIKeyHashKey: %w", err)
+		}
+		keyHasher = h
+	}
+	return &Service{o: o, throttle: newThrottle(o.Throttle), names: make(map[string]string), keyHasher: keyHasher}, nil
 }
 
 // Tokens is what a successful login or refresh returns.
@@ -264,12 +289,22 @@ func (s *Service) event(ctx context.Context, ev server.Event) {
 	}
 }
 
+// apiKeyField is apikey.Header as http.Header stores it: looked up
+// directly, it costs no canonicalization (an allocation for "X-API-Key")
+// on every request. Never changed.
+var apiKeyField = http.CanonicalHeaderKey(apikey.Header)
+
 // Authenticate implements fortapi.Authenticator: a bearer access token in
 // the Authorization header or, when the request has no Authorization
-// header, a web session cookie (WebLogin). A request never mixes both: an
+// header, a web session cookie (WebLogin). An API key (X-API-Key, or a
+// bearer token starting with apikey.Prefix) gives a principal of
+// fortapi.APIKeyScheme, which only operations declaring that scheme accept. A request never mixes both: an
 // Authorization header that is not a bearer token makes the request
 // anonymous, whatever cookie it carries.
 func (s *Service) Authenticate(r *http.Request) (*fortapi.Principal, error) {
+	if len(r.Header[apiKeyField]) > 0 {
+		return s.AuthenticateAPIKey(r)
+	}
 	vals := r.Header.Values("Authorization")
 	if len(vals) == 0 {
 		return s.authenticateSession(r)
@@ -282,13 +317,17 @@ func (s *Service) Authenticate(r *http.Request) (*fortapi.Principal, error) {
 		// Another scheme (Basic, ...) is not a credential this API takes.
 		return nil, fortapi.ErrNoCredentials
 	}
-	c, err := s.o.Tokens.Verify(r.Context(), strings.TrimLeft(tok, " "))
+	tok = strings.TrimLeft(tok, " ")
+	if strings.HasPrefix(tok, apikey.Prefix) {
+		return s.authenticateAPIKey(r, tok)
+	}
+	c, err := s.o.Tokens.Verify(r.Context(), tok)
 	if err != nil {
 		return nil, err
 	}
 	return &fortapi.Principal{
 		Subject: c.Subject, Scheme: fortapi.BearerScheme, Scopes: c.Scopes,
-		SessionID: c.SessionID, TokenID: c.ID, ExpiresAt: c.ExpiresAt, IssuedAt: c.IssuedAt,
+		SessionID: c.SessionID, TokenID: c.ID, KeyID: c.KeyID, ExpiresAt: c.ExpiresAt, IssuedAt: c.IssuedAt,
 	}, nil
 }
 

@@ -45,7 +45,7 @@ var refreshKey = []byte("authn test refresh successor key, 32+ bytes")
 
 // newEnv opens a store and builds the service on it; gate, when set, wraps
 // the store the service uses (the test's own calls use the real store).
-func newEnv(t *testing.T, gate func(server.AuthStore) server.AuthStore) *env {
+func newEnv(t testing.TB, gate func(server.AuthStore) server.AuthStore) *env {
 	t.Helper()
 	ctx := context.Background()
 	store, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "authn.db"), sqlite.Options{})
@@ -78,7 +78,7 @@ func newEnv(t *testing.T, gate func(server.AuthStore) server.AuthStore) *env {
 		as = gate(store)
 	}
 	svc, err := authn.New(authn.Options{Store: as, Hasher: hasher, Tokens: tokens, Revocations: revs, Keys: ring,
-		Now: clock.Now, RefreshKey: refreshKey})
+		Now: clock.Now, RefreshKey: refreshKey, APIKeyHashKey: refreshKey})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -90,7 +90,7 @@ func newEnv(t *testing.T, gate func(server.AuthStore) server.AuthStore) *env {
 }
 
 // user stores a user with the password oldPass.
-func (e *env) user(t *testing.T, name string) server.User {
+func (e *env) user(t testing.TB, name string) server.User {
 	t.Helper()
 	now := e.clock.Now().UTC()
 	id, err := server.NewID(now, nil)

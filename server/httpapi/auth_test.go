@@ -128,8 +128,13 @@ func newAuthEnvWith(t *testing.T, o envOptions) *authEnv {
 			t.Fatal(err)
 		}
 	}
+	var ip func(*http.Request) netip.Addr // key allowlists: the API's resolver
+	if o.clientIP != nil {
+		ip = o.clientIP.ClientIP
+	}
 	e.svc, err = authn.New(authn.Options{Store: store, Hasher: hasher, Tokens: tokens, Revocations: revs, Keys: e.ring, Logger: log, Now: e.clock.Now,
-		LoginFailures: failures, RefreshKey: []byte("httpapi test refresh successor key, 32+ bytes")})
+		LoginFailures: failures, RefreshKey: []byte("httpapi test refresh successor key, 32+ bytes"),
+		APIKeyHashKey: []byte("httpapi test API key hash key, 32+ bytes"), ClientIP: ip})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,6 +1,7 @@
 package httpapi_test
 
 import (
+	"cmp"
 	"context"
 	"encoding/base64"
 	"encoding/hex"
@@ -19,6 +20,7 @@ import (
 	"github.com/danielgtaylor/huma/v2"
 
 	"github.com/fortapi/fortapi"
+	"github.com/fortapi/fortapi/apikey"
 	"github.com/fortapi/fortapi/csrf"
 	"github.com/fortapi/fortapi/server"
 	"github.com/fortapi/fortapi/server/authn"
@@ -44,6 +46,10 @@ type matrixCaller struct {
 	// login) instead of a bearer token; its unsafe requests carry the
 	// CSRF token.
 	session bool
+	// key: the caller sends an API key with these scopes (in X-API-Key,
+	// or as a bearer token when keyAsBearer) instead of a token.
+	key         []string
+	keyAsBearer bool
 }
 
 // matrixException is an allowed deviation of an authorized call from the
@@ -121,8 +127,14 @@ func (d doc) example(s map[string]any, name string, n int) any {
 	case "boolean":
 		return false
 	case "string":
-		if f, _ := s["format"].(string); f == "password" {
+		switch f, _ := s["format"].(string); f {
+		case "password":
 			return fmt.Sprintf("matrix passphrase %d for %s", n, name)
+		case "date-time":
+			return time.Now().Add(24 * time.Hour).UTC().Format(time.RFC3339)
+		}
+		if name == "allowed_cidrs" { // a network, which no format names
+			return "0.0.0.0/0"
 		}
 		v := fmt.Sprintf("m%d%s", n, name)
 		if ml, ok := s["maxLength"].(float64); ok && len(v) > int(ml) {
@@ -152,6 +164,36 @@ func TestAuthorizationMatrix(t *testing.T) {
 		{name: "other-session", username: "bob", password: bobPass, other: true, session: true},
 		{name: "user-session", username: "alice", password: alicePass, owner: true, session: true},
 		{name: "admin-session", username: "root", password: adminPass, session: true},
+		// API keys: accepted only where the document lists the apikey
+		// scheme, with the key's scopes; an administrator's key reaches
+		// no administration.
+		{name: "reader-key", username: "alice", key: []string{server.ScopeItemsRead}, keyAsBearer: true, owner: true},
+		{name: "other-key", username: "bob", key: server.RoleUser.Scopes(), other: true},
+		{name: "admin-key", username: "root", key: server.RoleAdmin.Scopes()},
+	}
+	userID := func(name string) string {
+		u, err := e.store.GetUserByName(ctx, name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return u.ID
+	}
+	// keyFixture stores a key of the user (by id) and returns its id.
+	keyFixture := func(uid string) string {
+		k, err := apikey.New(nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		u, err := e.store.GetUser(ctx, uid)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := e.store.CreateAPIKey(ctx, server.APIKey{ID: k.ID, UserID: uid, Name: "fixture", Hash: make([]byte, 32),
+			Scopes: []string{server.ScopeItemsRead}, CreatedAt: time.Now().UTC().Truncate(time.Microsecond),
+			CredentialVersion: u.CredentialVersion}, server.Event{}); err != nil {
+			t.Fatal(err)
+		}
+		return k.ID
 	}
 	// alice owns an item from the start, so that listings have one to leak.
 	now := time.Now().UTC().Truncate(time.Microsecond)
@@ -161,6 +203,19 @@ func TestAuthorizationMatrix(t *testing.T) {
 	}
 	tokens := map[string]string{}
 	login := func(c matrixCaller) {
+		if c.key != nil {
+			u, err := e.store.GetUserByName(ctx, c.username)
+			if err != nil {
+				t.Fatal(err)
+			}
+			key, _, err := e.svc.CreateAPIKey(ctx, &fortapi.Principal{Subject: u.ID, Scopes: u.Role.Scopes()},
+				authn.NewAPIKey{Name: c.name, Scopes: c.key}, "")
+			if err != nil {
+				t.Fatalf("%s: creating a key: %v", c.name, err)
+			}
+			tokens[c.name] = key
+			return
+		}
 		if !c.session {
 			tokens[c.name] = e.login(c.username, c.password, c.scope...).AccessToken
 			return
@@ -177,6 +232,10 @@ func TestAuthorizationMatrix(t *testing.T) {
 		switch {
 		case c.username == "":
 			return map[string]string{}
+		case c.key != nil && c.keyAsBearer:
+			return bearer(tokens[c.name])
+		case c.key != nil:
+			return map[string]string{"X-API-Key": tokens[c.name]}
 		case !c.session:
 			return bearer(tokens[c.name])
 		}
@@ -196,6 +255,13 @@ func TestAuthorizationMatrix(t *testing.T) {
 	}
 	scopesOf := map[string][]string{}
 	for _, c := range callers[1:] {
+		if c.key != nil {
+			scopesOf[c.name] = c.key
+			if resp, b := me(c); resp.StatusCode != http.StatusUnauthorized {
+				t.Fatalf("%s: /users/me, which does not declare API keys: %d %s", c.name, resp.StatusCode, b)
+			}
+			continue
+		}
 		resp, b := me(c)
 		var p httpapi.Profile
 		if resp.StatusCode != 200 || json.Unmarshal(b, &p) != nil {
@@ -267,6 +333,14 @@ func TestAuthorizationMatrix(t *testing.T) {
 					}
 					target = strings.ReplaceAll(path, "{id}", fixtureID)
 				}
+				if strings.Contains(target, "{key_id}") {
+					// A key of the {id} user, or of the caller's (me).
+					owner := fixtureID
+					if owner == "" {
+						owner = userID(cmp.Or(c.username, "alice"))
+					}
+					target = strings.ReplaceAll(target, "{key_id}", keyFixture(owner))
+				}
 				if strings.Contains(target, "{") {
 					t.Fatalf("%s: no fixture for a path parameter of %s", name, path)
 				}
@@ -296,8 +370,11 @@ func TestAuthorizationMatrix(t *testing.T) {
 				// The requirements the caller's scheme can meet, and
 				// whether one of them is met.
 				scheme := fortapi.BearerScheme
-				if c.session {
+				switch {
+				case c.session:
 					scheme = fortapi.SessionScheme
+				case c.key != nil:
+					scheme = fortapi.APIKeyScheme
 				}
 				accepted, allowed := false, false
 				for _, m := range sec {
@@ -359,7 +436,7 @@ func TestAuthorizationMatrix(t *testing.T) {
 				t.Logf("%-40s %-10s -> %d (want %s)", strings.ToUpper(method)+" "+path, c.name, got, want)
 				// An operation that ended the caller's session (logout,
 				// password change) is followed by a fresh login.
-				if resp, _ := me(c); c.username != "" && resp.StatusCode == http.StatusUnauthorized {
+				if resp, _ := me(c); c.username != "" && c.key == nil && resp.StatusCode == http.StatusUnauthorized {
 					login(c)
 				}
 			}
@@ -523,7 +600,14 @@ func TestDeclaredPolicy(t *testing.T) {
 			if op == nil {
 				continue
 			}
-			adminPath := strings.HasPrefix(path, "/admin/") || path == "/users" || path == "/users/{id}"
+			for _, req := range op.Security {
+				// A stolen key must not mint keys, change a password or
+				// administer: keys reach the items API and /protected only.
+				if _, ok := req[fortapi.APIKeyScheme]; ok && !strings.HasPrefix(path, "/items/") && path != "/protected" {
+					t.Errorf("%s %s accepts API keys", op.Method, path)
+				}
+			}
+			adminPath := strings.HasPrefix(path, "/admin/") || path == "/users" || strings.HasPrefix(path, "/users/{id}")
 			if !adminPath {
 				continue
 			}
@@ -539,7 +623,7 @@ func TestDeclaredPolicy(t *testing.T) {
 			}
 		}
 	}
-	if checked < 5 {
-		t.Fatalf("checked %d administrative operations, want at least 5", checked)
+	if checked < 7 {
+		t.Fatalf("checked %d administrative operations, want at least 7", checked)
 	}
 }

@@ -147,7 +147,7 @@ func TestHTMLLogin(t *testing.T) {
 	}
 	var it httpapi.Item
 	_ = json.Unmarshal([]byte(raw), &it)
-	if it.Name != "Hammer" || it.Description != "<p>solid link</p>" {
+	if it.Name != "<b>Hammer</b>" || it.Description != "<p>solid link</p>" { // plain text as sent, rich sanitized
 		t.Errorf("stored %q / %q", it.Name, it.Description)
 	}
 	// A cross-site request is refused even with a valid token.
@@ -158,7 +158,7 @@ func TestHTMLLogin(t *testing.T) {
 
 	// The item page: escaped name, sanitized description, nonce CSP, no framing.
 	resp, page = b.do("GET", "/items/"+it.ID+"/view", "", "", nil)
-	if resp.StatusCode != 200 || !strings.Contains(page, `<h1 id="item-name">Hammer</h1>`) || !strings.Contains(page, "<p>solid link</p>") {
+	if resp.StatusCode != 200 || !strings.Contains(page, `<h1 id="item-name">&lt;b&gt;Hammer&lt;/b&gt;</h1>`) || !strings.Contains(page, "<p>solid link</p>") {
 		t.Fatalf("view: %d %.600s", resp.StatusCode, page)
 	}
 	csp := resp.Header.Get("Content-Security-Policy")

@@ -230,9 +230,15 @@ func TestEveryOperationDeclaresItsLimits(t *testing.T) {
 		"update-user":     "writes 60/minute user",
 		"list-users":      "reads 600/minute user",
 		"audit":           "reads 600/minute user",
-		"healthz":         "",
-		"readyz":          "",
-		"jwks":            "",
+		// API keys count toward their user's limits (Principal.Subject).
+		"create-api-key":      "writes 60/minute user",
+		"list-api-keys":       "reads 600/minute user",
+		"revoke-api-key":      "writes 60/minute user",
+		"list-user-api-keys":  "reads 600/minute user",
+		"revoke-user-api-key": "writes 60/minute user",
+		"healthz":             "",
+		"readyz":              "",
+		"jwks":                "",
 	}
 	seen := 0
 	for _, item := range doc.Paths {

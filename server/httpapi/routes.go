@@ -43,10 +43,25 @@ func Register(api *fortapi.API, d Deps) {
 	if d.Sanitizer == nil {
 		d.Sanitizer = sanitize.New()
 	}
+	// API keys: X-API-Key reaches Auth.AuthenticateAPIKey on the
+	// operations that declare the scheme; "Authorization: Bearer fak_..."
+	// reaches the API's Authenticator (Auth.Authenticate), which returns
+	// such principals with fortapi.APIKeyScheme too, refused wherever
+	// undeclared.
+	var keys fortapi.Authenticator = fortapi.AuthenticatorFunc(func(*http.Request) (*fortapi.Principal, error) {
+		return nil, fortapi.ErrNoCredentials // no Auth: the document only
+	})
+	if d.Auth != nil {
+		keys = fortapi.AuthenticatorFunc(d.Auth.AuthenticateAPIKey)
+	}
+	if err := api.AddAPIKeyScheme(keys); err != nil {
+		panic(err) // registered twice: a programming error, like huma.Register's panics
+	}
 	registerHealth(api, d)
 	registerAuth(api, d)
 	registerItems(api, d)
 	registerUsers(api, d)
+	registerAPIKeys(api, d)
 	registerFeed(api, d)
 	if api.CSRF() != nil {
 		registerPages(api, d)
@@ -293,7 +308,7 @@ func registerAuth(api huma.API, d Deps) {
 	register(api, huma.Operation{
 		OperationID: "protected", Method: http.MethodGet, Path: "/protected", Tags: []string{"auth"},
 		Summary:  "A protected resource: names the caller",
-		Security: fortapi.Authenticated(), Extensions: d.Limits.reads(),
+		Security: fortapi.WithAPIKey(fortapi.Authenticated()), Extensions: d.Limits.reads(),
 	}, h.protected)
 
 	register(api, huma.Operation{
@@ -335,28 +350,28 @@ func registerItems(api huma.API, d Deps) {
 	register(api, huma.Operation{
 		OperationID: "create-item", Method: http.MethodPost, Path: "/items/",
 		Summary: "Create an item", Tags: tags, DefaultStatus: http.StatusCreated,
-		Security: fortapi.Scopes(ScopeItemsWrite), Extensions: d.Limits.writes(),
+		Security: fortapi.WithAPIKey(fortapi.Scopes(ScopeItemsWrite)), Extensions: d.Limits.writes(),
 	}, h.create)
 	register(api, huma.Operation{
 		OperationID: "list-items", Method: http.MethodGet, Path: "/items/",
 		Summary: "List the caller's items", Description: "Administrators see every item. Pages are ordered by id.",
-		Tags: tags, Security: fortapi.Scopes(ScopeItemsRead), Extensions: ownerOnly(d.Limits.reads()),
+		Tags: tags, Security: fortapi.WithAPIKey(fortapi.Scopes(ScopeItemsRead)), Extensions: ownerOnly(d.Limits.reads()),
 	}, h.list)
 	register(api, huma.Operation{
 		OperationID: "get-item", Method: http.MethodGet, Path: "/items/{id}",
 		Summary: "Get an item", Description: "Another user's item answers 404, exactly like a missing one.",
-		Tags: tags, Security: fortapi.Scopes(ScopeItemsRead), Errors: []int{http.StatusNotFound},
+		Tags: tags, Security: fortapi.WithAPIKey(fortapi.Scopes(ScopeItemsRead)), Errors: []int{http.StatusNotFound},
 		Extensions: ownerOnly(d.Limits.reads()),
 	}, h.get)
 	register(api, huma.Operation{
 		OperationID: "update-item", Method: http.MethodPut, Path: "/items/{id}",
-		Summary: "Replace an item's fields", Tags: tags, Security: fortapi.Scopes(ScopeItemsWrite),
+		Summary: "Replace an item's fields", Tags: tags, Security: fortapi.WithAPIKey(fortapi.Scopes(ScopeItemsWrite)),
 		Errors: []int{http.StatusNotFound}, Extensions: ownerOnly(d.Limits.writes()),
 	}, h.update)
 	register(api, huma.Operation{
 		OperationID: "delete-item", Method: http.MethodDelete, Path: "/items/{id}",
 		Summary: "Delete an item", Tags: tags, DefaultStatus: http.StatusNoContent,
-		Security: fortapi.Scopes(ScopeItemsWrite), Errors: []int{http.StatusNotFound},
+		Security: fortapi.WithAPIKey(fortapi.Scopes(ScopeItemsWrite)), Errors: []int{http.StatusNotFound},
 		Extensions: ownerOnly(d.Limits.writes()),
 	}, h.delete)
 }
@@ -421,6 +436,48 @@ func registerUsers(api huma.API, d Deps) {
 			"Filter by type and by user id; page with next_cursor. Events never hold a password or a token.",
 		Security: admin, Extensions: d.Limits.reads(),
 	}, h.audit)
+}
+
+// registerAPIKeys declares the API key routes (DESIGN.md §4). None of
+// them accepts an API key (nor do password change, logout or user
+// administration): a stolen key cannot mint more keys, keep itself alive
+// or escalate. Keys are accepted only where routes declare
+// fortapi.WithAPIKey: the items API and GET /protected.
+func registerAPIKeys(api huma.API, d Deps) {
+	h := &apiKeysAPI{d}
+	tags := []string{"users"}
+	register(api, huma.Operation{
+		OperationID: "create-api-key", Method: http.MethodPost, Path: "/users/me/api-keys", Tags: tags,
+		Summary: "Create an API key (shown once)",
+		Description: "The key (fak_<id>_<secret><checksum>) is in this answer only: only its hash is stored. Its scopes must be " +
+			"a subset of the caller's (403 names the one that is not). It works until it is revoked or expires, or its owner " +
+			"is disabled, changes role or password. Send it as X-API-Key or Authorization: Bearer, never in a URL (400).",
+		DefaultStatus: http.StatusCreated, Security: fortapi.Authenticated(),
+		Errors: []int{http.StatusConflict}, Extensions: d.Limits.writes(),
+	}, h.create)
+	register(api, huma.Operation{
+		OperationID: "list-api-keys", Method: http.MethodGet, Path: "/users/me/api-keys", Tags: tags,
+		Summary: "The caller's API keys (never the keys themselves)", Security: fortapi.Authenticated(),
+		Extensions: d.Limits.reads(),
+	}, h.listMine)
+	register(api, huma.Operation{
+		OperationID: "revoke-api-key", Method: http.MethodDelete, Path: "/users/me/api-keys/{key_id}", Tags: tags,
+		Summary: "Revoke one of the caller's API keys", Description: "Refused on every instance from the next request.",
+		DefaultStatus: http.StatusNoContent, Security: fortapi.Authenticated(),
+		Errors: []int{http.StatusNotFound}, Extensions: d.Limits.writes(),
+	}, h.revokeMine)
+	admin := fortapi.Scopes(server.ScopeUsersAdmin)
+	register(api, huma.Operation{
+		OperationID: "list-user-api-keys", Method: http.MethodGet, Path: "/users/{id}/api-keys", Tags: []string{"admin"},
+		Summary: "A user's API keys (never the keys themselves)", Security: admin,
+		Errors: []int{http.StatusNotFound}, Extensions: d.Limits.reads(),
+	}, h.listUser)
+	register(api, huma.Operation{
+		OperationID: "revoke-user-api-key", Method: http.MethodDelete, Path: "/users/{id}/api-keys/{key_id}", Tags: []string{"admin"},
+		Summary: "Revoke a user's API key", Description: "Refused on every instance from the next request.",
+		DefaultStatus: http.StatusNoContent, Security: admin,
+		Errors: []int{http.StatusNotFound}, Extensions: d.Limits.writes(),
+	}, h.revokeUser)
 }
 
 func registerPages(api huma.API, d Deps) {

@@ -205,7 +205,7 @@ func TestLoadMigrations(t *testing.T) {
 		want    int
 		wantErr string
 	}{
-		{"embedded", migrationFiles, 4, ""},
+		{"embedded", migrationFiles, 5, ""},
 		{"in order, other files ignored", fstest.MapFS{"migrations/0001_a.sql": file("x"), "migrations/0002_b.sql": file("y"), "migrations/README": file("")}, 2, ""},
 		{"gap", fstest.MapFS{"migrations/0001_a.sql": file("x"), "migrations/0003_c.sql": file("y")}, 0, "want 2"},
 		{"duplicate", fstest.MapFS{"migrations/0001_a.sql": file("x"), "migrations/0001_b.sql": file("y")}, 0, "want 2"},

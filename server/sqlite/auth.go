@@ -124,6 +124,8 @@ func (s *Store) authStatements() []preparedStmt {
 		{&s.insertEvent, s.writer, sqlInsertEvent},
 		{&s.findWebSession, s.reader, sqlFindWebSession},
 		{&s.touchWebSession, s.writer, sqlTouchWebSession},
+		{&s.findAPIKey, s.reader, sqlFindAPIKey},
+		{&s.touchAPIKey, s.writer, sqlTouchAPIKey},
 	}
 }
 

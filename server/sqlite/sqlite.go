@@ -117,6 +117,7 @@ type Store struct {
 	getUser, getUserByName, listUsers, revocations, listEvents, listEventsType,
 	listEventsUser, listEventsTypeU, loadKeys, insertEvent,
 	findWebSession, touchWebSession *sql.Stmt
+	findAPIKey, touchAPIKey *sql.Stmt
 
 	closeOnce sync.Once
 	closeErr  error

@@ -23,6 +23,11 @@
 //
 // # What is not copied
 //
+// API keys that no longer work (of a disabled user, or made before the
+// user's last password or role change) are not copied either; the others
+// are, with their users, hashes and all: the target verifies them only
+// with the same master key (their hash key derives from it).
+//
 // Sessions, refresh tokens and web (cookie) sessions: everybody logs in
 // again after a move. Access tokens already issued keep working on the
 // target until they expire (their keys moved with the installation);
@@ -115,10 +120,12 @@ type Stats struct {
 	Keys        int
 	Items       int
 	Events      int
+	// APIKeys counts the users' API keys (copied with their users).
+	APIKeys int
 }
 
 // Total is the number of rows written.
-func (s Stats) Total() int { return s.Revocations + s.Users + s.Keys + s.Items + s.Events }
+func (s Stats) Total() int { return s.Revocations + s.Users + s.Keys + s.Items + s.Events + s.APIKeys }
 
 // Progress is what Options.Progress receives.
 type Progress struct {
@@ -285,6 +292,9 @@ func (c *copier) users(ctx context.Context) error {
 				return fmt.Errorf("writing user %s: %w", u.ID, err)
 			}
 			c.stats.Users++
+			if err := c.apiKeys(ctx, u); err != nil {
+				return err
+			}
 		}
 		c.report()
 		if len(users) < c.page {
@@ -292,6 +302,30 @@ func (c *copier) users(ctx context.Context) error {
 		}
 		after = users[len(users)-1].ID
 	}
+}
+
+// apiKeys copies the API keys of u that still work for it (u enabled,
+// its credentials unchanged since the key was made, its role granting
+// the key's scopes), hashes and all: the target verifies them under the
+// same master key. A key of a disabled or changed user is dead for good,
+// and is not copied. The target user starts at credential version 0
+// (CreateUser), so the copies do too.
+func (c *copier) apiKeys(ctx context.Context, u server.User) error {
+	keys, err := c.from.ListAPIKeys(ctx, u.ID)
+	if err != nil {
+		return fmt.Errorf("reading the API keys of user %s: %w", u.ID, err)
+	}
+	for _, k := range keys {
+		if u.Disabled || k.CredentialVersion != u.CredentialVersion || !k.GrantedBy(u.Role) {
+			continue
+		}
+		k.CredentialVersion = 0
+		if err := c.to.CreateAPIKey(ctx, k, server.Event{}); err != nil {
+			return fmt.Errorf("writing API key %s of user %s: %w", k.ID, u.ID, err)
+		}
+		c.stats.APIKeys++
+	}
+	return nil
 }
 
 func (c *copier) keys(ctx context.Context) error {

@@ -74,6 +74,27 @@ func Populate(t testing.TB, s server.Store, now time.Time) Fixture {
 	}
 	admin, root, alice, carol, zoeU := users[0], users[1], users[2], users[3], users[4]
 
+	// API keys: alice's two and admin's one are copied; carol's and
+	// zoë's die with the changes below (disable, password) and are not.
+	apiKey := func(u server.User, n int, edit func(*server.APIKey)) {
+		k := server.APIKey{ID: fmt.Sprintf("storecopy%07d", n), UserID: u.ID, Name: fmt.Sprintf("key %d ✓", n),
+			Hash: bytes.Repeat([]byte{byte(n)}, 32), Scopes: []string{server.ScopeItemsRead}, CreatedAt: t0.Add(time.Duration(n) * time.Second)}
+		if edit != nil {
+			edit(&k)
+		}
+		fail("CreateAPIKey", s.CreateAPIKey(ctx, k, server.Event{}))
+	}
+	apiKey(alice, 1, func(k *server.APIKey) {
+		k.Scopes = server.RoleUser.Scopes()
+		k.AllowedCIDRs = []string{"203.0.113.0/24", "2001:db8::/32"}
+		k.ExpiresAt = now.Add(30 * 24 * time.Hour)
+		k.LastUsedAt = k.CreatedAt.Add(time.Minute)
+	})
+	apiKey(alice, 2, nil)
+	apiKey(admin, 3, func(k *server.APIKey) { k.Scopes = server.RoleAdmin.Scopes() })
+	apiKey(carol, 4, nil)
+	apiKey(zoeU, 5, nil)
+
 	// carol is disabled; zoë's password changed (her credential version
 	// moves and a subject revocation is logged, live); root, an admin,
 	// is disabled too.
@@ -148,7 +169,7 @@ func Populate(t testing.TB, s server.Store, now time.Time) Fixture {
 
 	fx := Fixture{RefreshHash: rtHash, WebHash: webHash, Secret: bcr}
 	fx.Want = storecopy.Stats{
-		Users: len(users), Keys: len(keys), Items: 23,
+		Users: len(users), Keys: len(keys), Items: 23, APIKeys: 3,
 		Events:      len(users) + 2 + 1 + 2 + 1 + 31, // created, disabled, password, logins, logout, AddEvent
 		Revocations: 1 + 1 + 1,                       // zoë's subject, admin's session, jti-live
 	}
@@ -180,6 +201,29 @@ func Equal(t testing.TB, fx Fixture, src, dst server.Store, now time.Time) {
 		if !reflect.DeepEqual(du[i], want) {
 			t.Errorf("user %d:\n got %+v\nwant %+v", i, du[i], want)
 		}
+	}
+
+	// The API keys that still work, and only those.
+	var copied int
+	for _, u := range su {
+		sk, err := src.ListAPIKeys(ctx, u.ID)
+		got("ListAPIKeys", err)
+		dk, err := dst.ListAPIKeys(ctx, u.ID)
+		got("ListAPIKeys", err)
+		var want []server.APIKey
+		for _, k := range sk {
+			if !u.Disabled && k.CredentialVersion == u.CredentialVersion {
+				k.CredentialVersion = 0
+				want = append(want, k)
+			}
+		}
+		if !reflect.DeepEqual(dk, want) {
+			t.Errorf("API keys of %s:\n got %+v\nwant %+v", u.Username, dk, want)
+		}
+		copied += len(dk)
+	}
+	if copied != fx.Want.APIKeys {
+		t.Errorf("API keys: %d copied, want %d", copied, fx.Want.APIKeys)
 	}
 
 	sk, err := src.LoadKeys(ctx)
