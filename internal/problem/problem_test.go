@@ -5,7 +5,10 @@ import (
 	"testing"
 )
 
-type otherKey struct{}
+type (
+	otherKey struct{}
+	layerKey struct{}
+)
 
 func TestRequestIDThroughDerivedContexts(t *testing.T) {
 	base := context.WithValue(context.Background(), otherKey{}, "v")
@@ -18,7 +21,7 @@ func TestRequestIDThroughDerivedContexts(t *testing.T) {
 		"IDContext":     &IDContext{Context: base, ID: "req-1"},
 	} {
 		t.Run(name, func(t *testing.T) {
-			derived, cancel := context.WithCancel(context.WithValue(ctx, struct{}{}, 1))
+			derived, cancel := context.WithCancel(context.WithValue(ctx, layerKey{}, 1))
 			defer cancel()
 			for _, c := range []context.Context{ctx, derived} {
 				if got := RequestID(c); got != "req-1" {
