@@ -487,12 +487,15 @@ func (g *guardAdapter) Handle(op *huma.Operation, handler func(huma.Context)) {
 	}
 	route := route(op)
 	g.inner.Handle(route, func(ctx huma.Context) {
+		var p *Principal
 		if !public {
 			var ok bool
-			if ctx, ok = a.authorize(ctx, sec, extra, loginRedirect); !ok {
+			if p, ok = a.authorize(ctx, sec, extra, loginRedirect); !ok {
 				return
 			}
 		}
+		// The principal and the body watch share one allocation.
+		ctx = opContext(ctx, p)
 		if len(limits) > 0 && !a.admit(ctx, limits) {
 			return
 		}
@@ -507,8 +510,8 @@ func (g *guardAdapter) Handle(op *huma.Operation, handler func(huma.Context)) {
 			_ = huma.WriteErr(a, ctx, http.StatusUnsupportedMediaType, "a request body needs Content-Type: application/json")
 			return
 		}
-		ctx = watchBody(ctx)
 		if san != nil {
+			// Reads through the body watch opContext installed.
 			sanitizeBody(ctx, sanType, san, maxBody)
 		}
 		handler(ctx)
@@ -538,17 +541,17 @@ func requestHasBody(ctx huma.Context) bool {
 	return r.ContentLength != 0 && r.Body != nil && r.Body != http.NoBody
 }
 
-// authorize authenticates the request and checks the declared security. It
-// writes the 401/403 answer itself and returns false when the call is
-// refused.
+// authorize authenticates the request and checks the declared security,
+// and returns the principal. It writes the 401/403 answer itself and
+// returns false when the call is refused.
 //
 // loginRedirect, when set, is where a browser that asks for HTML is sent
 // (303) instead of a 401 (SessionCookie.LoginURL, on session-only
 // operations).
-func (a *API) authorize(ctx huma.Context, sec []map[string][]string, extra []namedAuthenticator, loginRedirect string) (huma.Context, bool) {
+func (a *API) authorize(ctx huma.Context, sec []map[string][]string, extra []namedAuthenticator, loginRedirect string) (*Principal, bool) {
 	if len(sec) == 0 { // undeclared: Handler refuses to start, deny anyway
 		_ = huma.WriteErr(a, ctx, http.StatusForbidden, "this operation declares no security and is denied")
-		return ctx, false
+		return nil, false
 	}
 	r, _ := humago.Unwrap(ctx)
 	p, err := a.authenticate(r, extra)
@@ -588,7 +591,7 @@ func (a *API) authorize(ctx huma.Context, sec []map[string][]string, extra []nam
 			ctx.SetHeader("WWW-Authenticate", `Bearer realm="api", error="invalid_token"`)
 			_ = huma.WriteErr(a, ctx, http.StatusUnauthorized, "the credentials are invalid or expired")
 		}
-		return ctx, false
+		return nil, false
 	}
 	if p.Scheme == "" {
 		// A programming error in the Authenticator, not the caller's: say
@@ -597,7 +600,7 @@ func (a *API) authorize(ctx huma.Context, sec []map[string][]string, extra []nam
 			"set Principal.Scheme to the scheme the credentials belong to (fortapi.BearerScheme for bearer tokens; "+
 			"fortapi.NewTokenAuthenticator does it)", slog.String("request_id", RequestID(r.Context())), slog.String("subject", p.Subject))
 		_ = huma.WriteErr(a, ctx, http.StatusInternalServerError, "the authenticator returned a principal without a scheme")
-		return ctx, false
+		return nil, false
 	}
 	ok, missing := authorize(p, sec)
 	if !ok {
@@ -608,13 +611,13 @@ func (a *API) authorize(ctx huma.Context, sec []map[string][]string, extra []nam
 				slog.String("accepted", strings.Join(accepted, " ")))
 			ctx.SetHeader("WWW-Authenticate", `Bearer realm="api"`)
 			_ = huma.WriteErr(a, ctx, http.StatusUnauthorized, "this operation does not accept "+p.Scheme+" credentials; it accepts "+strings.Join(accepted, ", "))
-			return ctx, false
+			return nil, false
 		}
 		ctx.SetHeader("WWW-Authenticate", `Bearer realm="api", error="insufficient_scope", scope="`+strings.Join(missing, " ")+`"`)
 		_ = huma.WriteErr(a, ctx, http.StatusForbidden, "insufficient scope: needs "+strings.Join(missing, " "))
-		return ctx, false
+		return nil, false
 	}
-	return huma.WithValue(ctx, principalKey{}, p), true
+	return p, true
 }
 
 // documentErrors adds to the operation's OpenAPI entry the error responses

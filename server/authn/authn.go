@@ -311,6 +311,11 @@ func (s *Service) nameActor(ctx context.Context, ev *server.Event) {
 	}
 }
 
+// apiKeyField is apikey.Header as http.Header stores it: looked up
+// directly, it costs no canonicalization (an allocation for "X-API-Key")
+// on every request. Never changed.
+var apiKeyField = http.CanonicalHeaderKey(apikey.Header)
+
 // Authenticate implements fortapi.Authenticator: a bearer access token in
 // the Authorization header or, when the request has no Authorization
 // header, a web session cookie (WebLogin). An API key (X-API-Key, or a
@@ -319,7 +324,7 @@ func (s *Service) nameActor(ctx context.Context, ev *server.Event) {
 // Authorization header that is not a bearer token makes the request
 // anonymous, whatever cookie it carries.
 func (s *Service) Authenticate(r *http.Request) (*fortapi.Principal, error) {
-	if len(r.Header.Values(apikey.Header)) > 0 {
+	if len(r.Header[apiKeyField]) > 0 {
 		return s.AuthenticateAPIKey(r)
 	}
 	vals := r.Header.Values("Authorization")
