@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"maps"
 	"net/http"
+	"net/url"
 	"reflect"
 	"slices"
 	"strconv"
@@ -19,10 +20,12 @@ import (
 
 	"github.com/danielgtaylor/huma/v2"
 	"github.com/danielgtaylor/huma/v2/adapters/humago"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/fortapi/fortapi/clientip"
 	"github.com/fortapi/fortapi/csrf"
 	"github.com/fortapi/fortapi/docsui"
+	"github.com/fortapi/fortapi/metrics"
 	"github.com/fortapi/fortapi/ratelimit"
 	"github.com/fortapi/fortapi/sanitize"
 	"github.com/fortapi/fortapi/secheader"
@@ -130,6 +133,12 @@ type Options struct {
 	// policy name GlobalLimitName). Empty: no global limit. A bad spec
 	// makes Handler fail, quoting it.
 	GlobalLimit string
+
+	// Metrics, when set, receives the request metrics (package metrics):
+	// http_server_request_duration_seconds{operation,method,status_class}
+	// and http_server_active_requests. Nil: none. A registration
+	// conflict makes Handler fail.
+	Metrics prometheus.Registerer
 }
 
 // API is a huma API whose operations are checked against their declared
@@ -155,6 +164,11 @@ type API struct {
 	rl       rateLimits // guarded by mu while operations register
 	// schemes are the authenticators of AddSecurityScheme, by name.
 	schemes map[string]Authenticator
+	// httpMetrics (Options.Metrics) and the operation of each route
+	// pattern, for its labels (httpmetrics.go); metrics is built by Handler.
+	httpMetrics *metrics.HTTP
+	opNames     map[string]string
+	metrics     *httpMetrics
 }
 
 // New returns an API with fortapi's defaults. See the package
@@ -236,6 +250,12 @@ func New(opts Options) *API {
 	cfg.Transformers = []huma.Transformer{a.transformError}
 	a.cfg = cfg
 	a.initRateLimits()
+	if opts.Metrics != nil {
+		var err error
+		if a.httpMetrics, err = metrics.NewHTTP(opts.Metrics); err != nil {
+			a.problems = append(a.problems, "Options.Metrics: "+err.Error())
+		}
+	}
 	a.API = huma.NewAPI(cfg, &guardAdapter{inner: humago.NewAdapter(a.mux, ""), api: a})
 	a.errModel = registry.Schema(reflect.TypeOf(huma.NewError(0, "")), true, "")
 	return a
@@ -341,6 +361,7 @@ func (a *API) Handler() (http.Handler, error) {
 		a.mux.Handle(DocsPath, ui)
 		a.mux.Handle(DocsPath+"/", ui)
 	}
+	a.metrics = a.buildMetrics()
 	var next http.Handler = a.mux
 	if a.opts.CSRF != nil {
 		// authorize refuses a session principal for a request with an
@@ -424,6 +445,7 @@ func (g *guardAdapter) Handle(op *huma.Operation, handler func(huma.Context)) {
 	}
 	a.mu.Lock()
 	limits, why := a.declaredLimits(op, public, name)
+	a.noteOperation(op, route(op))
 	if why != "" {
 		a.problems = append(a.problems, "operation "+name+" "+why)
 	}
@@ -463,22 +485,17 @@ func (g *guardAdapter) Handle(op *huma.Operation, handler func(huma.Context)) {
 				Headers: map[string]*huma.Param{"Location": {Schema: &huma.Schema{Type: "string"}}}}
 		}
 	}
-	route := op
-	if strings.HasSuffix(op.Path, "/") {
-		// net/http's ServeMux treats a pattern ending in "/" as a whole
-		// subtree: "POST /items/" would also serve /items/anything.
-		// "{$}" anchors it, so only the declared path is served.
-		cp := *op
-		cp.Path += "{$}"
-		route = &cp
-	}
+	route := route(op)
 	g.inner.Handle(route, func(ctx huma.Context) {
+		var p *Principal
 		if !public {
 			var ok bool
-			if ctx, ok = a.authorize(ctx, sec, extra, loginRedirect); !ok {
+			if p, ok = a.authorize(ctx, sec, extra, loginRedirect); !ok {
 				return
 			}
 		}
+		// The principal and the body watch share one allocation.
+		ctx = opContext(ctx, p)
 		if len(limits) > 0 && !a.admit(ctx, limits) {
 			return
 		}
@@ -493,12 +510,25 @@ func (g *guardAdapter) Handle(op *huma.Operation, handler func(huma.Context)) {
 			_ = huma.WriteErr(a, ctx, http.StatusUnsupportedMediaType, "a request body needs Content-Type: application/json")
 			return
 		}
-		ctx = watchBody(ctx)
 		if san != nil {
+			// Reads through the body watch opContext installed.
 			sanitizeBody(ctx, sanType, san, maxBody)
 		}
 		handler(ctx)
 	})
+}
+
+// route is the operation as registered on the mux: net/http's ServeMux
+// treats a pattern ending in "/" as a whole subtree ("POST /items/" would
+// also serve /items/anything), so "{$}" anchors it, and only the declared
+// path is served.
+func route(op *huma.Operation) *huma.Operation {
+	if !strings.HasSuffix(op.Path, "/") {
+		return op
+	}
+	cp := *op
+	cp.Path += "{$}"
+	return &cp
 }
 
 // StatusClientClosedRequest is the status recorded when the client went
@@ -511,17 +541,17 @@ func requestHasBody(ctx huma.Context) bool {
 	return r.ContentLength != 0 && r.Body != nil && r.Body != http.NoBody
 }
 
-// authorize authenticates the request and checks the declared security. It
-// writes the 401/403 answer itself and returns false when the call is
-// refused.
+// authorize authenticates the request and checks the declared security,
+// and returns the principal. It writes the 401/403 answer itself and
+// returns false when the call is refused.
 //
 // loginRedirect, when set, is where a browser that asks for HTML is sent
 // (303) instead of a 401 (SessionCookie.LoginURL, on session-only
 // operations).
-func (a *API) authorize(ctx huma.Context, sec []map[string][]string, extra []namedAuthenticator, loginRedirect string) (huma.Context, bool) {
+func (a *API) authorize(ctx huma.Context, sec []map[string][]string, extra []namedAuthenticator, loginRedirect string) (*Principal, bool) {
 	if len(sec) == 0 { // undeclared: Handler refuses to start, deny anyway
 		_ = huma.WriteErr(a, ctx, http.StatusForbidden, "this operation declares no security and is denied")
-		return ctx, false
+		return nil, false
 	}
 	r, _ := humago.Unwrap(ctx)
 	p, err := a.authenticate(r, extra)
@@ -539,8 +569,17 @@ func (a *API) authorize(ctx huma.Context, sec []map[string][]string, extra []nam
 		var se huma.StatusError
 		switch {
 		case loginRedirect != "" && !errors.As(err, &se) && wantsHTML(r):
-			// A browser without a valid session, on a page: to the login.
-			ctx.SetHeader("Location", loginRedirect)
+			// A browser without a valid session, on a page: to the login,
+			// which returns here once signed in (GET and HEAD only: a
+			// form's target cannot be navigated back to).
+			loc := loginRedirect
+			if base, query, _ := strings.Cut(loc, "?"); (r.Method == http.MethodGet || r.Method == http.MethodHead) && !strings.Contains(loc, "#") {
+				if q, err := url.ParseQuery(query); err == nil && !q.Has("next") {
+					q.Set("next", r.URL.RequestURI())
+					loc = base + "?" + q.Encode()
+				}
+			}
+			ctx.SetHeader("Location", loc)
 			ctx.SetHeader("Cache-Control", "no-store")
 			ctx.SetStatus(http.StatusSeeOther)
 		case errors.Is(err, ErrNoCredentials):
@@ -552,7 +591,7 @@ func (a *API) authorize(ctx huma.Context, sec []map[string][]string, extra []nam
 			ctx.SetHeader("WWW-Authenticate", `Bearer realm="api", error="invalid_token"`)
 			_ = huma.WriteErr(a, ctx, http.StatusUnauthorized, "the credentials are invalid or expired")
 		}
-		return ctx, false
+		return nil, false
 	}
 	if p.Scheme == "" {
 		// A programming error in the Authenticator, not the caller's: say
@@ -561,7 +600,7 @@ func (a *API) authorize(ctx huma.Context, sec []map[string][]string, extra []nam
 			"set Principal.Scheme to the scheme the credentials belong to (fortapi.BearerScheme for bearer tokens; "+
 			"fortapi.NewTokenAuthenticator does it)", slog.String("request_id", RequestID(r.Context())), slog.String("subject", p.Subject))
 		_ = huma.WriteErr(a, ctx, http.StatusInternalServerError, "the authenticator returned a principal without a scheme")
-		return ctx, false
+		return nil, false
 	}
 	ok, missing := authorize(p, sec)
 	if !ok {
@@ -572,13 +611,13 @@ func (a *API) authorize(ctx huma.Context, sec []map[string][]string, extra []nam
 				slog.String("accepted", strings.Join(accepted, " ")))
 			ctx.SetHeader("WWW-Authenticate", `Bearer realm="api"`)
 			_ = huma.WriteErr(a, ctx, http.StatusUnauthorized, "this operation does not accept "+p.Scheme+" credentials; it accepts "+strings.Join(accepted, ", "))
-			return ctx, false
+			return nil, false
 		}
 		ctx.SetHeader("WWW-Authenticate", `Bearer realm="api", error="insufficient_scope", scope="`+strings.Join(missing, " ")+`"`)
 		_ = huma.WriteErr(a, ctx, http.StatusForbidden, "insufficient scope: needs "+strings.Join(missing, " "))
-		return ctx, false
+		return nil, false
 	}
-	return huma.WithValue(ctx, principalKey{}, p), true
+	return p, true
 }
 
 // documentErrors adds to the operation's OpenAPI entry the error responses

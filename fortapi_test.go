@@ -75,12 +75,18 @@ type okOut struct {
 // that fails with an internal error.
 func newTestAPI(t testing.TB) (*fortapi.API, *testutil.Buffer) {
 	t.Helper()
+	return newTestAPIWith(t, fortapi.Options{})
+}
+
+// newTestAPIWith is newTestAPI with more options: its title,
+// authenticator and logger are set here.
+func newTestAPIWith(t testing.TB, o fortapi.Options) (*fortapi.API, *testutil.Buffer) {
+	t.Helper()
 	logs := &testutil.Buffer{}
-	api := fortapi.New(fortapi.Options{
-		Title:         "test",
-		Authenticator: fortapi.AuthenticatorFunc(testAuth),
-		Logger:        slog.New(slog.NewJSONHandler(logs, nil)),
-	})
+	o.Title = "test"
+	o.Authenticator = fortapi.AuthenticatorFunc(testAuth)
+	o.Logger = slog.New(slog.NewJSONHandler(logs, nil))
+	api := fortapi.New(o)
 	huma.Register(api, huma.Operation{
 		OperationID: "create-thing", Method: http.MethodPost, Path: "/things",
 		Security: fortapi.Scopes("things:write"),

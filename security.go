@@ -43,7 +43,10 @@ type SessionCookie struct {
 	// LoginURL, when set, is where a browser is sent (303 See Other) from
 	// an operation that accepts only sessions (SessionScopes) when it has
 	// no valid session and asks for HTML (its Accept header names
-	// text/html). Other callers get 401 as anywhere else. A path on this
+	// text/html), with the page asked for in its "next" query parameter
+	// on GET and HEAD (/login?next=%2Fitems%2F42%2Fview): the login page
+	// must accept only same-origin paths there (an open redirect
+	// otherwise). Other callers get 401 as anywhere else. A path on this
 	// server: it must start with a single "/". Empty: always 401.
 	LoginURL string
 }

@@ -249,10 +249,19 @@ func (h *Headers) Handler(next http.Handler) http.Handler {
 		if cred {
 			hi++
 		}
-		// One backing array per response; each value gets a slice of
-		// length and capacity 1, so that an append by the handler
-		// (Header.Add) copies instead of writing into a neighbour.
-		vals := make([]string, hi-lo)
+		// One backing array per response (inside the no-store writer
+		// on credentialed requests: one allocation in all); each value
+		// gets a slice of length and capacity 1, so that an append by
+		// the handler (Header.Add) copies instead of writing into a
+		// neighbour.
+		var nw *noStoreWriter
+		var vals []string
+		if cred && hi-lo <= maxHeaders {
+			nw = &noStoreWriter{ResponseWriter: w}
+			vals = nw.vals[:hi-lo]
+		} else {
+			vals = make([]string, hi-lo)
+		}
 		copy(vals, h.vals[lo:hi])
 		if lo == 0 && h.stsLocal != "" && localHost(r.Host) {
 			vals[0] = h.stsLocal
@@ -265,7 +274,9 @@ func (h *Headers) Handler(next http.Handler) http.Handler {
 			next.ServeHTTP(w, r)
 			return
 		}
-		nw := &noStoreWriter{ResponseWriter: w}
+		if nw == nil {
+			nw = &noStoreWriter{ResponseWriter: w}
+		}
 		// A handler that writes nothing (or panics, for a recovering
 		// middleware to answer) leaves the header to be sent after it
 		// returns: force it then too.

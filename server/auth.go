@@ -213,9 +213,11 @@ type EventCursor struct {
 	ID int64
 }
 
-// MaxEventBatch is the most events EventsInOrder returns and PruneEvents
-// deletes in one call.
+// MaxEventBatch is the most events EventsInOrder returns in one call.
 const MaxEventBatch = 1000
+
+// MaxPruneEventsBatch is the most events one PruneEvents call deletes.
+const MaxPruneEventsBatch = 10000
 
 // EventFilter selects events for ListEvents. Zero fields do not filter,
 // except Limit, which must be 1..1000.
@@ -434,11 +436,13 @@ type AuthStore interface {
 	// (At, ID) order: the export reads the log page by page, the last
 	// event of one page being the cursor of the next.
 	EventsInOrder(ctx context.Context, after EventCursor, until time.Time, limit int) ([]Event, error)
-	// PruneEvents deletes at most limit (1..MaxEventBatch) events with At
-	// before before, oldest first, in one short statement, and returns how
-	// many it deleted: fewer than limit means none is left. Concurrent
-	// calls (several instances) never delete an event twice nor fail on
-	// one another's deletions; callers loop, pausing between batches.
+	// PruneEvents deletes at most limit (1..MaxPruneEventsBatch) events
+	// with At before before, oldest first (by At, then ID), in one short
+	// statement, and returns how many it deleted: fewer than limit means
+	// none is left. Concurrent calls (several instances) never delete an
+	// event twice nor fail on one another's deletions; the audit retention
+	// loops, pausing between batches, so that no single write holds the
+	// store for long.
 	PruneEvents(ctx context.Context, before time.Time, limit int) (int64, error)
 
 	// Signing keys: jwtkey.Store, with its rules (SaveKeys is an

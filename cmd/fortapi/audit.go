@@ -14,23 +14,8 @@ import (
 	"github.com/fortapi/fortapi/server"
 )
 
-// defaultAuditRetention is fortapi serve's --audit-retention: 90 days.
-const defaultAuditRetention = 90 * 24 * time.Hour
-
-// parseAuditRetention reads --audit-retention: a Go duration, 0 keeping
-// the audit log forever.
-func parseAuditRetention(v string) (time.Duration, error) {
-	d, err := time.ParseDuration(strings.TrimSpace(v))
-	switch {
-	case err != nil:
-		return 0, fmt.Errorf("invalid --audit-retention %q: want a duration such as 2160h (90 days) or 720h, or 0 to keep the audit log forever", v)
-	case d < 0:
-		return 0, fmt.Errorf("invalid --audit-retention %q: negative; want a duration such as 2160h (90 days), or 0 to keep the audit log forever", v)
-	}
-	return d, nil
-}
-
-// logAuditRetention says at start-up how long the audit log is kept.
+// logAuditRetention says at start-up how long the audit log is kept
+// (--audit-retention, serve_admin.go).
 func logAuditRetention(log *slog.Logger, d time.Duration) {
 	if d == 0 {
 		log.Warn("the audit log is kept forever (--audit-retention 0): security events are never deleted")
@@ -73,8 +58,8 @@ const auditTimeFormat = "2006-01-02T15:04:05.000000Z07:00"
 // auditPage is how many events the export reads at once.
 const auditPage = server.MaxEventBatch
 
-func runAudit(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) int {
-	if code, done := groupHelp(args, auditHelp, stdout); done {
+func runAudit(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer, now func() time.Time) int {
+	if code, done := groupHelp(args, auditHelp, stdout, stderr); done {
 		return code
 	}
 	sub, rest := args[0], args[1:]
@@ -100,17 +85,16 @@ func runAudit(ctx context.Context, args []string, getenv func(string) string, st
 	if *format != "jsonl" {
 		return fail(exitUsage, fmt.Errorf("invalid --format %q: want jsonl", *format))
 	}
-	now := time.Now()
 	if strings.TrimSpace(*since) == "" {
 		return fail(exitUsage, errors.New("--since is required: RFC 3339 (2026-01-02T15:04:05Z) or a duration meaning that long ago (24h)"))
 	}
-	from, err := parseAuditTime("--since", *since, now)
+	from, err := parseAuditTime("--since", *since, now())
 	if err != nil {
 		return fail(exitUsage, err)
 	}
 	var to time.Time
 	if strings.TrimSpace(*until) != "" {
-		if to, err = parseAuditTime("--until", *until, now); err != nil {
+		if to, err = parseAuditTime("--until", *until, now()); err != nil {
 			return fail(exitUsage, err)
 		}
 		if !to.After(from) {
@@ -183,4 +167,19 @@ func exportAudit(ctx context.Context, s eventsReader, from, to time.Time, page i
 		last := evs[len(evs)-1]
 		cur = server.EventCursor{At: last.At, ID: last.ID}
 	}
+}
+
+// retentionFlag is --audit-retention: a time.Duration whose parse error
+// says what is wanted (the flag package's own says "parse error").
+type retentionFlag time.Duration
+
+func (r *retentionFlag) String() string { return time.Duration(*r).String() }
+
+func (r *retentionFlag) Set(v string) error {
+	d, err := time.ParseDuration(strings.TrimSpace(v))
+	if err != nil {
+		return errors.New("want a duration such as 2160h (90 days: Go durations have no d unit), or 0 to keep events forever")
+	}
+	*r = retentionFlag(d)
+	return nil
 }

@@ -19,6 +19,7 @@ import (
 	"github.com/fortapi/fortapi/internal/pgtest"
 	"github.com/fortapi/fortapi/server"
 	"github.com/fortapi/fortapi/server/app"
+	"github.com/fortapi/fortapi/server/authn"
 	"github.com/fortapi/fortapi/server/postgres"
 	"github.com/fortapi/fortapi/server/sqlite"
 )
@@ -257,23 +258,25 @@ func TestAuditExportErrors(t *testing.T) {
 	}
 }
 
-// TestAuditRetentionFlag: --audit-retention takes a duration, 0 keeps the
-// log forever (logged as a warning), and anything else negative or
-// unparsable exits 2 naming the flag.
+// TestAuditRetentionFlag: --audit-retention takes a duration of at least
+// an hour, 0 keeps the log forever (negative for the app, a warning in the
+// log), and a value negative, too short or unparsable exits 2 naming the
+// flag and what it wants.
 func TestAuditRetentionFlag(t *testing.T) {
 	t.Parallel()
 	for _, tt := range []struct {
 		value string
-		want  time.Duration
+		want  time.Duration // for app.Config
 		err   string
 	}{
-		{"", defaultAuditRetention, ""},
+		{"", authn.DefaultAuditRetention, ""},
 		{"720h", 720 * time.Hour, ""},
-		{"0", 0, ""},
-		{"0s", 0, ""},
-		{"-1h", 0, `fortapi serve: invalid --audit-retention "-1h": negative`},
-		{"90d", 0, `fortapi serve: invalid --audit-retention "90d": want a duration such as 2160h`},
-		{"forever", 0, `fortapi serve: invalid --audit-retention "forever"`},
+		{"0", -1, ""},
+		{"0s", -1, ""},
+		{"-1h", 0, "fortapi serve: invalid --audit-retention -1h0m0s: want at least 1h, or 0 to keep events forever"},
+		{"30m", 0, "fortapi serve: invalid --audit-retention 30m0s: want at least 1h"},
+		{"90d", 0, `fortapi serve: invalid value "90d" for --audit-retention: want a duration such as 2160h (90 days: Go durations have no d unit), or 0 to keep events forever`},
+		{"forever", 0, `fortapi serve: invalid value "forever" for --audit-retention: want a duration`},
 	} {
 		t.Run(tt.value, func(t *testing.T) {
 			args := []string{"--data-dir", t.TempDir()}
@@ -288,15 +291,15 @@ func TestAuditRetentionFlag(t *testing.T) {
 				}
 				return
 			}
-			if !ok || cfg.auditRetention != tt.want || cfg.appConfig(app.StoreConfig{}, nil, nil).AuditRetention != tt.want {
-				t.Errorf("retention %v (%d %s), want %v", cfg.auditRetention, code, stderr.String(), tt.want)
+			if !ok || cfg.admin.appRetention() != tt.want {
+				t.Errorf("retention %v (%d %s), want %v", cfg.admin.appRetention(), code, stderr.String(), tt.want)
 			}
 		})
 	}
 	// From the environment, like every flag.
 	var stderr bytes.Buffer
-	if cfg, _, ok := parseServe(nil, env(map[string]string{"FORTAPI_AUDIT_RETENTION": "48h"}), &bytes.Buffer{}, &stderr); !ok || cfg.auditRetention != 48*time.Hour {
-		t.Errorf("FORTAPI_AUDIT_RETENTION=48h: %v %s", cfg.auditRetention, stderr.String())
+	if cfg, _, ok := parseServe(nil, env(map[string]string{"FORTAPI_AUDIT_RETENTION": "48h"}), &bytes.Buffer{}, &stderr); !ok || cfg.admin.auditRetention != 48*time.Hour {
+		t.Errorf("FORTAPI_AUDIT_RETENTION=48h: %v %s", cfg.admin.auditRetention, stderr.String())
 	}
 	var log bytes.Buffer
 	logAuditRetention(slog.New(slog.NewTextHandler(&log, nil)), 0)
@@ -397,9 +400,78 @@ func TestAuditExportFieldsDocumented(t *testing.T) {
 			t.Errorf("the field %q is not in the table of docs/deployment.md", f)
 		}
 	}
-	for _, w := range []string{"`--audit-retention 0`", "`" + strings.TrimSuffix(defaultAuditRetention.String(), "0m0s") + "`", "`jsonl`", "fortapi audit export --since"} {
+	for _, w := range []string{"`--audit-retention 0`", "`" + strings.TrimSuffix(authn.DefaultAuditRetention.String(), "0m0s") + "`", "`jsonl`", "fortapi audit export --since"} {
 		if !strings.Contains(sec, w) {
 			t.Errorf("the audit section does not mention %s", w)
 		}
+	}
+}
+
+// TestAuditExportWindow: --since as a duration (from the injected clock)
+// or RFC 3339 selects the window; hostile text stays inside its JSON line;
+// bad flags and a missing database are refused.
+func TestAuditExportWindow(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	ctx := context.Background()
+	store, err := app.OpenStore(ctx, app.StoreConfig{SQLitePath: filepath.Join(dir, dbFile)}, slog.New(slog.DiscardHandler), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Date(2026, 12, 6, 12, 0, 0, 0, time.UTC)
+	for _, ev := range []server.Event{
+		{At: now.Add(-48 * time.Hour), Type: server.EventLoginFailure, Username: "old"},
+		{At: now.Add(-2 * time.Hour), Type: server.EventLogout, UserID: "u1", Username: "alice", SessionID: "s1", ClientIP: "192.0.2.1"},
+		{At: now.Add(-time.Hour), Type: server.EventLoginFailure, Username: "evil\n{\"event\":\"forged\"}", Detail: "a \"quoted\"\r\nline"},
+	} {
+		if err := store.AddEvent(ctx, ev); err != nil {
+			t.Fatal(err)
+		}
+	}
+	store.Close()
+	clock := func() time.Time { return now }
+	export := func(args ...string) (int, string, string) {
+		var out, errOut bytes.Buffer
+		code := runAudit(ctx, append([]string{"export", "--data-dir", dir}, args...), env(nil), &out, &errOut, clock)
+		return code, out.String(), errOut.String()
+	}
+	for _, since := range []string{"24h", now.Add(-24 * time.Hour).Format(time.RFC3339)} {
+		t.Run("since "+since, func(t *testing.T) {
+			code, out, errOut := export("--since", since)
+			if code != 0 {
+				t.Fatalf("exit %d: %s", code, errOut)
+			}
+			got := parseExport(t, out)
+			if len(got) != 2 {
+				t.Fatalf("%d lines, want 2 (oldest first, the 48h old one left out):\n%s", len(got), out)
+			}
+			if got[0].Event != server.EventLogout || got[0].Username != "alice" || got[0].UserID != "u1" || got[0].ClientIP != "192.0.2.1" ||
+				got[0].Time != "2026-12-06T10:00:00.000000Z" ||
+				got[1].Event != server.EventLoginFailure || got[1].Username != "evil\n{\"event\":\"forged\"}" || got[1].Details != "a \"quoted\"\r\nline" {
+				t.Errorf("exported %+v", got)
+			}
+		})
+	}
+	if code, out, errOut := export("--since", "24h", "--until", "90m"); code != 0 || len(parseExport(t, out)) != 1 {
+		t.Errorf("--until 90m (ago): exit %d, %q %s; want the logout only", code, out, errOut)
+	}
+	for _, tt := range []struct {
+		name string
+		args []string
+		code int
+		want string
+	}{
+		{"no since", nil, exitUsage, "--since is required"},
+		{"bad since", []string{"--since", "yesterday"}, exitUsage, `invalid --since "yesterday"`},
+		{"negative since", []string{"--since", "-24h"}, exitUsage, `invalid --since "-24h"`},
+		{"bad format", []string{"--since", "24h", "--format", "csv"}, exitUsage, `invalid --format "csv": want jsonl`},
+		{"no database", []string{"--since", "24h", "--data-dir", t.TempDir()}, exitError, "no database at"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			code, out, errOut := export(tt.args...)
+			if code != tt.code || out != "" || !strings.Contains(errOut, tt.want) {
+				t.Errorf("exit %d, stdout %q, stderr %q; want exit %d with %q", code, out, errOut, tt.code, tt.want)
+			}
+		})
 	}
 }

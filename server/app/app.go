@@ -23,6 +23,7 @@ import (
 	"github.com/fortapi/fortapi/clientip"
 	"github.com/fortapi/fortapi/csrf"
 	"github.com/fortapi/fortapi/jwtkey"
+	"github.com/fortapi/fortapi/metrics"
 	"github.com/fortapi/fortapi/password"
 	"github.com/fortapi/fortapi/ratelimit"
 	"github.com/fortapi/fortapi/ratelimit/redisstore"
@@ -120,6 +121,11 @@ func New(ctx context.Context, cfg Config) (_ *App, err error) {
 		return nil, err
 	}
 	log := cfg.Logger
+	if cfg.Metrics != nil {
+		if cfg.sec, err = metrics.NewSecurity(cfg.Metrics); err != nil {
+			return nil, fmt.Errorf("metrics: %w", err)
+		}
+	}
 	a := &App{cfg: cfg}
 	a.stopCtx, a.stop = context.WithCancel(context.Background())
 	defer func() {
@@ -163,24 +169,33 @@ func New(ctx context.Context, cfg Config) (_ *App, err error) {
 		return nil, fmt.Errorf("signing keys: %w", err)
 	}
 	a.revs = token.NewRevocations(token.RevocationsOptions{MaxTokenAge: cfg.AccessLifetime + cfg.Leeway, Now: cfg.Now})
-	if a.tokens, err = token.New(token.Options{
+	to := token.Options{
 		Issuer: cfg.Issuer, Audience: cfg.Audience, Keys: a.ring,
 		Lifetime: cfg.AccessLifetime, Leeway: cfg.Leeway, Revocations: a.revs, Now: cfg.Now, Rand: cfg.Rand,
-	}); err != nil {
+	}
+	if cfg.sec != nil {
+		to.Observer = cfg.sec
+	}
+	if a.tokens, err = token.New(to); err != nil {
 		return nil, err
 	}
 	if a.hasher, err = password.NewHasher(password.HasherOptions{MaxConcurrent: cfg.LoginConcurrency, Rand: cfg.Rand}); err != nil {
 		return nil, err
 	}
-	if a.auth, err = authn.New(authn.Options{
+	ao := authn.Options{
 		Store: a.store, Hasher: a.hasher, Tokens: a.tokens, Revocations: a.revs, Keys: a.ring,
 		AccessLifetime: cfg.AccessLifetime, Leeway: cfg.Leeway,
 		RefreshLifetime: cfg.RefreshLifetime, SessionLifetime: cfg.SessionLifetime, RefreshGrace: cfg.RefreshGrace,
 		SessionCookie: cfg.SessionCookie, LoginFailures: failures, Feed: feed,
 		RefreshKey: deriveKey(master, refreshKeyLabel), DeviceKey: deriveKey(master, deviceKeyLabel),
-		APIKeyHashKey: deriveKey(master, apiKeyLabel), ClientIP: ip.ClientIP, AuditRetention: cfg.AuditRetention,
-		Logger: log, Now: cfg.Now, Rand: cfg.Rand,
-	}); err != nil {
+		APIKeyHashKey: deriveKey(master, apiKeyLabel), ClientIP: ip.ClientIP,
+		AuditRetention: cfg.AuditRetention,
+		Logger:         log, Now: cfg.Now, Rand: cfg.Rand,
+	}
+	if cfg.sec != nil {
+		ao.Observer = cfg.sec
+	}
+	if a.auth, err = authn.New(ao); err != nil {
 		return nil, err
 	}
 	if err := a.auth.Sync(ctx); err != nil {
@@ -235,6 +250,14 @@ func New(ctx context.Context, cfg Config) (_ *App, err error) {
 	}
 	if a.api, a.handler, err = buildAPI(cfg, deriveKey(master, csrfKeyLabel), a.auth, set, ip, deps); err != nil {
 		return nil, err
+	}
+	if cfg.Metrics != nil {
+		if err := metrics.RegisterRateLimits(cfg.Metrics, set); err != nil {
+			return nil, fmt.Errorf("metrics: %w", err)
+		}
+		if err := a.registerMetrics(cfg.Metrics); err != nil {
+			return nil, fmt.Errorf("metrics: %w", err)
+		}
 	}
 	return a, nil
 }
@@ -415,7 +438,11 @@ func (a *App) rateLimits(ctx context.Context) (*ratelimit.Set, *ratelimit.Limite
 // buildAPI creates the fortapi API from cfg and registers every route of
 // httpapi on it. auth is nil when the API is built only for its document.
 func buildAPI(cfg Config, csrfKey []byte, auth *authn.Service, set *ratelimit.Set, ip *clientip.Resolver, deps httpapi.Deps) (*fortapi.API, http.Handler, error) {
-	protector, err := csrf.New(csrf.Options{Key: csrfKey, TrustedOrigins: cfg.CORSOrigins})
+	co := csrf.Options{Key: csrfKey, TrustedOrigins: cfg.CORSOrigins}
+	if cfg.sec != nil {
+		co.Observer = cfg.sec
+	}
+	protector, err := csrf.New(co)
 	if err != nil {
 		return nil, nil, fmt.Errorf("CORS origins: %w", err)
 	}
@@ -425,7 +452,11 @@ func buildAPI(cfg Config, csrfKey []byte, auth *authn.Service, set *ratelimit.Se
 	}
 	var cors *secheader.CORS
 	if len(cfg.CORSOrigins) > 0 {
-		if cors, err = secheader.NewCORS(secheader.CORSOptions{AllowedOrigins: cfg.CORSOrigins, AllowCredentials: true}); err != nil {
+		cop := secheader.CORSOptions{AllowedOrigins: cfg.CORSOrigins, AllowCredentials: true}
+		if cfg.sec != nil {
+			cop.Observer = cfg.sec
+		}
+		if cors, err = secheader.NewCORS(cop); err != nil {
 			return nil, nil, fmt.Errorf("CORS origins: %w", err)
 		}
 		cfg.Logger.Warn("cross-origin access allowed, with credentials (--cors-origins): scripts of these origins act with users' cookies",
@@ -447,6 +478,7 @@ func buildAPI(cfg Config, csrfKey []byte, auth *authn.Service, set *ratelimit.Se
 		RateLimits:       set,
 		ClientIP:         ip,
 		GlobalLimit:      cfg.Limits.Global.String(),
+		Metrics:          cfg.Metrics,
 		Now:              cfg.Now,
 		Rand:             cfg.Rand,
 	}
@@ -460,8 +492,9 @@ func buildAPI(cfg Config, csrfKey []byte, auth *authn.Service, set *ratelimit.Se
 	if err != nil {
 		return nil, nil, err
 	}
-	// A key in a URL is refused before anything routes or logs it.
-	return api, apikey.RefuseInURL(h), nil
+	// A key in a URL is refused before anything routes or logs it;
+	// browsers get HTML error pages, API clients keep problem+json.
+	return api, apikey.RefuseInURL(httpapi.HTMLErrors(api, h)), nil
 }
 
 // Document is the OpenAPI document of the server cfg describes, built
@@ -469,6 +502,7 @@ func buildAPI(cfg Config, csrfKey []byte, auth *authn.Service, set *ratelimit.Se
 func Document(cfg Config) ([]byte, error) {
 	cfg.Store = StoreConfig{SQLitePath: "unused"}
 	cfg.MasterKey = make([]byte, jwtkey.MasterKeySize)
+	cfg.Metrics, cfg.sec = nil, nil
 	cfg, err := cfg.withDefaults()
 	if err != nil {
 		return nil, err

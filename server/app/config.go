@@ -9,9 +9,12 @@ import (
 	"runtime"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/fortapi/fortapi"
 	"github.com/fortapi/fortapi/clientip"
 	"github.com/fortapi/fortapi/jwtkey"
+	"github.com/fortapi/fortapi/metrics"
 	"github.com/fortapi/fortapi/ratelimit"
 	"github.com/fortapi/fortapi/server/authn"
 	"github.com/fortapi/fortapi/server/httpapi"
@@ -51,11 +54,6 @@ type Config struct {
 	// (defaults authn.DefaultRefreshLifetime, DefaultSessionLifetime,
 	// DefaultRefreshGrace).
 	RefreshLifetime, SessionLifetime, RefreshGrace time.Duration
-	// AuditRetention is how long security events are kept: older ones are
-	// deleted in batches at start and hourly (authn.Service.PruneAudit).
-	// Zero keeps them forever (the library default; fortapi serve's
-	// --audit-retention defaults to 90 days).
-	AuditRetention time.Duration
 	// SessionCookie names the web session cookie the login service sets
 	// and the API authenticates and binds CSRF tokens to (default
 	// fortapi.DefaultSessionCookie).
@@ -85,6 +83,11 @@ type Config struct {
 	// CertExpiry, when set, reports the served TLS certificate's expiry
 	// on /readyz.
 	CertExpiry httpapi.CertExpiryFunc
+	// Metrics, when set, receives the server's metrics (package
+	// metrics): requests, authentication, tokens, rate limits, CSRF,
+	// password hashing, revocations, keys, the certificate, the store
+	// pool and the WebSocket feed. Nil: none.
+	Metrics prometheus.Registerer
 
 	// Store says where the data lives: SQLite (the default) or
 	// PostgreSQL. Required.
@@ -94,6 +97,11 @@ type Config struct {
 	// jwtkey.MasterKeySize (32) secret random bytes, the same on every
 	// instance of one store. Required. It is copied.
 	MasterKey []byte
+
+	// AuditRetention is how long security events are kept; older ones
+	// are pruned hourly, in batches (default authn.DefaultAuditRetention,
+	// 90 days; negative keeps them forever).
+	AuditRetention time.Duration
 
 	// LoginConcurrency bounds the password hashes run at once (default
 	// half the CPUs, at least one).
@@ -113,6 +121,9 @@ type Config struct {
 	// onClose, when set (tests), is told the name of each part Close
 	// closes, in order.
 	onClose func(name string)
+	// sec are the event counters New registers with Metrics (nil
+	// without), given to the libraries as their observers.
+	sec *metrics.Security
 }
 
 // StoreConfig selects the store: PostgresURL when set, else the SQLite
@@ -222,7 +233,7 @@ func (c Config) withDefaults() (Config, error) {
 		v    time.Duration
 	}{
 		{"AccessLifetime", c.AccessLifetime}, {"Leeway", c.Leeway}, {"RefreshLifetime", c.RefreshLifetime},
-		{"SessionLifetime", c.SessionLifetime}, {"RefreshGrace", c.RefreshGrace}, {"AuditRetention", c.AuditRetention},
+		{"SessionLifetime", c.SessionLifetime}, {"RefreshGrace", c.RefreshGrace},
 	} {
 		if d.v < 0 {
 			return c, fmt.Errorf("app: %s is %v, want > 0", d.name, d.v)

@@ -123,7 +123,7 @@ func (e *auditEnv) prunedCounts(t *testing.T) []int64 {
 			Msg    string `json:"msg"`
 			Events int64  `json:"events"`
 		}
-		if line == "" || json.Unmarshal([]byte(line), &rec) != nil || rec.Msg != "pruned audit events past the retention" {
+		if line == "" || json.Unmarshal([]byte(line), &rec) != nil || rec.Msg != "pruned security events past the audit retention" {
 			continue
 		}
 		out = append(out, rec.Events)
@@ -174,13 +174,18 @@ func TestPruneAudit(t *testing.T) {
 	}
 }
 
-// TestPruneAuditZeroKeepsEverything: AuditRetention 0 never deletes.
-func TestPruneAuditZeroKeepsEverything(t *testing.T) {
+// TestPruneAuditNegativeKeepsEverything: a negative AuditRetention
+// (fortapi serve --audit-retention 0) never deletes; it is not replaced by
+// the default (it was, on the first version: 90 days).
+func TestPruneAuditNegativeKeepsEverything(t *testing.T) {
 	t.Parallel()
-	e := newAuditEnv(t, authn.Options{})
+	e := newAuditEnv(t, authn.Options{AuditRetention: -1})
 	e.addEvents(t, 5, func(i int) time.Time { return time.Date(2000, 1, 1, 0, 0, i, 0, time.UTC) })
 	if n, err := e.svc.PruneAudit(context.Background()); n != 0 || err != nil {
 		t.Errorf("PruneAudit = %d, %v; want 0", n, err)
+	}
+	if b := e.count.batches.Load(); b != 0 {
+		t.Errorf("%d prune batches with a negative retention", b)
 	}
 	if c := e.eventCount(t); c != 5 {
 		t.Errorf("%d events left, want 5", c)

@@ -143,6 +143,16 @@ type Options struct {
 	// expired sessions, refresh tokens and revocation-log rows are deleted
 	// from the store (default 1h).
 	SyncEvery, KeysEvery, PruneEvery time.Duration
+	// AuditRetention is how long security events are kept: Run deletes
+	// older ones at its start and every PruneEvery, in batches
+	// (retention.go; default DefaultAuditRetention, 90 days; negative
+	// keeps them forever). AuditPruneBatch (default
+	// DefaultAuditPruneBatch, at most server.MaxPruneEventsBatch) is how
+	// many one statement deletes, AuditPrunePause (default
+	// DefaultAuditPrunePause) the pause between two.
+	AuditRetention  time.Duration
+	AuditPruneBatch int
+	AuditPrunePause time.Duration
 	// Feed, when set, pushes wake-ups when the store's revocation log or
 	// keys change (server/postgres's Listener): Run replays the log (or
 	// reloads the keys) at once on each, polls only every FeedSyncEvery
@@ -159,9 +169,12 @@ type Options struct {
 	// cookie's name (default fortapi.DefaultSessionCookie).
 	WebLifetime, WebIdle, WebTouch time.Duration
 	SessionCookie                  string
-	Logger                         *slog.Logger     // default slog.Default()
-	Now                            func() time.Time // default time.Now
-	Rand                           io.Reader        // default crypto/rand
+	// Observer, when set, is told the outcome of every login and refresh,
+	// refresh token reuses and revocation lag (metrics). Default: none.
+	Observer Observer
+	Logger   *slog.Logger     // default slog.Default()
+	Now      func() time.Time // default time.Now
+	Rand     io.Reader        // default crypto/rand
 
 	// APIKeyHashKey (at least apikey.MinHashKeyBytes of secret
 	// randomness, the same on every instance of one store) is the HMAC key
@@ -173,16 +186,6 @@ type Options struct {
 	APIKeyHashKey []byte
 	APIKeyTouch   time.Duration
 	ClientIP      func(*http.Request) netip.Addr
-
-	// AuditRetention is how long security events are kept: Run deletes
-	// older ones at its start and every PruneEvery (audit.go). Zero (the
-	// default) keeps them forever. AuditPruneBatch (default
-	// DefaultAuditPruneBatch, at most server.MaxEventBatch) is how many
-	// one statement deletes, AuditPrunePause (default
-	// DefaultAuditPrunePause) the pause between two.
-	AuditRetention  time.Duration
-	AuditPruneBatch int
-	AuditPrunePause time.Duration
 }
 
 // Service runs logins, refreshes, logouts and account changes, and
@@ -193,6 +196,7 @@ type Service struct {
 
 	syncMu  sync.Mutex
 	lastSeq int64
+	synced  bool // a Sync has run (guarded by syncMu)
 
 	// health is what PropagationHealth reports (feed.go).
 	health propagation
@@ -235,6 +239,14 @@ func New(o Options) (*Service, error) {
 	def(&o.SyncEvery, DefaultSyncEvery)
 	def(&o.KeysEvery, DefaultKeysEvery)
 	def(&o.PruneEvery, DefaultPruneEvery)
+	if o.AuditRetention == 0 { // negative: forever, kept as it is
+		o.AuditRetention = DefaultAuditRetention
+	}
+	def(&o.AuditPrunePause, DefaultAuditPrunePause)
+	if o.AuditPruneBatch <= 0 {
+		o.AuditPruneBatch = DefaultAuditPruneBatch
+	}
+	o.AuditPruneBatch = min(o.AuditPruneBatch, server.MaxPruneEventsBatch)
 	def(&o.FeedSyncEvery, DefaultFeedSyncEvery)
 	def(&o.PropagationBound, DefaultPropagationBound)
 	def(&o.WebLifetime, DefaultWebLifetime)
@@ -242,14 +254,6 @@ func New(o Options) (*Service, error) {
 	def(&o.WebTouch, DefaultWebTouch)
 	def(&o.DeviceLifetime, DefaultDeviceLifetime)
 	def(&o.APIKeyTouch, DefaultAPIKeyTouch)
-	def(&o.AuditPrunePause, DefaultAuditPrunePause)
-	if o.AuditRetention < 0 {
-		return nil, errors.New("authn: AuditRetention is negative")
-	}
-	if o.AuditPruneBatch <= 0 {
-		o.AuditPruneBatch = DefaultAuditPruneBatch
-	}
-	o.AuditPruneBatch = min(o.AuditPruneBatch, server.MaxEventBatch)
 	if o.WebTouch >= o.WebIdle {
 		return nil, errors.New("authn: WebTouch must be shorter than WebIdle")
 	}
@@ -306,17 +310,28 @@ func requestID(ctx context.Context) string { return fortapi.RequestID(ctx) }
 // event writes a security event; a failure is logged, never fatal.
 func (s *Service) event(ctx context.Context, ev server.Event) {
 	ev.At = s.o.Now().UTC().Truncate(time.Microsecond)
-	if ev.UserID != "" && ev.Username == "" {
-		// The name now, as the stores do for the events they write
-		// (server.Event): AddEvent writes what it is given.
-		if u, err := s.o.Store.GetUser(context.WithoutCancel(ctx), ev.UserID); err == nil {
-			ev.Username = server.EscapeUsername(u.Username)
-		}
-	}
+	s.nameActor(ctx, &ev)
 	if err := s.o.Store.AddEvent(context.WithoutCancel(ctx), ev); err != nil {
 		s.o.Logger.ErrorContext(ctx, "writing a security event failed", slog.String("type", ev.Type), slog.Any("error", err))
 	}
 }
+
+// nameActor sets the event's Username from its UserID when it has none,
+// so that the audit log names the user beside the id (logout, key
+// rotation). A user it cannot find leaves the name empty.
+func (s *Service) nameActor(ctx context.Context, ev *server.Event) {
+	if ev.UserID == "" || ev.Username != "" {
+		return
+	}
+	if name, err := s.Username(context.WithoutCancel(ctx), ev.UserID); err == nil {
+		ev.Username = name
+	}
+}
+
+// apiKeyField is apikey.Header as http.Header stores it: looked up
+// directly, it costs no canonicalization (an allocation for "X-API-Key")
+// on every request. Never changed.
+var apiKeyField = http.CanonicalHeaderKey(apikey.Header)
 
 // Authenticate implements fortapi.Authenticator: a bearer access token in
 // the Authorization header or, when the request has no Authorization
@@ -326,7 +341,7 @@ func (s *Service) event(ctx context.Context, ev server.Event) {
 // Authorization header that is not a bearer token makes the request
 // anonymous, whatever cookie it carries.
 func (s *Service) Authenticate(r *http.Request) (*fortapi.Principal, error) {
-	if len(r.Header.Values(apikey.Header)) > 0 {
+	if len(r.Header[apiKeyField]) > 0 {
 		return s.AuthenticateAPIKey(r)
 	}
 	vals := r.Header.Values("Authorization")

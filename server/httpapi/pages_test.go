@@ -263,7 +263,7 @@ func TestPagesSendBrowsersToTheLogin(t *testing.T) {
 	e := newAuthEnv(t)
 	path := "/items/01a221f9-4e41-749c-b6ef-e3048ba0750f/view"
 	resp, _ := e.callNoRedirect("GET", path, "", "", map[string]string{"Accept": "text/html,*/*;q=0.8"})
-	if resp.StatusCode != http.StatusSeeOther || resp.Header.Get("Location") != "/login" {
+	if resp.StatusCode != http.StatusSeeOther || resp.Header.Get("Location") != "/login?next="+url.QueryEscape(path) {
 		t.Errorf("browser without a session: %d Location %q", resp.StatusCode, resp.Header.Get("Location"))
 	}
 	resp, _ = e.callNoRedirect("GET", path, "", "", map[string]string{"Accept": "text/html",

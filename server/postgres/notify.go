@@ -142,6 +142,9 @@ const (
 	DefaultListenMinBackoff = 100 * time.Millisecond
 	DefaultListenMaxBackoff = 2 * time.Second
 	DefaultListenPingEvery  = 250 * time.Millisecond
+	// DefaultListenPingTimeout bounds a ping's round trip before the
+	// connection counts as lost (and is replaced, with a Gap).
+	DefaultListenPingTimeout = 5 * time.Second
 	// DefaultListenItemQueue is how many item changes may wait for the
 	// reader of Listener.Items; past it they are dropped and a Gap
 	// follows.
@@ -180,12 +183,19 @@ type ListenOptions struct {
 	// PingEvery is how long the connection may stay silent before the
 	// listener checks it with a round trip (default 250ms), so that a
 	// connection that died without closing (a network partition) is
-	// noticed within about PingEvery plus the ping's own bound
-	// (PingEvery as well): 500ms by default, not after TCP's timeouts.
-	// The consumer then polls the store (authn: every 250ms while the
-	// feed is down), which keeps a silent partition inside the 1s
-	// propagation bound.
+	// noticed within about twice PingEvery: 500ms by default, not after
+	// TCP's timeouts. A ping unanswered after PingEvery makes Err report
+	// the listener down, so the consumer polls the store (authn: every
+	// 250ms while the feed is down), which keeps a silent partition
+	// inside the 1s propagation bound.
 	PingEvery time.Duration
+	// PingTimeout is how long a ping may take before the connection
+	// counts as lost (default 5s). A ping slower than PingEvery but
+	// answered within PingTimeout (a loaded server or network) keeps the
+	// connection: Err reports it down meanwhile, and nothing is missed,
+	// since the notifications wait on the connection; only a lost
+	// connection costs the item reader a Gap.
+	PingTimeout time.Duration
 	// Logger receives connection losses and recoveries (once each, not
 	// once per attempt). Nil: the store's logger.
 	Logger *slog.Logger
@@ -251,8 +261,12 @@ func (s *Store) Listen(opts ListenOptions) (*Listener, error) {
 	}
 	if err := errors.Join(def("MinBackoff", &opts.MinBackoff, DefaultListenMinBackoff),
 		def("MaxBackoff", &opts.MaxBackoff, DefaultListenMaxBackoff),
-		def("PingEvery", &opts.PingEvery, DefaultListenPingEvery)); err != nil {
+		def("PingEvery", &opts.PingEvery, DefaultListenPingEvery),
+		def("PingTimeout", &opts.PingTimeout, DefaultListenPingTimeout)); err != nil {
 		return nil, err
+	}
+	if opts.PingTimeout < opts.PingEvery {
+		return nil, fmt.Errorf("postgres: listen: PingTimeout %v is below PingEvery %v", opts.PingTimeout, opts.PingEvery)
 	}
 	if opts.MaxBackoff < opts.MinBackoff {
 		return nil, fmt.Errorf("postgres: listen: MaxBackoff %v is below MinBackoff %v", opts.MaxBackoff, opts.MinBackoff)
@@ -410,6 +424,39 @@ func (l *Listener) setDown(err error, retry time.Duration) {
 	}
 }
 
+// errSlowPing is Err's answer while a ping has waited over PingEvery.
+var errSlowPing = errors.New("postgres: listen: the connection is slow to answer a ping")
+
+// ping checks conn with a round trip bounded by PingTimeout. Past
+// PingEvery without an answer the listener counts as down (Err, so
+// revocations are polled meanwhile), and as up again once the answer
+// comes: the connection and its pending notifications are kept.
+func (l *Listener) ping(ctx context.Context, conn *pgx.Conn) error {
+	pid := conn.PgConn().PID()
+	slow := make(chan struct{})
+	t := time.AfterFunc(l.opts.PingEvery, func() {
+		defer close(slow)
+		l.mu.Lock()
+		if l.err == nil {
+			l.err, l.since = errSlowPing, l.now()
+		}
+		l.mu.Unlock()
+		l.logger.Warn("change notifications: the connection is slow to answer; polling meanwhile",
+			slog.String("channel", l.store.channel), slog.Duration("after", l.opts.PingEvery))
+	})
+	pctx, cancel := context.WithTimeout(ctx, l.opts.PingTimeout)
+	err := conn.Ping(pctx)
+	cancel()
+	if t.Stop() {
+		return err
+	}
+	<-slow
+	if err == nil {
+		l.setUp(pid)
+	}
+	return err
+}
+
 // setUp records that the connection with backend pid listens.
 func (l *Listener) setUp(pid uint32) {
 	l.mu.Lock()
@@ -486,10 +533,7 @@ func (l *Listener) session(ctx context.Context) (listened bool, err error) {
 			// Silence: make sure the connection is still alive. A
 			// notification that arrives during the ping is queued by pgx
 			// and returned by the next WaitForNotification.
-			pctx, cancel := context.WithTimeout(ctx, l.opts.PingEvery)
-			err := conn.Ping(pctx)
-			cancel()
-			if err != nil {
+			if err := l.ping(ctx, conn); err != nil {
 				return true, connError(ctx, "listen: ping", err, pw)
 			}
 		default:

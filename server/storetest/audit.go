@@ -17,7 +17,7 @@ var auditTests = []struct {
 }{
 	{"EventUsernameFilled", testEventUsernameFilled},
 	{"EventsInOrder", testEventsInOrder},
-	{"PruneEvents", testPruneEvents},
+	{"PruneEventsInBatches", testPruneEventsInBatches},
 	{"PruneEventsConcurrent", testPruneEventsConcurrent},
 }
 
@@ -159,7 +159,7 @@ func testEventsInOrder(t *testing.T, s server.Store) {
 	}
 }
 
-func testPruneEvents(t *testing.T, s server.Store) {
+func testPruneEventsInBatches(t *testing.T, s server.Store) {
 	ctx := context.Background()
 	var ats []time.Time
 	for i := range 25 { // e0..e24 at t0-25m .. t0-1m: older than the cutoff
@@ -192,7 +192,7 @@ func testPruneEvents(t *testing.T, s server.Store) {
 	if n, err := s.PruneEvents(ctx, t0, 10); n != 0 || err != nil {
 		t.Errorf("PruneEvents again = %d, %v; want 0, nil", n, err)
 	}
-	for _, limit := range []int{0, -1, server.MaxEventBatch + 1} {
+	for _, limit := range []int{0, -1, server.MaxPruneEventsBatch + 1} {
 		if _, err := s.PruneEvents(ctx, t0, limit); err == nil {
 			t.Errorf("PruneEvents with limit %d: no error", limit)
 		}
