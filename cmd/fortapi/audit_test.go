@@ -231,6 +231,7 @@ func TestAuditExportErrors(t *testing.T) {
 		want string
 	}{
 		{"no subcommand", []string{"audit"}, nil, exitUsage, ""},
+		{"unknown command names audit", []string{"audi"}, nil, exitUsage, "apikey, store, audit, scan"},
 		{"unknown subcommand", []string{"audit", "import"}, nil, exitUsage, `unknown subcommand "import" (export)`},
 		{"format csv", []string{"audit", "export", "--since", "1h", "--format", "csv"}, nil, exitUsage, `invalid --format "csv": want jsonl`},
 		{"no since", []string{"audit", "export"}, nil, exitUsage, "--since is required"},

@@ -100,7 +100,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 }
 
 // commandNames are the commands run knows, for messages.
-var commandNames = []string{"serve", "user", "keys", "apikey", "store", "scan", "hash-password", "openapi", "version", "help"}
+var commandNames = []string{"serve", "user", "keys", "apikey", "store", "audit", "scan", "hash-password", "openapi", "version", "help"}
 
 // flagError is the flag package's parse error spelled as the docs spell
 // flags: "--name", where the package writes "-name".
