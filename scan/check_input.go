@@ -389,8 +389,10 @@ func (s *scanner) sqliBoolean(ctx context.Context, send sender, c call, sl slot,
 // probe starts at heavyStartRows per second of delay (a slow server, or
 // one built with the race detector, takes fifty times longer: a first
 // probe of a full second's size could outlast the client's timeout), grows
-// it tenfold while it costs too little to measure, then scales it once to
-// the delay it measured (the cost is linear in the size).
+// it tenfold while it costs too little to measure, then scales it to the
+// delay it measured (the cost is linear in the size), and again while a
+// scaled probe still falls short: a measurement taken while the server was
+// busier than later says too much per row.
 const (
 	heavyRows      = 1000000
 	heavyStartRows = 20000
@@ -427,9 +429,9 @@ func (s *scanner) sqliTime(ctx context.Context, send sender, c call, sl slot, or
 	threshold := baseline + delay*8/10
 	controls := payloads(0)
 	list := payloads(n)
-	// The heavy query is the last payload; it grows at most heavyResizes
-	// times and is scaled to the measured cost once (scaled).
-	heavySize, resizes, scaled := n*heavyStartRows, 0, false
+	// The heavy query is the last payload; it grows or is scaled to the
+	// measured cost at most heavyResizes times.
+	heavySize, resizes := n*heavyStartRows, 0
 	for i := 0; i < len(list); i++ {
 		p := list[i]
 		r, err := send(p, true)
@@ -441,14 +443,14 @@ func (s *scanner) sqliTime(ctx context.Context, send sender, c call, sl slot, or
 		}
 		if r.dur < threshold {
 			// The heavy query ran but too fast for this server: grow it
-			// while its cost is too small to measure, then ask once for
-			// the size that should take 1.5 times the delay.
+			// while its cost is too small to measure, then ask for the
+			// size that should take 1.5 times the delay (again if that
+			// still falls short).
 			extra := r.dur - baseline
-			if !numeric && !scaled && resizes < heavyResizes && i == len(list)-1 {
+			if !numeric && resizes < heavyResizes && i == len(list)-1 {
 				resizes++
 				size := heavySize * 10
 				if extra > 20*time.Millisecond {
-					scaled = true
 					size = int(float64(heavySize) * 1.5 * float64(delay) / float64(extra))
 				}
 				heavySize = max(1, min(size, 100*n*heavyRows))
