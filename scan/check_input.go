@@ -432,6 +432,23 @@ func (s *scanner) sqliTime(ctx context.Context, send sender, c call, sl slot, or
 	// The heavy query is the last payload; it grows or is scaled to the
 	// measured cost at most heavyResizes times.
 	heavySize, resizes := n*heavyStartRows, 0
+	// resize queues the heavy query again when payload i was the last one
+	// (the heavy query) and answered in d, too fast for this server: grown
+	// while its cost is too small to measure, else sized to take 1.5 times
+	// the delay.
+	resize := func(i int, d time.Duration) {
+		if numeric || resizes >= heavyResizes || i != len(list)-1 {
+			return
+		}
+		resizes++
+		size := heavySize * 10
+		if extra := d - baseline; extra > 20*time.Millisecond {
+			size = int(float64(heavySize) * 1.5 * float64(delay) / float64(extra))
+		}
+		heavySize = max(1, min(size, 100*n*heavyRows))
+		list = append(list, heavy(heavySize))
+		controls = append(controls, heavy(0))
+	}
 	for i := 0; i < len(list); i++ {
 		p := list[i]
 		r, err := send(p, true)
@@ -442,21 +459,7 @@ func (s *scanner) sqliTime(ctx context.Context, send sender, c call, sl slot, or
 			continue // a timeout is no proof
 		}
 		if r.dur < threshold {
-			// The heavy query ran but too fast for this server: grow it
-			// while its cost is too small to measure, then ask for the
-			// size that should take 1.5 times the delay (again if that
-			// still falls short).
-			extra := r.dur - baseline
-			if !numeric && resizes < heavyResizes && i == len(list)-1 {
-				resizes++
-				size := heavySize * 10
-				if extra > 20*time.Millisecond {
-					size = int(float64(heavySize) * 1.5 * float64(delay) / float64(extra))
-				}
-				heavySize = max(1, min(size, 100*n*heavyRows))
-				list = append(list, heavy(heavySize))
-				controls = append(controls, heavy(0))
-			}
+			resize(i, r.dur)
 			continue
 		}
 		ctl, err := send(controls[i], true)
@@ -470,7 +473,12 @@ func (s *scanner) sqliTime(ctx context.Context, send sender, c call, sl slot, or
 		if err != nil {
 			return err
 		}
-		if r2.status == 0 || r2.dur < threshold {
+		if r2.status == 0 {
+			continue
+		}
+		if r2.dur < threshold {
+			// a first answer slowed by a busy server, not by the query
+			resize(i, r2.dur)
 			continue
 		}
 		s.report("SQLI-TIME", c.op.label(), sl.in+":"+sl.name, fmt.Sprintf("%q took %d ms and %d ms; the control with a zero sleep %d ms, the baseline %d ms\n%s", p, r.dur.Milliseconds(), r2.dur.Milliseconds(), ctl.dur.Milliseconds(), baseline.Milliseconds(), excerpt(r2)))
