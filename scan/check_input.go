@@ -389,10 +389,8 @@ func (s *scanner) sqliBoolean(ctx context.Context, send sender, c call, sl slot,
 // probe starts at heavyStartRows per second of delay (a slow server, or
 // one built with the race detector, takes fifty times longer: a first
 // probe of a full second's size could outlast the client's timeout), grows
-// it tenfold while it costs too little to measure, then scales it to the
-// delay it measured (the cost is linear in the size), and again while a
-// scaled probe still falls short: a measurement taken while the server was
-// busier than later says too much per row.
+// it tenfold while it costs too little to measure, then scales it once to
+// the delay it measured (the cost is linear in the size).
 const (
 	heavyRows      = 1000000
 	heavyStartRows = 20000
@@ -429,26 +427,9 @@ func (s *scanner) sqliTime(ctx context.Context, send sender, c call, sl slot, or
 	threshold := baseline + delay*8/10
 	controls := payloads(0)
 	list := payloads(n)
-	// The heavy query is the last payload; it grows or is scaled to the
-	// measured cost at most heavyResizes times.
-	heavySize, resizes := n*heavyStartRows, 0
-	// resize queues the heavy query again when payload i was the last one
-	// (the heavy query) and answered in d, too fast for this server: grown
-	// while its cost is too small to measure, else sized to take 1.5 times
-	// the delay.
-	resize := func(i int, d time.Duration) {
-		if numeric || resizes >= heavyResizes || i != len(list)-1 {
-			return
-		}
-		resizes++
-		size := heavySize * 10
-		if extra := d - baseline; extra > 20*time.Millisecond {
-			size = int(float64(heavySize) * 1.5 * float64(delay) / float64(extra))
-		}
-		heavySize = max(1, min(size, 100*n*heavyRows))
-		list = append(list, heavy(heavySize))
-		controls = append(controls, heavy(0))
-	}
+	// The heavy query is the last payload; it grows at most heavyResizes
+	// times and is scaled to the measured cost once (scaled).
+	heavySize, resizes, scaled := n*heavyStartRows, 0, false
 	for i := 0; i < len(list); i++ {
 		p := list[i]
 		r, err := send(p, true)
@@ -459,7 +440,21 @@ func (s *scanner) sqliTime(ctx context.Context, send sender, c call, sl slot, or
 			continue // a timeout is no proof
 		}
 		if r.dur < threshold {
-			resize(i, r.dur)
+			// The heavy query ran but too fast for this server: grow it
+			// while its cost is too small to measure, then ask once for
+			// the size that should take 1.5 times the delay.
+			extra := r.dur - baseline
+			if !numeric && !scaled && resizes < heavyResizes && i == len(list)-1 {
+				resizes++
+				size := heavySize * 10
+				if extra > 20*time.Millisecond {
+					scaled = true
+					size = int(float64(heavySize) * 1.5 * float64(delay) / float64(extra))
+				}
+				heavySize = max(1, min(size, 100*n*heavyRows))
+				list = append(list, heavy(heavySize))
+				controls = append(controls, heavy(0))
+			}
 			continue
 		}
 		ctl, err := send(controls[i], true)
@@ -473,12 +468,7 @@ func (s *scanner) sqliTime(ctx context.Context, send sender, c call, sl slot, or
 		if err != nil {
 			return err
 		}
-		if r2.status == 0 {
-			continue
-		}
-		if r2.dur < threshold {
-			// a first answer slowed by a busy server, not by the query
-			resize(i, r2.dur)
+		if r2.status == 0 || r2.dur < threshold {
 			continue
 		}
 		s.report("SQLI-TIME", c.op.label(), sl.in+":"+sl.name, fmt.Sprintf("%q took %d ms and %d ms; the control with a zero sleep %d ms, the baseline %d ms\n%s", p, r.dur.Milliseconds(), r2.dur.Milliseconds(), ctl.dur.Milliseconds(), baseline.Milliseconds(), excerpt(r2)))
