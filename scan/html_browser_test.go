@@ -17,6 +17,7 @@ import (
 // external) reports no violation, which proves the report needs nothing
 // it does not carry.
 func TestHTMLReportInChromium(t *testing.T) {
+	t.Parallel()
 	bin := browsertest.Require(t)
 	var b bytes.Buffer
 	if err := WriteHTML(&b, sampleReport()); err != nil {

@@ -219,6 +219,7 @@ func entriesFor(flaws ...vulnapi.Flaw) []vulnapi.Entry {
 }
 
 func TestRecall(t *testing.T) {
+	t.Parallel()
 	if testing.Short() {
 		t.Skip("recall scans: about 30 s")
 	}

@@ -75,6 +75,7 @@ func dump(r *Report) string {
 }
 
 func TestCleanTargetHasNoFindings(t *testing.T) {
+	t.Parallel()
 	rep := scanTarget(t, newTarget())
 	if got := ids(rep); len(got) != 0 {
 		t.Errorf("findings on the clean target: %v\n%s", got, dump(rep))
@@ -85,6 +86,7 @@ func TestCleanTargetHasNoFindings(t *testing.T) {
 }
 
 func TestEachPlantedFlawIsFound(t *testing.T) {
+	t.Parallel()
 	for _, tt := range []struct {
 		flaws  []string
 		checks string

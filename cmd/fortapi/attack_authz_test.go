@@ -550,6 +550,21 @@ func (e *atkEnv) runCases(t *testing.T, cases []atkCase) {
 	}
 }
 
+// atkInParallel runs fn for every item in n parallel subtests, each
+// taking every n-th item: for request loops that only wait on the server
+// (each request is independent and changes nothing it is refused).
+func atkInParallel[T any](t *testing.T, n int, items []T, fn func(t *testing.T, item T)) {
+	t.Helper()
+	for i := range n {
+		t.Run(fmt.Sprintf("part %d of %d", i+1, n), func(t *testing.T) {
+			t.Parallel()
+			for k := i; k < len(items); k += n {
+				fn(t, items[k])
+			}
+		})
+	}
+}
+
 func expectStatus(t *testing.T, what string, r atkResp, want int) {
 	t.Helper()
 	if r.status != want {
@@ -866,7 +881,7 @@ func (e *atkEnv) api1Cases(t *testing.T) []atkCase {
 			}
 		}},
 		atkCase{name: "SQL injection payloads as item id (GET, PUT, DELETE)", fn: func(t *testing.T) {
-			for _, p := range sqliPayloads(t) {
+			atkInParallel(t, 4, sqliPayloads(t), func(t *testing.T, p string) {
 				for _, m := range []string{"GET", "PUT", "DELETE"} {
 					var body, ct string
 					if m == "PUT" {
@@ -877,10 +892,10 @@ func (e *atkEnv) api1Cases(t *testing.T) []atkCase {
 						t.Errorf("%s /items/%q: %d, want 422: %.200s", m, p, r.status, r.body)
 					}
 				}
-			}
+			})
 		}},
 		atkCase{name: "SQL injection payloads as list cursor (raw and base64)", fn: func(t *testing.T) {
-			for _, p := range sqliPayloads(t) {
+			atkInParallel(t, 4, sqliPayloads(t), func(t *testing.T, p string) {
 				for _, c := range []string{p, base64.URLEncoding.EncodeToString([]byte(p)), base64.URLEncoding.EncodeToString([]byte(bi.ID + p))} {
 					if len(c) > 64 {
 						continue
@@ -890,11 +905,11 @@ func (e *atkEnv) api1Cases(t *testing.T) []atkCase {
 						t.Errorf("cursor %q: %d, want 422: %.200s", c, r.status, r.body)
 					}
 				}
-			}
+			})
 		}},
 		atkCase{name: "SQL injection payloads in admin audit filters", fn: func(t *testing.T) {
 			typeRE := regexp.MustCompile(`^[a-z_.]+$`)
-			for _, p := range sqliPayloads(t) {
+			atkInParallel(t, 4, sqliPayloads(t), func(t *testing.T, p string) {
 				want := 422
 				if typeRE.MatchString(p) && len(p) <= 64 {
 					want = 200
@@ -906,7 +921,7 @@ func (e *atkEnv) api1Cases(t *testing.T) []atkCase {
 				if r = e.do(t, "GET", "/admin/audit?user_id="+url.QueryEscape(p), e.admin.access, "", ""); r.status != 422 {
 					t.Errorf("audit user_id=%q: %d, want 422", p, r.status)
 				}
-			}
+			})
 		}},
 		atkCase{name: "POST /items/<bob's id> never writes bob's item nor runs without items:write", fn: func(t *testing.T) {
 			// The path has no POST operation: 405 before any authorization.

@@ -15,7 +15,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"slices"
-	"strconv"
 	"sync"
 	"testing"
 
@@ -51,13 +50,7 @@ const minParallel = 6
 
 func TestMain(m *testing.M) {
 	flag.Parse()
-	explicit := false
-	flag.Visit(func(f *flag.Flag) { explicit = explicit || f.Name == "test.parallel" })
-	if p := flag.Lookup("test.parallel"); p != nil && !explicit {
-		if n, err := strconv.Atoi(p.Value.String()); err == nil && n < minParallel {
-			_ = p.Value.Set(strconv.Itoa(minParallel))
-		}
-	}
+	testutil.MinParallel(minParallel)
 	dir, err := os.MkdirTemp("", "fortapi-cmd-test-")
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)

@@ -15,6 +15,7 @@ import (
 // past expiry: 422 naming the field); a user cannot revoke another's key;
 // an administrator can, and the key dies at once.
 func TestAPIKeyRoutes(t *testing.T) {
+	t.Parallel()
 	e := newAuthEnv(t)
 	alice := e.login("alice", alicePass).AccessToken
 	reader := e.login("alice", alicePass, "items:read").AccessToken

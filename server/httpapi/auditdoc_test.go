@@ -13,6 +13,7 @@ import (
 // cap the server enforces (it said 1,000 while the server capped at 500),
 // and the server refuses one more.
 func TestAuditPageSizeAsDocumented(t *testing.T) {
+	t.Parallel()
 	doc, err := os.ReadFile("../../docs/security.md")
 	if err != nil {
 		t.Fatal(err)

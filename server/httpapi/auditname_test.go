@@ -11,6 +11,7 @@ import (
 // The audit log names the user beside the id for a logout and a key
 // rotation, whose requests carry only the id.
 func TestAuditNamesTheUser(t *testing.T) {
+	t.Parallel()
 	e := newAuthEnv(t)
 	alice := e.login("alice", alicePass)
 	if resp, b := e.call("POST", "/logout", "", "", bearer(alice.AccessToken)); resp.StatusCode != http.StatusNoContent {

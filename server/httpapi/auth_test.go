@@ -252,6 +252,7 @@ func (e *authEnv) status(path, tok string) int {
 }
 
 func TestLoginProtectedRefreshLogout(t *testing.T) {
+	t.Parallel()
 	e := newAuthEnv(t)
 	tr := e.login("alice", alicePass)
 	if tr.TokenType != "bearer" || tr.ExpiresIn != 900 || tr.Scope != "items:read items:write" || len(tr.RefreshToken) < 43 {
@@ -291,6 +292,7 @@ func TestLoginProtectedRefreshLogout(t *testing.T) {
 }
 
 func TestRefreshReuseRevokesTheFamily(t *testing.T) {
+	t.Parallel()
 	e := newAuthEnv(t)
 	tr := e.login("alice", alicePass)
 	_, tr2, _ := e.refresh(tr.RefreshToken)
@@ -316,6 +318,7 @@ func TestRefreshReuseRevokesTheFamily(t *testing.T) {
 }
 
 func TestNoUserEnumeration(t *testing.T) {
+	t.Parallel()
 	e := newAuthEnv(t)
 	unknown, ub := e.tokenReq(url.Values{"grant_type": {"password"}, "username": {"mallory"}, "password": {"whatever-123"}})
 	wrong, wb := e.tokenReq(url.Values{"grant_type": {"password"}, "username": {"alice"}, "password": {"whatever-123"}})
@@ -328,6 +331,7 @@ func TestNoUserEnumeration(t *testing.T) {
 }
 
 func TestLoginThrottleGrowsAndForgets(t *testing.T) {
+	t.Parallel()
 	e := newAuthEnv(t)
 	bad := url.Values{"grant_type": {"password"}, "username": {"alice"}, "password": {"wrong-password"}}
 	for i := range authn.DefaultFreeFailures {
@@ -357,6 +361,7 @@ func TestLoginThrottleGrowsAndForgets(t *testing.T) {
 }
 
 func TestScopeNarrowing(t *testing.T) {
+	t.Parallel()
 	e := newAuthEnv(t)
 	tr := e.login("alice", alicePass, server.ScopeItemsRead)
 	if tr.Scope != server.ScopeItemsRead {
@@ -385,6 +390,7 @@ func TestScopeNarrowing(t *testing.T) {
 }
 
 func TestPasswordChangeRevokesEverything(t *testing.T) {
+	t.Parallel()
 	e := newAuthEnv(t)
 	tr := e.login("alice", alicePass)
 	other := e.login("alice", alicePass)
@@ -419,6 +425,7 @@ func TestPasswordChangeRevokesEverything(t *testing.T) {
 }
 
 func TestRoleChangeAndDisableRevokeAtOnce(t *testing.T) {
+	t.Parallel()
 	e := newAuthEnv(t)
 	ctx := context.Background()
 	root := e.login("root", adminPass)
@@ -450,6 +457,7 @@ func TestRoleChangeAndDisableRevokeAtOnce(t *testing.T) {
 }
 
 func TestKeyRotationLogsNobodyOut(t *testing.T) {
+	t.Parallel()
 	e := newAuthEnv(t)
 	root := e.login("root", adminPass)
 	user := e.login("alice", alicePass)
@@ -519,6 +527,7 @@ func forge(t *testing.T, method jwt.SigningMethod, key any, hdr map[string]any, 
 // TestHostileTokens: every hostile token gets 401 with error="invalid_token"
 // and the same body, never a 500.
 func TestHostileTokens(t *testing.T) {
+	t.Parallel()
 	e := newAuthEnv(t)
 	good := e.login("alice", alicePass).AccessToken
 	sk, err := e.ring.Signer()
@@ -622,6 +631,7 @@ func TestHostileTokens(t *testing.T) {
 }
 
 func TestMalformedTokenRequests(t *testing.T) {
+	t.Parallel()
 	e := newAuthEnv(t)
 	tests := []struct {
 		name, ctype, body string
@@ -660,6 +670,7 @@ func TestMalformedTokenRequests(t *testing.T) {
 }
 
 func TestAuthLogsHoldNoSecrets(t *testing.T) {
+	t.Parallel()
 	e := newAuthEnv(t)
 	tr := e.login("alice", alicePass)
 	e.refresh(tr.RefreshToken)
@@ -695,6 +706,7 @@ func TestAuthLogsHoldNoSecrets(t *testing.T) {
 // the API resolves it: the forwarded address from a trusted proxy, the
 // TCP peer (never a spoofed header) otherwise.
 func TestAuditNamesTheResolvedClient(t *testing.T) {
+	t.Parallel()
 	trusted, err := clientip.New(clientip.Options{TrustedProxies: []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")}})
 	if err != nil {
 		t.Fatal(err)
@@ -777,6 +789,7 @@ func (e *authEnv) hammer(user string, n int) {
 // anywhere; a forged, foreign, malformed or expired device token gives no
 // such trust.
 func TestDeviceTokenSurvivesAHammeredAccount(t *testing.T) {
+	t.Parallel()
 	e := newProxiedEnv(t, "5/minute")
 	const home = "198.51.100.7"
 	resp, b := e.tokenFrom(home, passwordGrant("root", adminPass, ""))
@@ -832,6 +845,7 @@ func TestDeviceTokenSurvivesAHammeredAccount(t *testing.T) {
 // and after five of them it is no longer trusted; another device token of
 // the same account still is.
 func TestDeviceTokenLocksOutAfterItsOwnFailures(t *testing.T) {
+	t.Parallel()
 	e := newProxiedEnv(t, "5/minute")
 	_, b := e.tokenFrom("198.51.100.7", passwordGrant("alice", alicePass, ""))
 	stolen := deviceOf(b)
@@ -856,6 +870,7 @@ func TestDeviceTokenLocksOutAfterItsOwnFailures(t *testing.T) {
 // slow the account for the client network they came from (an IPv4
 // address, an IPv6 /64) before they slow it for everyone.
 func TestUntrustedThrottlePerClientNetwork(t *testing.T) {
+	t.Parallel()
 	e := newProxiedEnv(t, "")
 	for _, tt := range []struct{ attacker, sameNet, otherNet string }{
 		{"203.0.113.9", "203.0.113.9", "203.0.113.10"},

@@ -20,6 +20,7 @@ import (
 // browser send (a garbage bearer token, an empty header, cached Basic
 // credentials) never creates an item.
 func TestBearerRequestsIgnoreCookies(t *testing.T) {
+	t.Parallel()
 	e := newAuthEnv(t)
 	if _, err := e.svc.CreateUser(t.Context(), "bob", bobPass, server.RoleUser, "test"); err != nil {
 		t.Fatal(err)

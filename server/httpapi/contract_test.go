@@ -150,6 +150,7 @@ var errModelType = reflect.TypeOf(huma.NewError(0, ""))
 
 // TestCheckResponseCatchesDrift proves the validating wrapper can fail.
 func TestCheckResponseCatchesDrift(t *testing.T) {
+	t.Parallel()
 	api := fortapi.New(fortapi.Options{})
 	httpapi.Register(api, httpapi.Deps{})
 	id := "/items/01a2211e-0000-7000-8000-000000000000"

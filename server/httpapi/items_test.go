@@ -108,6 +108,7 @@ func (c client) create(body string) httpapi.Item {
 }
 
 func TestItemLifecycle(t *testing.T) {
+	t.Parallel()
 	srv := newServer(t)
 	alice := client{t, srv, "Test alice"}
 	it := alice.create(`{"name":"Hammer","description":"Steel","price":12.5,"tax":2.5}`)
@@ -144,6 +145,7 @@ func TestItemLifecycle(t *testing.T) {
 }
 
 func TestObjectLevelAccess(t *testing.T) {
+	t.Parallel()
 	srv := newServer(t)
 	alice := client{t, srv, "Test alice"}
 	bob := client{t, srv, "Test bob"}
@@ -192,6 +194,7 @@ func TestObjectLevelAccess(t *testing.T) {
 }
 
 func TestMassAssignmentIsRefused(t *testing.T) {
+	t.Parallel()
 	srv := newServer(t)
 	alice := client{t, srv, "Test alice"}
 	for _, field := range []string{`"id":"01a2211e-0000-7000-8000-000000000000"`, `"owner":"bob"`, `"owner_id":"bob"`, `"created_at":"2020-01-01T00:00:00Z"`, `"price_with_tax":0`, `"role":"admin"`} {
@@ -205,6 +208,7 @@ func TestMassAssignmentIsRefused(t *testing.T) {
 }
 
 func TestItemValidation(t *testing.T) {
+	t.Parallel()
 	srv := newServer(t)
 	alice := client{t, srv, "Test alice"}
 	long := strings.Repeat("é", 101)
@@ -239,6 +243,7 @@ func TestItemValidation(t *testing.T) {
 }
 
 func TestMalformedIDs(t *testing.T) {
+	t.Parallel()
 	srv := newServer(t)
 	alice := client{t, srv, "Test alice"}
 	for _, id := range []string{"1", "abc", "01A2211E-0000-7000-8000-000000000000", "%27%20OR%201=1--", "..%2f..%2fetc", strings.Repeat("a", 500), "00000000-0000-0000-0000-000000000000"} {
@@ -258,6 +263,7 @@ func TestMalformedIDs(t *testing.T) {
 }
 
 func TestPagination(t *testing.T) {
+	t.Parallel()
 	srv := newServer(t)
 	alice := client{t, srv, "Test alice"}
 	bob := client{t, srv, "Test bob"}
@@ -314,6 +320,7 @@ func TestPagination(t *testing.T) {
 }
 
 func TestScopes(t *testing.T) {
+	t.Parallel()
 	srv := newServer(t)
 	reader := client{t, srv, "Test carol items:read"}
 	writer := client{t, srv, "Test carol items:write"}
@@ -349,6 +356,7 @@ func TestScopes(t *testing.T) {
 // markup included, and the rich description is sanitized on the way in;
 // what comes back is exactly what was stored.
 func TestHostileStringsRoundTrip(t *testing.T) {
+	t.Parallel()
 	srv := newServer(t)
 	alice := client{t, srv, "Test alice"}
 	for _, tt := range []struct {
@@ -400,6 +408,7 @@ func TestHostileStringsRoundTrip(t *testing.T) {
 // TestItemsBadInput sends hostile input to the items operations; every
 // answer is a documented 4xx problem (checked by the validating wrapper).
 func TestItemsBadInput(t *testing.T) {
+	t.Parallel()
 	srv := newServer(t)
 	alice := client{t, srv, "Test alice"}
 	it := alice.create(`{"name":"x","price":1}`)

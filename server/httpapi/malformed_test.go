@@ -50,6 +50,7 @@ func (e *authEnv) rawTLS(req string) (*http.Response, string) {
 // problem+json where the path answers JSON, and nothing reaches the log
 // as an ERROR.
 func TestMalformedBodiesOnEveryPath(t *testing.T) {
+	t.Parallel()
 	e := newAuthEnv(t)
 	tok := e.login("alice", alicePass).AccessToken
 	b := &browser{e: e, cookies: map[string]string{}}
@@ -127,6 +128,7 @@ func TestMalformedBodiesOnEveryPath(t *testing.T) {
 // repeated query parameter the same way, instead of silently taking the
 // first value (?limit=1&limit=3 listed one item).
 func TestRepeatedQueryParametersEverywhere(t *testing.T) {
+	t.Parallel()
 	e := newAuthEnv(t)
 	user := bearer(e.login("alice", alicePass).AccessToken)
 	admin := bearer(e.login("root", adminPass).AccessToken)

@@ -146,6 +146,7 @@ func (d doc) example(s map[string]any, name string, n int) any {
 }
 
 func TestAuthorizationMatrix(t *testing.T) {
+	t.Parallel()
 	e := newAuthEnv(t)
 	ctx := context.Background()
 	if _, err := e.svc.CreateUser(ctx, "bob", bobPass, server.RoleUser, "test"); err != nil {
@@ -488,6 +489,7 @@ var forbiddenProperty = regexp.MustCompile(`(?i)hash|secret|private|seal|master|
 // the other tests (undeclared properties fail them), nothing else can be
 // serialized.
 func TestResponsesCannotCarrySecrets(t *testing.T) {
+	t.Parallel()
 	e := newAuthEnv(t)
 	_, raw := e.call("GET", "/openapi.json", "", "", nil)
 	var d doc
@@ -591,6 +593,7 @@ func (d doc) secretProperties() (problems []string, responses int) {
 // administrative operations must declare an administrator's scope, so a
 // change that opens one to every user fails here, not in production.
 func TestDeclaredPolicy(t *testing.T) {
+	t.Parallel()
 	api := fortapi.New(fortapi.Options{})
 	httpapi.Register(api, httpapi.Deps{})
 	admin := []string{server.ScopeUsersAdmin, server.ScopeKeysAdmin}

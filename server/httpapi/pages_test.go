@@ -67,6 +67,7 @@ func (b *browser) submit(token, user, pw string) (*http.Response, string) {
 }
 
 func TestHTMLLogin(t *testing.T) {
+	t.Parallel()
 	e := newAuthEnv(t)
 	b := &browser{e: e, cookies: map[string]string{}}
 	// An attacker-chosen session cookie is never adopted (fixation).
@@ -199,6 +200,7 @@ func TestHTMLLogin(t *testing.T) {
 }
 
 func TestHTMLLoginRefusals(t *testing.T) {
+	t.Parallel()
 	e := newAuthEnv(t)
 	for _, tt := range []struct {
 		name   string
@@ -260,6 +262,7 @@ func TestHTMLLoginRefusals(t *testing.T) {
 // TestPagesSendBrowsersToTheLogin: a browser without a session asking for
 // an item page is sent to /login; an API client gets 401.
 func TestPagesSendBrowsersToTheLogin(t *testing.T) {
+	t.Parallel()
 	e := newAuthEnv(t)
 	path := "/items/01a221f9-4e41-749c-b6ef-e3048ba0750f/view"
 	resp, _ := e.callNoRedirect("GET", path, "", "", map[string]string{"Accept": "text/html,*/*;q=0.8"})
@@ -281,6 +284,7 @@ func TestPagesSendBrowsersToTheLogin(t *testing.T) {
 // wrong passwords on /token have started the account's delay, even the right password through the form
 // must wait (429, Retry-After), and no session cookie is set.
 func TestHTMLLoginSharesTheThrottle(t *testing.T) {
+	t.Parallel()
 	e := newAuthEnv(t)
 	for range authn.DefaultFreeFailures + 1 { // the free failures, then one that starts a delay
 		resp, _ := e.tokenReq(url.Values{"grant_type": {"password"}, "username": {"alice"}, "password": {"wrong password!"}})
@@ -303,6 +307,7 @@ func TestHTMLLoginSharesTheThrottle(t *testing.T) {
 // hammers the account from elsewhere; a browser without it, or with
 // another account's, waits like any unknown client.
 func TestHTMLLoginDeviceCookie(t *testing.T) {
+	t.Parallel()
 	e := newProxiedEnv(t, "5/minute")
 	known := &browser{e: e, cookies: map[string]string{}}
 	resp, page := known.submit(known.loginForm(), "alice", alicePass)

@@ -35,6 +35,7 @@ func tooMany(t *testing.T, resp *http.Response, b []byte, policy string) {
 }
 
 func TestLoginLimitPerClientAddress(t *testing.T) {
+	t.Parallel()
 	e := newAuthEnvWith(t, envOptions{})
 	// Ten a minute from one address, whatever the grant and outcome.
 	for i := range 10 {
@@ -59,6 +60,7 @@ func TestLoginLimitPerClientAddress(t *testing.T) {
 }
 
 func TestFailedLoginsPerUsername(t *testing.T) {
+	t.Parallel()
 	e := newAuthEnvWith(t, envOptions{limits: httpapi.Limits{Login: "100/minute"}, failures: "5/minute"})
 	attempt := func(user, pw string) (*http.Response, []byte) {
 		return e.tokenReq(url.Values{"grant_type": {"password"}, "username": {user}, "password": {pw}})
@@ -97,6 +99,7 @@ func TestFailedLoginsPerUsername(t *testing.T) {
 }
 
 func TestWrongCurrentPasswordsCountAsFailedLogins(t *testing.T) {
+	t.Parallel()
 	e := newAuthEnvWith(t, envOptions{failures: "5/minute"})
 	tok := e.login("alice", alicePass).AccessToken
 	change := func(current string) (*http.Response, []byte) {
@@ -131,6 +134,7 @@ func (downLimiter) Check(context.Context, string) (ratelimit.Result, error) {
 }
 
 func TestFailedLoginLimitUnavailableFailsClosed(t *testing.T) {
+	t.Parallel()
 	e := newAuthEnvWith(t, envOptions{failureLimiter: downLimiter{}})
 	resp, b := e.tokenReq(url.Values{"grant_type": {"password"}, "username": {"alice"}, "password": {alicePass}})
 	if resp.StatusCode != 503 || resp.Header.Get("Retry-After") != "2" || !strings.Contains(string(b), `"error":"temporarily_unavailable"`) {
@@ -144,6 +148,7 @@ func TestFailedLoginLimitUnavailableFailsClosed(t *testing.T) {
 }
 
 func TestWritesAndReadsPerUser(t *testing.T) {
+	t.Parallel()
 	e := newAuthEnvWith(t, envOptions{limits: httpapi.Limits{Writes: "3/minute", Reads: "4/minute"}})
 	alice := bearer(e.login("alice", alicePass).AccessToken)
 	root := bearer(e.login("root", adminPass).AccessToken)
@@ -191,6 +196,7 @@ func TestWritesAndReadsPerUser(t *testing.T) {
 }
 
 func TestEveryOperationDeclaresItsLimits(t *testing.T) {
+	t.Parallel()
 	api := fortapi.New(fortapi.Options{Logger: slog.New(slog.DiscardHandler), GlobalLimit: "1200/minute"})
 	httpapi.Register(api, httpapi.Deps{})
 	if _, err := api.Handler(); err != nil {

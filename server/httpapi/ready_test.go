@@ -22,6 +22,7 @@ import (
 // limits fail open, and takes the instance out of service (503) when they
 // fail closed.
 func TestReadyzReportsRedis(t *testing.T) {
+	t.Parallel()
 	store, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "ready.db"), sqlite.Options{})
 	if err != nil {
 		t.Fatal(err)
@@ -74,6 +75,7 @@ func TestReadyzReportsRedis(t *testing.T) {
 
 // TestReadyzCertificate covers /readyz's answers to each certificate state.
 func TestReadyzCertificate(t *testing.T) {
+	t.Parallel()
 	store, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "ready.db"), sqlite.Options{})
 	if err != nil {
 		t.Fatal(err)
@@ -127,6 +129,7 @@ func TestReadyzCertificate(t *testing.T) {
 // answers queries but takes no writes: /readyz answers 503 naming the
 // reason, and no path.
 func TestReadyzStoreCannotWrite(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	path := filepath.Join(t.TempDir(), "ro.db")
 	store, err := sqlite.Open(ctx, path, sqlite.Options{})

@@ -35,6 +35,7 @@ func (lostStore) GetItem(context.Context, server.Access, string) (server.Item, e
 // TestStoreUnavailableIs503: an unreachable store gives 503 with
 // Retry-After (a problem that names no host), never 500.
 func TestStoreUnavailableIs503(t *testing.T) {
+	t.Parallel()
 	store, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "lost.db"), sqlite.Options{})
 	if err != nil {
 		t.Fatal(err)

@@ -23,6 +23,7 @@ func (e *authEnv) jsonCall(method, path, tok, body string) (*http.Response, []by
 }
 
 func TestAdminCreatesAndListsUsers(t *testing.T) {
+	t.Parallel()
 	e := newAuthEnv(t)
 	admin := e.login("root", adminPass).AccessToken
 
@@ -100,6 +101,7 @@ func TestAdminCreatesAndListsUsers(t *testing.T) {
 }
 
 func TestAdminPatchRevokesAtOnce(t *testing.T) {
+	t.Parallel()
 	e := newAuthEnv(t)
 	admin := e.login("root", adminPass).AccessToken
 	alice, err := e.store.GetUserByName(t.Context(), "alice")
@@ -182,6 +184,7 @@ func TestAdminPatchRevokesAtOnce(t *testing.T) {
 }
 
 func TestAdminAudit(t *testing.T) {
+	t.Parallel()
 	e := newAuthEnv(t)
 	admin := e.login("root", adminPass).AccessToken
 	alice, err := e.store.GetUserByName(t.Context(), "alice")
@@ -288,6 +291,7 @@ func userBody(t *testing.T, name string) string {
 // "root" (or an unreadable name) are refused with 422 and a message that
 // names the character; those that are root once normalized are 409.
 func TestCreateUserRefusesSpoofedNames(t *testing.T) {
+	t.Parallel()
 	e := newAuthEnv(t)
 	admin := e.login("root", adminPass).AccessToken
 	for _, tc := range []struct {
@@ -362,6 +366,7 @@ func TestCreateUserRefusesSpoofedNames(t *testing.T) {
 // unknown user, answered exactly like one; the audit log shows a
 // right-to-left override escaped.
 func TestLoginFindsCanonicalSpellings(t *testing.T) {
+	t.Parallel()
 	e := newAuthEnv(t)
 	for _, spelling := range []string{"ALICE", "Alice", "ａｌｉｃｅ", "ＡＬＩＣＥ"} {
 		e.login(spelling, alicePass)
@@ -398,6 +403,7 @@ func TestLoginFindsCanonicalSpellings(t *testing.T) {
 // stored as two users whose throttle keys (Unicode lower case) were one;
 // now either the second name is refused, or the two accounts keep apart.
 func TestDistinctUsersNeverShareAThrottleBucket(t *testing.T) {
+	t.Parallel()
 	e := newAuthEnv(t)
 	admin := e.login("root", adminPass).AccessToken
 	const pw = "a long enough passphrase"

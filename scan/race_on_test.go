@@ -1,0 +1,6 @@
+//go:build race
+
+package scan
+
+// raceEnabled tells TestMain that the race detector is on.
+const raceEnabled = true
