@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"math"
 	"mime"
@@ -114,7 +115,15 @@ func (b *sanitizingBody) prepare() {
 	}
 	v, err = b.san.Decoded(b.typ, v)
 	if err != nil {
-		return // only a bad tag, refused at start-up
+		// Bad tags are refused at start-up, so this is a body nesting
+		// deeper than the sanitizer follows (sanitize.ErrTooDeep): it is
+		// refused, never served as sent, which would skip sanitizing.
+		b.out = bytes.NewReader(nil)
+		b.err = errTooDeepToSanitize
+		if w, ok := b.src.(*bodyReader); ok && w.err == nil {
+			w.err = errTooDeepToSanitize // the answer's status (bodyContext.failure)
+		}
+		return
 	}
 	var out bytes.Buffer
 	enc := json.NewEncoder(&out)
@@ -144,6 +153,10 @@ func sanitizeBody(ctx huma.Context, typ reflect.Type, san *sanitize.Sanitizer, l
 	}
 	r.Body = &sanitizingBody{src: r.Body, typ: typ, san: san, limit: limit}
 }
+
+// errTooDeepToSanitize is the read error of a body nesting deeper than
+// sanitize.MaxDepth along a type that declares sanitize tags: 400.
+var errTooDeepToSanitize = fmt.Errorf("the request body nests deeper than %d levels", sanitize.MaxDepth)
 
 // errBadSanitizeTag prefixes a start-up problem with a body type's tags.
 var errBadSanitizeTag = errors.New("declares a bad sanitize tag")
