@@ -135,23 +135,28 @@ func (b *sanitizingBody) prepare() {
 }
 
 // sanitizeBody puts a sanitizingBody in front of the request body of ctx
-// when it is JSON.
-func sanitizeBody(ctx huma.Context, typ reflect.Type, san *sanitize.Sanitizer, limit int64) {
+// when it is JSON. It returns false, having put nothing, when the
+// Content-Type is not a well-formed JSON media type: the caller answers
+// 415. huma picks its decoder from the Content-Type more leniently
+// ("application/json; charset", "json" and "x+json;;" are JSON to it), so
+// a body this function let pass unsanitized would be decoded anyway.
+func sanitizeBody(ctx huma.Context, typ reflect.Type, san *sanitize.Sanitizer, limit int64) bool {
 	r, _ := humago.Unwrap(ctx)
 	if r.Body == nil || r.Body == http.NoBody {
-		return
+		return true
 	}
 	ct := ctx.Header("Content-Type")
 	if ct != "" {
 		mt, _, err := mime.ParseMediaType(ct)
 		if err != nil || (mt != "application/json" && !strings.HasSuffix(mt, "+json")) {
-			return // huma answers 415
+			return false
 		}
 	}
 	if limit <= 0 { // huma reads any size
 		limit = math.MaxInt64
 	}
 	r.Body = &sanitizingBody{src: r.Body, typ: typ, san: san, limit: limit}
+	return true
 }
 
 // errTooDeepToSanitize is the read error of a body nesting deeper than

@@ -88,3 +88,37 @@ func TestSanitizeDeepBodyFailsClosed(t *testing.T) {
 		}
 	}
 }
+
+// TestSanitizeContentTypeVariants: every Content-Type under which the
+// body reaches the handler is one under which it was sanitized. Before
+// the fix a JSON type with a malformed parameter ("application/json;
+// charset", `a="`, "json") skipped sanitizing, as if huma would refuse
+// it, while huma decoded it: a rich field arrived with its onerror.
+func TestSanitizeContentTypeVariants(t *testing.T) {
+	t.Parallel()
+	h, got := sanitizeAPI(t)
+	for _, ct := range []string{
+		"application/json", "application/json; charset=utf-8", "application/json;", "application/vnd.x+json",
+		"application/json; charset", `application/json; a="`, "application/json;charset=utf-8;charset=utf-7",
+		"application/x+json;;", "json", "+json", "Application/JSON", " application/json", "application/json\t",
+		"application/json , text/plain", "text/html; +json", "text/plain", "application/json\x00",
+	} {
+		t.Run(ct, func(t *testing.T) {
+			req := httptest.NewRequest(http.MethodPost, "/notes", strings.NewReader(`{"title":"<img src=x onerror=alert(1)>t"}`))
+			req.Header.Set("Content-Type", ct)
+			rec := httptest.NewRecorder()
+			h.ServeHTTP(rec, req)
+			b, called := got()
+			switch {
+			case rec.Code >= 500:
+				t.Errorf("status %d: %s", rec.Code, rec.Body)
+			case called && b.Title != "t":
+				t.Errorf("status %d: the handler got the title %q, unsanitized", rec.Code, b.Title)
+			case !called && rec.Code < 400:
+				t.Errorf("status %d without the handler", rec.Code)
+			case !called && rec.Code != http.StatusUnsupportedMediaType:
+				t.Errorf("refused with %d, want 415: %s", rec.Code, rec.Body)
+			}
+		})
+	}
+}
