@@ -102,6 +102,7 @@ func TestSanitizeContentTypeVariants(t *testing.T) {
 		"application/json; charset", `application/json; a="`, "application/json;charset=utf-8;charset=utf-7",
 		"application/x+json;;", "json", "+json", "Application/JSON", " application/json", "application/json\t",
 		"application/json , text/plain", "text/html; +json", "text/plain", "application/json\x00",
+		"text/plain+", ";x", "+", "x+;", // an empty format name is JSON to huma
 	} {
 		t.Run(ct, func(t *testing.T) {
 			req := httptest.NewRequest(http.MethodPost, "/notes", strings.NewReader(`{"title":"<img src=x onerror=alert(1)>t"}`))
