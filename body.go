@@ -112,6 +112,9 @@ func (c *bodyContext) failure() (status int, detail string, ok bool) {
 	if c.body.err == nil || errors.Is(c.Context().Err(), context.Canceled) {
 		return 0, "", false
 	}
+	if errors.Is(c.body.err, errTooDeepToSanitize) {
+		return http.StatusBadRequest, errTooDeepToSanitize.Error(), true
+	}
 	r, _ := humago.Unwrap(c.humaContext)
 	status, detail = BodyReadStatus(c.body.err, r)
 	return status, detail, true

@@ -510,9 +510,10 @@ func (g *guardAdapter) Handle(op *huma.Operation, handler func(huma.Context)) {
 			_ = huma.WriteErr(a, ctx, http.StatusUnsupportedMediaType, "a request body needs Content-Type: application/json")
 			return
 		}
-		if san != nil {
-			// Reads through the body watch opContext installed.
-			sanitizeBody(ctx, sanType, san, maxBody)
+		// Reads through the body watch opContext installed.
+		if san != nil && !sanitizeBody(ctx, sanType, san, maxBody) {
+			_ = huma.WriteErr(a, ctx, http.StatusUnsupportedMediaType, "a request body needs Content-Type: application/json")
+			return
 		}
 		handler(ctx)
 	})

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"math"
 	"mime"
@@ -114,7 +115,15 @@ func (b *sanitizingBody) prepare() {
 	}
 	v, err = b.san.Decoded(b.typ, v)
 	if err != nil {
-		return // only a bad tag, refused at start-up
+		// Bad tags are refused at start-up, so this is a body nesting
+		// deeper than the sanitizer follows (sanitize.ErrTooDeep): it is
+		// refused, never served as sent, which would skip sanitizing.
+		b.out = bytes.NewReader(nil)
+		b.err = errTooDeepToSanitize
+		if w, ok := b.src.(*bodyReader); ok && w.err == nil {
+			w.err = errTooDeepToSanitize // the answer's status (bodyContext.failure)
+		}
+		return
 	}
 	var out bytes.Buffer
 	enc := json.NewEncoder(&out)
@@ -126,24 +135,33 @@ func (b *sanitizingBody) prepare() {
 }
 
 // sanitizeBody puts a sanitizingBody in front of the request body of ctx
-// when it is JSON.
-func sanitizeBody(ctx huma.Context, typ reflect.Type, san *sanitize.Sanitizer, limit int64) {
+// when it is JSON. It returns false, having put nothing, when the
+// Content-Type is not a well-formed JSON media type: the caller answers
+// 415. huma picks its decoder from the Content-Type more leniently
+// ("application/json; charset", "json" and "x+json;;" are JSON to it), so
+// a body this function let pass unsanitized would be decoded anyway.
+func sanitizeBody(ctx huma.Context, typ reflect.Type, san *sanitize.Sanitizer, limit int64) bool {
 	r, _ := humago.Unwrap(ctx)
 	if r.Body == nil || r.Body == http.NoBody {
-		return
+		return true
 	}
 	ct := ctx.Header("Content-Type")
 	if ct != "" {
 		mt, _, err := mime.ParseMediaType(ct)
 		if err != nil || (mt != "application/json" && !strings.HasSuffix(mt, "+json")) {
-			return // huma answers 415
+			return false
 		}
 	}
 	if limit <= 0 { // huma reads any size
 		limit = math.MaxInt64
 	}
 	r.Body = &sanitizingBody{src: r.Body, typ: typ, san: san, limit: limit}
+	return true
 }
+
+// errTooDeepToSanitize is the read error of a body nesting deeper than
+// sanitize.MaxDepth along a type that declares sanitize tags: 400.
+var errTooDeepToSanitize = fmt.Errorf("the request body nests deeper than %d levels", sanitize.MaxDepth)
 
 // errBadSanitizeTag prefixes a start-up problem with a body type's tags.
 var errBadSanitizeTag = errors.New("declares a bad sanitize tag")

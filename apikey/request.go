@@ -53,13 +53,42 @@ func InURL(u *url.URL) bool {
 		if containsKey(s) {
 			return true
 		}
-		if strings.IndexByte(s, '%') >= 0 {
-			if d, err := url.QueryUnescape(s); err == nil && containsKey(d) {
-				return true
-			}
+		if strings.IndexByte(s, '%') >= 0 && containsKey(unescapeLenient(s)) {
+			return true
 		}
 	}
 	return false
+}
+
+// unescapeLenient decodes the valid %XX escapes of s and leaves the rest
+// as they are: one bad escape elsewhere in a query must not hide a key
+// (url.QueryUnescape gives up on the whole string).
+func unescapeLenient(s string) string {
+	var b strings.Builder
+	b.Grow(len(s))
+	for i := 0; i < len(s); i++ {
+		if s[i] == '%' && i+2 < len(s) && ishex(s[i+1]) && ishex(s[i+2]) {
+			b.WriteByte(unhex(s[i+1])<<4 | unhex(s[i+2]))
+			i += 2
+			continue
+		}
+		b.WriteByte(s[i])
+	}
+	return b.String()
+}
+
+func ishex(c byte) bool {
+	return '0' <= c && c <= '9' || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F'
+}
+
+func unhex(c byte) byte {
+	switch {
+	case c <= '9':
+		return c - '0'
+	case c <= 'F':
+		return c - 'A' + 10
+	}
+	return c - 'a' + 10
 }
 
 // containsKey reports whether s holds Prefix followed by at least IDLen

@@ -74,6 +74,9 @@ func (s *Sanitizer) jsonPlan(t reflect.Type) (*jsonOp, error) {
 	}
 	b := jsonPlanner{objects: map[reflect.Type]*jsonOp{}}
 	o, err := b.build(t, modeNone, t.String(), 0)
+	if err == nil {
+		err = b.checkMaps()
+	}
 	if err != nil {
 		o = nil
 	} else if o != nil && !b.leads(o, map[*jsonOp]bool{}) {
@@ -86,6 +89,25 @@ func (s *Sanitizer) jsonPlan(t reflect.Type) (*jsonOp, error) {
 
 type jsonPlanner struct {
 	objects map[reflect.Type]*jsonOp
+	// maps are the plans of the map value types met, checked once the
+	// whole plan is built (a recursive type's may be unfinished when met).
+	maps []mapValues
+}
+
+type mapValues struct {
+	op   *jsonOp
+	path string
+}
+
+// checkMaps refuses a plan in which a map's values lead to a tagged
+// string: maps are not followed, so the tag would be silently ignored.
+func (b *jsonPlanner) checkMaps() error {
+	for _, m := range b.maps {
+		if b.leads(m.op, map[*jsonOp]bool{}) {
+			return fmt.Errorf("%w: %s: sanitize tags under a map's values are not applied (use a slice or a struct)", ErrBadTag, m.path)
+		}
+	}
+	return nil
 }
 
 // leads reports whether o leads to a string to sanitize.
@@ -145,6 +167,18 @@ func (b *jsonPlanner) build(t reflect.Type, m mode, path string, depth int) (*js
 			return nil, err
 		}
 		return o, nil
+	case reflect.Map:
+		if m != modeNone {
+			return nil, fmt.Errorf("%w: %s: tag on %s, which is not a string type", ErrBadTag, path, t)
+		}
+		elem, err := b.build(t.Elem(), modeNone, path, depth+1)
+		if err != nil {
+			return nil, err
+		}
+		if elem != nil {
+			b.maps = append(b.maps, mapValues{op: elem, path: path})
+		}
+		return nil, nil // not followed
 	default:
 		if m != modeNone {
 			return nil, fmt.Errorf("%w: %s: tag on %s, which is not a string type", ErrBadTag, path, t)

@@ -92,7 +92,8 @@ func (s *Sanitizer) Plain() *Policy { return s.plain }
 // arrays of them are followed, so nested inputs are sanitized too, and so
 // are embedded structs of unexported type (their fields are promoted, and
 // encoding/json fills them); untagged strings, maps and interfaces are left
-// alone.
+// alone. Maps are not followed, so a map whose values lead to a tagged
+// field (map[string]Comment) is ErrBadTag rather than left unsanitized.
 //
 // The tags of a type are checked, and the plan for it cached in the
 // Sanitizer, on first use; a bad tag is reported before any field is
@@ -163,6 +164,11 @@ func (s *Sanitizer) plan(t reflect.Type) (*op, error) {
 	}
 	b := planner{structs: make(map[reflect.Type]*op)}
 	o, err := b.build(t, modeNone, t.String())
+	if err == nil {
+		// Tags the JSON plan refuses (under a map's values) are refused
+		// here too: Struct and Decoded accept the same types.
+		_, err = s.jsonPlan(t)
+	}
 	if err == nil {
 		o = b.prune(o)
 	} else {

@@ -685,6 +685,7 @@ func TestAuthorizationAttacks(t *testing.T) {
 	t.Run("API3", func(t *testing.T) { e.runCases(t, e.api3Cases(t)) })
 	t.Run("API5", func(t *testing.T) { e.runCases(t, e.api5Cases(t)) })
 	t.Run("Session", func(t *testing.T) { e.runCases(t, e.sessionCases(t)) })
+	t.Run("Red", func(t *testing.T) { e.runCases(t, e.redCases(t)) })
 	// API2 last: it logs out, revokes, demotes and disables (its own users).
 	t.Run("API2", func(t *testing.T) { e.runCases(t, e.api2Cases(t)) })
 	t.Logf("attack suite ran in %v", time.Since(start).Round(time.Millisecond))

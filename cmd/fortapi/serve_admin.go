@@ -114,7 +114,11 @@ func newMetricsRegistry() *prometheus.Registry {
 
 // adminHandler serves /metrics from reg, /debug/pprof/ when pprofOn, and
 // 404 for everything else; with a token, only to requests presenting it.
-func adminHandler(reg *prometheus.Registry, pprofOn bool, token []byte, log *slog.Logger) http.Handler {
+// Without a token, only to requests whose Host is an IP address,
+// localhost or host (the --admin-addr host): being on loopback does not
+// protect a listener from a web page that rebinds its own name to
+// 127.0.0.1 (DNS rebinding), then reads the answers as same-origin.
+func adminHandler(reg *prometheus.Registry, pprofOn bool, token []byte, host string, log *slog.Logger) http.Handler {
 	mux := http.NewServeMux()
 	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{
 		ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelError), ErrorHandling: promhttp.ContinueOnError,
@@ -134,6 +138,10 @@ func adminHandler(reg *prometheus.Registry, pprofOn bool, token []byte, log *slo
 		h := w.Header()
 		h.Set("X-Content-Type-Options", "nosniff")
 		h.Set("Cache-Control", "no-store")
+		if token == nil && !adminHostAllowed(r.Host, host) {
+			http.Error(w, "forbidden: without --admin-token-file the admin listener answers only requests addressed to an IP address, localhost or the --admin-addr host", http.StatusForbidden)
+			return
+		}
 		if token != nil {
 			got, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
 			// Hashes of equal length, compared in constant time: neither
@@ -147,6 +155,27 @@ func adminHandler(reg *prometheus.Registry, pprofOn bool, token []byte, log *slo
 		}
 		mux.ServeHTTP(w, r)
 	})
+}
+
+// adminHostAllowed reports whether a request's Host names the admin
+// listener by an IP address, localhost or the configured host (a DNS
+// name an attacker controls does not pass).
+func adminHostAllowed(hostport, configured string) bool {
+	h := hostport
+	if hh, _, err := net.SplitHostPort(hostport); err == nil {
+		h = hh
+	}
+	h = strings.TrimSuffix(strings.TrimSuffix(strings.TrimPrefix(h, "["), "]"), ".")
+	switch {
+	case h == "":
+		return false
+	case strings.EqualFold(h, "localhost"):
+		return true
+	case configured != "" && strings.EqualFold(h, strings.TrimSuffix(configured, ".")):
+		return true
+	}
+	_, err := netip.ParseAddr(h)
+	return err == nil
 }
 
 // adminServer is the running admin listener.
@@ -173,7 +202,7 @@ func listenAdmin(cfg adminConfig, reg *prometheus.Registry, log *slog.Logger) (*
 	if err != nil {
 		return nil, fmt.Errorf("listening on --admin-addr %s: %w", cfg.addr, err)
 	}
-	srv := fortapi.NewServer(cfg.addr, adminHandler(reg, cfg.pprof, token, log), fortapi.ServerOptions{Logger: log})
+	srv := fortapi.NewServer(cfg.addr, adminHandler(reg, cfg.pprof, token, adminHost(cfg.addr), log), fortapi.ServerOptions{Logger: log})
 	if cfg.pprof {
 		srv.WriteTimeout = 0 // profiles and traces take --seconds to write
 	}
@@ -189,6 +218,12 @@ func (a *adminServer) shutdown(ctx context.Context) {
 	if err := a.srv.Shutdown(ctx); err != nil {
 		_ = a.srv.Close()
 	}
+}
+
+// adminHost is the host of --admin-addr ("" for none).
+func adminHost(addr string) string {
+	h, _, _ := net.SplitHostPort(addr)
+	return h
 }
 
 // appRetention is --audit-retention as app.Config.AuditRetention: 0
