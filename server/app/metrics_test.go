@@ -8,10 +8,15 @@ import (
 	"net/url"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/coder/websocket"
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/fortapi/fortapi/server"
 	"github.com/fortapi/fortapi/server/authn"
+	"github.com/fortapi/fortapi/token"
+	"github.com/fortapi/fortapi/wsfeed"
 )
 
 // Label values never come from the request: after 10,000 requests with
@@ -90,4 +95,138 @@ func TestMetricsCardinalityBounded(t *testing.T) {
 		t.Errorf("%d series in all, want a bounded handful", total)
 	}
 	t.Logf("%d families, %d series", len(mfs), total)
+}
+
+// metricValue is the value of the series of reg's family name whose
+// labels include the name=value pairs given; a histogram's sample count.
+// Absent: 0.
+func metricValue(t *testing.T, reg *prometheus.Registry, name string, labels ...string) float64 {
+	t.Helper()
+	mfs, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, mf := range mfs {
+		if mf.GetName() != name {
+			continue
+		}
+	series:
+		for _, m := range mf.GetMetric() {
+			for i := 0; i+1 < len(labels); i += 2 {
+				found := false
+				for _, l := range m.GetLabel() {
+					found = found || l.GetName() == labels[i] && l.GetValue() == labels[i+1]
+				}
+				if !found {
+					continue series
+				}
+			}
+			switch {
+			case m.GetCounter() != nil:
+				return m.GetCounter().GetValue()
+			case m.GetGauge() != nil:
+				return m.GetGauge().GetValue()
+			case m.GetHistogram() != nil:
+				return float64(m.GetHistogram().GetSampleCount())
+			}
+		}
+	}
+	return 0
+}
+
+// TestMetricsWebSocketAndRevocationPropagation drives two instances on
+// one store: a socket refused by the per-user cap, one closed by the
+// client, one closed by a logout (4401); and revocations written by each
+// instance, of which only those learned from the log (written by the
+// other) count as propagation.
+func TestMetricsWebSocketAndRevocationPropagation(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	regA, regB := prometheus.NewRegistry(), prometheus.NewRegistry()
+	cfgA := testConfig(t)
+	cfgA.Metrics, cfgA.FeedMaxConnsPerUser = regA, 1
+	cfgB := cfgA
+	cfgB.Metrics = regB
+	a := newWSEnv(t, &cfgA)
+	ids := map[string]string{}
+	for name, role := range map[string]server.Role{"alice": server.RoleUser, "carol": server.RoleUser, "root": server.RoleAdmin} {
+		u, err := a.a.Auth().CreateUser(ctx, name, wsPass, role, "test")
+		if err != nil {
+			t.Fatal(err)
+		}
+		ids[name] = u.ID
+	}
+	b := newWSEnv(t, &cfgB)
+
+	// A client's own close, then a refusal by the per-user cap (1), then
+	// a logout on instance A closing the socket.
+	tok := a.login("alice")
+	a.mustDial(bearer(tok)).Close(websocket.StatusNormalClosure, "bye")
+	waitMetric := func(reg *prometheus.Registry, want float64, name string, labels ...string) {
+		t.Helper()
+		deadline := time.Now().Add(5 * time.Second)
+		for metricValue(t, reg, name, labels...) < want && time.Now().Before(deadline) {
+			time.Sleep(5 * time.Millisecond)
+		}
+		if got := metricValue(t, reg, name, labels...); got != want {
+			t.Fatalf("%s%v = %v, want %v", name, labels, got, want)
+		}
+	}
+	waitMetric(regA, 1, "websocket_closes_total", "code", "1000", "initiator", "client")
+	c := a.mustDial(bearer(tok))
+	_, resp, err := a.dial("", bearer(a.login("alice")))
+	refused(t, "a second socket past the per-user cap", resp, err, http.StatusTooManyRequests)
+	if st, body := a.call(http.MethodPost, "/logout", tok, nil); st != http.StatusNoContent {
+		t.Fatalf("logout: %d %s", st, body)
+	}
+	closedWith(t, c, wsfeed.CloseCredentials, 2*time.Second)
+	waitMetric(regA, 1, "websocket_closes_total", "code", "4401", "initiator", "server")
+	for _, tc := range []struct {
+		want   float64
+		name   string
+		labels []string
+	}{
+		{1, "websocket_upgrade_rejections_total", []string{"reason", "subject_cap"}},
+		{0, "websocket_upgrade_rejections_total", []string{"reason", "origin"}},
+		{0, "websocket_connections", nil},
+	} {
+		if got := metricValue(t, regA, tc.name, tc.labels...); got != tc.want {
+			t.Errorf("%s%v = %v, want %v", tc.name, tc.labels, got, tc.want)
+		}
+	}
+	mfs, err := regA.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, mf := range mfs {
+		if mf.GetName() == "websocket_closes_total" && len(mf.GetMetric()) != 2 {
+			t.Errorf("websocket_closes_total has %d series, want the two above", len(mf.GetMetric()))
+		}
+	}
+
+	// Instance B disables carol. Its own Sync (run by the change) replays
+	// A's logout, learned from the log, and its own revocation, which it
+	// applied when it wrote it: one propagation.
+	if _, err := b.a.Auth().SetDisabled(ctx, ids["carol"], true, ids["root"]); err != nil {
+		t.Fatal(err)
+	}
+	if got := metricValue(t, regB, "revocation_propagation_seconds"); got != 1 {
+		t.Errorf("instance B observed %v propagations, want 1 (A's logout, not its own disable)", got)
+	}
+	// Instance A learns of the disable from the log (Run's replay): one
+	// propagation, its own logout not counted. The Sync after the wait
+	// waits for any replay in progress.
+	deadline := time.Now().Add(5 * time.Second)
+	for !a.a.revs.Revoked(&token.Claims{Subject: ids["carol"], IssuedAt: time.Now().Add(-time.Minute)}) {
+		if time.Now().After(deadline) {
+			t.Fatal("instance A did not apply B's revocation")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	if err := a.a.Auth().Sync(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if got := metricValue(t, regA, "revocation_propagation_seconds"); got != 1 {
+		t.Errorf("instance A observed %v propagations, want 1 (B's disable, not its own logout)", got)
+	}
 }
