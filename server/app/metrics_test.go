@@ -20,7 +20,8 @@ import (
 )
 
 // Label values never come from the request: after 10,000 requests with
-// distinct usernames, item ids, paths, tokens and methods, every metric
+// distinct usernames, item ids, paths, tokens, methods and WebSocket
+// upgrade origins and keys, every metric
 // family has a handful of series, and none of the request's values
 // appears in a label.
 func TestMetricsCardinalityBounded(t *testing.T) {
@@ -46,7 +47,7 @@ func TestMetricsCardinalityBounded(t *testing.T) {
 	const n = 10000
 	for i := range n {
 		var req *http.Request
-		switch i % 5 {
+		switch i % 6 {
 		case 0: // a distinct username
 			form := url.Values{"grant_type": {"password"}, "username": {fmt.Sprintf("user%06d", i)}, "password": {"wrong password"}}
 			req = httptest.NewRequest("POST", "/token", strings.NewReader(form.Encode()))
@@ -59,14 +60,22 @@ func TestMetricsCardinalityBounded(t *testing.T) {
 			req.Header.Set("Authorization", fmt.Sprintf("Bearer tok%06d.x.y", i))
 		case 3: // a distinct unknown path
 			req = httptest.NewRequest("GET", fmt.Sprintf("/nowhere/p%06d", i), nil)
-		default: // a distinct method
+		case 4: // a distinct method
 			req = httptest.NewRequest(fmt.Sprintf("M%06d", i), "/items/", nil)
+		default: // a WebSocket upgrade from a distinct origin, with a distinct bad key
+			req = httptest.NewRequest("GET", "/ws/items", nil)
+			req.Header.Set("Authorization", "Bearer "+tok.AccessToken)
+			req.Header.Set("Origin", fmt.Sprintf("https://o%06d.example", i))
+			for k, v := range map[string]string{"Connection": "Upgrade", "Upgrade": "websocket", "Sec-WebSocket-Version": "13",
+				"Sec-WebSocket-Key": fmt.Sprintf("key%06d", i)} {
+				req.Header.Set(k, v)
+			}
 		}
 		// Distinct clients, so that the global limit stays out of the way;
 		// the logins from one, so that its login limit answers most of them
 		// 429 before any password hashing.
 		req.RemoteAddr = fmt.Sprintf("10.%d.%d.1:1234", i/256%256, i%256)
-		if i%5 == 0 {
+		if i%6 == 0 {
 			req.RemoteAddr = "192.0.2.1:1234"
 		}
 		h.ServeHTTP(httptest.NewRecorder(), req)
@@ -85,7 +94,8 @@ func TestMetricsCardinalityBounded(t *testing.T) {
 		for _, m := range mf.GetMetric() {
 			for _, l := range m.GetLabel() {
 				if v := l.GetValue(); strings.Contains(v, "user0") || strings.Contains(v, "id0") || strings.Contains(v, "tok0") ||
-					strings.Contains(v, "/p0") || strings.HasPrefix(v, "M0") || strings.Contains(v, "10.") {
+					strings.Contains(v, "/p0") || strings.HasPrefix(v, "M0") || strings.Contains(v, "10.") ||
+					strings.Contains(v, "example") || strings.Contains(v, "key0") {
 					t.Errorf("%s{%s=%q}: a label value from the request", mf.GetName(), l.GetName(), v)
 				}
 			}
@@ -95,6 +105,10 @@ func TestMetricsCardinalityBounded(t *testing.T) {
 		t.Errorf("%d series in all, want a bounded handful", total)
 	}
 	t.Logf("%d families, %d series", len(mfs), total)
+	// The upgrades the per-user read limit let through reached the feed.
+	if got := metricValue(t, reg, "websocket_upgrade_rejections_total", "reason", "handshake"); got < 100 || got > n/6 {
+		t.Errorf("websocket_upgrade_rejections_total{reason=handshake} = %v, want 100 to %d", got, n/6)
+	}
 }
 
 // metricValue is the value of the series of reg's family name whose
