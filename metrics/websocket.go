@@ -44,8 +44,15 @@ func NewWebSocket(reg prometheus.Registerer) (*WebSocket, error) {
 			Help: "WebSocket upgrades refused by the feed before the upgrade, by reason: handshake (426/400), origin (403), unavailable (503), subject_cap (429), full (503). Unauthenticated and forbidden upgrades (401, 403) are refused earlier and counted in http_server_request_duration_seconds.",
 		}, []string{"reason"}),
 	}
+	// Every refusal and every close the server starts is reported from
+	// the start, at zero, so that rate() and alerts see a series.
 	for _, r := range websocketRefusals {
 		w.refusals.WithLabelValues(r)
+	}
+	for _, c := range websocketCloseCodes {
+		if c != 1000 && c != 1011 { // the feed never sends these
+			w.closes.WithLabelValues(strconv.Itoa(c), "server")
+		}
 	}
 	if err := register(reg, w.closes, w.refusals); err != nil {
 		return nil, err
