@@ -13,6 +13,7 @@ import (
 	"github.com/coder/websocket"
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/fortapi/fortapi/internal/pgtest"
 	"github.com/fortapi/fortapi/server"
 	"github.com/fortapi/fortapi/server/authn"
 	"github.com/fortapi/fortapi/token"
@@ -152,12 +153,31 @@ func metricValue(t *testing.T, reg *prometheus.Registry, name string, labels ...
 // one store: a socket refused by the per-user cap, one closed by the
 // client, one closed by a logout (4401); and revocations written by each
 // instance, of which only those learned from the log (written by the
-// other) count as propagation.
+// other) count as propagation. On SQLite the instances poll the log; on
+// PostgreSQL they are woken by LISTEN/NOTIFY.
 func TestMetricsWebSocketAndRevocationPropagation(t *testing.T) {
 	t.Parallel()
+	for _, tc := range []struct {
+		name  string
+		store func(t *testing.T) StoreConfig
+	}{
+		{"sqlite", nil},
+		{"postgres", func(t *testing.T) StoreConfig { return StoreConfig{PostgresURL: pgtest.SchemaURL(t, "on")} }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			cfg := testConfig(t)
+			if tc.store != nil {
+				cfg.Store = tc.store(t)
+			}
+			testMetricsTwoInstances(t, cfg)
+		})
+	}
+}
+
+func testMetricsTwoInstances(t *testing.T, cfgA Config) {
 	ctx := context.Background()
 	regA, regB := prometheus.NewRegistry(), prometheus.NewRegistry()
-	cfgA := testConfig(t)
 	cfgA.Metrics, cfgA.FeedMaxConnsPerUser = regA, 1
 	cfgB := cfgA
 	cfgB.Metrics = regB
