@@ -137,6 +137,44 @@ func TestMetricsScriptedSession(t *testing.T) {
 	if resp.StatusCode != http.StatusForbidden {
 		t.Fatalf("preflight from a foreign origin: %d, want 403", resp.StatusCode)
 	}
+	// Sign-ins through the HTML form (with its CSRF token): a wrong
+	// password, then the right one.
+	noRedirect := *c
+	noRedirect.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+	for _, tc := range []struct {
+		password string
+		status   int
+	}{{"not the password", http.StatusBadRequest}, {pw, http.StatusSeeOther}} {
+		resp, err := c.Get(base + "/csrftoken/")
+		if err != nil {
+			t.Fatal(err)
+		}
+		var ct struct {
+			Token string `json:"csrf_token"`
+		}
+		err = json.NewDecoder(resp.Body).Decode(&ct)
+		resp.Body.Close()
+		var csrfCookie string
+		for _, ck := range resp.Cookies() {
+			if ck.Name == "__Host-csrf" {
+				csrfCookie = ck.Value
+			}
+		}
+		if err != nil || ct.Token == "" || csrfCookie == "" {
+			t.Fatalf("GET /csrftoken/: %d %v", resp.StatusCode, err)
+		}
+		form := url.Values{"csrf_token": {ct.Token}, "username": {"admin"}, "password": {tc.password}}
+		req, _ := http.NewRequest(http.MethodPost, base+"/login", strings.NewReader(form.Encode()))
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		req.Header.Set("Cookie", "__Host-csrf="+csrfCookie)
+		if resp, err = noRedirect.Do(req); err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != tc.status {
+			t.Fatalf("POST /login: %d, want %d", resp.StatusCode, tc.status)
+		}
+	}
 	// A revocation written by another process (the CLI, on the same
 	// store): the only one whose propagation the server measures; its own
 	// (the reused session's) it applied when it wrote it.
@@ -166,6 +204,8 @@ func TestMetricsScriptedSession(t *testing.T) {
 		`auth_attempts_total{method="password",reason="invalid_credentials",result="failure"}`:                    2,
 		`auth_attempts_total{method="refresh",reason="ok",result="success"}`:                                      2,
 		`auth_attempts_total{method="refresh",reason="reused",result="failure"}`:                                  1,
+		`auth_attempts_total{method="session",reason="ok",result="success"}`:                                      1,
+		`auth_attempts_total{method="session",reason="invalid_credentials",result="failure"}`:                     1,
 		`refresh_reuse_detected_total`:                                                                            1,
 		`csrf_rejections_total{reason="missing_token"}`:                                                           1,
 		`ratelimit_decisions_total{limit="reads",result="allowed"}`:                                               3,
@@ -177,7 +217,8 @@ func TestMetricsScriptedSession(t *testing.T) {
 		`http_server_request_duration_seconds_count{method="POST",operation="token",status_class="2xx"}`:          4,
 		`http_server_request_duration_seconds_count{method="POST",operation="token",status_class="4xx"}`:          3,
 		`http_server_request_duration_seconds_count{method="GET",operation="me",status_class="4xx"}`:              3,
-		`http_server_request_duration_seconds_count{method="POST",operation="login-submit",status_class="4xx"}`:   1,
+		`http_server_request_duration_seconds_count{method="POST",operation="login-submit",status_class="4xx"}`:   2,
+		`http_server_request_duration_seconds_count{method="POST",operation="login-submit",status_class="3xx"}`:   1,
 		`http_server_request_duration_seconds_count{method="PUT",operation="change-password",status_class="2xx"}`: 1,
 		`http_server_active_requests`:                                                                             0,
 		`password_hash_queue_depth`:                                                                               0,
