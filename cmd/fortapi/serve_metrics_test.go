@@ -56,10 +56,11 @@ func dump(m map[string]float64) string {
 	return b.String()
 }
 
-// TestMetricsScriptedSession drives a real server through logins,
-// failures, refreshes, a refresh token reuse, a 429, a CSRF refusal, a
-// refused CORS preflight and a revocation written by the CLI, and finds
-// every counter at its expected value on the admin listener.
+// TestMetricsScriptedSession drives a real server through logins (token
+// endpoint and HTML form), failures, refreshes, a refresh token reuse, a
+// 429, revoked, garbage and forged tokens, a CSRF refusal, a refused CORS
+// preflight and a revocation written by the CLI, and finds every counter
+// at its expected value on the admin listener.
 func TestMetricsScriptedSession(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
@@ -116,6 +117,17 @@ func TestMetricsScriptedSession(t *testing.T) {
 	}
 	if got, _ := getWith(t, c, base+"/users/me", "not-a-token"); got != 401 {
 		t.Fatalf("garbage token: %d, want 401", got)
+	}
+	// A token with one character inside its signature changed (not in
+	// the last ones: their padding bits may decode to the same bytes).
+	forged := []byte(ta.AccessToken)
+	if i := len(forged) - 10; forged[i] == 'A' {
+		forged[i] = 'B'
+	} else {
+		forged[i] = 'A'
+	}
+	if got, _ := getWith(t, c, base+"/users/me", string(forged)); got != 401 {
+		t.Fatalf("forged token: %d, want 401", got)
 	}
 	// A CSRF refusal: the login form posted without its token.
 	resp, err := c.PostForm(base+"/login", url.Values{"username": {"admin"}, "password": {pw}})
@@ -214,9 +226,10 @@ func TestMetricsScriptedSession(t *testing.T) {
 		`token_verifications_total{result="ok"}`:                                                                  5,
 		`token_verifications_total{result="revoked"}`:                                                             1,
 		`token_verifications_total{result="malformed"}`:                                                           1,
+		`token_verifications_total{result="bad_signature"}`:                                                       1,
 		`http_server_request_duration_seconds_count{method="POST",operation="token",status_class="2xx"}`:          4,
 		`http_server_request_duration_seconds_count{method="POST",operation="token",status_class="4xx"}`:          3,
-		`http_server_request_duration_seconds_count{method="GET",operation="me",status_class="4xx"}`:              3,
+		`http_server_request_duration_seconds_count{method="GET",operation="me",status_class="4xx"}`:              4,
 		`http_server_request_duration_seconds_count{method="POST",operation="login-submit",status_class="4xx"}`:   2,
 		`http_server_request_duration_seconds_count{method="POST",operation="login-submit",status_class="3xx"}`:   1,
 		`http_server_request_duration_seconds_count{method="PUT",operation="change-password",status_class="2xx"}`: 1,
@@ -246,7 +259,7 @@ func TestMetricsScriptedSession(t *testing.T) {
 	}
 	// Never a username, token or password in the metrics.
 	_, text := adminGet(t, plainClient, admin, "")
-	for _, secret := range []string{"ghost", pw, t0.RefreshToken, ta.AccessToken, "not-a-token"} {
+	for _, secret := range []string{"ghost", "carol", pw, t0.RefreshToken, ta.AccessToken, "not-a-token", string(forged)} {
 		if strings.Contains(text, secret) {
 			t.Errorf("/metrics holds %q", secret)
 		}
