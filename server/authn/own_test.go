@@ -54,3 +54,20 @@ func TestOwnWrites(t *testing.T) {
 		t.Fatalf("%d marks, want at most %d", len(o.writes), maxOwnWrites)
 	}
 }
+
+// BenchmarkOwnWrites is what a logout, refresh or user change adds: its
+// write marked and unmarked, and a replay every 1,000 writes.
+func BenchmarkOwnWrites(b *testing.B) {
+	var o ownWrites
+	t0 := time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC)
+	b.ReportAllocs()
+	i := 0
+	for b.Loop() {
+		at := t0.Add(time.Duration(i) * time.Microsecond)
+		o.begin(at)
+		o.end(at)
+		if i++; i%1000 == 0 {
+			o.replayDone(o.replayStarted())
+		}
+	}
+}
