@@ -1,6 +1,7 @@
 package metrics
 
 import (
+	"fmt"
 	"testing"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -62,5 +63,44 @@ func BenchmarkSecurityHotPath(b *testing.B) {
 	for b.Loop() {
 		s.CacheLookup(true)
 		s.Verified("ok")
+	}
+}
+
+// TestWebSocketLabelsBounded: close codes and refusal reasons outside the
+// fixed sets are "other", whatever their number.
+func TestWebSocketLabelsBounded(t *testing.T) {
+	t.Parallel()
+	reg := prometheus.NewRegistry()
+	w, err := NewWebSocket(reg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.SocketClosed(4401, true)
+	w.SocketClosed(1000, false)
+	w.UpgradeRefused("subject_cap")
+	for code := range 5000 {
+		w.SocketClosed(code+3000, code%2 == 0) // 4401 and 4409 among them
+		w.UpgradeRefused(fmt.Sprintf("reason%d", code))
+	}
+	for _, tt := range []struct {
+		c    prometheus.Collector
+		want float64
+	}{
+		{w.closes.WithLabelValues("4401", "server"), 1},
+		{w.closes.WithLabelValues("4401", "client"), 1},
+		{w.closes.WithLabelValues("4409", "client"), 1},
+		{w.closes.WithLabelValues("1000", "client"), 1},
+		{w.closes.WithLabelValues("other", "server"), 2500},
+		{w.closes.WithLabelValues("other", "client"), 2498},
+		{w.refusals.WithLabelValues("subject_cap"), 1},
+		{w.refusals.WithLabelValues("origin"), 0},
+		{w.refusals.WithLabelValues("other"), 5000},
+	} {
+		if got := testutil.ToFloat64(tt.c); got != tt.want {
+			t.Errorf("%v = %v, want %v", tt.c, got, tt.want)
+		}
+	}
+	if n := testutil.CollectAndCount(reg); n > 25 {
+		t.Errorf("%d series", n)
 	}
 }

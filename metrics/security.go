@@ -54,7 +54,7 @@ func NewSecurity(reg prometheus.Registerer) (*Security, error) {
 		}),
 		revocationLag: prometheus.NewHistogram(prometheus.HistogramOpts{
 			Name:    "revocation_propagation_seconds",
-			Help:    "Time from a revocation's write to the store to its application in this process.",
+			Help:    "Time from a revocation's write to the store to its application in this process, for revocations learned from the log (written by another instance or the CLI); this process's own are applied at once and not observed.",
 			Buckets: []float64{.01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30},
 		}),
 	}

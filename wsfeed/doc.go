@@ -79,6 +79,15 @@
 // 500 ms is cut (the client then sees 1006), as is a peer that does not
 // answer a ping.
 //
+// # Metrics
+//
+// Options.Observer, when set, is told of every upgrade the feed refuses
+// (by reason: handshake, origin, unavailable, subject_cap, full) and of
+// every socket's end (the close code that ended it, and whether the
+// server started it). Its arguments come from fixed sets, never a subject
+// or an address; the package does not import Prometheus (the metrics
+// package's WebSocket type implements Observer).
+//
 // # Across instances
 //
 // A Feed and its Tickets live in one process. Several instances share

@@ -289,6 +289,7 @@ func (f *Feed) serve(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if status, detail := checkHandshake(r); status != 0 {
+		f.refused(RefusedHandshake)
 		if status == http.StatusUpgradeRequired {
 			w.Header().Set("Upgrade", "websocket")
 			w.Header().Set("Sec-WebSocket-Version", "13")
@@ -297,6 +298,7 @@ func (f *Feed) serve(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if !f.originAllowed(r, p) {
+		f.refused(RefusedOrigin)
 		f.o.Logger.LogAttrs(r.Context(), slog.LevelDebug, "wsfeed: upgrade from a foreign origin refused",
 			slog.String("request_id", fortapi.RequestID(r.Context())), slog.String("subject", p.Subject))
 		problem.Write(w, r, http.StatusForbidden, "WebSocket connections with these credentials are not allowed from this origin")
@@ -304,6 +306,7 @@ func (f *Feed) serve(w http.ResponseWriter, r *http.Request) {
 	}
 	if f.o.Available != nil {
 		if err := f.o.Available(); err != nil {
+			f.refused(RefusedUnavailable)
 			f.o.Logger.LogAttrs(r.Context(), slog.LevelDebug, "wsfeed: unavailable, upgrade refused",
 				slog.String("request_id", fortapi.RequestID(r.Context())), slog.String("error", err.Error()))
 			w.Header().Set("Retry-After", retryAfterSeconds)
@@ -317,8 +320,10 @@ func (f *Feed) serve(w http.ResponseWriter, r *http.Request) {
 	if status := f.admit(c); status != 0 {
 		w.Header().Set("Retry-After", retryAfterSeconds)
 		if status == http.StatusTooManyRequests {
+			f.refused(RefusedSubjectCap)
 			problem.Write(w, r, status, fmt.Sprintf("at most %d WebSocket connections per user", f.o.MaxConnsPerSubject))
 		} else {
+			f.refused(RefusedFull)
 			problem.Write(w, r, status, "the feed accepts no more connections now")
 		}
 		return
@@ -536,6 +541,7 @@ type conn struct {
 	idx int // position in f.conns, guarded by f.mu
 
 	closing atomic.Bool // a close was started: nothing more is sent
+	noPong  atomic.Bool // cut because a ping went unanswered
 
 	mu sync.Mutex
 	// ws and nc (the hijacked connection, to cut it when a close stalls)
@@ -620,6 +626,7 @@ func (c *conn) ping() {
 	c.mu.Unlock()
 	if err != nil && !c.closing.Load() {
 		c.f.o.Logger.LogAttrs(ctx, slog.LevelDebug, "wsfeed: no pong, connection cut", slog.String("subject", c.p.Subject))
+		c.noPong.Store(true)
 		c.cut()
 	}
 }
@@ -661,31 +668,55 @@ func (c *conn) cut() {
 // and close frames (inside the websocket library) and refuses data
 // messages. When it ends the socket is unsubscribed.
 func (c *conn) read() {
-	defer c.end()
-	_, r, err := c.ws.Reader(context.Background())
+	var err error
+	defer func() { c.end(err) }()
+	var r io.Reader
+	_, r, err = c.ws.Reader(context.Background())
 	if err != nil {
 		return // closed, by either side, or a protocol error (already answered)
 	}
 	// A data message: read it to the limit (the library closes with 1009
 	// past it), then refuse it.
-	if _, err := io.Copy(io.Discard, r); err != nil {
+	if _, err = io.Copy(io.Discard, r); err != nil {
 		return
 	}
 	c.closeWith(CloseUnsupportedData, "this feed accepts no messages")
 }
 
-// end unsubscribes c and makes sure the connection is closed.
-func (c *conn) end() {
+// end unsubscribes c, makes sure the connection is closed and reports
+// how it ended; readErr is what ended the reader.
+func (c *conn) end(readErr error) {
 	c.f.remove(c)
 	c.mu.Lock()
 	c.ended, c.queue = true, nil
-	requested := c.closeCode != 0
+	code := c.closeCode
 	c.mu.Unlock()
 	c.closing.Store(true)
-	if !requested { // the peer went, or a protocol error was answered
+	if code == 0 { // the peer went, or a protocol error was answered
 		_ = c.ws.CloseNow()
 	}
+	if o := c.f.o.Observer; o != nil {
+		o.SocketClosed(c.endedWith(code, readErr))
+	}
 	c.f.wg.Done()
+}
+
+// endedWith classifies a socket's end for Observer.SocketClosed: the
+// close the server started (code), else the library's 1009, a cut after
+// a missing pong, the peer's close frame, or a lost connection.
+func (c *conn) endedWith(code websocket.StatusCode, readErr error) (int, bool) {
+	switch {
+	case code != 0:
+		return int(code), true
+	case errors.Is(readErr, websocket.ErrMessageTooBig):
+		return int(CloseTooBig), true
+	case c.noPong.Load():
+		return closeAbnormal, true
+	}
+	if peer := websocket.CloseStatus(readErr); peer != -1 {
+		return int(peer), false
+	}
+	return closeAbnormal, false
 }
 
 // hijackWriter keeps the connection the websocket library hijacks.

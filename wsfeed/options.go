@@ -152,6 +152,9 @@ type Options struct {
 	// Logger receives connection ends and refusals at Debug level, never
 	// a credential (default slog.Default()).
 	Logger *slog.Logger
+	// Observer, when set, is told of every refused upgrade and every
+	// socket's end, for metrics. Nil: nothing is counted.
+	Observer Observer
 
 	// holdHandler keeps the upgrade's net/http goroutine as the reader
 	// (the handler-holds pattern), for the memory benchmark; the default

@@ -125,6 +125,9 @@ func New(ctx context.Context, cfg Config) (_ *App, err error) {
 		if cfg.sec, err = metrics.NewSecurity(cfg.Metrics); err != nil {
 			return nil, fmt.Errorf("metrics: %w", err)
 		}
+		if cfg.ws, err = metrics.NewWebSocket(cfg.Metrics); err != nil {
+			return nil, fmt.Errorf("metrics: %w", err)
+		}
 	}
 	a := &App{cfg: cfg}
 	a.stopCtx, a.stop = context.WithCancel(context.Background())
@@ -278,12 +281,16 @@ func newTickets(cfg Config) (*wsfeed.Tickets, error) {
 // refuses upgrades (503) while it returns an error: the feed cannot
 // deliver then (the item notifications are not listened to).
 func newFeed(cfg Config, tickets *wsfeed.Tickets, revs *token.Revocations, keys keyTrust, available func() error) (*wsfeed.Feed, error) {
-	f, err := wsfeed.New(wsfeed.Options{
+	o := wsfeed.Options{
 		Tickets: tickets, Origins: cfg.CORSOrigins, AllScope: server.ScopeUsersAdmin,
 		Revocations: stillValid(revs, keys), Available: available,
 		MaxConnsPerSubject: cfg.FeedMaxConnsPerUser,
 		Logger:             cfg.Logger, Now: cfg.Now,
-	})
+	}
+	if cfg.ws != nil { // a nil *metrics.WebSocket in the interface would not be nil
+		o.Observer = cfg.ws
+	}
+	f, err := wsfeed.New(o)
 	if err != nil {
 		return nil, fmt.Errorf("the WebSocket feed: %w", err)
 	}
@@ -502,7 +509,7 @@ func buildAPI(cfg Config, csrfKey []byte, auth *authn.Service, set *ratelimit.Se
 func Document(cfg Config) ([]byte, error) {
 	cfg.Store = StoreConfig{SQLitePath: "unused"}
 	cfg.MasterKey = make([]byte, jwtkey.MasterKeySize)
-	cfg.Metrics, cfg.sec = nil, nil
+	cfg.Metrics, cfg.sec, cfg.ws = nil, nil, nil
 	cfg, err := cfg.withDefaults()
 	if err != nil {
 		return nil, err

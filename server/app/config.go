@@ -124,6 +124,9 @@ type Config struct {
 	// sec are the event counters New registers with Metrics (nil
 	// without), given to the libraries as their observers.
 	sec *metrics.Security
+	// ws are the WebSocket feed's counters New registers with Metrics
+	// (nil without Metrics).
+	ws *metrics.WebSocket
 }
 
 // StoreConfig selects the store: PostgresURL when set, else the SQLite

@@ -197,6 +197,9 @@ type Service struct {
 	syncMu  sync.Mutex
 	lastSeq int64
 	synced  bool // a Sync has run (guarded by syncMu)
+	// own are this process's revocation writes, whose replay Sync does
+	// not report as propagation.
+	own ownWrites
 
 	// health is what PropagationHealth reports (feed.go).
 	health propagation

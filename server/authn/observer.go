@@ -21,8 +21,11 @@ type Observer interface {
 	// session was revoked (theft detection).
 	RefreshReuse()
 	// RevocationApplied reports the time from a revocation's write to
-	// the store to its application in this process (Sync), for entries
-	// written after the first Sync.
+	// the store (its CreatedAt, the writer's clock) to its application in
+	// this process by Sync, for the entries learned from the log: written
+	// by another process (instance, CLI) after the first Sync. The
+	// entries this Service wrote (logout, refresh reuse, user changes)
+	// were applied in memory at once and are not reported.
 	RevocationApplied(lag time.Duration)
 }
 

@@ -85,6 +85,7 @@ func (s *Service) Refresh(ctx context.Context, refresh string, scopes []string, 
 	now := s.o.Now().UTC().Truncate(time.Microsecond)
 	next, nextHash := s.successor(refresh)
 	h := sha256.Sum256([]byte(refresh))
+	s.own.begin(now) // a reuse revokes the session in the log
 	res, err := s.o.Store.RotateRefresh(ctx, server.RefreshRequest{
 		Hash: h[:],
 		// The session check refuses it after the session's absolute end.
@@ -96,6 +97,7 @@ func (s *Service) Refresh(ctx context.Context, refresh string, scopes []string, 
 		Event: server.Event{RequestID: requestID(ctx), Type: server.EventRefreshReuse, ClientIP: clientIP,
 			Detail: "a rotated refresh token was presented again; its session is revoked"},
 	})
+	s.own.end(now)
 	if err != nil {
 		return Tokens{}, fmt.Errorf("authn: refresh: %w", err)
 	}
@@ -144,7 +146,10 @@ func (s *Service) Logout(ctx context.Context, p *fortapi.Principal, clientIP str
 	rev := server.Revocation{Kind: server.RevokeSession, Value: p.SessionID, Until: until, CreatedAt: now}
 	ev := server.Event{RequestID: requestID(ctx), Type: server.EventLogout, UserID: p.Subject, SessionID: p.SessionID, ClientIP: clientIP}
 	s.nameActor(ctx, &ev)
-	if err := s.o.Store.RevokeSession(ctx, p.SessionID, rev, now, ev); err != nil {
+	s.own.begin(now)
+	err := s.o.Store.RevokeSession(ctx, p.SessionID, rev, now, ev)
+	s.own.end(now)
+	if err != nil {
 		return fmt.Errorf("authn: logout: %w", err)
 	}
 	s.o.Revocations.RevokeSession(p.SessionID, until)

@@ -10,13 +10,17 @@ import (
 )
 
 // Sync replays the revocation log entries added since the last Sync into
-// the in-memory checker.
+// the in-memory checker. It reports to Observer.RevocationApplied the
+// propagation of each entry learned from the log: written by another
+// process (another instance, the CLI), after the first Sync; the entries
+// this process wrote were applied in memory when it wrote them.
 func (s *Service) Sync(ctx context.Context) error {
 	s.syncMu.Lock()
 	defer s.syncMu.Unlock()
 	// The first Sync replays the log's past: no propagation to measure.
 	observe := s.o.Observer != nil && s.synced
 	defer func() { s.synced = true }()
+	replay := s.own.replayStarted()
 	for {
 		revs, err := s.o.Store.Revocations(ctx, s.lastSeq, s.o.Now(), 1000)
 		if err != nil {
@@ -32,11 +36,12 @@ func (s *Service) Sync(ctx context.Context) error {
 				s.o.Revocations.RevokeJTI(r.Value, r.Until)
 			}
 			s.lastSeq = r.Seq
-			if observe && !r.CreatedAt.IsZero() {
+			if observe && !r.CreatedAt.IsZero() && !s.own.own(r.CreatedAt) {
 				s.o.Observer.RevocationApplied(max(s.o.Now().Sub(r.CreatedAt), 0))
 			}
 		}
 		if len(revs) < 1000 {
+			s.own.replayDone(replay)
 			return nil
 		}
 	}

@@ -161,7 +161,9 @@ func (s *Service) changeUser(ctx context.Context, userID string, ch server.UserC
 	now := s.o.Now().UTC().Truncate(time.Microsecond)
 	until := s.revocationUntil(now)
 	ch.Revoke = &server.Revocation{Kind: server.RevokeSubject, Value: userID, NotBefore: now, Until: until, CreatedAt: now}
+	s.own.begin(now)
 	u, err := s.o.Store.UpdateUser(ctx, userID, ch, now, ev)
+	s.own.end(now)
 	if err != nil {
 		return server.User{}, err
 	}
