@@ -104,6 +104,9 @@ func (p *Provider) Verify(ctx context.Context, raw string) (*Claims, error) {
 	}
 	var alg, kid, typ string
 	for name, v := range hdr {
+		if name != "alg" && name != "kid" && name != "typ" {
+			return nil, invalid("header member %q is not accepted", name)
+		}
 		var s string
 		if err := json.Unmarshal(v, &s); err != nil {
 			return nil, invalid("header member %q is not a string", name)
@@ -115,8 +118,6 @@ func (p *Provider) Verify(ctx context.Context, raw string) (*Claims, error) {
 			kid = s
 		case "typ":
 			typ = s
-		default:
-			return nil, invalid("header member %q is not accepted", name)
 		}
 	}
 	if kid == "" || len(kid) > 256 || !printable(kid) {
