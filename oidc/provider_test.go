@@ -454,3 +454,23 @@ func TestParseScopeRule(t *testing.T) {
 		})
 	}
 }
+
+// TestNestedClaimDoesNotLeak: reading a dotted path must not make the
+// nested object's members look like top-level claims to later rules.
+func TestNestedClaimDoesNotLeak(t *testing.T) {
+	t.Parallel()
+	ks := keys()
+	p := newIDP(t, ks["rsa"])
+	prov, _ := p.provider(t, func(o *oidc.Options) {
+		o.ScopeRules = []oidc.ScopeRule{{Claim: "realm_access.roles", Value: "admin", Scope: "users:admin"},
+			{Claim: "scp", Value: "Items.Write", Scope: "items:write"}}
+	})
+	c, err := prov.Verify(context.Background(), sign(t, p, ks["rsa"], map[string]any{
+		"realm_access": map[string]any{"roles": []string{"user"}, "scp": []string{"Items.Write"}}}, nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(c.Scopes) != 0 {
+		t.Fatalf("scopes %v from a nested member taken as a top-level claim", c.Scopes)
+	}
+}

@@ -248,9 +248,13 @@ func claimValues(cl map[string]json.RawMessage, name string) []string {
 			if !ok || i == len(path)-1 {
 				break
 			}
-			if json.Unmarshal(v, &obj) != nil {
+			// A fresh map at each level: decoding into obj itself would
+			// merge the nested members into the token's claims.
+			var next map[string]json.RawMessage
+			if json.Unmarshal(v, &next) != nil {
 				return nil
 			}
+			obj = next
 		}
 	}
 	if !ok {
