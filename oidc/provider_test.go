@@ -78,7 +78,7 @@ type idp struct {
 	discHits   atomic.Int64
 }
 
-func newIDP(t *testing.T, ks ...testKey) *idp {
+func newIDP(t testing.TB, ks ...testKey) *idp {
 	t.Helper()
 	p := &idp{}
 	mux := http.NewServeMux()
@@ -132,7 +132,7 @@ func (c *clock) Add(d time.Duration) {
 
 var t0 = time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
 
-func (p *idp) provider(t *testing.T, mod func(*oidc.Options)) (*oidc.Provider, *clock) {
+func (p *idp) provider(t testing.TB, mod func(*oidc.Options)) (*oidc.Provider, *clock) {
 	t.Helper()
 	c := &clock{t: t0}
 	o := oidc.Options{Issuer: p.issuer, Audiences: []string{"api://items"}, HTTPClient: p.srv.Client(), Now: c.Now,
@@ -152,7 +152,7 @@ func (p *idp) provider(t *testing.T, mod func(*oidc.Options)) (*oidc.Provider, *
 
 // sign makes a token with claims (defaults filled in unless set to nil)
 // and header members hdr.
-func sign(t *testing.T, p *idp, k testKey, claims map[string]any, hdr map[string]any) string {
+func sign(t testing.TB, p *idp, k testKey, claims map[string]any, hdr map[string]any) string {
 	t.Helper()
 	c := jwt.MapClaims{"iss": p.issuer, "sub": "user-42", "aud": "api://items",
 		"exp": t0.Add(5 * time.Minute).Unix(), "iat": t0.Unix(), "jti": "j1"}
