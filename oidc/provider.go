@@ -302,6 +302,13 @@ func (p *Provider) get(ctx context.Context, u string) ([]byte, error) {
 		return nil, err
 	}
 	defer resp.Body.Close()
+	if resp.Request != nil && resp.Request.URL != nil {
+		// An injected client may follow redirects: the answer must still
+		// come from an https URL.
+		if err := checkURL(resp.Request.URL.String(), p.o.InsecureAllowLoopbackHTTP); err != nil && resp.Request.URL.String() != u {
+			return nil, fmt.Errorf("GET %s: redirected to %s, which %v", u, resp.Request.URL.Redacted(), err)
+		}
+	}
 	if resp.StatusCode != http.StatusOK {
 		return nil, fmt.Errorf("GET %s: status %d", u, resp.StatusCode)
 	}
