@@ -74,6 +74,7 @@ type idp struct {
 	mu         sync.Mutex
 	jwks       []byte
 	discIssuer string // the issuer its discovery document claims
+	redirect   string // when set, the JWKS answers a redirect there
 	jwksHits   atomic.Int64
 	discHits   atomic.Int64
 }
@@ -92,8 +93,12 @@ func newIDP(t testing.TB, ks ...testKey) *idp {
 	mux.HandleFunc("GET /keys", func(w http.ResponseWriter, r *http.Request) {
 		p.jwksHits.Add(1)
 		p.mu.Lock()
-		b := p.jwks
+		b, to := p.jwks, p.redirect
 		p.mu.Unlock()
+		if to != "" {
+			http.Redirect(w, r, to, http.StatusFound)
+			return
+		}
 		_, _ = w.Write(b)
 	})
 	p.srv = httptest.NewUnstartedServer(mux)
@@ -379,6 +384,11 @@ func TestFetchRefusals(t *testing.T) {
 		}, nil, "larger than"},
 		{"oversize JWKS under a small limit", nil, func(o *oidc.Options) { o.MaxResponseBytes = 100 }, "larger than"},
 		{"symmetric key in the JWKS", func(p *idp) { p.jwks = []byte(`{"keys":[{"kty":"oct","kid":"rsa-1","k":"c2VjcmV0"}]}`) }, nil, "symmetric"},
+		{"JWKS redirected to plain http", func(p *idp) {
+			plain := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { _, _ = w.Write(p.jwks) }))
+			t.Cleanup(plain.Close)
+			p.redirect = plain.URL + "/keys"
+		}, nil, "redirected to http://"},
 		{"untrusted TLS certificate", nil, func(o *oidc.Options) { o.HTTPClient = &http.Client{} }, "certificate"},
 	}
 	for _, tc := range tests {
