@@ -8,16 +8,19 @@ import (
 	"crypto/rsa"
 	"encoding/base64"
 	"encoding/json"
+	"fmt"
 	"math/big"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
 
+	"github.com/fortapi/fortapi/internal/pgtest"
 	"github.com/fortapi/fortapi/oidc"
 	"github.com/fortapi/fortapi/server"
 )
@@ -115,13 +118,53 @@ func TestExternalTokens(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	idp := newTestIDP(t)
-	open := func(provision bool) *App {
-		a, err := New(ctx, idp.config(t, provision))
+	openOn := func(t *testing.T, provision, postgres bool) *App {
+		cfg := idp.config(t, provision)
+		if postgres {
+			cfg.Store = StoreConfig{PostgresURL: pgtest.SchemaURL(t, "off")}
+		}
+		a, err := New(ctx, cfg)
 		if err != nil {
 			t.Fatal(err)
 		}
 		t.Cleanup(func() { a.Close() })
 		return a
+	}
+	open := func(provision bool) *App { return openOn(t, provision, false) }
+
+	// Concurrent first requests of one new subject provision one user
+	// (the losers of the race read the winner's record), on both stores.
+	for _, pg := range []bool{false, true} {
+		t.Run(fmt.Sprintf("concurrent provisioning postgres=%v", pg), func(t *testing.T) {
+			t.Parallel()
+			a := openOn(t, true, pg)
+			h := a.Handler()
+			tok := idp.token(t, "dave", false, nil)
+			var wg sync.WaitGroup
+			codes := make([]int, 16)
+			for i := range codes {
+				wg.Go(func() { codes[i] = call(t, h, "GET", "/protected", tok, "", "").code })
+			}
+			wg.Wait()
+			for i, c := range codes {
+				if c != 200 {
+					t.Fatalf("request %d: %d", i, c)
+				}
+			}
+			users, err := a.store.ListUsers(ctx, "", 100)
+			if err != nil {
+				t.Fatal(err)
+			}
+			n := 0
+			for _, u := range users {
+				if u.Username == server.ExternalUsername(idp.issuer, "dave") {
+					n++
+				}
+			}
+			if n != 1 {
+				t.Fatalf("%d users provisioned for one subject", n)
+			}
+		})
 	}
 
 	t.Run("provisioning off", func(t *testing.T) {
