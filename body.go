@@ -30,29 +30,66 @@ func (b *bodyReader) Read(p []byte) (int, error) {
 	return n, err
 }
 
-// bodyContext is the huma context of an operation whose request has a
-// body: it watches the body's reads, and when reading failed it turns the
-// 500 huma answers to any read error ("cannot read request body") into
-// the status the failure deserves (BodyReadStatus); transformError
-// rewrites the problem's members to match.
+// bodyContext is the huma context of an operation once fortapi's guard
+// has admitted it, allocated once per request (opContext): it carries the
+// authenticated principal (Context answers PrincipalFrom), and, when the
+// request has a body, it watches the body's reads, and when reading
+// failed it turns the 500 huma answers to any read error ("cannot read
+// request body") into the status the failure deserves (BodyReadStatus);
+// transformError rewrites the problem's members to match.
 type bodyContext struct {
 	humaContext
+	// vctx is Context() when a principal is set.
+	vctx principalContext
+	// body.ReadCloser is nil when the request has no body to watch.
 	body bodyReader
+}
+
+// principalContext is a context carrying the authenticated principal.
+type principalContext struct {
+	context.Context
+	p *Principal
+}
+
+// Value answers principalKey with the principal, every other key from the
+// parent.
+func (c *principalContext) Value(key any) any {
+	if key == (principalKey{}) {
+		return c.p
+	}
+	return c.Context.Value(key)
 }
 
 // humaContext names the embedded huma.Context, whose method Context would
 // otherwise clash with the field's name.
 type humaContext = huma.Context
 
-// watchBody returns ctx watching the body of its request, when it has one.
-func watchBody(ctx huma.Context) huma.Context {
+// opContext returns ctx with the principal p (when not nil), watching the
+// body of its request (when it has one): one allocation, none when there
+// is neither.
+func opContext(ctx huma.Context, p *Principal) huma.Context {
 	r, _ := humago.Unwrap(ctx)
-	if r.Body == nil || r.Body == http.NoBody {
+	hasBody := r.Body != nil && r.Body != http.NoBody
+	if p == nil && !hasBody {
 		return ctx
 	}
-	c := &bodyContext{humaContext: ctx, body: bodyReader{ReadCloser: r.Body}}
-	r.Body = &c.body
+	c := &bodyContext{humaContext: ctx}
+	if p != nil {
+		c.vctx = principalContext{Context: ctx.Context(), p: p}
+	}
+	if hasBody {
+		c.body.ReadCloser = r.Body
+		r.Body = &c.body
+	}
 	return c
+}
+
+// Context is the request's context, with the principal when there is one.
+func (c *bodyContext) Context() context.Context {
+	if c.vctx.p != nil {
+		return &c.vctx
+	}
+	return c.humaContext.Context()
 }
 
 // Unwrap gives humago.Unwrap (and findBody) the context underneath.

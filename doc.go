@@ -31,6 +31,13 @@
 //     never echo a value that is an object or array, the whole body, a long
 //     string, or anything at a field marked writeOnly or named like
 //     password, token or secret.
+//   - Stored XSS and silent data loss: request body fields declare what
+//     they hold with sanitize tags; after the JSON body is decoded and
+//     before it is validated, sanitize:"rich" fields are sanitized HTML
+//     (so minLength, maxLength and pattern hold for what is stored: a
+//     value of nothing but <script> is empty and refused), and
+//     sanitize:"plain" fields are text kept exactly as sent, for the
+//     output to escape (Options.Sanitizer).
 //   - Untraceable requests: each request gets an X-Request-Id (a valid
 //     incoming one is kept) and exactly one structured slog access-log line,
 //     which never contains the query string or headers.
@@ -51,6 +58,17 @@
 //     Options.ClientIP (forwarding headers only from trusted proxies; IPv6
 //     grouped by /64). A bad spec, a per-user limit on a public operation
 //     or one name declared with two different limits makes Handler fail.
+//
+// Logins: NewTokenAuthenticator authenticates the bearer tokens of a
+// token.Service (the Principal's Scheme set; an Authenticator of one's own
+// that forgets Principal.Scheme gets a 500 and an error log naming the
+// fix); RegisterTokenEndpoint serves the form-encoded OAuth2 token
+// endpoint (password and refresh_token grants, RFC 6749 errors, a dummy
+// verification for unknown users, 503 with Retry-After when the password
+// hasher is saturated). Handler is called once, after every operation is
+// registered: a second call returns ErrHandlerCalled and a later
+// registration panics. NewServer serves TLS with ServerOptions.TLSConfig
+// (tlsconfig). examples/notes is a complete application.
 //
 // Rate-limit defaults: the zero Options declare no global limit, trust no
 // proxy (the client is the TCP peer) and keep limiter state in an

@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"maps"
 	"net/http"
+	"net/url"
 	"reflect"
 	"slices"
 	"strconv"
@@ -19,11 +20,14 @@ import (
 
 	"github.com/danielgtaylor/huma/v2"
 	"github.com/danielgtaylor/huma/v2/adapters/humago"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/fortapi/fortapi/clientip"
 	"github.com/fortapi/fortapi/csrf"
 	"github.com/fortapi/fortapi/docsui"
+	"github.com/fortapi/fortapi/metrics"
 	"github.com/fortapi/fortapi/ratelimit"
+	"github.com/fortapi/fortapi/sanitize"
 	"github.com/fortapi/fortapi/secheader"
 )
 
@@ -91,6 +95,17 @@ type Options struct {
 	// refuses to start without it. Nil without Session: no check (a
 	// bearer-only API has no ambient credentials).
 	CSRF *csrf.Protector
+	// Sanitizer applies the sanitize tags of request body types, after
+	// the JSON body is decoded and before it is validated: a field tagged
+	// sanitize:"rich" is sanitized HTML, sanitize:"strip" text with the
+	// tags removed, both checked by the schema (minLength, maxLength,
+	// pattern) as they will be stored; sanitize:"plain" marks plain text,
+	// kept exactly as sent (escape it on output). Every spelling of a
+	// member that encoding/json maps to a field is sanitized. The body
+	// limit applies to the body as sent and to its sanitized form (413).
+	// A bad tag makes Handler fail. Nil: a sanitize.New() of the API's own, built when the first
+	// body type with tags is registered.
+	Sanitizer *sanitize.Sanitizer
 	// Headers sets the security headers on every response (secheader:
 	// nosniff, frame denial, referrer and permissions policies, CSP,
 	// HSTS over TLS, no-store for credentialed requests). Nil: secheader's
@@ -118,6 +133,12 @@ type Options struct {
 	// policy name GlobalLimitName). Empty: no global limit. A bad spec
 	// makes Handler fail, quoting it.
 	GlobalLimit string
+
+	// Metrics, when set, receives the request metrics (package metrics):
+	// http_server_request_duration_seconds{operation,method,status_class}
+	// and http_server_active_requests. Nil: none. A registration
+	// conflict makes Handler fail.
+	Metrics prometheus.Registerer
 }
 
 // API is a huma API whose operations are checked against their declared
@@ -136,9 +157,18 @@ type API struct {
 	mu       sync.Mutex
 	problems []string     // operations whose declaration is refused
 	handler  http.Handler // built once by Handler
-	rl       rateLimits   // guarded by mu while operations register
+	built    bool         // Handler succeeded: no more operations
+	// formPost are the paths of operations taking a form-encoded POST
+	// (Options.OAuth2's token URL must be one).
+	formPost map[string]bool
+	rl       rateLimits // guarded by mu while operations register
 	// schemes are the authenticators of AddSecurityScheme, by name.
 	schemes map[string]Authenticator
+	// httpMetrics (Options.Metrics) and the operation of each route
+	// pattern, for its labels (httpmetrics.go); metrics is built by Handler.
+	httpMetrics *metrics.HTTP
+	opNames     map[string]string
+	metrics     *httpMetrics
 }
 
 // New returns an API with fortapi's defaults. See the package
@@ -186,7 +216,7 @@ func New(opts Options) *API {
 						Type:         "http",
 						Scheme:       "bearer",
 						BearerFormat: "JWT",
-						Description:  "An access token from POST /token, sent as `Authorization: Bearer <token>`.",
+						Description:  bearerDescription(opts.OAuth2),
 					},
 				},
 			},
@@ -201,8 +231,9 @@ func New(opts Options) *API {
 	}
 	if o := opts.OAuth2; o != nil {
 		cfg.Components.SecuritySchemes[OAuth2Scheme] = &huma.SecurityScheme{
-			Type:        "oauth2",
-			Description: "OAuth2 password grant: POST username and password to the token URL for a bearer token.",
+			Type: "oauth2",
+			Description: "OAuth2 password grant (RFC 6749 §4.3): POST `grant_type=password`, `username` and `password` to the token URL " +
+				"as `application/x-www-form-urlencoded`; the answer's `access_token` is a bearer token.",
 			Flows: &huma.OAuthFlows{Password: &huma.OAuthFlow{
 				TokenURL: o.TokenURL,
 				Scopes:   maps.Clone(o.Scopes),
@@ -219,6 +250,12 @@ func New(opts Options) *API {
 	cfg.Transformers = []huma.Transformer{a.transformError}
 	a.cfg = cfg
 	a.initRateLimits()
+	if opts.Metrics != nil {
+		var err error
+		if a.httpMetrics, err = metrics.NewHTTP(opts.Metrics); err != nil {
+			a.problems = append(a.problems, "Options.Metrics: "+err.Error())
+		}
+	}
 	a.API = huma.NewAPI(cfg, &guardAdapter{inner: humago.NewAdapter(a.mux, ""), api: a})
 	a.errModel = registry.Schema(reflect.TypeOf(huma.NewError(0, "")), true, "")
 	return a
@@ -274,15 +311,21 @@ func (a *API) csrfSession(r *http.Request) (string, bool) {
 // RejectUnknownQueryParameters through it.
 func (a *API) Config() huma.Config { return a.cfg }
 
+// ErrHandlerCalled is what a second call of API.Handler returns: the
+// handler is built once, from the operations registered before it.
+var ErrHandlerCalled = errors.New("fortapi: Handler was already called; build the handler once, after registering every operation")
+
 // Handler returns the API's http.Handler with every middleware in place, or
 // an error naming each operation whose security declaration is missing or
-// invalid. Register every operation before calling it; later calls return
-// the same handler.
+// invalid. Register every operation before calling it, and call it once:
+// a second call returns ErrHandlerCalled, and registering an operation
+// afterwards panics (as huma.Register does for other programming errors)
+// instead of leaving a route that could only answer 403.
 func (a *API) Handler() (http.Handler, error) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	if a.handler != nil {
-		return a.handler, nil
+	if a.built {
+		return nil, ErrHandlerCalled
 	}
 	problems := slices.Sorted(slices.Values(a.problems))
 	if a.headers == nil {
@@ -296,6 +339,10 @@ func (a *API) Handler() (http.Handler, error) {
 	}
 	if a.opts.Session != nil && a.opts.CSRF == nil {
 		problems = append(problems, "Options.Session makes cookies credentials, which needs Options.CSRF")
+	}
+	if o := a.opts.OAuth2; o != nil && validLocalPath(o.TokenURL) && !a.formPost[o.TokenURL] {
+		problems = append(problems, "Options.OAuth2 documents the token URL "+strconv.Quote(o.TokenURL)+
+			", but no operation takes a form-encoded POST there (fortapi.RegisterTokenEndpoint registers one)")
 	}
 	if len(problems) > 0 {
 		return nil, fmt.Errorf("fortapi: refusing to start, deny by default: %s", strings.Join(problems, "; "))
@@ -314,6 +361,7 @@ func (a *API) Handler() (http.Handler, error) {
 		a.mux.Handle(DocsPath, ui)
 		a.mux.Handle(DocsPath+"/", ui)
 	}
+	a.metrics = a.buildMetrics()
 	var next http.Handler = a.mux
 	if a.opts.CSRF != nil {
 		// authorize refuses a session principal for a request with an
@@ -325,6 +373,7 @@ func (a *API) Handler() (http.Handler, error) {
 		next = a.opts.CORS.Handler(next)
 	}
 	a.handler = &outer{a.headers.Handler(&frontDoor{api: a, next: next})}
+	a.built = true
 	return a.handler, nil
 }
 
@@ -368,14 +417,35 @@ func (g *guardAdapter) Handle(op *huma.Operation, handler func(huma.Context)) {
 	if op.OperationID != "" {
 		name = op.OperationID + " (" + name + ")"
 	}
+	a.mu.Lock()
+	built := a.built
+	a.mu.Unlock()
+	if built {
+		panic("fortapi: operation " + name + " registered after API.Handler: register every operation before building the handler")
+	}
 	if why := checkDeclaration(op, a.OpenAPI().Components.SecuritySchemes); why != "" {
 		a.mu.Lock()
 		a.problems = append(a.problems, "operation "+name+" "+why)
 		a.mu.Unlock()
 	}
 	public := isPublic(op.Security)
+	if public && len(op.Security) > 1 {
+		// {} makes every other requirement moot: the scopes are neither
+		// checked nor is a principal available to the handler.
+		a.log.Warn("fortapi: operation "+name+" combines Public() with other security requirements; "+
+			"it is public and its scopes are not checked (declare one or the other)", slog.String("operation", name))
+	}
+	if op.Method == http.MethodPost && op.RequestBody != nil && op.RequestBody.Content["application/x-www-form-urlencoded"] != nil {
+		a.mu.Lock()
+		if a.formPost == nil {
+			a.formPost = map[string]bool{}
+		}
+		a.formPost[op.Path] = true
+		a.mu.Unlock()
+	}
 	a.mu.Lock()
 	limits, why := a.declaredLimits(op, public, name)
+	a.noteOperation(op, route(op))
 	if why != "" {
 		a.problems = append(a.problems, "operation "+name+" "+why)
 	}
@@ -387,6 +457,22 @@ func (g *guardAdapter) Handle(op *huma.Operation, handler func(huma.Context)) {
 	}
 	op.Metadata[sensitiveKey] = sensitiveLocations(a.OpenAPI().Components.Schemas, op)
 	hasBody := op.RequestBody != nil
+	var sanType reflect.Type
+	var san *sanitize.Sanitizer
+	if t := bodyType(a.OpenAPI().Components.Schemas, op); t != nil {
+		a.mu.Lock()
+		s := a.sanitizerLocked()
+		a.mu.Unlock()
+		switch declares, err := s.Declares(t); {
+		case err != nil:
+			a.mu.Lock()
+			a.problems = append(a.problems, "operation "+name+" "+errBadSanitizeTag.Error()+": "+err.Error())
+			a.mu.Unlock()
+		case declares:
+			sanType, san = t, s
+		}
+	}
+	maxBody := op.MaxBodyBytes
 	repeatable := repeatableQuery(op)
 	sec := expandSecurity(op.Security, a.opts.OAuth2 != nil, a.opts.Session != nil)
 	op.Security = sec
@@ -399,22 +485,17 @@ func (g *guardAdapter) Handle(op *huma.Operation, handler func(huma.Context)) {
 				Headers: map[string]*huma.Param{"Location": {Schema: &huma.Schema{Type: "string"}}}}
 		}
 	}
-	route := op
-	if strings.HasSuffix(op.Path, "/") {
-		// net/http's ServeMux treats a pattern ending in "/" as a whole
-		// subtree: "POST /items/" would also serve /items/anything.
-		// "{$}" anchors it, so only the declared path is served.
-		cp := *op
-		cp.Path += "{$}"
-		route = &cp
-	}
+	route := route(op)
 	g.inner.Handle(route, func(ctx huma.Context) {
+		var p *Principal
 		if !public {
 			var ok bool
-			if ctx, ok = a.authorize(ctx, sec, extra, loginRedirect); !ok {
+			if p, ok = a.authorize(ctx, sec, extra, loginRedirect); !ok {
 				return
 			}
 		}
+		// The principal and the body watch share one allocation.
+		ctx = opContext(ctx, p)
 		if len(limits) > 0 && !a.admit(ctx, limits) {
 			return
 		}
@@ -429,8 +510,25 @@ func (g *guardAdapter) Handle(op *huma.Operation, handler func(huma.Context)) {
 			_ = huma.WriteErr(a, ctx, http.StatusUnsupportedMediaType, "a request body needs Content-Type: application/json")
 			return
 		}
-		handler(watchBody(ctx))
+		if san != nil {
+			// Reads through the body watch opContext installed.
+			sanitizeBody(ctx, sanType, san, maxBody)
+		}
+		handler(ctx)
 	})
+}
+
+// route is the operation as registered on the mux: net/http's ServeMux
+// treats a pattern ending in "/" as a whole subtree ("POST /items/" would
+// also serve /items/anything), so "{$}" anchors it, and only the declared
+// path is served.
+func route(op *huma.Operation) *huma.Operation {
+	if !strings.HasSuffix(op.Path, "/") {
+		return op
+	}
+	cp := *op
+	cp.Path += "{$}"
+	return &cp
 }
 
 // StatusClientClosedRequest is the status recorded when the client went
@@ -443,17 +541,17 @@ func requestHasBody(ctx huma.Context) bool {
 	return r.ContentLength != 0 && r.Body != nil && r.Body != http.NoBody
 }
 
-// authorize authenticates the request and checks the declared security. It
-// writes the 401/403 answer itself and returns false when the call is
-// refused.
+// authorize authenticates the request and checks the declared security,
+// and returns the principal. It writes the 401/403 answer itself and
+// returns false when the call is refused.
 //
 // loginRedirect, when set, is where a browser that asks for HTML is sent
 // (303) instead of a 401 (SessionCookie.LoginURL, on session-only
 // operations).
-func (a *API) authorize(ctx huma.Context, sec []map[string][]string, extra []namedAuthenticator, loginRedirect string) (huma.Context, bool) {
+func (a *API) authorize(ctx huma.Context, sec []map[string][]string, extra []namedAuthenticator, loginRedirect string) (*Principal, bool) {
 	if len(sec) == 0 { // undeclared: Handler refuses to start, deny anyway
 		_ = huma.WriteErr(a, ctx, http.StatusForbidden, "this operation declares no security and is denied")
-		return ctx, false
+		return nil, false
 	}
 	r, _ := humago.Unwrap(ctx)
 	p, err := a.authenticate(r, extra)
@@ -471,8 +569,17 @@ func (a *API) authorize(ctx huma.Context, sec []map[string][]string, extra []nam
 		var se huma.StatusError
 		switch {
 		case loginRedirect != "" && !errors.As(err, &se) && wantsHTML(r):
-			// A browser without a valid session, on a page: to the login.
-			ctx.SetHeader("Location", loginRedirect)
+			// A browser without a valid session, on a page: to the login,
+			// which returns here once signed in (GET and HEAD only: a
+			// form's target cannot be navigated back to).
+			loc := loginRedirect
+			if base, query, _ := strings.Cut(loc, "?"); (r.Method == http.MethodGet || r.Method == http.MethodHead) && !strings.Contains(loc, "#") {
+				if q, err := url.ParseQuery(query); err == nil && !q.Has("next") {
+					q.Set("next", r.URL.RequestURI())
+					loc = base + "?" + q.Encode()
+				}
+			}
+			ctx.SetHeader("Location", loc)
 			ctx.SetHeader("Cache-Control", "no-store")
 			ctx.SetStatus(http.StatusSeeOther)
 		case errors.Is(err, ErrNoCredentials):
@@ -488,20 +595,33 @@ func (a *API) authorize(ctx huma.Context, sec []map[string][]string, extra []nam
 			ctx.SetHeader("WWW-Authenticate", `Bearer realm="api", error="invalid_token"`)
 			_ = huma.WriteErr(a, ctx, http.StatusUnauthorized, "the credentials are invalid or expired")
 		}
-		return ctx, false
+		return nil, false
+	}
+	if p.Scheme == "" {
+		// A programming error in the Authenticator, not the caller's: say
+		// so in the log, where the developer looks, and answer 500.
+		a.log.LogAttrs(r.Context(), slog.LevelError, "fortapi: the Authenticator returned a Principal with an empty Scheme; "+
+			"set Principal.Scheme to the scheme the credentials belong to (fortapi.BearerScheme for bearer tokens; "+
+			"fortapi.NewTokenAuthenticator does it)", slog.String("request_id", RequestID(r.Context())), slog.String("subject", p.Subject))
+		_ = huma.WriteErr(a, ctx, http.StatusInternalServerError, "the authenticator returned a principal without a scheme")
+		return nil, false
 	}
 	ok, missing := authorize(p, sec)
 	if !ok {
 		if missing == nil {
+			accepted := acceptedSchemes(sec)
+			a.log.LogAttrs(r.Context(), slog.LevelInfo, "credentials of a scheme this operation does not accept",
+				slog.String("request_id", RequestID(r.Context())), slog.String("scheme", p.Scheme),
+				slog.String("accepted", strings.Join(accepted, " ")))
 			ctx.SetHeader("WWW-Authenticate", `Bearer realm="api"`)
-			_ = huma.WriteErr(a, ctx, http.StatusUnauthorized, "this operation does not accept these credentials")
-			return ctx, false
+			_ = huma.WriteErr(a, ctx, http.StatusUnauthorized, "this operation does not accept "+p.Scheme+" credentials; it accepts "+strings.Join(accepted, ", "))
+			return nil, false
 		}
 		ctx.SetHeader("WWW-Authenticate", `Bearer realm="api", error="insufficient_scope", scope="`+strings.Join(missing, " ")+`"`)
 		_ = huma.WriteErr(a, ctx, http.StatusForbidden, "insufficient scope: needs "+strings.Join(missing, " "))
-		return ctx, false
+		return nil, false
 	}
-	return huma.WithValue(ctx, principalKey{}, p), true
+	return p, true
 }
 
 // documentErrors adds to the operation's OpenAPI entry the error responses

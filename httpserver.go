@@ -1,6 +1,7 @@
 package fortapi
 
 import (
+	"crypto/tls"
 	"log/slog"
 	"net/http"
 	"time"
@@ -22,13 +23,28 @@ type ServerOptions struct {
 	// twice DefaultMaxHeaderBytes). Requests between the API's soft cap and
 	// this one get a 431 problem+json; above it net/http answers 431 itself.
 	MaxHeaderBytes int
+	// TLSConfig, when set, is the server's TLS configuration: serve with
+	// srv.ListenAndServeTLS("", "") (or ServeTLS on a listener), and the
+	// certificate comes from it. Build it with tlsconfig: Server() with a
+	// certificate source — tlsconfig.FileReloader.TLSConfig (files
+	// reloaded on renewal), ACMEManager.TLSConfig (Let's Encrypt), or
+	// DevCert.TLSConfig (a self-signed development certificate). It is
+	// used as it is: nil means no TLS (plain HTTP behind a
+	// TLS-terminating proxy, or local development), and NewServer never
+	// weakens what it is given. HSTS goes on every answer that arrived
+	// over TLS (secheader, in the API's handler).
+	TLSConfig *tls.Config
 	// Logger receives net/http's own errors (TLS handshakes, ...) at Debug
 	// level (default slog.Default()).
 	Logger *slog.Logger
 }
 
-// NewServer returns an http.Server for h with the timeouts and header cap
-// of opts.
+// NewServer returns an http.Server for h with the timeouts, header cap and
+// TLS configuration of opts.
+//
+//	tc, err := tlsconfig.DevCertificate(dir, tlsconfig.DevCertOptions{}) // or a FileReloader, ACME
+//	srv := fortapi.NewServer(":8443", h, fortapi.ServerOptions{TLSConfig: tc.TLSConfig()})
+//	err = srv.ListenAndServeTLS("", "")
 func NewServer(addr string, h http.Handler, opts ServerOptions) *http.Server {
 	def := func(d *time.Duration, v time.Duration) {
 		if *d <= 0 {
@@ -53,6 +69,7 @@ func NewServer(addr string, h http.Handler, opts ServerOptions) *http.Server {
 		WriteTimeout:      opts.WriteTimeout,
 		IdleTimeout:       opts.IdleTimeout,
 		MaxHeaderBytes:    opts.MaxHeaderBytes,
+		TLSConfig:         opts.TLSConfig,
 		ErrorLog:          slog.NewLogLogger(opts.Logger.Handler(), slog.LevelDebug),
 	}
 }

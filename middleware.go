@@ -43,25 +43,47 @@ type frontDoor struct {
 	next http.Handler
 }
 
-func (f *frontDoor) newID() string {
-	var b [16]byte
-	if _, err := io.ReadFull(f.api.opts.Rand, b[:]); err != nil {
+// exchange is the front door's state for one request, allocated once:
+// the recorder, the context carrying the request id, the id's random
+// bytes and the X-Request-Id header's value slice.
+type exchange struct {
+	rec recorder
+	ctx problem.IDContext
+	rnd [16]byte
+	hdr [1]string
+}
+
+// newID returns a fresh request id: 16 bytes of Options.Rand in hex.
+func (f *frontDoor) newID(x *exchange) string {
+	if _, err := io.ReadFull(f.api.opts.Rand, x.rnd[:]); err != nil {
 		// Without randomness the id is still unique enough to trace a
 		// request; it is not a secret.
 		return fmt.Sprintf("t%x", f.api.opts.Now().UnixNano())
 	}
-	return hex.EncodeToString(b[:])
+	var buf [2 * len(x.rnd)]byte
+	hex.Encode(buf[:], x.rnd[:])
+	return string(buf[:])
 }
 
 func (f *frontDoor) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	start := f.api.opts.Now()
+	x := &exchange{}
 	id := r.Header.Get("X-Request-Id")
 	if !validRequestID(id) {
-		id = f.newID()
+		id = f.newID(x)
 	}
-	r = r.WithContext(problem.WithRequestID(r.Context(), id))
-	w.Header().Set("X-Request-Id", id)
-	rec := &recorder{ResponseWriter: w, req: r, intercept: true}
+	x.ctx = problem.IDContext{Context: r.Context(), ID: id}
+	r = r.WithContext(&x.ctx)
+	// The header's own value slice (length and capacity 1: an append by a
+	// handler copies), set without canonicalizing the key.
+	x.hdr[0] = id
+	w.Header()["X-Request-Id"] = x.hdr[:]
+	x.rec = recorder{ResponseWriter: w, req: r, intercept: true}
+	rec := &x.rec
+	if m := f.api.metrics; m != nil {
+		m.begin()
+		defer m.done(r, rec, start)
+	}
 	defer func() {
 		if v := recover(); v != nil {
 			if v == http.ErrAbortHandler {
@@ -83,7 +105,7 @@ func (f *frontDoor) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 	// The global limit counts everything, before any other work: 404s,
 	// oversized headers and the docs too.
-	if g := f.api.rl.global; g != nil && !g.Admit(rec, r) {
+	if g := f.api.rl.global; g != nil && !g.AdmitIP(rec, r, f.api.rl.ip.ClientIP(r)) {
 		return
 	}
 	if n := headerSize(r); n > f.api.opts.MaxHeaderBytes {
@@ -118,20 +140,32 @@ func headerSize(r *http.Request) int {
 }
 
 func (f *frontDoor) logAccess(r *http.Request, rec *recorder, start time.Time, id string) {
+	ctx := r.Context()
+	h := f.api.log.Handler()
+	if !h.Enabled(ctx, slog.LevelInfo) {
+		return
+	}
 	status := rec.status
 	if status == 0 {
 		status = http.StatusOK
 	}
-	f.api.log.LogAttrs(r.Context(), slog.LevelInfo, "request",
+	// The record is built here rather than by Logger.LogAttrs: one clock
+	// reading serves as the record's time and the request's end, and no
+	// caller PC is looked up (the line's source would be this function on
+	// every request; a handler with AddSource prints none for it).
+	end := f.api.opts.Now()
+	rd := slog.NewRecord(end, slog.LevelInfo, "request", 0)
+	rd.AddAttrs(
 		slog.String("request_id", id),
 		slog.String("method", r.Method),
 		slog.String("path", r.URL.Path),
 		slog.Int("status", status),
 		slog.Int64("bytes", rec.bytes),
-		slog.Float64("duration_ms", float64(f.api.opts.Now().Sub(start).Microseconds())/1000),
+		slog.Float64("duration_ms", float64(end.Sub(start).Microseconds())/1000),
 		slog.String("remote", r.RemoteAddr),
 		slog.String("proto", r.Proto),
 	)
+	_ = h.Handle(ctx, rd)
 }
 
 // recorder notes the status and size of a response. It passes Flush,

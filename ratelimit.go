@@ -262,21 +262,21 @@ func (a *API) admit(ctx huma.Context, limits []opLimit) bool {
 	r, w := humago.Unwrap(ctx)
 	for i := range limits {
 		l := &limits[i]
-		var key string
+		var ok bool
 		switch l.key {
 		case KeyUser:
-			p, ok := PrincipalFrom(ctx.Context())
-			if !ok { // authorize always sets one on protected operations
+			p, found := PrincipalFrom(ctx.Context())
+			if !found { // authorize always sets one on protected operations
 				ratelimit.WriteUnavailable(w, r, ratelimit.Result{RetryAfter: time.Second})
 				return false
 			}
-			key = "user:" + p.Subject
+			ok = l.lim.AdmitUser(w, r, p.Subject) // key "user:" + subject
 		case KeyIP:
-			key = ratelimit.IPKey(a.rl.ip.ClientIP(r))
+			ok = l.lim.AdmitIP(w, r, a.rl.ip.ClientIP(r)) // key ratelimit.IPKey
 		default:
-			key = l.opKey
+			ok = l.lim.AdmitKey(w, r, l.opKey)
 		}
-		if !l.lim.AdmitKey(w, r, key) {
+		if !ok {
 			return false
 		}
 	}

@@ -43,7 +43,10 @@ type SessionCookie struct {
 	// LoginURL, when set, is where a browser is sent (303 See Other) from
 	// an operation that accepts only sessions (SessionScopes) when it has
 	// no valid session and asks for HTML (its Accept header names
-	// text/html). Other callers get 401 as anywhere else. A path on this
+	// text/html), with the page asked for in its "next" query parameter
+	// on GET and HEAD (/login?next=%2Fitems%2F42%2Fview): the login page
+	// must accept only same-origin paths there (an open redirect
+	// otherwise). Other callers get 401 as anywhere else. A path on this
 	// server: it must start with a single "/". Empty: always 401.
 	LoginURL string
 }
@@ -111,6 +114,10 @@ type Principal struct {
 	SessionID string
 	// TokenID is the presented token's id (jti), when there is one.
 	TokenID string
+	// KeyID is the kid of the key that signed the presented token, when
+	// there is one: a long-lived connection (a WebSocket) checks that the
+	// key is still trusted, so revoking a key closes it.
+	KeyID string
 	// ExpiresAt is when the presented credentials expire (zero: unknown).
 	ExpiresAt time.Time
 	// IssuedAt is when the presented credentials were issued (the iat of
@@ -169,7 +176,12 @@ func Authenticated() []map[string][]string {
 
 // Public declares that anyone may call an operation. In the OpenAPI
 // document it is the empty security requirement ({}), which says exactly
-// that. Use it as huma.Operation.Security.
+// that. Use it as huma.Operation.Security, alone: combined with other
+// requirements (append(Public(), Scopes("x")...)) it makes them moot — the
+// operation is public, its scopes are never checked and its handler gets
+// no principal — so registering such an operation logs a warning naming
+// it. It is a warning, not a refusal, because the outcome is the safe
+// reading of a document that says "{} or scopes": anyone may call it.
 func Public() []map[string][]string {
 	return []map[string][]string{{}}
 }
@@ -276,6 +288,29 @@ func authorize(p *Principal, sec []map[string][]string) (ok bool, missing []stri
 		}
 	}
 	return false, missing
+}
+
+// acceptedSchemes names the schemes the requirements of sec accept.
+func acceptedSchemes(sec []map[string][]string) []string {
+	var out []string
+	for _, alt := range sec {
+		for name := range alt {
+			if !slices.Contains(out, name) {
+				out = append(out, name)
+			}
+		}
+	}
+	slices.Sort(out)
+	return out
+}
+
+// bearerDescription documents the bearer scheme: where its tokens come
+// from when the API documents a token URL.
+func bearerDescription(o *OAuth2Password) string {
+	if o != nil && o.TokenURL != "" {
+		return "An access token from POST " + o.TokenURL + ", sent as `Authorization: Bearer <token>`."
+	}
+	return "An access token, sent as `Authorization: Bearer <token>`."
 }
 
 func allGranted(p *Principal, scopes []string) bool {

@@ -64,7 +64,7 @@ func TestAuthenticatedNeedsAPrincipalButNoScope(t *testing.T) {
 func TestOAuth2PasswordFlowDocumented(t *testing.T) {
 	api := fortapi.New(fortapi.Options{
 		Authenticator: fortapi.AuthenticatorFunc(testAuth), Logger: slog.New(slog.DiscardHandler),
-		OAuth2: &fortapi.OAuth2Password{TokenURL: "/token", Scopes: map[string]string{"things:read": "read things"}},
+		OAuth2: &fortapi.OAuth2Password{TokenURL: "https://auth.example/token", Scopes: map[string]string{"things:read": "read things"}},
 	})
 	huma.Register(api, huma.Operation{OperationID: "list", Method: http.MethodGet, Path: "/things", Security: fortapi.Scopes("things:read")},
 		func(ctx context.Context, _ *struct{}) (*okOut, error) { return &okOut{}, nil })
@@ -97,7 +97,7 @@ func TestOAuth2PasswordFlowDocumented(t *testing.T) {
 		t.Fatal(err)
 	}
 	o := doc.Components.SecuritySchemes[fortapi.OAuth2Scheme]
-	if o.Type != "oauth2" || o.Flows.Password.TokenURL != "/token" || o.Flows.Password.Scopes["things:read"] == "" {
+	if o.Type != "oauth2" || o.Flows.Password.TokenURL != "https://auth.example/token" || o.Flows.Password.Scopes["things:read"] == "" {
 		t.Errorf("oauth2 scheme = %+v", o)
 	}
 	if b := doc.Components.SecuritySchemes[fortapi.BearerScheme]; b.Type != "http" {

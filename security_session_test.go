@@ -261,6 +261,24 @@ func TestSessionPagesSendBrowsersToTheLogin(t *testing.T) {
 			}
 		})
 	}
+	// A LoginURL without "next" gets the page asked for (path and query)
+	// there, on GET and HEAD.
+	h2, err := build("/signin?lang=en")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tt := range []struct{ method, target, want string }{
+		{http.MethodGet, "/page?x=1&y=%2F", "/signin?lang=en&next=%2Fpage%3Fx%3D1%26y%3D%252F"},
+		{http.MethodHead, "/page", "/signin?lang=en&next=%2Fpage"},
+	} {
+		req := httptest.NewRequest(tt.method, tt.target, nil)
+		req.Header.Set("Accept", html)
+		rec := httptest.NewRecorder()
+		h2.ServeHTTP(rec, req)
+		if rec.Code != 303 || rec.Header().Get("Location") != tt.want {
+			t.Errorf("%s %s: %d Location %q, want 303 %q", tt.method, tt.target, rec.Code, rec.Header().Get("Location"), tt.want)
+		}
+	}
 	for _, bad := range []string{"//evil.example/login", "/\\evil.example", "https://evil.example/", "login", "/log in"} {
 		if _, err := build(bad); err == nil || !strings.Contains(err.Error(), "LoginURL") {
 			t.Errorf("LoginURL %q: %v", bad, err)

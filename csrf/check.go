@@ -26,14 +26,14 @@ type SessionFunc func(r *http.Request) (id string, ok bool)
 // r.PostForm and r.Form, where the handler finds it; no other body is
 // read.
 func (p *Protector) Check(r *http.Request, sessionID string) error {
-	return p.check(nil, r, checkDefault, fixedSession(sessionID))
+	return p.observed(p.check(nil, r, checkDefault, fixedSession(sessionID)))
 }
 
 // CheckRequired is Check for a route that always requires the token, as
 // the middleware returned by Require does: a request without a Cookie
 // header is refused rather than exempted.
 func (p *Protector) CheckRequired(r *http.Request, sessionID string) error {
-	return p.check(nil, r, checkRequired, fixedSession(sessionID))
+	return p.observed(p.check(nil, r, checkRequired, fixedSession(sessionID)))
 }
 
 // checkMode is what a route asks of the checks.

@@ -70,6 +70,10 @@ type Options struct {
 	// with the refused request, whose context carries the reason (see
 	// Reason). It must not echo request data into the response.
 	Deny http.Handler
+
+	// Observer, when set, is told the reason of every refusal the
+	// middleware makes (metrics). Default: none.
+	Observer Observer
 }
 
 // A Protector mints and checks CSRF tokens and provides the middleware.
@@ -79,6 +83,7 @@ type Protector struct {
 	rand         io.Reader
 	maxFormBytes int64
 	deny         http.Handler
+	obs          Observer // nil: none
 	origins      *http.CrossOriginProtection
 	// b64 is unpadded base64url that decodes strictly: zero trailing
 	// bits, so that every token has exactly one spelling.
@@ -104,6 +109,7 @@ func New(o Options) (*Protector, error) {
 		rand:         rand.Reader,
 		maxFormBytes: o.MaxFormBytes,
 		deny:         o.Deny,
+		obs:          o.Observer,
 		origins:      http.NewCrossOriginProtection(),
 		b64:          base64.RawURLEncoding.Strict(),
 	}

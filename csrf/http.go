@@ -50,7 +50,7 @@ func (p *Protector) Require(next http.Handler, session SessionFunc) http.Handler
 func (p *Protector) middleware(next http.Handler, session SessionFunc, mode checkMode) http.Handler {
 	s := sessionFunc(session)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if err := p.check(w, r, mode, s); err != nil {
+		if err := p.observed(p.check(w, r, mode, s)); err != nil {
 			p.deny.ServeHTTP(w, r.WithContext(withReason(r.Context(), err)))
 			return
 		}

@@ -95,6 +95,7 @@ type Hasher struct {
 
 	slots   chan struct{} // one token per running computation
 	waiting atomic.Int64  // callers queued for a slot
+	refused atomic.Uint64 // calls refused: queue full or queue timeout
 	avgNano atomic.Int64  // moving average of a computation's duration
 
 	dummy argon2Hash // hash of a random password with params
@@ -309,6 +310,19 @@ func normalize(password string) (string, bool) {
 	return pw, true
 }
 
+// HasherStats are a Hasher's counters (Stats), for metrics.
+type HasherStats struct {
+	Queued  int64  // callers waiting for a slot now
+	Running int    // computations running now
+	Refused uint64 // calls refused with ErrBusy (queue full or queue timeout) since NewHasher
+}
+
+// Stats returns the Hasher's queue depth, running computations and
+// refusals.
+func (h *Hasher) Stats() HasherStats {
+	return HasherStats{Queued: h.waiting.Load(), Running: len(h.slots), Refused: h.refused.Load()}
+}
+
 // run runs f in a slot, waiting for one within the queue bounds.
 func (h *Hasher) run(ctx context.Context, f func()) error {
 	if err := h.acquire(ctx); err != nil {
@@ -336,6 +350,7 @@ func (h *Hasher) acquire(ctx context.Context) error {
 	}
 	if h.waiting.Add(1) > h.maxQueue {
 		h.waiting.Add(-1)
+		h.refused.Add(1)
 		return h.busy("queue full", nil)
 	}
 	defer h.waiting.Add(-1)
@@ -347,6 +362,7 @@ func (h *Hasher) acquire(ctx context.Context) error {
 	case h.slots <- struct{}{}:
 		return nil
 	case <-timer.C:
+		h.refused.Add(1)
 		return h.busy("queue timeout", nil)
 	case <-ctx.Done():
 		return h.busy("context done", ctx.Err())

@@ -3,10 +3,12 @@ package ratelimit
 import (
 	"fmt"
 	"net/http"
+	"net/netip"
 	"strconv"
 	"strings"
 	"time"
 
+	"github.com/fortapi/fortapi/clientip"
 	"github.com/fortapi/fortapi/internal/problem"
 )
 
@@ -47,7 +49,27 @@ func (l *Limiter) Admit(w http.ResponseWriter, r *http.Request) bool {
 // authenticated user). The header values that do not change between
 // requests are the Limiter's, computed once.
 func (l *Limiter) AdmitKey(w http.ResponseWriter, r *http.Request, key string) bool {
-	res, err := l.Check(r.Context(), key)
+	return l.admitStored(w, r, l.prefix+key)
+}
+
+// AdmitIP is AdmitKey(w, r, IPKey(a)), building the key in one
+// allocation.
+func (l *Limiter) AdmitIP(w http.ResponseWriter, r *http.Request, a netip.Addr) bool {
+	var buf [64]byte
+	// string(b) as an operand of + makes no copy of its own.
+	return l.admitStored(w, r, l.prefix+string(clientip.AppendKey(append(buf[:0], "ip:"...), a)))
+}
+
+// AdmitUser is AdmitKey(w, r, "user:"+user), the key ByUser gives, built
+// in one allocation.
+func (l *Limiter) AdmitUser(w http.ResponseWriter, r *http.Request, user string) bool {
+	return l.admitStored(w, r, l.prefix+"user:"+user)
+}
+
+// admitStored is AdmitKey for the key as the store sees it (the
+// Limiter's prefix included).
+func (l *Limiter) admitStored(w http.ResponseWriter, r *http.Request, skey string) bool {
+	res, err := l.takeStored(r.Context(), skey, 1)
 	if err != nil {
 		WriteUnavailable(w, r, res)
 		return false
@@ -123,18 +145,32 @@ func writeHeaders(h http.Header, res Result, name, policy, limit string) {
 	}
 	resetSecs := ceilSeconds(reset)
 
+	// The RateLimit item, name;r=REMAINING;t=RESET, is one string; the
+	// single-valued fields' numbers are substrings of it.
 	var buf [96]byte
 	b := append(buf[:0], name...)
 	b = append(b, ";r="...)
+	r0 := len(b)
 	b = strconv.AppendInt(b, int64(remaining), 10)
+	r1 := len(b)
 	b = append(b, ";t="...)
+	t0 := len(b)
 	b = strconv.AppendInt(b, resetSecs, 10)
+	item := string(b)
 
-	// One backing array for every value slice this call creates.
-	vals := make([]string, 5)
-	vals[0], vals[1] = policy, string(b)
-	addValue(h, keyPolicy, vals[0:1:1])
-	addValue(h, keyRateLimit, vals[1:2:2])
+	var vals []string
+	if len(h[keyPolicy]) == 0 && len(h[keyRateLimit]) == 0 {
+		// The first limiter of the response: one backing array for every
+		// value slice, with room for a second limiter's policy and item
+		// to be appended without copying.
+		vals = make([]string, 7)
+		vals[0], vals[2] = policy, item
+		h[keyPolicy], h[keyRateLimit] = vals[0:1:2], vals[2:3:4]
+		vals = vals[4:]
+	} else {
+		addValue(h, keyPolicy, policy)
+		addValue(h, keyRateLimit, item)
+	}
 
 	if cur := h[keyRemaining]; len(cur) > 0 {
 		if n, err := strconv.Atoi(cur[0]); err == nil && n <= remaining {
@@ -144,18 +180,21 @@ func writeHeaders(h http.Header, res Result, name, policy, limit string) {
 	if limit == "" {
 		limit = strconv.Itoa(res.Limit)
 	}
-	vals[2] = limit
-	vals[3] = strconv.Itoa(remaining)
-	vals[4] = strconv.FormatInt(resetSecs, 10)
-	h[keyLimit], h[keyRemaining], h[keyReset] = vals[2:3:3], vals[3:4:4], vals[4:5:5]
+	if vals == nil {
+		vals = make([]string, 3)
+	}
+	vals[0], vals[1], vals[2] = limit, item[r0:r1], item[t0:]
+	h[keyLimit], h[keyRemaining], h[keyReset] = vals[0:1:1], vals[1:2:2], vals[2:3:3]
 }
 
-func addValue(h http.Header, key string, v []string) {
+// addValue appends v to the values of key (a slice of length and
+// capacity 1 when there were none).
+func addValue(h http.Header, key, v string) {
 	if cur := h[key]; len(cur) > 0 {
-		h[key] = append(cur, v[0])
+		h[key] = append(cur, v)
 		return
 	}
-	h[key] = v
+	h[key] = []string{v}
 }
 
 // WriteTooManyRequests answers 429 with Retry-After (whole seconds,

@@ -405,8 +405,13 @@ func (l *Limiter) Peek(ctx context.Context, key string) (Result, error) {
 }
 
 func (l *Limiter) take(ctx context.Context, key string, n int) (Result, error) {
+	return l.takeStored(ctx, l.prefix+key, n)
+}
+
+// takeStored is take for the key as the store sees it: the Limiter's
+// prefix and the caller's key, built by the caller in one allocation.
+func (l *Limiter) takeStored(ctx context.Context, skey string, n int) (Result, error) {
 	s := l.set
-	skey := l.prefix + key
 	if try, probe := s.useStore(); try {
 		res, err := s.store.Allow(ctx, skey, l.spec, n)
 		if err == nil {

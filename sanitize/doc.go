@@ -20,14 +20,28 @@
 //     and every link kept gets rel="nofollow noopener noreferrer" (no
 //     search ranking, no window.opener, no Referer).
 //   - Ad hoc cleaning: the FastAPI guide calls nh3 by hand in each handler,
-//     and a handler that forgets is a hole. Here each field declares its
-//     policy once, in its struct tag (sanitize:"plain" or sanitize:"rich"),
-//     and Sanitizer.Struct applies all of them; a misspelt tag is an error,
+//     and a handler that forgets is a hole. Here each field declares what
+//     it holds once, in its struct tag, and Sanitizer.Struct (or Decoded,
+//     on a decoded JSON body before validation — what fortapi does for
+//     every request body) applies all of them; a misspelt tag is an error,
 //     not a silently unsanitized field.
+//   - Silent data loss: a plain-text field (sanitize:"plain") is kept
+//     exactly as sent — "Widget <i>deluxe</i>" stays that — and escaped
+//     wherever it is shown (html/template, encoding/json). Only fields
+//     declared HTML (sanitize:"rich") or HTML to turn into text
+//     (sanitize:"strip") are changed.
+//
+// # The tags
+//
+//	sanitize:"plain"  text; kept as sent; escape it on output
+//	sanitize:"rich"   HTML; the Rich policy; insert it into pages as is
+//	sanitize:"strip"  HTML to become text; the Plain policy (lossy)
+//	sanitize:"-"      not looked at
 //
 // # The two policies
 //
-// Plain is for fields that are text (names, titles). Its output is plain
+// Plain is for input that is HTML and must become text (sanitize:"strip";
+// not for text fields, which need nothing: sanitize:"plain"). Its output is plain
 // TEXT, not HTML: tags are removed (script and style content dropped),
 // entities decoded ("Tom &amp; Jerry" becomes "Tom & Jerry"), repeatedly
 // until nothing changes (at most 8 passes), so double-encoded markup such
@@ -55,7 +69,9 @@
 // before the value is validated and stored, so that everything stored is
 // clean and every reader (HTML pages, e-mails, exports, other services)
 // gets the same value. Sanitizing can change the length (Rich escapes and
-// adds rel), so validate lengths after it. Rich and Plain each build a new
+// adds rel, removes script), so validate lengths after it: fortapi runs
+// Decoded between decoding and validation for every request body whose
+// type has sanitize tags. Rich and Plain each build a new
 // bluemonday policy and its allowlists: build them once (New builds one of
 // each) and share them; they are immutable and safe for concurrent use.
 // The package holds no global state: a Sanitizer caches the plan for each

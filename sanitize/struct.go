@@ -11,9 +11,20 @@ const TagName = "sanitize"
 
 // Tag values.
 const (
-	TagRich  = "rich"  // sanitize the field with the Rich policy
-	TagPlain = "plain" // sanitize the field with the Plain policy
-	TagSkip  = "-"     // do not touch the field, nor look inside it
+	// TagRich: the field is HTML; it is sanitized with the Rich policy.
+	TagRich = "rich"
+	// TagPlain: the field is plain text, kept exactly as sent. Nothing is
+	// removed: whoever shows it escapes it (html/template, encoding/json
+	// do), so "Widget <i>deluxe</i>" is stored, and shown, as typed. The
+	// tag only checks that the field holds text.
+	TagPlain = "plain"
+	// TagStrip: the field is text made from HTML: tags are removed and
+	// entities decoded with the Plain policy. It loses what looks like
+	// markup ("a <b> c" becomes "a  c"): choose it only for input that is
+	// HTML and must become text.
+	TagStrip = "strip"
+	// TagSkip: do not touch the field, nor look inside it.
+	TagSkip = "-"
 )
 
 // Error is the type of the errors Sanitizer.Struct returns; they wrap one
@@ -68,12 +79,12 @@ func (s *Sanitizer) Plain() *Policy { return s.plain }
 // declared by their tags:
 //
 //	type ItemInput struct {
-//		Name        string  `json:"name" sanitize:"plain"`
-//		Description string  `json:"description" sanitize:"rich"`
-//		Note        *string `json:"note,omitempty" sanitize:"plain"`
+//		Name        string  `json:"name" sanitize:"plain"`       // kept as sent
+//		Description string  `json:"description" sanitize:"rich"` // safe HTML
+//		Summary     *string `json:"summary,omitempty" sanitize:"strip"`
 //	}
 //
-// A tag "rich" or "plain" applies to a field of a string type, or a
+// A tag "rich", "plain" or "strip" applies to a field of a string type, or a
 // pointer to, slice of or array of such (nil pointers are left alone). Any
 // other value (except "-", which skips the field) is ErrBadTag, and so is a
 // tag on a field of another type or on an unexported field. Untagged
@@ -109,7 +120,8 @@ type mode uint8
 const (
 	modeNone mode = iota
 	modeRich
-	modePlain
+	modeStrip // the Plain policy
+	modeText  // tagged plain: checked to be text, left as it is
 )
 
 // opKind is what an op does with a value.
@@ -172,7 +184,7 @@ type planner struct {
 func (b *planner) build(t reflect.Type, m mode, path string) (*op, error) {
 	switch t.Kind() {
 	case reflect.String:
-		if m == modeNone {
+		if m == modeNone || m == modeText {
 			return nil, nil
 		}
 		return &op{kind: opString, mode: m}, nil
@@ -218,12 +230,14 @@ func (b *planner) buildStruct(t reflect.Type) (*op, error) {
 			case TagRich:
 				m = modeRich
 			case TagPlain:
-				m = modePlain
+				m = modeText
+			case TagStrip:
+				m = modeStrip
 			case TagSkip:
 				continue
 			default:
-				return nil, fmt.Errorf("%w: %s: unknown value %q (want %q, %q or %q)",
-					ErrBadTag, path, tag, TagRich, TagPlain, TagSkip)
+				return nil, fmt.Errorf("%w: %s: unknown value %q (want %q, %q, %q or %q)",
+					ErrBadTag, path, tag, TagRich, TagPlain, TagStrip, TagSkip)
 			}
 			if !f.IsExported() {
 				return nil, fmt.Errorf("%w: %s: tag on an unexported field", ErrBadTag, path)

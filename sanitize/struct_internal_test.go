@@ -6,7 +6,7 @@ import (
 )
 
 type cachedInput struct {
-	Name string `sanitize:"plain"`
+	Name string `sanitize:"strip"`
 }
 
 func TestPlanCached(t *testing.T) {

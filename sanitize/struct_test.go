@@ -10,25 +10,25 @@ import (
 )
 
 type ItemInput struct {
-	Name        string  `json:"name" sanitize:"plain"`
+	Name        string  `json:"name" sanitize:"strip"`
 	Description string  `json:"description" sanitize:"rich"`
-	Note        *string `json:"note,omitempty" sanitize:"plain"`
+	Note        *string `json:"note,omitempty" sanitize:"strip"`
 	SKU         string  `json:"sku"` // untagged: left alone
 }
 
 type Label string
 
 type Owner struct {
-	Display Label `sanitize:"plain"`
+	Display Label `sanitize:"strip"`
 	Bio     string
 }
 
 type Meta struct {
-	Source string `sanitize:"plain"`
+	Source string `sanitize:"strip"`
 }
 
 type base struct {
-	Title string `sanitize:"plain"`
+	Title string `sanitize:"strip"`
 }
 
 type Embeds struct {
@@ -42,18 +42,18 @@ type Order struct {
 	Items    []ItemInput
 	ItemPtrs []*ItemInput
 	Owner    *Owner
-	Tags     []string    `sanitize:"plain"`
-	TagPtrs  []*string   `sanitize:"plain"`
+	Tags     []string    `sanitize:"strip"`
+	TagPtrs  []*string   `sanitize:"strip"`
 	Fixed    [2]string   `sanitize:"rich"`
 	Skipped  ItemInput   `sanitize:"-"`
-	Named    []Label     `sanitize:"plain"`
+	Named    []Label     `sanitize:"strip"`
 	Counts   map[int]int // maps are not followed
 	Meta                 // embedded
 	private  ItemInput
 }
 
 type Node struct {
-	Text     string `sanitize:"plain"`
+	Text     string `sanitize:"strip"`
 	Children []*Node
 	Next     *Node
 }
@@ -234,22 +234,22 @@ func TestStructErrors(t *testing.T) {
 			Name string `sanitize:"Rich"`
 		}{}, sanitize.ErrBadTag},
 		{"tag on int", &struct {
-			N int `sanitize:"plain"`
+			N int `sanitize:"strip"`
 		}{}, sanitize.ErrBadTag},
 		{"tag on []byte", &struct {
-			B []byte `sanitize:"plain"`
+			B []byte `sanitize:"strip"`
 		}{}, sanitize.ErrBadTag},
 		{"tag on struct", &struct {
 			I ItemInput `sanitize:"rich"`
 		}{}, sanitize.ErrBadTag},
 		{"tag on map", &struct {
-			M map[string]string `sanitize:"plain"`
+			M map[string]string `sanitize:"strip"`
 		}{}, sanitize.ErrBadTag},
 		{"tag on interface", &struct {
-			A any `sanitize:"plain"`
+			A any `sanitize:"strip"`
 		}{}, sanitize.ErrBadTag},
 		{"tag on unexported", &struct {
-			name string `sanitize:"plain"`
+			name string `sanitize:"strip"`
 		}{}, sanitize.ErrBadTag},
 		{"bad tag nested", &struct {
 			Inner *struct {
@@ -268,7 +268,7 @@ func TestStructErrors(t *testing.T) {
 
 	t.Run("bad tag changes nothing", func(t *testing.T) {
 		v := struct {
-			Name string `sanitize:"plain"`
+			Name string `sanitize:"strip"`
 			Bad  string `sanitize:"bogus"`
 		}{Name: dirty, Bad: dirty}
 		if err := s.Struct(&v); err == nil {

@@ -119,6 +119,17 @@ type CORSOptions struct {
 	// DefaultMaxAge (600 s). A longer cache delays the effect of
 	// removing an origin, method or header.
 	MaxAge time.Duration
+
+	// Observer, when set, is told of every preflight the middleware
+	// refuses (403): an origin, method or header not allowed (metrics).
+	// Default: none.
+	Observer CORSObserver
+}
+
+// CORSObserver is told of refused preflights (CORSOptions.Observer). It
+// must be cheap and must not block.
+type CORSObserver interface {
+	CORSRejected()
 }
 
 // CORS is the cross-origin resource sharing middleware. Create it with
@@ -136,11 +147,12 @@ type CORS struct {
 	headersVal  string   // all of them joined
 	exposeVal   string   // "" exposes none
 	maxAgeVal   string
+	obs         CORSObserver // nil: none
 }
 
 // NewCORS returns CORS for o, or an error naming the first invalid entry.
 func NewCORS(o CORSOptions) (*CORS, error) {
-	c := &CORS{credentials: o.AllowCredentials, origins: make(map[string]string, len(o.AllowedOrigins))}
+	c := &CORS{credentials: o.AllowCredentials, origins: make(map[string]string, len(o.AllowedOrigins)), obs: o.Observer}
 
 	for _, e := range o.AllowedOrigins {
 		if e == "*" {
@@ -334,15 +346,18 @@ func (c *CORS) preflight(w http.ResponseWriter, r *http.Request, origins []strin
 		allow, ok = c.Allowed(origins[0])
 	}
 	if !ok {
+		c.rejected()
 		problem.Write(w, r, http.StatusForbidden, "cross-origin requests from this origin are not allowed")
 		return
 	}
 	if m := r.Header[keyACRM]; len(m) != 1 || !slices.Contains(c.methods, m[0]) {
+		c.rejected()
 		problem.Write(w, r, http.StatusForbidden, "the requested method is not allowed for cross-origin requests; allowed: "+c.methodsVal)
 		return
 	}
 	reqHeaders, ok := c.requestedHeaders(r.Header[keyACRH])
 	if !ok {
+		c.rejected()
 		problem.Write(w, r, http.StatusForbidden, "a requested header is not allowed for cross-origin requests; allowed: "+c.headersVal)
 		return
 	}
@@ -360,6 +375,12 @@ func (c *CORS) preflight(w http.ResponseWriter, r *http.Request, origins []strin
 	// Access-Control-Allow-Private-Network, so browsers enforcing Private
 	// Network Access do not let public sites reach a private server.
 	w.WriteHeader(http.StatusNoContent)
+}
+
+func (c *CORS) rejected() {
+	if c.obs != nil {
+		c.obs.CORSRejected()
+	}
 }
 
 // requestedHeaders checks the Access-Control-Request-Headers field lines

@@ -117,6 +117,10 @@
 //
 //   - HSTSMaxAge: two years (DefaultHSTSMaxAge), at least one day. A
 //     shorter max-age lets protection lapse sooner.
+//   - HSTSSubdomains: SubdomainsAuto: includeSubDomains for domain names,
+//     not for localhost, *.localhost and IP addresses (a development
+//     machine's other local sites are not pinned to HTTPS for two years).
+//     SubdomainsInclude and SubdomainsExclude decide for every host.
 //   - HSTSPreload: off. Asks for inclusion in browsers' built-in list
 //     (stronger: no first-visit gap; needs a max-age of a year).
 //   - DisableHSTS: off. WEAKENS: no HSTS at all.

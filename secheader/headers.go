@@ -8,7 +8,6 @@ import (
 	"io"
 	"net/http"
 	"net/url"
-	"strconv"
 	"strings"
 	"time"
 )
@@ -81,10 +80,18 @@ type Options struct {
 	// years); anything else must be at least MinHSTSMaxAge (one day).
 	HSTSMaxAge time.Duration
 
+	// HSTSSubdomains says whether includeSubDomains is sent: by default
+	// (SubdomainsAuto) for domain names but not for localhost, *.localhost
+	// and IP addresses; SubdomainsInclude or SubdomainsExclude decide for
+	// every host. The caller's choice is never overridden.
+	HSTSSubdomains Subdomains
+
 	// HSTSPreload adds "preload" to Strict-Transport-Security, consenting
 	// to inclusion in the browsers' built-in HSTS list. It needs a max-age
-	// of at least MinHSTSPreloadMaxAge. Removal from that list takes
-	// months: set it only when every subdomain serves HTTPS for good.
+	// of at least MinHSTSPreloadMaxAge and includeSubDomains (so not
+	// SubdomainsExclude; with SubdomainsAuto, local hosts get neither).
+	// Removal from that list takes months: set it only when every
+	// subdomain serves HTTPS for good.
 	HSTSPreload bool
 
 	// DisableHSTS sends no Strict-Transport-Security at all. WEAKENS:
@@ -122,6 +129,9 @@ type Headers struct {
 	keys []string
 	vals []string
 	hsts bool
+	// stsLocal, when not "", is the HSTS value for local hosts
+	// (SubdomainsAuto: without includeSubDomains and preload).
+	stsLocal string
 	// assumeTLS: send HSTS whatever the transport.
 	assumeTLS bool
 	// reportSuffix ends both policies ("" without ReportURI).
@@ -136,26 +146,9 @@ func New(o Options) (*Headers, error) {
 		h.rand = rand.Reader
 	}
 
-	sts := ""
-	switch {
-	case o.DisableHSTS && (o.HSTSMaxAge != 0 || o.HSTSPreload):
-		return nil, errors.New("secheader: DisableHSTS contradicts HSTSMaxAge or HSTSPreload; set only one")
-	case o.DisableHSTS:
-	default:
-		age := o.HSTSMaxAge
-		if age == 0 {
-			age = DefaultHSTSMaxAge
-		}
-		if age < MinHSTSMaxAge {
-			return nil, fmt.Errorf("secheader: HSTSMaxAge %v is below the minimum of %v (set DisableHSTS to send no HSTS)", o.HSTSMaxAge, MinHSTSMaxAge)
-		}
-		if o.HSTSPreload && age < MinHSTSPreloadMaxAge {
-			return nil, fmt.Errorf("secheader: HSTSPreload needs an HSTSMaxAge of at least %v, not %v", MinHSTSPreloadMaxAge, age)
-		}
-		sts = "max-age=" + strconv.FormatInt(int64(age/time.Second), 10) + "; includeSubDomains"
-		if o.HSTSPreload {
-			sts += "; preload"
-		}
+	sts, err := h.hstsValues(o)
+	if err != nil {
+		return nil, err
 	}
 
 	var reporting string
@@ -176,6 +169,31 @@ func New(o Options) (*Headers, error) {
 	h.keys = append(h.keys, keyCache)
 	h.vals = append(h.vals, "no-store")
 	return h, nil
+}
+
+// hstsValues returns the Strict-Transport-Security value of o and sets
+// h.stsLocal (hsts.go builds both).
+func (h *Headers) hstsValues(o Options) (string, error) {
+	if o.DisableHSTS {
+		if o.HSTSMaxAge != 0 || o.HSTSPreload || o.HSTSSubdomains != SubdomainsAuto {
+			return "", errors.New("secheader: DisableHSTS contradicts HSTSMaxAge, HSTSSubdomains or HSTSPreload; set only one")
+		}
+		return "", nil
+	}
+	if o.HSTSMaxAge < 0 {
+		return "", fmt.Errorf("secheader: HSTSMaxAge %v is negative (set DisableHSTS to send no HSTS)", o.HSTSMaxAge)
+	}
+	if o.HSTSSubdomains > SubdomainsExclude {
+		return "", fmt.Errorf("secheader: unknown HSTSSubdomains %d", o.HSTSSubdomains)
+	}
+	sts, err := HSTSValue(o.HSTSMaxAge, o.HSTSSubdomains != SubdomainsExclude, o.HSTSPreload)
+	if err != nil {
+		return "", err
+	}
+	if o.HSTSSubdomains == SubdomainsAuto {
+		h.stsLocal, _ = HSTSValue(o.HSTSMaxAge, false, false)
+	}
+	return sts, nil
 }
 
 // checkReportURI accepts an absolute https URL without user info or
@@ -231,11 +249,23 @@ func (h *Headers) Handler(next http.Handler) http.Handler {
 		if cred {
 			hi++
 		}
-		// One backing array per response; each value gets a slice of
-		// length and capacity 1, so that an append by the handler
-		// (Header.Add) copies instead of writing into a neighbour.
-		vals := make([]string, hi-lo)
+		// One backing array per response (inside the no-store writer
+		// on credentialed requests: one allocation in all); each value
+		// gets a slice of length and capacity 1, so that an append by
+		// the handler (Header.Add) copies instead of writing into a
+		// neighbour.
+		var nw *noStoreWriter
+		var vals []string
+		if cred && hi-lo <= maxHeaders {
+			nw = &noStoreWriter{ResponseWriter: w}
+			vals = nw.vals[:hi-lo]
+		} else {
+			vals = make([]string, hi-lo)
+		}
 		copy(vals, h.vals[lo:hi])
+		if lo == 0 && h.stsLocal != "" && localHost(r.Host) {
+			vals[0] = h.stsLocal
+		}
 		hdr := w.Header()
 		for i := range vals {
 			hdr[h.keys[lo+i]] = vals[i : i+1 : i+1]
@@ -244,7 +274,9 @@ func (h *Headers) Handler(next http.Handler) http.Handler {
 			next.ServeHTTP(w, r)
 			return
 		}
-		nw := &noStoreWriter{ResponseWriter: w}
+		if nw == nil {
+			nw = &noStoreWriter{ResponseWriter: w}
+		}
 		// A handler that writes nothing (or panics, for a recovering
 		// middleware to answer) leaves the header to be sent after it
 		// returns: force it then too.

@@ -180,24 +180,19 @@ func TestHSTS(t *testing.T) {
 		{"tls, fraction dropped", true, Options{HSTSMaxAge: 24*time.Hour + 1500*time.Millisecond}, "max-age=86401; includeSubDomains"},
 		{"tls, preload", true, Options{HSTSPreload: true}, wantHSTS + "; preload"},
 		{"tls, preload one year", true, Options{HSTSPreload: true, HSTSMaxAge: 365 * 24 * time.Hour}, "max-age=31536000; includeSubDomains; preload"},
+		{"tls, subdomains excluded", true, Options{HSTSSubdomains: SubdomainsExclude}, "max-age=63072000"},
+		{"tls, subdomains included", true, Options{HSTSSubdomains: SubdomainsInclude}, wantHSTS},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			h := mustNew(t, tc.opts)
-			handler := h.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {}))
-			var srv *httptest.Server
-			if tc.tls {
-				srv = httptest.NewTLSServer(handler)
-			} else {
-				srv = httptest.NewServer(handler)
+			handler := mustNew(t, tc.opts).Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {}))
+			req := httptest.NewRequest("GET", "https://api.example.com/", nil)
+			if !tc.tls {
+				req.TLS = nil
 			}
-			defer srv.Close()
-			resp, err := srv.Client().Get(srv.URL)
-			if err != nil {
-				t.Fatal(err)
-			}
-			resp.Body.Close()
-			got := resp.Header.Values("Strict-Transport-Security")
+			rec := httptest.NewRecorder()
+			handler.ServeHTTP(rec, req)
+			got := rec.Header().Values("Strict-Transport-Security")
 			switch {
 			case tc.want == "" && got != nil:
 				t.Errorf("HSTS = %q, want none", got)
@@ -208,6 +203,73 @@ func TestHSTS(t *testing.T) {
 	}
 }
 
+// TestHSTSLocalHosts: by default a development host (localhost, a
+// *.localhost name, an IP address) gets HSTS without includeSubDomains or
+// preload, so a dev machine's other local sites are not pinned to HTTPS;
+// an explicit choice is respected there too. One case goes over a real
+// TLS connection to 127.0.0.1.
+func TestHSTSLocalHosts(t *testing.T) {
+	t.Parallel()
+	local := "max-age=63072000"
+	cases := []struct {
+		host string
+		opts Options
+		want string
+	}{
+		{"localhost", Options{}, local},
+		{"localhost:8443", Options{}, local},
+		{"LOCALHOST.", Options{}, local},
+		{"app.localhost:8443", Options{}, local},
+		{"127.0.0.1:8443", Options{}, local},
+		{"[::1]:8443", Options{}, local},
+		{"10.0.0.7", Options{}, local},
+		{"localhost", Options{HSTSPreload: true}, local},
+		{"localhost", Options{HSTSSubdomains: SubdomainsInclude}, wantHSTS},
+		{"notlocalhost", Options{}, wantHSTS},
+		{"localhost.example.com", Options{}, wantHSTS},
+		{"api.example.com:443", Options{}, wantHSTS},
+		{"v2", Options{}, wantHSTS},
+		{"1password.com", Options{}, wantHSTS},
+	}
+	for _, tc := range cases {
+		t.Run(tc.host, func(t *testing.T) {
+			handler := mustNew(t, tc.opts).Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {}))
+			req := httptest.NewRequest("GET", "https://example.com/", nil)
+			req.Host = tc.host
+			rec := httptest.NewRecorder()
+			handler.ServeHTTP(rec, req)
+			if got := rec.Header().Get("Strict-Transport-Security"); got != tc.want {
+				t.Errorf("Host %q: HSTS = %q, want %q", tc.host, got, tc.want)
+			}
+		})
+	}
+	srv := httptest.NewTLSServer(mustNew(t, Options{}).Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {})))
+	defer srv.Close()
+	resp, err := srv.Client().Get(srv.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if got := resp.Header.Get("Strict-Transport-Security"); got != local {
+		t.Errorf("over TLS to %s: HSTS = %q, want %q", srv.URL, got, local)
+	}
+}
+
+// TestHSTSOptionsRefused: contradictions are errors, never silently fixed.
+func TestHSTSOptionsRefused(t *testing.T) {
+	t.Parallel()
+	for name, o := range map[string]Options{
+		"disable and subdomains":  {DisableHSTS: true, HSTSSubdomains: SubdomainsInclude},
+		"preload without subs":    {HSTSPreload: true, HSTSSubdomains: SubdomainsExclude},
+		"negative max-age":        {HSTSMaxAge: -time.Second},
+		"unknown subdomains mode": {HSTSSubdomains: 9},
+	} {
+		if _, err := New(o); err == nil {
+			t.Errorf("%s: New(%+v) succeeded", name, o)
+		}
+	}
+}
+
 func TestNewRefuses(t *testing.T) {
 	cases := []struct {
 		name string
@@ -215,10 +277,10 @@ func TestNewRefuses(t *testing.T) {
 		want string // in the error
 	}{
 		{"max-age below a day", Options{HSTSMaxAge: 23 * time.Hour}, "below the minimum"},
-		{"negative max-age", Options{HSTSMaxAge: -time.Hour}, "below the minimum"},
+		{"negative max-age", Options{HSTSMaxAge: -time.Hour}, "is negative"},
 		{"disable with max-age", Options{DisableHSTS: true, HSTSMaxAge: 48 * time.Hour}, "contradicts"},
 		{"disable with preload", Options{DisableHSTS: true, HSTSPreload: true}, "contradicts"},
-		{"preload below a year", Options{HSTSPreload: true, HSTSMaxAge: 30 * 24 * time.Hour}, "HSTSPreload needs"},
+		{"preload below a year", Options{HSTSPreload: true, HSTSMaxAge: 30 * 24 * time.Hour}, "preload needs includeSubDomains and a max-age of at least"},
 		{"report over http", Options{ReportURI: "http://r.example/csp"}, `"http://r.example/csp"`},
 		{"report with user info", Options{ReportURI: "https://u:p@r.example/csp"}, "user info"},
 		{"report scheme-relative", Options{ReportURI: "//r.example/csp"}, `"//r.example/csp"`},
@@ -729,8 +791,9 @@ func TestHTTP2HijackRefused(t *testing.T) {
 	if got := resp.Header.Get("Cache-Control"); got != "no-store" {
 		t.Errorf("Cache-Control = %q after a refused hijack, want no-store", got)
 	}
-	if got := resp.Header.Get("Strict-Transport-Security"); got != wantHSTS {
-		t.Errorf("HSTS = %q over HTTP/2, want %q", got, wantHSTS)
+	// httptest serves 127.0.0.1: a local host, no includeSubDomains.
+	if got := resp.Header.Get("Strict-Transport-Security"); got != "max-age=63072000" {
+		t.Errorf("HSTS = %q over HTTP/2, want %q", got, "max-age=63072000")
 	}
 }
 

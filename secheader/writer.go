@@ -26,7 +26,14 @@ type noStoreWriter struct {
 	// cc backs the Cache-Control value, so that forcing it allocates
 	// nothing and the slice is this response's own.
 	cc [1]string
+	// vals backs the security headers' values (Headers.Handler), so that
+	// a credentialed response costs one allocation.
+	vals [maxHeaders]string
 }
+
+// maxHeaders is the most header fields Headers.Handler sets: every one
+// New may configure.
+const maxHeaders = 10
 
 // force makes the header about to be sent say no-store.
 func (w *noStoreWriter) force() {

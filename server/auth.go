@@ -187,6 +187,9 @@ type Event struct {
 	Detail    string
 }
 
+// MaxPruneEventsBatch is the most events one PruneEvents call deletes.
+const MaxPruneEventsBatch = 10000
+
 // EventFilter selects events for ListEvents. Zero fields do not filter,
 // except Limit, which must be 1..1000.
 type EventFilter struct {
@@ -399,6 +402,11 @@ type AuthStore interface {
 	AddEvent(ctx context.Context, ev Event) error
 	// ListEvents returns events newest first.
 	ListEvents(ctx context.Context, f EventFilter) ([]Event, error)
+	// PruneEvents deletes at most limit (1..MaxPruneEventsBatch) events
+	// older than before, oldest first, and returns how many it deleted:
+	// the audit retention prunes in batches, so that no single write
+	// holds the store for long.
+	PruneEvents(ctx context.Context, before time.Time, limit int) (int64, error)
 
 	// Signing keys: jwtkey.Store, with its rules (SaveKeys is an
 	// all-or-nothing upsert that never changes a revoked row). LoadKeys

@@ -61,8 +61,10 @@
 //     hosts default to DevHosts (localhost, 127.0.0.1, ::1);
 //     RedirectToCertificate lists the served certificate's names instead.
 //     No HSTS over HTTP.
-//   - HSTS: max-age=31536000 (one year), includeSubDomains only on
-//     request, only on requests that arrived over TLS.
+//   - HSTS: max-age=63072000 (two years, secheader.DefaultHSTSMaxAge: one
+//     default for the whole project, spelled by secheader.HSTSValue),
+//     includeSubDomains only on request, only on requests that arrived
+//     over TLS.
 //
 // Wiring, in a server's main:
 //

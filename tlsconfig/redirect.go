@@ -10,11 +10,13 @@ import (
 	"time"
 
 	"github.com/fortapi/fortapi/internal/problem"
+	"github.com/fortapi/fortapi/secheader"
 )
 
-// DefaultHSTSMaxAge is the max-age HSTS sends when none is given: one year
-// (31536000 seconds), the least that HSTS preload lists accept.
-const DefaultHSTSMaxAge = 365 * 24 * time.Hour
+// DefaultHSTSMaxAge is the max-age HSTS sends when none is given:
+// secheader.DefaultHSTSMaxAge (two years, 63072000 seconds), so that an
+// API's headers and this middleware agree.
+const DefaultHSTSMaxAge = secheader.DefaultHSTSMaxAge
 
 // RedirectHandler answers the plain-HTTP listener: GET and HEAD requests
 // without credentials get 308 Permanent Redirect to the same host, path
@@ -261,19 +263,21 @@ func validDNSName(s string) bool {
 
 // HSTS sets Strict-Transport-Security on responses to requests that came
 // over TLS (r.TLS != nil); plain-HTTP responses never carry it (RFC 6797
-// §7.2). maxAge <= 0 means DefaultHSTSMaxAge (one year); it is sent in
-// whole seconds. includeSubDomains extends the policy to every subdomain:
-// turn it on only when all of them serve HTTPS.
+// §7.2). maxAge <= 0 means DefaultHSTSMaxAge (two years, secheader's); it
+// is sent in whole seconds, and must be at least secheader.MinHSTSMaxAge
+// (HSTS panics otherwise: a programming error). includeSubDomains extends
+// the policy to every subdomain, exactly as asked: turn it on only when
+// all of them serve HTTPS.
 //
-// Behind a TLS-terminating proxy r.TLS is nil: let the proxy send the
-// header.
+// The value is spelled by secheader.HSTSValue, the one implementation.
+// An API built with fortapi already sends HSTS through secheader.Headers
+// (Options.Headers); use this for other handlers. Behind a TLS-terminating
+// proxy r.TLS is nil: let the proxy send the header, or use
+// secheader.Options.AssumeTLS.
 func HSTS(next http.Handler, maxAge time.Duration, includeSubDomains bool) http.Handler {
-	if maxAge <= 0 {
-		maxAge = DefaultHSTSMaxAge
-	}
-	value := "max-age=" + strconv.FormatInt(int64(maxAge/time.Second), 10)
-	if includeSubDomains {
-		value += "; includeSubDomains"
+	value, err := secheader.HSTSValue(maxAge, includeSubDomains, false)
+	if err != nil {
+		panic("tlsconfig.HSTS: " + err.Error())
 	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.TLS != nil {

@@ -296,10 +296,10 @@ func TestHSTS(t *testing.T) {
 		want    string
 		wantSet bool
 	}{
-		{"default over TLS", 0, false, true, "max-age=31536000", true},
-		{"subdomains", 0, true, true, "max-age=31536000; includeSubDomains", true},
-		{"two years", 2 * 365 * 24 * time.Hour, false, true, "max-age=63072000", true},
-		{"negative is default", -time.Second, false, true, "max-age=31536000", true},
+		{"default over TLS", 0, false, true, "max-age=63072000", true},
+		{"subdomains", 0, true, true, "max-age=63072000; includeSubDomains", true},
+		{"one year", 365 * 24 * time.Hour, false, true, "max-age=31536000", true},
+		{"negative is default", -time.Second, false, true, "max-age=63072000", true},
 		{"never over HTTP", 0, true, false, "", false},
 	}
 	for _, tt := range tests {
@@ -335,7 +335,7 @@ func TestHSTS(t *testing.T) {
 		t.Fatal(err)
 	}
 	resp.Body.Close()
-	if resp.Header.Get("Strict-Transport-Security") != "max-age=31536000" {
+	if resp.Header.Get("Strict-Transport-Security") != "max-age=63072000" {
 		t.Errorf("HSTS over TLS: %q", resp.Header.Get("Strict-Transport-Security"))
 	}
 }

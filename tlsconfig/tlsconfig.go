@@ -76,6 +76,16 @@ type DevCert struct {
 	ReplacedCA bool
 }
 
+// TLSConfig returns Server() serving the development certificate, for
+// fortapi.ServerOptions.TLSConfig or http.Server.TLSConfig. The
+// certificate is the one loaded when DevCertificate ran: call
+// DevCertificate again (at start-up) to renew it.
+func (dc *DevCert) TLSConfig() *tls.Config {
+	tc := Server()
+	tc.Certificates = []tls.Certificate{dc.Certificate}
+	return tc
+}
+
 // devDNS and devIPs are the names a development certificate covers.
 func devDNS() []string { return []string{"localhost"} }
 

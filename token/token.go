@@ -93,6 +93,10 @@ type Options struct {
 	// (8192), which is also the maximum; at least MinMaxTokenBytes.
 	MaxTokenBytes int
 
+	// Observer, when set, is told the result of every Verify and
+	// whether the cache held the token (metrics). Default: none.
+	Observer Observer
+
 	// Now returns the current time. Default time.Now.
 	Now func() time.Time
 	// Rand is the source of token ids; it must be safe for concurrent
@@ -111,6 +115,7 @@ type Service struct {
 	now              func() time.Time
 	rand             io.Reader
 	b64              *base64.Encoding // base64url, no padding, strict
+	obs              Observer         // nil: none
 }
 
 // New returns a Service configured by opts.
@@ -135,6 +140,7 @@ func New(opts Options) (*Service, error) {
 		now:         opts.Now,
 		rand:        opts.Rand,
 		b64:         base64.RawURLEncoding.Strict(),
+		obs:         opts.Observer,
 	}
 	if s.lifetime == 0 {
 		s.lifetime = DefaultLifetime
@@ -385,6 +391,16 @@ func sameKey(a, b any) bool {
 // ctx is not used yet; it is there for revocation checks that may need to
 // wait.
 func (s *Service) Verify(ctx context.Context, tok string) (*Claims, error) {
+	if s.obs == nil {
+		return s.verifyToken(tok)
+	}
+	c, err := s.verifyToken(tok)
+	s.obs.Verified(Result(err))
+	return c, err
+}
+
+// verifyToken is Verify.
+func (s *Service) verifyToken(tok string) (*Claims, error) {
 	// Refuse oversized input before looking at a single byte.
 	if len(tok) > s.maxBytes {
 		return nil, reasonTooLong
@@ -392,7 +408,11 @@ func (s *Service) Verify(ctx context.Context, tok string) (*Claims, error) {
 	var h uint64
 	if s.cache != nil {
 		h = s.cache.hash(tok)
-		if e := s.cache.get(h, tok); e != nil {
+		e := s.cache.get(h, tok)
+		if s.obs != nil {
+			s.obs.CacheLookup(e != nil)
+		}
+		if e != nil {
 			return s.checkCached(e)
 		}
 	}

@@ -74,15 +74,19 @@
 // overflowed; 1009 (CloseTooBig) a client message exceeded ReadLimit; 4401
 // (CloseCredentials) the credentials were revoked or expired (reason
 // "credentials revoked" or "credentials expired"): authenticate again
-// before reconnecting. A close handshake that has not finished within
+// before reconnecting; 4409 (CloseResync, Feed.Resync) events meant for
+// the socket may have been lost: reconnect, then reload the state. A close handshake that has not finished within
 // 500 ms is cut (the client then sees 1006), as is a peer that does not
 // answer a ping.
 //
 // # Across instances
 //
 // A Feed and its Tickets live in one process. Several instances share
-// events and revocations through the server's push channel (PostgreSQL
-// LISTEN/NOTIFY or Redis pub/sub): each instance calls Publish and Revoke
-// on its own feed for what it receives. A ticket must be redeemed on the
-// instance that issued it (or the server shares tickets itself).
+// events and revocations through the server's push channel (fortapi serve:
+// PostgreSQL LISTEN/NOTIFY): each instance calls Publish, Revoke and, when
+// its channel may have lost events, Resync on its own feed for what it
+// receives; Options.Available refuses upgrades (503) while the channel is
+// down, and Subscribed spares preparing an event nobody receives. A ticket
+// must be redeemed on the instance that issued it (or the server shares
+// tickets itself).
 package wsfeed

@@ -138,8 +138,8 @@ func Register(api *fortapi.API, op huma.Operation, f *Feed) error {
 	}
 	op.Description += fmt.Sprintf("\n\nAuthenticated before the upgrade. Cookie and ticket upgrades must come from this origin or an allowed one. "+
 		"Client data messages are refused (close %d; longer than %d bytes: %d). A socket is closed with %d when its credentials are revoked or expire, "+
-		"%d when it falls %d messages behind, %d when the server shuts down.",
-		CloseUnsupportedData, f.o.ReadLimit, CloseTooBig, CloseCredentials, CloseSlowConsumer, f.o.SendQueue, CloseGoingAway)
+		"%d when it falls %d messages behind, %d when events meant for it may have been lost (reconnect and reload), %d when the server shuts down.",
+		CloseUnsupportedData, f.o.ReadLimit, CloseTooBig, CloseCredentials, CloseSlowConsumer, f.o.SendQueue, CloseResync, CloseGoingAway)
 	if op.Responses == nil {
 		op.Responses = map[string]*huma.Response{}
 	}
@@ -153,7 +153,7 @@ func Register(api *fortapi.API, op huma.Operation, f *Feed) error {
 	resp("403", "Forbidden: a required scope is missing, or the Origin is not allowed")
 	resp("426", "Upgrade Required: not a WebSocket upgrade request (version 13)")
 	resp("429", fmt.Sprintf("Too Many Requests: the caller has %d sockets open (Retry-After)", f.o.MaxConnsPerSubject))
-	resp("503", "Service Unavailable: the feed is full or shutting down (Retry-After)")
+	resp("503", "Service Unavailable: the feed is full, shutting down or cannot deliver events now (Retry-After)")
 	fortapi.RegisterHandler(api, op, http.HandlerFunc(f.serve))
 	return nil
 }
@@ -182,6 +182,20 @@ func (f *Feed) Publish(e Event) error {
 	return nil
 }
 
+// Subscribed reports whether some open socket would receive e by
+// Options.Filter (e.Message is not looked at): a server may skip preparing
+// an event nobody receives.
+func (f *Feed) Subscribed(e Event) bool {
+	f.mu.RLock()
+	defer f.mu.RUnlock()
+	for _, c := range f.conns {
+		if f.o.Filter(c.p, &e) {
+			return true
+		}
+	}
+	return false
+}
+
 // Revoke closes every open socket whose principal match accepts with
 // CloseCredentials ("credentials revoked"), and returns how many. A
 // server calls it when it learns of a logout, a disable, a role or
@@ -199,6 +213,27 @@ func (f *Feed) Revoke(match func(p *fortapi.Principal) bool) int {
 	f.mu.RUnlock()
 	for _, c := range hit {
 		c.closeWith(CloseCredentials, "credentials revoked")
+	}
+	return len(hit)
+}
+
+// Resync closes every open socket whose principal match accepts (nil:
+// every socket) with CloseResync ("events were missed: reconnect and
+// reload"), and returns how many. A server calls it when events may have
+// been lost on their way to the feed (its source of events reconnected or
+// overflowed): the clients reconnect and reload instead of silently
+// missing a change.
+func (f *Feed) Resync(match func(p *fortapi.Principal) bool) int {
+	f.mu.RLock()
+	var hit []*conn
+	for _, c := range f.conns {
+		if match == nil || match(c.p) {
+			hit = append(hit, c)
+		}
+	}
+	f.mu.RUnlock()
+	for _, c := range hit {
+		c.closeWith(CloseResync, "events were missed: reconnect and reload")
 	}
 	return len(hit)
 }
@@ -266,6 +301,15 @@ func (f *Feed) serve(w http.ResponseWriter, r *http.Request) {
 			slog.String("request_id", fortapi.RequestID(r.Context())), slog.String("subject", p.Subject))
 		problem.Write(w, r, http.StatusForbidden, "WebSocket connections with these credentials are not allowed from this origin")
 		return
+	}
+	if f.o.Available != nil {
+		if err := f.o.Available(); err != nil {
+			f.o.Logger.LogAttrs(r.Context(), slog.LevelDebug, "wsfeed: unavailable, upgrade refused",
+				slog.String("request_id", fortapi.RequestID(r.Context())), slog.String("error", err.Error()))
+			w.Header().Set("Retry-After", retryAfterSeconds)
+			problem.Write(w, r, http.StatusServiceUnavailable, "the feed cannot deliver events right now")
+			return
+		}
 	}
 	c := &conn{f: f, p: p, lastPing: f.o.Now()}
 	// The socket subscribes before the upgrade answer leaves: every event

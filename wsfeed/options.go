@@ -33,6 +33,11 @@ const (
 	// revocation: reason "credentials revoked") or expired (reason
 	// "credentials expired"). Authenticate again before reconnecting.
 	CloseCredentials websocket.StatusCode = 4401
+	// CloseResync (4409): events meant for the socket may have been lost
+	// (Feed.Resync), for example while the server's link to the other
+	// instances was down. Reconnect, then reload the state the events
+	// update (for the item feed: GET /items/).
+	CloseResync websocket.StatusCode = 4409
 )
 
 // Defaults of Options.
@@ -84,6 +89,12 @@ type Options struct {
 	// Revocations is asked every CheckInterval whether each connection's
 	// credentials still hold. Nil: only Revoke and expiry close sockets.
 	Revocations Revocations
+
+	// Available, when set, is asked before every upgrade: while it returns
+	// an error the upgrade is refused with 503 and Retry-After, before the
+	// upgrade (for example while the events of other instances cannot be
+	// received). Nil: always available.
+	Available func() error
 
 	// AllScope is the scope whose holders receive every event (for
 	// example "users:admin"). Empty: everyone receives only the events

@@ -15,7 +15,8 @@
 // prints it on stderr as "token TOKEN" before "serving ...". Items live in a mutex-protected map under a UUIDv7
 // from the reference server's own generator (server.NewID). It serves HTTPS with the certificate and key
 // given by --cert and --key (bench/run.sh passes fortapi's development
-// certificate), on the standard library's default TLS settings.
+// certificate), on the standard library's default TLS settings, or plain
+// HTTP with --insecure-http.
 //
 // It deliberately has no request logging, no validation beyond decoding the
 // JSON, no persistence, no security headers, no request ids and no rate

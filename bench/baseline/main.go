@@ -169,8 +169,9 @@ func main() {
 	addr := flag.String("addr", "127.0.0.1:8444", "HOST:PORT to serve HTTPS on (port 0 picks a free port)")
 	cert := flag.String("cert", "", "PEM certificate file (required)")
 	key := flag.String("key", "", "PEM private key file (required)")
+	insecure := flag.Bool("insecure-http", false, "serve plain HTTP instead of HTTPS (as fortapi serve --insecure-http); --cert and --key are then not needed")
 	flag.Parse()
-	if *cert == "" || *key == "" {
+	if !*insecure && (*cert == "" || *key == "") {
 		fmt.Fprintln(os.Stderr, "baseline: --cert and --key are required")
 		os.Exit(2)
 	}
@@ -198,8 +199,14 @@ func main() {
 		os.Exit(1)
 	}
 	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
-	fmt.Fprintf(os.Stderr, "token %s\nserving https://%s\n", tok, ln.Addr())
-	if err := srv.ServeTLS(ln, *cert, *key); err != nil && !errors.Is(err, http.ErrServerClosed) {
+	if *insecure {
+		fmt.Fprintf(os.Stderr, "token %s\nserving http://%s\n", tok, ln.Addr())
+		err = srv.Serve(ln)
+	} else {
+		fmt.Fprintf(os.Stderr, "token %s\nserving https://%s\n", tok, ln.Addr())
+		err = srv.ServeTLS(ln, *cert, *key)
+	}
+	if err != nil && !errors.Is(err, http.ErrServerClosed) {
 		fmt.Fprintln(os.Stderr, "baseline:", err)
 		os.Exit(1)
 	}

@@ -39,12 +39,13 @@ func readPassword(r io.Reader) (string, error) {
 	return line, nil
 }
 
-// groupHelp prints the help of a command group (user, keys) when args
-// name no subcommand or ask for help; done reports that it did.
-func groupHelp(args []string, help string, stdout io.Writer) (code int, done bool) {
+// groupHelp prints the help of a command group (user, keys, store) when
+// args ask for help (on stdout, exit 0) or name no subcommand (a usage
+// error: on stderr, exit 2); done reports that it did.
+func groupHelp(args []string, help string, stdout, stderr io.Writer) (code int, done bool) {
 	switch {
 	case len(args) == 0:
-		fmt.Fprint(stdout, help)
+		fmt.Fprint(stderr, help)
 		return exitUsage, true
 	case args[0] == "-h" || args[0] == "--help" || args[0] == "help":
 		fmt.Fprint(stdout, help)
@@ -110,14 +111,48 @@ server within a second.
   user disable NAME
   user enable NAME
   user list
+
+Run "fortapi user SUBCOMMAND --help" for a subcommand's flags.
 `
 
+// userFooter ends the help of every user subcommand.
+const userFooter = `
+It works on the database of --data-dir (or --postgres-url), also while the
+server runs, which applies revocations within a second.
+`
+
+// userSubHelp is the help of each user subcommand.
+var userSubHelp = map[string]string{
+	"add": `Creates the user NAME with the password on the first line of stdin (never
+an argument: ps and the shell history would show it). The password policy
+applies. NAME is stored in its RFC 8265 form (Bob and ｂｏｂ are bob).
+--role is read only from the command line, never from FORTAPI_ROLE: a stray
+variable must not create administrators.
+`,
+	"set-password": `Sets the password of the user NAME from the first line of stdin (the
+password policy applies) and revokes every session and token of the user at
+once. Also the way back in when the printed admin password is lost.
+`,
+	"set-role": `Changes the role of the user NAME to ROLE (user or admin) and revokes the
+user's sessions and tokens at once. The last administrator cannot be
+demoted.
+`,
+	"disable": `Disables the user NAME: its sessions and tokens are revoked at once and it
+cannot sign in until enabled again. The last administrator cannot be
+disabled.
+`,
+	"enable": `Enables the user NAME again (it signs in anew).
+`,
+	"list": `Lists every user: id, username, role, whether disabled, creation time.
+`,
+}
+
 func runUser(ctx context.Context, args []string, getenv func(string) string, stdin io.Reader, stdout, stderr io.Writer) int {
-	if code, done := groupHelp(args, userHelp, stdout); done {
+	if code, done := groupHelp(args, userHelp, stdout, stderr); done {
 		return code
 	}
 	sub, rest := args[0], args[1:]
-	c := newCommand("user "+sub, userHelp)
+	c := newCommand("user "+sub, userSubHelp[sub]+userFooter)
 	sf := addStoreFlags(c, "`DIR` holding the database (and the generated master key)")
 	var names []string
 	var role *string
@@ -272,14 +307,37 @@ the server runs (it picks changes up within seconds). Needs the master key
   keys revoke KID    emergency: the key stops verifying at once (its tokens are
                      refused); revoking the active key promotes the next one.
                      A kid that starts with '-' goes after --: keys revoke -- -abc
+
+Run "fortapi keys SUBCOMMAND --help" for a subcommand's flags.
 `
 
+// keysFooter ends the help of every keys subcommand.
+const keysFooter = `
+It works on the database of --data-dir (or --postgres-url), also while the
+server runs (it picks changes up within seconds), and needs the master key
+(FORTAPI_MASTER_KEY, FORTAPI_MASTER_KEY_FILE, or DATA-DIR/secrets/master.key).
+`
+
+// keysSubHelp is the help of each keys subcommand.
+var keysSubHelp = map[string]string{
+	"list": `Lists the token signing keys: kid, algorithm, state (next, active, retiring,
+retired, revoked) and the times of each change.
+`,
+	"rotate": `Rotates the signing keys: the next key starts signing, the current one keeps
+verifying until its tokens expire (nobody is logged out). Prints the keys.
+`,
+	"revoke": `Emergency: the key KID stops verifying at once (its tokens are refused);
+revoking the active key promotes the next one. Prints the keys. A kid that
+starts with '-' goes after --: fortapi keys revoke -- -abc
+`,
+}
+
 func runKeys(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) int {
-	if code, done := groupHelp(args, keysHelp, stdout); done {
+	if code, done := groupHelp(args, keysHelp, stdout, stderr); done {
 		return code
 	}
 	sub, rest := args[0], args[1:]
-	c := newCommand("keys "+sub, keysHelp)
+	c := newCommand("keys "+sub, keysSubHelp[sub]+keysFooter)
 	sf := addStoreFlags(c, "`DIR` holding the database (and the generated master key)")
 	var names []string
 	switch sub {

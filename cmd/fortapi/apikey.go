@@ -25,14 +25,38 @@ or DATA-DIR/secrets/master.key).
                           read only from the command line, since it grants privileges
   apikey list USER        id, name, scopes, networks, times (never the keys)
   apikey revoke USER ID   the key stops working at once
+
+Run "fortapi apikey SUBCOMMAND --help" for a subcommand's flags.
 `
 
+// apikeyFooter ends the help of every apikey subcommand.
+const apikeyFooter = `
+It works on the database of --data-dir (or --postgres-url), also while the
+server runs: a revoked key is refused by every instance from its next request.
+`
+
+// apikeySubHelp is the help of each apikey subcommand.
+var apikeySubHelp = map[string]string{
+	"create": `Creates an API key for the user USER and prints it (fak_...) on stdout, once:
+only its hash is stored. --scopes (a subset of the user's role's scopes) is
+read only from the command line, since it grants privileges. Needs the master
+key (FORTAPI_MASTER_KEY, FORTAPI_MASTER_KEY_FILE, or DATA-DIR/secrets/master.key).
+`,
+	"list": `Lists the API keys of the user USER: id, name, scopes, networks and times
+(never the keys).
+`,
+	"revoke": `Revokes the API key ID of the user USER: it stops working at once. Needs the
+master key (FORTAPI_MASTER_KEY, FORTAPI_MASTER_KEY_FILE, or
+DATA-DIR/secrets/master.key).
+`,
+}
+
 func runAPIKey(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) int {
-	if code, done := groupHelp(args, apikeyHelp, stdout); done {
+	if code, done := groupHelp(args, apikeyHelp, stdout, stderr); done {
 		return code
 	}
 	sub, rest := args[0], args[1:]
-	c := newCommand("apikey "+sub, apikeyHelp)
+	c := newCommand("apikey "+sub, apikeySubHelp[sub]+apikeyFooter)
 	sf := addStoreFlags(c, "`DIR` holding the database (and the generated master key)")
 	var names []string
 	var name, scopes, cidrs *string

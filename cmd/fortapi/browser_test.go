@@ -25,6 +25,7 @@ import (
 	"os"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -1612,7 +1613,8 @@ func TestBrowserNoCSPViolations(t *testing.T) {
 			}
 			t.Logf("docs UI rendered %q with %d operations", title, ops)
 		}},
-		{"sign-in page", "/login", chromedp.WaitVisible(chromedp.ID("submit")), func(t *testing.T) {}},
+		{"sign-in page", "/login", chromedp.WaitVisible(chromedp.ID("submit")), func(t *testing.T) { brStyled(t, tb.ctx, "#submit") }},
+		{"error page", "/no/such/page", chromedp.WaitVisible(chromedp.ID("error-title")), func(t *testing.T) { brStyled(t, tb.ctx, "") }},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -1621,7 +1623,11 @@ func TestBrowserNoCSPViolations(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if resp.Status != http.StatusOK || brHeader(resp.Headers, "Content-Security-Policy") == "" {
+			want := http.StatusOK
+			if strings.HasPrefix(tc.path, "/no/") {
+				want = http.StatusNotFound // the HTML error page a browser gets
+			}
+			if resp.Status != int64(want) || brHeader(resp.Headers, "Content-Security-Policy") == "" {
 				t.Fatalf("%s: %d, CSP %q", tc.path, resp.Status, brHeader(resp.Headers, "Content-Security-Policy"))
 			}
 			if !s.Hooked {
@@ -1694,5 +1700,30 @@ func TestBrowserDocsTryItOutSendsCSRF(t *testing.T) {
 				t.Fatalf("POST /items/ from the docs page: %d (%v), want %d", got, err, tc.want)
 			}
 		})
+	}
+}
+
+// brStyled checks that the page's nonce'd stylesheet applied (the site
+// header has its rule's bottom border; button, if given, its background)
+// and that the page links to /docs.
+func brStyled(t *testing.T, ctx context.Context, button string) {
+	t.Helper()
+	js := `(() => {
+		const h = document.querySelector("header.site"), d = document.querySelector('a[href="/docs"]');
+		const b = ` + strconv.Quote(button) + ` ? document.querySelector(` + strconv.Quote(button) + `) : null;
+		return [h ? getComputedStyle(h).borderBottomStyle : "", b ? getComputedStyle(b).backgroundColor : "", d ? d.textContent : ""];
+	})()`
+	got, err := chromedp.Run(ctx, chromedp.Evaluate[[]string](js))
+	if err != nil || len(got) != 3 {
+		t.Fatalf("reading the computed style: %v %v", got, err)
+	}
+	if got[0] != "solid" {
+		t.Errorf("the stylesheet did not apply: header border-bottom-style %q", got[0])
+	}
+	if button != "" && got[1] != "rgb(26, 95, 180)" {
+		t.Errorf("the stylesheet did not apply: %s background %q", button, got[1])
+	}
+	if got[2] == "" {
+		t.Error("no link to /docs")
 	}
 }

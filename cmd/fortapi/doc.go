@@ -3,17 +3,23 @@
 //	fortapi serve          the API over HTTPS (development certificate by default)
 //	fortapi user ...       add, list, change the role of, disable or enable users
 //	fortapi keys ...       list, rotate or revoke token signing keys
+//	fortapi store copy     move an installation to another, empty store
+//	fortapi scan URL       audit an HTTP API from the outside
 //	fortapi hash-password  argon2id hash of the password on stdin
 //	fortapi openapi        print the OpenAPI 3.1 document
-//	fortapi version        print the version
+//	fortapi version        print the version (also fortapi --version)
+//
+// "fortapi COMMAND --help" (or "fortapi help COMMAND") prints that
+// command's own text and flags; README.md lists every flag, and a test
+// keeps the two equal.
 //
 // This package reads flags, environment variables and files, the only one
 // that does, and turns them into the typed configuration of server/app
 // (app.Config), which composes the server; it then runs the listeners and
 // the shutdown. Every flag is also an
 // environment variable (--data-dir is FORTAPI_DATA_DIR); the command line
-// wins. Bad flags or values exit 2 with a one-line reason; a failure to
-// start exits 1.
+// wins. Bad flags or values exit 2 with a one-line reason (flags spelled
+// --name, as in the docs); a failure to start exits 1.
 //
 // Defaults and what they defend against: HTTPS on :8443 with a reused
 // self-signed certificate (no plaintext by default; --insecure-http must be

@@ -56,7 +56,7 @@ type instance struct {
 // parallel; the process is killed (by PID) when t ends.
 func startInstance(t *testing.T, bin, dataDir string, env []string, extra ...string) (*process, error) {
 	p := &process{log: newLineWriter(), done: make(chan error, 1)}
-	args := append([]string{"serve", "--data-dir", dataDir, "--addr", "127.0.0.1:0", "--http-addr", "", "--shutdown-timeout", "5s"}, extra...)
+	args := append([]string{"serve", "--data-dir", dataDir, "--addr", "127.0.0.1:0", "--http-addr", "", "--admin-addr", "", "--shutdown-timeout", "5s"}, extra...)
 	p.cmd = exec.Command(bin, args...)
 	p.cmd.Env = append(os.Environ(), env...)
 	p.cmd.Stderr = p.log

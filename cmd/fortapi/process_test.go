@@ -42,7 +42,7 @@ func startProcess(t *testing.T, bin, dataDir string) *process {
 	p := &process{log: newLineWriter(), done: make(chan error, 1)}
 	// The write load runs far beyond the default limits (60 writes a
 	// minute per user): scale them, as load tests do; the limiter runs.
-	p.cmd = exec.Command(bin, "serve", "--data-dir", dataDir, "--addr", "127.0.0.1:0", "--http-addr", "", "--shutdown-timeout", "20s", "--rate-scale", "1000")
+	p.cmd = exec.Command(bin, "serve", "--data-dir", dataDir, "--addr", "127.0.0.1:0", "--http-addr", "", "--admin-addr", "", "--shutdown-timeout", "20s", "--rate-scale", "1000")
 	p.cmd.Env = append(os.Environ(), "FORTAPI_ADMIN_PASSWORD="+processAdminPassword)
 	p.cmd.Stderr = p.log
 	if err := p.cmd.Start(); err != nil {

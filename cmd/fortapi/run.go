@@ -8,7 +8,10 @@ import (
 	"io"
 	"runtime"
 	"runtime/debug"
+	"slices"
+	"strconv"
 	"strings"
+	"time"
 )
 
 // Exit codes.
@@ -36,8 +39,10 @@ Usage:
                                                 (STORE: sqlite:PATH or postgres:URL)
   fortapi hash-password                         argon2id hash of the password on stdin
   fortapi openapi                               print the OpenAPI 3.1 document
-  fortapi version                               print the version
+  fortapi version                               print the version (also fortapi --version)
   fortapi scan URL [flags]                      audit an HTTP API from the outside (docs/scan.md)
+  fortapi audit export --since T                the security event log as JSON lines (SIEM)
+  fortapi help COMMAND                          a command's help, as fortapi COMMAND --help
 
 The user and keys commands work on the same --data-dir (or --postgres-url)
 as the server, also while it runs; the server sees their changes within
@@ -48,6 +53,9 @@ set through an environment variable: --data-dir is FORTAPI_DATA_DIR. Flags
 that grant privileges (user add --role) are the exception: they are read
 only from the command line, so that a stray FORTAPI_ROLE=admin cannot turn
 a command into an administrator's creation.
+
+Exit status: 0 success, 1 the command ran and failed, 2 usage error (a bad
+command, flag, argument or environment value; a one-line reason on stderr).
 `
 
 // run is the whole program: main only wires the process to it.
@@ -72,17 +80,53 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 		return runStore(ctx, rest, getenv, stdout, stderr)
 	case "hash-password":
 		return runHashPassword(ctx, rest, getenv, stdin, stdout, stderr)
-	case "version":
+	case "version", "--version", "-version":
 		return runVersion(rest, getenv, stdout, stderr)
 	case "scan":
 		return runScan(ctx, rest, getenv, stdout, stderr)
+	case "audit":
+		return runAudit(ctx, rest, getenv, stdout, stderr, time.Now)
 	case "help", "-h", "-help", "--help":
+		if len(rest) > 0 && cmd == "help" {
+			// fortapi help user add = fortapi user add --help
+			return run(ctx, append(slices.Clone(rest), "--help"), getenv, stdin, stdout, stderr)
+		}
 		fmt.Fprint(stdout, usage)
 		return exitOK
 	default:
-		fmt.Fprintf(stderr, "fortapi: unknown command %q (commands: serve, user, keys, store, hash-password, openapi, version; see fortapi --help)\n", cmd)
+		fmt.Fprintf(stderr, "fortapi: unknown command %q (commands: %s; see fortapi --help)\n", cmd, strings.Join(commandNames, ", "))
 		return exitUsage
 	}
+}
+
+// commandNames are the commands run knows, for messages.
+var commandNames = []string{"serve", "user", "keys", "apikey", "store", "scan", "hash-password", "openapi", "version", "help"}
+
+// flagError is the flag package's parse error spelled as the docs spell
+// flags: "--name", where the package writes "-name".
+func flagError(err error) string {
+	msg := err.Error()
+	for _, p := range []string{"flag provided but not defined: -", "flag needs an argument: -"} {
+		if name, ok := strings.CutPrefix(msg, p); ok {
+			return p + "-" + name
+		}
+	}
+	for _, p := range []string{"invalid value ", "invalid boolean value "} {
+		rest, ok := strings.CutPrefix(msg, p)
+		if !ok {
+			continue
+		}
+		q, err := strconv.QuotedPrefix(rest)
+		if err != nil {
+			break
+		}
+		for _, f := range []string{" for flag -", " for -"} {
+			if tail, ok := strings.CutPrefix(rest[len(q):], f); ok {
+				return p + q + " for --" + tail
+			}
+		}
+	}
+	return msg
 }
 
 // command is a subcommand's flag set, with environment fallbacks.
@@ -139,7 +183,7 @@ func (c *command) parseArgs(args, names []string, getenv func(string) string, st
 				c.printHelp(stdout)
 				return nil, exitOK, false
 			}
-			fmt.Fprintf(stderr, "%s: %v (see --help)\n", c.fs.Name(), err)
+			fmt.Fprintf(stderr, "%s: %s (see --help)\n", c.fs.Name(), flagError(err))
 			return nil, exitUsage, false
 		}
 		if c.fs.NArg() == 0 {
@@ -184,13 +228,19 @@ func (c *command) parseArgs(args, names []string, getenv func(string) string, st
 }
 
 func (c *command) printHelp(w io.Writer) {
-	fmt.Fprintf(w, "Usage: %s%s [flags]\n\n%s\nFlags (each also as the environment variable shown):\n", c.fs.Name(), c.args, c.help)
+	fmt.Fprintf(w, "Usage: %s%s", c.fs.Name(), c.args)
+	n := 0
+	c.fs.VisitAll(func(*flag.Flag) { n++ })
+	if n > 0 {
+		fmt.Fprint(w, " [flags]")
+	}
+	fmt.Fprintf(w, "\n\n%s", strings.TrimRight(c.help, "\n")+"\n")
+	if n == 0 {
+		return // no empty "Flags:" heading
+	}
+	fmt.Fprint(w, "\nFlags (each also as the environment variable shown):\n")
 	c.fs.VisitAll(func(f *flag.Flag) {
-		name, u := flag.UnquoteUsage(f)
-		fmt.Fprintf(w, "  --%s %s\n    \t%s", f.Name, name, u)
-		if f.DefValue != "" && f.DefValue != "false" {
-			fmt.Fprintf(w, " (default %q)", f.DefValue)
-		}
+		writeFlag(w, f)
 		if c.cmdLineOnly[f.Name] {
 			fmt.Fprint(w, " [command line only]\n")
 			return
@@ -199,16 +249,53 @@ func (c *command) printHelp(w io.Writer) {
 	})
 }
 
-func version() string {
-	v := "(devel)"
-	if bi, ok := debug.ReadBuildInfo(); ok && bi.Main.Version != "" {
-		v = bi.Main.Version
+// writeFlag writes a flag's help entry, without its environment variable
+// or line end: "  --name VALUE\n    \tusage (default ...)".
+func writeFlag(w io.Writer, f *flag.Flag) {
+	name, u := flag.UnquoteUsage(f)
+	if name != "" {
+		name = " " + name
 	}
-	return v
+	fmt.Fprintf(w, "  --%s%s\n    \t%s", f.Name, name, u)
+	if f.DefValue != "" && f.DefValue != "false" && f.DefValue != "[]" {
+		fmt.Fprintf(w, " (default %q)", f.DefValue)
+	}
+}
+
+// version is the version of this binary: its module version when built by
+// go install (v1.2.3), else the VCS revision go build stamped into it
+// (devel-0123456789ab, +dirty for a modified tree), else "(devel)".
+func version() string {
+	bi, ok := debug.ReadBuildInfo()
+	return versionOf(bi, ok)
+}
+
+func versionOf(bi *debug.BuildInfo, ok bool) string {
+	if !ok || bi == nil {
+		return "(devel)"
+	}
+	if v := bi.Main.Version; v != "" && v != "(devel)" {
+		return v
+	}
+	var rev, dirty string
+	for _, s := range bi.Settings {
+		switch s.Key {
+		case "vcs.revision":
+			rev = s.Value
+		case "vcs.modified":
+			if s.Value == "true" {
+				dirty = "+dirty"
+			}
+		}
+	}
+	if rev == "" {
+		return "(devel)"
+	}
+	return "devel-" + rev[:min(len(rev), 12)] + dirty
 }
 
 func runVersion(args []string, getenv func(string) string, stdout, stderr io.Writer) int {
-	c := newCommand("version", "Prints the version of this binary and the Go release it was built with.")
+	c := newCommand("version", "Prints the version of this binary (also fortapi --version), the Go release it was\nbuilt with, and the platform.\n")
 	if code, ok := c.parse(args, getenv, stdout, stderr); !ok {
 		return code
 	}

@@ -8,6 +8,7 @@ import (
 	"crypto/x509"
 	"encoding/hex"
 	"encoding/json"
+	"github.com/fortapi/fortapi/internal/testutil"
 	"io"
 	"net"
 	"net/http"
@@ -75,10 +76,10 @@ func TestUsageErrors(t *testing.T) {
 	}{
 		{"no command", nil, nil, "Usage"},
 		{"unknown command", []string{"serv"}, nil, `unknown command "serv"`},
-		{"unknown flag", []string{"serve", "--bogus"}, nil, "flag provided but not defined: -bogus"},
+		{"unknown flag", []string{"serve", "--bogus"}, nil, "flag provided but not defined: --bogus"},
 		{"bad rate scale", []string{"serve", "--rate-scale", "-3"}, nil, "invalid --rate-scale"},
 		{"NaN rate scale", []string{"serve", "--rate-scale", "NaN"}, nil, "invalid --rate-scale"},
-		{"non-numeric rate scale", []string{"serve", "--rate-scale", "fast"}, nil, `invalid value "fast" for flag -rate-scale`},
+		{"non-numeric rate scale", []string{"serve", "--rate-scale", "fast"}, nil, `invalid value "fast" for --rate-scale`},
 		{"bad env value", []string{"serve"}, map[string]string{"FORTAPI_RATE_SCALE": "fast"}, `invalid value "fast" for FORTAPI_RATE_SCALE`},
 		{"bad env bool", []string{"serve"}, map[string]string{"FORTAPI_INSECURE_HTTP": "maybe"}, "FORTAPI_INSECURE_HTTP"},
 		{"bad addr", []string{"serve", "--addr", "localhost"}, nil, `invalid --addr "localhost"`},
@@ -88,17 +89,17 @@ func TestUsageErrors(t *testing.T) {
 		{"bad shutdown timeout", []string{"serve", "--shutdown-timeout", "1h"}, nil, "invalid --shutdown-timeout"},
 		{"fractional rate scale", []string{"serve", "--rate-scale", "0.5"}, nil, "invalid --rate-scale 0.5: want a whole number from 1 to 1000000"},
 		{"huge rate scale", []string{"serve", "--rate-scale", "1e7"}, nil, "invalid --rate-scale"},
-		{"bad unit", []string{"serve", "--rate-writes", "60/fortnight"}, nil, `invalid --rate-writes: ratelimit: bad spec "60/fortnight": unknown unit "fortnight"`},
-		{"zero per second", []string{"serve", "--rate-global", "0/second"}, nil, `invalid --rate-global: ratelimit: bad spec "0/second"`},
-		{"absurd rate", []string{"serve", "--rate-login", "1000000000000/second"}, nil, `invalid --rate-login: ratelimit: bad spec "1000000000000/second"`},
-		{"garbage spec", []string{"serve", "--rate-reads", "lots"}, nil, `invalid --rate-reads: ratelimit: bad spec "lots"`},
-		{"bad spec from env", []string{"serve"}, map[string]string{"FORTAPI_RATE_LOGIN_FAILURES": "5 per minute"}, `invalid --rate-login-failures: ratelimit: bad spec "5 per minute"`},
+		{"bad unit", []string{"serve", "--rate-writes", "60/fortnight"}, nil, `invalid --rate-writes: bad spec "60/fortnight": unknown unit "fortnight"`},
+		{"zero per second", []string{"serve", "--rate-global", "0/second"}, nil, `invalid --rate-global: bad spec "0/second"`},
+		{"absurd rate", []string{"serve", "--rate-login", "1000000000000/second"}, nil, `invalid --rate-login: bad spec "1000000000000/second"`},
+		{"garbage spec", []string{"serve", "--rate-reads", "lots"}, nil, `invalid --rate-reads: bad spec "lots"`},
+		{"bad spec from env", []string{"serve"}, map[string]string{"FORTAPI_RATE_LOGIN_FAILURES": "5 per minute"}, `invalid --rate-login-failures: bad spec "5 per minute"`},
 		{"scale beyond the limits", []string{"serve", "--rate-global", "1000/second", "--rate-scale", "10000"}, nil, `invalid --rate-global "1000/second" with --rate-scale 10000`},
 		{"bad proxy", []string{"serve", "--trusted-proxies", "10.0.0.0/8,10.1.0.0/33"}, nil, `invalid --trusted-proxies: `},
-		{"bad forwarding header", []string{"serve", "--client-ip-header", "X-Client-IP"}, nil, `invalid --client-ip-header: clientip: unknown header "X-Client-IP"`},
-		{"bad fail policy", []string{"serve", "--rate-fail", "maybe"}, nil, `invalid --rate-fail: ratelimit: unknown error policy "maybe"`},
+		{"bad forwarding header", []string{"serve", "--client-ip-header", "X-Client-IP"}, nil, `invalid --client-ip-header: unknown header "X-Client-IP"`},
+		{"bad fail policy", []string{"serve", "--rate-fail", "maybe"}, nil, `invalid --rate-fail: unknown error policy "maybe"`},
 		{"zero instances", []string{"serve", "--instances", "0"}, nil, "invalid --instances 0"},
-		{"bad redis scheme", []string{"serve", "--redis-url", "http://localhost:6379"}, nil, "invalid --redis-url: redisstore: bad Redis URL: redis: invalid URL scheme: http"},
+		{"bad redis scheme", []string{"serve", "--redis-url", "http://localhost:6379"}, nil, "invalid --redis-url: bad Redis URL: redis: invalid URL scheme: http"},
 		{"empty redis prefix", []string{"serve", "--redis-prefix", " "}, nil, "--redis-prefix must not be empty"},
 		{"stray argument", []string{"serve", "now"}, nil, `unexpected argument "now"`},
 		{"version argument", []string{"version", "x"}, nil, `unexpected argument "x"`},
@@ -294,7 +295,9 @@ func startServeEnv(t *testing.T, dataDir string, kv map[string]string, extra ...
 	ctx, cancel := context.WithCancel(context.Background())
 	log := newLineWriter()
 	done := make(chan int, 1)
-	args := append([]string{"serve", "--data-dir", dataDir, "--addr", "127.0.0.1:0", "--http-addr", ""}, extra...)
+	// No admin listener unless a test asks: many servers run in
+	// parallel, and the default port 9090 is one.
+	args := append([]string{"serve", "--data-dir", dataDir, "--addr", "127.0.0.1:0", "--http-addr", "", "--admin-addr", ""}, extra...)
 	go func() { done <- run(ctx, args, env(kv), strings.NewReader(""), io.Discard, log) }()
 	var once sync.Once
 	code := -1
@@ -689,27 +692,13 @@ func TestServeFailedLoginsPerUsername(t *testing.T) {
 	}
 }
 
-// redisURL returns the test Redis, or skips (fails under
-// FORTAPI_TEST_STRICT=1).
-func redisURL(t *testing.T) string {
-	t.Helper()
-	u := os.Getenv("FORTAPI_TEST_REDIS_URL")
-	if u == "" {
-		if os.Getenv("FORTAPI_TEST_STRICT") == "1" {
-			t.Fatal("FORTAPI_TEST_REDIS_URL is not set and FORTAPI_TEST_STRICT=1")
-		}
-		t.Skip("FORTAPI_TEST_REDIS_URL is not set: skipping tests against a real Redis")
-	}
-	return u
-}
-
 // TestTwoServersShareOneGlobalLimit runs two servers on one Redis: they
 // enforce one global limit between them.
 //
 // Not parallel: a Redis check that takes over 100 ms (a starved CPU) fails
 // open to the local limits, and then nothing is refused.
 func TestTwoServersShareOneGlobalLimit(t *testing.T) {
-	u := redisURL(t)
+	u := testutil.RedisURL(t)
 	b := make([]byte, 8)
 	_, _ = rand.Read(b)
 	prefix := "fortapi-test:" + hex.EncodeToString(b) + ":"

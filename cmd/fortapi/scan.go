@@ -258,11 +258,7 @@ func progressBar(w io.Writer) func(scan.Progress) {
 func printScanHelp(c *command, w io.Writer) {
 	fmt.Fprintf(w, "Usage: fortapi scan URL [flags]\n\n%s\nFlags (each also as the environment variable shown):\n", c.help)
 	c.fs.VisitAll(func(f *flag.Flag) {
-		name, u := flag.UnquoteUsage(f)
-		fmt.Fprintf(w, "  --%s %s\n    \t%s", f.Name, name, u)
-		if f.DefValue != "" && f.DefValue != "false" && f.DefValue != "[]" {
-			fmt.Fprintf(w, " (default %q)", f.DefValue)
-		}
+		writeFlag(w, f)
 		if v, ok := scanCredFlags()[f.Name]; ok {
 			fmt.Fprintf(w, " [%s, %s_FILE]\n", v, v)
 			return

@@ -101,6 +101,11 @@ func serve(ctx context.Context, cfg serveConfig, getenv func(string) string, log
 	if tlsSrc != nil {
 		ac.CertExpiry = tlsSrc.expiry
 	}
+	ac.AuditRetention = cfg.admin.appRetention()
+	reg := newMetricsRegistry()
+	if cfg.admin.addr != "" {
+		ac.Metrics = reg
+	}
 	a, err := app.New(ctx, ac)
 	if err != nil {
 		return err
@@ -127,7 +132,7 @@ func serve(ctx context.Context, cfg serveConfig, getenv func(string) string, log
 	srv := fortapi.NewServer(cfg.addr, handler, fortapi.ServerOptions{Logger: log})
 	srv.BaseContext = func(net.Listener) context.Context { return context.WithoutCancel(ctx) }
 
-	errc := make(chan error, 2)
+	errc := make(chan error, 3)
 	var redirect *http.Server
 	var hln net.Listener
 	switch {
@@ -140,13 +145,24 @@ func serve(ctx context.Context, cfg serveConfig, getenv func(string) string, log
 			return fmt.Errorf("listening on --http-addr %s: %w", cfg.httpAddr, err)
 		}
 	}
-	// Only now that both listeners are bound: a start that fails earlier
+	admin, err := listenAdmin(cfg.admin, reg, log)
+	if err != nil {
+		ln.Close()
+		if hln != nil {
+			hln.Close()
+		}
+		return err
+	}
+	// Only now that every listener is bound: a start that fails earlier
 	// (a port taken) must not create the administrator, whose generated
 	// password would be printed by a run that then exits, and never again.
 	if err := bootstrapAdmin(ctx, a.Auth(), getenv, log, stderr); err != nil {
 		ln.Close()
 		if hln != nil {
 			hln.Close()
+		}
+		if admin != nil {
+			admin.ln.Close()
 		}
 		return err
 	}
@@ -161,6 +177,9 @@ func serve(ctx context.Context, cfg serveConfig, getenv func(string) string, log
 		go func() { errc <- redirect.Serve(hln) }()
 		log.Info("redirecting HTTP to HTTPS", "url", "http://"+displayAddr(hln.Addr()), "https_port", httpsPort,
 			"hosts", hosts, "methods", "GET,HEAD", "acme_http01", tlsSrc.acme != nil)
+	}
+	if admin != nil {
+		admin.serve(errc, cfg.admin, log)
 	}
 	go func() { errc <- srv.Serve(ln) }()
 	log.Info("serving", "url", scheme+"://"+displayAddr(ln.Addr()), "docs", scheme+"://"+displayAddr(ln.Addr())+fortapi.DocsPath)
@@ -179,6 +198,9 @@ func serve(ctx context.Context, cfg serveConfig, getenv func(string) string, log
 		if redirect != nil {
 			_ = redirect.Close()
 		}
+		if admin != nil {
+			_ = admin.srv.Close()
+		}
 		_ = srv.Close()
 		return fmt.Errorf("serving: %w", err)
 	case <-ctx.Done():
@@ -189,13 +211,19 @@ func serve(ctx context.Context, cfg serveConfig, getenv func(string) string, log
 	if redirect != nil {
 		_ = redirect.Shutdown(sctx)
 	}
+	if admin != nil {
+		admin.shutdown(sctx)
+	}
 	if err := srv.Shutdown(sctx); err != nil {
 		log.Warn("in-flight requests did not finish in time; closing their connections", "error", err.Error())
 		_ = srv.Close()
 	}
 	servers := 1
 	if redirect != nil {
-		servers = 2
+		servers++
+	}
+	if admin != nil {
+		servers++
 	}
 	for range servers {
 		if err := <-errc; err != nil && !errors.Is(err, http.ErrServerClosed) {

@@ -13,6 +13,7 @@ import (
 
 	"github.com/fortapi/fortapi/server/app"
 	"github.com/fortapi/fortapi/tlsconfig"
+	"github.com/fortapi/fortapi/wsfeed"
 )
 
 // serveConfig is the typed configuration of `fortapi serve`.
@@ -37,7 +38,9 @@ type serveConfig struct {
 	acmeDirectory  string
 	env            string // development or production
 	corsOrigins    []string
-	oidc           *oidcFlags // external identity providers (serve_oidc.go)
+	wsPerUser      int         // --ws-max-conns-per-user
+	admin          adminConfig // --admin-addr and friends (serve_admin.go)
+	oidc           *oidcFlags  // external identity providers (serve_oidc.go)
 }
 
 // Environments of --env.
@@ -52,18 +55,21 @@ const serveHelp = `Runs the fortapi reference server: the items API, OpenAPI doc
 It serves HTTPS on --addr with the certificate in --tls-cert/--tls-key
 (reloaded when the files change), one obtained by ACME for --acme-domain
 (cached in DATA-DIR/acme), or else a self-signed development certificate
-kept in DATA-DIR/tls. HTTPS responses carry HSTS (two years) and the security headers of secheader. --http-addr
-redirects GET and HEAD to HTTPS (308), only to the server's own names, and
-answers ACME http-01 challenges; other methods, and any request carrying
-credentials (Authorization, Cookie, X-API-Key), get 400 "use HTTPS".
+kept in DATA-DIR/tls. HTTPS responses carry HSTS (two years) and the
+security headers (Content-Security-Policy, X-Content-Type-Options, frame
+denial). --http-addr redirects GET and HEAD to HTTPS (308), only to the
+server's own names, and answers ACME http-01 challenges; other methods, and
+any request carrying credentials (Authorization, Cookie, X-API-Key), get
+400 "use HTTPS".
 
 The master key that seals the signing keys comes from FORTAPI_MASTER_KEY or
 FORTAPI_MASTER_KEY_FILE, or is generated in DATA-DIR/secrets/master.key. On a
 fresh database the user admin is created, once the listeners are bound, with
 FORTAPI_ADMIN_PASSWORD(_FILE) or a random password printed once to stderr
-(reset it with fortapi user set-password admin --password-stdin). --env production refuses to
-start with generated or weak secrets, the development certificate, or
---insecure-http without --trusted-proxies. See docs/deployment.md.
+(reset it with fortapi user set-password admin --password-stdin).
+--env production refuses to start with generated or weak secrets, the
+development certificate, or --insecure-http without --trusted-proxies. See
+docs/deployment.md.
 
 SIGINT or SIGTERM stop it gracefully: no new connections, in-flight requests
 get --shutdown-timeout to finish, then the store is closed.
@@ -92,7 +98,7 @@ func parseServe(args []string, getenv func(string) string, stdout, stderr io.Wri
 	c.fs.StringVar(&cfg.rates.header, "client-ip-header", def.header, "the one forwarding `HEADER` the trusted proxies write: X-Forwarded-For, Forwarded or X-Real-IP")
 	c.fs.StringVar(&cfg.rates.RedisURL, "redis-url", "", "keep every rate limit in Redis at `URL` (redis:// or rediss://), shared by all instances; prefer the environment variable when it holds a password")
 	c.fs.StringVar(&cfg.rates.RedisPrefix, "redis-prefix", def.RedisPrefix, "`PREFIX` of the rate-limit keys in Redis, one per deployment sharing a Redis")
-	c.fs.StringVar(&failPolicy, "rate-fail", "open", "while Redis is unreachable: open (limit locally, each instance to its share of each limit) or closed (refuse limited requests with 503) (`POLICY`)")
+	c.fs.StringVar(&failPolicy, "rate-fail", "open", "`POLICY` while Redis is unreachable: open (limit locally, each instance to its share of each limit) or closed (refuse limited requests with 503)")
 	c.fs.IntVar(&cfg.rates.Instances, "instances", def.Instances, "`N` instances share Redis: under --rate-fail open each limits locally to 1/N of each limit")
 	var acmeDomains string
 	c.fs.StringVar(&cfg.httpAddr, "http-addr", ":8080", "`HOST:PORT` of the plain-HTTP listener, which only redirects GET and HEAD to HTTPS (308; other methods and requests with credentials get 400) and answers ACME http-01 challenges; empty turns it off (never started with --insecure-http)")
@@ -111,10 +117,12 @@ func parseServe(args []string, getenv func(string) string, stdout, stderr io.Wri
 		}
 		return nil
 	})
+	c.fs.IntVar(&cfg.wsPerUser, "ws-max-conns-per-user", wsfeed.DefaultMaxConnsPerSubject, "`N` open GET /ws/items sockets per user on this instance; the next upgrade gets 429 (1 to 1000)")
 	c.fs.StringVar(&cfg.env, "env", envDevelopment, "`ENV`: development, or production, which refuses to start with generated or weak secrets, the development certificate, or --insecure-http without --trusted-proxies")
 	c.fs.StringVar(&level, "log-level", "info", "`LEVEL` of the log: debug, info, warn or error")
 	c.fs.StringVar(&format, "log-format", "json", "`FORMAT` of the log on stderr: json or text")
 	c.fs.DurationVar(&cfg.shutdownTimeout, "shutdown-timeout", 15*time.Second, "how long in-flight requests get to finish at shutdown (`DURATION`, 1s to 10m)")
+	cfg.addAdminFlags(c)
 	if code, ok := c.parse(args, getenv, stdout, stderr); !ok {
 		return cfg, code, false
 	}
@@ -141,6 +149,9 @@ func parseServe(args []string, getenv func(string) string, stdout, stderr io.Wri
 	if err := cfg.parseTLS(acmeDomains); err != nil {
 		return fail("%v", err)
 	}
+	if err := cfg.admin.check(); err != nil {
+		return fail("%v", err)
+	}
 	if cfg.env != envDevelopment && cfg.env != envProduction {
 		return fail("invalid --env %q: want development or production", cfg.env)
 	}
@@ -158,6 +169,9 @@ func parseServe(args []string, getenv func(string) string, stdout, stderr io.Wri
 		return fail("invalid --log-format %q: want json or text", format)
 	}
 	cfg.logFormat = format
+	if cfg.wsPerUser < 1 || cfg.wsPerUser > 1000 {
+		return fail("invalid --ws-max-conns-per-user %d: want 1 to 1000", cfg.wsPerUser)
+	}
 	if cfg.shutdownTimeout < time.Second || cfg.shutdownTimeout > 10*time.Minute {
 		return fail("invalid --shutdown-timeout %v: want 1s to 10m", cfg.shutdownTimeout)
 	}
@@ -168,17 +182,18 @@ func parseServe(args []string, getenv func(string) string, stdout, stderr io.Wri
 // mk, and what the flags say.
 func (cfg serveConfig) appConfig(sc app.StoreConfig, mk []byte, log *slog.Logger) app.Config {
 	return app.Config{
-		Limits:         cfg.rates.Limits,
-		TrustedProxies: cfg.rates.trusted,
-		ClientIPHeader: cfg.rates.header,
-		CORSOrigins:    cfg.corsOrigins,
-		AssumeTLS:      cfg.insecureHTTP && len(cfg.rates.trusted) > 0,
-		Store:          sc,
-		MasterKey:      mk,
-		Version:        version(),
-		Logger:         log,
-		OIDC:           cfg.oidc.options(),
-		OIDCProvision:  cfg.oidc.provisionOn(),
+		Limits:              cfg.rates.Limits,
+		TrustedProxies:      cfg.rates.trusted,
+		ClientIPHeader:      cfg.rates.header,
+		CORSOrigins:         cfg.corsOrigins,
+		FeedMaxConnsPerUser: cfg.wsPerUser,
+		AssumeTLS:           cfg.insecureHTTP && len(cfg.rates.trusted) > 0,
+		Store:               sc,
+		MasterKey:           mk,
+		Version:             version(),
+		Logger:              log,
+		OIDC:                cfg.oidc.options(),
+		OIDCProvision:       cfg.oidc.provisionOn(),
 	}
 }
 

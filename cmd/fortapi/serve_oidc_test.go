@@ -95,7 +95,7 @@ func TestOIDCServeBinary(t *testing.T) {
 	start := func(extra ...string) (*process, *http.Client) {
 		dir := t.TempDir()
 		p := &process{log: newLineWriter(), done: make(chan error, 1)}
-		args := append([]string{"serve", "--data-dir", dir, "--addr", "127.0.0.1:0", "--http-addr", "",
+		args := append([]string{"serve", "--data-dir", dir, "--addr", "127.0.0.1:0", "--http-addr", "", "--admin-addr", "",
 			"--oidc-issuer", issuer, "--oidc-audience", "api://fortapi", "--oidc-scope-map", "scope[read:items]=items:read"}, extra...)
 		p.cmd = exec.Command(bin, args...)
 		p.cmd.Env = append(os.Environ(), "FORTAPI_ADMIN_PASSWORD="+processAdminPassword, "SSL_CERT_FILE="+caFile)
@@ -111,6 +111,7 @@ func TestOIDCServeBinary(t *testing.T) {
 		select {
 		case p.url = <-p.log.url:
 		case err := <-p.done:
+			p.done <- err // for the cleanup
 			t.Fatalf("the server exited before serving (%v):\n%s", err, p.log.String())
 		case <-time.After(60 * time.Second):
 			t.Fatalf("the server did not start:\n%s", p.log.String())

@@ -45,6 +45,9 @@ func (cfg serveConfig) productionProblems(ctx context.Context, getenv func(strin
 	case !cfg.insecureHTTP && cfg.tlsCert == "" && len(cfg.acmeDomains) == 0:
 		add("the self-signed development certificate is refused: give --tls-cert and --tls-key, or --acme-domain")
 	}
+	if p := cfg.admin.productionProblem(); p != "" {
+		add("%s", p)
+	}
 	pw, _, err := adminPassword(getenv)
 	switch {
 	case err != nil:

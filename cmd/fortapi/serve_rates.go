@@ -46,22 +46,22 @@ func (rc *rateConfig) parse(specs [5]string, trusted, failPolicy string, scale i
 	} {
 		spec, err := ratelimit.ParseSpec(specs[i])
 		if err != nil {
-			return fmt.Errorf("invalid %s: %v", p.flag, err)
+			return fmt.Errorf("invalid %s: %s", p.flag, plainErr(err))
 		}
 		if _, err := spec.Scale(scale); err != nil {
-			return fmt.Errorf("invalid %s %q with --rate-scale %d: %v", p.flag, specs[i], scale, err)
+			return fmt.Errorf("invalid %s %q with --rate-scale %d: %s", p.flag, specs[i], scale, plainErr(err))
 		}
 		*p.spec = spec
 	}
 	var err error
 	if rc.trusted, err = clientip.ParsePrefixes(trusted); err != nil {
-		return fmt.Errorf("invalid --trusted-proxies: %v", err)
+		return fmt.Errorf("invalid --trusted-proxies: %s", plainErr(err))
 	}
 	if _, err := clientip.New(clientip.Options{Header: rc.header}); err != nil {
-		return fmt.Errorf("invalid --client-ip-header: %v", err)
+		return fmt.Errorf("invalid --client-ip-header: %s", plainErr(err))
 	}
 	if rc.OnRedisError, err = ratelimit.ParseErrorPolicy(failPolicy); err != nil {
-		return fmt.Errorf("invalid --rate-fail: %v", err)
+		return fmt.Errorf("invalid --rate-fail: %s", plainErr(err))
 	}
 	if rc.Instances < 1 || rc.Instances > maxInstances {
 		return fmt.Errorf("invalid --instances %d: want 1 to %d", rc.Instances, maxInstances)
@@ -77,7 +77,7 @@ func (rc *rateConfig) parse(specs [5]string, trusted, failPolicy string, scale i
 			if errors.As(err, &ue) {
 				err = ue.Err
 			}
-			return fmt.Errorf("invalid --redis-url: %v", err)
+			return fmt.Errorf("invalid --redis-url: %s", plainErr(err))
 		}
 	}
 	return nil
@@ -129,4 +129,15 @@ func (rc rateConfig) logStart(log *slog.Logger) {
 		log.Warn("with Redis and --rate-fail open, each instance limits locally to 1/--instances of each limit during an outage; --instances is 1",
 			"instances", rc.Instances)
 	}
+}
+
+// plainErr is err's message without the name of the package that made it
+// ("ratelimit: bad spec ..." is "bad spec ..."): a user of the command
+// has no use for the module's package names.
+func plainErr(err error) string {
+	msg := err.Error()
+	for _, pkg := range []string{"ratelimit: ", "clientip: ", "redisstore: "} {
+		msg = strings.TrimPrefix(msg, pkg)
+	}
+	return msg
 }

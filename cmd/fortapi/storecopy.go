@@ -74,7 +74,7 @@ copied, 1 failed, 2 bad flags or environment.
 `
 
 func runStore(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) int {
-	if code, done := groupHelp(args, storeHelp, stdout); done {
+	if code, done := groupHelp(args, storeHelp, stdout, stderr); done {
 		return code
 	}
 	if args[0] != "copy" {
@@ -128,7 +128,7 @@ func runStoreCopy(ctx context.Context, args []string, getenv func(string) string
 			fmt.Fprint(stdout, storeCopyHelp)
 			return exitOK
 		}
-		fmt.Fprintf(stderr, "%s: %v (see --help)\n", name, err)
+		fmt.Fprintf(stderr, "%s: %s (see --help)\n", name, flagError(err))
 		return exitUsage
 	}
 	if fset.NArg() > 0 {

@@ -9,15 +9,35 @@ import (
 
 type requestIDKey struct{}
 
+// IDContext is a context carrying a request id: &IDContext{Context: parent,
+// ID: id} is WithRequestID(parent, id) for a caller that allocates it as
+// part of something larger (the front door's per-request state). Its
+// fields must not change once it is in use.
+type IDContext struct {
+	context.Context
+	ID string
+}
+
+// Value answers the request id key with the IDContext itself (a pointer:
+// no allocation), every other key from the parent.
+func (c *IDContext) Value(key any) any {
+	if key == (requestIDKey{}) {
+		return c
+	}
+	return c.Context.Value(key)
+}
+
 // WithRequestID returns ctx carrying the request id.
 func WithRequestID(ctx context.Context, id string) context.Context {
-	return context.WithValue(ctx, requestIDKey{}, id)
+	return &IDContext{Context: ctx, ID: id}
 }
 
 // RequestID returns the request id ctx carries, or "".
 func RequestID(ctx context.Context) string {
-	id, _ := ctx.Value(requestIDKey{}).(string)
-	return id
+	if c, ok := ctx.Value(requestIDKey{}).(*IDContext); ok {
+		return c.ID
+	}
+	return ""
 }
 
 // URN is the "instance" of a problem answering request id.

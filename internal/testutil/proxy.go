@@ -11,8 +11,10 @@ import (
 // TCPProxy forwards connections from a loopback port to a target address,
 // and can cut them: Cut closes every open connection and closes each new
 // one at once (a server that went away, as a client sees it while it
-// restarts); Restore forwards again. Tests put one between a process and
-// PostgreSQL or Redis to take the service away from that process alone.
+// restarts); Restore forwards again. Stall holds every byte in both
+// directions without closing anything (a slow or overloaded server) until
+// Resume. Tests put one between a process and PostgreSQL or Redis to take
+// the service away from that process alone.
 type TCPProxy struct {
 	ln     net.Listener
 	target string
@@ -20,6 +22,7 @@ type TCPProxy struct {
 	mu    sync.Mutex
 	cut   bool
 	conns map[net.Conn]struct{}
+	gate  chan struct{} // closed while bytes flow; open (blocking) while stalled
 	wg    sync.WaitGroup
 }
 
@@ -31,12 +34,14 @@ func NewTCPProxy(t testing.TB, target string) *TCPProxy {
 	if err != nil {
 		t.Fatal(err)
 	}
-	p := &TCPProxy{ln: ln, target: target, conns: map[net.Conn]struct{}{}}
+	p := &TCPProxy{ln: ln, target: target, conns: map[net.Conn]struct{}{}, gate: make(chan struct{})}
+	close(p.gate)
 	p.wg.Add(1)
 	go p.serve()
 	t.Cleanup(func() {
 		ln.Close()
 		p.Cut()
+		p.Resume()
 		p.wg.Wait()
 	})
 	return p
@@ -86,7 +91,7 @@ func (p *TCPProxy) forward(c net.Conn) {
 	}
 	done := make(chan struct{}, 2)
 	pipe := func(dst, src net.Conn) {
-		_, _ = io.Copy(dst, src)
+		_, _ = io.Copy(gated{dst, p}, src)
 		done <- struct{}{}
 	}
 	go pipe(up, c)
@@ -115,6 +120,43 @@ func (p *TCPProxy) Cut() {
 	for c := range p.conns {
 		c.Close()
 	}
+}
+
+// Stall holds every byte read from either side, on open and new
+// connections, until Resume: nothing is closed or lost.
+func (p *TCPProxy) Stall() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	select {
+	case <-p.gate:
+		p.gate = make(chan struct{})
+	default: // already stalled
+	}
+}
+
+// Resume forwards the bytes Stall held, and every byte after them.
+func (p *TCPProxy) Resume() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	select {
+	case <-p.gate:
+	default:
+		close(p.gate)
+	}
+}
+
+// gated writes to w once the proxy's gate is open.
+type gated struct {
+	w net.Conn
+	p *TCPProxy
+}
+
+func (g gated) Write(b []byte) (int, error) {
+	g.p.mu.Lock()
+	gate := g.p.gate
+	g.p.mu.Unlock()
+	<-gate
+	return g.w.Write(b)
 }
 
 // Restore forwards new connections again.

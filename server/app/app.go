@@ -13,6 +13,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -22,6 +23,7 @@ import (
 	"github.com/fortapi/fortapi/clientip"
 	"github.com/fortapi/fortapi/csrf"
 	"github.com/fortapi/fortapi/jwtkey"
+	"github.com/fortapi/fortapi/metrics"
 	"github.com/fortapi/fortapi/oidc"
 	"github.com/fortapi/fortapi/password"
 	"github.com/fortapi/fortapi/ratelimit"
@@ -89,6 +91,10 @@ type App struct {
 
 	// closers close what New opened, in reverse order (Close).
 	closers []closer
+	// fanOut runs deliverItems on PostgreSQL (stopped by stop); resynced
+	// is the listener Generation whose Gap deliverItems has handled.
+	fanOut   sync.WaitGroup
+	resynced atomic.Uint64
 
 	// Run's background work stops when Close cancels stop, and Close
 	// waits for it (running). mu guards closing and running.Add.
@@ -117,6 +123,11 @@ func New(ctx context.Context, cfg Config) (_ *App, err error) {
 		return nil, err
 	}
 	log := cfg.Logger
+	if cfg.Metrics != nil {
+		if cfg.sec, err = metrics.NewSecurity(cfg.Metrics); err != nil {
+			return nil, fmt.Errorf("metrics: %w", err)
+		}
+	}
 	a := &App{cfg: cfg}
 	a.stopCtx, a.stop = context.WithCancel(context.Background())
 	defer func() {
@@ -131,15 +142,19 @@ func New(ctx context.Context, cfg Config) (_ *App, err error) {
 	a.closers = append(a.closers, closer{"store", a.store.Close})
 	// On PostgreSQL, several instances share the store: revocations and
 	// key changes are pushed to each of them (LISTEN/NOTIFY), the log
-	// staying the source of truth (authn.Options.Feed).
-	var feed authn.Feed
+	// staying the source of truth (authn.Options.Feed), and so are item
+	// changes, for the WebSocket feed (deliverItems).
+	var (
+		feed     authn.Feed
+		listener *postgres.Listener
+	)
 	if pg, ok := a.store.(*postgres.Store); ok {
-		l, err := pg.Listen(postgres.ListenOptions{Logger: log, Now: cfg.Now})
+		l, err := pg.Listen(postgres.ListenOptions{Logger: log, Now: cfg.Now, Items: true})
 		if err != nil {
 			return nil, fmt.Errorf("listening for revocations: %w", err)
 		}
 		a.closers = append(a.closers, closer{"revocation feed", l.Close})
-		feed = l
+		feed, listener = l, l
 	}
 
 	set, failures, ip, err := a.rateLimits(ctx)
@@ -156,10 +171,14 @@ func New(ctx context.Context, cfg Config) (_ *App, err error) {
 		return nil, fmt.Errorf("signing keys: %w", err)
 	}
 	a.revs = token.NewRevocations(token.RevocationsOptions{MaxTokenAge: cfg.AccessLifetime + cfg.Leeway, Now: cfg.Now})
-	if a.tokens, err = token.New(token.Options{
+	to := token.Options{
 		Issuer: cfg.Issuer, Audience: cfg.Audience, Keys: a.ring,
 		Lifetime: cfg.AccessLifetime, Leeway: cfg.Leeway, Revocations: a.revs, Now: cfg.Now, Rand: cfg.Rand,
-	}); err != nil {
+	}
+	if cfg.sec != nil {
+		to.Observer = cfg.sec
+	}
+	if a.tokens, err = token.New(to); err != nil {
 		return nil, err
 	}
 	if a.hasher, err = password.NewHasher(password.HasherOptions{MaxConcurrent: cfg.LoginConcurrency, Rand: cfg.Rand}); err != nil {
@@ -168,16 +187,21 @@ func New(ctx context.Context, cfg Config) (_ *App, err error) {
 	if a.oidc, err = oidcSet(cfg); err != nil {
 		return nil, err
 	}
-	if a.auth, err = authn.New(authn.Options{
+	ao := authn.Options{
 		Store: a.store, Hasher: a.hasher, Tokens: a.tokens, Revocations: a.revs, Keys: a.ring,
 		AccessLifetime: cfg.AccessLifetime, Leeway: cfg.Leeway,
 		RefreshLifetime: cfg.RefreshLifetime, SessionLifetime: cfg.SessionLifetime, RefreshGrace: cfg.RefreshGrace,
 		SessionCookie: cfg.SessionCookie, LoginFailures: failures, Feed: feed,
 		RefreshKey: deriveKey(master, refreshKeyLabel), DeviceKey: deriveKey(master, deviceKeyLabel),
 		APIKeyHashKey: deriveKey(master, apiKeyLabel), ClientIP: ip.ClientIP,
-		OIDC: a.oidc, OIDCProvision: cfg.OIDCProvision,
+		AuditRetention: cfg.AuditRetention,
+		OIDC:           a.oidc, OIDCProvision: cfg.OIDCProvision,
 		Logger: log, Now: cfg.Now, Rand: cfg.Rand,
-	}); err != nil {
+	}
+	if cfg.sec != nil {
+		ao.Observer = cfg.sec
+	}
+	if a.auth, err = authn.New(ao); err != nil {
 		return nil, err
 	}
 	if err := a.auth.Sync(ctx); err != nil {
@@ -188,14 +212,44 @@ func New(ctx context.Context, cfg Config) (_ *App, err error) {
 	if err != nil {
 		return nil, err
 	}
-	if a.feed, err = newFeed(cfg, tickets, a.revs); err != nil {
+	var available func() error
+	if listener != nil {
+		// No upgrade while item changes cannot arrive, nor before the
+		// sockets of the last connection's gap were told to resync (a
+		// socket opened then would be closed with them).
+		available = func() error {
+			if err := listener.Err(); err != nil {
+				return err
+			}
+			if a.resynced.Load() != listener.Generation() {
+				return errResyncing
+			}
+			return nil
+		}
+	}
+	if a.feed, err = newFeed(cfg, tickets, a.revs, a.ring, available); err != nil {
 		return nil, err
 	}
 	// Closed first (closers run backwards): its sockets get 1001 before
 	// the store they were fed from goes.
 	a.closers = append(a.closers, closer{"websocket feed", a.feed.Close})
 	deps := httpapi.Deps{Store: a.store, Auth: a.auth, Keys: a.ring, Now: cfg.Now, Rand: cfg.Rand, CertExpiry: cfg.CertExpiry,
-		Feed: a.feed, Tickets: tickets, Events: a.publish}
+		Feed: a.feed, Tickets: tickets}
+	if listener != nil {
+		// Every instance, the writing one included, publishes what the
+		// store announces: one path, so no event is delivered twice.
+		ctx := a.stopCtx
+		a.fanOut.Add(1)
+		go func() {
+			defer a.fanOut.Done()
+			a.deliverItems(ctx, listener.Items())
+		}()
+		// Stopped before the feed closes (closers run backwards).
+		a.closers = append(a.closers, closer{"item fan-out", func() error { a.stop(); a.fanOut.Wait(); return nil }})
+	} else {
+		// One process (SQLite): the handlers announce their writes.
+		deps.Events = a.publish
+	}
 	if a.oidc != nil {
 		deps.OIDCDiscovery = a.oidc.DiscoveryURLs()
 	}
@@ -205,6 +259,14 @@ func New(ctx context.Context, cfg Config) (_ *App, err error) {
 	}
 	if a.api, a.handler, err = buildAPI(cfg, deriveKey(master, csrfKeyLabel), a.auth, set, ip, deps); err != nil {
 		return nil, err
+	}
+	if cfg.Metrics != nil {
+		if err := metrics.RegisterRateLimits(cfg.Metrics, set); err != nil {
+			return nil, fmt.Errorf("metrics: %w", err)
+		}
+		if err := a.registerMetrics(cfg.Metrics); err != nil {
+			return nil, fmt.Errorf("metrics: %w", err)
+		}
 	}
 	return a, nil
 }
@@ -218,31 +280,52 @@ func newTickets(cfg Config) (*wsfeed.Tickets, error) {
 // newFeed is the item feed (GET /ws/items): cookie and ticket upgrades
 // from the server's own origin or cfg.CORSOrigins only; administrators
 // see every item; a socket is closed (4401) within the check interval
-// (250 ms) once revs refuses its credentials: a logout (session), a
-// password or role change or a disable (subject, by iat), a revoked
-// token (jti), whether revoked here or replayed from the log (authn.Sync).
-func newFeed(cfg Config, tickets *wsfeed.Tickets, revs *token.Revocations) (*wsfeed.Feed, error) {
+// (250 ms) once its credentials no longer hold (stillValid): a logout
+// (session), a password or role change or a disable (subject, by iat), a
+// revoked token (jti), whether revoked here or replayed from the log
+// (authn.Sync), or a revoked signing key (keys). available, when set,
+// refuses upgrades (503) while it returns an error: the feed cannot
+// deliver then (the item notifications are not listened to).
+func newFeed(cfg Config, tickets *wsfeed.Tickets, revs *token.Revocations, keys keyTrust, available func() error) (*wsfeed.Feed, error) {
 	f, err := wsfeed.New(wsfeed.Options{
 		Tickets: tickets, Origins: cfg.CORSOrigins, AllScope: server.ScopeUsersAdmin,
-		Revocations: stillValid(revs), Logger: cfg.Logger, Now: cfg.Now,
+		Revocations: stillValid(revs, keys), Available: available,
+		MaxConnsPerSubject: cfg.FeedMaxConnsPerUser,
+		Logger:             cfg.Logger, Now: cfg.Now,
 	})
 	if err != nil {
-		return nil, fmt.Errorf("CORS origins (the WebSocket feed): %w", err)
+		return nil, fmt.Errorf("the WebSocket feed: %w", err)
 	}
 	return f, nil
 }
 
+// errResyncing: the feed's sockets are being told to resync.
+var errResyncing = errors.New("item notifications resume: the feed's sockets are being told to reconnect")
+
 // errRevoked closes a socket whose credentials were revoked.
 var errRevoked = errors.New("the credentials were revoked")
 
-// stillValid checks a socket's principal against the revocations access
-// tokens are checked against: the same subject not-before (by the
-// credentials' IssuedAt; unknown counts as revoked when the subject has
-// one), session and token id.
-func stillValid(revs *token.Revocations) wsfeed.RevocationsFunc {
+// keyTrust says whether the key kid may still verify tokens
+// (jwtkey.Ring.Verifier).
+type keyTrust interface {
+	Verifier(kid string) (jwtkey.VerifyingKey, bool)
+}
+
+// stillValid checks a socket's principal against what access tokens are
+// checked against: the revocations (the same subject not-before, by the
+// credentials' IssuedAt, unknown counting as revoked when the subject has
+// one; session; token id) and, for a token, the key that signed it, which
+// must still verify (a revoked key, or a retiring key past its end, does
+// not). keys nil: no key check.
+func stillValid(revs *token.Revocations, keys keyTrust) wsfeed.RevocationsFunc {
 	return func(_ context.Context, p *fortapi.Principal) error {
 		if revs.Revoked(&token.Claims{Subject: p.Subject, SessionID: p.SessionID, ID: p.TokenID, IssuedAt: p.IssuedAt}) {
 			return errRevoked
+		}
+		if p.KeyID != "" && keys != nil {
+			if _, ok := keys.Verifier(p.KeyID); !ok {
+				return errRevoked
+			}
 		}
 		return nil
 	}
@@ -253,6 +336,75 @@ func stillValid(revs *token.Revocations) wsfeed.RevocationsFunc {
 func (a *App) publish(ev httpapi.ItemEvent) {
 	if err := a.feed.Publish(wsfeed.Event{Owner: ev.Owner, Message: ev}); err != nil {
 		a.cfg.Logger.Error("publishing an item event failed", "type", ev.Type, "error", err.Error())
+	}
+}
+
+// itemFetchTimeout bounds the read of a changed item (deliverItems).
+const itemFetchTimeout = 5 * time.Second
+
+// deliverItems publishes on the feed, in their order, the item changes the
+// store announces (on PostgreSQL, from every instance) until ctx ends.
+//
+// A deletion is published as it is. A creation or an update carries the
+// row as the write left it when it is small enough (postgres.ItemChange:
+// id, owner, name and description of at most 3400 bytes together), and is
+// published exactly so. A larger item comes as a reference: it is read,
+// and published as GET /items/{id} shows it then, which is the state the
+// write left or a later one (the later write's own event follows), so the
+// states a subscriber sees never go backwards; a large item deleted
+// before it could be read is not published (its deletion follows). When changes may have
+// been lost (a Gap: the listening connection was lost and re-made, or this
+// reader fell behind), or an item cannot be read, the sockets that may
+// have missed an event are closed with wsfeed.CloseResync: their clients
+// reconnect and reload instead of silently missing a change.
+func (a *App) deliverItems(ctx context.Context, changes <-chan postgres.ItemChange) {
+	log := a.cfg.Logger
+	admin := func(p *fortapi.Principal) bool { return p.HasScope(server.ScopeUsersAdmin) }
+	for {
+		var c postgres.ItemChange
+		select {
+		case <-ctx.Done():
+			return
+		case c = <-changes:
+		}
+		switch {
+		case c.Gap:
+			if n := a.feed.Resync(nil); n > 0 {
+				log.Warn("item changes may have been missed: WebSocket feed sockets told to reconnect and reload",
+					"sockets", n, "close_code", int(wsfeed.CloseResync))
+			}
+			a.resynced.Store(c.Gen)
+			continue
+		case !a.feed.Subscribed(wsfeed.Event{Owner: c.OwnerID}):
+			continue // nobody to tell: no read
+		case c.Op == postgres.ItemDeleted:
+			a.publish(httpapi.NewItemEvent(httpapi.ItemDeleted, server.Item{ID: c.ID, OwnerID: c.OwnerID}))
+			continue
+		}
+		typ := httpapi.ItemCreated
+		if c.Op == postgres.ItemUpdated {
+			typ = httpapi.ItemUpdated
+		}
+		if c.Item != nil { // the row as the write left it
+			a.publish(httpapi.NewItemEvent(typ, *c.Item))
+			continue
+		}
+		fctx, cancel := context.WithTimeout(ctx, itemFetchTimeout)
+		it, err := a.store.GetItem(fctx, server.Access{All: true}, c.ID)
+		cancel()
+		switch {
+		case errors.Is(err, server.ErrNotFound):
+			continue
+		case err != nil:
+			if ctx.Err() != nil {
+				return
+			}
+			n := a.feed.Resync(func(p *fortapi.Principal) bool { return p.Subject == c.OwnerID || admin(p) })
+			log.Error("reading a changed item for the WebSocket feed failed: its subscribers were told to reconnect and reload",
+				"sockets", n, "error", err.Error())
+			continue
+		}
+		a.publish(httpapi.NewItemEvent(typ, it))
 	}
 }
 
@@ -295,7 +447,11 @@ func (a *App) rateLimits(ctx context.Context) (*ratelimit.Set, *ratelimit.Limite
 // buildAPI creates the fortapi API from cfg and registers every route of
 // httpapi on it. auth is nil when the API is built only for its document.
 func buildAPI(cfg Config, csrfKey []byte, auth *authn.Service, set *ratelimit.Set, ip *clientip.Resolver, deps httpapi.Deps) (*fortapi.API, http.Handler, error) {
-	protector, err := csrf.New(csrf.Options{Key: csrfKey, TrustedOrigins: cfg.CORSOrigins})
+	co := csrf.Options{Key: csrfKey, TrustedOrigins: cfg.CORSOrigins}
+	if cfg.sec != nil {
+		co.Observer = cfg.sec
+	}
+	protector, err := csrf.New(co)
 	if err != nil {
 		return nil, nil, fmt.Errorf("CORS origins: %w", err)
 	}
@@ -305,7 +461,11 @@ func buildAPI(cfg Config, csrfKey []byte, auth *authn.Service, set *ratelimit.Se
 	}
 	var cors *secheader.CORS
 	if len(cfg.CORSOrigins) > 0 {
-		if cors, err = secheader.NewCORS(secheader.CORSOptions{AllowedOrigins: cfg.CORSOrigins, AllowCredentials: true}); err != nil {
+		cop := secheader.CORSOptions{AllowedOrigins: cfg.CORSOrigins, AllowCredentials: true}
+		if cfg.sec != nil {
+			cop.Observer = cfg.sec
+		}
+		if cors, err = secheader.NewCORS(cop); err != nil {
 			return nil, nil, fmt.Errorf("CORS origins: %w", err)
 		}
 		cfg.Logger.Warn("cross-origin access allowed, with credentials (--cors-origins): scripts of these origins act with users' cookies",
@@ -327,6 +487,7 @@ func buildAPI(cfg Config, csrfKey []byte, auth *authn.Service, set *ratelimit.Se
 		RateLimits:       set,
 		ClientIP:         ip,
 		GlobalLimit:      cfg.Limits.Global.String(),
+		Metrics:          cfg.Metrics,
 		Now:              cfg.Now,
 		Rand:             cfg.Rand,
 	}
@@ -340,8 +501,9 @@ func buildAPI(cfg Config, csrfKey []byte, auth *authn.Service, set *ratelimit.Se
 	if err != nil {
 		return nil, nil, err
 	}
-	// A key in a URL is refused before anything routes or logs it.
-	return api, apikey.RefuseInURL(h), nil
+	// A key in a URL is refused before anything routes or logs it;
+	// browsers get HTML error pages, API clients keep problem+json.
+	return api, apikey.RefuseInURL(httpapi.HTMLErrors(api, h)), nil
 }
 
 // Document is the OpenAPI document of the server cfg describes, built
@@ -349,6 +511,7 @@ func buildAPI(cfg Config, csrfKey []byte, auth *authn.Service, set *ratelimit.Se
 func Document(cfg Config) ([]byte, error) {
 	cfg.Store = StoreConfig{SQLitePath: "unused"}
 	cfg.MasterKey = make([]byte, jwtkey.MasterKeySize)
+	cfg.Metrics, cfg.sec = nil, nil
 	cfg, err := cfg.withDefaults()
 	if err != nil {
 		return nil, err
@@ -362,7 +525,7 @@ func Document(cfg Config) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	feed, err := newFeed(cfg, tickets, token.NewRevocations(token.RevocationsOptions{}))
+	feed, err := newFeed(cfg, tickets, token.NewRevocations(token.RevocationsOptions{}), nil, nil)
 	if err != nil {
 		return nil, err
 	}

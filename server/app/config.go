@@ -9,9 +9,12 @@ import (
 	"runtime"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/fortapi/fortapi"
 	"github.com/fortapi/fortapi/clientip"
 	"github.com/fortapi/fortapi/jwtkey"
+	"github.com/fortapi/fortapi/metrics"
 	"github.com/fortapi/fortapi/oidc"
 	"github.com/fortapi/fortapi/ratelimit"
 	"github.com/fortapi/fortapi/server/authn"
@@ -72,9 +75,20 @@ type Config struct {
 	// AssumeTLS: clients reach the server over HTTPS although it serves
 	// plain HTTP (behind a TLS-terminating proxy), so answers carry HSTS.
 	AssumeTLS bool
+	// FeedMaxConnsPerUser caps one user's open GET /ws/items sockets on
+	// this instance (default wsfeed.DefaultMaxConnsPerSubject, 8): the next
+	// upgrade gets 429 before the upgrade. The cap is per instance, not
+	// global: behind a load balancer of N instances a user may hold up to
+	// N times it.
+	FeedMaxConnsPerUser int
 	// CertExpiry, when set, reports the served TLS certificate's expiry
 	// on /readyz.
 	CertExpiry httpapi.CertExpiryFunc
+	// Metrics, when set, receives the server's metrics (package
+	// metrics): requests, authentication, tokens, rate limits, CSRF,
+	// password hashing, revocations, keys, the certificate, the store
+	// pool and the WebSocket feed. Nil: none.
+	Metrics prometheus.Registerer
 
 	// Store says where the data lives: SQLite (the default) or
 	// PostgreSQL. Required.
@@ -84,6 +98,11 @@ type Config struct {
 	// jwtkey.MasterKeySize (32) secret random bytes, the same on every
 	// instance of one store. Required. It is copied.
 	MasterKey []byte
+
+	// AuditRetention is how long security events are kept; older ones
+	// are pruned hourly, in batches (default authn.DefaultAuditRetention,
+	// 90 days; negative keeps them forever).
+	AuditRetention time.Duration
 
 	// LoginConcurrency bounds the password hashes run at once (default
 	// half the CPUs, at least one).
@@ -112,6 +131,9 @@ type Config struct {
 	// onClose, when set (tests), is told the name of each part Close
 	// closes, in order.
 	onClose func(name string)
+	// sec are the event counters New registers with Metrics (nil
+	// without), given to the libraries as their observers.
+	sec *metrics.Security
 }
 
 // StoreConfig selects the store: PostgresURL when set, else the SQLite
@@ -228,6 +250,9 @@ func (c Config) withDefaults() (Config, error) {
 		}
 	}
 	c.Limits = c.Limits.withDefaults()
+	if c.FeedMaxConnsPerUser < 0 {
+		return c, errors.New("app: FeedMaxConnsPerUser is negative")
+	}
 	if c.Limits.Scale < 1 || c.Limits.Instances < 1 {
 		return c, errors.New("app: Limits.Scale and Limits.Instances must be at least 1")
 	}

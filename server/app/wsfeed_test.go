@@ -11,11 +11,13 @@ import (
 	"net/url"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/coder/websocket"
 
+	"github.com/fortapi/fortapi/jwtkey"
 	"github.com/fortapi/fortapi/server"
 	"github.com/fortapi/fortapi/server/authn"
 	"github.com/fortapi/fortapi/wsfeed"
@@ -450,4 +452,63 @@ func TestWSRevocationFromAnotherInstance(t *testing.T) {
 	}
 	closedWith(t, c, wsfeed.CloseCredentials, 1500*time.Millisecond)
 	t.Logf("closed %v after the other instance disabled the user", time.Since(start))
+}
+
+// TestWSClosedOnKeyRevocation: a socket opened with a token closes (4401)
+// when the key that signed the token is revoked; one opened with a
+// session cookie (no key) stays.
+func TestWSClosedOnKeyRevocation(t *testing.T) {
+	t.Parallel()
+	e := newWSEnv(t, nil)
+	tok := e.login("alice")
+	c := e.mustDial(bearer(tok))
+	cookie := e.session("alice")
+	cs := e.mustDial(http.Header{"Cookie": {cookie.String()}, "Origin": {e.srv.URL}})
+	kid := ""
+	for _, k := range e.a.Keys().Keys() {
+		if k.State == jwtkey.StateActive {
+			kid = k.ID
+		}
+	}
+	if kid == "" {
+		t.Fatal("no active key")
+	}
+	start := time.Now()
+	if err := e.a.Auth().RevokeKey(context.Background(), kid, e.ids["root"]); err != nil {
+		t.Fatal(err)
+	}
+	closedWith(t, c, wsfeed.CloseCredentials, 3*time.Second)
+	t.Logf("closed %v after the key revocation", time.Since(start))
+	e.item(e.login("alice"), "after")
+	if ev := read(t, cs); ev.Type != "item.created" {
+		t.Errorf("the cookie socket reads %+v", ev)
+	}
+}
+
+// TestWSClosedOnExpiry: a token's socket closes (4401, "credentials
+// expired") once the token's exp passes, a session cookie's once the
+// session's absolute end passes, on the server's clock.
+func TestWSClosedOnExpiry(t *testing.T) {
+	t.Parallel()
+	var skew atomic.Int64 // nanoseconds added to the real clock
+	cfg := testConfig(t)
+	cfg.Now = func() time.Time { return time.Now().Add(time.Duration(skew.Load())) }
+	e := newWSEnv(t, &cfg)
+	ctx := context.Background()
+	if _, err := e.a.Auth().CreateUser(ctx, "alice", wsPass, server.RoleUser, "test"); err != nil {
+		t.Fatal(err)
+	}
+	ct := e.mustDial(bearer(e.login("alice")))
+	cookie := e.session("alice")
+	cs := e.mustDial(http.Header{"Cookie": {cookie.String()}, "Origin": {e.srv.URL}})
+
+	skew.Store(int64(DefaultAccessLifetime + time.Second)) // past the token's exp
+	closedWith(t, ct, wsfeed.CloseCredentials, 3*time.Second)
+	// The session lives on: its socket still reads events.
+	e.item(e.login("alice"), "still")
+	if ev := read(t, cs); ev.Type != "item.created" {
+		t.Fatalf("the session's socket reads %+v", ev)
+	}
+	skew.Store(int64(authn.DefaultWebLifetime + time.Second)) // past the session's end
+	closedWith(t, cs, wsfeed.CloseCredentials, 3*time.Second)
 }

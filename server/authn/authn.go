@@ -144,6 +144,10 @@ type Options struct {
 	// expired sessions, refresh tokens and revocation-log rows are deleted
 	// from the store (default 1h).
 	SyncEvery, KeysEvery, PruneEvery time.Duration
+	// AuditRetention is how long security events are kept: Run deletes
+	// older ones every PruneEvery, in batches (default
+	// DefaultAuditRetention, 90 days; negative keeps them forever).
+	AuditRetention time.Duration
 	// Feed, when set, pushes wake-ups when the store's revocation log or
 	// keys change (server/postgres's Listener): Run replays the log (or
 	// reloads the keys) at once on each, polls only every FeedSyncEvery
@@ -160,9 +164,12 @@ type Options struct {
 	// cookie's name (default fortapi.DefaultSessionCookie).
 	WebLifetime, WebIdle, WebTouch time.Duration
 	SessionCookie                  string
-	Logger                         *slog.Logger     // default slog.Default()
-	Now                            func() time.Time // default time.Now
-	Rand                           io.Reader        // default crypto/rand
+	// Observer, when set, is told the outcome of every login and refresh,
+	// refresh token reuses and revocation lag (metrics). Default: none.
+	Observer Observer
+	Logger   *slog.Logger     // default slog.Default()
+	Now      func() time.Time // default time.Now
+	Rand     io.Reader        // default crypto/rand
 
 	// APIKeyHashKey (at least apikey.MinHashKeyBytes of secret
 	// randomness, the same on every instance of one store) is the HMAC key
@@ -192,6 +199,7 @@ type Service struct {
 
 	syncMu  sync.Mutex
 	lastSeq int64
+	synced  bool // a Sync has run (guarded by syncMu)
 
 	// health is what PropagationHealth reports (feed.go).
 	health propagation
@@ -234,6 +242,7 @@ func New(o Options) (*Service, error) {
 	def(&o.SyncEvery, DefaultSyncEvery)
 	def(&o.KeysEvery, DefaultKeysEvery)
 	def(&o.PruneEvery, DefaultPruneEvery)
+	def(&o.AuditRetention, DefaultAuditRetention)
 	def(&o.FeedSyncEvery, DefaultFeedSyncEvery)
 	def(&o.PropagationBound, DefaultPropagationBound)
 	def(&o.WebLifetime, DefaultWebLifetime)
@@ -293,10 +302,28 @@ type Tokens struct {
 // event writes a security event; a failure is logged, never fatal.
 func (s *Service) event(ctx context.Context, ev server.Event) {
 	ev.At = s.o.Now().UTC().Truncate(time.Microsecond)
+	s.nameActor(ctx, &ev)
 	if err := s.o.Store.AddEvent(context.WithoutCancel(ctx), ev); err != nil {
 		s.o.Logger.ErrorContext(ctx, "writing a security event failed", slog.String("type", ev.Type), slog.Any("error", err))
 	}
 }
+
+// nameActor sets the event's Username from its UserID when it has none,
+// so that the audit log names the user beside the id (logout, key
+// rotation). A user it cannot find leaves the name empty.
+func (s *Service) nameActor(ctx context.Context, ev *server.Event) {
+	if ev.UserID == "" || ev.Username != "" {
+		return
+	}
+	if name, err := s.Username(context.WithoutCancel(ctx), ev.UserID); err == nil {
+		ev.Username = name
+	}
+}
+
+// apiKeyField is apikey.Header as http.Header stores it: looked up
+// directly, it costs no canonicalization (an allocation for "X-API-Key")
+// on every request. Never changed.
+var apiKeyField = http.CanonicalHeaderKey(apikey.Header)
 
 // Authenticate implements fortapi.Authenticator: a bearer access token in
 // the Authorization header or, when the request has no Authorization
@@ -306,7 +333,7 @@ func (s *Service) event(ctx context.Context, ev server.Event) {
 // Authorization header that is not a bearer token makes the request
 // anonymous, whatever cookie it carries.
 func (s *Service) Authenticate(r *http.Request) (*fortapi.Principal, error) {
-	if len(r.Header.Values(apikey.Header)) > 0 {
+	if len(r.Header[apiKeyField]) > 0 {
 		return s.AuthenticateAPIKey(r)
 	}
 	vals := r.Header.Values("Authorization")
@@ -334,7 +361,7 @@ func (s *Service) Authenticate(r *http.Request) (*fortapi.Principal, error) {
 	}
 	return &fortapi.Principal{
 		Subject: c.Subject, Scheme: fortapi.BearerScheme, Scopes: c.Scopes,
-		SessionID: c.SessionID, TokenID: c.ID, ExpiresAt: c.ExpiresAt, IssuedAt: c.IssuedAt,
+		SessionID: c.SessionID, TokenID: c.ID, KeyID: c.KeyID, ExpiresAt: c.ExpiresAt, IssuedAt: c.IssuedAt,
 	}, nil
 }
 

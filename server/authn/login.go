@@ -79,7 +79,8 @@ func logName(s string) string {
 // Login checks a username and password (RFC 6749 §4.3) and starts a
 // session. Unknown users are verified against a dummy hash, so they cost
 // the same time and get the same ErrInvalidGrant as a wrong password.
-func (s *Service) Login(ctx context.Context, in Login) (Tokens, error) {
+func (s *Service) Login(ctx context.Context, in Login) (_ Tokens, err error) {
+	defer func() { s.observeAttempt(MethodPassword, err, false) }()
 	user, scopes, err := s.checkLogin(ctx, in)
 	if err != nil {
 		return Tokens{}, err

@@ -73,7 +73,9 @@ func (s *Service) successor(refresh string) (string, []byte) {
 // only ever one chain. A token presented again after the grace, or after
 // its successor has itself been used, is a sign of theft: the whole
 // session is revoked at once. Access tokens are issued fresh every time.
-func (s *Service) Refresh(ctx context.Context, refresh string, scopes []string, clientIP string) (Tokens, error) {
+func (s *Service) Refresh(ctx context.Context, refresh string, scopes []string, clientIP string) (_ Tokens, err error) {
+	reused := false
+	defer func() { s.observeAttempt(MethodRefresh, err, reused) }()
 	if len(refresh) != refreshTokenLen {
 		return Tokens{}, ErrInvalidGrant
 	}
@@ -104,6 +106,10 @@ func (s *Service) Refresh(ctx context.Context, refresh string, scopes []string, 
 				slog.String("user_id", res.User.ID), slog.String("session_id", res.Session.ID))
 		}
 	case server.RefreshReused:
+		reused = true
+		if o := s.o.Observer; o != nil {
+			o.RefreshReuse()
+		}
 		s.o.Revocations.RevokeSession(res.Session.ID, s.revocationUntil(now))
 		s.o.Logger.WarnContext(ctx, "refresh token reuse: session revoked",
 			slog.String("user_id", res.User.ID), slog.String("session_id", res.Session.ID))
@@ -137,6 +143,7 @@ func (s *Service) Logout(ctx context.Context, p *fortapi.Principal, clientIP str
 	until := s.revocationUntil(now)
 	rev := server.Revocation{Kind: server.RevokeSession, Value: p.SessionID, Until: until, CreatedAt: now}
 	ev := server.Event{Type: server.EventLogout, UserID: p.Subject, SessionID: p.SessionID, ClientIP: clientIP}
+	s.nameActor(ctx, &ev)
 	if err := s.o.Store.RevokeSession(ctx, p.SessionID, rev, now, ev); err != nil {
 		return fmt.Errorf("authn: logout: %w", err)
 	}

@@ -14,6 +14,9 @@ import (
 func (s *Service) Sync(ctx context.Context) error {
 	s.syncMu.Lock()
 	defer s.syncMu.Unlock()
+	// The first Sync replays the log's past: no propagation to measure.
+	observe := s.o.Observer != nil && s.synced
+	defer func() { s.synced = true }()
 	for {
 		revs, err := s.o.Store.Revocations(ctx, s.lastSeq, s.o.Now(), 1000)
 		if err != nil {
@@ -29,6 +32,9 @@ func (s *Service) Sync(ctx context.Context) error {
 				s.o.Revocations.RevokeJTI(r.Value, r.Until)
 			}
 			s.lastSeq = r.Seq
+			if observe && !r.CreatedAt.IsZero() {
+				s.o.Observer.RevocationApplied(max(s.o.Now().Sub(r.CreatedAt), 0))
+			}
 		}
 		if len(revs) < 1000 {
 			return nil
@@ -68,6 +74,11 @@ func (s *Service) Run(ctx context.Context) {
 			pruneFailing = s.logTransition(ctx, "pruning expired sessions and revocations", err, pruneFailing)
 			if n > 0 {
 				s.o.Logger.InfoContext(ctx, "pruned expired sessions, refresh tokens and revocations", slog.Int64("rows", n))
+			}
+			if n, err := s.pruneAudit(ctx); err != nil && ctx.Err() == nil {
+				s.o.Logger.ErrorContext(ctx, "pruning old security events failed; retried at the next interval", slog.Any("error", err))
+			} else if n > 0 {
+				s.o.Logger.InfoContext(ctx, "pruned security events past the audit retention", slog.Int64("events", n))
 			}
 		}
 	}

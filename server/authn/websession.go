@@ -41,7 +41,8 @@ func (s *Service) CookieName() string { return s.o.SessionCookie }
 // WebLogin checks a username and password exactly as Login does (the same
 // throttle, device credential, failure limit, dummy hash and answers) and
 // starts a server-side web session instead of issuing tokens.
-func (s *Service) WebLogin(ctx context.Context, in Login) (WebSession, error) {
+func (s *Service) WebLogin(ctx context.Context, in Login) (_ WebSession, err error) {
+	defer func() { s.observeAttempt(MethodSession, err, false) }()
 	user, scopes, err := s.checkLogin(ctx, in)
 	if err != nil {
 		return WebSession{}, err

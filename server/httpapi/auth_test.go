@@ -165,7 +165,8 @@ func newAuthEnvWith(t *testing.T, o envOptions) *authEnv {
 	if err != nil {
 		t.Fatal(err)
 	}
-	e.srv = httptest.NewTLSServer(validating(t, api, h))
+	// HTMLErrors outside: the contract check sees what API clients get.
+	e.srv = httptest.NewTLSServer(httpapi.HTMLErrors(api, validating(t, api, h)))
 	t.Cleanup(e.srv.Close)
 	return e
 }

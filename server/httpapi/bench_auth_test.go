@@ -17,6 +17,7 @@ import (
 	"github.com/golang-jwt/jwt/v5"
 
 	"github.com/fortapi/fortapi"
+	"github.com/fortapi/fortapi/internal/testutil"
 	"github.com/fortapi/fortapi/jwtkey"
 	"github.com/fortapi/fortapi/password"
 	"github.com/fortapi/fortapi/ratelimit"
@@ -124,6 +125,8 @@ func baselineHS256(b *testing.B) (http.Handler, string) {
 
 func benchGet(b *testing.B, h http.Handler, tok string) {
 	b.ReportAllocs()
+	// The set-up (a store, an argon2id login) is not the request path.
+	defer testutil.ReportCPU(b)()
 	b.RunParallel(func(pb *testing.PB) {
 		for pb.Next() {
 			req := httptest.NewRequest("GET", "/protected", nil)

@@ -17,4 +17,10 @@
 // /token answers that limit, like the throttle, with 429
 // temporarily_unavailable and Retry-After, and with 503 when the limit
 // cannot be checked.
+//
+// The HTML pages (GET/POST /login, GET /items/{id}/view) return after
+// signing in only to same-origin paths (the next parameter, see safeNext:
+// no open redirect), and HTMLErrors gives browsers HTML error pages where
+// API clients keep problem+json (decided by the Accept header, ties to
+// JSON).
 package httpapi

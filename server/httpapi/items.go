@@ -55,8 +55,10 @@ type Deps struct {
 	// CertExpiry, when set, reports the served TLS certificate's expiry
 	// on /readyz (see registerHealth in routes.go).
 	CertExpiry CertExpiryFunc
-	// Sanitizer cleans item fields on the way in, as their sanitize tags
-	// declare (default sanitize.New()).
+	// Sanitizer sanitizes descriptions again when pages show them, for
+	// rows stored before a policy change (default sanitize.New()). Input
+	// is sanitized on the way in by the API itself, as the body types'
+	// sanitize tags declare (fortapi.Options.Sanitizer).
 	Sanitizer *sanitize.Sanitizer
 	// Feed, when set, is the WebSocket feed of item events: GET /ws/items
 	// is its upgrade, and POST /ws/ticket issues its Tickets (see
@@ -129,13 +131,15 @@ func (l Limits) reads() map[string]any { return fortapi.RateLimits(fortapi.PerUs
 // ItemInput is what a client may set on an item: no id, owner or
 // timestamps (mass assignment is impossible by construction).
 //
-// Name is plain text and Description rich text: each is sanitized on the
-// way in as its sanitize tag declares (sanitize.Plain: tags removed;
-// sanitize.Rich: formatting, lists, quotes, code and http/https/mailto
-// links kept, everything else removed), so what is stored is what pages
-// may show.
+// Name is plain text, stored exactly as sent ("Widget <i>deluxe</i>"
+// stays that) and escaped wherever it is shown: html/template on pages,
+// JSON (application/json, nosniff) in the API. Description is rich text:
+// fortapi sanitizes it with the Rich policy after decoding and before
+// validation (formatting, lists, quotes, code and http/https/mailto links
+// kept, everything else removed), so its maxLength holds for what is
+// stored and pages may insert it as is.
 type ItemInput struct {
-	Name        string   `json:"name" minLength:"1" maxLength:"100" sanitize:"plain" doc:"Item name, 1 to 100 characters; plain text (HTML tags are removed)." example:"Hammer"`
+	Name        string   `json:"name" minLength:"1" maxLength:"100" sanitize:"plain" doc:"Item name, 1 to 100 characters; plain text, stored as sent (markup is not interpreted: pages show it escaped)." example:"Hammer"`
 	Description string   `json:"description,omitempty" maxLength:"10000" sanitize:"rich" doc:"Optional description, at most 10,000 characters; basic HTML formatting and http/https/mailto links are kept, everything else is removed."`
 	Price       float64  `json:"price" exclusiveMinimum:"0" maximum:"1000000000" doc:"Price, more than 0 and at most 1e9." example:"12.5"`
 	Tax         *float64 `json:"tax,omitempty" minimum:"0" maximum:"1000000000" doc:"Optional tax, 0 to 1e9." example:"2.5"`
@@ -282,15 +286,13 @@ func storeErr(err error) error {
 	}
 }
 
-// clean sanitizes an item's fields as their tags declare. A name that is
-// nothing but markup is empty afterwards: 422, as an empty name.
+// clean checks what the schema cannot: a name of nothing but spaces is
+// refused (422), as an empty one. The sanitize tags already ran, before
+// validation (fortapi.Options.Sanitizer).
 func (h *items) clean(in *ItemInput) error {
-	if err := h.Sanitizer.Struct(in); err != nil {
-		return err
-	}
 	if strings.TrimSpace(in.Name) == "" {
 		return huma.Error422UnprocessableEntity("validation failed", &huma.ErrorDetail{
-			Location: "body.name", Message: "is empty once HTML is removed",
+			Location: "body.name", Message: "is blank",
 		})
 	}
 	return nil

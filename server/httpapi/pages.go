@@ -77,9 +77,14 @@ type pageData struct {
 	Title, Nonce, CSRF string
 	User, Username     string
 	Error              string
+	Next               string // the page to return to after signing in (safeNext), or ""
 	Items              []server.Item
 	Item               server.Item
 	Description        template.HTML
+	// The error page (HTMLErrors).
+	Status            int
+	Detail, RequestID string
+	Problems          []string
 }
 
 type pagesAPI struct {
@@ -118,7 +123,7 @@ func (h *pagesAPI) loginPage(ctx context.Context, in *rawInput, status int, user
 	if err != nil {
 		return nil, err
 	}
-	data := pageData{Title: "Sign in", CSRF: tok, Username: username, Error: msg}
+	data := pageData{Title: "Sign in", CSRF: tok, Username: username, Error: msg, Next: requestedNext(in.req)}
 	if p := h.signedIn(in.req); p != nil && msg == "" {
 		name, err := h.Auth.Username(ctx, p.Subject)
 		if err != nil {
@@ -133,8 +138,31 @@ func (h *pagesAPI) loginPage(ctx context.Context, in *rawInput, status int, user
 	return h.render(in.w, status, "login.html", data)
 }
 
-func (h *pagesAPI) getLogin(ctx context.Context, in *rawInput) (*pageOutput, error) {
-	return h.loginPage(ctx, in, http.StatusOK, "", "")
+// loginInput is GET /login's input: the page to return to.
+type loginInput struct {
+	rawInput
+	Next string `query:"next" doc:"The page to return to once signed in: a path on this server (/items/{id}/view). Anything else (another host, a scheme, //, backslashes, control characters) is ignored."`
+}
+
+func (h *pagesAPI) getLogin(ctx context.Context, in *loginInput) (*pageOutput, error) {
+	// Already signed in: straight to the page asked for, if any.
+	if next := safeNext(in.Next); next != "" && h.signedIn(in.req) != nil {
+		return &pageOutput{Status: http.StatusSeeOther, Location: next, CacheControl: "no-store"}, nil
+	}
+	return h.loginPage(ctx, &in.rawInput, http.StatusOK, "", "")
+}
+
+// requestedNext is the page r asks to return to after signing in: the
+// form's next field on POST, the query's on GET; "" for none or one
+// safeNext refuses.
+func requestedNext(r *http.Request) string {
+	if r.Method == http.MethodPost {
+		if r.PostForm == nil {
+			return ""
+		}
+		return safeNext(r.PostForm.Get(NextParam))
+	}
+	return safeNext(r.URL.Query().Get(NextParam))
 }
 
 // postLogin is the HTML form's login: the same checks as POST /token
@@ -158,7 +186,7 @@ func (h *pagesAPI) postLogin(ctx context.Context, in *rawInput) (*pageOutput, er
 		return h.loginPage(ctx, in, status, "", "The form could not be read.")
 	}
 	for k, vs := range r.PostForm {
-		if len(vs) > 1 || (k != "username" && k != "password" && k != csrf.FieldName) {
+		if len(vs) > 1 || (k != "username" && k != "password" && k != NextParam && k != csrf.FieldName) {
 			return h.loginPage(ctx, in, http.StatusBadRequest, "", "The form could not be read.")
 		}
 	}
@@ -202,7 +230,12 @@ func (h *pagesAPI) postLogin(ctx context.Context, in *rawInput) (*pageOutput, er
 	if _, err := h.api.CSRF().Issue(in.w, fortapi.CSRFSessionFor(ws.Cookie)); err != nil {
 		return nil, err
 	}
-	return &pageOutput{Status: http.StatusSeeOther, Location: "/login", CacheControl: "no-store"}, nil
+	// Back to the page asked for, if it is one of this server's.
+	next := requestedNext(r)
+	if next == "" {
+		next = "/login"
+	}
+	return &pageOutput{Status: http.StatusSeeOther, Location: next, CacheControl: "no-store"}, nil
 }
 
 // deviceCookie is the device credential the browser presents: "" for

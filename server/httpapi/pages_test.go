@@ -147,7 +147,7 @@ func TestHTMLLogin(t *testing.T) {
 	}
 	var it httpapi.Item
 	_ = json.Unmarshal([]byte(raw), &it)
-	if it.Name != "Hammer" || it.Description != "<p>solid link</p>" {
+	if it.Name != "<b>Hammer</b>" || it.Description != "<p>solid link</p>" { // plain text as sent, rich sanitized
 		t.Errorf("stored %q / %q", it.Name, it.Description)
 	}
 	// A cross-site request is refused even with a valid token.
@@ -158,7 +158,7 @@ func TestHTMLLogin(t *testing.T) {
 
 	// The item page: escaped name, sanitized description, nonce CSP, no framing.
 	resp, page = b.do("GET", "/items/"+it.ID+"/view", "", "", nil)
-	if resp.StatusCode != 200 || !strings.Contains(page, `<h1 id="item-name">Hammer</h1>`) || !strings.Contains(page, "<p>solid link</p>") {
+	if resp.StatusCode != 200 || !strings.Contains(page, `<h1 id="item-name">&lt;b&gt;Hammer&lt;/b&gt;</h1>`) || !strings.Contains(page, "<p>solid link</p>") {
 		t.Fatalf("view: %d %.600s", resp.StatusCode, page)
 	}
 	csp := resp.Header.Get("Content-Security-Policy")
@@ -263,7 +263,7 @@ func TestPagesSendBrowsersToTheLogin(t *testing.T) {
 	e := newAuthEnv(t)
 	path := "/items/01a221f9-4e41-749c-b6ef-e3048ba0750f/view"
 	resp, _ := e.callNoRedirect("GET", path, "", "", map[string]string{"Accept": "text/html,*/*;q=0.8"})
-	if resp.StatusCode != http.StatusSeeOther || resp.Header.Get("Location") != "/login" {
+	if resp.StatusCode != http.StatusSeeOther || resp.Header.Get("Location") != "/login?next="+url.QueryEscape(path) {
 		t.Errorf("browser without a session: %d Location %q", resp.StatusCode, resp.Header.Get("Location"))
 	}
 	resp, _ = e.callNoRedirect("GET", path, "", "", map[string]string{"Accept": "text/html",

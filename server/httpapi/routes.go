@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/rand"
 	"errors"
-	"html/template"
 	"net/http"
 	"reflect"
 	"sync"
@@ -486,20 +485,26 @@ func registerAPIKeys(api huma.API, d Deps) {
 }
 
 func registerPages(api huma.API, d Deps) {
-	funcs := template.FuncMap{"deref": func(f *float64) float64 { return *f }}
-	h := &pagesAPI{Deps: d, tmpl: template.Must(template.New("pages").Funcs(funcs).ParseFS(pageFiles, "pages/*.html"))}
+	h := &pagesAPI{Deps: d, tmpl: parsePages()}
 	tags := []string{"pages"}
 	register(api, huma.Operation{
 		OperationID: "login-page", Method: http.MethodGet, Path: "/login", Tags: tags,
 		Summary: "The HTML sign-in form (or, signed in, the user's items)", Security: fortapi.Public(),
-		Responses: map[string]*huma.Response{"200": htmlResponse("The page")},
+		Description: "With `next`, a path on this server, the form returns there once signed in (and a browser already " +
+			"signed in goes there at once, 303). Pages that need a session send a browser without one here with `next` set.",
+		Responses: map[string]*huma.Response{
+			"200": htmlResponse("The page"),
+			"303": {Description: "Signed in already: to the page `next` names", Headers: map[string]*huma.Param{
+				"Location": {Schema: &huma.Schema{Type: "string"}}}},
+		},
 	}, h.getLogin)
 	register(api, huma.Operation{
 		OperationID: "login-submit", Method: http.MethodPost, Path: "/login", Tags: tags,
 		Summary: "Sign in from the HTML form: starts a cookie session",
 		Description: "Form-encoded `username`, `password` and `csrf_token` (from the form, bound to the `__Host-csrf` cookie; " +
 			"needed even without a session: login CSRF). The same checks as POST /token; the `__Host-device` cookie, when " +
-			"the browser has one, is the login's device credential (POST /token's device_token). Success: 303 to /login with the " +
+			"the browser has one, is the login's device credential (POST /token's device_token). An optional `next` field names the " +
+			"page to return to (a path on this server; anything else is ignored). Success: 303 to that page, else to /login, with the " +
 			"`__Host-session` cookie (Secure, HttpOnly, SameSite=Lax), a fresh `__Host-device` cookie (Secure, HttpOnly, " +
 			"SameSite=Strict, a year) and a renewed CSRF token. Failures re-render the form.",
 		Security: fortapi.Public(), Extensions: d.Limits.login(),
@@ -520,6 +525,7 @@ func registerPages(api huma.API, d Deps) {
 				Properties: map[string]*huma.Schema{
 					"username":     {Type: "string", MaxLength: ptrInt(authn.MaxUsernameBytes)},
 					"password":     {Type: "string", Format: "password", WriteOnly: true},
+					NextParam:      {Type: "string", Description: "The page to return to: a path on this server, else ignored."},
 					csrf.FieldName: {Type: "string", WriteOnly: true},
 				},
 			}},

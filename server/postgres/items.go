@@ -12,7 +12,11 @@ import (
 )
 
 // server.ItemStore on PostgreSQL (migrations/0001_items.sql). Every item
-// write is one statement, its own transaction.
+// write is one statement, its own transaction, which also queues the
+// item's change notification (notifyItem): PostgreSQL delivers it to every
+// listening instance when, and only if, the write commits, in commit
+// order. Two writes of one item are serialised by its row lock, so their
+// notifications arrive in the order of the writes.
 
 // Every statement is a constant with $n placeholders; values travel only as
 // arguments. Each item query has an owner-scoped form ("...Own") and an
@@ -20,7 +24,8 @@ import (
 const (
 	itemColumns = "id, owner_id, name, description, price, tax, created_at, updated_at"
 
-	sqlInsertItem = "INSERT INTO items (" + itemColumns + ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8)"
+	sqlInsertItem = "WITH w AS (INSERT INTO items (" + itemColumns + ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING " + itemColumns + ") " +
+		"SELECT " + notifyItemCreated + " FROM w"
 
 	sqlGetItemOwn = "SELECT " + itemColumns + " FROM items WHERE id = $1 AND owner_id = $2"
 	sqlGetItemAll = "SELECT " + itemColumns + " FROM items WHERE id = $1"
@@ -28,11 +33,44 @@ const (
 	sqlListItemsOwn = "SELECT " + itemColumns + " FROM items WHERE owner_id = $1 AND id > $2 ORDER BY id LIMIT $3"
 	sqlListItemsAll = "SELECT " + itemColumns + " FROM items WHERE id > $1 ORDER BY id LIMIT $2"
 
-	sqlUpdateItemOwn = "UPDATE items SET name = $1, description = $2, price = $3, tax = $4, updated_at = $5 WHERE id = $6 AND owner_id = $7 RETURNING " + itemColumns
-	sqlUpdateItemAll = "UPDATE items SET name = $1, description = $2, price = $3, tax = $4, updated_at = $5 WHERE id = $6 RETURNING " + itemColumns
+	// The channel is $1 in the updates and deletes; the notification is
+	// an extra column, skipped when scanning.
+	sqlUpdateItemOwn = "WITH w AS (UPDATE items SET name = $2, description = $3, price = $4, tax = $5, updated_at = $6 WHERE id = $7 AND owner_id = $8 RETURNING " + itemColumns + ") " +
+		"SELECT " + itemColumns + ", " + notifyItemUpdated + " FROM w"
+	sqlUpdateItemAll = "WITH w AS (UPDATE items SET name = $2, description = $3, price = $4, tax = $5, updated_at = $6 WHERE id = $7 RETURNING " + itemColumns + ") " +
+		"SELECT " + itemColumns + ", " + notifyItemUpdated + " FROM w"
 
-	sqlDeleteItemOwn = "DELETE FROM items WHERE id = $1 AND owner_id = $2"
-	sqlDeleteItemAll = "DELETE FROM items WHERE id = $1"
+	sqlDeleteItemOwn = "WITH w AS (DELETE FROM items WHERE id = $2 AND owner_id = $3 RETURNING id, owner_id) SELECT " + notifyItemDeleted + " FROM w"
+	sqlDeleteItemAll = "WITH w AS (DELETE FROM items WHERE id = $2 RETURNING id, owner_id) SELECT " + notifyItemDeleted + " FROM w"
+)
+
+// notifyItem... queue the change notification of the item row w on the
+// channel parameter ($9 or $1), parsed by parseItemChange:
+//
+//   - a creation or an update whose id, owner, name and description take
+//     at most 3400 bytes together carries the row itself (a snapshot: hex
+//     strings, the price and tax as the hex of their IEEE 754 bytes, the
+//     times in Unix microseconds), within PostgreSQL's 8000-byte payload
+//     limit: "i" op ":" id ":" owner ":" name ":" description ":" price
+//     ":" tax ":" created ":" updated, tax empty when NULL;
+//   - a larger one, and a deletion, a reference: "i" op ":" id ":" owner;
+//   - an id and owner of more than 3000 bytes together (never the
+//     server's: both are UUIDs) nothing: such a write is not announced.
+const (
+	notifyIDBytes  = "octet_length(w.id) + octet_length(w.owner_id)"
+	notifyRef      = " || encode(w.id, 'hex') || ':' || encode(w.owner_id, 'hex')"
+	notifySnapshot = notifyRef + " || ':' || encode(w.name, 'hex') || ':' || encode(w.description, 'hex')" +
+		" || ':' || encode(float8send(w.price), 'hex') || ':' || coalesce(encode(float8send(w.tax), 'hex'), '')" +
+		" || ':' || (extract(epoch from date_trunc('second', w.created_at))::bigint * 1000000 + extract(microseconds from w.created_at)::bigint % 1000000)::text" +
+		" || ':' || (extract(epoch from date_trunc('second', w.updated_at))::bigint * 1000000 + extract(microseconds from w.updated_at)::bigint % 1000000)::text"
+	notifySnapshotFits = notifyIDBytes + " + octet_length(w.name) + octet_length(w.description) <= 3400"
+	notifyRefFits      = notifyIDBytes + " <= 3000"
+
+	notifyItemCreated = "CASE WHEN " + notifySnapshotFits + " THEN pg_notify($9, 'ic:'" + notifySnapshot + ")::text" +
+		" WHEN " + notifyRefFits + " THEN pg_notify($9, 'ic:'" + notifyRef + ")::text END"
+	notifyItemUpdated = "CASE WHEN " + notifySnapshotFits + " THEN pg_notify($1, 'iu:'" + notifySnapshot + ")::text" +
+		" WHEN " + notifyRefFits + " THEN pg_notify($1, 'iu:'" + notifyRef + ")::text END"
+	notifyItemDeleted = "CASE WHEN " + notifyRefFits + " THEN pg_notify($1, 'id:'" + notifyRef + ")::text END"
 )
 
 // CreateItem implements server.ItemStore.
@@ -46,7 +84,7 @@ func (s *Store) CreateItem(ctx context.Context, it server.Item) error {
 	}
 	_, err := s.pool.Exec(ctx, sqlInsertItem,
 		raw(it.ID), raw(it.OwnerID), raw(it.Name), raw(it.Description), it.Price, it.Tax,
-		micro(it.CreatedAt), micro(it.UpdatedAt))
+		micro(it.CreatedAt), micro(it.UpdatedAt), s.channel)
 	if isUniqueViolation(err) {
 		return fmt.Errorf("postgres: %s: id already exists: %w", op, server.ErrConflict)
 	}
@@ -115,7 +153,7 @@ func (s *Store) UpdateItem(ctx context.Context, acc server.Access, it server.Ite
 	if err := it.CheckNumbers(); err != nil {
 		return server.Item{}, fmt.Errorf("postgres: %s: %w", op, err)
 	}
-	args := []any{raw(it.Name), raw(it.Description), it.Price, it.Tax, micro(it.UpdatedAt), raw(it.ID)}
+	args := []any{s.channel, raw(it.Name), raw(it.Description), it.Price, it.Tax, micro(it.UpdatedAt), raw(it.ID)}
 	query := sqlUpdateItemAll
 	switch {
 	case acc.All:
@@ -124,7 +162,7 @@ func (s *Store) UpdateItem(ctx context.Context, acc server.Access, it server.Ite
 	default:
 		return server.Item{}, errNoUser
 	}
-	got, err := scanItem(s.pool.QueryRow(ctx, query, args...))
+	got, err := scanItem(s.pool.QueryRow(ctx, query, args...), nil)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return server.Item{}, server.ErrNotFound
 	}
@@ -143,9 +181,9 @@ func (s *Store) DeleteItem(ctx context.Context, acc server.Access, id string) er
 	)
 	switch {
 	case acc.All:
-		tag, err = s.pool.Exec(ctx, sqlDeleteItemAll, raw(id))
+		tag, err = s.pool.Exec(ctx, sqlDeleteItemAll, s.channel, raw(id))
 	case acc.UserID != "":
-		tag, err = s.pool.Exec(ctx, sqlDeleteItemOwn, raw(id), raw(acc.UserID))
+		tag, err = s.pool.Exec(ctx, sqlDeleteItemOwn, s.channel, raw(id), raw(acc.UserID))
 	default:
 		return errNoUser
 	}
@@ -158,11 +196,12 @@ func (s *Store) DeleteItem(ctx context.Context, acc server.Access, id string) er
 	return nil
 }
 
-// scanItem reads one row of itemColumns.
-func scanItem(row pgx.Row) (server.Item, error) {
+// scanItem reads one row of itemColumns, followed by the columns of more
+// (nil skips one).
+func scanItem(row pgx.Row, more ...any) (server.Item, error) {
 	var it server.Item
-	if err := row.Scan(str(&it.ID), str(&it.OwnerID), str(&it.Name), str(&it.Description),
-		&it.Price, &it.Tax, &it.CreatedAt, &it.UpdatedAt); err != nil {
+	if err := row.Scan(append([]any{str(&it.ID), str(&it.OwnerID), str(&it.Name), str(&it.Description),
+		&it.Price, &it.Tax, &it.CreatedAt, &it.UpdatedAt}, more...)...); err != nil {
 		return server.Item{}, err
 	}
 	it.CreatedAt = it.CreatedAt.UTC()

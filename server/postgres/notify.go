@@ -2,15 +2,22 @@ package postgres
 
 import (
 	"context"
+	"encoding/binary"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"hash/fnv"
 	"log/slog"
+	"math"
 	"strconv"
+	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/jackc/pgx/v5"
+
+	"github.com/fortapi/fortapi/server"
 )
 
 // Change notifications (LISTEN/NOTIFY).
@@ -28,17 +35,120 @@ import (
 // listener was disconnected loses nothing: after every (re)connect the
 // Listener wakes its reader at once, and that read catches up.
 
-// The payloads of the store's notifications.
+// The payloads of the store's notifications. An item change is
+// payloadItem, an op (itemOpCreated, ...), ":", the hex of the item's id,
+// ":", the hex of its owner's id.
 const (
 	payloadRevocations = "r"
 	payloadKeys        = "k"
+	payloadItem        = "i"
+
+	itemOpCreated = 'c'
+	itemOpUpdated = 'u'
+	itemOpDeleted = 'd'
 )
+
+// ItemOp says what happened to an item.
+type ItemOp byte
+
+// The ops of ItemChange.
+const (
+	ItemCreated ItemOp = itemOpCreated
+	ItemUpdated ItemOp = itemOpUpdated
+	ItemDeleted ItemOp = itemOpDeleted
+)
+
+// ItemChange is one committed item write, as a Listener with
+// ListenOptions.Items delivers it. A creation or an update of an item
+// small enough carries the item as the write left it (Item; id, owner,
+// name and description of at most 3400 bytes together: PostgreSQL limits a
+// notification's payload to 8000 bytes); a larger one, and a deletion,
+// only a reference (Item nil), which the reader fetches when it needs
+// more.
+//
+// A change with Gap set is no write: it says that changes may have been
+// lost before it (the listening connection was (re)established, or the
+// reader fell DefaultListenItemQueue changes behind). The reader must
+// assume it missed some.
+type ItemChange struct {
+	Op      ItemOp
+	ID      string
+	OwnerID string
+	Item    *server.Item
+	Gap     bool
+	// Gen, on a Gap, is the Generation it belongs to: a reader that has
+	// handled the Gap of the current Generation has seen everything since
+	// the connection listened.
+	Gen uint64
+}
+
+// parseItemChange reads the payload of an item notification (notifyItem
+// in items.go): a reference of 2 fields after the op, or a snapshot of 8.
+func parseItemChange(payload string) (ItemChange, bool) {
+	rest, ok := strings.CutPrefix(payload, payloadItem)
+	if !ok || len(rest) < 2 || rest[1] != ':' {
+		return ItemChange{}, false
+	}
+	op := ItemOp(rest[0])
+	if op != ItemCreated && op != ItemUpdated && op != ItemDeleted {
+		return ItemChange{}, false
+	}
+	f := strings.Split(rest[2:], ":")
+	if len(f) != 2 && (len(f) != 8 || op == ItemDeleted) {
+		return ItemChange{}, false
+	}
+	var bad bool
+	hexField := func(s string) string {
+		b, err := hex.DecodeString(s)
+		bad = bad || err != nil
+		return string(b)
+	}
+	float := func(s string) float64 {
+		b, err := hex.DecodeString(s)
+		if err != nil || len(b) != 8 {
+			bad = true
+			return 0
+		}
+		v := math.Float64frombits(binary.BigEndian.Uint64(b))
+		bad = bad || math.IsNaN(v) || math.IsInf(v, 0)
+		return v
+	}
+	micros := func(s string) time.Time {
+		n, err := strconv.ParseInt(s, 10, 64)
+		bad = bad || err != nil
+		return time.UnixMicro(n).UTC()
+	}
+	c := ItemChange{Op: op, ID: hexField(f[0]), OwnerID: hexField(f[1])}
+	if c.ID == "" || c.OwnerID == "" {
+		return ItemChange{}, false
+	}
+	if len(f) == 8 {
+		it := server.Item{ID: c.ID, OwnerID: c.OwnerID, Name: hexField(f[2]), Description: hexField(f[3]),
+			Price: float(f[4]), CreatedAt: micros(f[6]), UpdatedAt: micros(f[7])}
+		if f[5] != "" {
+			tax := float(f[5])
+			it.Tax = &tax
+		}
+		c.Item = &it
+	}
+	if bad {
+		return ItemChange{}, false
+	}
+	return c, true
+}
 
 // Defaults of ListenOptions.
 const (
 	DefaultListenMinBackoff = 100 * time.Millisecond
 	DefaultListenMaxBackoff = 2 * time.Second
 	DefaultListenPingEvery  = 250 * time.Millisecond
+	// DefaultListenPingTimeout bounds a ping's round trip before the
+	// connection counts as lost (and is replaced, with a Gap).
+	DefaultListenPingTimeout = 5 * time.Second
+	// DefaultListenItemQueue is how many item changes may wait for the
+	// reader of Listener.Items; past it they are dropped and a Gap
+	// follows.
+	DefaultListenItemQueue = 4096
 	// listenApplicationName is the application_name of the listener's
 	// connection when the URL leaves the store's default in place.
 	listenApplicationName = DefaultApplicationName + " listener"
@@ -73,17 +183,29 @@ type ListenOptions struct {
 	// PingEvery is how long the connection may stay silent before the
 	// listener checks it with a round trip (default 250ms), so that a
 	// connection that died without closing (a network partition) is
-	// noticed within about PingEvery plus the ping's own bound
-	// (PingEvery as well): 500ms by default, not after TCP's timeouts.
-	// The consumer then polls the store (authn: every 250ms while the
-	// feed is down), which keeps a silent partition inside the 1s
-	// propagation bound.
+	// noticed within about twice PingEvery: 500ms by default, not after
+	// TCP's timeouts. A ping unanswered after PingEvery makes Err report
+	// the listener down, so the consumer polls the store (authn: every
+	// 250ms while the feed is down), which keeps a silent partition
+	// inside the 1s propagation bound.
 	PingEvery time.Duration
+	// PingTimeout is how long a ping may take before the connection
+	// counts as lost (default 5s). A ping slower than PingEvery but
+	// answered within PingTimeout (a loaded server or network) keeps the
+	// connection: Err reports it down meanwhile, and nothing is missed,
+	// since the notifications wait on the connection; only a lost
+	// connection costs the item reader a Gap.
+	PingTimeout time.Duration
 	// Logger receives connection losses and recoveries (once each, not
 	// once per attempt). Nil: the store's logger.
 	Logger *slog.Logger
 	// Now is the clock of Err's "since". Nil: the store's clock.
 	Now func() time.Time
+	// Items turns on Listener.Items, the item changes, in commit order.
+	// Its reader must keep up: more than DefaultListenItemQueue waiting
+	// changes are dropped, and a Gap says so. False: item changes are
+	// ignored.
+	Items bool
 }
 
 // Listener keeps one dedicated connection (not from the pool) listening to
@@ -103,6 +225,12 @@ type Listener struct {
 	now    func() time.Time
 
 	revocations, keys chan struct{}
+	// items is nil without ListenOptions.Items. itemGap, owned by run's
+	// goroutine, says a Gap must be delivered before the next change.
+	items   chan ItemChange
+	itemGap bool
+	// gen counts the connections that listened (ItemChange.Gen).
+	gen atomic.Uint64
 
 	mu    sync.Mutex
 	err   error     // nil while listening
@@ -133,8 +261,12 @@ func (s *Store) Listen(opts ListenOptions) (*Listener, error) {
 	}
 	if err := errors.Join(def("MinBackoff", &opts.MinBackoff, DefaultListenMinBackoff),
 		def("MaxBackoff", &opts.MaxBackoff, DefaultListenMaxBackoff),
-		def("PingEvery", &opts.PingEvery, DefaultListenPingEvery)); err != nil {
+		def("PingEvery", &opts.PingEvery, DefaultListenPingEvery),
+		def("PingTimeout", &opts.PingTimeout, DefaultListenPingTimeout)); err != nil {
 		return nil, err
+	}
+	if opts.PingTimeout < opts.PingEvery {
+		return nil, fmt.Errorf("postgres: listen: PingTimeout %v is below PingEvery %v", opts.PingTimeout, opts.PingEvery)
 	}
 	if opts.MaxBackoff < opts.MinBackoff {
 		return nil, fmt.Errorf("postgres: listen: MaxBackoff %v is below MinBackoff %v", opts.MaxBackoff, opts.MinBackoff)
@@ -143,6 +275,9 @@ func (s *Store) Listen(opts ListenOptions) (*Listener, error) {
 		store: s, opts: opts, logger: opts.Logger, now: opts.Now,
 		revocations: make(chan struct{}, 1), keys: make(chan struct{}, 1),
 		done: make(chan struct{}),
+	}
+	if opts.Items {
+		l.items = make(chan ItemChange, DefaultListenItemQueue)
 	}
 	if l.logger == nil {
 		l.logger = s.logger
@@ -162,6 +297,50 @@ func (l *Listener) Revocations() <-chan struct{} { return l.revocations }
 
 // Keys returns the channel of wake-ups for the signing keys.
 func (l *Listener) Keys() <-chan struct{} { return l.keys }
+
+// Generation counts the connections that have listened: it grows by one
+// on every connect, before that connection's Gap is queued.
+func (l *Listener) Generation() uint64 { return l.gen.Load() }
+
+// Items returns the channel of item changes (nil without
+// ListenOptions.Items): every committed item write of every instance, in
+// commit order, so that the changes of one item arrive in the order of
+// its writes. After every connect, and whenever the reader fell
+// DefaultListenItemQueue changes behind, a change with Gap set comes
+// first: what was committed while nobody listened is not replayed.
+func (l *Listener) Items() <-chan ItemChange { return l.items }
+
+// item queues an item change for the Items reader, a pending Gap first;
+// when the queue is full it is dropped and a Gap is due. Only run's
+// goroutine calls it.
+func (l *Listener) item(c ItemChange) {
+	if l.items == nil {
+		return
+	}
+	if !l.flushGap() {
+		return
+	}
+	select {
+	case l.items <- c:
+	default:
+		l.itemGap = true
+	}
+}
+
+// flushGap delivers a pending Gap, if the queue has room: it reports
+// whether none is pending any more.
+func (l *Listener) flushGap() bool {
+	if !l.itemGap {
+		return true
+	}
+	select {
+	case l.items <- ItemChange{Gap: true, Gen: l.gen.Load()}:
+		l.itemGap = false
+		return true
+	default:
+		return false
+	}
+}
 
 // Err returns nil while the listener's connection is listening, else an
 // error saying why not and since when.
@@ -245,6 +424,39 @@ func (l *Listener) setDown(err error, retry time.Duration) {
 	}
 }
 
+// errSlowPing is Err's answer while a ping has waited over PingEvery.
+var errSlowPing = errors.New("postgres: listen: the connection is slow to answer a ping")
+
+// ping checks conn with a round trip bounded by PingTimeout. Past
+// PingEvery without an answer the listener counts as down (Err, so
+// revocations are polled meanwhile), and as up again once the answer
+// comes: the connection and its pending notifications are kept.
+func (l *Listener) ping(ctx context.Context, conn *pgx.Conn) error {
+	pid := conn.PgConn().PID()
+	slow := make(chan struct{})
+	t := time.AfterFunc(l.opts.PingEvery, func() {
+		defer close(slow)
+		l.mu.Lock()
+		if l.err == nil {
+			l.err, l.since = errSlowPing, l.now()
+		}
+		l.mu.Unlock()
+		l.logger.Warn("change notifications: the connection is slow to answer; polling meanwhile",
+			slog.String("channel", l.store.channel), slog.Duration("after", l.opts.PingEvery))
+	})
+	pctx, cancel := context.WithTimeout(ctx, l.opts.PingTimeout)
+	err := conn.Ping(pctx)
+	cancel()
+	if t.Stop() {
+		return err
+	}
+	<-slow
+	if err == nil {
+		l.setUp(pid)
+	}
+	return err
+}
+
 // setUp records that the connection with backend pid listens.
 func (l *Listener) setUp(pid uint32) {
 	l.mu.Lock()
@@ -281,10 +493,17 @@ func (l *Listener) session(ctx context.Context) (listened bool, err error) {
 	if _, err := conn.Exec(ctx, "LISTEN "+pgx.Identifier{l.store.channel}.Sanitize()); err != nil {
 		return false, connError(ctx, "listen", err, pw)
 	}
+	l.gen.Add(1)
 	l.setUp(conn.PgConn().PID())
 	// Whatever was committed while nobody listened: the reader catches up.
 	wake(l.revocations)
 	wake(l.keys)
+	// Item changes are not replayed: their reader learns that it may have
+	// missed some.
+	if l.items != nil {
+		l.itemGap = true
+		l.flushGap()
+	}
 	for {
 		wctx, cancel := context.WithTimeout(ctx, l.opts.PingEvery)
 		n, err := conn.WaitForNotification(wctx)
@@ -296,20 +515,25 @@ func (l *Listener) session(ctx context.Context) (listened bool, err error) {
 				wake(l.revocations)
 			case payloadKeys:
 				wake(l.keys)
-			default: // not ours: wake both, it costs two reads
+			default:
+				if c, ok := parseItemChange(n.Payload); ok {
+					l.item(c)
+					continue
+				}
+				// Not ours: wake both, it costs two reads.
 				wake(l.revocations)
 				wake(l.keys)
 			}
 		case ctx.Err() != nil:
 			return true, ctx.Err()
 		case errors.Is(err, context.DeadlineExceeded) && !conn.IsClosed():
+			if l.items != nil {
+				l.flushGap() // a Gap that found the queue full waits no longer than this
+			}
 			// Silence: make sure the connection is still alive. A
 			// notification that arrives during the ping is queued by pgx
 			// and returned by the next WaitForNotification.
-			pctx, cancel := context.WithTimeout(ctx, l.opts.PingEvery)
-			err := conn.Ping(pctx)
-			cancel()
-			if err != nil {
+			if err := l.ping(ctx, conn); err != nil {
 				return true, connError(ctx, "listen: ping", err, pw)
 			}
 		default:

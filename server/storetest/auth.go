@@ -51,6 +51,7 @@ var authTests = []struct {
 	{"WebSessionPrune", testWebSessionPrune},
 	{"WebSessionConcurrent", testWebSessionConcurrent},
 	{"Events", testEvents},
+	{"PruneEvents", testPruneEvents},
 	{"SigningKeys", testSigningKeys},
 	{"AuthInputValidation", testAuthInputValidation},
 	{"AuthCancelledContext", testAuthCancelledContext},
