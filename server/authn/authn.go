@@ -186,7 +186,7 @@ type Options struct {
 	// tokens are accepted (external.go): each stands for the user record
 	// of its issuer and subject. OIDCProvision creates that record on
 	// first use (role user, no password); off, an unknown subject is
-	// refused with 403 (ErrExternalUnknown).
+	// refused with 403 (MsgExternalUnknown).
 	OIDC          *oidc.Set
 	OIDCProvision bool
 }

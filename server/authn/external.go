@@ -23,15 +23,16 @@ import (
 // (fortapi.WithOIDC), and the scopes the provider's claims map to that
 // the user's role also grants.
 
-// ErrExternalUnknown is the 403 answered for a valid external token whose
-// subject has no user record here and provisioning is off.
-var ErrExternalUnknown = huma.Error403Forbidden("this identity-provider account has no user on this server: " +
-	"an administrator must enable just-in-time provisioning (fortapi serve --oidc-provision)")
+// MsgExternalUnknown is the detail of the 403 answered for a valid
+// external token whose subject has no user record here while
+// provisioning is off.
+const MsgExternalUnknown = "this identity-provider account has no user on this server: " +
+	"an administrator must enable just-in-time provisioning (fortapi serve --oidc-provision)"
 
-// errExternalTaken is the 403 answered when the username derived from an
-// external identity belongs to a local account (made by hand): that
-// account is never taken for the external identity.
-var errExternalTaken = huma.Error403Forbidden("the user record for this identity-provider account is a local account; it is not used for external tokens")
+// msgExternalTaken is the detail of the 403 answered when the username
+// derived from an external identity belongs to a local account (made by
+// hand): that account is never taken for the external identity.
+const msgExternalTaken = "the user record for this identity-provider account is a local account; it is not used for external tokens"
 
 func (s *Service) authenticateExternal(r *http.Request, prov *oidc.Provider, tok string) (*fortapi.Principal, error) {
 	ctx := r.Context()
@@ -62,7 +63,7 @@ func (s *Service) externalUser(ctx context.Context, c *oidc.Claims) (server.User
 		u, err := s.o.Store.GetUserByName(ctx, name)
 		switch {
 		case err == nil && u.PasswordHash != hash:
-			return server.User{}, errExternalTaken
+			return server.User{}, huma.Error403Forbidden(msgExternalTaken)
 		case err == nil:
 			return u, nil
 		case !errors.Is(err, server.ErrNotFound):
@@ -71,7 +72,7 @@ func (s *Service) externalUser(ctx context.Context, c *oidc.Claims) (server.User
 			}
 			return server.User{}, huma.Error503ServiceUnavailable("users cannot be checked right now")
 		case !s.o.OIDCProvision:
-			return server.User{}, ErrExternalUnknown
+			return server.User{}, huma.Error403Forbidden(MsgExternalUnknown)
 		case attempt > 0:
 			return server.User{}, huma.Error503ServiceUnavailable("the user could not be provisioned")
 		}
