@@ -587,7 +587,11 @@ func (a *API) authorize(ctx huma.Context, sec []map[string][]string, extra []nam
 			ctx.SetHeader("WWW-Authenticate", `Bearer realm="api"`)
 			_ = huma.WriteErr(a, ctx, http.StatusUnauthorized, "authentication required")
 		case errors.As(err, &se):
-			_ = huma.WriteErr(a, ctx, se.GetStatus(), http.StatusText(se.GetStatus()))
+			detail := http.StatusText(se.GetStatus())
+			if em, ok := se.(*huma.ErrorModel); ok && em.Detail != "" {
+				detail = em.Detail // the authenticator's own explanation (a 403, a 503)
+			}
+			_ = huma.WriteErr(a, ctx, se.GetStatus(), detail)
 		default:
 			ctx.SetHeader("WWW-Authenticate", `Bearer realm="api", error="invalid_token"`)
 			_ = huma.WriteErr(a, ctx, http.StatusUnauthorized, "the credentials are invalid or expired")

@@ -99,6 +99,10 @@ var ErrNoCredentials = errors.New("fortapi: no credentials")
 type Principal struct {
 	// Subject identifies the caller (a user id).
 	Subject string
+	// Issuer, for a token of an external identity provider (OIDCScheme)
+	// that no user record stands for, is its iss: (Issuer, Subject) is
+	// then the caller's identity. Empty otherwise.
+	Issuer string
 	// Scheme is the security scheme the caller authenticated with
 	// (BearerScheme, ...). An operation accepts a principal only through a
 	// requirement naming this scheme.

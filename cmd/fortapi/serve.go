@@ -85,6 +85,7 @@ func serve(ctx context.Context, cfg serveConfig, getenv func(string) string, log
 	defer clear(mk)
 	cfg.rates.logStart(log)
 	logAuditRetention(log, cfg.admin.auditRetention)
+	cfg.oidc.logStart(log)
 
 	bg, stopBG := context.WithCancel(context.WithoutCancel(ctx))
 	defer stopBG()

@@ -40,6 +40,7 @@ type serveConfig struct {
 	corsOrigins    []string
 	wsPerUser      int         // --ws-max-conns-per-user
 	admin          adminConfig // --admin-addr and friends (serve_admin.go)
+	oidc           *oidcFlags  // external identity providers (serve_oidc.go)
 }
 
 // Environments of --env.
@@ -84,6 +85,7 @@ func parseServe(args []string, getenv func(string) string, stdout, stderr io.Wri
 	def := defaultRates()
 	cfg.rates = def
 	sf := addStoreFlags(c, "`DIR` for the SQLite database, generated secrets and the development certificate")
+	cfg.oidc = addOIDCFlags(c)
 	c.fs.StringVar(&cfg.addr, "addr", ":8443", "`HOST:PORT` to serve HTTPS on (port 0 picks a free port)")
 	c.fs.BoolVar(&cfg.insecureHTTP, "insecure-http", false, "serve plain HTTP on --addr, only for running behind a TLS-terminating proxy (logged as a warning)")
 	c.fs.Float64Var(&rateScale, "rate-scale", 1, "multiply every rate limit by `N`, a whole number (load tests; the limiter still runs)")
@@ -153,6 +155,9 @@ func parseServe(args []string, getenv func(string) string, stdout, stderr io.Wri
 	if cfg.env != envDevelopment && cfg.env != envProduction {
 		return fail("invalid --env %q: want development or production", cfg.env)
 	}
+	if err := cfg.oidc.resolve(cfg.env); err != nil {
+		return fail("%v", err)
+	}
 	cfg.rateScale = int(rateScale)
 	if err := cfg.rates.parse(specs, trusted, failPolicy, cfg.rateScale); err != nil {
 		return fail("%v", err)
@@ -187,6 +192,8 @@ func (cfg serveConfig) appConfig(sc app.StoreConfig, mk []byte, log *slog.Logger
 		MasterKey:           mk,
 		Version:             version(),
 		Logger:              log,
+		OIDC:                cfg.oidc.options(),
+		OIDCProvision:       cfg.oidc.provisionOn(),
 	}
 }
 

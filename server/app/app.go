@@ -24,6 +24,7 @@ import (
 	"github.com/fortapi/fortapi/csrf"
 	"github.com/fortapi/fortapi/jwtkey"
 	"github.com/fortapi/fortapi/metrics"
+	"github.com/fortapi/fortapi/oidc"
 	"github.com/fortapi/fortapi/password"
 	"github.com/fortapi/fortapi/ratelimit"
 	"github.com/fortapi/fortapi/ratelimit/redisstore"
@@ -83,6 +84,7 @@ type App struct {
 	revs    *token.Revocations
 	hasher  *password.Hasher
 	auth    *authn.Service
+	oidc    *oidc.Set    // external identity providers (nil: none)
 	feed    *wsfeed.Feed // GET /ws/items
 	api     *fortapi.API
 	handler http.Handler
@@ -185,6 +187,9 @@ func New(ctx context.Context, cfg Config) (_ *App, err error) {
 	if a.hasher, err = password.NewHasher(password.HasherOptions{MaxConcurrent: cfg.LoginConcurrency, Rand: cfg.Rand}); err != nil {
 		return nil, err
 	}
+	if a.oidc, err = oidcSet(cfg); err != nil {
+		return nil, err
+	}
 	ao := authn.Options{
 		Store: a.store, Hasher: a.hasher, Tokens: a.tokens, Revocations: a.revs, Keys: a.ring,
 		AccessLifetime: cfg.AccessLifetime, Leeway: cfg.Leeway,
@@ -193,7 +198,8 @@ func New(ctx context.Context, cfg Config) (_ *App, err error) {
 		RefreshKey: deriveKey(master, refreshKeyLabel), DeviceKey: deriveKey(master, deviceKeyLabel),
 		APIKeyHashKey: deriveKey(master, apiKeyLabel), ClientIP: ip.ClientIP,
 		AuditRetention: cfg.AuditRetention,
-		Logger:         log, Now: cfg.Now, Rand: cfg.Rand,
+		OIDC:           a.oidc, OIDCProvision: cfg.OIDCProvision,
+		Logger: log, Now: cfg.Now, Rand: cfg.Rand,
 	}
 	if cfg.sec != nil {
 		ao.Observer = cfg.sec
@@ -246,6 +252,9 @@ func New(ctx context.Context, cfg Config) (_ *App, err error) {
 	} else {
 		// One process (SQLite): the handlers announce their writes.
 		deps.Events = a.publish
+	}
+	if a.oidc != nil {
+		deps.OIDCDiscovery = a.oidc.DiscoveryURLs()
 	}
 	if a.redis != nil {
 		deps.Redis = func(ctx context.Context) error { return a.redis.Ping(ctx).Err() }
@@ -528,7 +537,15 @@ func Document(cfg Config) ([]byte, error) {
 		return nil, err
 	}
 	defer feed.Close()
-	api, _, err := buildAPI(cfg, csrfKey, nil, nil, nil, httpapi.Deps{Feed: feed, Tickets: tickets})
+	deps := httpapi.Deps{Feed: feed, Tickets: tickets}
+	set, err := oidcSet(cfg)
+	if err != nil {
+		return nil, err
+	}
+	if set != nil {
+		deps.OIDCDiscovery = set.DiscoveryURLs()
+	}
+	api, _, err := buildAPI(cfg, csrfKey, nil, nil, nil, deps)
 	if err != nil {
 		return nil, err
 	}
@@ -566,7 +583,23 @@ func (a *App) Run(ctx context.Context) {
 	defer cancel()
 	stop := context.AfterFunc(a.stopCtx, cancel)
 	defer stop()
+	var warm sync.WaitGroup
+	if a.oidc != nil {
+		// Fetch each provider's keys now, so that a wrong issuer shows in
+		// the log at start-up rather than at the first token.
+		for _, p := range a.oidc.Providers() {
+			warm.Go(func() {
+				if err := p.Refresh(ctx); err != nil {
+					a.cfg.Logger.Warn("the external identity provider's keys cannot be fetched yet; its tokens are refused (503) until they can",
+						"issuer", p.Issuer(), "error", err)
+				} else {
+					a.cfg.Logger.Info("external identity provider ready", "issuer", p.Issuer())
+				}
+			})
+		}
+	}
 	a.auth.Run(ctx)
+	warm.Wait()
 }
 
 // Close stops Run, waits for it, and closes what New opened in reverse

@@ -15,6 +15,7 @@ import (
 	"github.com/fortapi/fortapi/clientip"
 	"github.com/fortapi/fortapi/jwtkey"
 	"github.com/fortapi/fortapi/metrics"
+	"github.com/fortapi/fortapi/oidc"
 	"github.com/fortapi/fortapi/ratelimit"
 	"github.com/fortapi/fortapi/server/authn"
 	"github.com/fortapi/fortapi/server/httpapi"
@@ -117,6 +118,15 @@ type Config struct {
 	// time.Now and crypto/rand).
 	Now  func() time.Time
 	Rand io.Reader
+
+	// OIDC are the external identity providers whose access tokens the
+	// server accepts (package oidc; Logger and Now default to this
+	// Config's), on the operations that declare fortapi.OIDCScheme: GET
+	// /protected, GET /users/me and the items API. OIDCProvision creates
+	// the user record of an unknown external subject on first use (role
+	// user, no password); off, such a token is refused with 403.
+	OIDC          []oidc.Options
+	OIDCProvision bool
 
 	// onClose, when set (tests), is told the name of each part Close
 	// closes, in order.
@@ -265,4 +275,26 @@ func (c Config) withDefaults() (Config, error) {
 		return c, errors.New("app: no store: set Store.SQLitePath or Store.PostgresURL")
 	}
 	return c, nil
+}
+
+// oidcSet builds the providers of cfg.OIDC (nil when there are none).
+func oidcSet(cfg Config) (*oidc.Set, error) {
+	if len(cfg.OIDC) == 0 {
+		return nil, nil
+	}
+	provs := make([]*oidc.Provider, 0, len(cfg.OIDC))
+	for _, o := range cfg.OIDC {
+		if o.Logger == nil {
+			o.Logger = cfg.Logger
+		}
+		if o.Now == nil {
+			o.Now = cfg.Now
+		}
+		p, err := oidc.New(o)
+		if err != nil {
+			return nil, fmt.Errorf("external identity provider: %w", err)
+		}
+		provs = append(provs, p)
+	}
+	return oidc.NewSet(provs...)
 }

@@ -17,6 +17,7 @@ import (
 	"github.com/fortapi/fortapi"
 	"github.com/fortapi/fortapi/apikey"
 	"github.com/fortapi/fortapi/jwtkey"
+	"github.com/fortapi/fortapi/oidc"
 	"github.com/fortapi/fortapi/password"
 	"github.com/fortapi/fortapi/ratelimit"
 	"github.com/fortapi/fortapi/server"
@@ -186,6 +187,14 @@ type Options struct {
 	APIKeyHashKey []byte
 	APIKeyTouch   time.Duration
 	ClientIP      func(*http.Request) netip.Addr
+
+	// OIDC, when set, are the external identity providers whose bearer
+	// tokens are accepted (external.go): each stands for the user record
+	// of its issuer and subject. OIDCProvision creates that record on
+	// first use (role user, no password); off, an unknown subject is
+	// refused with 403 (MsgExternalUnknown).
+	OIDC          *oidc.Set
+	OIDCProvision bool
 }
 
 // Service runs logins, refreshes, logouts and account changes, and
@@ -362,6 +371,9 @@ func (s *Service) Authenticate(r *http.Request) (*fortapi.Principal, error) {
 	tok = strings.TrimLeft(tok, " ")
 	if strings.HasPrefix(tok, apikey.Prefix) {
 		return s.authenticateAPIKey(r, tok)
+	}
+	if prov := s.externalProvider(tok); prov != nil {
+		return s.authenticateExternal(r, prov, tok)
 	}
 	c, err := s.o.Tokens.Verify(r.Context(), tok)
 	if err != nil {

@@ -141,6 +141,9 @@ func (s *Service) checkLogin(ctx context.Context, in Login) (server.User, []stri
 		err = s.o.Hasher.VerifyDummy(ctx, in.Password)
 	case err != nil:
 		return server.User{}, nil, fmt.Errorf("authn: login: %w", err)
+	case server.IsExternalPasswordHash(user.PasswordHash):
+		// Provisioned for an external identity: no password logs in.
+		err = s.o.Hasher.VerifyDummy(ctx, in.Password)
 	default:
 		ok, err = s.o.Hasher.Verify(ctx, in.Password, user.PasswordHash)
 		if errors.Is(err, password.ErrMalformedHash) {

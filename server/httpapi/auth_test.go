@@ -25,6 +25,7 @@ import (
 	"github.com/fortapi/fortapi/csrf"
 	"github.com/fortapi/fortapi/internal/testutil"
 	"github.com/fortapi/fortapi/jwtkey"
+	"github.com/fortapi/fortapi/oidc"
 	"github.com/fortapi/fortapi/password"
 	"github.com/fortapi/fortapi/ratelimit"
 	"github.com/fortapi/fortapi/server"
@@ -82,6 +83,9 @@ type envOptions struct {
 	failureLimiter authn.FailureLimiter
 	// clientIP resolves client addresses (default: the TCP peer).
 	clientIP *clientip.Resolver
+	// oidc, when set, are external identity providers whose tokens are
+	// accepted, with just-in-time provisioning.
+	oidc *oidc.Set
 }
 
 // newAuthEnv is an authEnv for tests that are not about rate limits: the
@@ -134,7 +138,8 @@ func newAuthEnvWith(t *testing.T, o envOptions) *authEnv {
 	}
 	e.svc, err = authn.New(authn.Options{Store: store, Hasher: hasher, Tokens: tokens, Revocations: revs, Keys: e.ring, Logger: log, Now: e.clock.Now,
 		LoginFailures: failures, RefreshKey: []byte("httpapi test refresh successor key, 32+ bytes"),
-		APIKeyHashKey: []byte("httpapi test API key hash key, 32+ bytes"), ClientIP: ip})
+		APIKeyHashKey: []byte("httpapi test API key hash key, 32+ bytes"), ClientIP: ip,
+		OIDC: o.oidc, OIDCProvision: o.oidc != nil})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -151,7 +156,11 @@ func newAuthEnvWith(t *testing.T, o envOptions) *authEnv {
 		OAuth2:     &fortapi.OAuth2Password{TokenURL: "/token", Scopes: map[string]string{server.ScopeItemsRead: "read"}},
 		RateLimits: set, GlobalLimit: o.global, ClientIP: o.clientIP,
 		Session: &fortapi.SessionCookie{LoginURL: "/login"}, CSRF: e.csrf})
-	httpapi.Register(api, httpapi.Deps{Store: store, Auth: e.svc, Keys: e.ring, Now: e.clock.Now, Limits: o.limits})
+	deps := httpapi.Deps{Store: store, Auth: e.svc, Keys: e.ring, Now: e.clock.Now, Limits: o.limits}
+	if o.oidc != nil {
+		deps.OIDCDiscovery = o.oidc.DiscoveryURLs()
+	}
+	httpapi.Register(api, deps)
 	h, err := api.Handler()
 	if err != nil {
 		t.Fatal(err)

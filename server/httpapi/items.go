@@ -70,6 +70,11 @@ type Deps struct {
 	// publishes them on Feed). Nil: changes are not announced (a store
 	// that announces them itself, across instances, needs none).
 	Events func(ItemEvent)
+	// OIDCDiscovery, when set, are the discovery URLs of the external
+	// identity providers whose tokens Auth accepts (fortapi.OIDCScheme):
+	// GET /protected, GET /users/me and the items API declare that
+	// scheme (Deps.external). Nil: no operation does.
+	OIDCDiscovery []string
 	// api is the fortapi API the operations are registered on: it owns
 	// the client-address resolver (audit records), the CSRF protector and
 	// session binding (pages, GET /csrftoken/) and the security headers

@@ -50,6 +50,10 @@ type matrixCaller struct {
 	// or as a bearer token when keyAsBearer) instead of a token.
 	key         []string
 	keyAsBearer bool
+	// oidc: the caller presents a token of an external identity provider
+	// whose scope claim holds these values (and roles, when set), for a
+	// subject provisioned at its first request.
+	oidc, roles []string
 }
 
 // matrixException is an allowed deviation of an authorized call from the
@@ -147,7 +151,8 @@ func (d doc) example(s map[string]any, name string, n int) any {
 
 func TestAuthorizationMatrix(t *testing.T) {
 	t.Parallel()
-	e := newAuthEnv(t)
+	idp := newMatrixIDP(t)
+	e := newAuthEnvWith(t, envOptions{scale: 100, oidc: idp.set})
 	ctx := context.Background()
 	if _, err := e.svc.CreateUser(ctx, "bob", bobPass, server.RoleUser, "test"); err != nil {
 		t.Fatal(err)
@@ -171,6 +176,12 @@ func TestAuthorizationMatrix(t *testing.T) {
 		{name: "reader-key", username: "alice", key: []string{server.ScopeItemsRead}, keyAsBearer: true, owner: true},
 		{name: "other-key", username: "bob", key: server.RoleUser.Scopes(), other: true},
 		{name: "admin-key", username: "root", key: server.RoleAdmin.Scopes()},
+		// External tokens: accepted only where the document lists the
+		// oidc scheme, with the mapped scopes the provisioned user's role
+		// grants (the admin role claim maps to users:admin, which a user
+		// never gets).
+		{name: "reader-oidc", username: server.ExternalUsername(idp.issuer, "reader-oidc"), oidc: []string{"items.read"}, other: true},
+		{name: "writer-oidc", username: server.ExternalUsername(idp.issuer, "writer-oidc"), oidc: []string{"items.read", "items.write"}, roles: []string{"admin"}, other: true},
 	}
 	userID := func(name string) string {
 		u, err := e.store.GetUserByName(ctx, name)
@@ -204,6 +215,10 @@ func TestAuthorizationMatrix(t *testing.T) {
 	}
 	tokens := map[string]string{}
 	login := func(c matrixCaller) {
+		if c.oidc != nil {
+			tokens[c.name] = idp.token(t, c.name, strings.Join(c.oidc, " "), c.roles...)
+			return
+		}
 		if c.key != nil {
 			u, err := e.store.GetUserByName(ctx, c.username)
 			if err != nil {
@@ -233,7 +248,7 @@ func TestAuthorizationMatrix(t *testing.T) {
 		switch {
 		case c.username == "":
 			return map[string]string{}
-		case c.key != nil && c.keyAsBearer:
+		case c.key != nil && c.keyAsBearer, c.oidc != nil:
 			return bearer(tokens[c.name])
 		case c.key != nil:
 			return map[string]string{"X-API-Key": tokens[c.name]}
@@ -267,6 +282,9 @@ func TestAuthorizationMatrix(t *testing.T) {
 		var p httpapi.Profile
 		if resp.StatusCode != 200 || json.Unmarshal(b, &p) != nil {
 			t.Fatalf("%s: /users/me: %d %s", c.name, resp.StatusCode, b)
+		}
+		if c.oidc != nil && slices.Contains(p.Scopes, server.ScopeUsersAdmin) {
+			t.Fatalf("%s: a provisioned user was granted %s: %v", c.name, server.ScopeUsersAdmin, p.Scopes)
 		}
 		scopesOf[c.name] = p.Scopes
 	}
@@ -376,6 +394,8 @@ func TestAuthorizationMatrix(t *testing.T) {
 					scheme = fortapi.SessionScheme
 				case c.key != nil:
 					scheme = fortapi.APIKeyScheme
+				case c.oidc != nil:
+					scheme = fortapi.OIDCScheme
 				}
 				accepted, allowed := false, false
 				for _, m := range sec {
@@ -595,7 +615,7 @@ func (d doc) secretProperties() (problems []string, responses int) {
 func TestDeclaredPolicy(t *testing.T) {
 	t.Parallel()
 	api := fortapi.New(fortapi.Options{})
-	httpapi.Register(api, httpapi.Deps{})
+	httpapi.Register(api, httpapi.Deps{OIDCDiscovery: []string{"https://idp.example/.well-known/openid-configuration"}})
 	admin := []string{server.ScopeUsersAdmin, server.ScopeKeysAdmin}
 	checked := 0
 	for path, item := range api.OpenAPI().Paths {
@@ -608,6 +628,12 @@ func TestDeclaredPolicy(t *testing.T) {
 				// administer: keys reach the items API and /protected only.
 				if _, ok := req[fortapi.APIKeyScheme]; ok && !strings.HasPrefix(path, "/items/") && path != "/protected" {
 					t.Errorf("%s %s accepts API keys", op.Method, path)
+				}
+				// Nor may an external token: only reads of the caller and
+				// the items API.
+				if _, ok := req[fortapi.OIDCScheme]; ok && !strings.HasPrefix(path, "/items/") && path != "/protected" &&
+					(path != "/users/me" || op.Method != http.MethodGet) {
+					t.Errorf("%s %s accepts external tokens", op.Method, path)
 				}
 			}
 			adminPath := strings.HasPrefix(path, "/admin/") || path == "/users" || strings.HasPrefix(path, "/users/{id}")

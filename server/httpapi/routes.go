@@ -56,6 +56,11 @@ func Register(api *fortapi.API, d Deps) {
 	if err := api.AddAPIKeyScheme(keys); err != nil {
 		panic(err) // registered twice: a programming error, like huma.Register's panics
 	}
+	if len(d.OIDCDiscovery) > 0 {
+		if err := api.AddOIDCScheme(d.OIDCDiscovery...); err != nil {
+			panic(err) // registered twice: a programming error
+		}
+	}
 	registerHealth(api, d)
 	registerAuth(api, d)
 	registerItems(api, d)
@@ -307,13 +312,13 @@ func registerAuth(api huma.API, d Deps) {
 	register(api, huma.Operation{
 		OperationID: "protected", Method: http.MethodGet, Path: "/protected", Tags: []string{"auth"},
 		Summary:  "A protected resource: names the caller",
-		Security: fortapi.WithAPIKey(fortapi.Authenticated()), Extensions: d.Limits.reads(),
+		Security: d.external(fortapi.WithAPIKey(fortapi.Authenticated())), Extensions: d.Limits.reads(),
 	}, h.protected)
 
 	register(api, huma.Operation{
 		OperationID: "me", Method: http.MethodGet, Path: "/users/me", Tags: []string{"users"},
 		Summary:  "The caller's profile",
-		Security: fortapi.Authenticated(),
+		Security: d.external(fortapi.Authenticated()),
 		Errors:   []int{http.StatusNotFound}, Extensions: d.Limits.reads(),
 	}, h.me)
 
@@ -349,28 +354,28 @@ func registerItems(api huma.API, d Deps) {
 	register(api, huma.Operation{
 		OperationID: "create-item", Method: http.MethodPost, Path: "/items/",
 		Summary: "Create an item", Tags: tags, DefaultStatus: http.StatusCreated,
-		Security: fortapi.WithAPIKey(fortapi.Scopes(ScopeItemsWrite)), Extensions: d.Limits.writes(),
+		Security: d.external(fortapi.WithAPIKey(fortapi.Scopes(ScopeItemsWrite))), Extensions: d.Limits.writes(),
 	}, h.create)
 	register(api, huma.Operation{
 		OperationID: "list-items", Method: http.MethodGet, Path: "/items/",
 		Summary: "List the caller's items", Description: "Administrators see every item. Pages are ordered by id.",
-		Tags: tags, Security: fortapi.WithAPIKey(fortapi.Scopes(ScopeItemsRead)), Extensions: ownerOnly(d.Limits.reads()),
+		Tags: tags, Security: d.external(fortapi.WithAPIKey(fortapi.Scopes(ScopeItemsRead))), Extensions: ownerOnly(d.Limits.reads()),
 	}, h.list)
 	register(api, huma.Operation{
 		OperationID: "get-item", Method: http.MethodGet, Path: "/items/{id}",
 		Summary: "Get an item", Description: "Another user's item answers 404, exactly like a missing one.",
-		Tags: tags, Security: fortapi.WithAPIKey(fortapi.Scopes(ScopeItemsRead)), Errors: []int{http.StatusNotFound},
+		Tags: tags, Security: d.external(fortapi.WithAPIKey(fortapi.Scopes(ScopeItemsRead))), Errors: []int{http.StatusNotFound},
 		Extensions: ownerOnly(d.Limits.reads()),
 	}, h.get)
 	register(api, huma.Operation{
 		OperationID: "update-item", Method: http.MethodPut, Path: "/items/{id}",
-		Summary: "Replace an item's fields", Tags: tags, Security: fortapi.WithAPIKey(fortapi.Scopes(ScopeItemsWrite)),
+		Summary: "Replace an item's fields", Tags: tags, Security: d.external(fortapi.WithAPIKey(fortapi.Scopes(ScopeItemsWrite))),
 		Errors: []int{http.StatusNotFound}, Extensions: ownerOnly(d.Limits.writes()),
 	}, h.update)
 	register(api, huma.Operation{
 		OperationID: "delete-item", Method: http.MethodDelete, Path: "/items/{id}",
 		Summary: "Delete an item", Tags: tags, DefaultStatus: http.StatusNoContent,
-		Security: fortapi.WithAPIKey(fortapi.Scopes(ScopeItemsWrite)), Errors: []int{http.StatusNotFound},
+		Security: d.external(fortapi.WithAPIKey(fortapi.Scopes(ScopeItemsWrite))), Errors: []int{http.StatusNotFound},
 		Extensions: ownerOnly(d.Limits.writes()),
 	}, h.delete)
 }
@@ -541,4 +546,16 @@ func registerPages(api huma.API, d Deps) {
 			"session). Send it in the X-CSRF-Token header with every unsafe request that carries cookies.",
 		Security: fortapi.Public(),
 	}, h.csrfToken)
+}
+
+// external returns sec declaring fortapi.OIDCScheme beside each bearer
+// requirement when external identity providers are configured
+// (Deps.OIDCDiscovery), sec unchanged otherwise. Only reads of the
+// caller's identity and the items API accept external tokens: account
+// changes, API keys, logout, tickets and administration do not.
+func (d Deps) external(sec []map[string][]string) []map[string][]string {
+	if len(d.OIDCDiscovery) == 0 {
+		return sec
+	}
+	return fortapi.WithOIDC(sec)
 }
