@@ -6,6 +6,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"github.com/fortapi/fortapi/internal/oauthform"
 	"io"
 	"log/slog"
 	"math"
@@ -264,21 +265,6 @@ func oauthError(status int, code, desc string) *tokenEndpointOutput {
 		Body: OAuthError{Error: code, ErrorDescription: desc}}
 }
 
-// tokenForm parses a form body strictly: valid percent-encoding, and no
-// parameter twice (RFC 6749 §3.2).
-func tokenForm(body []byte) (url.Values, string) {
-	v, err := url.ParseQuery(string(body))
-	if err != nil {
-		return nil, "the body is not valid form encoding"
-	}
-	for k, vs := range v {
-		if len(vs) > 1 {
-			return nil, "the parameter " + strconv.Quote(k) + " is repeated"
-		}
-	}
-	return v, ""
-}
-
 // formScopes splits an RFC 6749 scope parameter: nil when absent, false
 // when present but empty.
 func formScopes(v url.Values) ([]string, bool) {
@@ -308,7 +294,7 @@ func (h *tokenEndpoint) serve(ctx context.Context, in *tokenEndpointInput) (*tok
 	if err != nil || mt != "application/x-www-form-urlencoded" {
 		return oauthError(http.StatusBadRequest, "invalid_request", "the body must be application/x-www-form-urlencoded"), nil
 	}
-	form, why := tokenForm(in.RawBody)
+	form, why := oauthform.Parse(in.RawBody)
 	if why != "" {
 		return oauthError(http.StatusBadRequest, "invalid_request", why), nil
 	}

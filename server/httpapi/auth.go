@@ -3,6 +3,7 @@ package httpapi
 import (
 	"context"
 	"errors"
+	"github.com/fortapi/fortapi/internal/oauthform"
 	"math"
 	"mime"
 	"net"
@@ -100,21 +101,6 @@ type authAPI struct {
 
 func ptrInt(v int) *int { return &v }
 
-// formParams parses a form body strictly: valid percent-encoding, and no
-// parameter twice (RFC 6749 §3.2).
-func formParams(body []byte) (url.Values, string) {
-	v, err := url.ParseQuery(string(body))
-	if err != nil {
-		return nil, "the body is not valid form encoding"
-	}
-	for k, vs := range v {
-		if len(vs) > 1 {
-			return nil, "the parameter " + strconv.Quote(k) + " is repeated"
-		}
-	}
-	return v, ""
-}
-
 // parseScope splits an RFC 6749 scope parameter; nil when absent.
 func parseScope(v url.Values) ([]string, bool) {
 	if _, ok := v["scope"]; !ok {
@@ -136,7 +122,7 @@ func (h *authAPI) token(ctx context.Context, in *tokenInput) (*tokenOutput, erro
 	if err != nil || mt != "application/x-www-form-urlencoded" {
 		return oauthErr(http.StatusBadRequest, "invalid_request", "the body must be application/x-www-form-urlencoded"), nil
 	}
-	form, why := formParams(in.RawBody)
+	form, why := oauthform.Parse(in.RawBody)
 	if why != "" {
 		return oauthErr(http.StatusBadRequest, "invalid_request", why), nil
 	}

@@ -1,0 +1,26 @@
+// Package oauthform parses the form-encoded bodies of OAuth2 token
+// requests (RFC 6749 §3.2) strictly: a body that is not valid form
+// encoding, or that repeats a parameter, is refused with a reason the
+// caller can send back as an invalid_request description. Both fortapi's
+// token endpoint helper and fortapi serve's POST /token use it.
+package oauthform
+
+import (
+	"net/url"
+	"strconv"
+)
+
+// Parse returns the parameters of body, or a non-empty reason why it is
+// refused: invalid percent-encoding, or a parameter given twice.
+func Parse(body []byte) (url.Values, string) {
+	v, err := url.ParseQuery(string(body))
+	if err != nil {
+		return nil, "the body is not valid form encoding"
+	}
+	for k, vs := range v {
+		if len(vs) > 1 {
+			return nil, "the parameter " + strconv.Quote(k) + " is repeated"
+		}
+	}
+	return v, ""
+}
