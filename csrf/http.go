@@ -2,6 +2,7 @@ package csrf
 
 import (
 	"errors"
+	"github.com/fortapi/fortapi/internal/accept"
 	"net/http"
 	"strconv"
 	"strings"
@@ -116,39 +117,5 @@ func wantsHTML(r *http.Request) bool {
 	if strings.EqualFold(mt, "application/x-www-form-urlencoded") || strings.EqualFold(mt, "multipart/form-data") {
 		return true
 	}
-	var html, json float64
-	for _, line := range r.Header.Values("Accept") {
-		for elem := range strings.SplitSeq(line, ",") {
-			rng, params, _ := strings.Cut(elem, ";")
-			q, ok := qValue(params)
-			if !ok {
-				continue
-			}
-			switch strings.ToLower(strings.TrimSpace(rng)) {
-			case "text/html", "application/xhtml+xml":
-				html = max(html, q)
-			case "application/json", "application/problem+json":
-				json = max(json, q)
-			}
-		}
-	}
-	return html > json
-}
-
-// qValue returns the q parameter of an Accept element's parameters (1
-// when absent), or ok false when it is not a valid qvalue.
-func qValue(params string) (q float64, ok bool) {
-	q = 1
-	for p := range strings.SplitSeq(params, ";") {
-		name, val, _ := strings.Cut(strings.TrimSpace(p), "=")
-		if !strings.EqualFold(strings.TrimSpace(name), "q") {
-			continue
-		}
-		f, err := strconv.ParseFloat(strings.TrimSpace(val), 64)
-		if err != nil || !(f >= 0 && f <= 1) { // refuses NaN too
-			return 0, false
-		}
-		q = f
-	}
-	return q, true
+	return accept.PrefersHTML(r)
 }

@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"github.com/fortapi/fortapi/internal/accept"
 	"html/template"
 	"mime"
 	"net"
@@ -51,7 +52,7 @@ type htmlErrors struct {
 }
 
 func (e *htmlErrors) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	if !prefersHTML(r) {
+	if !accept.PrefersHTML(r) {
 		e.next.ServeHTTP(w, r)
 		return
 	}
@@ -179,45 +180,4 @@ func (w *errorWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 func isProblem(ct string) bool {
 	mt, _, err := mime.ParseMediaType(ct)
 	return err == nil && mt == "application/problem+json"
-}
-
-// prefersHTML reports whether r's Accept header prefers text/html (or
-// XHTML) to JSON: a browser navigating. Wildcards count for neither, ties
-// go to JSON, an invalid q drops its element.
-func prefersHTML(r *http.Request) bool {
-	var html, json float64
-	for _, line := range r.Header.Values("Accept") {
-		for elem := range strings.SplitSeq(line, ",") {
-			rng, params, _ := strings.Cut(elem, ";")
-			q, ok := acceptQ(params)
-			if !ok {
-				continue
-			}
-			switch strings.ToLower(strings.TrimSpace(rng)) {
-			case "text/html", "application/xhtml+xml":
-				html = max(html, q)
-			case "application/json", "application/problem+json":
-				json = max(json, q)
-			}
-		}
-	}
-	return html > json
-}
-
-// acceptQ is the q parameter of an Accept element (1 when absent), ok
-// false when it is not a valid qvalue.
-func acceptQ(params string) (q float64, ok bool) {
-	q = 1
-	for p := range strings.SplitSeq(params, ";") {
-		name, val, _ := strings.Cut(strings.TrimSpace(p), "=")
-		if !strings.EqualFold(strings.TrimSpace(name), "q") {
-			continue
-		}
-		f, err := strconv.ParseFloat(strings.TrimSpace(val), 64)
-		if err != nil || !(f >= 0 && f <= 1) {
-			return 0, false
-		}
-		q = f
-	}
-	return q, true
 }
