@@ -124,7 +124,9 @@ func TestPostgresLostNever500(t *testing.T) {
 		{name: "logout", method: "POST", path: "/logout", header: bearer, want: 503},
 		{name: "an API key authenticates", method: "GET", path: "/items/", header: map[string]string{"X-API-Key": key}, want: 503},
 		{name: "a session cookie authenticates", method: "GET", path: "/items/" + itemID + "/view", cookies: []*http.Cookie{cookie}, want: 503},
-		{name: "WebSocket ticket", method: "POST", path: "/ws/ticket", header: bearer},
+		{name: "update user", method: "PATCH", path: "/users/" + u.ID, ctype: "application/json", body: `{"disabled":false}`, header: bearer, want: 503},
+		{name: "rotate signing keys", method: "POST", path: "/admin/keys/rotate", header: bearer, want: 503},
+		{name: "WebSocket ticket (no store)", method: "POST", path: "/ws/ticket", header: bearer, want: 200},
 		{name: "no credentials (no store)", method: "GET", path: "/items/", want: 401},
 		{name: "readiness", method: "GET", path: "/readyz", want: 503},
 	}
@@ -158,6 +160,7 @@ func TestPostgresLostNever500(t *testing.T) {
 	for _, c := range calls {
 		t.Run(c.name, func(t *testing.T) {
 			status, retry, body := do(c)
+			t.Logf("%d Retry-After %q", status, retry)
 			switch {
 			case status >= 500 && status != http.StatusServiceUnavailable:
 				t.Errorf("%d with PostgreSQL lost, want 503: %.300s\nlog:\n%s", status, body, e.logs.String())
