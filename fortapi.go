@@ -591,6 +591,16 @@ func (a *API) authorize(ctx huma.Context, sec []map[string][]string, extra []nam
 			if em, ok := se.(*huma.ErrorModel); ok && em.Detail != "" {
 				detail = em.Detail // the authenticator's own explanation (a 403, a 503)
 			}
+			// The authenticator's headers (huma.ErrorWithHeaders): the
+			// Retry-After of a 503 when its store is unavailable.
+			var he huma.HeadersError
+			if errors.As(err, &he) {
+				for k, vs := range he.GetHeaders() {
+					for _, v := range vs {
+						ctx.AppendHeader(k, v)
+					}
+				}
+			}
 			_ = huma.WriteErr(a, ctx, se.GetStatus(), detail)
 		default:
 			ctx.SetHeader("WWW-Authenticate", `Bearer realm="api", error="invalid_token"`)

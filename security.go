@@ -143,7 +143,8 @@ var errSessionWithAuthorization = errors.New("fortapi: a request with an Authori
 // (401 invalid_token), since the CSRF check did not look at its cookies. It returns ErrNoCredentials when the request has no credentials; any
 // other error means the credentials are invalid (401 invalid_token), unless
 // it is a huma.StatusError, whose status is used (for example 503 when the
-// session store is down).
+// session store is down), with the headers of a huma.ErrorWithHeaders
+// around it (the 503's Retry-After).
 type Authenticator interface {
 	Authenticate(r *http.Request) (*Principal, error)
 }

@@ -11,8 +11,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/danielgtaylor/huma/v2"
-
 	"github.com/fortapi/fortapi"
 	"github.com/fortapi/fortapi/apikey"
 	"github.com/fortapi/fortapi/server"
@@ -168,7 +166,7 @@ func (s *Service) authenticateAPIKey(r *http.Request, raw string) (*fortapi.Prin
 		if ctx.Err() == nil {
 			s.o.Logger.ErrorContext(ctx, "looking up an API key failed", "error", err)
 		}
-		return nil, huma.Error503ServiceUnavailable("API keys cannot be checked right now")
+		return nil, unavailable("API keys cannot be checked right now")
 	}
 	now := s.o.Now().UTC().Truncate(time.Microsecond)
 	if !s.keyHasher.Verify(k, stored.Hash) || !server.LiveAPIKey(stored, u, now) {

@@ -14,6 +14,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/danielgtaylor/huma/v2"
+
 	"github.com/fortapi/fortapi"
 	"github.com/fortapi/fortapi/apikey"
 	"github.com/fortapi/fortapi/jwtkey"
@@ -88,6 +90,14 @@ type UnavailableError struct{ RetryAfter time.Duration }
 
 func (e *UnavailableError) Error() string {
 	return fmt.Sprintf("authn: the failed-login limit cannot be checked; retry in %v", e.RetryAfter.Round(time.Second))
+}
+
+// unavailable is an authenticator's answer when what it must read (the
+// store, an identity provider's keys) cannot be reached: 503 with
+// Retry-After, which fortapi keeps (huma.ErrorWithHeaders), never a 500
+// nor a 401 that would tell the client its credentials are bad.
+func unavailable(msg string) error {
+	return huma.ErrorWithHeaders(huma.Error503ServiceUnavailable(msg), http.Header{"Retry-After": {"1"}})
 }
 
 // Options configure New.

@@ -39,7 +39,7 @@ func (s *Service) authenticateExternal(r *http.Request, prov *oidc.Provider, tok
 	c, err := prov.Verify(ctx, tok)
 	switch {
 	case errors.Is(err, oidc.ErrUnavailable):
-		return nil, huma.Error503ServiceUnavailable("the identity provider's keys cannot be fetched right now")
+		return nil, unavailable("the identity provider's keys cannot be fetched right now")
 	case err != nil:
 		return nil, err
 	}
@@ -70,11 +70,11 @@ func (s *Service) externalUser(ctx context.Context, c *oidc.Claims) (server.User
 			if ctx.Err() == nil {
 				s.o.Logger.ErrorContext(ctx, "looking up an external token's user failed", "error", err)
 			}
-			return server.User{}, huma.Error503ServiceUnavailable("users cannot be checked right now")
+			return server.User{}, unavailable("users cannot be checked right now")
 		case !s.o.OIDCProvision:
 			return server.User{}, huma.Error403Forbidden(MsgExternalUnknown)
 		case attempt > 0:
-			return server.User{}, huma.Error503ServiceUnavailable("the user could not be provisioned")
+			return server.User{}, unavailable("the user could not be provisioned")
 		}
 		now := s.o.Now().UTC().Truncate(time.Microsecond)
 		id, err := server.NewID(now, s.o.Rand)
@@ -93,7 +93,7 @@ func (s *Service) externalUser(ctx context.Context, c *oidc.Claims) (server.User
 			if ctx.Err() == nil {
 				s.o.Logger.ErrorContext(ctx, "provisioning an external token's user failed", "error", err)
 			}
-			return server.User{}, huma.Error503ServiceUnavailable("the user could not be provisioned")
+			return server.User{}, unavailable("the user could not be provisioned")
 		}
 		// Another request provisioned it first: read it again.
 	}

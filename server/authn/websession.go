@@ -8,8 +8,6 @@ import (
 	"net/http"
 	"time"
 
-	"github.com/danielgtaylor/huma/v2"
-
 	"github.com/fortapi/fortapi"
 	"github.com/fortapi/fortapi/server"
 )
@@ -121,7 +119,7 @@ func (s *Service) authenticateSession(r *http.Request) (*fortapi.Principal, erro
 		if r.Context().Err() == nil {
 			s.o.Logger.ErrorContext(r.Context(), "looking up a web session failed", "error", err)
 		}
-		return nil, huma.Error503ServiceUnavailable("sessions cannot be checked right now")
+		return nil, unavailable("sessions cannot be checked right now")
 	}
 	return &fortapi.Principal{Subject: u.ID, Scheme: fortapi.SessionScheme, Scopes: sess.Scopes,
 		SessionID: sess.ID, ExpiresAt: sess.ExpiresAt, IssuedAt: sess.CreatedAt}, nil

@@ -372,7 +372,9 @@ func wrap(ctx context.Context, op string, err error) error {
 // unavailable reports whether err says that PostgreSQL could not be
 // reached or cannot serve for now, rather than that the statement failed:
 // a connection refused, lost or timed out (pgconn's connect and network
-// errors, EOF), or a server answer of class 08 (connection exception),
+// errors, EOF, and pgconn.ErrConnClosed: a connection the driver closed
+// after an earlier failure of the same operation, as a COMMIT lost with the
+// server gets), or a server answer of class 08 (connection exception),
 // 57P01-57P03 (shutting down, crashed, starting up), 53300 (no connection
 // slot), 25006 (read-only: a standby after a failover) or 57014 (a
 // statement timeout; the caller's own cancellation is told apart by wrap).
@@ -388,7 +390,7 @@ func unavailable(err error) bool {
 	var ce *pgconn.ConnectError
 	var ne net.Error
 	return errors.As(err, &ce) || errors.As(err, &ne) || errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) ||
-		errors.Is(err, net.ErrClosed) || pgconn.Timeout(err) || pgconn.SafeToRetry(err)
+		errors.Is(err, net.ErrClosed) || errors.Is(err, pgconn.ErrConnClosed) || pgconn.Timeout(err) || pgconn.SafeToRetry(err)
 }
 
 // txAttempts is how often inTx runs a transaction that PostgreSQL aborted

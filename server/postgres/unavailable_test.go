@@ -29,6 +29,10 @@ func TestUnavailableClassifies(t *testing.T) {
 		want bool
 	}{
 		{"connection lost", ctx, fmt.Errorf("read: %w", io.ErrUnexpectedEOF), true},
+		// What pgconn answers when an earlier failure of the same
+		// operation closed the connection (not safe to retry, no network
+		// error in the chain): a transaction cut mid-way.
+		{"connection closed by the driver", ctx, fmt.Errorf("receive: %w", pgconn.ErrConnClosed), true},
 		{"admin shutdown", ctx, &pgconn.PgError{Code: "57P01"}, true},
 		{"starting up", ctx, &pgconn.PgError{Code: "57P03"}, true},
 		{"connection failure", ctx, &pgconn.PgError{Code: "08006"}, true},
