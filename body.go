@@ -43,6 +43,9 @@ type bodyContext struct {
 	vctx principalContext
 	// body.ReadCloser is nil when the request has no body to watch.
 	body bodyReader
+	// san reads the body before huma does, on operations whose body
+	// type declares sanitize tags (sanitizeBody).
+	san sanitizingBody
 }
 
 // principalContext is a context carrying the authenticated principal.
