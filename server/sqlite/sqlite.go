@@ -102,8 +102,11 @@ type Store struct {
 	maxBatch   int
 	ops        chan *writeOp
 	writerDone chan struct{}
-	mu         sync.RWMutex
-	closed     bool
+	// opPool recycles writeOps (and their done channels) whose result
+	// the caller received: the writer is done with them (submit).
+	opPool sync.Pool
+	mu     sync.RWMutex
+	closed bool
 
 	// Statements prepared once per pool; database/sql prepares each on a
 	// connection the first time that connection runs it. Preparing costs
