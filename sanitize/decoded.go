@@ -273,9 +273,10 @@ func (s *Sanitizer) applyJSON(o *jsonOp, v any, depth int, changed *bool) (any, 
 			p = s.rich
 		}
 		out := p.Sanitize(x)
-		if out != x {
-			*changed = true
+		if out == x {
+			return v, nil // v as it is: no new interface value
 		}
+		*changed = true
 		return out, nil
 	case []any:
 		if o.elem == nil {
