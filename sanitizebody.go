@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"reflect"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/danielgtaylor/huma/v2"
 	"github.com/danielgtaylor/huma/v2/adapters/humago"
@@ -108,11 +109,18 @@ func (b *sanitizingBody) prepare() {
 		b.rest = true // huma finds it too large
 		return
 	}
-	// The strict check decodes the body anyway: its value is the one
-	// sanitized first.
-	var v any
-	if strictJSON.Unmarshal(data, &v) != nil {
+	// The checks strictJSON.Unmarshal makes, then one decoding, numbers
+	// keeping their exact spelling, which the sanitizer works on.
+	if !utf8.Valid(data) || noDuplicateMembers(data) != nil || !json.Valid(data) {
 		return // huma refuses it, saying why
+	}
+	dec := json.NewDecoder(&b.out) // b.out is reset to data below
+	dec.UseNumber()
+	var v any
+	err = dec.Decode(&v)
+	b.out.Reset(data)
+	if err != nil {
+		return // nesting deeper than encoding/json takes: huma refuses it
 	}
 	v, changed, err := b.san.DecodedChanged(b.typ, v)
 	if err != nil {
@@ -126,17 +134,6 @@ func (b *sanitizingBody) prepare() {
 		// Every tagged string is as sent: the bytes as sent say exactly
 		// what the sanitized value says, and huma decodes them.
 		return
-	}
-	// Decoded again keeping numbers' exact spelling (v made them
-	// float64), sanitized again, and encoded. Should that decoding fail,
-	// v (sanitized) is encoded instead: never the body as sent.
-	dec := json.NewDecoder(bytes.NewReader(data))
-	dec.UseNumber()
-	var exact any
-	if dec.Decode(&exact) == nil {
-		if sv, _, err := b.san.DecodedChanged(b.typ, exact); err == nil {
-			v = sv
-		}
 	}
 	var out bytes.Buffer
 	enc := json.NewEncoder(&out)
