@@ -65,7 +65,7 @@ func bodyType(reg huma.Registry, op *huma.Operation) reflect.Type {
 // unreadable, too large, not JSON — is served unchanged, so that huma
 // answers it exactly as it would have (400, 413, 422), and the read
 // error, if any, is still returned. It lives in the operation's
-// bodyContext (no allocation of its own).
+// context (sanitizingContext: no allocation of its own).
 type sanitizingBody struct {
 	src   io.ReadCloser
 	typ   reflect.Type
@@ -178,8 +178,8 @@ func sanitizeBody(ctx huma.Context, typ reflect.Type, san *sanitize.Sanitizer, l
 		limit = math.MaxInt64
 	}
 	var b *sanitizingBody
-	if c, ok := ctx.(*bodyContext); ok {
-		b = &c.san
+	if c, ok := ctx.(*bodyContext); ok && c.san != nil {
+		b = c.san
 	} else {
 		b = new(sanitizingBody)
 	}
