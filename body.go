@@ -43,6 +43,18 @@ type bodyContext struct {
 	vctx principalContext
 	// body.ReadCloser is nil when the request has no body to watch.
 	body bodyReader
+	// san, on operations whose body type declares sanitize tags, reads
+	// the body before huma does (sanitizeBody); it lives in the same
+	// allocation (sanitizingContext).
+	san *sanitizingBody
+}
+
+// sanitizingContext is the bodyContext of a request whose body is
+// sanitized, with room for the sanitizing reader: one allocation, and
+// the other requests' contexts do not carry the room.
+type sanitizingContext struct {
+	bodyContext
+	san sanitizingBody
 }
 
 // principalContext is a context carrying the authenticated principal.
@@ -65,15 +77,24 @@ func (c *principalContext) Value(key any) any {
 type humaContext = huma.Context
 
 // opContext returns ctx with the principal p (when not nil), watching the
-// body of its request (when it has one): one allocation, none when there
-// is neither.
-func opContext(ctx huma.Context, p *Principal) huma.Context {
+// body of its request (when it has one), with room for the sanitizing
+// reader when sanitizing and there is a body: one allocation, none when
+// there is neither a principal nor a body.
+func opContext(ctx huma.Context, p *Principal, sanitizing bool) huma.Context {
 	r, _ := humago.Unwrap(ctx)
 	hasBody := r.Body != nil && r.Body != http.NoBody
 	if p == nil && !hasBody {
 		return ctx
 	}
-	c := &bodyContext{humaContext: ctx}
+	var c *bodyContext
+	if sanitizing && hasBody {
+		sc := &sanitizingContext{}
+		sc.bodyContext.san = &sc.san
+		c = &sc.bodyContext
+	} else {
+		c = &bodyContext{}
+	}
+	c.humaContext = ctx
 	if p != nil {
 		c.vctx = principalContext{Context: ctx.Context(), p: p}
 	}

@@ -495,7 +495,7 @@ func (g *guardAdapter) Handle(op *huma.Operation, handler func(huma.Context)) {
 			}
 		}
 		// The principal and the body watch share one allocation.
-		ctx = opContext(ctx, p)
+		ctx = opContext(ctx, p, san != nil)
 		if len(limits) > 0 && !a.admit(ctx, limits) {
 			return
 		}

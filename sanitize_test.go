@@ -101,6 +101,10 @@ func TestSanitizeBeforeValidate(t *testing.T) {
 		{"length checked after sanitizing", `{"title":"<script>` + strings.Repeat("x", 100) + `</script>ok"}`, 200, noteBody{Title: "ok"}},
 		{"other spelling refused", `{"TITLE":"<script>x</script>","title":"a"}`, 422, noteBody{}},
 		{"big integer exact", `{"title":"t","count":9007199254740993}`, 200, noteBody{Title: "t", Count: 9007199254740993}},
+		// Sanitizing changed a string: the body is re-encoded, its numbers
+		// as sent (not through float64).
+		{"big integer exact when sanitized", `{"title":"<b>t</b><script>x</script>","count":9007199254740993}`, 200, noteBody{Title: "<b>t</b>", Count: 9007199254740993}},
+		{"sanitized member in an escaped spelling", `{"title":"\u003cscript\u003ex\u003c/script\u003eok"}`, 200, noteBody{Title: "ok"}},
 		{"duplicate member refused", `{"title":"a","title":"<script>x</script>"}`, 400, noteBody{}},
 		{"not JSON", `{"title":`, 400, noteBody{}},
 		{"over the body limit", `{"title":"` + strings.Repeat("<b>x</b>", 1<<17) + `"}`, 413, noteBody{}},

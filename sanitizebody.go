@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"reflect"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/danielgtaylor/huma/v2"
 	"github.com/danielgtaylor/huma/v2/adapters/humago"
@@ -58,18 +59,21 @@ func bodyType(reg huma.Registry, op *huma.Operation) reflect.Type {
 
 // sanitizingBody replaces a request body: on the first Read it reads the
 // body (at most limit bytes), and when it is valid strict JSON it
-// sanitizes it as typ declares and serves the result, re-encoded. A body
-// it cannot use as is — unreadable, too large, not JSON — is served
-// unchanged, so that huma answers it exactly as it would have (400, 413,
-// 422), and the read error, if any, is still returned.
+// sanitizes it as typ declares and serves the result: the bytes as sent
+// when sanitizing changed no string (the common case: nothing to encode),
+// the sanitized value re-encoded otherwise. A body it cannot use as is —
+// unreadable, too large, not JSON — is served unchanged, so that huma
+// answers it exactly as it would have (400, 413, 422), and the read
+// error, if any, is still returned. It lives in the operation's
+// context (sanitizingContext: no allocation of its own).
 type sanitizingBody struct {
 	src   io.ReadCloser
 	typ   reflect.Type
 	san   *sanitize.Sanitizer
-	limit int64
+	limit io.LimitedReader
 
 	ready bool
-	out   *bytes.Reader
+	out   bytes.Reader
 	err   error // returned once out is drained
 	rest  bool  // then read on from src (too large)
 }
@@ -94,44 +98,61 @@ func (b *sanitizingBody) Close() error { return b.src.Close() }
 
 func (b *sanitizingBody) prepare() {
 	b.ready = true
-	data, err := io.ReadAll(io.LimitReader(b.src, b.limit))
-	b.out = bytes.NewReader(data)
+	limit := b.limit.N
+	data, err := io.ReadAll(&b.limit)
+	b.out.Reset(data)
 	switch {
 	case err != nil:
 		b.err = err
 		return
-	case int64(len(data)) >= b.limit:
+	case int64(len(data)) >= limit:
 		b.rest = true // huma finds it too large
 		return
 	}
-	if strictJSON.Unmarshal(data, new(any)) != nil {
+	// The checks strictJSON.Unmarshal makes, then one decoding, numbers
+	// keeping their exact spelling, which the sanitizer works on.
+	if !utf8.Valid(data) || noDuplicateMembers(data) != nil || !json.Valid(data) {
 		return // huma refuses it, saying why
 	}
-	dec := json.NewDecoder(bytes.NewReader(data))
-	dec.UseNumber() // numbers keep their exact spelling
+	dec := json.NewDecoder(&b.out) // b.out is reset to data below
+	dec.UseNumber()
 	var v any
-	if dec.Decode(&v) != nil {
-		return
+	err = dec.Decode(&v)
+	b.out.Reset(data)
+	if err != nil {
+		return // nesting deeper than encoding/json takes: huma refuses it
 	}
-	v, err = b.san.Decoded(b.typ, v)
+	v, changed, err := b.san.DecodedChanged(b.typ, v)
 	if err != nil {
 		// Bad tags are refused at start-up, so this is a body nesting
 		// deeper than the sanitizer follows (sanitize.ErrTooDeep): it is
 		// refused, never served as sent, which would skip sanitizing.
-		b.out = bytes.NewReader(nil)
-		b.err = errTooDeepToSanitize
-		if w, ok := b.src.(*bodyReader); ok && w.err == nil {
-			w.err = errTooDeepToSanitize // the answer's status (bodyContext.failure)
-		}
+		b.refuse(errTooDeepToSanitize)
+		return
+	}
+	if !changed {
+		// Every tagged string is as sent: the bytes as sent say exactly
+		// what the sanitized value says, and huma decodes them.
 		return
 	}
 	var out bytes.Buffer
 	enc := json.NewEncoder(&out)
 	enc.SetEscapeHTML(false)
-	if enc.Encode(v) != nil {
+	if err := enc.Encode(v); err != nil {
+		b.refuse(fmt.Errorf("the sanitized request body could not be encoded: %w", err))
 		return
 	}
-	b.out = bytes.NewReader(bytes.TrimSuffix(out.Bytes(), []byte("\n")))
+	b.out.Reset(bytes.TrimSuffix(out.Bytes(), []byte("\n")))
+}
+
+// refuse serves nothing and fails the read with err, recorded as the
+// body's error (the answer's status: bodyContext.failure).
+func (b *sanitizingBody) refuse(err error) {
+	b.out.Reset(nil)
+	b.err = err
+	if w, ok := b.src.(*bodyReader); ok && w.err == nil {
+		w.err = err
+	}
 }
 
 // sanitizeBody puts a sanitizingBody in front of the request body of ctx
@@ -145,8 +166,9 @@ func sanitizeBody(ctx huma.Context, typ reflect.Type, san *sanitize.Sanitizer, l
 	if r.Body == nil || r.Body == http.NoBody {
 		return true
 	}
-	ct := ctx.Header("Content-Type")
-	if ct != "" {
+	// "application/json" as such is what ParseMediaType accepts without
+	// parameters: it is not parsed (a map per request).
+	if ct := ctx.Header("Content-Type"); ct != "" && ct != "application/json" {
 		mt, _, err := mime.ParseMediaType(ct)
 		if err != nil || (mt != "application/json" && !strings.HasSuffix(mt, "+json")) {
 			return false
@@ -155,7 +177,14 @@ func sanitizeBody(ctx huma.Context, typ reflect.Type, san *sanitize.Sanitizer, l
 	if limit <= 0 { // huma reads any size
 		limit = math.MaxInt64
 	}
-	r.Body = &sanitizingBody{src: r.Body, typ: typ, san: san, limit: limit}
+	var b *sanitizingBody
+	if c, ok := ctx.(*bodyContext); ok && c.san != nil {
+		b = c.san
+	} else {
+		b = new(sanitizingBody)
+	}
+	*b = sanitizingBody{src: r.Body, typ: typ, san: san, limit: io.LimitedReader{R: r.Body, N: limit}}
+	r.Body = b
 	return true
 }
 

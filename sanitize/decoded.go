@@ -24,14 +24,25 @@ import (
 // The tags are checked as Struct checks them (ErrBadTag), and the plan
 // for t is cached in the Sanitizer.
 func (s *Sanitizer) Decoded(t reflect.Type, v any) (any, error) {
+	v, _, err := s.DecodedChanged(t, v)
+	return v, err
+}
+
+// DecodedChanged is Decoded, and also reports whether any string was
+// replaced by a different one: when it was not, the JSON text v was
+// decoded from already says what the sanitized value says, and a server
+// can pass that text on instead of encoding v again.
+func (s *Sanitizer) DecodedChanged(t reflect.Type, v any) (any, bool, error) {
 	if s == nil || s.rich == nil || s.plain == nil {
-		return v, ErrNotInitialized
+		return v, false, ErrNotInitialized
 	}
 	o, err := s.jsonPlan(t)
 	if err != nil || o == nil {
-		return v, err
+		return v, false, err
 	}
-	return s.applyJSON(o, v, 0)
+	changed := false
+	v, err = s.applyJSON(o, v, 0, &changed)
+	return v, changed, err
 }
 
 // Declares reports whether values of type t have a field that Decoded (or
@@ -248,7 +259,7 @@ func (b *jsonPlanner) fields(o *jsonOp, t reflect.Type, depth int) error {
 	return nil
 }
 
-func (s *Sanitizer) applyJSON(o *jsonOp, v any, depth int) (any, error) {
+func (s *Sanitizer) applyJSON(o *jsonOp, v any, depth int, changed *bool) (any, error) {
 	if depth > MaxDepth {
 		return v, ErrTooDeep
 	}
@@ -261,13 +272,18 @@ func (s *Sanitizer) applyJSON(o *jsonOp, v any, depth int) (any, error) {
 		if o.mode == modeRich {
 			p = s.rich
 		}
-		return p.Sanitize(x), nil
+		out := p.Sanitize(x)
+		if out == x {
+			return v, nil // v as it is: no new interface value
+		}
+		*changed = true
+		return out, nil
 	case []any:
 		if o.elem == nil {
 			return x, nil
 		}
 		for i := range x {
-			nv, err := s.applyJSON(o.elem, x[i], depth+1)
+			nv, err := s.applyJSON(o.elem, x[i], depth+1, changed)
 			if err != nil {
 				return v, err
 			}
@@ -282,7 +298,7 @@ func (s *Sanitizer) applyJSON(o *jsonOp, v any, depth int) (any, error) {
 				if k != f.name && !strings.EqualFold(k, f.name) {
 					continue
 				}
-				nv, err := s.applyJSON(f.op, mv, depth+1)
+				nv, err := s.applyJSON(f.op, mv, depth+1, changed)
 				if err != nil {
 					return v, err
 				}

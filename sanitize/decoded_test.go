@@ -94,3 +94,44 @@ func TestDecoded(t *testing.T) {
 		t.Errorf("plain tag on []int: %v", err)
 	}
 }
+
+// TestDecodedChanged: DecodedChanged reports a change exactly when a
+// tagged string, at any depth, comes out different; untagged members,
+// plain fields and strings the policy keeps do not count.
+func TestDecodedChanged(t *testing.T) {
+	t.Parallel()
+	s := sanitize.New()
+	for _, tc := range []struct {
+		name, body string
+		changed    bool
+	}{
+		{"clean strings", `{"rich":"<b>b</b>","strip":"b","list":["ok"],"inner":{"text":"t"}}`, false},
+		{"script in an untagged member", `{"no_tag":"<script>s</script>","plain":"<script>s</script>"}`, false},
+		{"script under an untagged map", `{"free":{"rich":"<script>s</script>"}}`, false},
+		{"rich member", `{"rich":"<script>s</script>"}`, true},
+		{"member in another letter case", `{"RiCh":"<script>s</script>"}`, true},
+		{"strip member keeps no tag", `{"strip":"<b>b</b>"}`, true},
+		{"in a list", `{"list":["ok","<img src=x onerror=alert(1)>"]}`, true},
+		{"in a nested object in a list", `{"inners":[{"text":"ok"},{"Text":"<script>s</script>"}]}`, true},
+		{"empty object", `{}`, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var v any
+			if err := json.Unmarshal([]byte(tc.body), &v); err != nil {
+				t.Fatal(err)
+			}
+			var plain any
+			_ = json.Unmarshal([]byte(tc.body), &plain)
+			_, changed, err := s.DecodedChanged(reflect.TypeFor[decodedInput](), v)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if changed != tc.changed {
+				t.Errorf("changed = %v, want %v", changed, tc.changed)
+			}
+			if !changed && !reflect.DeepEqual(v, plain) {
+				t.Errorf("unchanged, yet the value differs: %v, sent %v", v, plain)
+			}
+		})
+	}
+}

@@ -87,11 +87,18 @@ type Store interface {
 // and never sequential, yet sort roughly by creation time, which keeps
 // cursor pagination and B-tree inserts cheap.
 func NewID(now time.Time, rnd io.Reader) (string, error) {
-	if rnd == nil {
-		rnd = rand.Reader
-	}
 	var u [16]byte
-	if _, err := io.ReadFull(rnd, u[6:]); err != nil {
+	var err error
+	if rnd == nil {
+		// rand.Read, unlike a read through the io.Reader interface,
+		// keeps u on the stack.
+		_, err = rand.Read(u[6:])
+	} else {
+		var b [10]byte // escapes: allocated only on this path
+		_, err = io.ReadFull(rnd, b[:])
+		copy(u[6:], b[:])
+	}
+	if err != nil {
 		return "", fmt.Errorf("server: reading randomness for an id: %w", err)
 	}
 	ms := uint64(now.UnixMilli())

@@ -75,23 +75,46 @@ type writeOp struct {
 // commit: the caller cannot tell, just as a one-statement write racing a
 // cancellation could commit before the driver saw the cancellation.
 func (s *Store) write(ctx context.Context, name string, exec func(runCtx context.Context, stmt func(*sql.Stmt) *sql.Stmt) error) error {
-	return s.submit(&writeOp{ctx: ctx, name: name, exec: exec})
+	op := s.newOp(ctx, name)
+	op.exec = exec
+	return s.submit(op)
 }
 
 // writeTx is write for an op of several statements (see writeOp.tx): fn runs
 // in a transaction, in its own savepoint, and what it did commits only if it
 // returns nil.
 func (s *Store) writeTx(ctx context.Context, name string, fn func(runCtx context.Context, tx *sql.Tx) error) error {
-	return s.submit(&writeOp{ctx: ctx, name: name, tx: fn})
+	op := s.newOp(ctx, name)
+	op.tx = fn
+	return s.submit(op)
+}
+
+// newOp returns a cleared writeOp with an empty done channel, recycled
+// when one is free.
+func (s *Store) newOp(ctx context.Context, name string) *writeOp {
+	op, _ := s.opPool.Get().(*writeOp)
+	if op == nil {
+		op = &writeOp{done: make(chan error, 1)}
+	}
+	op.ctx, op.name = ctx, name
+	return op
+}
+
+// recycle returns op to the pool. Only an op whose result was received
+// from done may be recycled: the writer's last use of an op is that send
+// (runBatch), so nothing refers to it any more, and done is empty again.
+func (s *Store) recycle(op *writeOp) {
+	*op = writeOp{done: op.done}
+	s.opPool.Put(op)
 }
 
 // submit queues op and waits for its result (see write).
 func (s *Store) submit(op *writeOp) error {
 	ctx, name := op.ctx, op.name
 	if err := ctx.Err(); err != nil {
+		s.recycle(op) // never sent
 		return wrap(ctx, name, err)
 	}
-	op.done = make(chan error, 1)
 
 	// The read lock makes "not closed" and the send one step with respect
 	// to Close, which takes the write lock before closing s.ops: a send on
@@ -100,6 +123,7 @@ func (s *Store) submit(op *writeOp) error {
 	s.mu.RLock()
 	if s.closed {
 		s.mu.RUnlock()
+		s.recycle(op) // never sent
 		return fmt.Errorf("sqlite: %s: %w", name, ErrClosed)
 	}
 	select {
@@ -107,19 +131,23 @@ func (s *Store) submit(op *writeOp) error {
 		s.mu.RUnlock()
 	case <-ctx.Done():
 		s.mu.RUnlock()
+		s.recycle(op) // never sent
 		return wrap(ctx, name, ctx.Err())
 	}
 
 	select {
 	case err := <-op.done:
+		s.recycle(op)
 		return err
 	case <-ctx.Done():
 		// Prefer a result that is already there over the cancellation.
 		select {
 		case err := <-op.done:
+			s.recycle(op)
 			return err
 		default:
 		}
+		// The writer may still hold op: it is left to the collector.
 		return wrap(ctx, name, ctx.Err())
 	}
 }
