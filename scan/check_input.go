@@ -409,6 +409,16 @@ type timeFamily struct {
 	heavy bool
 }
 
+// minE1 is the least extra time of a single amount over the control: 70 %
+// of a sleep, half the delay for the heavy query (sized to 1.2 times the
+// delay, but from a cost measured under a load that varies).
+func (f timeFamily) minE1(delay time.Duration) time.Duration {
+	if f.heavy {
+		return delay / 2
+	}
+	return delay * 7 / 10
+}
+
 // sqliTime sends a delay of n seconds in several dialects (sleeps, and
 // SQLite's heavy query). An answer slower than the slot's fastest by 0.8 n
 // (or than 0.95 n: a load may have slowed the answers the baseline was
@@ -517,9 +527,9 @@ func (s *scanner) sqliTime(ctx context.Context, send sender, c call, sl slot, or
 		case f.heavy && v.lost && resize(4*delay, false):
 			i-- // twice the size outlasted the client's timeout
 		case v.lost:
-		case f.heavy && v.e1 < delay*7/10 && resize(v.e1, true):
+		case f.heavy && v.e1 < f.minE1(delay) && resize(v.e1, true):
 			i-- // the measured cost was inflated by load: larger, and again
-		case !retried[i] && v.e1 >= delay*7/10:
+		case !retried[i] && v.e1 >= f.minE1(delay):
 			retried[i] = true
 			i-- // slow but not in proportion: once more (a noisy sample)
 		}
@@ -542,7 +552,8 @@ type timeVerdict struct {
 // no single stretch of load can slow the four dosed answers without also
 // slowing both controls. With the fastest of each kind (load only adds
 // time), e1 and e2 the single and double amounts' extra over the control:
-// a hit needs the control under baseline + delay/2, e1 >= 0.7 delay, and
+// a hit needs the control under baseline + delay/2, e1 >= 0.7 delay (0.5
+// for the heavy query), and
 // the second amount's own cost e2-e1 at least delay/2 and half of e1 and
 // at most twice e1 plus delay/2 (about proportional). Every answer is
 // checked as it comes: the probe stops as soon as one is too fast or
@@ -566,7 +577,7 @@ func (s *scanner) confirmTime(ctx context.Context, send sender, f timeFamily, fi
 		if k == 0 {
 			ref = min(ref, r.dur)
 		}
-		if k == 1 && r.dur < ref+delay*7/10 || k == 2 && r.dur < ref+delay {
+		if k == 1 && r.dur < ref+f.minE1(delay) || k == 2 && r.dur < ref+delay {
 			return timeVerdict{e1: (r.dur - ref) / time.Duration(k)}, nil
 		}
 		if k == 2 {
@@ -578,7 +589,7 @@ func (s *scanner) confirmTime(ctx context.Context, send sender, f timeFamily, fi
 	e1, e2 := d1-ctl, d2-ctl
 	second := e2 - e1
 	v := timeVerdict{e1: e1}
-	v.hit = ctl < baseline+delay/2 && e1 >= delay*7/10 &&
+	v.hit = ctl < baseline+delay/2 && e1 >= f.minE1(delay) &&
 		second >= delay/2 && second >= e1/2 && second <= 2*e1+delay/2
 	ms := func(ds []time.Duration) string {
 		out := make([]string, len(ds))
