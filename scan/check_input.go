@@ -553,11 +553,10 @@ type timeVerdict struct {
 // slowing both controls. With the fastest of each kind (load only adds
 // time), e1 and e2 the single and double amounts' extra over the control:
 // a hit needs the control under baseline + delay/2, e1 >= 0.7 delay (0.5
-// for the heavy query), and
-// the second amount's own cost e2-e1 at least delay/2 and half of e1 and
-// at most twice e1 plus delay/2 (about proportional). Every answer is
-// checked as it comes: the probe stops as soon as one is too fast or
-// lost.
+// for the heavy query), and the second amount's own cost e2-e1 at least
+// delay/2 and half of e1 and at most twice e1 plus delay/2 (about
+// proportional). Every answer is checked as it comes: the probe stops as
+// soon as one is too fast or lost.
 func (s *scanner) confirmTime(ctx context.Context, send sender, f timeFamily, first *resp, baseline, delay time.Duration) (timeVerdict, error) {
 	order := []int{0, 2, 2, 0, 1}
 	durs := map[int][]time.Duration{1: {first.dur}}
