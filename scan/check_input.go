@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/url"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -385,96 +386,220 @@ func (s *scanner) sqliBoolean(ctx context.Context, send sender, c call, sl slot,
 }
 
 // heavyRows is about the size of SQLite's heavy query (a recursive count:
-// CPU only, constant memory) that takes a second on a fast server; the
-// probe starts at heavyStartRows per second of delay (a slow server, or
-// one built with the race detector, takes fifty times longer: a first
-// probe of a full second's size could outlast the client's timeout), grows
-// it tenfold while it costs too little to measure, then scales it once to
-// the delay it measured (the cost is linear in the size).
+// CPU only, constant memory, a cost linear in its size) that takes a
+// second on a fast server. The probe starts at heavyStartRows per second
+// of delay (a slow server, or one built with the race detector, takes
+// fifty times longer: a first probe of a full second's size could outlast
+// the client's timeout) and resizes it, at most heavyResizes times, to the
+// cost it measured: tenfold at most while too cheap to measure, down when
+// far too slow, and again when a confirmation shows it too small (a cost
+// measured on a loaded machine is often inflated).
 const (
 	heavyRows      = 1000000
 	heavyStartRows = 20000
-	// heavyResizes bounds the probe's growth steps and its final scaling.
-	heavyResizes = 4
+	heavyResizes   = 6
+	// timeConfirms bounds the dose-response confirmations of one slot.
+	timeConfirms = 3
 )
 
-// sqliTime sends sleeps of n seconds in several dialects; a hit must
-// delay by 0.8 n over the baseline twice while the zero-sleep control
-// does not.
+// timeFamily is one time-based payload, at an amount: 0 (the control),
+// 1 (the delay asked) or 2 (twice that).
+type timeFamily struct {
+	at    func(k int) string
+	heavy bool
+}
+
+// minE1 is the least extra time of a single amount over the control: 70 %
+// of a sleep, half the delay for the heavy query (sized to 1.2 times the
+// delay, but from a cost measured under a load that varies).
+func (f timeFamily) minE1(delay time.Duration) time.Duration {
+	if f.heavy {
+		return delay / 2
+	}
+	return delay * 7 / 10
+}
+
+// sqliTime sends a delay of n seconds in several dialects (sleeps, and
+// SQLite's heavy query). An answer slower than the slot's fastest by 0.8 n
+// (or than 0.95 n: a load may have slowed the answers the baseline was
+// taken from) is only a candidate; it is confirmed by dose response
+// (confirmTime):
+// twice the amount must take clearly longer, about proportionally, and
+// both must stand above the zero-amount control, over interleaved samples.
+// Random load slows answers but does not follow the amount asked.
 func (s *scanner) sqliTime(ctx context.Context, send sender, c call, sl slot, orig string, baseline time.Duration, numeric bool) error {
 	n := s.opts.SleepSeconds
-	heavy := func(size int) string {
-		return fmt.Sprintf("%s'||(WITH RECURSIVE fsq(i) AS (SELECT 1 UNION ALL SELECT i+1 FROM fsq LIMIT %d) SELECT count(*) FROM fsq)||'", orig, max(1, size))
-	}
-	payloads := func(n int) []string {
-		if numeric {
-			return []string{
-				fmt.Sprintf("%s-(SELECT sleep(%d))", orig, n),
-				fmt.Sprintf("%s+(SELECT 0 FROM pg_sleep(%d))", orig, n),
-				fmt.Sprintf("%s AND (SELECT 1 FROM (SELECT SLEEP(%d))x)", orig, n),
-				fmt.Sprintf("%s; WAITFOR DELAY '0:0:%d'--", orig, n),
-			}
-		}
-		return []string{
-			fmt.Sprintf("%s'||(SELECT sleep(%d))||'", orig, n),
-			fmt.Sprintf("%s'||(SELECT CAST(pg_sleep(%d) AS text))||'", orig, n),
-			fmt.Sprintf("%s' AND (SELECT 1 FROM (SELECT SLEEP(%d))x) AND '1'='1", orig, n),
-			fmt.Sprintf("%s'; WAITFOR DELAY '0:0:%d'--", orig, n),
-			heavy(n * heavyStartRows),
-		}
-	}
 	delay := time.Duration(n) * time.Second
-	threshold := baseline + delay*8/10
-	controls := payloads(0)
-	list := payloads(n)
-	// The heavy query is the last payload; it grows at most heavyResizes
-	// times and is scaled to the measured cost once (scaled).
-	heavySize, resizes, scaled := n*heavyStartRows, 0, false
-	for i := 0; i < len(list); i++ {
-		p := list[i]
-		r, err := send(p, true)
+	sleep := func(format string) timeFamily {
+		return timeFamily{at: func(k int) string { return fmt.Sprintf(format, orig, k*n) }}
+	}
+	var fams []timeFamily
+	if numeric {
+		fams = []timeFamily{
+			sleep("%s-(SELECT sleep(%d))"),
+			sleep("%s+(SELECT 0 FROM pg_sleep(%d))"),
+			sleep("%s AND (SELECT 1 FROM (SELECT SLEEP(%d))x)"),
+			sleep("%s; WAITFOR DELAY '0:0:%d'--"),
+		}
+	} else {
+		fams = []timeFamily{
+			sleep("%s'||(SELECT sleep(%d))||'"),
+			sleep("%s'||(SELECT CAST(pg_sleep(%d) AS text))||'"),
+			sleep("%s' AND (SELECT 1 FROM (SELECT SLEEP(%d))x) AND '1'='1"),
+			sleep("%s'; WAITFOR DELAY '0:0:%d'--"),
+		}
+	}
+	// The baseline is the slot's fastest answer so far; two controls
+	// more (cheap: no delay) keep one slow answer from raising it.
+	for range 2 {
+		r, err := send(fams[0].at(0), true)
 		if err != nil {
 			return err
 		}
-		if r.status == 0 {
-			continue // a timeout is no proof
+		if r.status != 0 {
+			baseline = min(baseline, r.dur)
 		}
-		if r.dur < threshold {
-			// The heavy query ran but too fast for this server: grow it
-			// while its cost is too small to measure, then ask once for
-			// the size that should take 1.5 times the delay.
-			extra := r.dur - baseline
-			if !numeric && !scaled && resizes < heavyResizes && i == len(list)-1 {
-				resizes++
-				size := heavySize * 10
-				if extra > 20*time.Millisecond {
-					scaled = true
-					size = int(float64(heavySize) * 1.5 * float64(delay) / float64(extra))
-				}
-				heavySize = max(1, min(size, 100*n*heavyRows))
-				list = append(list, heavy(heavySize))
-				controls = append(controls, heavy(0))
+	}
+	threshold := baseline + delay*8/10
+	heavySize, maxHeavy := n*heavyStartRows, 100*n*heavyRows
+	if !numeric {
+		fams = append(fams, timeFamily{heavy: true, at: func(k int) string {
+			// k == 0 is LIMIT 0: the same query, nothing to count
+			return fmt.Sprintf("%s'||(WITH RECURSIVE fsq(i) AS (SELECT 1 UNION ALL SELECT i+1 FROM fsq LIMIT %d) SELECT count(*) FROM fsq)||'", orig, k*heavySize)
+		}})
+	}
+	// resize scales the heavy query so that it should cost 1.2 times the
+	// delay, given that its current size cost extra: tenfold at most (an
+	// extra too small to measure), and down when too slow.
+	resizes := 0
+	resize := func(extra time.Duration, up bool) bool {
+		if resizes >= heavyResizes {
+			return false
+		}
+		resizes++
+		f := 1.2 * float64(delay) / float64(max(extra, time.Millisecond))
+		if up {
+			f = min(max(f, 1.5), 10)
+		}
+		heavySize = max(1, min(int(float64(heavySize)*f), maxHeavy))
+		return true
+	}
+	confirms, retried := 0, make([]bool, len(fams))
+	for i := 0; i < len(fams); i++ {
+		f := fams[i]
+		r, err := send(f.at(1), true)
+		if err != nil {
+			return err
+		}
+		if r.status == 0 { // a timeout is no proof; a heavy query may be too big
+			if f.heavy && heavySize > 1 && resize(10*delay, false) {
+				i--
 			}
 			continue
 		}
-		ctl, err := send(controls[i], true)
-		if err != nil {
-			return err
-		}
-		if ctl.dur >= baseline+delay/2 {
-			continue // slow anyway
-		}
-		r2, err := send(p, true)
-		if err != nil {
-			return err
-		}
-		if r2.status == 0 || r2.dur < threshold {
+		extra := r.dur - baseline
+		// a candidate: 0.8 delay over the baseline, or at least 0.95 of
+		// the delay (a sleep is never shorter; a baseline may be raised
+		// by load)
+		if r.dur < threshold && r.dur < delay*95/100 {
+			if f.heavy && heavySize < maxHeavy && resize(extra, true) {
+				i-- // the same query, resized
+			}
 			continue
 		}
-		s.report("SQLI-TIME", c.op.label(), sl.in+":"+sl.name, fmt.Sprintf("%q took %d ms and %d ms; the control with a zero sleep %d ms, the baseline %d ms\n%s", p, r.dur.Milliseconds(), r2.dur.Milliseconds(), ctl.dur.Milliseconds(), baseline.Milliseconds(), excerpt(r2)))
-		return nil
+		if f.heavy && extra > 4*delay && resize(extra, false) {
+			i-- // twice its size would take too long: smaller first
+			continue
+		}
+		if confirms >= timeConfirms {
+			return nil
+		}
+		confirms++
+		v, err := s.confirmTime(ctx, send, f, r, baseline, delay)
+		if err != nil {
+			return err
+		}
+		if v.hit {
+			s.report("SQLI-TIME", c.op.label(), sl.in+":"+sl.name, v.evidence)
+			return nil
+		}
+		switch {
+		case f.heavy && v.lost && resize(4*delay, false):
+			i-- // twice the size outlasted the client's timeout
+		case v.lost:
+		case f.heavy && v.e1 < f.minE1(delay) && resize(v.e1, true):
+			i-- // the measured cost was inflated by load: larger, and again
+		case !retried[i] && v.e1 >= f.minE1(delay):
+			retried[i] = true
+			i-- // slow but not in proportion: once more (a noisy sample)
+		}
 	}
 	return nil
+}
+
+// timeVerdict is a dose-response confirmation's outcome.
+type timeVerdict struct {
+	hit      bool
+	lost     bool          // an answer timed out
+	e1       time.Duration // the single amount's extra over the control
+	evidence string
+}
+
+// confirmTime decides whether a candidate time-based injection is real.
+// The samples are interleaved in a mirrored order, the candidate first:
+// single, control, double, double, control, single, so that a load that
+// rises or falls during the probe weighs the same on the three kinds; and
+// no single stretch of load can slow the four dosed answers without also
+// slowing both controls. With the fastest of each kind (load only adds
+// time), e1 and e2 the single and double amounts' extra over the control:
+// a hit needs the control under baseline + delay/2, e1 >= 0.7 delay (0.5
+// for the heavy query), and the second amount's own cost e2-e1 at least
+// delay/2 and half of e1 and at most twice e1 plus delay/2 (about
+// proportional). Every answer is checked as it comes: the probe stops as
+// soon as one is too fast or lost.
+func (s *scanner) confirmTime(ctx context.Context, send sender, f timeFamily, first *resp, baseline, delay time.Duration) (timeVerdict, error) {
+	order := []int{0, 2, 2, 0, 1}
+	durs := map[int][]time.Duration{1: {first.dur}}
+	ref := baseline
+	var last *resp
+	for _, k := range order {
+		r, err := send(f.at(k), true)
+		if err != nil {
+			return timeVerdict{}, err
+		}
+		if r.status == 0 {
+			return timeVerdict{lost: true}, nil
+		}
+		durs[k] = append(durs[k], r.dur)
+		// necessary conditions, early: the dosed answers stand above the
+		// fastest control (or baseline) by at least what the final rule asks
+		if k == 0 {
+			ref = min(ref, r.dur)
+		}
+		if k == 1 && r.dur < ref+f.minE1(delay) || k == 2 && r.dur < ref+delay {
+			return timeVerdict{e1: (r.dur - ref) / time.Duration(k)}, nil
+		}
+		if k == 2 {
+			last = r
+		}
+	}
+	fastest := func(ds []time.Duration) time.Duration { return slices.Min(ds) }
+	ctl, d1, d2 := fastest(durs[0]), fastest(durs[1]), fastest(durs[2])
+	e1, e2 := d1-ctl, d2-ctl
+	second := e2 - e1
+	v := timeVerdict{e1: e1}
+	v.hit = ctl < baseline+delay/2 && e1 >= f.minE1(delay) &&
+		second >= delay/2 && second >= e1/2 && second <= 2*e1+delay/2
+	ms := func(ds []time.Duration) string {
+		out := make([]string, len(ds))
+		for i, d := range ds {
+			out[i] = fmt.Sprint(d.Milliseconds())
+		}
+		return strings.Join(out, " and ") + " ms"
+	}
+	v.evidence = fmt.Sprintf("%q took %s; twice the amount, %q, %s; the control with a zero amount %s, the baseline %d ms\n%s",
+		f.at(1), ms(durs[1]), f.at(2), ms(durs[2]), ms(durs[0]), baseline.Milliseconds(), excerpt(last))
+	return v, nil
 }
 
 // checkOversized sends a body of 10.5 MiB to a JSON write operation.

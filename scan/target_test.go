@@ -13,6 +13,7 @@ import (
 	"html"
 	"math/big"
 	"net/http"
+	"regexp"
 	"sort"
 	"strconv"
 	"strings"
@@ -33,6 +34,13 @@ type target struct {
 	items  map[string]*tItem
 	fails  map[string]int
 	nextID int
+	// noise, when set, is a random delay added to every search (a loaded
+	// server); heavyRate, when set, makes the SQLI-TIME flaw a SQLite one:
+	// no sleep(), a recursive count of LIMIT N rows costs N/heavyRate
+	// seconds times load() (at least 1: a loaded CPU).
+	noise     func() time.Duration
+	heavyRate int
+	load      func() float64
 }
 
 type tUser struct {
@@ -367,9 +375,17 @@ func (t *target) api(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
+var (
+	reSleepArg = regexp.MustCompile(`sleep\((\d+)\)`)
+	reLimitArg = regexp.MustCompile(`LIMIT (\d+)\)`)
+)
+
 // search simulates a query built by concatenation when a SQLI flaw is on:
 // SELECT * FROM items WHERE owner = ? AND name = '<q>'.
 func (t *target) search(w http.ResponseWriter, u *tUser, q string) {
+	if t.noise != nil {
+		time.Sleep(t.noise())
+	}
 	var out []*tItem
 	match := func(name string) bool { return q == "" || name == q }
 	sqli := t.flaws["SQLI-ERROR"] || t.flaws["SQLI-BOOLEAN"] || t.flaws["SQLI-TIME"]
@@ -382,9 +398,17 @@ func (t *target) search(w http.ResponseWriter, u *tUser, q string) {
 			}
 			return
 		}
-		if t.flaws["SQLI-TIME"] && strings.Contains(q, "sleep(") {
-			n, _ := strconv.Atoi(q[strings.Index(q, "sleep(")+6 : strings.Index(q, "sleep(")+7])
+		if m := reSleepArg.FindStringSubmatch(q); t.flaws["SQLI-TIME"] && t.heavyRate == 0 && m != nil {
+			n, _ := strconv.Atoi(m[1])
 			time.Sleep(time.Duration(n) * time.Second)
+		}
+		if m := reLimitArg.FindStringSubmatch(q); t.flaws["SQLI-TIME"] && t.heavyRate > 0 && m != nil {
+			n, _ := strconv.Atoi(m[1])
+			f := 1.0
+			if t.load != nil {
+				f = t.load()
+			}
+			time.Sleep(time.Duration(f * float64(n) / float64(t.heavyRate) * float64(time.Second)))
 		}
 		if t.flaws["SQLI-BOOLEAN"] {
 			base, cond, _ := strings.Cut(q, "' ")
