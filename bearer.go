@@ -64,10 +64,17 @@ func (t *TokenAuthenticator) Authenticate(r *http.Request) (*Principal, error) {
 	if err != nil {
 		return nil, err
 	}
+	return BearerPrincipal(c), nil
+}
+
+// BearerPrincipal is the Principal of verified access-token claims, as
+// TokenAuthenticator makes it: the bearer scheme, and the claims that
+// revocation checks need (session, token id, signing key, times).
+func BearerPrincipal(c *token.Claims) *Principal {
 	return &Principal{
 		Subject: c.Subject, Scheme: BearerScheme, Scopes: c.Scopes,
-		SessionID: c.SessionID, TokenID: c.ID, ExpiresAt: c.ExpiresAt, IssuedAt: c.IssuedAt,
-	}, nil
+		SessionID: c.SessionID, TokenID: c.ID, KeyID: c.KeyID, ExpiresAt: c.ExpiresAt, IssuedAt: c.IssuedAt,
+	}
 }
 
 // BearerToken returns the token of r's "Authorization: Bearer <token>"

@@ -426,7 +426,7 @@ func TestTokenAuthenticator(t *testing.T) {
 			}
 			p, err := auth.Authenticate(req)
 			switch {
-			case tc.ok && (err != nil || p.Subject != "u-1" || p.Scheme != fortapi.BearerScheme || !p.HasScope("notes:read") || p.SessionID != "s-1" || p.TokenID == ""):
+			case tc.ok && (err != nil || p.Subject != "u-1" || p.Scheme != fortapi.BearerScheme || !p.HasScope("notes:read") || p.SessionID != "s-1" || p.TokenID == "" || p.KeyID == ""):
 				t.Errorf("got %+v, %v", p, err)
 			case !tc.ok && (err == nil || errors.Is(err, fortapi.ErrNoCredentials) != tc.noCreds):
 				t.Errorf("got %+v, %v; want an error (no credentials: %v)", p, err, tc.noCreds)

@@ -366,19 +366,13 @@ func (s *Service) Authenticate(r *http.Request) (*fortapi.Principal, error) {
 	if len(r.Header[apiKeyField]) > 0 {
 		return s.AuthenticateAPIKey(r)
 	}
-	vals := r.Header.Values("Authorization")
-	if len(vals) == 0 {
+	if len(r.Header["Authorization"]) == 0 {
 		return s.authenticateSession(r)
 	}
-	if len(vals) > 1 {
-		return nil, errors.New("authn: several Authorization headers")
+	tok, err := fortapi.BearerToken(r)
+	if err != nil {
+		return nil, err
 	}
-	scheme, tok, ok := strings.Cut(vals[0], " ")
-	if !ok || !strings.EqualFold(scheme, "Bearer") {
-		// Another scheme (Basic, ...) is not a credential this API takes.
-		return nil, fortapi.ErrNoCredentials
-	}
-	tok = strings.TrimLeft(tok, " ")
 	if strings.HasPrefix(tok, apikey.Prefix) {
 		return s.authenticateAPIKey(r, tok)
 	}
@@ -389,10 +383,7 @@ func (s *Service) Authenticate(r *http.Request) (*fortapi.Principal, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &fortapi.Principal{
-		Subject: c.Subject, Scheme: fortapi.BearerScheme, Scopes: c.Scopes,
-		SessionID: c.SessionID, TokenID: c.ID, KeyID: c.KeyID, ExpiresAt: c.ExpiresAt, IssuedAt: c.IssuedAt,
-	}, nil
+	return fortapi.BearerPrincipal(c), nil
 }
 
 func subset(want, have []string) bool {
