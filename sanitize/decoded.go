@@ -207,25 +207,12 @@ func (b *jsonPlanner) fields(o *jsonOp, t reflect.Type, depth int) error {
 	for i := range t.NumField() {
 		f := t.Field(i)
 		path := t.String() + "." + f.Name
-		tag, tagged := f.Tag.Lookup(TagName)
-		m := modeNone
-		if tagged {
-			switch tag {
-			case TagRich:
-				m = modeRich
-			case TagPlain:
-				m = modeText
-			case TagStrip:
-				m = modeStrip
-			case TagSkip:
-				continue
-			default:
-				return fmt.Errorf("%w: %s: unknown value %q (want %q, %q, %q or %q)",
-					ErrBadTag, path, tag, TagRich, TagPlain, TagStrip, TagSkip)
-			}
-			if !f.IsExported() {
-				return fmt.Errorf("%w: %s: tag on an unexported field", ErrBadTag, path)
-			}
+		m, skip, err := fieldMode(f, path)
+		if err != nil {
+			return err
+		}
+		if skip {
+			continue
 		}
 		jsonTag := f.Tag.Get("json")
 		if jsonTag == "-" {

@@ -116,6 +116,34 @@ func (s *Sanitizer) Struct(ptr any) error {
 }
 
 // mode is how a string is sanitized.
+// fieldMode reads field f's sanitize tag: its mode (modeNone untagged),
+// skip for TagSkip, or ErrBadTag for an unknown value or a tag on an
+// unexported field; path names the field in errors. Struct and Decoded
+// both read tags through it, so they agree on every field.
+func fieldMode(f reflect.StructField, path string) (m mode, skip bool, err error) {
+	tag, tagged := f.Tag.Lookup(TagName)
+	if !tagged {
+		return modeNone, false, nil
+	}
+	switch tag {
+	case TagRich:
+		m = modeRich
+	case TagPlain:
+		m = modeText
+	case TagStrip:
+		m = modeStrip
+	case TagSkip:
+		return modeNone, true, nil
+	default:
+		return modeNone, false, fmt.Errorf("%w: %s: unknown value %q (want %q, %q, %q or %q)",
+			ErrBadTag, path, tag, TagRich, TagPlain, TagStrip, TagSkip)
+	}
+	if !f.IsExported() {
+		return modeNone, false, fmt.Errorf("%w: %s: tag on an unexported field", ErrBadTag, path)
+	}
+	return m, false, nil
+}
+
 type mode uint8
 
 const (
@@ -229,26 +257,14 @@ func (b *planner) buildStruct(t reflect.Type) (*op, error) {
 	for i := range t.NumField() {
 		f := t.Field(i)
 		path := t.String() + "." + f.Name
-		tag, tagged := f.Tag.Lookup(TagName)
-		m := modeNone
-		if tagged {
-			switch tag {
-			case TagRich:
-				m = modeRich
-			case TagPlain:
-				m = modeText
-			case TagStrip:
-				m = modeStrip
-			case TagSkip:
-				continue
-			default:
-				return nil, fmt.Errorf("%w: %s: unknown value %q (want %q, %q, %q or %q)",
-					ErrBadTag, path, tag, TagRich, TagPlain, TagStrip, TagSkip)
-			}
-			if !f.IsExported() {
-				return nil, fmt.Errorf("%w: %s: tag on an unexported field", ErrBadTag, path)
-			}
-		} else if !f.IsExported() && !(f.Anonymous && f.Type.Kind() == reflect.Struct) {
+		m, skip, err := fieldMode(f, path)
+		if err != nil {
+			return nil, err
+		}
+		if skip {
+			continue
+		}
+		if !f.IsExported() && !(f.Anonymous && f.Type.Kind() == reflect.Struct) {
 			// Unexported fields cannot be set, except the promoted fields
 			// of an embedded struct of unexported type (encoding/json fills
 			// those too), so that one is followed.
