@@ -2,18 +2,11 @@ package authn_test
 
 import (
 	"context"
-	"crypto/rand"
-	"path/filepath"
 	"sync"
 	"testing"
 	"time"
 
-	"github.com/fortapi/fortapi/jwtkey"
-	"github.com/fortapi/fortapi/password"
 	"github.com/fortapi/fortapi/server"
-	"github.com/fortapi/fortapi/server/authn"
-	"github.com/fortapi/fortapi/server/sqlite"
-	"github.com/fortapi/fortapi/token"
 )
 
 // Run deletes the security events older than AuditRetention, in batches
@@ -21,31 +14,7 @@ import (
 func TestRunPrunesOldAuditEvents(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	store, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "audit.db"), sqlite.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { store.Close() })
-	master := make([]byte, 32)
-	_, _ = rand.Read(master)
-	ring, err := jwtkey.Open(ctx, jwtkey.Options{MasterKey: master, Store: store})
-	if err != nil {
-		t.Fatal(err)
-	}
-	revs := token.NewRevocations(token.RevocationsOptions{})
-	tokens, err := token.New(token.Options{Issuer: "i", Audience: "a", Keys: ring, Revocations: revs})
-	if err != nil {
-		t.Fatal(err)
-	}
-	hasher, err := password.NewHasher(password.HasherOptions{QueueTimeout: time.Minute})
-	if err != nil {
-		t.Fatal(err)
-	}
-	svc, err := authn.New(authn.Options{Store: store, Hasher: hasher, Tokens: tokens, Revocations: revs, Keys: ring,
-		PruneEvery: 10 * time.Millisecond, AuditRetention: 24 * time.Hour, RefreshKey: []byte("authn test refresh successor key, 32+ bytes")})
-	if err != nil {
-		t.Fatal(err)
-	}
+	store, svc := runService(t, 24*time.Hour)
 	now := time.Now().UTC()
 	const old = 2100 // three batches of 1000
 	var wg sync.WaitGroup

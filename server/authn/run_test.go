@@ -19,31 +19,7 @@ import (
 // rows whose time has passed, so the table does not grow forever.
 func TestRunPrunesExpiredRows(t *testing.T) {
 	ctx := context.Background()
-	store, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "run.db"), sqlite.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { store.Close() })
-	master := make([]byte, 32)
-	_, _ = rand.Read(master)
-	ring, err := jwtkey.Open(ctx, jwtkey.Options{MasterKey: master, Store: store})
-	if err != nil {
-		t.Fatal(err)
-	}
-	revs := token.NewRevocations(token.RevocationsOptions{})
-	tokens, err := token.New(token.Options{Issuer: "i", Audience: "a", Keys: ring, Revocations: revs})
-	if err != nil {
-		t.Fatal(err)
-	}
-	hasher, err := password.NewHasher(password.HasherOptions{QueueTimeout: time.Minute}) // a loaded test machine must not make it busy
-	if err != nil {
-		t.Fatal(err)
-	}
-	svc, err := authn.New(authn.Options{Store: store, Hasher: hasher, Tokens: tokens, Revocations: revs, Keys: ring,
-		PruneEvery: 10 * time.Millisecond, RefreshKey: []byte("authn test refresh successor key, 32+ bytes")})
-	if err != nil {
-		t.Fatal(err)
-	}
+	store, svc := runService(t, 0)
 	now := time.Now().UTC().Truncate(time.Microsecond)
 	for _, until := range []time.Time{now.Add(-time.Hour), now.Add(time.Hour)} {
 		if err := store.AddRevocation(ctx, server.Revocation{Kind: server.RevokeJTI, Value: "jti-" + until.String(), Until: until, CreatedAt: now}); err != nil {
@@ -71,4 +47,37 @@ func TestRunPrunesExpiredRows(t *testing.T) {
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
+}
+
+// runService is a Service on a fresh SQLite store whose Run loop prunes
+// every 10ms, with auditRetention (0: the default).
+func runService(t *testing.T, auditRetention time.Duration) (*sqlite.Store, *authn.Service) {
+	t.Helper()
+	ctx := context.Background()
+	store, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "run.db"), sqlite.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { store.Close() })
+	master := make([]byte, 32)
+	_, _ = rand.Read(master)
+	ring, err := jwtkey.Open(ctx, jwtkey.Options{MasterKey: master, Store: store})
+	if err != nil {
+		t.Fatal(err)
+	}
+	revs := token.NewRevocations(token.RevocationsOptions{})
+	tokens, err := token.New(token.Options{Issuer: "i", Audience: "a", Keys: ring, Revocations: revs})
+	if err != nil {
+		t.Fatal(err)
+	}
+	hasher, err := password.NewHasher(password.HasherOptions{QueueTimeout: time.Minute}) // a loaded test machine must not make it busy
+	if err != nil {
+		t.Fatal(err)
+	}
+	svc, err := authn.New(authn.Options{Store: store, Hasher: hasher, Tokens: tokens, Revocations: revs, Keys: ring,
+		PruneEvery: 10 * time.Millisecond, AuditRetention: auditRetention, RefreshKey: []byte("authn test refresh successor key, 32+ bytes")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return store, svc
 }
