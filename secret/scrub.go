@@ -2,6 +2,7 @@ package secret
 
 import (
 	"encoding/base64"
+	"github.com/fortapi/fortapi/apikey"
 	"strings"
 )
 
@@ -191,12 +192,9 @@ func isCredential(basic bool, tok string) bool {
 // scrubTrigger marks the bytes at which a pattern of scrub can start.
 var scrubTrigger = [256]bool{'e': true, 'b': true, 'B': true, '=': true, '"': true, 'f': true}
 
-// apiKeyPrefix starts fortapi's API keys (package apikey): fak_, then
-// at least minAPIKeyRun characters of [A-Za-z0-9_].
-const (
-	apiKeyPrefix = "fak_"
-	minAPIKeyRun = 16
-)
+// An API key (package apikey) is apikey.Prefix, then at least
+// apikey.IDLen characters of [A-Za-z0-9_]: the same pattern apikey.InURL
+// refuses in URLs.
 
 func isAPIKeyChar(c byte) bool { return isAlnum(c) || c == '_' }
 
@@ -232,11 +230,11 @@ func (m *keyMatcher) scrub(s string) (string, bool) {
 		}
 		switch c := s[i]; c {
 		case 'f':
-			if (i > w.last && isAlnum(s[i-1])) || !strings.HasPrefix(s[i:], apiKeyPrefix) {
+			if (i > w.last && isAlnum(s[i-1])) || !strings.HasPrefix(s[i:], apikey.Prefix) {
 				break
 			}
-			end := runEnd(s, i+len(apiKeyPrefix), isAPIKeyChar)
-			if end-i-len(apiKeyPrefix) >= minAPIKeyRun {
+			end := runEnd(s, i+len(apikey.Prefix), isAPIKeyChar)
+			if end-i-len(apikey.Prefix) >= apikey.IDLen {
 				w.replace(i, end)
 				i = end
 				continue
