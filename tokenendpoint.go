@@ -12,7 +12,6 @@ import (
 	"math"
 	"mime"
 	"net/http"
-	"net/url"
 	"reflect"
 	"slices"
 	"strconv"
@@ -265,17 +264,6 @@ func oauthError(status int, code, desc string) *tokenEndpointOutput {
 		Body: OAuthError{Error: code, ErrorDescription: desc}}
 }
 
-// formScopes splits an RFC 6749 scope parameter: nil when absent, false
-// when present but empty.
-func formScopes(v url.Values) ([]string, bool) {
-	if _, ok := v["scope"]; !ok {
-		return nil, true
-	}
-	out := strings.Fields(v.Get("scope"))
-	slices.Sort(out)
-	return slices.Compact(out), len(out) > 0
-}
-
 // subsetOf reports whether every one of want is in have.
 func subsetOf(want, have []string) bool {
 	for _, w := range want {
@@ -298,7 +286,7 @@ func (h *tokenEndpoint) serve(ctx context.Context, in *tokenEndpointInput) (*tok
 	if why != "" {
 		return oauthError(http.StatusBadRequest, "invalid_request", why), nil
 	}
-	scopes, ok := formScopes(form)
+	scopes, ok := oauthform.Scopes(form)
 	if !ok {
 		return oauthError(http.StatusBadRequest, "invalid_scope", "the scope parameter is empty"), nil
 	}

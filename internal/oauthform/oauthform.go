@@ -7,7 +7,9 @@ package oauthform
 
 import (
 	"net/url"
+	"slices"
 	"strconv"
+	"strings"
 )
 
 // Parse returns the parameters of body, or a non-empty reason why it is
@@ -23,4 +25,24 @@ func Parse(body []byte) (url.Values, string) {
 		}
 	}
 	return v, ""
+}
+
+// Scopes splits the scope parameter of v (RFC 6749 §3.3: scope-tokens
+// separated by spaces) in the order given, without repeats. Absent: nil
+// and true (the caller's default applies). Present but holding no token:
+// nil and false (the caller answers invalid_scope). Only the space
+// separates: a tab or line break stays inside a token, which then names no
+// scope the caller knows.
+func Scopes(v url.Values) ([]string, bool) {
+	vs, ok := v["scope"]
+	if !ok || len(vs) == 0 {
+		return nil, true
+	}
+	var out []string
+	for _, s := range strings.Split(vs[0], " ") {
+		if s != "" && !slices.Contains(out, s) {
+			out = append(out, s)
+		}
+	}
+	return out, len(out) > 0
 }

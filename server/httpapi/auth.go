@@ -8,7 +8,6 @@ import (
 	"mime"
 	"net"
 	"net/http"
-	"net/url"
 	"strconv"
 	"strings"
 	"time"
@@ -101,22 +100,6 @@ type authAPI struct {
 
 func ptrInt(v int) *int { return &v }
 
-// parseScope splits an RFC 6749 scope parameter; nil when absent.
-func parseScope(v url.Values) ([]string, bool) {
-	if _, ok := v["scope"]; !ok {
-		return nil, true
-	}
-	f := strings.Split(v.Get("scope"), " ")
-	out := make([]string, 0, len(f))
-	for _, s := range f {
-		if s == "" {
-			continue
-		}
-		out = append(out, s)
-	}
-	return out, len(out) > 0
-}
-
 func (h *authAPI) token(ctx context.Context, in *tokenInput) (*tokenOutput, error) {
 	mt, _, err := mime.ParseMediaType(in.contentType)
 	if err != nil || mt != "application/x-www-form-urlencoded" {
@@ -126,7 +109,7 @@ func (h *authAPI) token(ctx context.Context, in *tokenInput) (*tokenOutput, erro
 	if why != "" {
 		return oauthErr(http.StatusBadRequest, "invalid_request", why), nil
 	}
-	scopes, ok := parseScope(form)
+	scopes, ok := oauthform.Scopes(form)
 	if !ok {
 		return oauthErr(http.StatusBadRequest, "invalid_scope", "the scope parameter is empty"), nil
 	}
