@@ -30,17 +30,28 @@ func newLogger(w io.Writer, format string, level slog.Level) *slog.Logger {
 	return slog.New(secret.NewRedactingHandler(h))
 }
 
-func runServe(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) int {
+func runServe(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) (code int) {
 	cfg, code, ok := parseServe(args, getenv, stdout, stderr)
 	if !ok {
 		return code
 	}
 	// The log and the lines serve prints directly share one buffered
 	// sink, so their order is kept and a request costs no write(2).
+	// Warnings and errors are written out at once (flushOnWarn); on
+	// every return, the rest is written and synced, and a failure to
+	// write the log is reported on the real stderr and fails the exit
+	// code.
+	realStderr := stderr
 	sink := newLogSink(stderr, logFlushEvery, logBufferMax)
-	defer sink.Close()
+	defer func() {
+		if err := sink.Close(); err != nil {
+			fmt.Fprintf(realStderr, "fortapi serve: %v\n", err)
+			code = exitError
+		}
+	}()
 	stderr = sink
 	log := newLogger(stderr, cfg.logFormat, cfg.logLevel)
+	log = slog.New(flushOnWarn{Handler: log.Handler(), sink: sink})
 	if err := serve(ctx, cfg, getenv, log, stderr); err != nil {
 		var r refusal
 		if errors.As(err, &r) {
