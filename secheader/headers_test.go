@@ -582,7 +582,7 @@ func TestCacheControl(t *testing.T) {
 			w.Header().Set("Cloudflare-CDN-Cache-Control", "max-age=300")
 			w.Header().Set("Surrogate-Control", "max-age=300")
 			w.Header()["cdn-cache-control"] = []string{"max-age=300"} // not canonical
-			w.Header().Set("X-Cache-Control", "max-age=300")             // the shortest vendor variant
+			w.Header().Set("X-Cache-Control", "max-age=300")          // the shortest vendor variant
 			w.Header()["SURROGATE-CONTROL"] = []string{"max-age=300"}
 		},
 	}
