@@ -12,6 +12,7 @@ import (
 	"os"
 
 	"github.com/fortapi/fortapi"
+	"github.com/fortapi/fortapi/internal/jsonlog"
 	"github.com/fortapi/fortapi/secret"
 	"github.com/fortapi/fortapi/server/app"
 	"github.com/fortapi/fortapi/server/authn"
@@ -22,10 +23,11 @@ import (
 // cookies and keys are redacted by attribute key and scrubbed from
 // messages and string values (JWTs, Bearer and Basic credentials).
 func newLogger(w io.Writer, format string, level slog.Level) *slog.Logger {
-	o := &slog.HandlerOptions{Level: level}
-	var h slog.Handler = slog.NewJSONHandler(w, o)
+	// jsonlog writes what slog's JSON handler writes, with half the work
+	// for an access-log line.
+	var h slog.Handler = jsonlog.New(w, level)
 	if format == "text" {
-		h = slog.NewTextHandler(w, o)
+		h = slog.NewTextHandler(w, &slog.HandlerOptions{Level: level})
 	}
 	return slog.New(secret.NewRedactingHandler(h))
 }
