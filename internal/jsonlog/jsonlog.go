@@ -83,7 +83,7 @@ func (h *Handler) Handle(ctx context.Context, r slog.Record) error {
 	b = append(b, '{')
 	if !r.Time.IsZero() {
 		b = append(b, `"time":"`...)
-		b = r.Time.AppendFormat(b, time.RFC3339Nano)
+		b = appendTime(b, r.Time)
 		b = append(b, `",`...)
 	}
 	b = append(b, `"level":`...)
@@ -219,4 +219,42 @@ func appendString(b []byte, s string) []byte {
 	}
 	b = append(b, s[start:]...)
 	return append(b, '"')
+}
+
+// appendTime writes t as t.AppendFormat(b, time.RFC3339Nano) does (years
+// 0 to 9999: simple checked), without interpreting the layout: the
+// fraction without trailing zeros (none for a whole second), Z for UTC.
+// A zone offset with seconds goes to AppendFormat.
+func appendTime(b []byte, t time.Time) []byte {
+	_, off := t.Zone()
+	if off%60 != 0 {
+		return t.AppendFormat(b, time.RFC3339Nano)
+	}
+	y, mo, d := t.Date()
+	hh, mm, ss := t.Clock()
+	b = append(b, byte('0'+y/1000), byte('0'+y/100%10), byte('0'+y/10%10), byte('0'+y%10), '-',
+		byte('0'+int(mo)/10), byte('0'+int(mo)%10), '-', byte('0'+d/10), byte('0'+d%10), 'T',
+		byte('0'+hh/10), byte('0'+hh%10), ':', byte('0'+mm/10), byte('0'+mm%10), ':', byte('0'+ss/10), byte('0'+ss%10))
+	if ns := t.Nanosecond(); ns != 0 {
+		var frac [10]byte
+		frac[0] = '.'
+		for i := 9; i >= 1; i-- {
+			frac[i] = byte('0' + ns%10)
+			ns /= 10
+		}
+		n := 10
+		for frac[n-1] == '0' {
+			n--
+		}
+		b = append(b, frac[:n]...)
+	}
+	if off == 0 {
+		return append(b, 'Z')
+	}
+	sign := byte('+')
+	if off < 0 {
+		sign, off = '-', -off
+	}
+	oh, om := off/3600, off/60%60
+	return append(b, sign, byte('0'+oh/10), byte('0'+oh%10), ':', byte('0'+om/10), byte('0'+om%10))
 }

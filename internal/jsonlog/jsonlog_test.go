@@ -110,9 +110,21 @@ func TestRandomRecords(t *testing.T) {
 		}
 		return float64(rng.Int64()) * 1e6
 	}
+	zones := []*time.Location{time.UTC, time.Local, time.FixedZone("", -(9*3600 + 30*60)), time.FixedZone("", 14*3600),
+		time.FixedZone("", 5*3600+45*60+30), time.FixedZone("", -1)}
+	if ny, err := time.LoadLocation("America/New_York"); err == nil {
+		zones = append(zones, ny)
+	}
 	for i := range 20000 {
 		attrs := []slog.Attr{slog.String(str()+"k", str()), slog.Float64("f", float()), slog.Int64("i", rng.Int64()-rng.Int64())}
-		r := record(when.Add(time.Duration(rng.Int64N(int64(1000*time.Hour)))), slog.Level(rng.IntN(20)-8), str(), attrs...)
+		tm := time.Unix(rng.Int64N(253402300800)-62135596800+rng.Int64N(62135596800), rng.Int64N(1e9)) // years 0 to 9999
+		switch rng.IntN(3) {
+		case 0:
+			tm = tm.Truncate(time.Second) // no fraction
+		case 1:
+			tm = tm.Truncate(time.Millisecond) // trailing zeros
+		}
+		r := record(tm.In(zones[rng.IntN(len(zones))]), slog.Level(rng.IntN(20)-8), str(), attrs...)
 		got, want := both(t, slog.LevelDebug-10, r)
 		if got != want {
 			t.Fatalf("record %d:\ngot  %q\nwant %q", i, got, want)
