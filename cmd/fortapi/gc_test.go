@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"log/slog"
+	"runtime"
 	"runtime/debug"
 	"strings"
 	"testing"
@@ -31,5 +32,20 @@ func TestSetGCPercent(t *testing.T) {
 				t.Errorf("GC percent %d, log %q; want %d and %q", got, buf.String(), tc.want, tc.log)
 			}
 		})
+	}
+}
+
+func TestSampleHeap(t *testing.T) {
+	prev := runtime.MemProfileRate
+	defer func() { runtime.MemProfileRate = prev }()
+	for _, tc := range []struct {
+		pprof bool
+		want  int
+	}{{false, 0}, {true, defaultMemProfileRate}} {
+		runtime.MemProfileRate = 0 // as main sets it
+		sampleHeap(tc.pprof)
+		if runtime.MemProfileRate != tc.want {
+			t.Errorf("--admin-pprof=%v: MemProfileRate %d, want %d", tc.pprof, runtime.MemProfileRate, tc.want)
+		}
 	}
 }

@@ -10,6 +10,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"runtime"
 	"runtime/debug"
 
 	"github.com/fortapi/fortapi"
@@ -38,6 +39,7 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	if !ok {
 		return code
 	}
+	sampleHeap(cfg.admin.pprof)
 	// The log and the lines serve prints directly share one buffered
 	// sink, so their order is kept and a request costs no write(2).
 	// Warnings and errors are written out at once (flushOnWarn); on
@@ -307,4 +309,17 @@ func setGCPercent(getenv func(string) string, log *slog.Logger) {
 	}
 	debug.SetGCPercent(serveGCPercent)
 	log.Info("garbage collector target GOGC=400 (the heap may grow to five times the live heap; set GOGC to change it)")
+}
+
+// defaultMemProfileRate is Go's default runtime.MemProfileRate: one
+// sample every 512 KiB allocated.
+const defaultMemProfileRate = 512 * 1024
+
+// sampleHeap turns heap-allocation sampling (which main turns off) back
+// on when the profiler is served, so that its heap and allocs profiles
+// show the server's allocations.
+func sampleHeap(pprof bool) {
+	if pprof && runtime.MemProfileRate == 0 {
+		runtime.MemProfileRate = defaultMemProfileRate
+	}
 }
