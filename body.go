@@ -47,6 +47,11 @@ type bodyContext struct {
 	// the body before huma does (sanitizeBody); it lives in the same
 	// allocation (sanitizingContext).
 	san *sanitizingBody
+	// w is the response writer under humaContext; ct backs the
+	// Content-Type value slice SetHeader gives the response (its own,
+	// length and capacity 1).
+	w  http.ResponseWriter
+	ct [1]string
 }
 
 // sanitizingContext is the bodyContext of a request whose body is
@@ -81,7 +86,7 @@ type humaContext = huma.Context
 // reader when sanitizing and there is a body: one allocation, none when
 // there is neither a principal nor a body.
 func opContext(ctx huma.Context, p *Principal, sanitizing bool) huma.Context {
-	r, _ := humago.Unwrap(ctx)
+	r, w := humago.Unwrap(ctx)
 	hasBody := r.Body != nil && r.Body != http.NoBody
 	if p == nil && !hasBody {
 		return ctx
@@ -94,7 +99,7 @@ func opContext(ctx huma.Context, p *Principal, sanitizing bool) huma.Context {
 	} else {
 		c = &bodyContext{}
 	}
-	c.humaContext = ctx
+	c.humaContext, c.w = ctx, w
 	if p != nil {
 		c.vctx = principalContext{Context: ctx.Context(), p: p}
 	}
@@ -111,6 +116,18 @@ func (c *bodyContext) Context() context.Context {
 		return &c.vctx
 	}
 	return c.humaContext.Context()
+}
+
+// SetHeader is Header().Set; huma's Content-Type on every answer is
+// assigned without canonicalizing its (canonical) name or allocating its
+// value slice, the first time.
+func (c *bodyContext) SetHeader(name, value string) {
+	if name == "Content-Type" && c.ct[0] == "" && value != "" {
+		c.ct[0] = value
+		c.w.Header()["Content-Type"] = c.ct[:]
+		return
+	}
+	c.humaContext.SetHeader(name, value)
 }
 
 // Unwrap gives humago.Unwrap (and findBody) the context underneath.

@@ -582,6 +582,8 @@ func TestCacheControl(t *testing.T) {
 			w.Header().Set("Cloudflare-CDN-Cache-Control", "max-age=300")
 			w.Header().Set("Surrogate-Control", "max-age=300")
 			w.Header()["cdn-cache-control"] = []string{"max-age=300"} // not canonical
+			w.Header().Set("X-Cache-Control", "max-age=300")          // the shortest vendor variant
+			w.Header()["SURROGATE-CONTROL"] = []string{"max-age=300"}
 		},
 	}
 	srv := httptest.NewServer(h.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -611,7 +613,7 @@ func TestCacheControl(t *testing.T) {
 					t.Errorf("Cache-Control = %q, want %q", got, want)
 				}
 				if kind != "anonymous" {
-					for _, k := range []string{"CDN-Cache-Control", "Cloudflare-CDN-Cache-Control", "Surrogate-Control"} {
+					for _, k := range []string{"CDN-Cache-Control", "Cloudflare-CDN-Cache-Control", "Surrogate-Control", "X-Cache-Control"} {
 						if v := resp.Header.Values(k); v != nil {
 							t.Errorf("%s = %q survived on a credentialed response", k, v)
 						}

@@ -39,7 +39,12 @@ const maxHeaders = 10
 func (w *noStoreWriter) force() {
 	h := w.ResponseWriter.Header()
 	for k := range h {
-		if len(k) > len("-cache-control") && strings.EqualFold(k[len(k)-len("-cache-control"):], "-cache-control") ||
+		// Both names end in "control" (any case): most keys are ruled
+		// out by their last byte before any comparison.
+		if n := len(k); n <= len("-cache-control") || k[n-1]|0x20 != 'l' {
+			continue
+		}
+		if strings.EqualFold(k[len(k)-len("-cache-control"):], "-cache-control") ||
 			strings.EqualFold(k, "Surrogate-Control") {
 			delete(h, k)
 		}

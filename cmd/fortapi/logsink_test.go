@@ -2,7 +2,13 @@ package main
 
 import (
 	"bytes"
+	"context"
+	"errors"
 	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -109,10 +115,137 @@ func TestLogSink(t *testing.T) {
 		if len(lines) != 1600 {
 			t.Fatalf("%d lines, want 1600", len(lines))
 		}
+		next := make([]int, 8) // each writer's lines arrive in its order
 		for _, l := range lines {
-			if !strings.HasPrefix(l, "g") || strings.Count(l, "-") != 1 {
+			var g, i int
+			if n, err := fmt.Sscanf(l, "g%d-%d", &g, &i); n != 2 || err != nil || g < 0 || g >= 8 || fmt.Sprintf("g%d-%d", g, i) != l {
 				t.Fatalf("torn line %q", l)
 			}
+			if i != next[g] {
+				t.Fatalf("writer %d: line %d where %d was next", g, i, next[g])
+			}
+			next[g]++
 		}
 	})
+	t.Run("a write error is reported, the rest still written", func(t *testing.T) {
+		out := &failingWriter{failFirst: 1}
+		s := newLogSink(out, time.Hour, 1<<10)
+		fmt.Fprintln(s, "lost")
+		s.Flush()
+		fmt.Fprintln(s, "kept")
+		err := s.Close()
+		if err == nil || !errors.Is(err, errDiskFull) || !strings.Contains(err.Error(), "5 bytes lost") {
+			t.Fatalf("Close: %v, want the write error and 5 bytes lost", err)
+		}
+		if out.String() != "kept\n" {
+			t.Fatalf("written: %q", out.String())
+		}
+	})
+	t.Run("a short write is an error", func(t *testing.T) {
+		s := newLogSink(shortWriter{}, time.Hour, 1<<10)
+		fmt.Fprintln(s, "abcdef")
+		if err := s.Close(); !errors.Is(err, io.ErrShortWrite) || !strings.Contains(err.Error(), "4 bytes lost") {
+			t.Fatalf("Close: %v", err)
+		}
+	})
+	t.Run("close syncs a file", func(t *testing.T) {
+		f, err := os.Create(filepath.Join(t.TempDir(), "log"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer f.Close()
+		sf := &syncCounter{File: f}
+		s := newLogSink(sf, time.Hour, 1<<10)
+		fmt.Fprintln(s, "line")
+		if err := s.Close(); err != nil {
+			t.Fatal(err)
+		}
+		if sf.syncs != 1 {
+			t.Fatalf("%d syncs, want 1", sf.syncs)
+		}
+		if b, _ := os.ReadFile(f.Name()); string(b) != "line\n" {
+			t.Fatalf("file holds %q", b)
+		}
+	})
+	t.Run("close on a pipe is not an error", func(t *testing.T) {
+		r, w, err := os.Pipe()
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer r.Close()
+		defer w.Close()
+		go io.Copy(io.Discard, r)
+		s := newLogSink(w, time.Hour, 1<<10)
+		fmt.Fprintln(s, "line")
+		if err := s.Close(); err != nil {
+			t.Fatalf("Close on a pipe: %v", err)
+		}
+	})
+}
+
+func TestFlushOnWarn(t *testing.T) {
+	for _, tc := range []struct {
+		level slog.Level
+		now   bool // written before the (hour-long) interval
+	}{
+		{slog.LevelDebug, false},
+		{slog.LevelInfo, false},
+		{slog.LevelWarn, true},
+		{slog.LevelError, true},
+	} {
+		t.Run(tc.level.String(), func(t *testing.T) {
+			out := &syncBuf{}
+			s := newLogSink(out, time.Hour, 1<<10)
+			defer s.Close()
+			log := newLogger(s, "json", slog.LevelDebug)
+			log = slog.New(flushOnWarn{Handler: log.Handler(), sink: s})
+			log.Info("before")
+			log.With("k", "v").WithGroup("g").Log(context.Background(), tc.level, "this", "a", 1)
+			got := out.String()
+			if !tc.now {
+				if got != "" {
+					t.Fatalf("a %v record was written at once: %q", tc.level, got)
+				}
+				return
+			}
+			lines := strings.Split(strings.TrimSuffix(got, "\n"), "\n")
+			if len(lines) != 2 || !strings.Contains(lines[0], `"msg":"before"`) || !strings.Contains(lines[1], `"msg":"this","k":"v","g":{"a":1}`) {
+				t.Fatalf("after a %v record: %q (want the info line, then it)", tc.level, got)
+			}
+		})
+	}
+}
+
+var errDiskFull = errors.New("disk full")
+
+// failingWriter fails its first failFirst writes.
+type failingWriter struct {
+	syncBuf
+	failFirst int
+}
+
+func (f *failingWriter) Write(p []byte) (int, error) {
+	f.mu.Lock()
+	fail := f.failFirst > 0
+	f.failFirst--
+	f.mu.Unlock()
+	if fail {
+		return 0, errDiskFull
+	}
+	return f.syncBuf.Write(p)
+}
+
+// shortWriter writes 3 bytes of anything and reports no error.
+type shortWriter struct{}
+
+func (shortWriter) Write(p []byte) (int, error) { return min(3, len(p)), nil }
+
+type syncCounter struct {
+	*os.File
+	syncs int
+}
+
+func (s *syncCounter) Sync() error {
+	s.syncs++
+	return s.File.Sync()
 }

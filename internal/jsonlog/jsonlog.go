@@ -1,0 +1,269 @@
+// Package jsonlog is a slog.Handler that writes exactly what
+// slog.NewJSONHandler writes, with less work per record for the records a
+// server logs most: an access-log line of strings and numbers.
+//
+// A record handled by the handler New returns (not by one derived with
+// WithAttrs or WithGroup) whose attributes are all strings, integers,
+// finite floats, booleans or durations under non-empty keys is formatted
+// here: keys and values escaped as slog escapes them, a float as
+// encoding/json writes it (slog's JSON handler calls json.Marshal for
+// each), in a buffer the handler keeps. Every other record, and every
+// derived handler, goes to slog's own JSON handler, writing to the same
+// writer under the same lock. The two are compared byte for byte by the
+// tests.
+package jsonlog
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"math"
+	"strconv"
+	"sync"
+	"time"
+	"unicode/utf8"
+)
+
+// Handler is the JSON handler. Create it with New.
+type Handler struct {
+	level slog.Leveler
+	std   slog.Handler // slog's JSON handler on the same writer, under mu
+
+	mu  *sync.Mutex // guards w and buf
+	w   io.Writer
+	buf []byte
+}
+
+// lockedWriter serializes slog's handler's writes with the fast path's.
+type lockedWriter struct {
+	mu *sync.Mutex
+	w  io.Writer
+}
+
+func (l lockedWriter) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.Write(p)
+}
+
+// New returns a handler writing JSON lines to w for records at level or
+// above (nil: INFO), as slog.NewJSONHandler(w, &slog.HandlerOptions{Level:
+// level}) would. Each record is one call to w.Write.
+func New(w io.Writer, level slog.Leveler) *Handler {
+	if level == nil {
+		level = slog.LevelInfo
+	}
+	mu := &sync.Mutex{}
+	return &Handler{
+		level: level,
+		std:   slog.NewJSONHandler(lockedWriter{mu: mu, w: w}, &slog.HandlerOptions{Level: level}),
+		mu:    mu,
+		w:     w,
+		buf:   make([]byte, 0, 1024),
+	}
+}
+
+// Enabled reports whether l is at or above the handler's level.
+func (h *Handler) Enabled(_ context.Context, l slog.Level) bool { return l >= h.level.Level() }
+
+// WithAttrs returns slog's JSON handler with attrs.
+func (h *Handler) WithAttrs(attrs []slog.Attr) slog.Handler { return h.std.WithAttrs(attrs) }
+
+// WithGroup returns slog's JSON handler with the group.
+func (h *Handler) WithGroup(name string) slog.Handler { return h.std.WithGroup(name) }
+
+// Handle writes r as one JSON line.
+func (h *Handler) Handle(ctx context.Context, r slog.Record) error {
+	if !simple(r) {
+		return h.std.Handle(ctx, r)
+	}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	b := h.buf[:0]
+	b = append(b, '{')
+	if !r.Time.IsZero() {
+		b = append(b, `"time":"`...)
+		b = appendTime(b, r.Time)
+		b = append(b, `",`...)
+	}
+	b = append(b, `"level":`...)
+	b = appendString(b, r.Level.String())
+	b = append(b, `,"msg":`...)
+	b = appendString(b, r.Message)
+	r.Attrs(func(a slog.Attr) bool {
+		b = append(b, ',')
+		b = appendString(b, a.Key)
+		b = append(b, ':')
+		b = appendValue(b, a.Value)
+		return true
+	})
+	b = append(b, '}', '\n')
+	if cap(b) <= 64<<10 {
+		h.buf = b // keep the buffer unless one record made it huge
+	}
+	_, err := h.w.Write(b)
+	return err
+}
+
+// simple reports whether every attribute of r is one the fast path
+// formats exactly as slog does, and its time is within the years slog
+// formats without an error.
+func simple(r slog.Record) bool {
+	if y := r.Time.Year(); !r.Time.IsZero() && (y < 0 || y >= 10000) {
+		return false
+	}
+	ok := true
+	r.Attrs(func(a slog.Attr) bool {
+		if a.Key == "" {
+			ok = false
+			return false
+		}
+		switch a.Value.Kind() {
+		case slog.KindString, slog.KindInt64, slog.KindUint64, slog.KindBool, slog.KindDuration:
+		case slog.KindFloat64:
+			f := a.Value.Float64()
+			ok = !math.IsInf(f, 0) && !math.IsNaN(f)
+		default:
+			ok = false
+		}
+		return ok
+	})
+	return ok
+}
+
+func appendValue(b []byte, v slog.Value) []byte {
+	switch v.Kind() {
+	case slog.KindString:
+		return appendString(b, v.String())
+	case slog.KindInt64:
+		return strconv.AppendInt(b, v.Int64(), 10)
+	case slog.KindUint64:
+		return strconv.AppendUint(b, v.Uint64(), 10)
+	case slog.KindBool:
+		return strconv.AppendBool(b, v.Bool())
+	case slog.KindDuration:
+		return strconv.AppendInt(b, int64(v.Duration()), 10)
+	case slog.KindFloat64:
+		return appendFloat(b, v.Float64())
+	}
+	panic("jsonlog: unexpected kind " + v.Kind().String()) // simple ruled it out
+}
+
+// appendFloat writes a finite f as encoding/json does: the shortest
+// decimal that reads back as f, in exponent form (with at least one
+// exponent digit, no leading zero) below 1e-6 and from 1e21.
+func appendFloat(b []byte, f float64) []byte {
+	format := byte('f')
+	if a := math.Abs(f); a != 0 && (a < 1e-6 || a >= 1e21) {
+		format = 'e'
+	}
+	start := len(b)
+	b = strconv.AppendFloat(b, f, format, -1, 64)
+	if format == 'e' {
+		// strconv writes e-07; JSON numbers from encoding/json read e-7.
+		if n := len(b); n-start >= 4 && b[n-4] == 'e' && b[n-3] == '-' && b[n-2] == '0' {
+			b[n-2] = b[n-1]
+			b = b[:n-1]
+		}
+	}
+	return b
+}
+
+const hexDigits = "0123456789abcdef"
+
+// plain marks the bytes appendString copies as they are: printable ASCII
+// but '"' and '\\'. (Read only.)
+var plain = func() (t [256]bool) {
+	for c := 0x20; c < utf8.RuneSelf; c++ {
+		t[c] = c != '"' && c != '\\'
+	}
+	return t
+}()
+
+// appendString writes s as a JSON string the way slog's JSON handler
+// does: '"', '\\' and control characters escaped (\n, \r, \t by name),
+// invalid UTF-8 as \ufffd, U+2028 and U+2029 escaped, nothing else (no
+// HTML escaping).
+func appendString(b []byte, s string) []byte {
+	b = append(b, '"')
+	start := 0
+	for i := 0; i < len(s); {
+		c := s[i]
+		if plain[c] {
+			i++
+			continue
+		}
+		if c < utf8.RuneSelf {
+			b = append(b, s[start:i]...)
+			switch c {
+			case '"', '\\':
+				b = append(b, '\\', c)
+			case '\n':
+				b = append(b, '\\', 'n')
+			case '\r':
+				b = append(b, '\\', 'r')
+			case '\t':
+				b = append(b, '\\', 't')
+			default:
+				b = append(b, '\\', 'u', '0', '0', hexDigits[c>>4], hexDigits[c&0xf])
+			}
+			i++
+			start = i
+			continue
+		}
+		r, size := utf8.DecodeRuneInString(s[i:])
+		switch {
+		case r == utf8.RuneError && size == 1:
+			b = append(b, s[start:i]...)
+			b = append(b, `\ufffd`...)
+		case r == '\u2028' || r == '\u2029':
+			b = append(b, s[start:i]...)
+			b = append(b, '\\', 'u', '2', '0', '2', hexDigits[r&0xf])
+		default:
+			i += size
+			continue
+		}
+		i += size
+		start = i
+	}
+	b = append(b, s[start:]...)
+	return append(b, '"')
+}
+
+// appendTime writes t as t.AppendFormat(b, time.RFC3339Nano) does (years
+// 0 to 9999: simple checked), without interpreting the layout: the
+// fraction without trailing zeros (none for a whole second), Z for UTC.
+// A zone offset with seconds goes to AppendFormat.
+func appendTime(b []byte, t time.Time) []byte {
+	_, off := t.Zone()
+	if off%60 != 0 {
+		return t.AppendFormat(b, time.RFC3339Nano)
+	}
+	y, mo, d := t.Date()
+	hh, mm, ss := t.Clock()
+	b = append(b, byte('0'+y/1000), byte('0'+y/100%10), byte('0'+y/10%10), byte('0'+y%10), '-',
+		byte('0'+int(mo)/10), byte('0'+int(mo)%10), '-', byte('0'+d/10), byte('0'+d%10), 'T',
+		byte('0'+hh/10), byte('0'+hh%10), ':', byte('0'+mm/10), byte('0'+mm%10), ':', byte('0'+ss/10), byte('0'+ss%10))
+	if ns := t.Nanosecond(); ns != 0 {
+		var frac [10]byte
+		frac[0] = '.'
+		for i := 9; i >= 1; i-- {
+			frac[i] = byte('0' + ns%10)
+			ns /= 10
+		}
+		n := 10
+		for frac[n-1] == '0' {
+			n--
+		}
+		b = append(b, frac[:n]...)
+	}
+	if off == 0 {
+		return append(b, 'Z')
+	}
+	sign := byte('+')
+	if off < 0 {
+		sign, off = '-', -off
+	}
+	oh, om := off/3600, off/60%60
+	return append(b, sign, byte('0'+oh/10), byte('0'+oh%10), ':', byte('0'+om/10), byte('0'+om%10))
+}
