@@ -11,7 +11,7 @@ import (
 	"net/http"
 	"os"
 	"runtime"
-	"runtime/debug"
+	"time"
 
 	"github.com/fortapi/fortapi"
 	"github.com/fortapi/fortapi/internal/jsonlog"
@@ -100,12 +100,16 @@ func serve(ctx context.Context, cfg serveConfig, getenv func(string) string, log
 	}
 	defer clear(mk)
 	cfg.rates.logStart(log)
-	setGCPercent(getenv, log)
 	logAuditRetention(log, cfg.admin.auditRetention)
 	cfg.oidc.logStart(log)
 
 	bg, stopBG := context.WithCancel(context.WithoutCancel(ctx))
 	defer stopBG()
+	if tuneGC(getenv, log) {
+		t := time.NewTicker(gcTuneEvery)
+		defer t.Stop()
+		go newGCTuner().run(bg, t.C)
+	}
 	var tlsSrc *certSource
 	if !cfg.insecureHTTP {
 		if tlsSrc, err = cfg.certificates(log); err != nil {
@@ -291,24 +295,6 @@ func bootstrapAdmin(ctx context.Context, auth *authn.Service, getenv func(string
 		log.Info("created the administrator \"admin\" with the password from FORTAPI_ADMIN_PASSWORD(_FILE)")
 	}
 	return nil
-}
-
-// serveGCPercent is the garbage collector's target for fortapi serve
-// (GOGC=400): the server's live heap is a few megabytes, so with Go's
-// default of 100 it collects every few megabytes of requests, which
-// measured as about 14 % of the instructions of GET /protected; at 400
-// the heap may grow to five times the live heap instead of twice.
-const serveGCPercent = 400
-
-// setGCPercent sets serveGCPercent unless the environment sets GOGC
-// (which the runtime has applied), and logs the choice.
-func setGCPercent(getenv func(string) string, log *slog.Logger) {
-	if v := getenv("GOGC"); v != "" {
-		log.Info("garbage collector target from GOGC", "gogc", v)
-		return
-	}
-	debug.SetGCPercent(serveGCPercent)
-	log.Info("garbage collector target GOGC=400 (the heap may grow to five times the live heap; set GOGC to change it)")
 }
 
 // defaultMemProfileRate is Go's default runtime.MemProfileRate: one
