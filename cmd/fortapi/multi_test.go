@@ -31,9 +31,9 @@ import (
 
 // multiLimits returns the rate limits of the instances: high enough for the
 // load below (all of it comes from 127.0.0.1, and from one user), except
-// the failed logins per username, which subtest d counts across the
-// instances. Explicit specs rather than --rate-scale, which would scale
-// that one too.
+// the failed logins per username, which TestInstancesShareOneLoginLimit
+// counts across the instances. Explicit specs rather than --rate-scale,
+// which would scale that one too.
 func multiLimits() []string {
 	return []string{"--rate-login", "100000/minute", "--rate-writes", "1000000/minute", "--rate-reads", "1000000/minute",
 		"--rate-global", "1000000/minute", "--rate-login-failures", "5/minute", "--instances", "3"}
@@ -190,44 +190,55 @@ func randomHex(t *testing.T, n int) string {
 	return hex.EncodeToString(b)
 }
 
-// TestInstancesActAsOne runs three `fortapi serve` processes (A, B, C)
-// on one PostgreSQL schema and one Redis key prefix, with the same master
-// key, and checks that they behave as one server: tokens, revocations
-// (with the propagation time measured), key rotation, a shared limit,
-// acknowledged writes surviving a kill -9, and outages of PostgreSQL and
-// Redis seen by one instance (C reaches both through proxies the test can
-// cut). A fourth instance D, with --rate-fail closed, reaches Redis
-// through the same proxy.
-func TestInstancesActAsOne(t *testing.T) {
-	pgURL := pgtest.SchemaURL(t, "off")
-	redisURL := testutil.RedisURL(t)
-	if conn, err := net.DialTimeout("tcp", hostPort(t, redisURL, "6379"), time.Second); err != nil {
-		testutil.Unavailable(t, "Redis", "nothing answers at "+testutil.Redacted(redisURL))
+// multiFleet is the set-up of the multi-instance tests: one PostgreSQL
+// schema, one Redis key prefix, one master key, and proxies in front of
+// PostgreSQL and Redis that a test can cut.
+type multiFleet struct {
+	bin                 string
+	pgURL, redisURL     string
+	pgProxy, redisProxy *testutil.TCPProxy
+	prefix              string
+	direct, proxied     []string // environments: PostgreSQL directly, or through pgProxy
+}
+
+func newMultiFleet(t *testing.T) *multiFleet {
+	t.Helper()
+	f := &multiFleet{pgURL: pgtest.SchemaURL(t, "off"), redisURL: testutil.RedisURL(t)}
+	if conn, err := net.DialTimeout("tcp", hostPort(t, f.redisURL, "6379"), time.Second); err != nil {
+		testutil.Unavailable(t, "Redis", "nothing answers at "+testutil.Redacted(f.redisURL))
 	} else {
 		conn.Close()
 	}
-	bin := buildTestBinary(t)
-
-	pgProxy := testutil.NewTCPProxy(t, hostPort(t, pgURL, "5432"))
-	redisProxy := testutil.NewTCPProxy(t, hostPort(t, redisURL, "6379"))
-	prefix := "fortapi-test:" + randomHex(t, 8) + ":"
+	f.bin = buildTestBinary(t)
+	f.pgProxy = testutil.NewTCPProxy(t, hostPort(t, f.pgURL, "5432"))
+	f.redisProxy = testutil.NewTCPProxy(t, hostPort(t, f.redisURL, "6379"))
+	f.prefix = "fortapi-test:" + randomHex(t, 8) + ":"
 	common := []string{"FORTAPI_MASTER_KEY=" + randomHex(t, 32), "FORTAPI_ADMIN_PASSWORD=" + processAdminPassword}
-	direct := append([]string{"FORTAPI_POSTGRES_URL=" + pgURL}, common...)
-	proxied := append([]string{"FORTAPI_POSTGRES_URL=" + withHost(t, pgURL, pgProxy.Addr())}, common...)
-	args := func(redis, fail string) []string {
-		return append([]string{"--redis-url", redis, "--redis-prefix", prefix, "--rate-fail", fail}, multiLimits()...)
-	}
-	viaProxy := withHost(t, redisURL, redisProxy.Addr())
-	specs := []struct {
-		name string
-		env  []string
-		args []string
-	}{
-		{"A", direct, args(redisURL, "open")},
-		{"B", direct, args(redisURL, "open")},
-		{"C", proxied, args(viaProxy, "open")},
-		{"D", direct, args(viaProxy, "closed")},
-	}
+	f.direct = append([]string{"FORTAPI_POSTGRES_URL=" + f.pgURL}, common...)
+	f.proxied = append([]string{"FORTAPI_POSTGRES_URL=" + withHost(t, f.pgURL, f.pgProxy.Addr())}, common...)
+	return f
+}
+
+// args are the instances' arguments: Redis at redis, --rate-fail fail.
+func (f *multiFleet) args(redis, fail string) []string {
+	return append([]string{"--redis-url", redis, "--redis-prefix", f.prefix, "--rate-fail", fail}, multiLimits()...)
+}
+
+// viaProxy is the Redis URL through redisProxy.
+func (f *multiFleet) viaProxy(t *testing.T) string {
+	return withHost(t, f.redisURL, f.redisProxy.Addr())
+}
+
+type instanceSpec struct {
+	name string
+	env  []string
+	args []string
+}
+
+// start starts the instances at once and logs the end of their logs, but
+// the access log, if t fails.
+func (f *multiFleet) start(t *testing.T, specs []instanceSpec) []*instance {
+	t.Helper()
 	insts := make([]*instance, len(specs))
 	errs := make([]error, len(specs))
 	var wg sync.WaitGroup
@@ -237,7 +248,7 @@ func TestInstancesActAsOne(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			insts[i].process, errs[i] = startInstance(t, bin, insts[i].dir, s.env, s.args...)
+			insts[i].process, errs[i] = startInstance(t, f.bin, insts[i].dir, s.env, s.args...)
 		}()
 	}
 	wg.Wait()
@@ -247,7 +258,7 @@ func TestInstancesActAsOne(t *testing.T) {
 		}
 		insts[i].c = tlsClient(t, insts[i].dir, nil)
 	}
-	t.Logf("4 instances serving after %v", time.Since(start).Round(time.Millisecond))
+	t.Logf("%d instances serving after %v", len(insts), time.Since(start).Round(time.Millisecond))
 	t.Cleanup(func() {
 		if t.Failed() {
 			for _, in := range insts {
@@ -260,6 +271,28 @@ func TestInstancesActAsOne(t *testing.T) {
 				t.Logf("log of %s without the access log:\n%s", in.name, strings.Join(keep[max(0, len(keep)-60):], "\n"))
 			}
 		}
+	})
+	return insts
+}
+
+// TestInstancesActAsOne runs three `fortapi serve` processes (A, B, C)
+// on one PostgreSQL schema and one Redis key prefix, with the same master
+// key, and checks that they behave as one server: tokens, revocations
+// (with the propagation time measured), key rotation, acknowledged writes
+// surviving a kill -9, and outages of PostgreSQL and Redis seen by one
+// instance (C reaches both through proxies the test can cut). A fourth
+// instance D, with --rate-fail closed, reaches Redis through the same
+// proxy. The shared limit is TestInstancesShareOneLoginLimit's, which
+// cannot run in parallel.
+func TestInstancesActAsOne(t *testing.T) {
+	t.Parallel()
+	f := newMultiFleet(t)
+	pgProxy, redisProxy := f.pgProxy, f.redisProxy
+	insts := f.start(t, []instanceSpec{
+		{"A", f.direct, f.args(f.redisURL, "open")},
+		{"B", f.direct, f.args(f.redisURL, "open")},
+		{"C", f.proxied, f.args(f.viaProxy(t), "open")},
+		{"D", f.direct, f.args(f.viaProxy(t), "closed")},
 	})
 	a, b, c, d := insts[0], insts[1], insts[2], insts[3]
 	trio := []*instance{a, b, c}
@@ -377,23 +410,6 @@ func TestInstancesActAsOne(t *testing.T) {
 			}
 		}
 		t.Logf("2 rotations on A, %d tokens signed right after them, each used on B and C at once: %d refused", tokens, refused.Load())
-	})
-
-	t.Run("one limit across the instances", func(t *testing.T) {
-		// Failed logins for one username: --rate-login-failures 5/minute
-		// in Redis, not 5 per instance.
-		user := "ghost" + randomHex(t, 4)
-		form := url.Values{"grant_type": {"password"}, "username": {user}, "password": {"not the password"}}.Encode()
-		var got []string
-		for i := range 3 * multiFailuresLimit {
-			in := trio[i%3]
-			r := do(in.c, "POST", in.url+"/token", "", "application/x-www-form-urlencoded", form, 10*time.Second)
-			got = append(got, fmt.Sprint(r.status))
-		}
-		want := strings.TrimSpace(strings.Repeat("400 ", multiFailuresLimit) + strings.Repeat("429 ", 2*multiFailuresLimit))
-		if strings.Join(got, " ") != want {
-			t.Errorf("failed logins spread over A, B, C: %s; want %s (one limit of %d, not %d)", strings.Join(got, " "), want, multiFailuresLimit, 3*multiFailuresLimit)
-		}
 	})
 
 	t.Run("kill -9 of B during a write load loses no acknowledged write", func(t *testing.T) {
@@ -627,4 +643,32 @@ func TestInstancesActAsOne(t *testing.T) {
 		}
 		t.Logf("D (closed) served again %v after Redis came back", back.Round(time.Millisecond))
 	})
+}
+
+// TestInstancesShareOneLoginLimit: failed logins for one username, spread
+// over three instances on one Redis, meet one --rate-login-failures limit
+// (5/minute in Redis), not one per instance.
+//
+// Not parallel (it was a subtest of TestInstancesActAsOne, which is): a
+// Redis check that takes over 100 ms (a starved CPU) fails open to the
+// local limits, and then each instance counts on its own.
+func TestInstancesShareOneLoginLimit(t *testing.T) {
+	f := newMultiFleet(t)
+	trio := f.start(t, []instanceSpec{
+		{"A", f.direct, f.args(f.redisURL, "open")},
+		{"B", f.direct, f.args(f.redisURL, "open")},
+		{"C", f.direct, f.args(f.redisURL, "open")},
+	})
+	user := "ghost" + randomHex(t, 4)
+	form := url.Values{"grant_type": {"password"}, "username": {user}, "password": {"not the password"}}.Encode()
+	var got []string
+	for i := range 3 * multiFailuresLimit {
+		in := trio[i%3]
+		r := do(in.c, "POST", in.url+"/token", "", "application/x-www-form-urlencoded", form, 10*time.Second)
+		got = append(got, fmt.Sprint(r.status))
+	}
+	want := strings.TrimSpace(strings.Repeat("400 ", multiFailuresLimit) + strings.Repeat("429 ", 2*multiFailuresLimit))
+	if strings.Join(got, " ") != want {
+		t.Errorf("failed logins spread over A, B, C: %s; want %s (one limit of %d, not %d)", strings.Join(got, " "), want, multiFailuresLimit, 3*multiFailuresLimit)
+	}
 }
