@@ -52,7 +52,7 @@ const (
 	// brTimeout bounds one browser test: the browser is killed when it
 	// passes.
 	brTimeout = 90 * time.Second
-	// brXSSTimeout bounds the XSS corpus test, which loads ~500 pages.
+	// brXSSTimeout bounds the XSS corpus test, which loads ~500 documents.
 	brXSSTimeout = 240 * time.Second
 
 	brSessionCookie = "__Host-session"
@@ -934,9 +934,7 @@ type brFrameState struct {
 // A second pass takes the sanitizer away: each raw payload is served by a
 // test server inside the item page's markup with the server's own
 // Content-Security-Policy header, so that the policy alone must stop it.
-// The two passes run at the same time, in separate tabs; pass 2, which has
-// fewer page loads, is reported first and its tabs then help with pass 1's
-// remaining pages.
+// The passes run one after the other, each over all the tabs.
 func TestBrowserXSSCorpus(t *testing.T) {
 	t.Parallel()
 	browsertest.Require(t) // before building and starting anything
@@ -1003,12 +1001,13 @@ func TestBrowserXSSCorpus(t *testing.T) {
 	t.Logf("created %d items in %v (%d payloads refused as names — nothing left after sanitizing, or over 100 characters — stored with a fixed name)",
 		len(jobs), time.Since(phase).Round(time.Millisecond), refusedNames.Load())
 
-	// The two passes run at the same time, each in its own tabs (so that
-	// what a tab records belongs to one pass).
-	const workers = 2 // per pass: more tabs do not load faster on 2 CPUs
-	tabs, rawTabs := make([]*brTab, workers), make([]*brTab, workers)
+	// The passes run one after the other, each in all the tabs; a pass is
+	// reported (the tabs' records taken) before the next starts, so that
+	// what a tab records belongs to one pass.
+	const workers = 4 // more tabs do not load faster on 2 CPUs
+	tabs := make([]*brTab, workers)
 	for i := range tabs {
-		tabs[i], rawTabs[i] = b.tab(t), b.tab(t)
+		tabs[i] = b.tab(t)
 	}
 	brLogin(t, tabs[0], p.url) // the tabs share the browser's cookies
 
@@ -1110,49 +1109,24 @@ func TestBrowserXSSCorpus(t *testing.T) {
 	}
 	t.Logf("pass 1: fetched %d item pages in %v; %d vectors in %d batch items, %d alone",
 		len(jobs), time.Since(phase).Round(time.Millisecond), len(jobs)-len(unbatched), len(itemBatches), len(unbatched))
-	// Pass 1 has more pages: when pass 2 is done and reported, its tabs
-	// take pass 1's remaining pages too (joiners), and pass 1 is reported
-	// over all four tabs once they are done.
-	queue := make(chan brPage[brBatchSettled])
-	var joiners sync.WaitGroup
-	joined := make(chan struct{}) // closed once every joiner started, or none will
-	closeJoined := sync.OnceFunc(func() { close(joined) })
-	var passes sync.WaitGroup
-	passes.Go(func() {
-		phase := time.Now()
-		var own sync.WaitGroup
-		for _, tb := range tabs {
-			own.Go(func() { brWork(t, tb, queue) })
-		}
-		for _, pg := range pages {
-			queue <- pg
-		}
-		close(queue)
-		own.Wait()
-		<-joined
-		joiners.Wait()
-		// A vector whose segment did not parse as alone is tested on its
-		// own item page.
-		var again []brPage[brBatchSettled]
-		mu.Lock()
-		for _, j := range retry {
-			again = append(again, single(j))
-		}
-		mu.Unlock()
-		brLoadAll(t, tabs, again)
-		t.Logf("pass 1: loaded /login, %d batch item pages and %d item pages (%d whose segment parsed otherwise in a batch) in %v with %d tabs, then %d more",
-			len(itemBatches), len(unbatched)+len(again), len(again), time.Since(phase).Round(time.Millisecond), workers, len(rawTabs))
-		brReportXSS(t, append(slices.Clone(tabs), rawTabs...), byLine, "pass 1 (sanitizer and CSP)")
-	})
-	defer passes.Wait() // before the servers and tabs are cleaned up, also if pass 2 cannot start
-	defer closeJoined() // runs first: pass 1 must not wait for joiners that never come
+	brLoadAll(t, tabs, pages)
+	// A vector whose segment did not parse as alone is tested on its own
+	// item page.
+	var again1 []brPage[brBatchSettled]
+	for _, j := range retry {
+		again1 = append(again1, single(j))
+	}
+	brLoadAll(t, tabs, again1)
+	t.Logf("pass 1: loaded /login, %d batch item pages and %d item pages (%d whose segment parsed otherwise in a batch) in %v with %d tabs",
+		len(itemBatches), len(unbatched)+len(again1), len(again1), time.Since(phase).Round(time.Millisecond), workers)
+	brReportXSS(t, tabs, byLine, "pass 1 (sanitizer and CSP)")
 
 	// Pass 2: the raw payload in the item page's markup, under the
 	// server's policy, from a test server. To load fast, a harness page
 	// frames batchSize vectors, each in its own document with its own
 	// policy; framing needs frame-ancestors 'self' instead of 'none'
 	// (framing has nothing to do with what script may run).
-	const batchSize = 24
+	const batchSize = 12 // ~40 harness pages: the tabs end close together
 	var framed []string
 	for d := range strings.SplitSeq(policy, ";") {
 		if f := strings.Fields(d); len(f) > 0 && strings.EqualFold(f[0], "frame-ancestors") {
@@ -1213,7 +1187,7 @@ func TestBrowserXSSCorpus(t *testing.T) {
 				return out
 			}})
 	}
-	brLoadAll(t, rawTabs, batches)
+	brLoadAll(t, tabs, batches)
 	var again []brPage[brSettled]
 	for _, line := range navigated {
 		again = append(again, brPage[brSettled]{url: fmt.Sprintf("%s/raw/%d?top=1", raws.URL, line), label: fmt.Sprintf("raw line %d as a page", line), settle: brSettle,
@@ -1231,17 +1205,12 @@ func TestBrowserXSSCorpus(t *testing.T) {
 				return nil
 			}})
 	}
-	brLoadAll(t, rawTabs, again)
+	brLoadAll(t, tabs, again)
 	t.Logf("pass 2: loaded %d raw vectors in %d harness pages, and %d that navigated their frame as pages, in %v with %d tabs",
 		len(jobs), len(batches), len(again), time.Since(phase).Round(time.Millisecond), workers)
-	if n := brReportXSS(t, rawTabs, byLine, "pass 2 (CSP alone)"); n == 0 {
+	if n := brReportXSS(t, tabs, byLine, "pass 2 (CSP alone)"); n == 0 {
 		t.Error("pass 2 saw no CSP violation: the raw payloads were not blocked by the policy, so the pass proves nothing")
 	}
-	// Pass 2 is reported (its tabs' records taken): its tabs join pass 1.
-	for _, tb := range rawTabs {
-		joiners.Go(func() { brWork(t, tb, queue) })
-	}
-	closeJoined()
 }
 
 // brRawLine finds the vector of pass 2 in a URL.
