@@ -166,13 +166,22 @@ func tokenFor(inst *instance, username, pw string) (string, error) {
 // kidOf is the kid in a JWT's header.
 func kidOf(t *testing.T, jwt string) string {
 	t.Helper()
+	kid := jwtKid(jwt)
+	if kid == "" {
+		t.Fatalf("not a JWT with a kid: %.40s", jwt)
+	}
+	return kid
+}
+
+// jwtKid is the kid in a JWT's header, "" if it has none or is no JWT.
+func jwtKid(jwt string) string {
 	h, _, _ := strings.Cut(jwt, ".")
 	b, err := base64.RawURLEncoding.DecodeString(h)
 	var hdr struct {
 		Kid string `json:"kid"`
 	}
 	if err != nil || json.Unmarshal(b, &hdr) != nil {
-		t.Fatalf("not a JWT: %.40s", jwt)
+		return ""
 	}
 	return hdr.Kid
 }
@@ -427,26 +436,41 @@ func TestInstancesActAsOne(t *testing.T) {
 					active = k.Kid
 				}
 			}
-			for i := range tokens / 2 {
-				tok, err := tokenFor(a, "admin", processAdminPassword)
-				if err != nil {
-					t.Fatal(err)
-				}
-				if kid := kidOf(t, tok); kid != active {
-					t.Fatalf("rotation %d, token %d: kid %s, want the active key %s", round+1, i, kid, active)
-				}
-				var vw sync.WaitGroup
-				for _, in := range []*instance{b, c} {
-					vw.Add(1)
-					go func() {
-						defer vw.Done()
-						if r := do(in.c, "GET", in.url+"/protected", tok, "", "", 5*time.Second); r.status != 200 {
-							refused.Add(1)
-							t.Errorf("rotation %d, token %d refused on %s: %d %v %.200s", round+1, i, in.name, r.status, r.err, r.body)
+			// Four logins at a time, each token used on B and C as soon
+			// as it is signed.
+			kids := make([]string, tokens/2)
+			errs := make([]error, tokens/2)
+			var lw sync.WaitGroup
+			for w := range 4 {
+				lw.Go(func() {
+					for i := w; i < tokens/2; i += 4 {
+						tok, err := tokenFor(a, "admin", processAdminPassword)
+						if err != nil {
+							errs[i] = err
+							return
 						}
-					}()
+						kids[i] = jwtKid(tok)
+						var vw sync.WaitGroup
+						for _, in := range []*instance{b, c} {
+							vw.Go(func() {
+								if r := do(in.c, "GET", in.url+"/protected", tok, "", "", 5*time.Second); r.status != 200 {
+									refused.Add(1)
+									t.Errorf("rotation %d, token %d refused on %s: %d %v %.200s", round+1, i, in.name, r.status, r.err, r.body)
+								}
+							})
+						}
+						vw.Wait()
+					}
+				})
+			}
+			lw.Wait()
+			if err := errors.Join(errs...); err != nil {
+				t.Fatal(err)
+			}
+			for i, kid := range kids {
+				if kid != active {
+					t.Fatalf("rotation %d, token %d: kid %q, want the active key %s", round+1, i, kid, active)
 				}
-				vw.Wait()
 			}
 		}
 		t.Logf("2 rotations on A, %d tokens signed right after them, each used on B and C at once: %d refused", tokens, refused.Load())
