@@ -32,6 +32,7 @@ func withPassword(t *testing.T, raw, pw string) string {
 // against the same URL (from the command line, without a password) see
 // the administrator and the keys; the password is in no log line.
 func TestServeOnPostgres(t *testing.T) {
+	t.Parallel()
 	const pw = "pg-Secret-9f3kq"
 	pgURL := withPassword(t, pgtest.SchemaURL(t, "off"), pw)
 	dir := t.TempDir()

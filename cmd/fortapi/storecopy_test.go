@@ -78,6 +78,7 @@ func openSQLiteT(t *testing.T, path string) *sqlite.Store {
 // a _FILE), compares both copies with the original, and refuses to copy
 // into a store that is no longer empty.
 func TestStoreCopyRoundTrip(t *testing.T) {
+	t.Parallel()
 	now := time.Now()
 	dir := t.TempDir()
 	srcDir := filepath.Join(dir, "data")
@@ -189,6 +190,7 @@ func TestStoreCopyUsage(t *testing.T) {
 // TestStoreCopyFailures: a copy that cannot run, or stops half-way,
 // exits 1 saying what it left behind.
 func TestStoreCopyFailures(t *testing.T) {
+	t.Parallel()
 	now := time.Now()
 
 	t.Run("no source", func(t *testing.T) {

@@ -178,6 +178,7 @@ func (f *wsFleet) login(t *testing.T, in *instance, name string, scope ...string
 		if r.status != http.StatusServiceUnavailable || time.Now().After(deadline) {
 			break
 		}
+		time.Sleep(multiPoll) // back to back, retries only add requests while the queue is full
 	}
 	var tr struct {
 		AccessToken string `json:"access_token"`
@@ -431,6 +432,7 @@ func TestWSFeed(t *testing.T) {
 				if resp == nil || resp.StatusCode != http.StatusTooManyRequests || time.Now().After(deadline) {
 					t.Fatalf("after closing one of two sockets: %v %v", resp, err)
 				}
+				time.Sleep(multiPoll) // each try is a TLS handshake and a token check
 			}
 		})
 
