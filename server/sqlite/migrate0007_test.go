@@ -3,6 +3,7 @@ package sqlite
 import (
 	"context"
 	"errors"
+	"slices"
 	"strings"
 	"testing"
 
@@ -49,9 +50,13 @@ func TestMigrate0007KeepsItems(t *testing.T) {
 			t.Errorf("item after 0007 = %+v, want %+v", got, it)
 		}
 	}
+	// Listed in id order (ids made in one millisecond are not in the
+	// order they were made).
+	wantIDs := []string{items[0].ID, items[2].ID}
+	slices.Sort(wantIDs)
 	page, err := s.ListItems(ctx, server.Access{UserID: "owner-a"}, "", 10)
-	if err != nil || len(page) != 2 || page[0].ID != items[0].ID || page[1].ID != items[2].ID {
-		t.Errorf("owner-a's items after 0007 = %v, %v", page, err)
+	if err != nil || len(page) != 2 || page[0].ID != wantIDs[0] || page[1].ID != wantIDs[1] {
+		t.Errorf("owner-a's items after 0007 = %v, %v; want ids %v", page, err, wantIDs)
 	}
 
 	var schema string
