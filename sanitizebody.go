@@ -110,8 +110,11 @@ func (b *sanitizingBody) prepare() {
 		return
 	}
 	// The checks strictJSON.Unmarshal makes, then one decoding, numbers
-	// keeping their exact spelling, which the sanitizer works on.
-	if !utf8.Valid(data) || noDuplicateMembers(data) != nil || !json.Valid(data) {
+	// keeping their exact spelling, which the sanitizer works on. The
+	// decoding is the check that the body is one valid JSON value (what
+	// json.Valid checks, and json.Unmarshal first): it fails on anything
+	// else but trailing data, which is checked after it.
+	if !utf8.Valid(data) || noDuplicateMembers(data) != nil {
 		return // huma refuses it, saying why
 	}
 	dec := json.NewDecoder(&b.out) // b.out is reset to data below
@@ -119,8 +122,8 @@ func (b *sanitizingBody) prepare() {
 	var v any
 	err = dec.Decode(&v)
 	b.out.Reset(data)
-	if err != nil {
-		return // nesting deeper than encoding/json takes: huma refuses it
+	if err != nil || !onlyJSONSpace(data[dec.InputOffset():]) {
+		return // not JSON, nesting deeper than encoding/json takes, or trailing data: huma refuses it
 	}
 	v, changed, err := b.san.DecodedChanged(b.typ, v)
 	if err != nil {
@@ -143,6 +146,17 @@ func (b *sanitizingBody) prepare() {
 		return
 	}
 	b.out.Reset(bytes.TrimSuffix(out.Bytes(), []byte("\n")))
+}
+
+// onlyJSONSpace reports whether b is nothing but JSON whitespace (RFC 8259:
+// space, tab, line feed, carriage return).
+func onlyJSONSpace(b []byte) bool {
+	for _, c := range b {
+		if c != ' ' && c != '\t' && c != '\n' && c != '\r' {
+			return false
+		}
+	}
+	return true
 }
 
 // refuse serves nothing and fails the read with err, recorded as the
