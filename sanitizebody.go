@@ -12,6 +12,7 @@ import (
 	"reflect"
 	"strings"
 	"unicode/utf8"
+	"unsafe"
 
 	"github.com/danielgtaylor/huma/v2"
 	"github.com/danielgtaylor/huma/v2/adapters/humago"
@@ -76,14 +77,29 @@ type sanitizingBody struct {
 	out   bytes.Reader
 	err   error // returned once out is drained
 	rest  bool  // then read on from src (too large)
+
+	// api takes offers of the decoding (bodyoffer.go): decoded is the
+	// decoding of sent, the body as sent, when sanitizing changed
+	// nothing; offered is where it is offered, nil when it is not.
+	api     *API
+	decoded any
+	sent    []byte
+	offered unsafe.Pointer
 }
 
 func (b *sanitizingBody) Read(p []byte) (int, error) {
 	if !b.ready {
 		b.prepare()
 	}
-	if b.out.Len() > 0 {
-		return b.out.Read(p)
+	if n := b.out.Len(); n > 0 {
+		// The whole body at once, from its start: p is where huma's
+		// buffer starts, where it will decode the body from.
+		whole := b.decoded != nil && b.offered == nil && n == len(b.sent) && len(p) >= n
+		m, err := b.out.Read(p)
+		if whole && m == n {
+			b.offer(&p[0])
+		}
+		return m, err
 	}
 	if b.err != nil {
 		return 0, b.err
@@ -135,7 +151,11 @@ func (b *sanitizingBody) prepare() {
 	}
 	if !changed {
 		// Every tagged string is as sent: the bytes as sent say exactly
-		// what the sanitized value says, and huma decodes them.
+		// what the sanitized value says, and huma decodes them, taking
+		// this decoding for its first one when it can (bodyoffer.go).
+		if b.api != nil {
+			b.decoded, b.sent = v, data
+		}
 		return
 	}
 	var out bytes.Buffer
@@ -175,7 +195,7 @@ func (b *sanitizingBody) refuse(err error) {
 // 415. huma picks its decoder from the Content-Type more leniently
 // ("application/json; charset", "json" and "x+json;;" are JSON to it), so
 // a body this function let pass unsanitized would be decoded anyway.
-func sanitizeBody(ctx huma.Context, typ reflect.Type, san *sanitize.Sanitizer, limit int64) bool {
+func sanitizeBody(a *API, ctx huma.Context, typ reflect.Type, san *sanitize.Sanitizer, limit int64) bool {
 	r, _ := humago.Unwrap(ctx)
 	if r.Body == nil || r.Body == http.NoBody {
 		return true
@@ -197,7 +217,7 @@ func sanitizeBody(ctx huma.Context, typ reflect.Type, san *sanitize.Sanitizer, l
 	} else {
 		b = new(sanitizingBody)
 	}
-	*b = sanitizingBody{src: r.Body, typ: typ, san: san, limit: io.LimitedReader{R: r.Body, N: limit}}
+	*b = sanitizingBody{src: r.Body, typ: typ, san: san, limit: io.LimitedReader{R: r.Body, N: limit}, api: a}
 	r.Body = b
 	return true
 }
