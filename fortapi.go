@@ -169,6 +169,9 @@ type API struct {
 	httpMetrics *metrics.HTTP
 	opNames     map[string]string
 	metrics     *httpMetrics
+	// offers are the sanitizer's decodings of request bodies, for huma's
+	// validation (bodyoffer.go).
+	offers sync.Map
 }
 
 // New returns an API with fortapi's defaults. See the package
@@ -511,9 +514,12 @@ func (g *guardAdapter) Handle(op *huma.Operation, handler func(huma.Context)) {
 			return
 		}
 		// Reads through the body watch opContext installed.
-		if san != nil && !sanitizeBody(ctx, sanType, san, maxBody) {
+		if san != nil && !sanitizeBody(a, ctx, sanType, san, maxBody) {
 			_ = huma.WriteErr(a, ctx, http.StatusUnsupportedMediaType, "a request body needs Content-Type: application/json")
 			return
+		}
+		if c := findBody(ctx); c != nil && c.san != nil {
+			defer c.san.withdraw() // an offer huma did not take
 		}
 		handler(ctx)
 	})

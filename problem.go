@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"net/http"
 	"strings"
+	"sync"
 	"unicode/utf8"
 
 	"github.com/danielgtaylor/huma/v2"
@@ -32,9 +33,13 @@ var sensitiveNames = [...]string{"password", "passwd", "passphrase", "secret", "
 // parsers the first, so {"role":"user","role":"admin"} would mean different
 // things to a proxy and to us), and nothing after the value (json.Unmarshal
 // refuses trailing data), nesting capped by encoding/json itself.
-// Responses escape HTML characters.
+// Responses escape HTML characters. A response body with an AppendJSON
+// method (jsonAppender) is written with it.
 var strictJSON = huma.Format{
 	Marshal: func(w io.Writer, v any) error {
+		if a, ok := v.(jsonAppender); ok {
+			return writeAppended(w, a)
+		}
 		return json.NewEncoder(w).Encode(v)
 	},
 	Unmarshal: func(data []byte, v any) error {
@@ -46,6 +51,38 @@ var strictJSON = huma.Format{
 		}
 		return json.Unmarshal(data, v)
 	},
+}
+
+// jsonAppender is a response body type that encodes itself faster than
+// encoding/json does by reflection. AppendJSON must append to dst exactly
+// the bytes json.Marshal writes for the value without the method: compact,
+// HTML characters escaped, invalid UTF-8 replaced, the same errors (and
+// then dst unchanged). fortapi writes such a body as json.Encoder would:
+// those bytes and a newline. It is not MarshalJSON, whose result
+// encoding/json scans again (compacts) at a cost higher than its
+// reflection; the method applies to the answer's body itself, not to
+// values nested in another body.
+type jsonAppender interface {
+	AppendJSON(dst []byte) ([]byte, error)
+}
+
+// appendBuffers recycles writeAppended's buffers.
+var appendBuffers = sync.Pool{New: func() any { return new([]byte) }}
+
+// writeAppended writes a's encoding and a newline to w in one Write, or
+// nothing when encoding fails.
+func writeAppended(w io.Writer, a jsonAppender) error {
+	bp := appendBuffers.Get().(*[]byte)
+	b, err := a.AppendJSON((*bp)[:0])
+	if err == nil {
+		b = append(b, '\n')
+		_, err = w.Write(b)
+	}
+	if cap(b) <= 64<<10 {
+		*bp = b
+		appendBuffers.Put(bp)
+	}
+	return err
 }
 
 // transformError hardens every error huma writes: server errors lose their

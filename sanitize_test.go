@@ -107,6 +107,14 @@ func TestSanitizeBeforeValidate(t *testing.T) {
 		{"sanitized member in an escaped spelling", `{"title":"\u003cscript\u003ex\u003c/script\u003eok"}`, 200, noteBody{Title: "ok"}},
 		{"duplicate member refused", `{"title":"a","title":"<script>x</script>"}`, 400, noteBody{}},
 		{"not JSON", `{"title":`, 400, noteBody{}},
+		// The sanitizer passes a body that is not one JSON value on as
+		// sent: huma must refuse it, whatever follows the value.
+		{"a second value after the first", `{"title":"<script>x</script>ok"} {"title":"<script>y</script>"}`, 400, noteBody{}},
+		{"garbage after the value", `{"title":"<script>x</script>ok"}x`, 400, noteBody{}},
+		{"a comma after the value", `{"title":"<script>x</script>ok"},`, 400, noteBody{}},
+		{"a NUL after the value", "{\"title\":\"<script>x</script>ok\"}\x00", 400, noteBody{}},
+		{"whitespace around the value is JSON", " \t\r\n{\"title\":\"<script>x</script>ok\"} \t\r\n", 200, noteBody{Title: "ok"}},
+		{"a non-JSON space after the value", "{\"title\":\"<script>x</script>ok\"}\u00a0", 400, noteBody{}},
 		{"over the body limit", `{"title":"` + strings.Repeat("<b>x</b>", 1<<17) + `"}`, 413, noteBody{}},
 	}
 	for _, tc := range cases {

@@ -12,6 +12,7 @@ import (
 	"reflect"
 	"strings"
 	"unicode/utf8"
+	"unsafe"
 
 	"github.com/danielgtaylor/huma/v2"
 	"github.com/danielgtaylor/huma/v2/adapters/humago"
@@ -76,14 +77,29 @@ type sanitizingBody struct {
 	out   bytes.Reader
 	err   error // returned once out is drained
 	rest  bool  // then read on from src (too large)
+
+	// api takes offers of the decoding (bodyoffer.go): decoded is the
+	// decoding of sent, the body as sent, when sanitizing changed
+	// nothing; offered is where it is offered, nil when it is not.
+	api     *API
+	decoded any
+	sent    []byte
+	offered unsafe.Pointer
 }
 
 func (b *sanitizingBody) Read(p []byte) (int, error) {
 	if !b.ready {
 		b.prepare()
 	}
-	if b.out.Len() > 0 {
-		return b.out.Read(p)
+	if n := b.out.Len(); n > 0 {
+		// The whole body at once, from its start: p is where huma's
+		// buffer starts, where it will decode the body from.
+		whole := b.decoded != nil && b.offered == nil && n == len(b.sent) && len(p) >= n
+		m, err := b.out.Read(p)
+		if whole && m == n {
+			b.offer(&p[0])
+		}
+		return m, err
 	}
 	if b.err != nil {
 		return 0, b.err
@@ -110,8 +126,11 @@ func (b *sanitizingBody) prepare() {
 		return
 	}
 	// The checks strictJSON.Unmarshal makes, then one decoding, numbers
-	// keeping their exact spelling, which the sanitizer works on.
-	if !utf8.Valid(data) || noDuplicateMembers(data) != nil || !json.Valid(data) {
+	// keeping their exact spelling, which the sanitizer works on. The
+	// decoding is the check that the body is one valid JSON value (what
+	// json.Valid checks, and json.Unmarshal first): it fails on anything
+	// else but trailing data, which is checked after it.
+	if !utf8.Valid(data) || noDuplicateMembers(data) != nil {
 		return // huma refuses it, saying why
 	}
 	dec := json.NewDecoder(&b.out) // b.out is reset to data below
@@ -119,8 +138,8 @@ func (b *sanitizingBody) prepare() {
 	var v any
 	err = dec.Decode(&v)
 	b.out.Reset(data)
-	if err != nil {
-		return // nesting deeper than encoding/json takes: huma refuses it
+	if err != nil || !onlyJSONSpace(data[dec.InputOffset():]) {
+		return // not JSON, nesting deeper than encoding/json takes, or trailing data: huma refuses it
 	}
 	v, changed, err := b.san.DecodedChanged(b.typ, v)
 	if err != nil {
@@ -132,7 +151,11 @@ func (b *sanitizingBody) prepare() {
 	}
 	if !changed {
 		// Every tagged string is as sent: the bytes as sent say exactly
-		// what the sanitized value says, and huma decodes them.
+		// what the sanitized value says, and huma decodes them, taking
+		// this decoding for its first one when it can (bodyoffer.go).
+		if b.api != nil {
+			b.decoded, b.sent = v, data
+		}
 		return
 	}
 	var out bytes.Buffer
@@ -143,6 +166,17 @@ func (b *sanitizingBody) prepare() {
 		return
 	}
 	b.out.Reset(bytes.TrimSuffix(out.Bytes(), []byte("\n")))
+}
+
+// onlyJSONSpace reports whether b is nothing but JSON whitespace (RFC 8259:
+// space, tab, line feed, carriage return).
+func onlyJSONSpace(b []byte) bool {
+	for _, c := range b {
+		if c != ' ' && c != '\t' && c != '\n' && c != '\r' {
+			return false
+		}
+	}
+	return true
 }
 
 // refuse serves nothing and fails the read with err, recorded as the
@@ -161,7 +195,7 @@ func (b *sanitizingBody) refuse(err error) {
 // 415. huma picks its decoder from the Content-Type more leniently
 // ("application/json; charset", "json" and "x+json;;" are JSON to it), so
 // a body this function let pass unsanitized would be decoded anyway.
-func sanitizeBody(ctx huma.Context, typ reflect.Type, san *sanitize.Sanitizer, limit int64) bool {
+func sanitizeBody(a *API, ctx huma.Context, typ reflect.Type, san *sanitize.Sanitizer, limit int64) bool {
 	r, _ := humago.Unwrap(ctx)
 	if r.Body == nil || r.Body == http.NoBody {
 		return true
@@ -183,7 +217,7 @@ func sanitizeBody(ctx huma.Context, typ reflect.Type, san *sanitize.Sanitizer, l
 	} else {
 		b = new(sanitizingBody)
 	}
-	*b = sanitizingBody{src: r.Body, typ: typ, san: san, limit: io.LimitedReader{R: r.Body, N: limit}}
+	*b = sanitizingBody{src: r.Body, typ: typ, san: san, limit: io.LimitedReader{R: r.Body, N: limit}, api: a}
 	r.Body = b
 	return true
 }

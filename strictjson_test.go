@@ -142,3 +142,58 @@ func BenchmarkNoDuplicateMembers(b *testing.B) {
 		})
 	}
 }
+
+// appenderBody is a response body with an AppendJSON method that appends
+// what it is told to, or fails.
+type appenderBody struct {
+	out string
+	err error
+}
+
+func (a appenderBody) AppendJSON(b []byte) ([]byte, error) {
+	if a.err != nil {
+		return b, a.err
+	}
+	return append(b, a.out...), nil
+}
+
+// The response format writes a body with AppendJSON as json.Encoder
+// writes one: its bytes and a newline, in one Write; nothing when it
+// fails. A body without the method goes through encoding/json.
+func TestStrictJSONMarshalAppender(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		v       any
+		want    string
+		wantErr bool
+	}{
+		{"appender", appenderBody{out: `{"a":"\u003cb\u003e"}`}, `{"a":"\u003cb\u003e"}` + "\n", false},
+		{"large appender", appenderBody{out: `"` + strings.Repeat("x", 100_000) + `"`}, `"` + strings.Repeat("x", 100_000) + `"` + "\n", false},
+		{"failing appender", appenderBody{err: fmt.Errorf("no")}, "", true},
+		{"no appender", map[string]string{"a": "<b>"}, `{"a":"\u003cb\u003e"}` + "\n", false},
+		{"no appender, not encodable", func() {}, "", true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			for range 3 { // recycled buffers too
+				var w countingWriter
+				err := strictJSON.Marshal(&w, tc.v)
+				if (err != nil) != tc.wantErr || w.b.String() != tc.want {
+					t.Fatalf("Marshal = %q, %v; want %q (error %v)", w.b.String(), err, tc.want, tc.wantErr)
+				}
+				if tc.want != "" && w.writes != 1 {
+					t.Fatalf("%d writes, want 1", w.writes)
+				}
+			}
+		})
+	}
+}
+
+type countingWriter struct {
+	b      strings.Builder
+	writes int
+}
+
+func (w *countingWriter) Write(p []byte) (int, error) {
+	w.writes++
+	return w.b.Write(p)
+}

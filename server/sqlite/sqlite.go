@@ -407,8 +407,14 @@ const (
 
 	sqlInsertItem = "INSERT INTO items (" + itemColumns + ") VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
 
-	sqlGetItemOwn = "SELECT " + itemColumns + " FROM items WHERE id = ? AND owner_id = ?"
-	sqlGetItemAll = "SELECT " + itemColumns + " FROM items WHERE id = ?"
+	// GetItem reads back only the columns it does not know: the id and,
+	// in the owner-scoped form, the owner are equal, byte for byte, to
+	// the arguments they matched (TEXT compares with BINARY collation).
+	// Each column of a result costs the driver its name and declared type
+	// as Go strings on every query, and each text value a string.
+	itemValueColumns = "name, description, price, tax, created_at, updated_at"
+	sqlGetItemOwn    = "SELECT " + itemValueColumns + " FROM items WHERE id = ? AND owner_id = ?"
+	sqlGetItemAll    = "SELECT owner_id, " + itemValueColumns + " FROM items WHERE id = ?"
 
 	sqlListItemsOwn = "SELECT " + itemColumns + " FROM items WHERE owner_id = ? AND id > ? ORDER BY id LIMIT ?"
 	sqlListItemsAll = "SELECT " + itemColumns + " FROM items WHERE id > ? ORDER BY id LIMIT ?"
@@ -446,16 +452,18 @@ func (s *Store) CreateItem(ctx context.Context, it server.Item) error {
 
 // GetItem implements server.ItemStore.
 func (s *Store) GetItem(ctx context.Context, acc server.Access, id string) (server.Item, error) {
-	var row *sql.Row
+	var (
+		it  server.Item
+		err error
+	)
 	switch {
 	case acc.All:
-		row = s.getItemAll.QueryRowContext(ctx, id)
+		it, err = scanItemValues(s.getItemAll.QueryRowContext(ctx, id), id, "")
 	case acc.UserID != "":
-		row = s.getItemOwn.QueryRowContext(ctx, id, acc.UserID)
+		it, err = scanItemValues(s.getItemOwn.QueryRowContext(ctx, id, acc.UserID), id, acc.UserID)
 	default:
 		return server.Item{}, errNoUser
 	}
-	it, err := scanItem(row)
 	if errors.Is(err, sql.ErrNoRows) {
 		return server.Item{}, server.ErrNotFound
 	}
@@ -578,6 +586,35 @@ func scanItem(sc interface{ Scan(...any) error }) (server.Item, error) {
 		created, updated int64
 	})
 	if err := sc.Scan(&d.it.ID, &d.it.OwnerID, &d.it.Name, &d.it.Description, &d.it.Price, &d.tax, &d.created, &d.updated); err != nil {
+		return server.Item{}, err
+	}
+	it := d.it
+	if d.tax.Valid {
+		it.Tax = &d.tax.Float64
+	}
+	it.CreatedAt = time.UnixMicro(d.created).UTC()
+	it.UpdatedAt = time.UnixMicro(d.updated).UTC()
+	return it, nil
+}
+
+// scanItemValues reads one row of GetItem's columns: owner_id first when
+// owner is "" (the unscoped form), then itemValueColumns; the item's id
+// is id, its owner, when not read, owner.
+func scanItemValues(row *sql.Row, id, owner string) (server.Item, error) {
+	// The scan targets escape (Scan takes them as any): in one struct
+	// they are one allocation.
+	d := new(struct {
+		it               server.Item
+		tax              sql.NullFloat64
+		created, updated int64
+	})
+	d.it.ID, d.it.OwnerID = id, owner
+	dest := [...]any{&d.it.OwnerID, &d.it.Name, &d.it.Description, &d.it.Price, &d.tax, &d.created, &d.updated}
+	args := dest[:]
+	if owner != "" {
+		args = dest[1:]
+	}
+	if err := row.Scan(args...); err != nil {
 		return server.Item{}, err
 	}
 	it := d.it

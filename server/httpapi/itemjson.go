@@ -1,0 +1,138 @@
+package httpapi
+
+import (
+	"encoding/json"
+	"math"
+	"strconv"
+	"time"
+	"unicode/utf8"
+)
+
+// itemFields is Item without its methods: what encoding/json encodes by
+// reflection, field by field. It is the reference AppendJSON must equal,
+// and the encoding of the items AppendJSON does not write itself (plain).
+type itemFields Item
+
+// AppendJSON appends the item to b as encoding/json encodes it, byte for
+// byte (TestItemJSONEqualsReflection, FuzzItemJSON), without reflection:
+// fortapi writes an answer whose body has this method with it (the
+// strictJSON format), here the item answers of POST, GET and PUT. It is
+// not MarshalJSON: encoding/json re-scans (compacts) whatever a
+// MarshalJSON returns, which costs more than its reflection; pages and
+// feed events, which nest items, keep encoding them by reflection. An
+// item whose encoding could take another path in encoding/json (a number
+// that is not finite or needs an exponent, a time not in UTC or outside
+// years 0-9999) is encoded by encoding/json itself.
+func (it Item) AppendJSON(b []byte) ([]byte, error) {
+	if !it.plain() {
+		enc, err := json.Marshal(itemFields(it))
+		if err != nil {
+			return b, err
+		}
+		return append(b, enc...), nil
+	}
+	b = append(b, `{"id":`...)
+	b = appendJSONString(b, it.ID)
+	b = append(b, `,"owner":`...)
+	b = appendJSONString(b, it.Owner)
+	b = append(b, `,"name":`...)
+	b = appendJSONString(b, it.Name)
+	b = append(b, `,"description":`...)
+	b = appendJSONString(b, it.Description)
+	b = append(b, `,"price":`...)
+	b = strconv.AppendFloat(b, it.Price, 'f', -1, 64)
+	b = append(b, `,"tax":`...)
+	if it.Tax == nil {
+		b = append(b, "null"...)
+	} else {
+		b = strconv.AppendFloat(b, *it.Tax, 'f', -1, 64)
+	}
+	b = append(b, `,"price_with_tax":`...)
+	b = strconv.AppendFloat(b, it.PriceWithTax, 'f', -1, 64)
+	b = append(b, `,"created_at":"`...)
+	b = it.CreatedAt.AppendFormat(b, time.RFC3339Nano)
+	b = append(b, `","updated_at":"`...)
+	b = it.UpdatedAt.AppendFormat(b, time.RFC3339Nano)
+	b = append(b, `"}`...)
+	return b, nil
+}
+
+// plain reports whether AppendJSON's own encoding applies: every number
+// is one encoding/json writes in plain decimal ('f' format: zero, or a
+// magnitude from 1e-6 up to 1e21), every time is in UTC with a four-digit
+// year (time.Time.MarshalJSON writes those as RFC 3339 with nanoseconds,
+// which is what AppendFormat(time.RFC3339Nano) writes).
+func (it Item) plain() bool {
+	if !plainFloat(it.Price) || !plainFloat(it.PriceWithTax) || (it.Tax != nil && !plainFloat(*it.Tax)) {
+		return false
+	}
+	return plainTime(it.CreatedAt) && plainTime(it.UpdatedAt)
+}
+
+func plainFloat(f float64) bool {
+	a := math.Abs(f)
+	return a == 0 || (a >= 1e-6 && a < 1e21) // false for NaN and ±Inf too
+}
+
+func plainTime(t time.Time) bool {
+	y := t.Year()
+	return t.Location() == time.UTC && y >= 0 && y <= 9999
+}
+
+// appendJSONString appends s as a JSON string, quoted and escaped as
+// encoding/json escapes it with HTML escaping on (its default, and
+// json.Encoder's): the two-character escapes \" \\ \b \f \n \r \t, every
+// other control character and the HTML-significant < > & as \u00XX (hex in
+// lower case), U+2028 and U+2029 (line and paragraph separators, which
+// end a line in JavaScript) as \u2028 and \u2029, and each byte of
+// invalid UTF-8 as \ufffd. Everything else is copied as is.
+func appendJSONString(b []byte, s string) []byte {
+	const hex = "0123456789abcdef"
+	b = append(b, '"')
+	start := 0 // s[start:i] is still to be copied
+	for i := 0; i < len(s); {
+		c := s[i]
+		if c < utf8.RuneSelf {
+			if c >= 0x20 && c != '"' && c != '\\' && c != '<' && c != '>' && c != '&' {
+				i++
+				continue
+			}
+			b = append(b, s[start:i]...)
+			switch c {
+			case '"', '\\':
+				b = append(b, '\\', c)
+			case '\b':
+				b = append(b, '\\', 'b')
+			case '\f':
+				b = append(b, '\\', 'f')
+			case '\n':
+				b = append(b, '\\', 'n')
+			case '\r':
+				b = append(b, '\\', 'r')
+			case '\t':
+				b = append(b, '\\', 't')
+			default:
+				b = append(b, '\\', 'u', '0', '0', hex[c>>4], hex[c&0xf])
+			}
+			i++
+			start = i
+			continue
+		}
+		r, size := utf8.DecodeRuneInString(s[i:])
+		switch {
+		case r == utf8.RuneError && size == 1:
+			b = append(b, s[start:i]...)
+			b = append(b, `\ufffd`...)
+		case r == '\u2028' || r == '\u2029':
+			b = append(b, s[start:i]...)
+			b = append(b, '\\', 'u', '2', '0', '2', hex[r&0xf])
+		default:
+			i += size
+			continue
+		}
+		i += size
+		start = i
+	}
+	b = append(b, s[start:]...)
+	return append(b, '"')
+}
