@@ -100,7 +100,7 @@ func scanVulnAPI(t *testing.T, flaws vulnapi.Set, checks ...string) (*Report, ti
 	opts := Options{
 		Target: srv.URL, HTTPURL: srv.HTTPURL, RootCAs: srv.CertPool(),
 		Users: users, Admin: admin, Checks: checks,
-		Rate: recallRate, SleepSeconds: 1,
+		Rate: recallRate, SleepSeconds: 1, second: testSecond,
 	}
 	if flaws.Has(vulnapi.FlawTLSExpiredCert) {
 		// as a user would: an expired certificate fails every request

@@ -176,6 +176,12 @@ type Options struct {
 	// SleepSeconds is the delay asked by time-based SQL injection
 	// payloads (default 2).
 	SleepSeconds int
+	// second is the unit of SleepSeconds the time-based probes time
+	// answers against: a second (zero) for every user. The package's
+	// tests shorten it, with targets whose sleep(n) and heavy query take
+	// n of the same unit, so that the probes' decisions (the same
+	// fractions of the delay) are tested without waiting whole seconds.
+	second time.Duration
 	// Progress, if set, is called after every request.
 	Progress func(Progress)
 	// Clock and Limiter default to the wall clock and a limiter at Rate.
