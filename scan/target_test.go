@@ -55,6 +55,18 @@ type target struct {
 // the scheduling noise of a loaded machine does not shrink with it.
 const testSecond = 250 * time.Millisecond
 
+// scanKey is the RSA key of every test scan's header-key forgeries
+// (Options.forgeryKey): another key than targetKey, which a target that
+// verifies RS256 tokens with it would take a forgery signed with for its
+// own.
+var scanKey = sync.OnceValue(func() *rsa.PrivateKey {
+	k, err := rsa.GenerateKey(rand.Reader, 2048)
+	if err != nil {
+		panic(err)
+	}
+	return k
+})
+
 // targetKey is the RSA key of every target: generating a 2048-bit key
 // costs about 0.1 s of CPU, and no test needs two targets' keys to differ
 // (each target is scanned alone).
