@@ -33,10 +33,9 @@ const recallRate = 400
 
 // recallSecond is the second of the recall scans' time-based probes
 // (Options.second): a real one. vulnapi's time point is SQLite's heavy
-// query, real CPU work whose cost a loaded machine varies; at testSecond
-// (250 ms), and at 500 ms, about one scan in ten with every flaw on missed
-// SQLI-TIME on the shared 2-core machine (load 10-18), while the same scan
-// at a second found it every time.
+// query, real CPU work whose cost a loaded machine varies; shorter seconds
+// (250 and 500 ms) were tried only while other scans could overlap those
+// scans (see scanTurns), and missed SQLI-TIME about once in ten.
 const recallSecond = time.Second
 
 // recallCombos are the flaws that cannot show alone from outside, each
@@ -78,6 +77,27 @@ var (
 	recallResults []recallResult
 )
 
+// scanTurns lets the scans of SQLite's time point (vulnapi with
+// sqli-time: every flaw on, and that flaw alone) run alone in the package:
+// they take it to write, every other scan (scanVulnAPI, scanTarget) to
+// read. The heavy query is real CPU work, and the other scans' CPU (each
+// other's heavy queries, the input checks' hundreds of requests) is a load
+// the dose-response probe cannot always tell from its doses. The package's
+// time tests used to sleep for most of a minute, leaving the CPU to these
+// two; once they were short, 'all' missed SQLI-TIME in about one run in
+// three on the loaded 2-core machine (load 10-15), at a real second too.
+var scanTurns sync.RWMutex
+
+// scanTurn waits for the scan's turn and returns the function that ends it.
+func scanTurn(heavy bool) func() {
+	if heavy {
+		scanTurns.Lock()
+		return scanTurns.Unlock
+	}
+	scanTurns.RLock()
+	return scanTurns.RUnlock
+}
+
 func recordRecall(r recallResult) {
 	recallMu.Lock()
 	defer recallMu.Unlock()
@@ -103,6 +123,7 @@ func scanVulnAPI(t *testing.T, flaws vulnapi.Set, checks ...string) (*Report, ti
 		}
 		users = append(users, c)
 	}
+	defer scanTurn(flaws.Has(vulnapi.FlawSQLiTime))()
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 	defer cancel()
 	opts := Options{

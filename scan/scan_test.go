@@ -32,6 +32,7 @@ func scanTarget(t *testing.T, tg *target, checks ...string) *Report {
 	t.Cleanup(srv.Close)
 	pool := x509.NewCertPool()
 	pool.AddCert(srv.Certificate())
+	defer scanTurn(false)()
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	rep, err := Run(ctx, Options{
