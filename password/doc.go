@@ -40,7 +40,10 @@
 // # Defaults
 //
 //   - argon2id: m=19456 KiB (19 MiB), t=2, p=1, 16-byte salt, 32-byte hash,
-//     version 19; these are also the minimums (Params).
+//     version 19; these are also the minimums (Params). The one exception,
+//     HasherOptions.InsecureTestParams (m=8 KiB, t=1), is for the tests of
+//     code that uses a Hasher, and NewHasher refuses it outside a test
+//     binary.
 //   - PHC string: $argon2id$v=19$m=19456,t=2,p=1$SALT$HASH, unpadded
 //     standard base64.
 //   - Stored hashes accepted by Verify: argon2id v=19 with m <= 262144 KiB

@@ -9,6 +9,7 @@ import (
 	"io"
 	"runtime"
 	"sync/atomic"
+	"testing"
 	"time"
 	"unicode/utf8"
 
@@ -82,6 +83,22 @@ type HasherOptions struct {
 	// Rand is the source of salts and of the dummy hash. Default
 	// crypto/rand.Reader. It must be safe for concurrent use.
 	Rand io.Reader
+	// InsecureTestParams WEAKENS every new hash to InsecureTestParams()
+	// (m=8 KiB, t=1: microseconds instead of 35 ms and 19 MiB), for the
+	// tests of code that only uses a Hasher (logins, sessions, throttles),
+	// where the cost of real hashes is only CPU time. NewHasher refuses it
+	// unless the program is a test binary (testing.Testing), and refuses
+	// it with Params set: a deployment can never hash with it, and a
+	// Hasher with the default parameters re-hashes (NeedsRehash) anything
+	// made with it.
+	InsecureTestParams bool
+}
+
+// InsecureTestParams returns the argon2id parameters of
+// HasherOptions.InsecureTestParams: m=8 KiB, t=1, p=1, with the default
+// salt and hash lengths. Never use them for a real password.
+func InsecureTestParams() Params {
+	return Params{Memory: 8, Time: 1, Threads: 1, SaltLen: DefaultSaltLen, KeyLen: DefaultKeyLen}
 }
 
 // Hasher hashes passwords with argon2id and verifies argon2id and bcrypt
@@ -110,9 +127,24 @@ type Hasher struct {
 // minimums or beyond the bounds. It computes one argon2id hash (the dummy
 // for VerifyDummy), so it takes as long as one hash.
 func NewHasher(opts HasherOptions) (*Hasher, error) {
+	return newHasher(opts, testing.Testing())
+}
+
+// newHasher is NewHasher; testBinary says whether the program is a test
+// binary (testing.Testing), which InsecureTestParams requires.
+func newHasher(opts HasherOptions, testBinary bool) (*Hasher, error) {
 	p := opts.Params.withDefaults()
-	if err := p.validate(); err != nil {
-		return nil, err
+	switch {
+	case !opts.InsecureTestParams:
+		if err := p.validate(); err != nil {
+			return nil, err
+		}
+	case !testBinary:
+		return nil, errors.New("password: InsecureTestParams outside a test binary")
+	case opts.Params != Params{}:
+		return nil, errors.New("password: InsecureTestParams with Params")
+	default:
+		p = InsecureTestParams()
 	}
 	h := &Hasher{
 		params:       p,

@@ -493,6 +493,38 @@ func TestNewHasherOptions(t *testing.T) {
 	}
 }
 
+// InsecureTestParams: cheap hashes that verify, that a default Hasher
+// re-hashes, and only in a test binary and without Params.
+func TestInsecureTestParams(t *testing.T) {
+	ctx := context.Background()
+	h := newTestHasher(t, HasherOptions{InsecureTestParams: true})
+	if got, want := h.Params(), (Params{Memory: 8, Time: 1, Threads: 1, SaltLen: 16, KeyLen: 32}); got != want || InsecureTestParams() != want {
+		t.Fatalf("Params = %+v, InsecureTestParams() = %+v; want %+v", got, InsecureTestParams(), want)
+	}
+	enc, err := h.Hash(ctx, "correct horse battery staple")
+	if err != nil || !strings.HasPrefix(enc, "$argon2id$v=19$m=8,t=1,p=1$") {
+		t.Fatalf("Hash = %q, %v", enc, err)
+	}
+	def := newTestHasher(t, HasherOptions{})
+	for _, v := range []*Hasher{h, def} {
+		if ok, err := v.Verify(ctx, "correct horse battery staple", enc); !ok || err != nil {
+			t.Errorf("Verify = %v, %v", ok, err)
+		}
+		if ok, err := v.Verify(ctx, "correct horse battery stapler", enc); ok || err != nil {
+			t.Errorf("Verify(wrong) = %v, %v", ok, err)
+		}
+	}
+	if !def.NeedsRehash(enc) || h.NeedsRehash(enc) {
+		t.Errorf("NeedsRehash: default hasher %v (want true), test hasher %v (want false)", def.NeedsRehash(enc), h.NeedsRehash(enc))
+	}
+	if h, err := newHasher(HasherOptions{InsecureTestParams: true}, false); err == nil || h != nil || !strings.Contains(err.Error(), "outside a test binary") {
+		t.Errorf("outside a test binary: %v, %v", h, err)
+	}
+	if h, err := NewHasher(HasherOptions{InsecureTestParams: true, Params: Params{Time: 3}}); err == nil || h != nil || !strings.Contains(err.Error(), "with Params") {
+		t.Errorf("with Params: %v, %v", h, err)
+	}
+}
+
 // The bounds themselves are valid hasher parameters (without building a
 // 256 MiB hasher).
 func TestParamsAtBounds(t *testing.T) {

@@ -429,7 +429,7 @@ func (f timeFamily) minE1(delay time.Duration) time.Duration {
 // Random load slows answers but does not follow the amount asked.
 func (s *scanner) sqliTime(ctx context.Context, send sender, c call, sl slot, orig string, baseline time.Duration, numeric bool) error {
 	n := s.opts.SleepSeconds
-	delay := time.Duration(n) * time.Second
+	delay := time.Duration(n) * s.opts.second
 	sleep := func(format string) timeFamily {
 		return timeFamily{at: func(k int) string { return fmt.Sprintf(format, orig, k*n) }}
 	}
@@ -461,7 +461,9 @@ func (s *scanner) sqliTime(ctx context.Context, send sender, c call, sl slot, or
 		}
 	}
 	threshold := baseline + delay*8/10
-	heavySize, maxHeavy := n*heavyStartRows, 100*n*heavyRows
+	// the heavy query's sizes are per second of delay
+	rows := func(perSecond int) int { return max(1, int(float64(perSecond)*delay.Seconds())) }
+	heavySize, maxHeavy := rows(heavyStartRows), 100*rows(heavyRows)
 	if !numeric {
 		fams = append(fams, timeFamily{heavy: true, at: func(k int) string {
 			// k == 0 is LIMIT 0: the same query, nothing to count

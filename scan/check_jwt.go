@@ -330,9 +330,12 @@ func (s *scanner) checkJWT(ctx context.Context) error {
 // headerKeyForgeries signs with a fresh key published in the token's own
 // header (jwk, x5c).
 func (s *scanner) headerKeyForgeries(ctx context.Context, pt *probeTarget, hdr, claims map[string]any) (*forger, error) {
-	rk, err := rsa.GenerateKey(rand.Reader, 2048)
-	if err != nil {
-		return nil, err
+	rk := s.opts.forgeryKey
+	if rk == nil {
+		var err error
+		if rk, err = rsa.GenerateKey(rand.Reader, 2048); err != nil {
+			return nil, err
+		}
 	}
 	ek, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {

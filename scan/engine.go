@@ -134,6 +134,9 @@ func newScanner(opts Options) (*scanner, error) {
 	if opts.SleepSeconds <= 0 {
 		opts.SleepSeconds = 2
 	}
+	if opts.second <= 0 {
+		opts.second = time.Second
+	}
 	if opts.Timeout <= 0 {
 		opts.Timeout = 20 * time.Second
 	}

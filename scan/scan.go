@@ -21,6 +21,7 @@ package scan
 
 import (
 	"context"
+	"crypto/rsa"
 	"crypto/x509"
 	"fmt"
 	"net/http"
@@ -176,6 +177,17 @@ type Options struct {
 	// SleepSeconds is the delay asked by time-based SQL injection
 	// payloads (default 2).
 	SleepSeconds int
+	// second is the unit of SleepSeconds the time-based probes time
+	// answers against: a second (zero) for every user. The package's
+	// tests shorten it, with targets whose sleep(n) and heavy query take
+	// n of the same unit, so that the probes' decisions (the same
+	// fractions of the delay) are tested without waiting whole seconds.
+	second time.Duration
+	// forgeryKey is the RSA key of the header-key forgeries (jwk, x5c):
+	// nil, a fresh one per scan, for every user. The package's tests,
+	// whose scans number in the dozens, share one (a 2048-bit key costs
+	// about 0.1 s of CPU).
+	forgeryKey *rsa.PrivateKey
 	// Progress, if set, is called after every request.
 	Progress func(Progress)
 	// Clock and Limiter default to the wall clock and a limiter at Rate.

@@ -32,10 +32,11 @@ func scanTarget(t *testing.T, tg *target, checks ...string) *Report {
 	t.Cleanup(srv.Close)
 	pool := x509.NewCertPool()
 	pool.AddCert(srv.Certificate())
+	defer scanTurn(false)()
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	rep, err := Run(ctx, Options{
-		Target: srv.URL, RootCAs: pool, Rate: 5000, SleepSeconds: 1, Checks: checks,
+		Target: srv.URL, RootCAs: pool, Rate: 5000, SleepSeconds: 1, second: tg.second, forgeryKey: scanKey(), Checks: checks,
 		Users: []Credential{{"alice", "alice-pw-123456"}, {"bob", "bob-pw-1234567"}},
 		Admin: &Credential{"root", "root-pw-1234567"},
 	})

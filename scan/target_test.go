@@ -41,7 +41,42 @@ type target struct {
 	noise     func() time.Duration
 	heavyRate int
 	load      func() float64
+	// second is how long the target's second lasts: sleep(n) and the
+	// heavy query's N/heavyRate seconds; the scan is told the same
+	// (Options.second).
+	second time.Duration
 }
+
+// testSecond is the second of the tests' time-based probes: the scanner's
+// decisions are fractions of the delay it asks for, and its targets here
+// (target, vulnapi's heavy query, which the scanner sizes to the delay it
+// measures) take the amounts in the same unit, so a shorter second
+// tests the same logic without waiting whole seconds. Not much shorter:
+// the scheduling noise of a loaded machine does not shrink with it.
+const testSecond = 250 * time.Millisecond
+
+// scanKey is the RSA key of every test scan's header-key forgeries
+// (Options.forgeryKey): another key than targetKey, which a target that
+// verifies RS256 tokens with it would take a forgery signed with for its
+// own.
+var scanKey = sync.OnceValue(func() *rsa.PrivateKey {
+	k, err := rsa.GenerateKey(rand.Reader, 2048)
+	if err != nil {
+		panic(err)
+	}
+	return k
+})
+
+// targetKey is the RSA key of every target: generating a 2048-bit key
+// costs about 0.1 s of CPU, and no test needs two targets' keys to differ
+// (each target is scanned alone).
+var targetKey = sync.OnceValue(func() *rsa.PrivateKey {
+	k, err := rsa.GenerateKey(rand.Reader, 2048)
+	if err != nil {
+		panic(err)
+	}
+	return k
+})
 
 type tUser struct {
 	ID, Name, Password, Role string
@@ -65,11 +100,8 @@ func newTarget(flaws ...string) *target {
 	if t.flaws["JWT-WEAK-SECRET"] {
 		t.secret = []byte("secret")
 	}
-	k, err := rsa.GenerateKey(rand.Reader, 2048)
-	if err != nil {
-		panic(err)
-	}
-	t.rsaKey = k
+	t.rsaKey = targetKey()
+	t.second = testSecond
 	for _, u := range []*tUser{{"u1", "alice", "alice-pw-123456", "user"}, {"u2", "bob", "bob-pw-1234567", "user"}, {"u0", "root", "root-pw-1234567", "admin"}} {
 		t.users[u.Name] = u
 	}
@@ -400,7 +432,7 @@ func (t *target) search(w http.ResponseWriter, u *tUser, q string) {
 		}
 		if m := reSleepArg.FindStringSubmatch(q); t.flaws["SQLI-TIME"] && t.heavyRate == 0 && m != nil {
 			n, _ := strconv.Atoi(m[1])
-			time.Sleep(time.Duration(n) * time.Second)
+			time.Sleep(time.Duration(n) * t.second)
 		}
 		if m := reLimitArg.FindStringSubmatch(q); t.flaws["SQLI-TIME"] && t.heavyRate > 0 && m != nil {
 			n, _ := strconv.Atoi(m[1])
@@ -408,7 +440,7 @@ func (t *target) search(w http.ResponseWriter, u *tUser, q string) {
 			if t.load != nil {
 				f = t.load()
 			}
-			time.Sleep(time.Duration(f * float64(n) / float64(t.heavyRate) * float64(time.Second)))
+			time.Sleep(time.Duration(f * float64(n) / float64(t.heavyRate) * float64(t.second)))
 		}
 		if t.flaws["SQLI-BOOLEAN"] {
 			base, cond, _ := strings.Cut(q, "' ")

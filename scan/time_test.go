@@ -37,7 +37,8 @@ func loadFactor(seed uint64, spread float64) func() float64 {
 
 // TestSQLiTimeUnderNoise attacks the time-based probe's decision with a
 // loaded server: the search answers 40 % of its requests after a random
-// sleep of up to 1.5 times the probe's delay (1 s). A target without the
+// sleep of up to 1.5 times the probe's delay (SleepSeconds 1, of
+// testSecond each). A target without the
 // flaw must not be reported (noise gives slow answers to payloads and
 // fast ones to controls, but not twice the time for twice the amount);
 // one with the flaw, as sleep() or as SQLite's heavy query whose cost
@@ -47,7 +48,7 @@ func TestSQLiTimeUnderNoise(t *testing.T) {
 	if testing.Short() {
 		t.Skip("time-based scans under noise: several seconds")
 	}
-	const p, maxNoise = 0.4, 1500 * time.Millisecond
+	const p, maxNoise = 0.4, testSecond * 3 / 2
 	for _, tt := range []struct {
 		name  string
 		seed  uint64

@@ -314,6 +314,7 @@ func (c *countingHandler) set(h http.Handler) { c.next.Store(&h) }
 // resolves the test domains through a fake DNS server to 127.0.0.1 and
 // fetches the challenge responses from this test's listeners.
 func TestACMEWithPebble(t *testing.T) {
+	t.Parallel() // mostly waits on pebble's polls (a second each): the package's other tests run meanwhile
 	bin := pebbleBinary(t)
 	dnsAddr := serveFakeDNS(t)
 

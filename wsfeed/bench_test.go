@@ -34,6 +34,7 @@ func benchConns() int {
 // their own, so that only the server's memory is measured. It prints
 // "ready" once they are open and holds them until its stdin closes.
 func TestHelperClients(t *testing.T) {
+	t.Parallel()
 	url := os.Getenv("WSFEED_HELPER_URL")
 	if url == "" {
 		t.Skip("helper process of BenchmarkIdleConnMemory")

@@ -18,6 +18,7 @@ import (
 // TestRefusedBeforeTheUpgrade: every refusal is an HTTP answer in
 // problem+json, before any upgrade, and opens no socket.
 func TestRefusedBeforeTheUpgrade(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, nil)
 	upgrade := []string{"Connection", "Upgrade", "Upgrade", "websocket", "Sec-WebSocket-Version", "13", "Sec-WebSocket-Key", "dGhlIHNhbXBsZSBub25jZQ=="}
 	cases := []struct {
@@ -81,6 +82,7 @@ func TestRefusedBeforeTheUpgrade(t *testing.T) {
 
 // TestCredentials: each accepted way in, and what the socket says.
 func TestCredentials(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, nil)
 	cases := []struct {
 		name   string
@@ -128,6 +130,7 @@ func TestCredentials(t *testing.T) {
 // TestTickets: single use, expiry, bound to the principal and accepted
 // only where declared.
 func TestTickets(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, nil)
 
 	t.Run("single use", func(t *testing.T) {
@@ -193,6 +196,7 @@ func TestTickets(t *testing.T) {
 // TestOrigin: upgrades with ambient credentials only from the own origin
 // or the allowlist; explicit bearer tokens and non-browsers from anywhere.
 func TestOrigin(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, nil)
 	own := "http://" + strings.TrimPrefix(e.srv.URL, "http://")
 	cookie := []string{"Cookie", "__Host-session=alice-session"}
@@ -250,6 +254,7 @@ func TestOrigin(t *testing.T) {
 // TestClientMessages: the feed reads no data: a message is refused with
 // 1003, one over the read limit with 1009; pings are answered.
 func TestClientMessages(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, func(o *Options) { o.ReadLimit = 64 })
 	cases := []struct {
 		name string
@@ -281,6 +286,7 @@ func TestClientMessages(t *testing.T) {
 // TestConnectionCaps: per subject 429, global 503, both before the
 // upgrade, and freed when sockets close.
 func TestConnectionCaps(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, func(o *Options) { o.MaxConnsPerSubject = 2; o.MaxConns = 3 })
 	a1 := e.mustDial(t, "", nil, "Authorization", "Bearer alice")
 	e.mustDial(t, "", nil, "Authorization", "Bearer alice")
@@ -306,6 +312,7 @@ func TestConnectionCaps(t *testing.T) {
 // TestSlowConsumer: a client that does not read is dropped once its
 // queue is full; memory does not grow with what it misses.
 func TestSlowConsumer(t *testing.T) {
+	t.Parallel()
 	cases := []struct {
 		name string
 		opt  func(*Options)
@@ -345,6 +352,7 @@ func TestSlowConsumer(t *testing.T) {
 // TestKeepAlive: a peer that does not answer pings is cut after
 // IdleTimeout; one that does stays.
 func TestKeepAlive(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, func(o *Options) {
 		o.PingInterval = time.Minute
 		o.IdleTimeout = 300 * time.Millisecond
@@ -378,6 +386,7 @@ func TestKeepAlive(t *testing.T) {
 // TestRevokedMeansClosed: push, pull and expiry each close within 1 s
 // with CloseCredentials, and nobody else.
 func TestRevokedMeansClosed(t *testing.T) {
+	t.Parallel()
 	cases := []struct {
 		name   string
 		auth   string
@@ -419,6 +428,7 @@ func TestRevokedMeansClosed(t *testing.T) {
 // TestPublish: each socket gets the events its principal may see, in
 // publish order.
 func TestPublish(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, nil)
 	alice := e.mustDial(t, "", nil, "Authorization", "Bearer alice")
 	bob := e.mustDial(t, "", nil, "Authorization", "Bearer bob")
@@ -464,6 +474,7 @@ func TestPublish(t *testing.T) {
 // TestFeedClose: shutdown closes every socket with 1001 and refuses new
 // upgrades with 503.
 func TestFeedClose(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, nil)
 	c := e.mustDial(t, "", nil, "Authorization", "Bearer alice")
 	waitFor(t, 2*time.Second, "the socket", func() bool { return e.feed.Conns() == 1 })
@@ -483,6 +494,7 @@ func TestFeedClose(t *testing.T) {
 // TestServerTimeoutsDoNotCutSockets: fortapi.NewServer's read and write
 // deadlines would outlive the hijack; the feed clears them.
 func TestServerTimeoutsDoNotCutSockets(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, nil)
 	h := e.srv.Config.Handler
 	srv := httptest.NewUnstartedServer(h)
@@ -509,6 +521,7 @@ func TestServerTimeoutsDoNotCutSockets(t *testing.T) {
 // TestOpenAPI: the upgrade is in the document with the security it
 // enforces, the ticket scheme and the ticket endpoint too.
 func TestOpenAPI(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, nil)
 	resp, err := e.srv.Client().Get(e.srv.URL + fortapi.OpenAPIPath)
 	if err != nil {

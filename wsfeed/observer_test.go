@@ -47,6 +47,7 @@ func (o *countingObserver) snapshot() map[string]int {
 // TestObserverRefusals: each refusal of the feed is reported once, by its
 // reason; those of fortapi (401, 403) never reach the feed.
 func TestObserverRefusals(t *testing.T) {
+	t.Parallel()
 	obs := &countingObserver{}
 	var down atomic.Bool
 	e := newEnv(t, func(o *Options) {
@@ -91,6 +92,7 @@ func TestObserverRefusals(t *testing.T) {
 // TestObserverCloses: every end of a socket is reported once, with the
 // code that ended it and who started it.
 func TestObserverCloses(t *testing.T) {
+	t.Parallel()
 	cases := []struct {
 		name   string
 		end    func(e *env, c *websocket.Conn)

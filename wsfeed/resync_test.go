@@ -14,6 +14,7 @@ import (
 // before the upgrade; Resync closes the matching sockets with
 // CloseResync; Subscribed tells whether an event has a receiver.
 func TestAvailableAndResync(t *testing.T) {
+	t.Parallel()
 	var down atomic.Bool
 	e := newEnv(t, func(o *Options) {
 		o.Available = func() error {

@@ -17,6 +17,7 @@ func alice() *fortapi.Principal {
 }
 
 func TestTicketOptions(t *testing.T) {
+	t.Parallel()
 	cases := []struct {
 		name string
 		o    TicketOptions
@@ -44,6 +45,7 @@ func TestTicketOptions(t *testing.T) {
 }
 
 func TestTicketRedeem(t *testing.T) {
+	t.Parallel()
 	clock := newClock()
 	tk, err := NewTickets(TicketOptions{Now: clock.Now})
 	if err != nil {
@@ -90,6 +92,7 @@ func TestTicketRedeem(t *testing.T) {
 }
 
 func TestTicketIssue(t *testing.T) {
+	t.Parallel()
 	t.Run("bound to a copy of the principal", func(t *testing.T) {
 		tk, _ := NewTickets(TicketOptions{})
 		p := alice()
@@ -175,6 +178,7 @@ func TestTicketIssue(t *testing.T) {
 }
 
 func TestTicketAuthenticate(t *testing.T) {
+	t.Parallel()
 	tk, _ := NewTickets(TicketOptions{})
 	cases := []struct {
 		name   string
@@ -233,6 +237,7 @@ func TestTicketAuthenticate(t *testing.T) {
 }
 
 func TestOptions(t *testing.T) {
+	t.Parallel()
 	cases := []struct {
 		name string
 		o    Options

@@ -477,9 +477,12 @@ func exploits() map[Flaw]func(e *env) error {
 			// Two of each, the fastest of each: a stall of a loaded machine
 			// neither makes the clean target slow nor hides the delay.
 			base := min(timed(1), timed(1))
-			// The heavy query grows until it shows: a million rows take about
-			// 0.7 s here but far over the client's timeout under the race
-			// detector, which slows the pure-Go SQLite fifty times.
+			// The heavy query grows until it shows (0.1 s, and three times
+			// the base): a million rows take about 0.7 s here but far over
+			// the client's timeout under the race detector, which slows the
+			// pure-Go SQLite fifty times. The first size that shows is used:
+			// each size costs six queries, so a threshold of 0.2 s (a size
+			// four times larger) cost seconds of CPU more.
 			// A delay that shows is confirmed by dose response, as the
 			// scanner's SQLI-TIME probe does: twice the rows must add at least
 			// half as much again over a control taken between them (a stall
@@ -488,13 +491,14 @@ func exploits() map[Flaw]func(e *env) error {
 			var slow, double time.Duration
 			for n := 20_000; n <= 5_120_000; n *= 4 {
 				slow = min(timed(n), timed(n))
-				if slow < 200*time.Millisecond || slow < 3*base {
+				if slow < 100*time.Millisecond || slow < 3*base {
 					continue
 				}
 				for range 2 { // a noisy sample: once more at this size
 					ctl := min(base, timed(1))
 					double = min(timed(2*n), timed(2*n))
 					if double-ctl >= (slow-ctl)*3/2 {
+						e.t.Logf("%d rows: %v, twice: %v, control %v", n, slow, double, ctl)
 						return nil
 					}
 					slow = min(slow, timed(n))

@@ -184,7 +184,7 @@ func New(ctx context.Context, cfg Config) (_ *App, err error) {
 	if a.tokens, err = token.New(to); err != nil {
 		return nil, err
 	}
-	if a.hasher, err = password.NewHasher(password.HasherOptions{MaxConcurrent: cfg.LoginConcurrency, Rand: cfg.Rand}); err != nil {
+	if a.hasher, err = password.NewHasher(password.HasherOptions{MaxConcurrent: cfg.LoginConcurrency, Rand: cfg.Rand, InsecureTestParams: cfg.InsecureTestHashes}); err != nil {
 		return nil, err
 	}
 	if a.oidc, err = oidcSet(cfg); err != nil {

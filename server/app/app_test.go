@@ -29,13 +29,15 @@ func randomKey(t *testing.T) []byte {
 	return k
 }
 
-// testConfig is a Config on a fresh SQLite file.
+// testConfig is a Config on a fresh SQLite file, with cheap password
+// hashes (no test of the package is about their cost).
 func testConfig(t *testing.T) Config {
 	t.Helper()
 	return Config{
-		Store:     StoreConfig{SQLitePath: filepath.Join(t.TempDir(), "app.db")},
-		MasterKey: randomKey(t),
-		Logger:    slog.New(slog.DiscardHandler),
+		Store:              StoreConfig{SQLitePath: filepath.Join(t.TempDir(), "app.db")},
+		MasterKey:          randomKey(t),
+		Logger:             slog.New(slog.DiscardHandler),
+		InsecureTestHashes: true,
 	}
 }
 

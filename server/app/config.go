@@ -107,6 +107,11 @@ type Config struct {
 	// LoginConcurrency bounds the password hashes run at once (default
 	// half the CPUs, at least one).
 	LoginConcurrency int
+	// InsecureTestHashes WEAKENS new password hashes to
+	// password.InsecureTestParams, for tests that are not about hashing;
+	// New fails with it outside a test binary (fortapi serve never sets
+	// it).
+	InsecureTestHashes bool
 	// Version is the API's version in its OpenAPI document (default
 	// "0.0.0").
 	Version string

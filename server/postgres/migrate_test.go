@@ -53,6 +53,7 @@ func wantVersions(t *testing.T, s *Store, latest int) {
 }
 
 func TestMigrations(t *testing.T) {
+	t.Parallel()
 	ts := newTestServer(t)
 	migs, err := loadMigrations(migrationFiles)
 	if err != nil {
@@ -198,6 +199,7 @@ func TestMigrations(t *testing.T) {
 func itoa(n int) string { return strconv.Itoa(n) }
 
 func TestLoadMigrations(t *testing.T) {
+	t.Parallel()
 	file := func(s string) *fstest.MapFile { return &fstest.MapFile{Data: []byte(s)} }
 	tests := []struct {
 		name    string

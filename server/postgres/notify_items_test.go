@@ -63,6 +63,7 @@ func testItem(t *testing.T, owner string, now time.Time) server.Item {
 // writes, also when many items are written at once; a reconnect delivers
 // a Gap.
 func TestListenerItems(t *testing.T) {
+	t.Parallel()
 	ts := newTestServer(t)
 	schema := ts.newSchema(t)
 	s := open(t, Options{URL: schema})
@@ -218,6 +219,7 @@ func TestListenerItems(t *testing.T) {
 }
 
 func TestParseItemChange(t *testing.T) {
+	t.Parallel()
 	tax := 2.5
 	snap := &server.Item{ID: "id", OwnerID: "o", Name: "n", Description: "", Price: 0.5, Tax: &tax,
 		CreatedAt: time.UnixMicro(1).UTC(), UpdatedAt: time.UnixMicro(-2).UTC()}

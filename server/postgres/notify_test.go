@@ -80,6 +80,7 @@ func seedSession(t *testing.T, s *Store, name string, now time.Time) (server.Use
 // the revocation channel, SaveKeys the keys channel, each only when its
 // transaction commits, and never for another schema's store.
 func TestListenerWakes(t *testing.T) {
+	t.Parallel()
 	ts := newTestServer(t)
 	s := open(t, Options{URL: ts.newSchema(t)})
 	other := open(t, Options{URL: ts.newSchema(t)})
@@ -187,6 +188,7 @@ func TestListenerWakes(t *testing.T) {
 // over 100 revocations written one after the other. It reports the
 // figures; it asserts only that every wake-up arrives.
 func TestNotifyPropagation(t *testing.T) {
+	t.Parallel()
 	ts := newTestServer(t)
 	u := withParam(t, ts.newSchema(t), "synchronous_commit", "on")
 	s := open(t, Options{URL: u})
@@ -295,6 +297,7 @@ func (r *replayer) count() int {
 // connection listens: after the reconnect and the wake-up it sends, the
 // consumer, which reads the log only when woken, has every entry.
 func TestListenerKill(t *testing.T) {
+	t.Parallel()
 	ts := newTestServer(t)
 	s := open(t, Options{URL: ts.newSchema(t)})
 	ctx, cancel := context.WithCancel(context.Background())
@@ -346,6 +349,7 @@ func TestListenerKill(t *testing.T) {
 }
 
 func TestListenOptions(t *testing.T) {
+	t.Parallel()
 	ts := newTestServer(t)
 	s := open(t, Options{URL: ts.newSchema(t)})
 	for _, o := range []ListenOptions{{MinBackoff: -1}, {MaxBackoff: -1}, {PingEvery: -1}, {MinBackoff: time.Second, MaxBackoff: time.Millisecond}} {
@@ -359,6 +363,7 @@ func TestListenOptions(t *testing.T) {
 // TestListenerReportsDown: a listener that cannot connect says so, and
 // keeps trying.
 func TestListenerReportsDown(t *testing.T) {
+	t.Parallel()
 	ts := newTestServer(t)
 	s := open(t, Options{URL: ts.newSchema(t)})
 	// Point its connections at a port nothing listens on.

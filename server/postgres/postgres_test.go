@@ -121,6 +121,7 @@ func open(t testing.TB, opts Options) *Store {
 // TestContract runs the store contract suite, each of its tests on a
 // store in a fresh schema.
 func TestContract(t *testing.T) {
+	t.Parallel()
 	ts := newTestServer(t)
 	storetest.Run(t, func(t *testing.T) server.Store {
 		u := ts.newSchema(t)
@@ -137,6 +138,7 @@ func TestContract(t *testing.T) {
 // waits for it: a reader polling "seq > last" can never see a later seq
 // before an earlier one has committed.
 func TestRevocationLogCommitsInSeqOrder(t *testing.T) {
+	t.Parallel()
 	ts := newTestServer(t)
 	s := open(t, Options{URL: ts.newSchema(t)})
 	ctx := context.Background()
@@ -196,6 +198,7 @@ func waitFor(t *testing.T, cond func() bool) {
 // and again: exactly one demotion wins each time, so one enabled
 // administrator always remains.
 func TestLastAdminRace(t *testing.T) {
+	t.Parallel()
 	ts := newTestServer(t)
 	s := open(t, Options{URL: ts.newSchema(t)})
 	ctx := context.Background()
@@ -263,6 +266,7 @@ func ptr[T any](v T) *T { return &v }
 // TestStatementTimeout checks that the timeout is set on every connection
 // and ends a statement that runs longer.
 func TestStatementTimeout(t *testing.T) {
+	t.Parallel()
 	ts := newTestServer(t)
 	u := ts.newSchema(t)
 	tests := []struct {
@@ -296,6 +300,7 @@ func TestStatementTimeout(t *testing.T) {
 // TestOpenRefusesBadOptions checks the options Open refuses before it
 // connects.
 func TestOpenRefusesBadOptions(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name string
 		opts Options
@@ -319,6 +324,7 @@ func TestOpenRefusesBadOptions(t *testing.T) {
 
 // TestClock checks that the times the store fills in come from Options.Now.
 func TestClock(t *testing.T) {
+	t.Parallel()
 	ts := newTestServer(t)
 	clock := testutil.NewClock(time.Date(2031, 5, 6, 7, 8, 9, 123456000, time.UTC))
 	s := open(t, Options{URL: ts.newSchema(t), Now: clock.Now})
@@ -344,6 +350,7 @@ func TestClock(t *testing.T) {
 // unwrap pgx's connection error (which carries the configuration,
 // password included).
 func TestOpenHidesPassword(t *testing.T) {
+	t.Parallel()
 	ts := newTestServer(t)
 	const pw = "S3cret-Pa55word"
 	ln, err := net.Listen("tcp", "127.0.0.1:0")

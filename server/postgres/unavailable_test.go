@@ -19,6 +19,7 @@ import (
 // matches server.ErrUnavailable; a failed statement and the caller's own
 // cancellation do not.
 func TestUnavailableClassifies(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	cancelled, cancel := context.WithCancel(ctx)
 	cancel()
@@ -57,6 +58,7 @@ func TestUnavailableClassifies(t *testing.T) {
 // writes fail at once with server.ErrUnavailable, and work again by
 // themselves when the server is back.
 func TestLostServerIsUnavailable(t *testing.T) {
+	t.Parallel()
 	ts := newTestServer(t)
 	u := ts.newSchema(t)
 	pu, err := url.Parse(u)

@@ -15,6 +15,7 @@ import (
 // read-only) and a closed pool are reported with a public reason that
 // names neither host nor user.
 func TestCheckWritable(t *testing.T) {
+	t.Parallel()
 	ts := newTestServer(t)
 	u := ts.newSchema(t)
 	s := open(t, Options{URL: u})
