@@ -45,11 +45,20 @@ func TestBodyOffersAcrossConcurrentRequests(t *testing.T) {
 		mu.Unlock()
 	}
 	huma.Register(api, huma.Operation{OperationID: "skip", Method: http.MethodPost, Path: "/skip", Security: Public(), SkipValidateBody: true},
-		func(ctx context.Context, in *sanIn) (*struct{}, error) { record(ctx, in.Body.Title, in.Body.Count); return nil, nil })
+		func(ctx context.Context, in *sanIn) (*struct{}, error) {
+			record(ctx, in.Body.Title, in.Body.Count)
+			return nil, nil
+		})
 	huma.Register(api, huma.Operation{OperationID: "san", Method: http.MethodPost, Path: "/san", Security: Public()},
-		func(ctx context.Context, in *sanIn) (*struct{}, error) { record(ctx, in.Body.Title, in.Body.Count); return nil, nil })
+		func(ctx context.Context, in *sanIn) (*struct{}, error) {
+			record(ctx, in.Body.Title, in.Body.Count)
+			return nil, nil
+		})
 	huma.Register(api, huma.Operation{OperationID: "plain", Method: http.MethodPost, Path: "/plain", Security: Public()},
-		func(ctx context.Context, in *plainIn) (*struct{}, error) { record(ctx, in.Body.Title, in.Body.Count); return nil, nil })
+		func(ctx context.Context, in *plainIn) (*struct{}, error) {
+			record(ctx, in.Body.Title, in.Body.Count)
+			return nil, nil
+		})
 	inner, err := api.Handler()
 	if err != nil {
 		t.Fatal(err)
