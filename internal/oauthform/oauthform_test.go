@@ -1,7 +1,9 @@
 package oauthform
 
 import (
+	"net/url"
 	"slices"
+	"strings"
 	"testing"
 )
 
@@ -56,5 +58,41 @@ func TestScopes(t *testing.T) {
 				t.Errorf("Scopes(%q) = %q, %v; want %q, %v", tc.body, got, ok, tc.want, tc.ok)
 			}
 		})
+	}
+}
+
+// hostileScope is the scope parameter of an 8 KiB token request (both
+// token endpoints' body limit) made of as many distinct scope-tokens as
+// fit: 2,730 two-character tokens.
+func hostileScope() (string, []string) {
+	const al = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-._~:"
+	var sb strings.Builder
+	var tokens []string
+	for i := 0; sb.Len() < 8<<10-3; i++ {
+		tok := string([]byte{al[i%len(al)], al[i/len(al)%len(al)]})
+		tokens = append(tokens, tok)
+		sb.WriteString(tok + " ")
+	}
+	return sb.String(), tokens
+}
+
+// Many distinct tokens, each given twice: the first of each kept, in
+// order.
+func TestScopesManyTokens(t *testing.T) {
+	t.Parallel()
+	s, tokens := hostileScope()
+	got, ok := Scopes(url.Values{"scope": {s + s}})
+	if !ok || !slices.Equal(got, tokens) {
+		t.Fatalf("Scopes of %d distinct tokens given twice: %d tokens, %v; want them once, in order", len(tokens), len(got), ok)
+	}
+}
+
+// The scope parameter is read before the request is authenticated: its
+// cost must stay linear in its length.
+func BenchmarkScopesDistinct(b *testing.B) {
+	s, _ := hostileScope()
+	v := url.Values{"scope": {s}}
+	for b.Loop() {
+		Scopes(v)
 	}
 }
