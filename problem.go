@@ -33,7 +33,7 @@ var sensitiveNames = [...]string{"password", "passwd", "passphrase", "secret", "
 // parsers the first, so {"role":"user","role":"admin"} would mean different
 // things to a proxy and to us), and nothing after the value (json.Unmarshal
 // refuses trailing data), nesting capped by encoding/json itself.
-// Responses escape HTML characters. A response body with an AppendJSON
+// Responses escape HTML characters. A response body with an AppendFortapiJSON
 // method (jsonAppender) is written with it.
 var strictJSON = huma.Format{
 	Marshal: func(w io.Writer, v any) error {
@@ -54,16 +54,18 @@ var strictJSON = huma.Format{
 }
 
 // jsonAppender is a response body type that encodes itself faster than
-// encoding/json does by reflection. AppendJSON must append to dst exactly
+// encoding/json does by reflection. AppendFortapiJSON must append to dst exactly
 // the bytes json.Marshal writes for the value without the method: compact,
 // HTML characters escaped, invalid UTF-8 replaced, the same errors (and
 // then dst unchanged). fortapi writes such a body as json.Encoder would:
 // those bytes and a newline. It is not MarshalJSON, whose result
 // encoding/json scans again (compacts) at a cost higher than its
 // reflection; the method applies to the answer's body itself, not to
-// values nested in another body.
+// values nested in another body. The name is fortapi's own so that a type
+// with some other library's AppendJSON (which may not escape HTML) is
+// never taken for one.
 type jsonAppender interface {
-	AppendJSON(dst []byte) ([]byte, error)
+	AppendFortapiJSON(dst []byte) ([]byte, error)
 }
 
 // appendBuffers recycles writeAppended's buffers.
@@ -73,7 +75,7 @@ var appendBuffers = sync.Pool{New: func() any { return new([]byte) }}
 // nothing when encoding fails.
 func writeAppended(w io.Writer, a jsonAppender) error {
 	bp := appendBuffers.Get().(*[]byte)
-	b, err := a.AppendJSON((*bp)[:0])
+	b, err := a.AppendFortapiJSON((*bp)[:0])
 	if err == nil {
 		b = append(b, '\n')
 		_, err = w.Write(b)

@@ -143,21 +143,21 @@ func BenchmarkNoDuplicateMembers(b *testing.B) {
 	}
 }
 
-// appenderBody is a response body with an AppendJSON method that appends
+// appenderBody is a response body with an AppendFortapiJSON method that appends
 // what it is told to, or fails.
 type appenderBody struct {
 	out string
 	err error
 }
 
-func (a appenderBody) AppendJSON(b []byte) ([]byte, error) {
+func (a appenderBody) AppendFortapiJSON(b []byte) ([]byte, error) {
 	if a.err != nil {
 		return b, a.err
 	}
 	return append(b, a.out...), nil
 }
 
-// The response format writes a body with AppendJSON as json.Encoder
+// The response format writes a body with AppendFortapiJSON as json.Encoder
 // writes one: its bytes and a newline, in one Write; nothing when it
 // fails. A body without the method goes through encoding/json.
 func TestStrictJSONMarshalAppender(t *testing.T) {

@@ -9,11 +9,11 @@ import (
 )
 
 // itemFields is Item without its methods: what encoding/json encodes by
-// reflection, field by field. It is the reference AppendJSON must equal,
-// and the encoding of the items AppendJSON does not write itself (plain).
+// reflection, field by field. It is the reference AppendFortapiJSON must equal,
+// and the encoding of the items AppendFortapiJSON does not write itself (plain).
 type itemFields Item
 
-// AppendJSON appends the item to b as encoding/json encodes it, byte for
+// AppendFortapiJSON appends the item to b as encoding/json encodes it, byte for
 // byte (TestItemJSONEqualsReflection, FuzzItemJSON), without reflection:
 // fortapi writes an answer whose body has this method with it (the
 // strictJSON format), here the item answers of POST, GET and PUT. It is
@@ -23,7 +23,7 @@ type itemFields Item
 // item whose encoding could take another path in encoding/json (a number
 // that is not finite or needs an exponent, a time not in UTC or outside
 // years 0-9999) is encoded by encoding/json itself.
-func (it Item) AppendJSON(b []byte) ([]byte, error) {
+func (it Item) AppendFortapiJSON(b []byte) ([]byte, error) {
 	if !it.plain() {
 		enc, err := json.Marshal(itemFields(it))
 		if err != nil {
@@ -57,7 +57,7 @@ func (it Item) AppendJSON(b []byte) ([]byte, error) {
 	return b, nil
 }
 
-// plain reports whether AppendJSON's own encoding applies: every number
+// plain reports whether AppendFortapiJSON's own encoding applies: every number
 // is one encoding/json writes in plain decimal ('f' format: zero, or a
 // magnitude from 1e-6 up to 1e21), every time is in UTC with a four-digit
 // year (time.Time.MarshalJSON writes those as RFC 3339 with nanoseconds,

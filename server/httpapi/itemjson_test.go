@@ -17,7 +17,7 @@ var hostileStrings = []string{
 	"é😀 ünïcödé", "\ufffd", "\U0010ffff", "'single' `back`", "</script><!--", "\\u003c",
 }
 
-// itemCorpus is items that exercise every branch of Item.AppendJSON and
+// itemCorpus is items that exercise every branch of Item.AppendFortapiJSON and
 // of its fallback.
 func itemCorpus() []Item {
 	t0 := time.Date(2026, 12, 6, 13, 12, 23, 123456000, time.UTC)
@@ -51,7 +51,7 @@ func itemCorpus() []Item {
 	return items
 }
 
-// checkItemJSON fails t unless AppendJSON appends to a prefix the bytes
+// checkItemJSON fails t unless AppendFortapiJSON appends to a prefix the bytes
 // encoding/json writes for the item's fields by reflection, or fails
 // wherever encoding/json fails, leaving the prefix as it was; and unless
 // json.Marshal of the Item (pages and events nest items) writes them too.
@@ -59,28 +59,28 @@ func checkItemJSON(t *testing.T, it Item) {
 	t.Helper()
 	want, wantErr := json.Marshal(itemFields(it))
 	prefix := []byte("prefix ")
-	got, err := it.AppendJSON(prefix[:len(prefix):len(prefix)])
+	got, err := it.AppendFortapiJSON(prefix[:len(prefix):len(prefix)])
 	if (err != nil) != (wantErr != nil) {
-		t.Fatalf("AppendJSON(%+v) error %v, encoding/json's %v", it, err, wantErr)
+		t.Fatalf("AppendFortapiJSON(%+v) error %v, encoding/json's %v", it, err, wantErr)
 	}
 	if !bytes.HasPrefix(got, prefix) {
-		t.Fatalf("AppendJSON(%+v) lost the prefix: %q", it, got)
+		t.Fatalf("AppendFortapiJSON(%+v) lost the prefix: %q", it, got)
 	}
 	if wantErr != nil {
 		if len(got) != len(prefix) {
-			t.Fatalf("AppendJSON(%+v) failed but appended %q", it, got[len(prefix):])
+			t.Fatalf("AppendFortapiJSON(%+v) failed but appended %q", it, got[len(prefix):])
 		}
 		return
 	}
 	if got := got[len(prefix):]; !bytes.Equal(got, want) {
-		t.Fatalf("AppendJSON(%+v)\n got %s\nwant %s", it, got, want)
+		t.Fatalf("AppendFortapiJSON(%+v)\n got %s\nwant %s", it, got, want)
 	}
 	if viaMarshal, err := json.Marshal(it); err != nil || !bytes.Equal(viaMarshal, want) {
 		t.Fatalf("json.Marshal(%+v) = %s, %v\nwant %s", it, viaMarshal, err, want)
 	}
 }
 
-// Item.AppendJSON writes exactly what encoding/json writes for Item's
+// Item.AppendFortapiJSON writes exactly what encoding/json writes for Item's
 // fields by reflection, hostile strings, odd numbers and times included.
 func TestItemJSONEqualsReflection(t *testing.T) {
 	corpus := itemCorpus()
@@ -114,7 +114,7 @@ func TestItemJSONEqualsReflection(t *testing.T) {
 	}
 }
 
-// FuzzItemJSON checks Item.AppendJSON against encoding/json on any text
+// FuzzItemJSON checks Item.AppendFortapiJSON against encoding/json on any text
 // and numbers: go test -fuzz FuzzItemJSON ./server/httpapi/
 func FuzzItemJSON(f *testing.F) {
 	for _, s := range hostileStrings {
