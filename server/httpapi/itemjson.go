@@ -5,7 +5,8 @@ import (
 	"math"
 	"strconv"
 	"time"
-	"unicode/utf8"
+
+	"github.com/fortapi/fortapi/internal/jsonesc"
 )
 
 // itemFields is Item without its methods: what encoding/json encodes by
@@ -80,59 +81,7 @@ func plainTime(t time.Time) bool {
 }
 
 // appendJSONString appends s as a JSON string, quoted and escaped as
-// encoding/json escapes it with HTML escaping on (its default, and
-// json.Encoder's): the two-character escapes \" \\ \b \f \n \r \t, every
-// other control character and the HTML-significant < > & as \u00XX (hex in
-// lower case), U+2028 and U+2029 (line and paragraph separators, which
-// end a line in JavaScript) as \u2028 and \u2029, and each byte of
-// invalid UTF-8 as \ufffd. Everything else is copied as is.
+// encoding/json escapes it with HTML escaping on (jsonesc.EncodingJSON).
 func appendJSONString(b []byte, s string) []byte {
-	const hex = "0123456789abcdef"
-	b = append(b, '"')
-	start := 0 // s[start:i] is still to be copied
-	for i := 0; i < len(s); {
-		c := s[i]
-		if c < utf8.RuneSelf {
-			if c >= 0x20 && c != '"' && c != '\\' && c != '<' && c != '>' && c != '&' {
-				i++
-				continue
-			}
-			b = append(b, s[start:i]...)
-			switch c {
-			case '"', '\\':
-				b = append(b, '\\', c)
-			case '\b':
-				b = append(b, '\\', 'b')
-			case '\f':
-				b = append(b, '\\', 'f')
-			case '\n':
-				b = append(b, '\\', 'n')
-			case '\r':
-				b = append(b, '\\', 'r')
-			case '\t':
-				b = append(b, '\\', 't')
-			default:
-				b = append(b, '\\', 'u', '0', '0', hex[c>>4], hex[c&0xf])
-			}
-			i++
-			start = i
-			continue
-		}
-		r, size := utf8.DecodeRuneInString(s[i:])
-		switch {
-		case r == utf8.RuneError && size == 1:
-			b = append(b, s[start:i]...)
-			b = append(b, `\ufffd`...)
-		case r == '\u2028' || r == '\u2029':
-			b = append(b, s[start:i]...)
-			b = append(b, '\\', 'u', '2', '0', '2', hex[r&0xf])
-		default:
-			i += size
-			continue
-		}
-		i += size
-		start = i
-	}
-	b = append(b, s[start:]...)
-	return append(b, '"')
+	return jsonesc.AppendString(b, s, jsonesc.EncodingJSON)
 }
