@@ -578,36 +578,37 @@ func (s *Store) DeleteItem(ctx context.Context, acc server.Access, id string) er
 
 // scanItem reads one row of itemColumns.
 func scanItem(sc interface{ Scan(...any) error }) (server.Item, error) {
-	// The scan targets escape (Scan takes them as any): in one struct
-	// they are one allocation, not four.
-	d := new(struct {
-		it               server.Item
-		tax              sql.NullFloat64
-		created, updated int64
-	})
+	d := new(itemRow)
 	if err := sc.Scan(&d.it.ID, &d.it.OwnerID, &d.it.Name, &d.it.Description, &d.it.Price, &d.tax, &d.created, &d.updated); err != nil {
 		return server.Item{}, err
 	}
+	return d.item(), nil
+}
+
+// itemRow holds the scan targets of an item row. They escape (Scan takes
+// them as any): in one struct they are one allocation, not four.
+type itemRow struct {
+	it               server.Item
+	tax              sql.NullFloat64
+	created, updated int64
+}
+
+// item is the row as a server.Item.
+func (d *itemRow) item() server.Item {
 	it := d.it
 	if d.tax.Valid {
 		it.Tax = &d.tax.Float64
 	}
 	it.CreatedAt = time.UnixMicro(d.created).UTC()
 	it.UpdatedAt = time.UnixMicro(d.updated).UTC()
-	return it, nil
+	return it
 }
 
 // scanItemValues reads one row of GetItem's columns: owner_id first when
 // owner is "" (the unscoped form), then itemValueColumns; the item's id
 // is id, its owner, when not read, owner.
 func scanItemValues(row *sql.Row, id, owner string) (server.Item, error) {
-	// The scan targets escape (Scan takes them as any): in one struct
-	// they are one allocation.
-	d := new(struct {
-		it               server.Item
-		tax              sql.NullFloat64
-		created, updated int64
-	})
+	d := new(itemRow)
 	d.it.ID, d.it.OwnerID = id, owner
 	dest := [...]any{&d.it.OwnerID, &d.it.Name, &d.it.Description, &d.it.Price, &d.tax, &d.created, &d.updated}
 	args := dest[:]
@@ -617,13 +618,7 @@ func scanItemValues(row *sql.Row, id, owner string) (server.Item, error) {
 	if err := row.Scan(args...); err != nil {
 		return server.Item{}, err
 	}
-	it := d.it
-	if d.tax.Valid {
-		it.Tax = &d.tax.Float64
-	}
-	it.CreatedAt = time.UnixMicro(d.created).UTC()
-	it.UpdatedAt = time.UnixMicro(d.updated).UTC()
-	return it, nil
+	return d.item(), nil
 }
 
 // checkNumbers rejects NaN (server.Item.CheckNumbers): SQLite stores a NaN
