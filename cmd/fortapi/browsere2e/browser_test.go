@@ -934,7 +934,7 @@ func TestBrowserXSSCorpus(t *testing.T) {
 	browsertest.Require(t) // before building and starting anything
 	start := time.Now()
 	defer func() { t.Logf("runtime %v", time.Since(start).Round(time.Millisecond)) }()
-	raw, err := os.ReadFile("../../testdata/xss-vectors.txt")
+	raw, err := os.ReadFile("../../../testdata/xss-vectors.txt")
 	if err != nil {
 		t.Fatal(err)
 	}
