@@ -2,13 +2,15 @@ package fortapi_test
 
 import (
 	"os/exec"
+	"slices"
 	"strings"
 	"testing"
 )
 
 // TestLibrariesDoNotImportTheServer enforces the layout rule: libraries
 // (every package outside server/, cmd/ and bench/) never depend on the
-// reference server or the command.
+// reference server or the command; and no package's code (tests aside)
+// depends on internal/e2e, the end-to-end tests' helpers.
 func TestLibrariesDoNotImportTheServer(t *testing.T) {
 	t.Parallel()
 	const mod = "github.com/fortapi/fortapi"
@@ -22,6 +24,10 @@ func TestLibrariesDoNotImportTheServer(t *testing.T) {
 	if !strings.Contains(string(out), mod+"/server/") {
 		t.Fatal("go list did not see the server packages; the check would prove nothing")
 	}
+	const testOnly = mod + "/internal/e2e"
+	if !strings.Contains(string(out), testOnly+" ") {
+		t.Fatalf("go list did not see %s; the check would prove nothing", testOnly)
+	}
 	libraries := 0
 	for line := range strings.Lines(string(out)) {
 		fields := strings.Fields(line)
@@ -29,6 +35,9 @@ func TestLibrariesDoNotImportTheServer(t *testing.T) {
 			continue
 		}
 		pkg, deps := fields[0], fields[1:]
+		if slices.Contains(deps, testOnly) {
+			t.Errorf("%s depends on %s, which is for tests only", pkg, testOnly)
+		}
 		rel := strings.TrimPrefix(strings.TrimPrefix(pkg, mod), "/")
 		if rel == "server" || strings.HasPrefix(rel, "server/") || strings.HasPrefix(rel, "cmd/") || strings.HasPrefix(rel, "bench") {
 			continue

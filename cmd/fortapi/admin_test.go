@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/fortapi/fortapi/internal/e2e"
 	"github.com/fortapi/fortapi/server"
 	"github.com/fortapi/fortapi/server/sqlite"
 )
@@ -65,7 +66,7 @@ func TestAdminCreatedOnlyOnceListening(t *testing.T) {
 	if m == nil {
 		t.Fatalf("the first start that serves printed no password:\n%s", s.log.String())
 	}
-	c := tlsClient(t, dir, nil)
+	c := e2e.TLSClient(t, dir, nil)
 	if code, _, body := postToken(t, c, s.url, url.Values{"grant_type": {"password"}, "username": {"admin"}, "password": {m[1]}}); code != 200 {
 		t.Errorf("the printed password does not log in: %d %s", code, body)
 	}
@@ -88,7 +89,7 @@ func TestUserSetPassword(t *testing.T) {
 			t.Log(s.log.String())
 		}
 	})
-	c := tlsClient(t, dir, nil)
+	c := e2e.TLSClient(t, dir, nil)
 	code, before, body := postToken(t, c, s.url, url.Values{"grant_type": {"password"}, "username": {"admin"}, "password": {oldPW}})
 	if code != 200 {
 		t.Fatalf("login: %d %s", code, body)

@@ -17,6 +17,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/fortapi/fortapi/internal/e2e"
 	"github.com/fortapi/fortapi/internal/pgtest"
 )
 
@@ -30,8 +31,8 @@ import (
 func TestAPIKeysAcrossInstances(t *testing.T) {
 	t.Parallel()
 	pgURL := pgtest.SchemaURL(t, "off")
-	bin := buildTestBinary(t)
-	env := []string{"FORTAPI_POSTGRES_URL=" + pgURL, "FORTAPI_MASTER_KEY=" + randomHex(t, 32), "FORTAPI_ADMIN_PASSWORD=" + processAdminPassword}
+	bin := shared.Binary(t)
+	env := []string{"FORTAPI_POSTGRES_URL=" + pgURL, "FORTAPI_MASTER_KEY=" + randomHex(t, 32), "FORTAPI_ADMIN_PASSWORD=" + e2e.AdminPassword}
 	insts := []*instance{{name: "A", dir: t.TempDir()}, {name: "B", dir: t.TempDir()}}
 	// A first: it migrates and creates the administrator; then B.
 	for _, in := range insts {
@@ -39,14 +40,14 @@ func TestAPIKeysAcrossInstances(t *testing.T) {
 		if err != nil {
 			t.Fatalf("instance %s: %v", in.name, err)
 		}
-		in.process, in.c = p, tlsClient(t, in.dir, nil)
+		in.Process, in.c = p, e2e.TLSClient(t, in.dir, nil)
 	}
 	a, b := insts[0], insts[1]
 	call := func(in *instance, method, path string, hdr map[string]string, body string) (int, string) {
 		t.Helper()
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		defer cancel()
-		req, err := http.NewRequestWithContext(ctx, method, in.url+path, strings.NewReader(body))
+		req, err := http.NewRequestWithContext(ctx, method, in.URL+path, strings.NewReader(body))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -67,7 +68,7 @@ func TestAPIKeysAcrossInstances(t *testing.T) {
 	}
 	bearer := func(tok string) map[string]string { return map[string]string{"Authorization": "Bearer " + tok} }
 	xkey := func(key string) map[string]string { return map[string]string{"X-API-Key": key} }
-	admin, err := tokenFor(a, "admin", processAdminPassword)
+	admin, err := tokenFor(a, "admin", e2e.AdminPassword)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -42,6 +42,8 @@ import (
 	"testing"
 	"time"
 	"unicode/utf16"
+
+	"github.com/fortapi/fortapi/internal/e2e"
 )
 
 type atkResp struct {
@@ -113,26 +115,26 @@ func atkRand(n int) string {
 
 func newAtkEnv(t *testing.T) *atkEnv {
 	t.Helper()
-	bin := buildTestBinary(t)
+	bin := shared.Binary(t)
 	dir := t.TempDir()
-	p := startProcess(t, bin, dir)
-	c := tlsClient(t, dir, nil)
+	p := e2e.Serve(t, bin, dir)
+	c := e2e.TLSClient(t, dir, nil)
 	c.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
 	cfg := c.Transport.(*http.Transport).TLSClientConfig.Clone()
 	cfg.NextProtos = []string{"http/1.1"}
 	e := &atkEnv{
 		admin: &atkUser{}, bob: &atkUser{}, adminSession: &atkSession{}, bobSession: &atkSession{},
-		base: p.url, host: strings.TrimPrefix(p.url, "https://"), c: c, tlsCfg: cfg,
+		base: p.URL, host: strings.TrimPrefix(p.URL, "https://"), c: c, tlsCfg: cfg,
 		roles:    map[string]string{"admin": "admin"},
 		disabled: map[string]bool{},
-		never:    []string{"$argon2id$", "$argon2i$", "$2a$", "$2b$", "$2y$", "PRIVATE KEY", `"d":"`, processAdminPassword},
+		never:    []string{"$argon2id$", "$argon2i$", "$2a$", "$2b$", "$2y$", "PRIVATE KEY", `"d":"`, e2e.AdminPassword},
 	}
 	t.Cleanup(func() {
 		if t.Failed() {
-			t.Logf("server log:\n%s", p.log.String())
+			t.Logf("server log:\n%s", p.Log.String())
 		}
 	})
-	e.admin = &atkUser{name: "admin", password: processAdminPassword}
+	e.admin = &atkUser{name: "admin", password: e2e.AdminPassword}
 	e.login(t, e.admin)
 	e.admin.id = e.me(t, e.admin.access)
 	e.alice = e.createUser(t, "alice", "user")
@@ -1259,7 +1261,7 @@ func (e *atkEnv) api5Cases(t *testing.T) []atkCase {
 		atkCase{name: "user: lower-case scheme on an admin operation", method: "GET", path: "/users", hdr: []string{"Authorization", "bearer " + e.alice.access}, want: 403},
 		atkCase{name: "user: upper-case scheme on an admin operation", method: "POST", path: "/admin/keys/rotate", hdr: []string{"Authorization", "BEARER " + e.alice.access}, want: 403},
 		atkCase{name: "control: lower-case scheme is a bearer token (RFC 7235)", method: "GET", path: "/protected", hdr: []string{"Authorization", "bearer " + e.alice.access}, want: 200},
-		atkCase{name: "Basic credentials of admin", method: "GET", path: "/users", hdr: []string{"Authorization", "Basic " + base64.StdEncoding.EncodeToString([]byte("admin:"+processAdminPassword))}, want: 401},
+		atkCase{name: "Basic credentials of admin", method: "GET", path: "/users", hdr: []string{"Authorization", "Basic " + base64.StdEncoding.EncodeToString([]byte("admin:"+e2e.AdminPassword))}, want: 401},
 		atkCase{name: "wrong scheme Token <admin>", method: "GET", path: "/users", hdr: []string{"Authorization", "Token " + e.admin.access}, want: 401},
 		atkCase{name: "no space after Bearer", method: "GET", path: "/users", hdr: []string{"Authorization", "Bearer" + e.admin.access}, want: 401},
 		atkCase{name: "admin token in ?access_token=, no header", method: "GET", path: "/users?access_token=" + e.admin.access, want: 401},

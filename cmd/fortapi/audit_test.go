@@ -16,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/fortapi/fortapi/internal/e2e"
 	"github.com/fortapi/fortapi/internal/pgtest"
 	"github.com/fortapi/fortapi/server"
 	"github.com/fortapi/fortapi/server/app"
@@ -93,7 +94,7 @@ func TestAuditExportAfterASession(t *testing.T) {
 	if !strings.Contains(s.log.String(), `"msg":"audit log retention: older security events are deleted at start and hourly","retention":"2160h0m0s"`) {
 		t.Errorf("the default retention is not logged at start:\n%s", s.log.String())
 	}
-	c := tlsClient(t, dir, nil)
+	c := e2e.TLSClient(t, dir, nil)
 	secrets := []string{adminPW, erinPW, erinPW2, wrongPW, masterKy}
 
 	if code, out, errOut := runEnvIn(t, kv, erinPW+"\n", "user", "add", "erin", "--password-stdin", "--data-dir", dir); code != 0 {

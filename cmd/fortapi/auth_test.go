@@ -14,6 +14,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/fortapi/fortapi/internal/e2e"
 )
 
 // runIn is runCmd with stdin.
@@ -83,7 +85,7 @@ func TestBootstrapLoginAndCLIWhileServing(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
 	s := startServe(t, dir)
-	c := tlsClient(t, dir, nil)
+	c := e2e.TLSClient(t, dir, nil)
 	m := regexp.MustCompile(`(?m)^    (\S+)$`).FindStringSubmatch(s.log.String())
 	if m == nil {
 		t.Fatalf("no generated admin password on stderr:\n%s", s.log.String())

@@ -7,6 +7,8 @@ import (
 	"net/url"
 	"strings"
 	"testing"
+
+	"github.com/fortapi/fortapi/internal/e2e"
 )
 
 // TestLogsHoldNoSecrets runs a login, a refresh, a logout, a failed login
@@ -23,7 +25,7 @@ func TestLogsHoldNoSecrets(t *testing.T) {
 			dir := t.TempDir()
 			s := startServeEnv(t, dir, map[string]string{"FORTAPI_ADMIN_PASSWORD": adminPW},
 				"--log-level", "debug", "--log-format", format)
-			c := tlsClient(t, dir, nil)
+			c := e2e.TLSClient(t, dir, nil)
 			var secrets []string
 
 			code, first, body := postToken(t, c, s.url, url.Values{"grant_type": {"password"}, "username": {"admin"}, "password": {adminPW}})

@@ -23,6 +23,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/fortapi/fortapi/internal/e2e"
 	"github.com/fortapi/fortapi/internal/pgtest"
 	"github.com/fortapi/fortapi/internal/testutil"
 )
@@ -51,7 +52,7 @@ const multiFailuresLimit = 5
 type instance struct {
 	name string
 	dir  string
-	*process
+	*e2e.Process
 	c *http.Client
 }
 
@@ -59,30 +60,11 @@ type instance struct {
 // os.Environ()+env and the extra arguments, and waits for its URL. It
 // returns an error instead of failing t, so that instances can start in
 // parallel; the process is killed (by PID) when t ends.
-func startInstance(t *testing.T, bin, dataDir string, env []string, extra ...string) (*process, error) {
-	p := &process{log: newLineWriter(), done: make(chan error, 1)}
+func startInstance(t *testing.T, bin, dataDir string, env []string, extra ...string) (*e2e.Process, error) {
 	args := append([]string{"serve", "--data-dir", dataDir, "--addr", "127.0.0.1:0", "--http-addr", "", "--admin-addr", "", "--shutdown-timeout", "5s"}, extra...)
-	p.cmd = exec.Command(bin, args...)
-	p.cmd.Env = append(os.Environ(), env...)
-	p.cmd.Stderr = p.log
-	if err := p.cmd.Start(); err != nil {
-		return nil, err
-	}
-	go func() { p.done <- p.cmd.Wait() }()
-	t.Cleanup(func() {
-		_ = p.cmd.Process.Kill() // only our own child, by PID
-		<-p.done
-		p.done <- nil
-	})
-	select {
-	case p.url = <-p.log.url:
-		return p, nil
-	case err := <-p.done:
-		p.done <- err
-		return nil, fmt.Errorf("exited before serving (%v):\n%s", err, p.log.String())
-	case <-time.After(60 * time.Second):
-		return nil, fmt.Errorf("did not start within 60s:\n%s", p.log.String())
-	}
+	cmd := exec.Command(bin, args...)
+	cmd.Env = append(os.Environ(), env...)
+	return e2e.Start(t, cmd)
 }
 
 // withHost returns the URL raw with its host:port replaced.
@@ -150,7 +132,7 @@ func do(c *http.Client, method, url, token, ctype, body string, bound time.Durat
 // tokenFor logs username in on inst: the access token, or an error.
 func tokenFor(inst *instance, username, pw string) (string, error) {
 	form := url.Values{"grant_type": {"password"}, "username": {username}, "password": {pw}}.Encode()
-	a := do(inst.c, "POST", inst.url+"/token", "", "application/x-www-form-urlencoded", form, 10*time.Second)
+	a := do(inst.c, "POST", inst.URL+"/token", "", "application/x-www-form-urlencoded", form, 10*time.Second)
 	if a.err != nil {
 		return "", a.err
 	}
@@ -223,11 +205,11 @@ func newMultiFleet(t *testing.T) *multiFleet {
 	} else {
 		conn.Close()
 	}
-	f.bin = buildTestBinary(t)
+	f.bin = shared.Binary(t)
 	f.pgProxy = testutil.NewTCPProxy(t, hostPort(t, f.pgURL, "5432"))
 	f.redisProxy = testutil.NewTCPProxy(t, hostPort(t, f.redisURL, "6379"))
 	f.prefix = "fortapi-test:" + randomHex(t, 8) + ":"
-	common := []string{"FORTAPI_MASTER_KEY=" + randomHex(t, 32), "FORTAPI_ADMIN_PASSWORD=" + processAdminPassword}
+	common := []string{"FORTAPI_MASTER_KEY=" + randomHex(t, 32), "FORTAPI_ADMIN_PASSWORD=" + e2e.AdminPassword}
 	f.direct = append([]string{"FORTAPI_POSTGRES_URL=" + f.pgURL}, common...)
 	f.proxied = append([]string{"FORTAPI_POSTGRES_URL=" + withHost(t, f.pgURL, f.pgProxy.Addr())}, common...)
 	return f
@@ -262,7 +244,7 @@ func (f *multiFleet) start(t *testing.T, specs []instanceSpec) []*instance {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			insts[i].process, errs[i] = startInstance(t, f.bin, insts[i].dir, s.env, s.args...)
+			insts[i].Process, errs[i] = startInstance(t, f.bin, insts[i].dir, s.env, s.args...)
 		}()
 	}
 	wg.Wait()
@@ -270,14 +252,14 @@ func (f *multiFleet) start(t *testing.T, specs []instanceSpec) []*instance {
 		if err != nil {
 			t.Fatalf("instance %s: %v", specs[i].name, err)
 		}
-		insts[i].c = tlsClient(t, insts[i].dir, nil)
+		insts[i].c = e2e.TLSClient(t, insts[i].dir, nil)
 	}
 	t.Logf("%d instances serving after %v", len(insts), time.Since(start).Round(time.Millisecond))
 	t.Cleanup(func() {
 		if t.Failed() {
 			for _, in := range insts {
 				var keep []string // the access log is long: the rest, and 500s
-				for _, l := range strings.Split(in.log.String(), "\n") {
+				for _, l := range strings.Split(in.Log.String(), "\n") {
 					if !strings.Contains(l, `"msg":"request",`) || strings.Contains(l, `"status":500`) {
 						keep = append(keep, l)
 					}
@@ -309,14 +291,14 @@ func TestInstancesActAsOne(t *testing.T) {
 	a, b, c := insts[0], insts[1], insts[2]
 	trio := []*instance{a, b, c}
 
-	admin, err := tokenFor(a, "admin", processAdminPassword)
+	admin, err := tokenFor(a, "admin", e2e.AdminPassword)
 	if err != nil {
 		t.Fatal(err)
 	}
 
 	t.Run("a token from A works on B and C", func(t *testing.T) {
 		for _, in := range trio {
-			if r := do(in.c, "GET", in.url+"/protected", admin, "", "", 5*time.Second); r.err != nil || r.status != 200 {
+			if r := do(in.c, "GET", in.URL+"/protected", admin, "", "", 5*time.Second); r.err != nil || r.status != 200 {
 				t.Errorf("GET /protected on %s: %d %v %.200s", in.name, r.status, r.err, r.body)
 			}
 		}
@@ -335,7 +317,7 @@ func TestInstancesActAsOne(t *testing.T) {
 		for w := range 4 {
 			lw.Go(func() {
 				for i := w; i < trials; i += 4 {
-					toks[i], errs[i] = tokenFor(a, "admin", processAdminPassword)
+					toks[i], errs[i] = tokenFor(a, "admin", e2e.AdminPassword)
 				}
 			})
 		}
@@ -347,11 +329,11 @@ func TestInstancesActAsOne(t *testing.T) {
 		// took to refuse it.
 		trial := func(n int, tok string) ([]time.Duration, error) {
 			for _, in := range []*instance{b, c} {
-				if r := do(in.c, "GET", in.url+"/protected", tok, "", "", bound); r.status != 200 {
+				if r := do(in.c, "GET", in.URL+"/protected", tok, "", "", bound); r.status != 200 {
 					return nil, fmt.Errorf("trial %d: the fresh token is refused on %s: %d %v %.200s", n, in.name, r.status, r.err, r.body)
 				}
 			}
-			if r := do(a.c, "POST", a.url+"/logout", tok, "", "", bound); r.status != http.StatusNoContent {
+			if r := do(a.c, "POST", a.URL+"/logout", tok, "", "", bound); r.status != http.StatusNoContent {
 				return nil, fmt.Errorf("trial %d: logout on A: %d %v %.200s", n, r.status, r.err, r.body)
 			}
 			t0 := time.Now()
@@ -363,7 +345,7 @@ func TestInstancesActAsOne(t *testing.T) {
 					defer pw.Done()
 					lag[i] = -1
 					for time.Since(t0) < bound {
-						r := do(in.c, "GET", in.url+"/protected", tok, "", "", bound)
+						r := do(in.c, "GET", in.URL+"/protected", tok, "", "", bound)
 						if r.status == http.StatusUnauthorized {
 							lag[i] = time.Since(t0)
 							return
@@ -423,7 +405,7 @@ func TestInstancesActAsOne(t *testing.T) {
 		// loaded at start; the second promotes the one the first created,
 		// which B and C know only by the push.
 		for round := range 2 {
-			r := do(a.c, "POST", a.url+"/admin/keys/rotate", admin, "", "", 10*time.Second)
+			r := do(a.c, "POST", a.URL+"/admin/keys/rotate", admin, "", "", 10*time.Second)
 			var keys struct {
 				Keys []struct{ Kid, State string }
 			}
@@ -444,7 +426,7 @@ func TestInstancesActAsOne(t *testing.T) {
 			for w := range 4 {
 				lw.Go(func() {
 					for i := w; i < tokens/2; i += 4 {
-						tok, err := tokenFor(a, "admin", processAdminPassword)
+						tok, err := tokenFor(a, "admin", e2e.AdminPassword)
 						if err != nil {
 							errs[i] = err
 							return
@@ -453,7 +435,7 @@ func TestInstancesActAsOne(t *testing.T) {
 						var vw sync.WaitGroup
 						for _, in := range []*instance{b, c} {
 							vw.Go(func() {
-								if r := do(in.c, "GET", in.url+"/protected", tok, "", "", 5*time.Second); r.status != 200 {
+								if r := do(in.c, "GET", in.URL+"/protected", tok, "", "", 5*time.Second); r.status != 200 {
 									refused.Add(1)
 									t.Errorf("rotation %d, token %d refused on %s: %d %v %.200s", round+1, i, in.name, r.status, r.err, r.body)
 								}
@@ -490,7 +472,7 @@ func TestInstancesActAsOne(t *testing.T) {
 				defer lw.Done()
 				for i := 0; ctx.Err() == nil && i < 100000; i++ {
 					in := trio[(w+i)%3]
-					r := do(in.c, "POST", in.url+"/items/", admin, "application/json", fmt.Sprintf(`{"name":"w%d-%d","price":1.5}`, w, i), 10*time.Second)
+					r := do(in.c, "POST", in.URL+"/items/", admin, "application/json", fmt.Sprintf(`{"name":"w%d-%d","price":1.5}`, w, i), 10*time.Second)
 					switch {
 					case r.status == http.StatusCreated:
 						var it struct {
@@ -524,7 +506,7 @@ func TestInstancesActAsOne(t *testing.T) {
 		}
 		before := count()
 		killed.Store(true)
-		if err := b.cmd.Process.Signal(syscall.SIGKILL); err != nil {
+		if err := b.Cmd.Process.Signal(syscall.SIGKILL); err != nil {
 			t.Fatal(err)
 		}
 		// The load goes on against A and C (and B's refused connections)
@@ -532,7 +514,7 @@ func TestInstancesActAsOne(t *testing.T) {
 		time.Sleep(time.Second)
 		cancel()
 		lw.Wait()
-		if err := b.wait(t); err == nil {
+		if err := b.Wait(t); err == nil {
 			t.Error("B exited cleanly after SIGKILL?")
 		}
 		ids := slices.Clone(acked)
@@ -549,7 +531,7 @@ func TestInstancesActAsOne(t *testing.T) {
 			rw.Go(func() {
 				for i := w; i < len(ids); i += 4 {
 					in := []*instance{a, c}[i%2]
-					if r := do(in.c, "GET", in.url+"/items/"+ids[i], admin, "", "", 5*time.Second); r.status != 200 {
+					if r := do(in.c, "GET", in.URL+"/items/"+ids[i], admin, "", "", 5*time.Second); r.status != 200 {
 						if missingN.Add(1) <= 5 {
 							t.Errorf("acknowledged item %s: GET on %s: %d %v", ids[i], in.name, r.status, r.err)
 						}
@@ -565,7 +547,7 @@ func TestInstancesActAsOne(t *testing.T) {
 	})
 
 	t.Run("PostgreSQL lost by C: 503 with Retry-After, never 500, then recovery", func(t *testing.T) {
-		r := do(c.c, "POST", c.url+"/items/", admin, "application/json", `{"name":"before the cut","price":1}`, 5*time.Second)
+		r := do(c.c, "POST", c.URL+"/items/", admin, "application/json", `{"name":"before the cut","price":1}`, 5*time.Second)
 		if r.status != http.StatusCreated {
 			t.Fatalf("POST /items/ on C: %d %v %.200s", r.status, r.err, r.body)
 		}
@@ -577,7 +559,7 @@ func TestInstancesActAsOne(t *testing.T) {
 		var mu sync.Mutex
 		statuses := map[string]map[int]int{}
 		var bad []string
-		form := url.Values{"grant_type": {"password"}, "username": {"admin"}, "password": {processAdminPassword}}.Encode()
+		form := url.Values{"grant_type": {"password"}, "username": {"admin"}, "password": {e2e.AdminPassword}}.Encode()
 		ops := []struct {
 			name                      string
 			method, path, ctype, body string
@@ -595,7 +577,7 @@ func TestInstancesActAsOne(t *testing.T) {
 			go func() {
 				defer lw.Done()
 				for i := 0; ctx.Err() == nil && i < 20000; i++ {
-					r := do(c.c, op.method, c.url+op.path, op.token, op.ctype, op.body, bound+time.Second)
+					r := do(c.c, op.method, c.URL+op.path, op.token, op.ctype, op.body, bound+time.Second)
 					mu.Lock()
 					statuses[op.name][r.status]++
 					switch {
@@ -621,7 +603,7 @@ func TestInstancesActAsOne(t *testing.T) {
 		// /readyz says so while it lasts.
 		ready503 := false
 		for time.Since(cutAt) < 4*time.Second {
-			if r := do(c.c, "GET", c.url+"/readyz", "", "", "", bound); r.status == http.StatusServiceUnavailable {
+			if r := do(c.c, "GET", c.URL+"/readyz", "", "", "", bound); r.status == http.StatusServiceUnavailable {
 				ready503 = true
 				t.Logf("/readyz on C answered 503 %v after the cut: %.200s", time.Since(cutAt).Round(time.Millisecond), r.body)
 				break
@@ -637,8 +619,8 @@ func TestInstancesActAsOne(t *testing.T) {
 		// C serves again by itself.
 		recovered := time.Duration(0)
 		for time.Since(restoredAt) < 15*time.Second {
-			w := do(c.c, "POST", c.url+"/items/", admin, "application/json", `{"name":"after the cut","price":1}`, bound)
-			rd := do(c.c, "GET", c.url+"/readyz", "", "", "", bound)
+			w := do(c.c, "POST", c.URL+"/items/", admin, "application/json", `{"name":"after the cut","price":1}`, bound)
+			rd := do(c.c, "GET", c.URL+"/readyz", "", "", "", bound)
 			if w.status == http.StatusCreated && rd.status == 200 {
 				recovered = time.Since(restoredAt)
 				break
@@ -688,7 +670,7 @@ func TestInstancesShareRedis(t *testing.T) {
 	})
 	a, c, d := insts[0], insts[2], insts[3]
 	trio := insts[:3]
-	admin, err := tokenFor(a, "admin", processAdminPassword)
+	admin, err := tokenFor(a, "admin", e2e.AdminPassword)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -701,7 +683,7 @@ func TestInstancesShareRedis(t *testing.T) {
 		var got []string
 		for i := range 3 * multiFailuresLimit {
 			in := trio[i%3]
-			r := do(in.c, "POST", in.url+"/token", "", "application/x-www-form-urlencoded", form, 10*time.Second)
+			r := do(in.c, "POST", in.URL+"/token", "", "application/x-www-form-urlencoded", form, 10*time.Second)
 			got = append(got, fmt.Sprint(r.status))
 		}
 		want := strings.TrimSpace(strings.Repeat("400 ", multiFailuresLimit) + strings.Repeat("429 ", 2*multiFailuresLimit))
@@ -712,7 +694,7 @@ func TestInstancesShareRedis(t *testing.T) {
 
 	t.Run("Redis down follows --rate-fail", func(t *testing.T) {
 		for _, in := range []*instance{c, d} {
-			if r := do(in.c, "GET", in.url+"/items/", admin, "", "", 5*time.Second); r.status != 200 {
+			if r := do(in.c, "GET", in.URL+"/items/", admin, "", "", 5*time.Second); r.status != 200 {
 				t.Fatalf("GET /items/ on %s before the cut: %d %v %.200s", in.name, r.status, r.err, r.body)
 			}
 		}
@@ -722,7 +704,7 @@ func TestInstancesShareRedis(t *testing.T) {
 		// first request that needs Redis.
 		var first answer
 		for time.Since(cutAt) < 5*time.Second {
-			first = do(d.c, "GET", d.url+"/items/", admin, "", "", 5*time.Second)
+			first = do(d.c, "GET", d.URL+"/items/", admin, "", "", 5*time.Second)
 			if first.status != 200 {
 				break
 			}
@@ -731,24 +713,24 @@ func TestInstancesShareRedis(t *testing.T) {
 		if first.status != http.StatusServiceUnavailable || first.retryAfter == "" {
 			t.Errorf("D (closed) with Redis cut: %d Retry-After %q %v %.200s; want 503 with Retry-After", first.status, first.retryAfter, first.err, first.body)
 		}
-		if r := do(d.c, "GET", d.url+"/readyz", "", "", "", 5*time.Second); r.status != http.StatusServiceUnavailable {
+		if r := do(d.c, "GET", d.URL+"/readyz", "", "", "", 5*time.Second); r.status != http.StatusServiceUnavailable {
 			t.Errorf("/readyz on D (closed) with Redis cut: %d %.200s", r.status, r.body)
 		}
 		// C (--rate-fail open): served, limited locally; /readyz warns.
 		for i := range 20 {
-			if r := do(c.c, "GET", c.url+"/items/", admin, "", "", 5*time.Second); r.status != 200 {
+			if r := do(c.c, "GET", c.URL+"/items/", admin, "", "", 5*time.Second); r.status != 200 {
 				t.Errorf("C (open) with Redis cut, request %d: %d %v %.200s", i, r.status, r.err, r.body)
 				break
 			}
 		}
-		if r := do(c.c, "GET", c.url+"/readyz", "", "", "", 5*time.Second); r.status != 200 || !strings.Contains(r.body, "Redis is not reachable") {
+		if r := do(c.c, "GET", c.URL+"/readyz", "", "", "", 5*time.Second); r.status != 200 || !strings.Contains(r.body, "Redis is not reachable") {
 			t.Errorf("/readyz on C (open) with Redis cut: %d %.200s", r.status, r.body)
 		}
 		redisProxy.Restore()
 		restoredAt := time.Now()
 		back := time.Duration(0)
 		for time.Since(restoredAt) < 10*time.Second {
-			if r := do(d.c, "GET", d.url+"/items/", admin, "", "", 5*time.Second); r.status == 200 {
+			if r := do(d.c, "GET", d.URL+"/items/", admin, "", "", 5*time.Second); r.status == 200 {
 				back = time.Since(restoredAt)
 				break
 			}

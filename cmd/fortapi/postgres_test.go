@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/fortapi/fortapi/internal/e2e"
 	"github.com/fortapi/fortapi/internal/pgtest"
 )
 
@@ -38,7 +39,7 @@ func TestServeOnPostgres(t *testing.T) {
 	dir := t.TempDir()
 	kv := map[string]string{"FORTAPI_POSTGRES_URL": pgURL, "FORTAPI_ADMIN_PASSWORD": "a long admin passphrase"}
 	s := startServeEnv(t, dir, kv)
-	c := tlsClient(t, dir, nil)
+	c := e2e.TLSClient(t, dir, nil)
 
 	resp, body := send(t, c, "POST", s.url+"/token", formHeader,
 		url.Values{"grant_type": {"password"}, "username": {"admin"}, "password": {"a long admin passphrase"}}.Encode())

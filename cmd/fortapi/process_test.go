@@ -2,131 +2,28 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
-	"net/url"
-	"os"
-	"os/exec"
 	"strings"
 	"sync"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/fortapi/fortapi/internal/e2e"
 )
-
-// processAdminPassword is the administrator password the test processes
-// bootstrap with (FORTAPI_ADMIN_PASSWORD).
-const processAdminPassword = "process-test admin passphrase"
-
-// buildTestBinary returns fortapi built as users get it, once for the
-// package (TestMain owns it).
-func buildTestBinary(t *testing.T) string {
-	t.Helper()
-	if testing.Short() {
-		t.Skip("builds and runs the binary; skipped with -short")
-	}
-	return shared.binary(t)
-}
-
-type process struct {
-	cmd  *exec.Cmd
-	log  *lineWriter
-	url  string
-	done chan error
-}
-
-func startProcess(t *testing.T, bin, dataDir string) *process {
-	t.Helper()
-	p := &process{log: newLineWriter(), done: make(chan error, 1)}
-	// The write load runs far beyond the default limits (60 writes a
-	// minute per user): scale them, as load tests do; the limiter runs.
-	p.cmd = exec.Command(bin, "serve", "--data-dir", dataDir, "--addr", "127.0.0.1:0", "--http-addr", "", "--admin-addr", "", "--shutdown-timeout", "20s", "--rate-scale", "1000")
-	p.cmd.Env = append(os.Environ(), "FORTAPI_ADMIN_PASSWORD="+processAdminPassword)
-	p.cmd.Stderr = p.log
-	if err := p.cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	go func() { p.done <- p.cmd.Wait() }()
-	t.Cleanup(func() {
-		_ = p.cmd.Process.Kill() // only our own child, by PID
-		<-p.done
-	})
-	select {
-	case p.url = <-p.log.url:
-	case err := <-p.done:
-		p.done <- err
-		t.Fatalf("the server exited before serving (%v):\n%s", err, p.log.String())
-	case <-time.After(60 * time.Second):
-		t.Fatalf("the server did not start:\n%s", p.log.String())
-	}
-	return p
-}
-
-func (p *process) wait(t *testing.T) error {
-	t.Helper()
-	select {
-	case err := <-p.done:
-		p.done <- err
-		return err
-	case <-time.After(40 * time.Second):
-		t.Fatal("the server did not exit")
-		return nil
-	}
-}
-
-// login gets an access token for admin through POST /token.
-func login(t *testing.T, c *http.Client, base string) string {
-	t.Helper()
-	form := url.Values{"grant_type": {"password"}, "username": {"admin"}, "password": {processAdminPassword}}
-	resp, err := c.PostForm(base+"/token", form)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	var tr struct {
-		AccessToken string `json:"access_token"`
-	}
-	b, _ := io.ReadAll(resp.Body)
-	if resp.StatusCode != 200 || json.Unmarshal(b, &tr) != nil || tr.AccessToken == "" {
-		t.Fatalf("login: %d %s", resp.StatusCode, b)
-	}
-	return tr.AccessToken
-}
-
-func postItem(c *http.Client, url, token string, body io.Reader) (int, string, error) {
-	req, err := http.NewRequest("POST", url+"/items/", body)
-	if err != nil {
-		return 0, "", err
-	}
-	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set("Authorization", "Bearer "+token)
-	resp, err := c.Do(req)
-	if err != nil {
-		return 0, "", err
-	}
-	defer resp.Body.Close()
-	var it struct {
-		ID string `json:"id"`
-	}
-	b, err := io.ReadAll(resp.Body)
-	if err == nil && resp.StatusCode == http.StatusCreated {
-		err = json.Unmarshal(b, &it)
-	}
-	return resp.StatusCode, it.ID, err
-}
 
 // TestAcknowledgedWritesSurviveSIGKILL kills the server in the middle of a
 // write load and checks that every item answered 201 is there after a
 // restart.
 func TestAcknowledgedWritesSurviveSIGKILL(t *testing.T) {
 	t.Parallel()
-	bin := buildTestBinary(t)
+	bin := shared.Binary(t)
 	dir := t.TempDir()
-	p := startProcess(t, bin, dir)
-	c := tlsClient(t, dir, nil)
-	tok := login(t, c, p.url)
+	p := e2e.Serve(t, bin, dir)
+	c := e2e.TLSClient(t, dir, nil)
+	tok := e2e.Login(t, c, p.URL)
 
 	var mu sync.Mutex
 	var acked []string
@@ -139,7 +36,7 @@ func TestAcknowledgedWritesSurviveSIGKILL(t *testing.T) {
 			defer wg.Done()
 			for i := 0; ctx.Err() == nil && i < 100000; i++ {
 				body := strings.NewReader(fmt.Sprintf(`{"name":"w%d-%d","price":1.5}`, w, i))
-				status, id, err := postItem(c, p.url, tok, body)
+				status, id, err := e2e.PostItem(c, p.URL, tok, body)
 				if err != nil {
 					return // the server died under us: expected
 				}
@@ -160,12 +57,12 @@ func TestAcknowledgedWritesSurviveSIGKILL(t *testing.T) {
 			break
 		}
 	}
-	if err := p.cmd.Process.Signal(syscall.SIGKILL); err != nil {
+	if err := p.Cmd.Process.Signal(syscall.SIGKILL); err != nil {
 		t.Fatal(err)
 	}
 	wg.Wait()
 	cancel()
-	_ = p.wait(t)
+	_ = p.Wait(t)
 	mu.Lock()
 	ids := append([]string(nil), acked...)
 	mu.Unlock()
@@ -173,13 +70,13 @@ func TestAcknowledgedWritesSurviveSIGKILL(t *testing.T) {
 		t.Fatalf("only %d writes were acknowledged before the kill; the test proves nothing", len(ids))
 	}
 
-	q := startProcess(t, bin, dir)
-	c = tlsClient(t, dir, nil)
+	q := e2e.Serve(t, bin, dir)
+	c = e2e.TLSClient(t, dir, nil)
 	// The token signed before the crash still verifies: the signing keys
 	// and the revocation log are in the database too.
 	missing := 0
 	for _, id := range ids {
-		req, _ := http.NewRequest("GET", q.url+"/items/"+id, nil)
+		req, _ := http.NewRequest("GET", q.URL+"/items/"+id, nil)
 		req.Header.Set("Authorization", "Bearer "+tok)
 		resp, err := c.Do(req)
 		if err != nil {
@@ -223,11 +120,11 @@ func (s *slowBody) Read(p []byte) (int, error) {
 // connections are refused, and the process exits 0.
 func TestGracefulShutdownFinishesInFlightRequests(t *testing.T) {
 	t.Parallel()
-	bin := buildTestBinary(t)
+	bin := shared.Binary(t)
 	dir := t.TempDir()
-	p := startProcess(t, bin, dir)
-	c := tlsClient(t, dir, nil)
-	tok := login(t, c, p.url)
+	p := e2e.Serve(t, bin, dir)
+	c := e2e.TLSClient(t, dir, nil)
+	tok := e2e.Login(t, c, p.URL)
 	body := &slowBody{parts: []string{`{"name":"in flight",`, `"price":2}`}, release: make(chan struct{}), started: make(chan struct{})}
 	type result struct {
 		status int
@@ -236,7 +133,7 @@ func TestGracefulShutdownFinishesInFlightRequests(t *testing.T) {
 	}
 	res := make(chan result, 1)
 	go func() {
-		s, id, err := postItem(c, p.url, tok, body)
+		s, id, err := e2e.PostItem(c, p.URL, tok, body)
 		res <- result{s, id, err}
 	}()
 	select {
@@ -245,20 +142,20 @@ func TestGracefulShutdownFinishesInFlightRequests(t *testing.T) {
 		t.Fatal("the request did not start")
 	}
 	time.Sleep(200 * time.Millisecond) // let the server read the first part
-	if err := p.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+	if err := p.Cmd.Process.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)
 	}
-	for deadline := time.Now().Add(10 * time.Second); !strings.Contains(p.log.String(), "shutting down"); time.Sleep(20 * time.Millisecond) {
+	for deadline := time.Now().Add(10 * time.Second); !strings.Contains(p.Log.String(), "shutting down"); time.Sleep(20 * time.Millisecond) {
 		if time.Now().After(deadline) {
-			t.Fatalf("no shutdown in the log:\n%s", p.log.String())
+			t.Fatalf("no shutdown in the log:\n%s", p.Log.String())
 		}
 	}
 	// The listener closes right after the log line: within a bound, new
 	// connections must be refused while the old request is still open.
 	refused := false
 	for deadline := time.Now().Add(5 * time.Second); !refused && time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
-		fresh := tlsClient(t, dir, nil)
-		resp, err := fresh.Get(p.url + "/healthz")
+		fresh := e2e.TLSClient(t, dir, nil)
+		resp, err := fresh.Get(p.URL + "/healthz")
 		if err != nil {
 			refused = true
 			break
@@ -273,17 +170,17 @@ func TestGracefulShutdownFinishesInFlightRequests(t *testing.T) {
 	if r.err != nil || r.status != http.StatusCreated {
 		t.Fatalf("the in-flight request failed: %d %v", r.status, r.err)
 	}
-	if err := p.wait(t); err != nil {
-		t.Fatalf("exit: %v\n%s", err, p.log.String())
+	if err := p.Wait(t); err != nil {
+		t.Fatalf("exit: %v\n%s", err, p.Log.String())
 	}
-	if !strings.Contains(p.log.String(), `"msg":"stopped"`) {
-		t.Errorf("no clean stop in the log:\n%s", p.log.String())
+	if !strings.Contains(p.Log.String(), `"msg":"stopped"`) {
+		t.Errorf("no clean stop in the log:\n%s", p.Log.String())
 	}
 	// The item is really stored.
-	q := startProcess(t, bin, dir)
-	req, _ := http.NewRequest("GET", q.url+"/items/"+r.id, nil)
+	q := e2e.Serve(t, bin, dir)
+	req, _ := http.NewRequest("GET", q.URL+"/items/"+r.id, nil)
 	req.Header.Set("Authorization", "Bearer "+tok)
-	resp, err := tlsClient(t, dir, nil).Do(req)
+	resp, err := e2e.TLSClient(t, dir, nil).Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}

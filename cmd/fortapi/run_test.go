@@ -5,9 +5,9 @@ import (
 	"context"
 	"crypto/rand"
 	"crypto/tls"
-	"crypto/x509"
 	"encoding/hex"
 	"encoding/json"
+	"github.com/fortapi/fortapi/internal/e2e"
 	"github.com/fortapi/fortapi/internal/testutil"
 	"io"
 	"net"
@@ -15,14 +15,12 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
-	"regexp"
 	"strconv"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
-	"github.com/fortapi/fortapi/internal/browsertest"
 	"github.com/fortapi/fortapi/ratelimit"
 )
 
@@ -211,76 +209,9 @@ func TestVersionCommand(t *testing.T) {
 	}
 }
 
-// lineWriter collects a process's log and reports the "serving" URL.
-type lineWriter struct {
-	mu   sync.Mutex
-	buf  bytes.Buffer
-	part []byte
-	url  chan string
-}
-
-var servingText = regexp.MustCompile(` msg=serving url=(\S+)`)
-
-func newLineWriter() *lineWriter { return &lineWriter{url: make(chan string, 1)} }
-
-func (w *lineWriter) Write(p []byte) (int, error) {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	w.buf.Write(p)
-	w.part = append(w.part, p...)
-	for {
-		i := bytes.IndexByte(w.part, '\n')
-		if i < 0 {
-			break
-		}
-		var m map[string]any
-		u := ""
-		if json.Unmarshal(w.part[:i], &m) == nil && m["msg"] == "serving" {
-			u = m["url"].(string)
-		} else if t := servingText.FindSubmatch(w.part[:i]); t != nil { // --log-format text
-			u = string(t[1])
-		}
-		if u != "" {
-			select {
-			case w.url <- u:
-			default:
-			}
-		}
-		w.part = w.part[i+1:]
-	}
-	return len(p), nil
-}
-
-func (w *lineWriter) String() string {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	return w.buf.String()
-}
-
-// tlsClient trusts only the development certificate in dataDir.
-func tlsClient(t *testing.T, dataDir string, cfg *tls.Config) *http.Client {
-	t.Helper()
-	pem, err := os.ReadFile(filepath.Join(dataDir, "tls", "cert.pem"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	pool := x509.NewCertPool()
-	if !pool.AppendCertsFromPEM(pem) {
-		t.Fatal("cert.pem holds no certificate")
-	}
-	if cfg == nil {
-		cfg = &tls.Config{}
-	}
-	cfg.RootCAs = pool
-	// The timeout guards against a hang, it asserts no speed: a login
-	// queued behind others on a machine running -race and parallel tests
-	// can take many seconds.
-	return &http.Client{Timeout: 60 * time.Second, Transport: &http.Transport{TLSClientConfig: cfg, ForceAttemptHTTP2: true}}
-}
-
 type served struct {
 	url  string
-	log  *lineWriter
+	log  *e2e.LineWriter
 	stop func() int
 }
 
@@ -293,7 +224,7 @@ func startServe(t *testing.T, dataDir string, extra ...string) served {
 func startServeEnv(t *testing.T, dataDir string, kv map[string]string, extra ...string) served {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
-	log := newLineWriter()
+	log := e2e.NewLineWriter()
 	done := make(chan int, 1)
 	// No admin listener unless a test asks: many servers run in
 	// parallel, and the default port 9090 is one.
@@ -314,7 +245,7 @@ func startServeEnv(t *testing.T, dataDir string, kv map[string]string, extra ...
 	}
 	t.Cleanup(func() { stop() })
 	select {
-	case u := <-log.url:
+	case u := <-log.URL():
 		return served{url: u, log: log, stop: stop}
 	case c := <-done:
 		done <- c // for stop
@@ -343,7 +274,7 @@ func TestServeEndToEnd(t *testing.T) {
 	if !strings.HasPrefix(s.url, "https://127.0.0.1:") {
 		t.Fatalf("url %q", s.url)
 	}
-	c := tlsClient(t, dir, nil)
+	c := e2e.TLSClient(t, dir, nil)
 	for _, tt := range []struct {
 		path, ctype string
 		status      int
@@ -381,7 +312,7 @@ func TestServeEndToEnd(t *testing.T) {
 	})
 	t.Run("old TLS versions are refused", func(t *testing.T) {
 		for _, v := range []uint16{tls.VersionTLS10, tls.VersionTLS11} {
-			old := tlsClient(t, dir, &tls.Config{MinVersion: v, MaxVersion: v})
+			old := e2e.TLSClient(t, dir, &tls.Config{MinVersion: v, MaxVersion: v})
 			if _, err := old.Get(s.url + "/healthz"); err == nil {
 				t.Errorf("TLS version %x accepted", v)
 			}
@@ -477,33 +408,6 @@ func TestServeFailsClearly(t *testing.T) {
 	}
 }
 
-// TestDocsRenderTheRealDocument loads /docs of the real server in Chromium:
-// the embedded UI renders every operation of the server's own OpenAPI
-// document with no CSP violation or script error.
-func TestDocsRenderTheRealDocument(t *testing.T) {
-	t.Parallel()
-	bin := browsertest.Require(t)
-	s := startServe(t, t.TempDir())
-	var dom, log string
-	for _, budget := range []int{10000, 25000} {
-		dom, log = browsertest.DumpDOM(t, bin, s.url+"/docs", browsertest.Options{BudgetMS: budget, IgnoreCertificateErrors: true})
-		if strings.Contains(dom, "/items/{id}") {
-			break
-		}
-	}
-	for _, p := range browsertest.Problems(log) {
-		t.Errorf("CSP violation or script error: %s", p)
-	}
-	for _, want := range []string{"fortapi", "/healthz", "/readyz", "/items/", "/items/{id}", "Create an item", "Replace an item's fields"} {
-		if !strings.Contains(dom, want) {
-			t.Errorf("rendered docs lack %q", want)
-		}
-	}
-	if t.Failed() {
-		t.Logf("DOM (%d bytes):\n%.3000s", len(dom), dom)
-	}
-}
-
 func TestDataFilesArePrivate(t *testing.T) {
 	t.Parallel()
 	dir := filepath.Join(t.TempDir(), "data")
@@ -575,7 +479,7 @@ func TestServeRateLimits(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
 	s := startServe(t, dir, "--rate-login", "2/minute", "--rate-global", "12/minute")
-	c := tlsClient(t, dir, nil)
+	c := e2e.TLSClient(t, dir, nil)
 	// POST /token: two a minute per address, then 429 with the draft fields.
 	for i := range 2 {
 		if resp, b := send(t, c, "POST", s.url+"/token", formHeader, "grant_type=none"); resp.StatusCode != 400 {
@@ -617,7 +521,7 @@ func TestServeRateScale(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
 	s := startServe(t, dir, "--rate-login", "1/minute", "--rate-scale", "3")
-	c := tlsClient(t, dir, nil)
+	c := e2e.TLSClient(t, dir, nil)
 	for i := range 3 {
 		if resp, b := send(t, c, "POST", s.url+"/token", formHeader, "grant_type=none"); resp.StatusCode != 400 {
 			t.Fatalf("token %d: %d %s", i+1, resp.StatusCode, b)
@@ -648,7 +552,7 @@ func TestServeTrustedProxies(t *testing.T) {
 			t.Parallel()
 			dir := t.TempDir()
 			s := startServe(t, dir, append([]string{"--rate-login", "1/minute"}, tt.extra...)...)
-			c := tlsClient(t, dir, nil)
+			c := e2e.TLSClient(t, dir, nil)
 			var got []string
 			for _, xff := range []string{"198.51.100.1", "198.51.100.2", "198.51.100.1"} {
 				resp, _ := send(t, c, "POST", s.url+"/token", map[string]string{"Content-Type": "application/x-www-form-urlencoded", "X-Forwarded-For": xff}, "grant_type=none")
@@ -671,7 +575,7 @@ func TestServeTrustedProxies(t *testing.T) {
 func TestServeFailedLoginsPerUsername(t *testing.T) {
 	dir := t.TempDir()
 	s := startServe(t, dir, "--rate-login", "100/minute")
-	c := tlsClient(t, dir, nil)
+	c := e2e.TLSClient(t, dir, nil)
 	attempt := func(user string) (*http.Response, string) {
 		return send(t, c, "POST", s.url+"/token", formHeader, url.Values{"grant_type": {"password"}, "username": {user}, "password": {"not-the-password"}}.Encode())
 	}
@@ -707,7 +611,7 @@ func TestTwoServersShareOneGlobalLimit(t *testing.T) {
 	for range 2 {
 		dir := t.TempDir()
 		servers = append(servers, startServe(t, dir, "--redis-url", u, "--redis-prefix", prefix, "--rate-global", "7/minute", "--instances", "2"))
-		clients = append(clients, tlsClient(t, dir, nil))
+		clients = append(clients, e2e.TLSClient(t, dir, nil))
 	}
 	var got []string
 	for i := range 12 {
@@ -743,7 +647,7 @@ func TestServeWithRedisDown(t *testing.T) {
 			t.Parallel()
 			dir := t.TempDir()
 			s := startServe(t, dir, "--redis-url", down, "--rate-fail", tt.policy)
-			c := tlsClient(t, dir, nil)
+			c := e2e.TLSClient(t, dir, nil)
 			resp, b := send(t, c, "GET", s.url+"/healthz", nil, "")
 			if resp.StatusCode != tt.status {
 				t.Errorf("/healthz: %d %s", resp.StatusCode, b)

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/fortapi/fortapi/internal/e2e"
 	"github.com/fortapi/fortapi/scan"
 )
 
@@ -23,9 +24,9 @@ func TestScanFindsNothingOnServe(t *testing.T) {
 		t.Skip("a full scan; skipped with -short")
 	}
 	dir := t.TempDir()
-	s := startServeEnv(t, dir, map[string]string{"FORTAPI_ADMIN_PASSWORD": processAdminPassword}, "--rate-scale", "1000")
-	c := tlsClient(t, dir, nil)
-	admin := login(t, c, s.url)
+	s := startServeEnv(t, dir, map[string]string{"FORTAPI_ADMIN_PASSWORD": e2e.AdminPassword}, "--rate-scale", "1000")
+	c := e2e.TLSClient(t, dir, nil)
+	admin := e2e.Login(t, c, s.url)
 	users := map[string]string{"alice": "alice scan passphrase " + atkRand(4), "bob": "bob scan passphrase " + atkRand(4)}
 	for name, pw := range users {
 		body, _ := json.Marshal(map[string]string{"username": name, "password": pw, "role": "user"})
@@ -46,7 +47,7 @@ func TestScanFindsNothingOnServe(t *testing.T) {
 	defer cancel()
 	start := time.Now()
 	// the users' credentials come from the environment, as the help advises
-	code := run(ctx, []string{"scan", s.url, "--admin", "admin:" + processAdminPassword,
+	code := run(ctx, []string{"scan", s.url, "--admin", "admin:" + e2e.AdminPassword,
 		"--cacert", filepath.Join(dir, "tls", "cert.pem"), "--format", "json", "--rate", "400", "--fail-on", "low"},
 		env(map[string]string{"FORTAPI_SCAN_USER": "alice:" + users["alice"] + "\nbob:" + users["bob"]}), strings.NewReader(""), &stdout, &stderr)
 	if testing.Verbose() {

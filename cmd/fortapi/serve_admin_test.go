@@ -12,6 +12,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/fortapi/fortapi/internal/e2e"
 )
 
 // adminURL is the admin listener's /metrics URL from a server's log.
@@ -56,7 +58,7 @@ func TestAdminListener(t *testing.T) {
 		dir := t.TempDir()
 		s := startServe(t, dir, "--admin-addr", "127.0.0.1:0")
 		admin := adminURL(t, s)
-		pub := tlsClient(t, dir, nil)
+		pub := e2e.TLSClient(t, dir, nil)
 		if code, _ := adminGet(t, pub, s.url+"/healthz", ""); code != 200 {
 			t.Fatalf("/healthz: %d", code)
 		}

@@ -14,6 +14,8 @@ import (
 	"time"
 
 	"go.yaml.in/yaml/v3"
+
+	"github.com/fortapi/fortapi/internal/e2e"
 )
 
 // scrape reads the admin listener's /metrics into series -> value, the
@@ -68,7 +70,7 @@ func TestMetricsScriptedSession(t *testing.T) {
 	s := startServeEnv(t, dir, map[string]string{"FORTAPI_ADMIN_PASSWORD": pw},
 		"--admin-addr", "127.0.0.1:0", "--rate-reads", "3/minute", "--cors-origins", "https://app.example")
 	admin := adminURL(t, s)
-	c := tlsClient(t, dir, nil)
+	c := e2e.TLSClient(t, dir, nil)
 	base := s.url
 
 	// Logins: one success, a wrong password, an unknown user.

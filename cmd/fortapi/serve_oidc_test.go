@@ -18,6 +18,7 @@ import (
 
 	"github.com/golang-jwt/jwt/v5"
 
+	"github.com/fortapi/fortapi/internal/e2e"
 	"github.com/fortapi/fortapi/server"
 )
 
@@ -61,7 +62,7 @@ func TestOIDCFlagErrors(t *testing.T) {
 // provisioning.
 func TestOIDCServeBinary(t *testing.T) {
 	t.Parallel()
-	bin := buildTestBinary(t)
+	bin := shared.Binary(t)
 	key, err := rsa.GenerateKey(rand.Reader, 2048)
 	if err != nil {
 		t.Fatal(err)
@@ -92,59 +93,45 @@ func TestOIDCServeBinary(t *testing.T) {
 		}
 		return s
 	}
-	start := func(extra ...string) (*process, *http.Client) {
+	start := func(extra ...string) (*e2e.Process, *http.Client) {
 		dir := t.TempDir()
-		p := &process{log: newLineWriter(), done: make(chan error, 1)}
 		args := append([]string{"serve", "--data-dir", dir, "--addr", "127.0.0.1:0", "--http-addr", "", "--admin-addr", "",
 			"--oidc-issuer", issuer, "--oidc-audience", "api://fortapi", "--oidc-scope-map", "scope[read:items]=items:read"}, extra...)
-		p.cmd = exec.Command(bin, args...)
-		p.cmd.Env = append(os.Environ(), "FORTAPI_ADMIN_PASSWORD="+processAdminPassword, "SSL_CERT_FILE="+caFile)
-		p.cmd.Stderr = p.log
-		if err := p.cmd.Start(); err != nil {
+		cmd := exec.Command(bin, args...)
+		cmd.Env = append(os.Environ(), "FORTAPI_ADMIN_PASSWORD="+e2e.AdminPassword, "SSL_CERT_FILE="+caFile)
+		p, err := e2e.Start(t, cmd)
+		if err != nil {
 			t.Fatal(err)
 		}
-		go func() { p.done <- p.cmd.Wait() }()
-		t.Cleanup(func() {
-			_ = p.cmd.Process.Kill() // only our own child, by PID
-			<-p.done
-		})
-		select {
-		case p.url = <-p.log.url:
-		case err := <-p.done:
-			p.done <- err // for the cleanup
-			t.Fatalf("the server exited before serving (%v):\n%s", err, p.log.String())
-		case <-time.After(60 * time.Second):
-			t.Fatalf("the server did not start:\n%s", p.log.String())
-		}
-		return p, tlsClient(t, dir, nil)
+		return p, e2e.TLSClient(t, dir, nil)
 	}
 	bearer := func(s string) map[string]string { return map[string]string{"Authorization": "Bearer " + s} }
 
 	on, c := start("--oidc-provision")
-	resp, body := send(t, c, "GET", on.url+"/protected", bearer(tok("carol")), "")
+	resp, body := send(t, c, "GET", on.URL+"/protected", bearer(tok("carol")), "")
 	if resp.StatusCode != 200 || !strings.Contains(body, server.ExternalUsername(issuer, "carol")) {
-		t.Fatalf("GET /protected with a provider token: %d %s\n%s", resp.StatusCode, body, on.log.String())
+		t.Fatalf("GET /protected with a provider token: %d %s\n%s", resp.StatusCode, body, on.Log.String())
 	}
-	resp, body = send(t, c, "GET", on.url+"/items/", bearer(tok("carol")), "")
+	resp, body = send(t, c, "GET", on.URL+"/items/", bearer(tok("carol")), "")
 	if resp.StatusCode != 200 {
 		t.Fatalf("GET /items/ with a provider token mapped to items:read: %d %s", resp.StatusCode, body)
 	}
-	resp, body = send(t, c, "GET", on.url+"/users/me/api-keys", bearer(tok("carol")), "")
+	resp, body = send(t, c, "GET", on.URL+"/users/me/api-keys", bearer(tok("carol")), "")
 	if resp.StatusCode != 401 {
 		t.Fatalf("GET /users/me/api-keys (no oidc declared): %d %s", resp.StatusCode, body)
 	}
 	for _, want := range []string{"accepting tokens of external identity providers", `"provision":true`, "external identity provider ready"} {
 		deadline := time.Now().Add(10 * time.Second) // the warm-up logs from the background
-		for !strings.Contains(on.log.String(), want) && time.Now().Before(deadline) {
+		for !strings.Contains(on.Log.String(), want) && time.Now().Before(deadline) {
 			time.Sleep(10 * time.Millisecond)
 		}
-		if !strings.Contains(on.log.String(), want) {
-			t.Errorf("the log lacks %q:\n%s", want, on.log.String())
+		if !strings.Contains(on.Log.String(), want) {
+			t.Errorf("the log lacks %q:\n%s", want, on.Log.String())
 		}
 	}
 
 	off, c := start()
-	resp, body = send(t, c, "GET", off.url+"/protected", bearer(tok("carol")), "")
+	resp, body = send(t, c, "GET", off.URL+"/protected", bearer(tok("carol")), "")
 	if resp.StatusCode != 403 || !strings.Contains(body, "--oidc-provision") {
 		t.Fatalf("GET /protected without provisioning: %d %s", resp.StatusCode, body)
 	}

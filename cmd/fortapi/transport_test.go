@@ -17,6 +17,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/fortapi/fortapi/internal/e2e"
 )
 
 // writeOldDevCA puts in dataDir/tls what older versions of fortapi wrote
@@ -98,7 +100,7 @@ func TestServeTransport(t *testing.T) {
 			t.Error("the replacement is not logged at WARN")
 		}
 		// The server serves the new leaf, and clients trusting it connect.
-		if resp, _ := get(t, tlsClient(t, dir, nil), s.url+"/healthz"); resp.StatusCode != 200 {
+		if resp, _ := get(t, e2e.TLSClient(t, dir, nil), s.url+"/healthz"); resp.StatusCode != 200 {
 			t.Errorf("/healthz over HTTPS: %d", resp.StatusCode)
 		}
 	})
@@ -107,8 +109,8 @@ func TestServeTransport(t *testing.T) {
 	if !strings.HasPrefix(redirect, "http://127.0.0.1:") {
 		t.Fatalf("redirect listener URL %q not logged", redirect)
 	}
-	follow := tlsClient(t, dir, nil) // follows redirects, as curl -L and most HTTP libraries do
-	noFollow := tlsClient(t, dir, nil)
+	follow := e2e.TLSClient(t, dir, nil) // follows redirects, as curl -L and most HTTP libraries do
+	noFollow := e2e.TLSClient(t, dir, nil)
 	noFollow.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
 	login := url.Values{"grant_type": {"password"}, "username": {"admin"}, "password": {adminPW}}.Encode()
 

@@ -16,6 +16,7 @@ import (
 	"github.com/coder/websocket"
 	"github.com/jackc/pgx/v5"
 
+	"github.com/fortapi/fortapi/internal/e2e"
 	"github.com/fortapi/fortapi/internal/pgtest"
 	"github.com/fortapi/fortapi/wsfeed"
 )
@@ -40,7 +41,7 @@ type wsFleet struct {
 // upgrades until its item notifications are listened to.
 func wsDial(t *testing.T, in *instance, query string, h http.Header, protos ...string) (*websocket.Conn, *http.Response, error) {
 	t.Helper()
-	u := "wss" + strings.TrimPrefix(in.url, "https") + "/ws/items" + query
+	u := "wss" + strings.TrimPrefix(in.URL, "https") + "/ws/items" + query
 	deadline := time.Now().Add(30 * time.Second)
 	for {
 		ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
@@ -144,7 +145,7 @@ func (f *wsFleet) call(t *testing.T, in *instance, method, path, tok, body strin
 	if body != "" {
 		ctype = "application/json"
 	}
-	r := do(in.c, method, in.url+path, tok, ctype, body, 10*time.Second)
+	r := do(in.c, method, in.URL+path, tok, ctype, body, 10*time.Second)
 	if r.err != nil {
 		t.Fatalf("%s %s on %s: %v", method, path, in.name, r.err)
 	}
@@ -155,7 +156,7 @@ func (f *wsFleet) call(t *testing.T, in *instance, method, path, tok, body strin
 func (f *wsFleet) user(t *testing.T, name, role string) string {
 	t.Helper()
 	st, b := f.call(t, f.insts[0], "POST", "/users", f.admin,
-		fmt.Sprintf(`{"username":%q,"password":%q,"role":%q}`, name, processAdminPassword, role))
+		fmt.Sprintf(`{"username":%q,"password":%q,"role":%q}`, name, e2e.AdminPassword, role))
 	var u struct{ ID string }
 	if st != http.StatusCreated || json.Unmarshal([]byte(b), &u) != nil || u.ID == "" {
 		t.Fatalf("creating %s: %d %s", name, st, b)
@@ -166,7 +167,7 @@ func (f *wsFleet) user(t *testing.T, name, role string) string {
 // login logs name in on in, with the scope when given.
 func (f *wsFleet) login(t *testing.T, in *instance, name string, scope ...string) string {
 	t.Helper()
-	form := url.Values{"grant_type": {"password"}, "username": {name}, "password": {processAdminPassword}}
+	form := url.Values{"grant_type": {"password"}, "username": {name}, "password": {e2e.AdminPassword}}
 	if len(scope) > 0 {
 		form.Set("scope", strings.Join(scope, " "))
 	}
@@ -174,7 +175,7 @@ func (f *wsFleet) login(t *testing.T, in *instance, name string, scope ...string
 	// may answer 503 (retry later), as it tells clients.
 	var r answer
 	for deadline := time.Now().Add(30 * time.Second); ; {
-		r = do(in.c, "POST", in.url+"/token", "", "application/x-www-form-urlencoded", form.Encode(), 10*time.Second)
+		r = do(in.c, "POST", in.URL+"/token", "", "application/x-www-form-urlencoded", form.Encode(), 10*time.Second)
 		if r.status != http.StatusServiceUnavailable || time.Now().After(deadline) {
 			break
 		}
@@ -202,8 +203,8 @@ func startWSFleet(t *testing.T) *wsFleet {
 	q.Set("application_name", f.appName)
 	u.RawQuery = q.Encode()
 	f.pgURL = u.String()
-	bin := buildTestBinary(t)
-	env := []string{"FORTAPI_POSTGRES_URL=" + f.pgURL, "FORTAPI_MASTER_KEY=" + f.masterKey, "FORTAPI_ADMIN_PASSWORD=" + processAdminPassword}
+	bin := shared.Binary(t)
+	env := []string{"FORTAPI_POSTGRES_URL=" + f.pgURL, "FORTAPI_MASTER_KEY=" + f.masterKey, "FORTAPI_ADMIN_PASSWORD=" + e2e.AdminPassword}
 	limits := []string{"--rate-login", "100000/minute", "--rate-writes", "100000/minute", "--rate-reads", "100000/minute",
 		"--rate-global", "1000000/minute"}
 	extra := [][]string{nil, {"--ws-max-conns-per-user", "2"}, nil}
@@ -215,7 +216,7 @@ func startWSFleet(t *testing.T) *wsFleet {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			f.insts[i].process, errs[i] = startInstance(t, bin, f.insts[i].dir, env, append(limits, extra[i]...)...)
+			f.insts[i].Process, errs[i] = startInstance(t, bin, f.insts[i].dir, env, append(limits, extra[i]...)...)
 		}()
 	}
 	wg.Wait()
@@ -223,16 +224,16 @@ func startWSFleet(t *testing.T) *wsFleet {
 		if err != nil {
 			t.Fatalf("instance %s: %v", f.insts[i].name, err)
 		}
-		f.insts[i].c = tlsClient(t, f.insts[i].dir, nil)
+		f.insts[i].c = e2e.TLSClient(t, f.insts[i].dir, nil)
 	}
 	t.Cleanup(func() {
 		if t.Failed() {
 			for _, in := range f.insts {
-				t.Logf("log of %s:\n%s", in.name, in.log.String())
+				t.Logf("log of %s:\n%s", in.name, in.Log.String())
 			}
 		}
 	})
-	if f.admin, err = tokenFor(f.insts[0], "admin", processAdminPassword); err != nil {
+	if f.admin, err = tokenFor(f.insts[0], "admin", e2e.AdminPassword); err != nil {
 		t.Fatal(err)
 	}
 	return f
@@ -258,7 +259,7 @@ func TestWSFeed(t *testing.T) {
 			_, resp, err = wsDial(t, a, "", http.Header{"Authorization": {"Bearer " + writer}})
 			wsRefused(t, "a token without items:read", resp, err, http.StatusForbidden)
 			for _, in := range f.insts {
-				if strings.Contains(in.log.String(), rita) {
+				if strings.Contains(in.Log.String(), rita) {
 					t.Errorf("the token reached the log of %s", in.name)
 				}
 			}
@@ -273,7 +274,7 @@ func TestWSFeed(t *testing.T) {
 			if st != 200 || json.Unmarshal([]byte(body), &tk) != nil || tk.Ticket == "" {
 				t.Fatalf("POST /ws/ticket: %d %s", st, body)
 			}
-			origin := http.Header{"Origin": {a.url}}
+			origin := http.Header{"Origin": {a.URL}}
 			ws, resp, err := wsDial(t, a, "", origin, wsfeed.TicketProtocol, tk.Ticket)
 			if err != nil {
 				t.Fatalf("the ticket: %v %v", resp, err)
@@ -285,7 +286,7 @@ func TestWSFeed(t *testing.T) {
 			if st, body = f.call(t, a, "POST", "/ws/ticket", tess, ""); st != 200 || json.Unmarshal([]byte(body), &tk) != nil {
 				t.Fatalf("POST /ws/ticket: %d %s", st, body)
 			}
-			_, resp, err = wsDial(t, b, "", http.Header{"Origin": {b.url}}, wsfeed.TicketProtocol, tk.Ticket)
+			_, resp, err = wsDial(t, b, "", http.Header{"Origin": {b.URL}}, wsfeed.TicketProtocol, tk.Ticket)
 			wsRefused(t, "A's ticket on B", resp, err, http.StatusUnauthorized)
 			// The ticket's socket gets tess's items, written on C.
 			st, body = f.call(t, c, "POST", "/items/", tess, `{"name":"by ticket","price":1}`)
@@ -461,7 +462,7 @@ func TestWSFeed(t *testing.T) {
 				}},
 				{"password change", "paul", func(t *testing.T, tok, _ string) {
 					if st, body := f.call(t, a, "PUT", "/users/me/password", tok,
-						fmt.Sprintf(`{"current_password":%q,"new_password":"another process-test passphrase"}`, processAdminPassword)); st != http.StatusNoContent {
+						fmt.Sprintf(`{"current_password":%q,"new_password":"another process-test passphrase"}`, e2e.AdminPassword)); st != http.StatusNoContent {
 						t.Fatalf("password change: %d %s", st, body)
 					}
 				}},
@@ -520,7 +521,7 @@ func TestWSFeed(t *testing.T) {
 		for _, in := range f.insts {
 			socks = append(socks, mustWS(t, in, kim))
 		}
-		cmd := exec.Command(buildTestBinary(t), "keys", "revoke", "--data-dir", t.TempDir(), "--", kidOf(t, kim))
+		cmd := exec.Command(shared.Binary(t), "keys", "revoke", "--data-dir", t.TempDir(), "--", kidOf(t, kim))
 		cmd.Env = append(os.Environ(), "FORTAPI_POSTGRES_URL="+f.pgURL, "FORTAPI_MASTER_KEY="+f.masterKey)
 		start := time.Now()
 		if out, err := cmd.CombinedOutput(); err != nil {

@@ -1,4 +1,4 @@
-package main
+package browsere2e
 
 // Chromium tests of the WebSocket item feed (GET /ws/items): the signed-in
 // browser's page opens the feed with its cookie session and sees its
@@ -25,6 +25,7 @@ import (
 	"github.com/coder/websocket"
 
 	"github.com/fortapi/fortapi/internal/browsertest"
+	"github.com/fortapi/fortapi/internal/e2e"
 )
 
 // brWSScript is the page-side feed client: brWS.open(url, protocols)
@@ -213,7 +214,7 @@ func TestBrowserWSFeed(t *testing.T) {
 	start := time.Now()
 	defer func() { t.Logf("runtime %v", time.Since(start).Round(time.Millisecond)) }()
 	p, c, tok := brServer(t)
-	base := p.url
+	base := p.URL
 	wsURL := "wss://" + strings.TrimPrefix(base, "https://") + "/ws/items"
 	roots := c.Transport.(*http.Transport).TLSClientConfig // trusts the server's certificate; HTTP/1.1 for the upgrade
 
@@ -273,7 +274,7 @@ func TestBrowserWSFeed(t *testing.T) {
 		}
 		// An item created elsewhere (the API, a bearer token of the same
 		// user) reaches the open page too.
-		status, id, err := postItem(c, base, tok, strings.NewReader(`{"name":"from the API","price":1}`))
+		status, id, err := e2e.PostItem(c, base, tok, strings.NewReader(`{"name":"from the API","price":1}`))
 		if err != nil || status != http.StatusCreated {
 			t.Fatalf("POST /items/: %d %v", status, err)
 		}
@@ -332,7 +333,7 @@ func TestBrowserWSFeed(t *testing.T) {
 				t.Errorf("the hostile handshake ended with status %d and failure %q, want failure %q (the defence under test changed)", h.status, h.failure, o.failure)
 			}
 			// An item created now is not seen by the hostile page.
-			status, id, err := postItem(c, base, tok, strings.NewReader(`{"name":"not for the attacker","price":1}`))
+			status, id, err := e2e.PostItem(c, base, tok, strings.NewReader(`{"name":"not for the attacker","price":1}`))
 			if err != nil || status != http.StatusCreated {
 				t.Fatalf("POST /items/: %d %v", status, err)
 			}
@@ -429,7 +430,7 @@ func TestBrowserWSFeed(t *testing.T) {
 			t.Errorf("the used ticket's handshake: %+v, want a 401", hs)
 		}
 		// Neither the ticket nor the token reached the server's log.
-		if l := p.log.String(); strings.Contains(l, tk.Ticket) || strings.Contains(l, tok) {
+		if l := p.Log.String(); strings.Contains(l, tk.Ticket) || strings.Contains(l, tok) {
 			t.Errorf("the server log holds the ticket or the token")
 		}
 	})

@@ -1,8 +1,8 @@
-package main
+package browsere2e
 
 // Real-browser tests of the server's browser defences: Debian's Chromium,
 // driven through the DevTools protocol by chromedp, against `fortapi serve`
-// started by startProcess. Every browser runs under a per-test deadline
+// started by e2e.Serve. Every browser runs under a per-test deadline
 // (the allocator's parent context): when it passes, the browser is killed
 // and every pending action fails, so no test can hang. Every page the
 // browser opens is on 127.0.0.1 or localhost; anything else goes to a
@@ -45,6 +45,7 @@ import (
 	"golang.org/x/net/html/atom"
 
 	"github.com/fortapi/fortapi/internal/browsertest"
+	"github.com/fortapi/fortapi/internal/e2e"
 	"github.com/fortapi/fortapi/internal/testutil"
 )
 
@@ -233,7 +234,7 @@ func (bh *brBlackHole) attempts() []string {
 func brStart(t *testing.T, timeout time.Duration) *brBrowser {
 	t.Helper()
 	bin := browsertest.Require(t)
-	root, output := shared.browser(t, bin)
+	root, output := shared.Browser(t, bin)
 	b := &brBrowser{output: output, proxy: brStartBlackHole(t)}
 	deadline, cancelDeadline := context.WithTimeout(root, timeout)
 	ctx, cancelContext := chromedp.NewContext(deadline, chromedp.WithNewBrowserContext(func(p *target.CreateBrowserContextParams) {
@@ -251,7 +252,7 @@ func brStart(t *testing.T, timeout time.Duration) *brBrowser {
 				}
 			}
 			if out := strings.Join(keep, ""); out != "" {
-				t.Logf("chromium output (shared by the package's browser tests; last 4 KiB, without D-Bus noise):\n%s", brTail(out, 4096))
+				t.Logf("chromium output (shared by the package's browser tests; last 4 KiB, without D-Bus noise):\n%s", e2e.Tail(out, 4096))
 			}
 		}
 		if seen := b.proxy.attempts(); len(seen) > 0 {
@@ -259,16 +260,9 @@ func brStart(t *testing.T, timeout time.Duration) *brBrowser {
 		}
 	})
 	if err := chromedp.Do(ctx); err != nil {
-		t.Fatalf("opening a browser context in %s: %v\n%s", bin, err, brTail(b.output.String(), 4096))
+		t.Fatalf("opening a browser context in %s: %v\n%s", bin, err, e2e.Tail(b.output.String(), 4096))
 	}
 	return b
-}
-
-func brTail(s string, n int) string {
-	if len(s) > n {
-		return "..." + s[len(s)-n:]
-	}
-	return s
 }
 
 // tab opens a new tab with the hook, the script detector, the dialog
@@ -567,7 +561,7 @@ func brLogin(t *testing.T, tb *brTab, base string) {
 		chromedp.Navigate(base+"/login"),
 		chromedp.WaitVisible(chromedp.ID("username")),
 		chromedp.SendKeys(chromedp.ID("username"), "admin"),
-		chromedp.SendKeys(chromedp.ID("password"), processAdminPassword),
+		chromedp.SendKeys(chromedp.ID("password"), e2e.AdminPassword),
 	); err != nil {
 		t.Fatalf("filling the login form: %v", err)
 	}
@@ -585,13 +579,13 @@ func brLogin(t *testing.T, tb *brTab, base string) {
 
 // brServer starts `fortapi serve` and returns it with a client that
 // trusts its certificate and an admin bearer token.
-func brServer(t *testing.T) (*process, *http.Client, string) {
+func brServer(t *testing.T) (*e2e.Process, *http.Client, string) {
 	t.Helper()
-	bin := buildTestBinary(t)
+	bin := shared.Binary(t)
 	dir := t.TempDir()
-	p := startProcess(t, bin, dir)
-	c := tlsClient(t, dir, nil)
-	return p, c, login(t, c, p.url)
+	p := e2e.Serve(t, bin, dir)
+	c := e2e.TLSClient(t, dir, nil)
+	return p, c, e2e.Login(t, c, p.URL)
 }
 
 // brUsersMe calls GET /users/me with only the session cookie value v and
@@ -638,7 +632,7 @@ func TestBrowserLoginForm(t *testing.T) {
 	p, c, _ := brServer(t)
 	b := brStart(t, brTimeout)
 	tb := b.tab(t)
-	base := p.url
+	base := p.URL
 
 	// Before: the form page hands out an anonymous CSRF token, in the
 	// __Host-csrf cookie and the hidden field (double submit).
@@ -940,7 +934,7 @@ func TestBrowserXSSCorpus(t *testing.T) {
 	browsertest.Require(t) // before building and starting anything
 	start := time.Now()
 	defer func() { t.Logf("runtime %v", time.Since(start).Round(time.Millisecond)) }()
-	raw, err := os.ReadFile("../../testdata/xss-vectors.txt")
+	raw, err := os.ReadFile("../../../testdata/xss-vectors.txt")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -974,12 +968,12 @@ func TestBrowserXSSCorpus(t *testing.T) {
 	for range 4 {
 		created.Go(func() {
 			for j := range creating {
-				status, it, err := brCreateItem(c, p.url, tok, j.payload, j.payload)
+				status, it, err := brCreateItem(c, p.URL, tok, j.payload, j.payload)
 				j.named = true
 				if status == http.StatusUnprocessableEntity {
 					refusedNames.Add(1)
 					j.named = false
-					status, it, err = brCreateItem(c, p.url, tok, fmt.Sprintf("xss vector line %d", j.line), j.payload)
+					status, it, err = brCreateItem(c, p.URL, tok, fmt.Sprintf("xss vector line %d", j.line), j.payload)
 				}
 				if err != nil || status != http.StatusCreated {
 					j.createErr = fmt.Errorf("line %d %q: POST /items/ = %d, %v", j.line, brShort(j.payload), status, err)
@@ -1009,14 +1003,14 @@ func TestBrowserXSSCorpus(t *testing.T) {
 	for i := range tabs {
 		tabs[i] = b.tab(t)
 	}
-	brLogin(t, tabs[0], p.url) // the tabs share the browser's cookies
+	brLogin(t, tabs[0], p.URL) // the tabs share the browser's cookies
 
 	// The policy pass 2 replays: the first item page's, as the browser
 	// gets it (pass 1 checks every item page's policy the same way).
 	var mu sync.Mutex
 	nonces := map[string]string{}
 	first := fmt.Sprintf("line %d", jobs[0].line)
-	resp, _, err := tabs[0].visit(p.url+"/items/"+jobs[0].id+"/view", first)
+	resp, _, err := tabs[0].visit(p.URL+"/items/"+jobs[0].id+"/view", first)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -1060,32 +1054,32 @@ func TestBrowserXSSCorpus(t *testing.T) {
 	}
 	single := func(j *brXSSJob) brPage[brBatchSettled] {
 		label := fmt.Sprintf("line %d", j.line)
-		return brPage[brBatchSettled]{url: p.url + "/items/" + j.id + "/view", label: label, settle: brSettle, check: itemCheck(j.id, label)}
+		return brPage[brBatchSettled]{url: p.URL + "/items/" + j.id + "/view", label: label, settle: brSettle, check: itemCheck(j.id, label)}
 	}
 	phase = time.Now()
-	session := tabs[0].cookies(p.url)[brSessionCookie] // the item pages are for signed-in browsers
+	session := tabs[0].cookies(p.URL)[brSessionCookie] // the item pages are for signed-in browsers
 	if session == nil {
 		t.Fatalf("no %s cookie after signing in", brSessionCookie)
 	}
-	brFetchItemPages(t, c, p.url, session.Value, jobs, func(j *brXSSJob, nonce string) string {
+	brFetchItemPages(t, c, p.URL, session.Value, jobs, func(j *brXSSJob, nonce string) string {
 		mu.Lock()
 		defer mu.Unlock()
 		prev := nonces[nonce]
 		nonces[nonce] = fmt.Sprintf("line %d (fetched)", j.line)
 		return prev
 	})
-	pages := []brPage[brBatchSettled]{{url: p.url + "/login", label: "the item list on /login", settle: brSettle, check: func(resp *network.Response, s brBatchSettled) []string {
+	pages := []brPage[brBatchSettled]{{url: p.URL + "/login", label: "the item list on /login", settle: brSettle, check: func(resp *network.Response, s brBatchSettled) []string {
 		if resp.Status != http.StatusOK || !s.Hooked {
 			return []string{fmt.Sprintf("GET /login = %d, hook active %v", resp.Status, s.Hooked)}
 		}
 		return nil
 	}}}
-	itemBatches, unbatched := brMakeBatches(t, c, p.url, tok, jobs)
+	itemBatches, unbatched := brMakeBatches(t, c, p.URL, tok, jobs)
 	var retry []*brXSSJob // vectors whose segment did not parse as it does alone
 	for _, bt := range itemBatches {
 		label := fmt.Sprintf("batch item %s (lines %s)", bt.id, bt.lines())
 		check := itemCheck(bt.id, label)
-		pages = append(pages, brPage[brBatchSettled]{url: p.url + "/items/" + bt.id + "/view", label: label, settle: brBatchSettle(bt.jobs),
+		pages = append(pages, brPage[brBatchSettled]{url: p.URL + "/items/" + bt.id + "/view", label: label, settle: brBatchSettle(bt.jobs),
 			check: func(resp *network.Response, s brBatchSettled) []string {
 				out := check(resp, s)
 				if len(out) > 0 {
@@ -1439,7 +1433,7 @@ func TestBrowserCrossOrigin(t *testing.T) {
 	start := time.Now()
 	defer func() { t.Logf("runtime %v", time.Since(start).Round(time.Millisecond)) }()
 	p, c, tok := brServer(t)
-	base := p.url
+	base := p.URL
 	hostile := brHostile(t, base, brStolenToken(t, c, base))
 	hu, _ := url.Parse(hostile.URL)
 	b := brStart(t, brTimeout)
@@ -1578,18 +1572,18 @@ func TestBrowserClickjacking(t *testing.T) {
 		w.Header().Set("Content-Type", "text/html; charset=utf-8")
 		fmt.Fprint(w, `<!doctype html><title>frameable</title><form><input id="username" name="username"></form>`)
 	}))
-	hostile := brHostile(t, p.url, "")
+	hostile := brHostile(t, p.URL, "")
 	b := brStart(t, brTimeout)
 	tb := b.tab(t)
-	brLogin(t, tb, p.url)
+	brLogin(t, tb, p.URL)
 
 	cases := []struct {
 		name, target string
 		rendered     bool
 	}{
 		{"control: a page without framing protection", frameable.URL + "/", true},
-		{"the sign-in page", p.url + "/login", false},
-		{"the docs UI", p.url + "/docs", false},
+		{"the sign-in page", p.URL + "/login", false},
+		{"the docs UI", p.URL + "/docs", false},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -1686,7 +1680,7 @@ func TestBrowserNoCSPViolations(t *testing.T) {
 	start := time.Now()
 	defer func() { t.Logf("runtime %v", time.Since(start).Round(time.Millisecond)) }()
 	p, c, _ := brServer(t)
-	resp, err := c.Get(p.url + "/openapi.json")
+	resp, err := c.Get(p.URL + "/openapi.json")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -1736,7 +1730,7 @@ func TestBrowserNoCSPViolations(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			tb.take()
-			resp, s, err := tb.visit(p.url+tc.path, tc.name)
+			resp, s, err := tb.visit(p.URL+tc.path, tc.name)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -1789,8 +1783,8 @@ func TestBrowserDocsTryItOutSendsCSRF(t *testing.T) {
 	p, _, _ := brServer(t)
 	b := brStart(t, brTimeout)
 	tb := b.tab(t)
-	brLogin(t, tb, p.url)
-	if _, _, err := tb.visit(p.url+"/docs", "docs"); err != nil {
+	brLogin(t, tb, p.URL)
+	if _, _, err := tb.visit(p.URL+"/docs", "docs"); err != nil {
 		t.Fatal(err)
 	}
 	if err := chromedp.Do(tb.ctx, chromedp.WaitVisible(chromedp.CSS("#swagger-ui .opblock"))); err != nil {
