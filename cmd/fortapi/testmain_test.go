@@ -8,13 +8,9 @@ package main
 // tests, which share one Chromium, are in ./browsere2e.
 
 import (
-	"flag"
-	"fmt"
-	"os"
 	"testing"
 
 	"github.com/fortapi/fortapi/internal/e2e"
-	"github.com/fortapi/fortapi/internal/testutil"
 )
 
 // shared is set by TestMain before any test runs and is not reassigned.
@@ -27,15 +23,5 @@ var shared *e2e.Shared
 const minParallel = 6
 
 func TestMain(m *testing.M) {
-	flag.Parse()
-	testutil.MinParallel(minParallel)
-	s, err := e2e.NewShared("fortapi-cmd-test-")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(2)
-	}
-	shared = s
-	code := m.Run()
-	shared.Close()
-	os.Exit(code)
+	e2e.Main(m, "fortapi-cmd-test-", minParallel, func(s *e2e.Shared) { shared = s })
 }

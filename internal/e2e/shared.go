@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"context"
+	"flag"
 	"fmt"
 	"os"
 	"os/exec"
@@ -46,6 +47,25 @@ func NewShared(pattern string) (*Shared, error) {
 		return nil, err
 	}
 	return &Shared{dir: dir}, nil
+}
+
+// Main is the TestMain of a package of end-to-end tests: it parses the
+// flags, runs at least minParallel parallel tests (testutil.MinParallel:
+// they wait on servers and browsers far more than they compute), hands
+// a new Shared (pattern as NewShared) to set before any test runs, and
+// exits with the tests' code after closing it.
+func Main(m *testing.M, pattern string, minParallel int, set func(*Shared)) {
+	flag.Parse()
+	testutil.MinParallel(minParallel)
+	s, err := NewShared(pattern)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(2)
+	}
+	set(s)
+	code := m.Run()
+	s.Close()
+	os.Exit(code)
 }
 
 // Close stops the browser, if one started, and removes the files.
