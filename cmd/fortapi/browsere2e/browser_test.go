@@ -625,10 +625,7 @@ func brQuietTLSServer(t *testing.T, h http.Handler) *httptest.Server {
 // cookies the browser got, that page script cannot read the session, and
 // that signing out through the form ends the session on the server.
 func TestBrowserLoginForm(t *testing.T) {
-	t.Parallel()
-	browsertest.Require(t) // before building and starting anything
-	start := time.Now()
-	defer func() { t.Logf("runtime %v", time.Since(start).Round(time.Millisecond)) }()
+	brBegin(t)
 	p, c, _ := brServer(t)
 	b := brStart(t, brTimeout)
 	tb := b.tab(t)
@@ -903,6 +900,17 @@ type brFrameState struct {
 	Item   bool   `json:"item"`
 }
 
+// brBegin starts a browser test: in parallel with the others, skipped
+// (or failed under FORTAPI_TEST_STRICT=1) before anything is built or
+// started when Chromium is missing, its run time logged at the end.
+func brBegin(t *testing.T) {
+	t.Helper()
+	t.Parallel()
+	browsertest.Require(t)
+	start := time.Now()
+	t.Cleanup(func() { t.Logf("runtime %v", time.Since(start).Round(time.Millisecond)) })
+}
+
 // TestBrowserXSSCorpus stores every vector of testdata/xss-vectors.txt as
 // an item's name and description, loads what every item page shows in a
 // signed-in browser, and fails if any script of a payload ran.
@@ -930,10 +938,7 @@ type brFrameState struct {
 // Content-Security-Policy header, so that the policy alone must stop it.
 // The passes run one after the other, each over all the tabs.
 func TestBrowserXSSCorpus(t *testing.T) {
-	t.Parallel()
-	browsertest.Require(t) // before building and starting anything
-	start := time.Now()
-	defer func() { t.Logf("runtime %v", time.Since(start).Round(time.Millisecond)) }()
+	brBegin(t)
 	raw, err := os.ReadFile("../../../testdata/xss-vectors.txt")
 	if err != nil {
 		t.Fatal(err)
@@ -1428,10 +1433,7 @@ type brFetchOutcome struct {
 // another site (localhost) — that post forms and fetch with credentials,
 // and checks that nothing changed and nothing could be read.
 func TestBrowserCrossOrigin(t *testing.T) {
-	t.Parallel()
-	browsertest.Require(t) // before building and starting anything
-	start := time.Now()
-	defer func() { t.Logf("runtime %v", time.Since(start).Round(time.Millisecond)) }()
+	brBegin(t)
 	p, c, tok := brServer(t)
 	base := p.URL
 	hostile := brHostile(t, base, brStolenToken(t, c, base))
@@ -1563,10 +1565,7 @@ func brFetchAttack(t *testing.T, tb *brTab, u string) {
 // shows its own error page instead). A frameable page framed the same way
 // proves the check sees a rendered frame.
 func TestBrowserClickjacking(t *testing.T) {
-	t.Parallel()
-	browsertest.Require(t) // before building and starting anything
-	start := time.Now()
-	defer func() { t.Logf("runtime %v", time.Since(start).Round(time.Millisecond)) }()
+	brBegin(t)
 	p, _, _ := brServer(t)
 	frameable := brQuietTLSServer(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/html; charset=utf-8")
@@ -1675,10 +1674,7 @@ func brConsoleProblem(l string) bool {
 // requires them to work under their own policies: no CSP violation, no
 // script error, and the docs UI really renders the server's document.
 func TestBrowserNoCSPViolations(t *testing.T) {
-	t.Parallel()
-	browsertest.Require(t) // before building and starting anything
-	start := time.Now()
-	defer func() { t.Logf("runtime %v", time.Since(start).Round(time.Millisecond)) }()
+	brBegin(t)
 	p, c, _ := brServer(t)
 	resp, err := c.Get(p.URL + "/openapi.json")
 	if err != nil {

@@ -24,7 +24,6 @@ import (
 	"github.com/chromedp/chromedp"
 	"github.com/coder/websocket"
 
-	"github.com/fortapi/fortapi/internal/browsertest"
 	"github.com/fortapi/fortapi/internal/e2e"
 )
 
@@ -209,10 +208,7 @@ func brWSDial(t *testing.T, roots *tls.Config, wsURL string, h http.Header) int 
 
 // TestBrowserWSFeed: the feed in Chromium, with one server for every case.
 func TestBrowserWSFeed(t *testing.T) {
-	t.Parallel()
-	browsertest.Require(t) // before building and starting anything
-	start := time.Now()
-	defer func() { t.Logf("runtime %v", time.Since(start).Round(time.Millisecond)) }()
+	brBegin(t)
 	p, c, tok := brServer(t)
 	base := p.URL
 	wsURL := "wss://" + strings.TrimPrefix(base, "https://") + "/ws/items"
