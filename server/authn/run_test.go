@@ -2,17 +2,12 @@ package authn_test
 
 import (
 	"context"
-	"crypto/rand"
-	"path/filepath"
 	"testing"
 	"time"
 
-	"github.com/fortapi/fortapi/jwtkey"
-	"github.com/fortapi/fortapi/password"
 	"github.com/fortapi/fortapi/server"
 	"github.com/fortapi/fortapi/server/authn"
 	"github.com/fortapi/fortapi/server/sqlite"
-	"github.com/fortapi/fortapi/token"
 )
 
 // TestRunPrunesExpiredRows: the background loop deletes revocation-log
@@ -53,31 +48,6 @@ func TestRunPrunesExpiredRows(t *testing.T) {
 // every 10ms, with auditRetention (0: the default).
 func runService(t *testing.T, auditRetention time.Duration) (*sqlite.Store, *authn.Service) {
 	t.Helper()
-	ctx := context.Background()
-	store, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "run.db"), sqlite.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { store.Close() })
-	master := make([]byte, 32)
-	_, _ = rand.Read(master)
-	ring, err := jwtkey.Open(ctx, jwtkey.Options{MasterKey: master, Store: store})
-	if err != nil {
-		t.Fatal(err)
-	}
-	revs := token.NewRevocations(token.RevocationsOptions{})
-	tokens, err := token.New(token.Options{Issuer: "i", Audience: "a", Keys: ring, Revocations: revs})
-	if err != nil {
-		t.Fatal(err)
-	}
-	hasher, err := password.NewHasher(password.HasherOptions{QueueTimeout: time.Minute, InsecureTestParams: true}) // a loaded test machine must not make it busy; what these tests check does not depend on the hash cost
-	if err != nil {
-		t.Fatal(err)
-	}
-	svc, err := authn.New(authn.Options{Store: store, Hasher: hasher, Tokens: tokens, Revocations: revs, Keys: ring,
-		PruneEvery: 10 * time.Millisecond, AuditRetention: auditRetention, RefreshKey: []byte("authn test refresh successor key, 32+ bytes")})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return store, svc
+	e := newFeedEnv(t, authn.Options{PruneEvery: 10 * time.Millisecond, AuditRetention: auditRetention})
+	return e.store, e.svc
 }
