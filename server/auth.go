@@ -216,6 +216,15 @@ type EventCursor struct {
 // MaxEventBatch is the most events EventsInOrder returns in one call.
 const MaxEventBatch = 1000
 
+// CheckEventBatch is the stores' check of the limit given to
+// EventsInOrder and PruneEvents: nil for 1..MaxEventBatch.
+func CheckEventBatch(limit int) error {
+	if limit <= 0 || limit > MaxEventBatch {
+		return fmt.Errorf("limit is %d, want 1..%d", limit, MaxEventBatch)
+	}
+	return nil
+}
+
 // MaxPruneEventsBatch is the most events one PruneEvents call deletes.
 const MaxPruneEventsBatch = 10000
 

@@ -764,8 +764,8 @@ func collectEvents(ctx context.Context, op string, rows pgx.Rows) ([]server.Even
 // EventsInOrder implements server.AuthStore.
 func (s *Store) EventsInOrder(ctx context.Context, after server.EventCursor, until time.Time, limit int) ([]server.Event, error) {
 	const op = "events in order"
-	if limit <= 0 || limit > server.MaxEventBatch {
-		return nil, fmt.Errorf("postgres: %s: limit is %d, want 1..%d", op, limit, server.MaxEventBatch)
+	if err := server.CheckEventBatch(limit); err != nil {
+		return nil, fmt.Errorf("postgres: %s: %w", op, err)
 	}
 	end := time.Date(9999, 12, 31, 0, 0, 0, 0, time.UTC) // no bound
 	if !until.IsZero() {
@@ -782,8 +782,8 @@ func (s *Store) EventsInOrder(ctx context.Context, after server.EventCursor, unt
 // transaction.
 func (s *Store) PruneEvents(ctx context.Context, before time.Time, limit int) (int64, error) {
 	const op = "prune events"
-	if limit <= 0 || limit > server.MaxEventBatch {
-		return 0, fmt.Errorf("postgres: %s: limit is %d, want 1..%d", op, limit, server.MaxEventBatch)
+	if err := server.CheckEventBatch(limit); err != nil {
+		return 0, fmt.Errorf("postgres: %s: %w", op, err)
 	}
 	if before.IsZero() {
 		return 0, fmt.Errorf("postgres: %s: zero time", op)

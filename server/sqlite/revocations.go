@@ -226,8 +226,8 @@ func scanEvents(ctx context.Context, op string, rows *sql.Rows) ([]server.Event,
 // EventsInOrder implements server.AuthStore.
 func (s *Store) EventsInOrder(ctx context.Context, after server.EventCursor, until time.Time, limit int) ([]server.Event, error) {
 	const op = "events in order"
-	if limit <= 0 || limit > server.MaxEventBatch {
-		return nil, fmt.Errorf("sqlite: %s: limit is %d, want 1..%d", op, limit, server.MaxEventBatch)
+	if err := server.CheckEventBatch(limit); err != nil {
+		return nil, fmt.Errorf("sqlite: %s: %w", op, err)
 	}
 	end := int64(math.MaxInt64)
 	if !until.IsZero() {
@@ -249,8 +249,8 @@ func (s *Store) EventsInOrder(ctx context.Context, after server.EventCursor, unt
 // deleting limit rows takes.
 func (s *Store) PruneEvents(ctx context.Context, before time.Time, limit int) (int64, error) {
 	const op = "prune events"
-	if limit <= 0 || limit > server.MaxEventBatch {
-		return 0, fmt.Errorf("sqlite: %s: limit is %d, want 1..%d", op, limit, server.MaxEventBatch)
+	if err := server.CheckEventBatch(limit); err != nil {
+		return 0, fmt.Errorf("sqlite: %s: %w", op, err)
 	}
 	if before.IsZero() {
 		return 0, fmt.Errorf("sqlite: %s: zero time", op)
