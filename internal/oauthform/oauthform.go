@@ -7,7 +7,6 @@ package oauthform
 
 import (
 	"net/url"
-	"slices"
 	"strconv"
 	"strings"
 )
@@ -39,36 +38,15 @@ func Scopes(v url.Values) ([]string, bool) {
 		return nil, true
 	}
 	var out []string
-	// The parameter is read before the request is authenticated: repeats
-	// are found by a scan of the few tokens a real request names, by a
-	// set beyond (a scan of every token kept would make an 8 KiB body of
-	// distinct tokens cost quadratic time).
-	var seen map[string]struct{}
+	// Repeats are found by a set, not by a scan of the tokens kept: the
+	// parameter is read before the request is authenticated, and a scan
+	// would make an 8 KiB body of distinct tokens cost quadratic time.
+	seen := make(map[string]bool)
 	for _, s := range strings.Split(vs[0], " ") {
-		if s == "" {
-			continue
+		if s != "" && !seen[s] {
+			seen[s] = true
+			out = append(out, s)
 		}
-		if seen == nil && len(out) < maxScannedScopes {
-			if slices.Contains(out, s) {
-				continue
-			}
-		} else {
-			if seen == nil {
-				seen = make(map[string]struct{}, 2*maxScannedScopes)
-				for _, o := range out {
-					seen[o] = struct{}{}
-				}
-			}
-			if _, dup := seen[s]; dup {
-				continue
-			}
-			seen[s] = struct{}{}
-		}
-		out = append(out, s)
 	}
 	return out, len(out) > 0
 }
-
-// maxScannedScopes is how many distinct scope-tokens Scopes compares a
-// token with one by one before it keeps them in a set.
-const maxScannedScopes = 16
