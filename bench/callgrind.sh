@@ -82,7 +82,7 @@ measure() {
 		pw=$(head -c 24 /dev/urandom | base64 | tr -d '/+=')
 		FORTAPI_ADMIN_PASSWORD=$pw valgrind --tool=callgrind --instr-atstart=no \
 			--callgrind-out-file="$tmp/cg.$srv.$proto.%p" "$tmp/fortapi" serve \
-			--data-dir "$tmp/data-$proto" --addr 127.0.0.1:0 --http-addr "" --rate-scale 10000 \
+			--data-dir "$tmp/data-$proto" --addr 127.0.0.1:0 --http-addr "" --admin-addr "" --rate-scale 10000 \
 			--log-level info --log-format json --insecure-http="$ins" 2>"$log" &
 	else
 		local tls=(--insecure-http)
