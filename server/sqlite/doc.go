@@ -43,14 +43,16 @@
 //
 // # Group commit
 //
-// One goroutine, started by Open and stopped by Close, runs every write
-// (the item writes and the auth writes) on the writer connection. Writes
-// queue on a channel; the goroutine takes the first, plus whatever else is
-// queued at that moment, up to Options.MaxBatch (default 128), and runs them
-// in one BEGIN IMMEDIATE ... COMMIT, each inside its own SAVEPOINT. Under
-// concurrent writes many share one commit, which is what a write costs most;
-// inserts from many goroutines are about twice as fast as with one
-// transaction each (docs/benchmarks.md). The guarantees:
+// Every write (the item writes and the auth writes) runs on the writer
+// connection, one at a time. A write that finds the writer idle runs at
+// once on its caller's goroutine. Writes that find it busy queue on a
+// channel for one goroutine, started by Open and stopped by Close, which
+// takes the first, waits for the writer, then takes whatever else is
+// queued at that moment, up to Options.MaxBatch (default 128), and runs
+// them in one BEGIN IMMEDIATE ... COMMIT, each inside its own SAVEPOINT.
+// Under concurrent writes many share one commit, which is what a write
+// costs most; inserts from many goroutines are about twice as fast as with
+// one transaction each (docs/benchmarks.md). The guarantees:
 //
 //   - Acknowledged means committed. A caller gets its result only after the
 //     COMMIT of its transaction returned, so the durability above is
@@ -68,8 +70,7 @@
 //     more: batches form only from writes that queued while the previous
 //     transaction ran. An item write (and AddEvent) is one statement: when
 //     it finds no other write it runs alone as one autocommit statement,
-//     exactly what it cost before batching, plus a hand-over to the writer
-//     goroutine.
+//     on its caller's goroutine, exactly what it cost before batching.
 //   - Multi-statement writes. The other auth writes read and change several
 //     rows (UpdateUser reads the user, checks it, updates it, revokes its
 //     sessions, logs the revocation and the event). They run like the
@@ -78,16 +79,20 @@
 //     batch of one). A failure anywhere in it undoes all of it and nothing
 //     else. A refresh-token reuse is not a failure: the session's
 //     revocation commits and the caller is told RefreshReused.
-//   - Cancellation. A write whose context has ended when the goroutine
-//     picks it up is skipped and returns the context's error. A caller
-//     whose context ends while its write is queued or running returns at
-//     once with the context's error, but a write already picked up runs on
-//     and may commit: the caller cannot know (as with any write racing a
-//     cancellation). Statements never see the caller's context, so a
-//     cancellation cannot interrupt a transaction that other writes share.
+//   - Cancellation. A write whose context has ended when it is about to
+//     run is skipped and returns the context's error. A caller whose
+//     context ends while its write is queued returns at once with the
+//     context's error; a write the writer goroutine already picked up may
+//     still run and commit: the caller cannot know (as with any write
+//     racing a cancellation). A write running on its caller's goroutine
+//     (only when it found the writer connection free) runs to its end (a
+//     wait for another process's lock included, at most the busy timeout)
+//     and returns its own result. Statements never see
+//     the caller's context, so a cancellation cannot interrupt a
+//     transaction that other writes share.
 //   - Close stops accepting writes (later ones get ErrClosed), lets the
-//     queued ones run and commit, waits for the goroutine to exit and only
-//     then closes the connections.
+//     running and queued ones run and commit, waits for them and for the
+//     goroutine to exit and only then closes the connections.
 //
 // # Tables
 //

@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	msqlite "modernc.org/sqlite"
@@ -102,6 +103,11 @@ type Store struct {
 	maxBatch   int
 	ops        chan *writeOp
 	writerDone chan struct{}
+	// wlock is held by whoever runs writes on the writer connection: a
+	// caller that found it free (and nothing queued), or writeLoop for a
+	// batch. queued counts the writes sent to writeLoop and not yet run.
+	wlock  sync.Mutex
+	queued atomic.Int64
 	// opPool recycles writeOps (and their done channels) whose result
 	// the caller received: the writer is done with them (submit).
 	opPool sync.Pool

@@ -10,15 +10,20 @@ import (
 // Group commit.
 //
 // Every write (the item writes and the auth writes of users.go,
-// sessions.go, revocations.go and keys.go) becomes a writeOp sent to one
-// goroutine, writeLoop, the only user of the writer connection. The loop takes the first op, also takes whatever else is
-// already queued (up to maxBatch), and runs them all in one BEGIN IMMEDIATE
-// ... COMMIT, each op inside its own SAVEPOINT so that an op that fails is
-// undone alone. Only after COMMIT returns does any caller get its result: an
-// acknowledged write is a committed write, exactly as with one transaction
-// per write. The loop never waits for more work: a lone write runs at once,
-// and batches form only from the writes that queued while the previous
-// batch ran.
+// sessions.go, revocations.go and keys.go) becomes a writeOp run on the
+// writer connection by whoever holds s.wlock. A write that finds the writer
+// idle (wlock free, nothing queued) runs at once on its caller's goroutine:
+// no hand-over to another goroutine and back, which on a small machine cost
+// more than the statement (two goroutine wake-ups, futex calls and the
+// scheduler's spinning threads per write). A write that finds the writer
+// busy is sent to one goroutine, writeLoop, which takes the first op, waits
+// for wlock, also takes whatever else is already queued (up to maxBatch),
+// and runs them all in one BEGIN IMMEDIATE ... COMMIT, each op inside its
+// own SAVEPOINT so that an op that fails is undone alone. Only after COMMIT
+// returns does any caller get its result: an acknowledged write is a
+// committed write, exactly as with one transaction per write. The loop
+// never waits for more work: batches form only from the writes that queued
+// while the writer was busy.
 //
 // An op is one of two kinds. A one-statement op (exec: the item writes)
 // that runs alone runs as one autocommit statement, its fastest form. A
@@ -67,13 +72,16 @@ type writeOp struct {
 	done    chan error // buffered (1): the writer never blocks delivering
 }
 
-// write hands exec to the writer goroutine and waits for its result, which
-// comes only after the transaction that ran it has committed (or failed).
+// write runs exec (on the caller's goroutine when the writer is idle, else
+// by the writer goroutine) and returns its result, which comes only after
+// the transaction that ran it has committed (or failed).
 //
-// If ctx ends while the op is queued or running, write returns at once with
-// ctx's error, but an op the writer already picked up still runs and may
-// commit: the caller cannot tell, just as a one-statement write racing a
-// cancellation could commit before the driver saw the cancellation.
+// If ctx ends while the op is queued, write returns at once with ctx's
+// error, but an op the writer goroutine already picked up still runs and
+// may commit: the caller cannot tell, just as a one-statement write racing
+// a cancellation could commit before the driver saw the cancellation. An
+// op running on the caller's goroutine (only when the writer connection
+// was free) runs to its end and returns its own result.
 func (s *Store) write(ctx context.Context, name string, exec func(runCtx context.Context, stmt func(*sql.Stmt) *sql.Stmt) error) error {
 	op := s.newOp(ctx, name)
 	op.exec = exec
@@ -108,7 +116,9 @@ func (s *Store) recycle(op *writeOp) {
 	s.opPool.Put(op)
 }
 
-// submit queues op and waits for its result (see write).
+// submit runs op, on the caller's goroutine when the writer is idle, else
+// by queueing it for the writer goroutine, and returns its result (see
+// write).
 func (s *Store) submit(op *writeOp) error {
 	ctx, name := op.ctx, op.name
 	if err := ctx.Err(); err != nil {
@@ -116,20 +126,39 @@ func (s *Store) submit(op *writeOp) error {
 		return wrap(ctx, name, err)
 	}
 
-	// The read lock makes "not closed" and the send one step with respect
-	// to Close, which takes the write lock before closing s.ops: a send on
-	// a closed channel cannot happen. A send may block while the queue is
-	// full; the writer keeps draining it, so Close's wait for the lock ends.
+	// The read lock makes "not closed" and the send (or the run) one step
+	// with respect to Close, which takes the write lock before closing
+	// s.ops: a send on a closed channel cannot happen, and Close waits for
+	// a write running on its caller's goroutine. A send may block while the
+	// queue is full; the writer keeps draining it, so Close's wait for the
+	// lock ends.
 	s.mu.RLock()
 	if s.closed {
 		s.mu.RUnlock()
 		s.recycle(op) // never sent
 		return fmt.Errorf("sqlite: %s: %w", name, ErrClosed)
 	}
+	// The writer is idle: nothing queued (or held by writeLoop), nothing
+	// running and the connection free (Ping, or a test, may hold it: a
+	// write that waited for it here could not honour ctx). Queued writes
+	// go first: a write that finds some queues behind them.
+	if s.queued.Load() == 0 && s.wlock.TryLock() {
+		if s.writer.Stats().InUse == 0 {
+			err := s.run(op)
+			s.wlock.Unlock()
+			s.mu.RUnlock()
+			err = s.result(op, err)
+			s.recycle(op)
+			return err
+		}
+		s.wlock.Unlock()
+	}
+	s.queued.Add(1)
 	select {
 	case s.ops <- op:
 		s.mu.RUnlock()
 	case <-ctx.Done():
+		s.queued.Add(-1)
 		s.mu.RUnlock()
 		s.recycle(op) // never sent
 		return wrap(ctx, name, ctx.Err())
@@ -152,8 +181,8 @@ func (s *Store) submit(op *writeOp) error {
 	}
 }
 
-// writeLoop is the writer goroutine: it runs batches until Close closes
-// s.ops and everything queued before that has run.
+// writeLoop is the writer goroutine: it runs batches of the queued writes
+// until Close closes s.ops and everything queued before that has run.
 func (s *Store) writeLoop() {
 	defer close(s.writerDone)
 	batch := make([]*writeOp, 0, s.maxBatch)
@@ -162,6 +191,9 @@ func (s *Store) writeLoop() {
 		if !ok {
 			return
 		}
+		// A write running on its caller's goroutine finishes first; the
+		// writes that queue meanwhile join this batch.
+		s.wlock.Lock()
 		batch = append(batch[:0], op)
 	drain: // take what queued meanwhile, without waiting for more
 		for len(batch) < s.maxBatch {
@@ -176,40 +208,62 @@ func (s *Store) writeLoop() {
 			}
 		}
 		s.runBatch(batch)
+		s.queued.Add(-int64(len(batch)))
+		s.wlock.Unlock()
 		clear(batch) // let the finished ops be collected
 	}
 }
 
 // runBatch runs batch and then, only then, delivers every result.
 func (s *Store) runBatch(batch []*writeOp) {
-	err := s.run(batch)
+	var err error
+	if len(batch) == 1 {
+		err = s.run(batch[0])
+	} else {
+		err = s.runMany(batch)
+	}
 	for _, op := range batch {
-		if err != nil && !op.skipped {
-			// The transaction did not commit, so nothing of the op was
-			// stored, whether it ran or not. Its own result is replaced
-			// even if it was an error: an ErrConflict or ErrNotFound may
-			// have been caused by an earlier op of the batch that is now
-			// rolled back too.
-			op.err = fmt.Errorf("sqlite: %s: %w", op.name, err)
-		}
-		op.done <- op.err
+		op.done <- s.result(op, err)
 	}
 }
 
-// run runs batch: a lone one-statement op by itself, anything else in one
-// transaction. A panic (a bug) fails the batch instead of the process:
-// before group commit it would have hit one request's goroutine, which
-// net/http recovers.
-func (s *Store) run(batch []*writeOp) (err error) {
+// result is op's result once the batch that ran it ended with err.
+func (s *Store) result(op *writeOp, err error) error {
+	if err != nil && !op.skipped {
+		// The transaction did not commit, so nothing of the op was
+		// stored, whether it ran or not. Its own result is replaced
+		// even if it was an error: an ErrConflict or ErrNotFound may
+		// have been caused by an earlier op of the batch that is now
+		// rolled back too.
+		op.err = fmt.Errorf("sqlite: %s: %w", op.name, err)
+	}
+	return op.err
+}
+
+// run runs a lone op: a one-statement op by itself, a multi-statement op
+// in a transaction of its own. A panic (a bug) fails the op instead of the
+// process: before group commit it would have hit one request's goroutine,
+// which net/http recovers.
+func (s *Store) run(op *writeOp) (err error) {
 	defer func() {
 		if r := recover(); r != nil {
 			err = fmt.Errorf("panic in the writer: %v", r)
 		}
 	}()
-	if len(batch) == 1 && batch[0].tx == nil {
-		s.runAlone(batch[0])
+	if op.tx == nil {
+		s.runAlone(op)
 		return nil
 	}
+	return s.runTx([]*writeOp{op})
+}
+
+// runMany runs batch in one transaction; a panic fails the whole batch.
+func (s *Store) runMany(batch []*writeOp) (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("panic in the writer: %v", r)
+		}
+	}()
 	return s.runTx(batch)
 }
 

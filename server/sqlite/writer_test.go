@@ -688,3 +688,61 @@ func crashChild(path string) {
 	}
 	select {}
 }
+
+// A write that finds the writer idle runs on its caller's goroutine (no
+// hand-over to the writer goroutine); one that finds the writer connection
+// in use queues for the writer goroutine instead, so that its caller can
+// still give up when its context ends.
+func TestGroupCommitIdleWriteRunsOnCaller(t *testing.T) {
+	s := openTemp(t, Options{})
+	defer s.Close()
+	ctx := context.Background()
+	// The closures below are named after this test wherever they run:
+	// the writer goroutine is told apart by its own frame.
+	onCaller := func() bool {
+		buf := make([]byte, 64<<10)
+		stack := string(buf[:runtime.Stack(buf, false)])
+		return strings.Contains(stack, "(*Store).submit") && !strings.Contains(stack, "(*Store).writeLoop")
+	}
+	for _, tc := range []struct {
+		name string
+		tx   bool
+	}{{"one statement", false}, {"transaction", true}} {
+		t.Run(tc.name, func(t *testing.T) {
+			var ran, caller bool
+			var err error
+			if tc.tx {
+				err = s.writeTx(ctx, "probe", func(context.Context, *sql.Tx) error {
+					ran, caller = true, onCaller()
+					return nil
+				})
+			} else {
+				err = s.write(ctx, "probe", func(context.Context, func(*sql.Stmt) *sql.Stmt) error {
+					ran, caller = true, onCaller()
+					return nil
+				})
+			}
+			if err != nil || !ran {
+				t.Fatalf("write = %v, ran %v", err, ran)
+			}
+			if !caller {
+				t.Error("a write with the writer idle did not run on its caller's goroutine")
+			}
+		})
+	}
+	t.Run("connection held", func(t *testing.T) {
+		// The probe runs no statement: it does not wait for the held
+		// connection, only shows where it runs.
+		holdWriter(t, s)
+		var caller bool
+		if err := s.write(ctx, "probe", func(context.Context, func(*sql.Stmt) *sql.Stmt) error {
+			caller = onCaller()
+			return nil
+		}); err != nil {
+			t.Fatal(err)
+		}
+		if caller {
+			t.Error("a write that found the connection in use ran on its caller's goroutine")
+		}
+	})
+}
