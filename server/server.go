@@ -72,6 +72,22 @@ type ItemStore interface {
 	DeleteItem(ctx context.Context, acc Access, id string) error
 }
 
+// ItemCommitHooks is implemented by an ItemStore that can run a function
+// right after one of its item writes commits, in commit order: then runs
+// only when the write succeeded, and the then of a write that committed
+// earlier has returned before the then of a later one starts. A caller
+// that must announce changes in commit order uses it instead of
+// serialising its writes (which would stop the store from batching them).
+// then must be quick and must not call the store.
+type ItemCommitHooks interface {
+	// CreateItemThen is CreateItem, then then.
+	CreateItemThen(ctx context.Context, it Item, then func()) error
+	// UpdateItemThen is UpdateItem, then then with the stored item.
+	UpdateItemThen(ctx context.Context, acc Access, it Item, then func(Item)) (Item, error)
+	// DeleteItemThen is DeleteItem, then then.
+	DeleteItemThen(ctx context.Context, acc Access, id string, then func()) error
+}
+
 // Store is everything the reference server keeps.
 type Store interface {
 	ItemStore

@@ -211,8 +211,13 @@ type deleteOutput struct{}
 
 type items struct {
 	Deps
-	// events serialises a store write with the announcement of its
-	// event when Events is set, so that events leave in commit order
+	// hooks is Store when it announces in commit order itself
+	// (server.ItemCommitHooks) and Events is set: writes then run
+	// concurrently (the store may batch them) and each event is
+	// announced by the store right after its commit.
+	hooks server.ItemCommitHooks
+	// events otherwise serialises a store write with the announcement of
+	// its event when Events is set, so that events leave in commit order
 	// (an update is never announced after the item's deletion).
 	events sync.Mutex
 }
@@ -315,12 +320,21 @@ func (h *items) create(ctx context.Context, in *createInput) (*createOutput, err
 		ID: id, OwnerID: acc.UserID, Name: in.Body.Name, Description: in.Body.Description,
 		Price: in.Body.Price, Tax: in.Body.Tax, CreatedAt: now, UpdatedAt: now,
 	}
-	if err := h.write(func() (ItemEvent, error) {
-		return NewItemEvent(ItemCreated, it), h.Store.CreateItem(ctx, it)
-	}); err != nil {
+	out := &createOutput{Location: "/items/" + id, Body: toItem(it)}
+	if h.hooks != nil {
+		err = h.hooks.CreateItemThen(ctx, it, func() {
+			// The event shares the answer's item, which nothing changes.
+			h.Events(ItemEvent{Type: ItemCreated, ID: it.ID, Owner: it.OwnerID, Item: &out.Body})
+		})
+	} else {
+		err = h.write(func() (ItemEvent, error) {
+			return NewItemEvent(ItemCreated, it), h.Store.CreateItem(ctx, it)
+		})
+	}
+	if err != nil {
 		return nil, storeErr(err)
 	}
-	return &createOutput{Location: "/items/" + id, Body: toItem(it)}, nil
+	return out, nil
 }
 
 // getItem is the item id as the caller may see it (the owner condition
@@ -360,14 +374,21 @@ func (h *items) update(ctx context.Context, in *updateInput) (*itemOutput, error
 		return nil, err
 	}
 	var it server.Item
-	err = h.write(func() (ItemEvent, error) {
-		var err error
-		it, err = h.Store.UpdateItem(ctx, acc, server.Item{
-			ID: in.ID, Name: in.Body.Name, Description: in.Body.Description,
-			Price: in.Body.Price, Tax: in.Body.Tax, UpdatedAt: h.now(),
+	change := server.Item{
+		ID: in.ID, Name: in.Body.Name, Description: in.Body.Description,
+		Price: in.Body.Price, Tax: in.Body.Tax, UpdatedAt: h.now(),
+	}
+	if h.hooks != nil {
+		it, err = h.hooks.UpdateItemThen(ctx, acc, change, func(stored server.Item) {
+			h.Events(NewItemEvent(ItemUpdated, stored))
 		})
-		return NewItemEvent(ItemUpdated, it), err
-	})
+	} else {
+		err = h.write(func() (ItemEvent, error) {
+			var err error
+			it, err = h.Store.UpdateItem(ctx, acc, change)
+			return NewItemEvent(ItemUpdated, it), err
+		})
+	}
 	if err != nil {
 		return nil, storeErr(err)
 	}
@@ -382,20 +403,33 @@ func (h *items) delete(ctx context.Context, in *itemIDParam) (*deleteOutput, err
 	if !server.ValidID(in.ID) {
 		return nil, huma.Error404NotFound("no such item")
 	}
-	if err := h.write(func() (ItemEvent, error) {
-		// The event names the owner, who alone may see it. An item's
-		// owner never changes and its id is never reused: the owner read
-		// before the deletion is the deleted item's.
-		owner := acc.UserID
+	// The event names the owner, who alone may see it. An item's owner
+	// never changes and its id is never reused: the owner read before the
+	// deletion is the deleted item's.
+	owner := func() (string, error) {
 		if h.Events != nil && acc.All {
 			it, err := h.Store.GetItem(ctx, acc, in.ID)
+			return it.OwnerID, err
+		}
+		return acc.UserID, nil
+	}
+	if h.hooks != nil {
+		var o string
+		if o, err = owner(); err == nil {
+			err = h.hooks.DeleteItemThen(ctx, acc, in.ID, func() {
+				h.Events(NewItemEvent(ItemDeleted, server.Item{ID: in.ID, OwnerID: o}))
+			})
+		}
+	} else {
+		err = h.write(func() (ItemEvent, error) {
+			o, err := owner()
 			if err != nil {
 				return ItemEvent{}, err
 			}
-			owner = it.OwnerID
-		}
-		return NewItemEvent(ItemDeleted, server.Item{ID: in.ID, OwnerID: owner}), h.Store.DeleteItem(ctx, acc, in.ID)
-	}); err != nil {
+			return NewItemEvent(ItemDeleted, server.Item{ID: in.ID, OwnerID: o}), h.Store.DeleteItem(ctx, acc, in.ID)
+		})
+	}
+	if err != nil {
 		return nil, storeErr(err)
 	}
 	return &deleteOutput{}, nil

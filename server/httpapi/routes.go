@@ -350,6 +350,9 @@ func registerAuth(api huma.API, d Deps) {
 
 func registerItems(api huma.API, d Deps) {
 	h := &items{Deps: d}
+	if hs, ok := d.Store.(server.ItemCommitHooks); ok && d.Events != nil {
+		h.hooks = hs
+	}
 	tags := []string{"items"}
 	register(api, huma.Operation{
 		OperationID: "create-item", Method: http.MethodPost, Path: "/items/",

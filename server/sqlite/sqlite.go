@@ -133,8 +133,9 @@ type Store struct {
 }
 
 var (
-	_ server.Store = (*Store)(nil)
-	_ jwtkey.Store = (*Store)(nil)
+	_ server.Store           = (*Store)(nil)
+	_ server.ItemCommitHooks = (*Store)(nil)
+	_ jwtkey.Store           = (*Store)(nil)
 )
 
 // orDefault returns v, or def when v is zero; a negative v is an error
@@ -435,6 +436,11 @@ const (
 // CreateItem implements server.ItemStore. It returns once the transaction
 // that stored the item has committed (see the package documentation).
 func (s *Store) CreateItem(ctx context.Context, it server.Item) error {
+	return s.CreateItemThen(ctx, it, nil)
+}
+
+// CreateItemThen implements server.ItemCommitHooks.
+func (s *Store) CreateItemThen(ctx context.Context, it server.Item, then func()) error {
 	if it.ID == "" || it.OwnerID == "" {
 		return errors.New("sqlite: create item: empty id or owner id")
 	}
@@ -442,7 +448,7 @@ func (s *Store) CreateItem(ctx context.Context, it server.Item) error {
 		return fmt.Errorf("sqlite: create item: %w", err)
 	}
 	const op = "create item"
-	return s.write(ctx, op, func(runCtx context.Context, stmt func(*sql.Stmt) *sql.Stmt) error {
+	return s.writeThen(ctx, op, func(runCtx context.Context, stmt func(*sql.Stmt) *sql.Stmt) error {
 		_, err := stmt(s.insertItem).ExecContext(runCtx,
 			it.ID, it.OwnerID, it.Name, it.Description, it.Price, nullFloat(it.Tax),
 			it.CreatedAt.UnixMicro(), it.UpdatedAt.UnixMicro())
@@ -453,7 +459,7 @@ func (s *Store) CreateItem(ctx context.Context, it server.Item) error {
 			return wrap(ctx, op, err)
 		}
 		return nil
-	})
+	}, then)
 }
 
 // GetItem implements server.ItemStore.
@@ -518,6 +524,11 @@ func (s *Store) ListItems(ctx context.Context, acc server.Access, after string, 
 // UpdateItem implements server.ItemStore. It returns once the transaction
 // that changed the item has committed.
 func (s *Store) UpdateItem(ctx context.Context, acc server.Access, it server.Item) (server.Item, error) {
+	return s.UpdateItemThen(ctx, acc, it, nil)
+}
+
+// UpdateItemThen implements server.ItemCommitHooks.
+func (s *Store) UpdateItemThen(ctx context.Context, acc server.Access, it server.Item, then func(server.Item)) (server.Item, error) {
 	if err := checkNumbers(it); err != nil {
 		return server.Item{}, fmt.Errorf("sqlite: update item: %w", err)
 	}
@@ -533,7 +544,11 @@ func (s *Store) UpdateItem(ctx context.Context, acc server.Access, it server.Ite
 	}
 	const op = "update item"
 	var got server.Item // set by the writer; read only after write returns nil
-	err := s.write(ctx, op, func(runCtx context.Context, stmt func(*sql.Stmt) *sql.Stmt) error {
+	var after func()
+	if then != nil {
+		after = func() { then(got) }
+	}
+	err := s.writeThen(ctx, op, func(runCtx context.Context, stmt func(*sql.Stmt) *sql.Stmt) error {
 		stored, err := scanItem(stmt(st).QueryRowContext(runCtx, args...))
 		if errors.Is(err, sql.ErrNoRows) {
 			return server.ErrNotFound
@@ -543,7 +558,7 @@ func (s *Store) UpdateItem(ctx context.Context, acc server.Access, it server.Ite
 		}
 		got = stored
 		return nil
-	})
+	}, after)
 	if err != nil {
 		return server.Item{}, err
 	}
@@ -553,6 +568,11 @@ func (s *Store) UpdateItem(ctx context.Context, acc server.Access, it server.Ite
 // DeleteItem implements server.ItemStore. It returns once the transaction
 // that removed the item has committed.
 func (s *Store) DeleteItem(ctx context.Context, acc server.Access, id string) error {
+	return s.DeleteItemThen(ctx, acc, id, nil)
+}
+
+// DeleteItemThen implements server.ItemCommitHooks.
+func (s *Store) DeleteItemThen(ctx context.Context, acc server.Access, id string, then func()) error {
 	var (
 		st   *sql.Stmt
 		args []any
@@ -566,7 +586,7 @@ func (s *Store) DeleteItem(ctx context.Context, acc server.Access, id string) er
 		return errNoUser
 	}
 	const op = "delete item"
-	return s.write(ctx, op, func(runCtx context.Context, stmt func(*sql.Stmt) *sql.Stmt) error {
+	return s.writeThen(ctx, op, func(runCtx context.Context, stmt func(*sql.Stmt) *sql.Stmt) error {
 		res, err := stmt(st).ExecContext(runCtx, args...)
 		if err != nil {
 			return wrap(ctx, op, err)
@@ -579,7 +599,7 @@ func (s *Store) DeleteItem(ctx context.Context, acc server.Access, id string) er
 			return server.ErrNotFound
 		}
 		return nil
-	})
+	}, then)
 }
 
 // scanItem reads one row of itemColumns.

@@ -67,6 +67,11 @@ type writeOp struct {
 	// must not commit or roll back tx, nor use savepoint names of its own.
 	tx func(runCtx context.Context, tx *sql.Tx) error
 
+	// then, when set, runs after the op's transaction committed, before
+	// the writer lock is released (see server.ItemCommitHooks), and only
+	// when the op succeeded.
+	then func()
+
 	err     error      // exec's result, set by the writer
 	skipped bool       // ctx was done at pickup: exec never ran, err says why
 	done    chan error // buffered (1): the writer never blocks delivering
@@ -83,8 +88,14 @@ type writeOp struct {
 // op running on the caller's goroutine (only when the writer connection
 // was free) runs to its end and returns its own result.
 func (s *Store) write(ctx context.Context, name string, exec func(runCtx context.Context, stmt func(*sql.Stmt) *sql.Stmt) error) error {
+	return s.writeThen(ctx, name, exec, nil)
+}
+
+// writeThen is write, then then once the write committed, if it succeeded
+// (see writeOp.then).
+func (s *Store) writeThen(ctx context.Context, name string, exec func(runCtx context.Context, stmt func(*sql.Stmt) *sql.Stmt) error, then func()) error {
 	op := s.newOp(ctx, name)
-	op.exec = exec
+	op.exec, op.then = exec, then
 	return s.submit(op)
 }
 
@@ -144,10 +155,12 @@ func (s *Store) submit(op *writeOp) error {
 	// go first: a write that finds some queues behind them.
 	if s.queued.Load() == 0 && s.wlock.TryLock() {
 		if s.writer.Stats().InUse == 0 {
-			err := s.run(op)
+			err := s.result(op, s.run(op))
+			if err == nil && op.then != nil {
+				op.then()
+			}
 			s.wlock.Unlock()
 			s.mu.RUnlock()
-			err = s.result(op, err)
 			s.recycle(op)
 			return err
 		}
@@ -223,8 +236,20 @@ func (s *Store) runBatch(batch []*writeOp) {
 		err = s.runMany(batch)
 	}
 	for _, op := range batch {
-		op.done <- s.result(op, err)
+		res := s.result(op, err)
+		if res == nil && op.then != nil {
+			callThen(op.then)
+		}
+		op.done <- res
 	}
+}
+
+// callThen runs then for the writer goroutine: a panic there (a bug) must
+// not end the process, and the write it follows has committed, so its
+// caller still gets nil.
+func callThen(then func()) {
+	defer func() { _ = recover() }()
+	then()
 }
 
 // result is op's result once the batch that ran it ended with err.

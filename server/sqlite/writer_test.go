@@ -746,3 +746,76 @@ func TestGroupCommitIdleWriteRunsOnCaller(t *testing.T) {
 		}
 	})
 }
+
+// The commit hooks (server.ItemCommitHooks) run after their write
+// committed, one at a time, in commit order, and only for writes that
+// succeeded, whether the write ran alone or in a batch. The hooks below
+// append to a slice without a lock: the race detector checks that they
+// never run concurrently.
+func TestItemCommitHooks(t *testing.T) {
+	s := openTemp(t, Options{})
+	defer s.Close()
+	ctx := context.Background()
+	acc := server.Access{UserID: "owner"}
+	var log []string // written only by hooks
+
+	t.Run("committed before the hook, none on failure", func(t *testing.T) {
+		it := testItem(t, "owner")
+		var seen bool
+		if err := s.CreateItemThen(ctx, it, func() { seen = stored(t, s, it.ID); log = append(log, "create") }); err != nil {
+			t.Fatal(err)
+		}
+		if !seen {
+			t.Error("the hook ran before the item was readable")
+		}
+		if err := s.CreateItemThen(ctx, it, func() { log = append(log, "dup") }); !errors.Is(err, server.ErrConflict) {
+			t.Fatalf("duplicate = %v", err)
+		}
+		if err := s.DeleteItemThen(ctx, acc, testItem(t, "owner").ID, func() { log = append(log, "missing") }); !errors.Is(err, server.ErrNotFound) {
+			t.Fatalf("delete missing = %v", err)
+		}
+		if _, err := s.UpdateItemThen(ctx, acc, testItem(t, "owner"), func(server.Item) { log = append(log, "missing") }); !errors.Is(err, server.ErrNotFound) {
+			t.Fatalf("update missing = %v", err)
+		}
+		if err := s.DeleteItemThen(ctx, acc, it.ID, func() { seen = stored(t, s, it.ID); log = append(log, "delete") }); err != nil {
+			t.Fatal(err)
+		}
+		if seen {
+			t.Error("the hook of a deletion ran before the deletion was visible")
+		}
+		if got := strings.Join(log, ","); got != "create,delete" {
+			t.Errorf("hooks ran for %s, want create,delete", got)
+		}
+	})
+
+	t.Run("commit order under concurrency", func(t *testing.T) {
+		it := testItem(t, "owner")
+		if err := s.CreateItem(ctx, it); err != nil {
+			t.Fatal(err)
+		}
+		// Concurrent updates of one item, many of them batched: the last
+		// hook to run must report the state that is stored in the end.
+		var last string
+		var wg sync.WaitGroup
+		for i := range 64 {
+			wg.Go(func() {
+				up := it
+				up.Name = fmt.Sprintf("name %d", i)
+				if _, err := s.UpdateItemThen(ctx, acc, up, func(got server.Item) { last = got.Name; log = append(log, got.Name) }); err != nil {
+					t.Error(err)
+				}
+			})
+		}
+		wg.Wait()
+		got, err := s.GetItem(ctx, acc, it.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got.Name != last {
+			t.Errorf("stored name %q, last hook saw %q: hooks out of commit order", got.Name, last)
+		}
+		if n := len(log); n != 2+64 {
+			t.Errorf("%d hooks ran, want %d", n, 2+64)
+		}
+	})
+}
