@@ -103,9 +103,20 @@ type Store interface {
 // and never sequential, yet sort roughly by creation time, which keeps
 // cursor pagination and B-tree inserts cheap.
 func NewID(now time.Time, rnd io.Reader) (string, error) {
+	var buf [36]byte
+	b, err := AppendID(buf[:0], now, rnd)
+	if err != nil {
+		return "", err
+	}
+	return string(b), nil
+}
+
+// AppendID appends a new id, as NewID makes it, to dst: a caller that
+// needs the id inside a longer string (a URL) builds both at once.
+func AppendID(dst []byte, now time.Time, rnd io.Reader) ([]byte, error) {
 	var u [16]byte
 	var err error
-	if rnd == nil {
+	if rnd == nil || rnd == rand.Reader {
 		// rand.Read, unlike a read through the io.Reader interface,
 		// keeps u on the stack.
 		_, err = rand.Read(u[6:])
@@ -115,7 +126,7 @@ func NewID(now time.Time, rnd io.Reader) (string, error) {
 		copy(u[6:], b[:])
 	}
 	if err != nil {
-		return "", fmt.Errorf("server: reading randomness for an id: %w", err)
+		return dst, fmt.Errorf("server: reading randomness for an id: %w", err)
 	}
 	ms := uint64(now.UnixMilli())
 	var ts [8]byte
@@ -133,7 +144,7 @@ func NewID(now time.Time, rnd io.Reader) (string, error) {
 	hex.Encode(out[19:23], u[8:10])
 	out[23] = '-'
 	hex.Encode(out[24:36], u[10:16])
-	return string(out[:]), nil
+	return append(dst, out[:]...), nil
 }
 
 // ValidID reports whether s is an id as NewID writes it: a lower-case,

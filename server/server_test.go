@@ -2,6 +2,8 @@ package server_test
 
 import (
 	"bytes"
+	"crypto/rand"
+	"io"
 	"strings"
 	"testing"
 	"testing/iotest"
@@ -64,5 +66,31 @@ func TestValidID(t *testing.T) {
 				t.Errorf("ValidID(%q) = %v", tt.id, got)
 			}
 		})
+	}
+}
+
+func TestAppendID(t *testing.T) {
+	now := time.UnixMilli(1_700_000_000_123)
+	for _, tc := range []struct {
+		name string
+		rnd  io.Reader
+	}{
+		{"nil (crypto/rand)", nil},
+		{"crypto/rand.Reader", rand.Reader},
+		{"fixed bytes", bytes.NewReader(bytes.Repeat([]byte{0xff}, 10))},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			b, err := server.AppendID([]byte("/items/"), now, tc.rnd)
+			if err != nil {
+				t.Fatal(err)
+			}
+			id, ok := strings.CutPrefix(string(b), "/items/")
+			if !ok || !server.ValidID(id) || !strings.HasPrefix(id, "018bcfe5-687b-7") {
+				t.Errorf("AppendID = %q, want /items/ and a UUIDv7 of %v", b, now)
+			}
+		})
+	}
+	if _, err := server.AppendID(nil, now, bytes.NewReader(nil)); err == nil {
+		t.Error("AppendID with exhausted randomness succeeded")
 	}
 }

@@ -312,15 +312,20 @@ func (h *items) create(ctx context.Context, in *createInput) (*createOutput, err
 		return nil, err
 	}
 	now := h.now()
-	id, err := server.NewID(now, h.Rand)
+	// The Location and the id in one string: the id is its tail.
+	const prefix = "/items/"
+	var buf [len(prefix) + 36]byte
+	b, err := server.AppendID(append(buf[:0], prefix...), now, h.Rand)
 	if err != nil {
 		return nil, err
 	}
+	location := string(b)
+	id := location[len(prefix):]
 	it := server.Item{
 		ID: id, OwnerID: acc.UserID, Name: in.Body.Name, Description: in.Body.Description,
 		Price: in.Body.Price, Tax: in.Body.Tax, CreatedAt: now, UpdatedAt: now,
 	}
-	out := &createOutput{Location: "/items/" + id, Body: toItem(it)}
+	out := &createOutput{Location: location, Body: toItem(it)}
 	if h.hooks != nil {
 		err = h.hooks.CreateItemThen(ctx, it, func() {
 			// The event shares the answer's item, which nothing changes.

@@ -449,9 +449,21 @@ func (s *Store) CreateItemThen(ctx context.Context, it server.Item, then func())
 	}
 	const op = "create item"
 	return s.writeThen(ctx, op, func(runCtx context.Context, stmt func(*sql.Stmt) *sql.Stmt) error {
+		// A tax is passed as a float64 or nil, not as a sql.NullFloat64
+		// (boxed, then boxed again by its Value); a new item's two times
+		// are usually one value, boxed once.
+		var tax any
+		if it.Tax != nil {
+			tax = *it.Tax
+		}
+		var created, updated any = it.CreatedAt.UnixMicro(), nil
+		if it.UpdatedAt.Equal(it.CreatedAt) {
+			updated = created
+		} else {
+			updated = it.UpdatedAt.UnixMicro()
+		}
 		_, err := stmt(s.insertItem).ExecContext(runCtx,
-			it.ID, it.OwnerID, it.Name, it.Description, it.Price, nullFloat(it.Tax),
-			it.CreatedAt.UnixMicro(), it.UpdatedAt.UnixMicro())
+			it.ID, it.OwnerID, it.Name, it.Description, it.Price, tax, created, updated)
 		if err != nil {
 			if isUniqueViolation(err) {
 				return fmt.Errorf("sqlite: create item: id already exists: %w", server.ErrConflict)
