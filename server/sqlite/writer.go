@@ -157,7 +157,7 @@ func (s *Store) submit(op *writeOp) error {
 		if s.writer.Stats().InUse == 0 {
 			err := s.result(op, s.run(op))
 			if err == nil && op.then != nil {
-				op.then()
+				callThen(op.then) // a panic must not leave wlock held
 			}
 			s.wlock.Unlock()
 			s.mu.RUnlock()
@@ -244,9 +244,10 @@ func (s *Store) runBatch(batch []*writeOp) {
 	}
 }
 
-// callThen runs then for the writer goroutine: a panic there (a bug) must
-// not end the process, and the write it follows has committed, so its
-// caller still gets nil.
+// callThen runs a commit hook: a panic there (a bug) must neither end the
+// process (on the writer goroutine) nor leave the write lock held (on a
+// caller's goroutine), and the write it follows has committed, so its
+// caller still gets nil. The hook's work is lost, as a failed publish is.
 func callThen(then func()) {
 	defer func() { _ = recover() }()
 	then()

@@ -819,3 +819,22 @@ func TestItemCommitHooks(t *testing.T) {
 		}
 	})
 }
+
+// A hook that panics loses its own work only: the write it follows stays
+// committed and acknowledged, and the store goes on writing.
+func TestItemCommitHookPanic(t *testing.T) {
+	s := openTemp(t, Options{})
+	defer s.Close()
+	ctx := context.Background()
+	it := testItem(t, "owner")
+	if err := s.CreateItemThen(ctx, it, func() { panic("hook bug") }); err != nil {
+		t.Fatalf("write with a panicking hook = %v, want nil (it committed)", err)
+	}
+	if !stored(t, s, it.ID) {
+		t.Fatal("the write of a panicking hook was not stored")
+	}
+	after := testItem(t, "owner")
+	if err := s.CreateItem(ctx, after); err != nil {
+		t.Fatalf("write after a panicking hook: %v", err)
+	}
+}
