@@ -422,7 +422,6 @@ func (c *itemConn) item(st uintptr, id, owner string) server.Item {
 	return it
 }
 
-
 // cPtr returns p, an address in C memory (libc's heap, which SQLite's
 // allocations, the TLS stack and the argument buffers live in, outside the
 // Go heap), as an unsafe.Pointer. Go's collector neither moves nor frees
