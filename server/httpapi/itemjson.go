@@ -51,11 +51,53 @@ func (it Item) AppendFortapiJSON(b []byte) ([]byte, error) {
 	b = append(b, `,"price_with_tax":`...)
 	b = strconv.AppendFloat(b, it.PriceWithTax, 'f', -1, 64)
 	b = append(b, `,"created_at":"`...)
-	b = it.CreatedAt.AppendFormat(b, time.RFC3339Nano)
+	b = appendRFC3339NanoUTC(b, it.CreatedAt)
 	b = append(b, `","updated_at":"`...)
-	b = it.UpdatedAt.AppendFormat(b, time.RFC3339Nano)
+	b = appendRFC3339NanoUTC(b, it.UpdatedAt)
 	b = append(b, `"}`...)
 	return b, nil
+}
+
+// appendRFC3339NanoUTC appends t as t.AppendFormat(b, time.RFC3339Nano)
+// does for a time in UTC with a year from 0 to 9999 (plainTime): the date
+// and clock in fixed-width digits, the fraction of a second, if any,
+// without its trailing zeros, and "Z". The general formatter interprets the
+// layout on every call, a third of the item's encoding.
+func appendRFC3339NanoUTC(b []byte, t time.Time) []byte {
+	year, month, day := t.Date()
+	hour, minute, sec := t.Clock()
+	b = appendDigits(b, year, 4)
+	b = append(b, '-')
+	b = appendDigits(b, int(month), 2)
+	b = append(b, '-')
+	b = appendDigits(b, day, 2)
+	b = append(b, 'T')
+	b = appendDigits(b, hour, 2)
+	b = append(b, ':')
+	b = appendDigits(b, minute, 2)
+	b = append(b, ':')
+	b = appendDigits(b, sec, 2)
+	if ns := t.Nanosecond(); ns != 0 {
+		width := 9
+		for ns%10 == 0 {
+			ns /= 10
+			width--
+		}
+		b = append(b, '.')
+		b = appendDigits(b, ns, width)
+	}
+	return append(b, 'Z')
+}
+
+// appendDigits appends v, which is 0 <= v < 10^width, in width decimal
+// digits with leading zeros.
+func appendDigits(b []byte, v, width int) []byte {
+	b = append(b, "000000000"[:width]...)
+	for i := len(b) - 1; v > 0; i-- {
+		b[i] = byte('0' + v%10)
+		v /= 10
+	}
+	return b
 }
 
 // plain reports whether AppendFortapiJSON's own encoding applies: every number
