@@ -153,3 +153,29 @@ func TestAppendRFC3339NanoUTC(t *testing.T) {
 		})
 	}
 }
+
+// TestAppendRFC3339NanoUTCEveryDay compares the calendar arithmetic with
+// the time package's on every day of years 0 to 9999 (and a time of day
+// that moves each step), leap days and century rules included.
+func TestAppendRFC3339NanoUTCEveryDay(t *testing.T) {
+	start := time.Date(0, 1, 1, 0, 0, 0, 0, time.UTC)
+	end := time.Date(9999, 12, 31, 23, 59, 59, 999999999, time.UTC)
+	var got, want []byte
+	n := 0
+	for tm := start; !tm.After(end); tm = tm.Add(24*time.Hour + 7*time.Second + 1013*time.Microsecond) {
+		got = appendRFC3339NanoUTC(got[:0], tm)
+		want = tm.AppendFormat(want[:0], time.RFC3339Nano)
+		if !bytes.Equal(got, want) {
+			t.Fatalf("got %s, want %s", got, want)
+		}
+		n++
+	}
+	if n < 3_600_000 {
+		t.Fatalf("only %d days checked", n)
+	}
+	for _, tm := range []time.Time{end, end.Truncate(time.Second), time.Date(9999, 12, 31, 23, 59, 59, 0, time.UTC)} {
+		if got, want := appendRFC3339NanoUTC(nil, tm), tm.AppendFormat(nil, time.RFC3339Nano); !bytes.Equal(got, want) {
+			t.Errorf("got %s, want %s", got, want)
+		}
+	}
+}
