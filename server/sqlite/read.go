@@ -54,11 +54,15 @@ import (
 // itemReaders is the pool of item read connections. Its zero value is not
 // usable: see openItemReaders.
 type itemReaders struct {
-	free   chan *itemConn // the idle connections
-	n      int            // how many exist; Close takes n back from free
-	busy   time.Duration  // how long a read waits for a lock
-	closed atomic.Bool    // set by close before it takes the connections back
-	done   chan struct{}  // closed with closed: ends the waits
+	free chan *itemConn // the idle connections
+	n    int            // how many exist; Close takes n back from free
+	busy time.Duration  // how long a read waits for a lock
+	// step is sqlite3_step; tests replace it to play a lock held by
+	// another process (SQLITE_BUSY), which one process cannot make SQLite
+	// report on demand.
+	step   func(tls *libc.TLS, st uintptr) int32
+	closed atomic.Bool   // set by close before it takes the connections back
+	done   chan struct{} // closed with closed: ends the waits
 	once   sync.Once
 	err    error // close's result
 }
@@ -88,7 +92,7 @@ const maxItemKey = 1 << 20
 // openItemReaders opens n read connections to the database file at abs,
 // which the writer has created and switched to WAL.
 func openItemReaders(abs string, n int, busy time.Duration) (*itemReaders, error) {
-	r := &itemReaders{free: make(chan *itemConn, n), busy: busy, done: make(chan struct{})}
+	r := &itemReaders{free: make(chan *itemConn, n), busy: busy, done: make(chan struct{}), step: sqlite3.Xsqlite3_step}
 	for range n {
 		c, err := openItemConn(abs)
 		if err != nil {
@@ -305,7 +309,7 @@ func (r *itemReaders) getOn(ctx context.Context, c *itemConn, id, owner string) 
 	}
 	var deadline time.Time
 	for attempt := 0; ; attempt++ {
-		rc := sqlite3.Xsqlite3_step(c.tls, st)
+		rc := r.step(c.tls, st)
 		switch rc {
 		case sqlite3.SQLITE_ROW:
 			it := c.item(st, id, owner)

@@ -4,11 +4,14 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
+	"modernc.org/libc"
 	sqlite3 "modernc.org/sqlite/lib"
 
 	"github.com/fortapi/fortapi/server"
@@ -308,4 +311,140 @@ func TestGetItemWaitsForConnection(t *testing.T) {
 func isItemBusy(err error) bool {
 	var se sqliteError
 	return errors.As(err, &se) && se.rc&0xff == sqlite3.SQLITE_BUSY
+}
+
+// TestGetItemSeesOtherStoresWrites: two stores on one file, as the server
+// and the fortapi CLI: a write acknowledged by one is read by the other at
+// once, and a deletion too (no cache beyond SQLite's own, which WAL keeps
+// coherent).
+func TestGetItemSeesOtherStoresWrites(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "fortapi.db")
+	server1 := openAt(t, path, Options{})
+	cli := openAt(t, path, Options{})
+	ctx := context.Background()
+	it := testItem(t, "owner")
+	all := server.Access{All: true}
+	// Warm server1's connections and page caches on the item's page first.
+	if _, err := server1.GetItem(ctx, all, it.ID); !errors.Is(err, server.ErrNotFound) {
+		t.Fatalf("GetItem before the write = %v, want ErrNotFound", err)
+	}
+	if err := cli.CreateItem(ctx, it); err != nil {
+		t.Fatal(err)
+	}
+	for round := range 3 {
+		it.Name = fmt.Sprintf("round %d", round)
+		if _, err := cli.UpdateItem(ctx, all, it); err != nil {
+			t.Fatal(err)
+		}
+		for range DefaultReadConns + 1 { // every connection of the pool
+			got, err := server1.GetItem(ctx, all, it.ID)
+			if err != nil || got.Name != it.Name {
+				t.Fatalf("GetItem after the other store's update = %q, %v; want %q", got.Name, err, it.Name)
+			}
+		}
+	}
+	if err := cli.DeleteItem(ctx, all, it.ID); err != nil {
+		t.Fatal(err)
+	}
+	for range DefaultReadConns + 1 {
+		if _, err := server1.GetItem(ctx, all, it.ID); !errors.Is(err, server.ErrNotFound) {
+			t.Fatalf("GetItem after the other store's delete = %v, want ErrNotFound", err)
+		}
+	}
+}
+
+// busyStep replaces the item readers' sqlite3_step: the first busy calls
+// (all when busy < 0) report SQLITE_BUSY, as when another process holds a
+// lock the read needs, and signal on called; later ones run the statement.
+func busyStep(s *Store, busy int, called chan<- struct{}) *atomic.Int64 {
+	var n atomic.Int64
+	s.items.step = func(tls *libc.TLS, st uintptr) int32 {
+		i := n.Add(1)
+		if called != nil {
+			select {
+			case called <- struct{}{}:
+			default:
+			}
+		}
+		if busy < 0 || i <= int64(busy) {
+			return sqlite3.SQLITE_BUSY
+		}
+		return sqlite3.Xsqlite3_step(tls, st)
+	}
+	return &n
+}
+
+// TestGetItemBusy: a read that finds the database locked by another
+// process waits and tries again, up to the busy timeout, then reports
+// SQLITE_BUSY; its context or Close ends the wait sooner.
+func TestGetItemBusy(t *testing.T) {
+	ctx := context.Background()
+	all := server.Access{All: true}
+	setup := func(t *testing.T, busy time.Duration) (*Store, server.Item) {
+		s := openTemp(t, Options{BusyTimeout: busy})
+		t.Cleanup(func() { s.Close() })
+		it := testItem(t, "owner")
+		if err := s.CreateItem(ctx, it); err != nil {
+			t.Fatal(err)
+		}
+		return s, it
+	}
+
+	t.Run("lock released", func(t *testing.T) {
+		s, it := setup(t, time.Hour)
+		n := busyStep(s, 3, nil)
+		got, err := s.GetItem(ctx, all, it.ID)
+		if err != nil || got.ID != it.ID {
+			t.Fatalf("GetItem after 3 SQLITE_BUSY = %+v, %v; want the item", got, err)
+		}
+		if n.Load() != 4 {
+			t.Errorf("%d steps, want 4 (3 busy, then the read)", n.Load())
+		}
+	})
+
+	t.Run("busy timeout", func(t *testing.T) {
+		s, it := setup(t, 20*time.Millisecond)
+		n := busyStep(s, -1, nil)
+		if _, err := s.GetItem(ctx, all, it.ID); !isItemBusy(err) {
+			t.Errorf("GetItem while locked = %v, want SQLITE_BUSY", err)
+		}
+		if n.Load() < 2 {
+			t.Errorf("%d steps: the read did not try again", n.Load())
+		}
+	})
+
+	t.Run("context", func(t *testing.T) {
+		s, it := setup(t, time.Hour)
+		called := make(chan struct{}, 1)
+		busyStep(s, -1, called)
+		cctx, cancel := context.WithCancel(ctx)
+		res := make(chan error, 1)
+		go func() {
+			_, err := s.GetItem(cctx, all, it.ID)
+			res <- err
+		}()
+		<-called // the read is waiting for the lock
+		cancel()
+		if err := <-res; !errors.Is(err, context.Canceled) {
+			t.Errorf("GetItem waiting for the lock, context cancelled = %v, want context.Canceled", err)
+		}
+	})
+
+	t.Run("close", func(t *testing.T) {
+		s, it := setup(t, time.Hour)
+		called := make(chan struct{}, 1)
+		busyStep(s, -1, called)
+		res := make(chan error, 1)
+		go func() {
+			_, err := s.GetItem(ctx, all, it.ID)
+			res <- err
+		}()
+		<-called
+		if err := s.Close(); err != nil {
+			t.Error(err)
+		}
+		if err := <-res; !errors.Is(err, ErrClosed) {
+			t.Errorf("GetItem waiting for the lock during Close = %v, want ErrClosed", err)
+		}
+	})
 }
