@@ -130,3 +130,52 @@ func FuzzItemJSON(f *testing.F) {
 		checkItemJSON(t, it)
 	})
 }
+
+func TestAppendRFC3339NanoUTC(t *testing.T) {
+	for _, tm := range []time.Time{
+		{},
+		time.Date(0, 1, 1, 0, 0, 0, 0, time.UTC),
+		time.Date(9999, 12, 31, 23, 59, 59, 999999999, time.UTC),
+		time.Date(2026, 12, 6, 15, 4, 5, 1, time.UTC),
+		time.Date(2026, 2, 28, 9, 8, 7, 100000000, time.UTC),
+		time.Date(2024, 2, 29, 10, 0, 0, 123456000, time.UTC),
+		time.Date(1969, 12, 31, 23, 59, 59, 120, time.UTC),
+		time.UnixMicro(1765026743123456).UTC(),
+	} {
+		t.Run(tm.Format(time.RFC3339Nano), func(t *testing.T) {
+			if !plainTime(tm) {
+				t.Fatal("not a plain time")
+			}
+			want := tm.AppendFormat([]byte("x"), time.RFC3339Nano)
+			if got := appendRFC3339NanoUTC([]byte("x"), tm); !bytes.Equal(got, want) {
+				t.Errorf("got %s, want %s", got, want)
+			}
+		})
+	}
+}
+
+// TestAppendRFC3339NanoUTCEveryDay compares the calendar arithmetic with
+// the time package's on every day of years 0 to 9999 (and a time of day
+// that moves each step), leap days and century rules included.
+func TestAppendRFC3339NanoUTCEveryDay(t *testing.T) {
+	start := time.Date(0, 1, 1, 0, 0, 0, 0, time.UTC)
+	end := time.Date(9999, 12, 31, 23, 59, 59, 999999999, time.UTC)
+	var got, want []byte
+	n := 0
+	for tm := start; !tm.After(end); tm = tm.Add(24*time.Hour + 7*time.Second + 1013*time.Microsecond) {
+		got = appendRFC3339NanoUTC(got[:0], tm)
+		want = tm.AppendFormat(want[:0], time.RFC3339Nano)
+		if !bytes.Equal(got, want) {
+			t.Fatalf("got %s, want %s", got, want)
+		}
+		n++
+	}
+	if n < 3_600_000 {
+		t.Fatalf("only %d days checked", n)
+	}
+	for _, tm := range []time.Time{end, end.Truncate(time.Second), time.Date(9999, 12, 31, 23, 59, 59, 0, time.UTC)} {
+		if got, want := appendRFC3339NanoUTC(nil, tm), tm.AppendFormat(nil, time.RFC3339Nano); !bytes.Equal(got, want) {
+			t.Errorf("got %s, want %s", got, want)
+		}
+	}
+}

@@ -39,7 +39,10 @@
 //     writers queue (honouring ctx) instead of failing with SQLITE_BUSY;
 //     transactions begin IMMEDIATE; reads use a separate pool of read-only
 //     connections (mode=ro plus query_only) that WAL lets run alongside the
-//     writer; busy_timeout covers other processes.
+//     writer; busy_timeout covers other processes. GetItem, the hot read,
+//     has read-only connections of its own, used through SQLite's C API
+//     without database/sql (read.go); they wait for another process's
+//     lock in Go, up to the same busy timeout.
 //
 // # Group commit
 //
@@ -133,7 +136,7 @@
 // items.owner_id has no foreign key to users: the item contract suite uses
 // owners without user rows, and users are never deleted anyway.
 //
-// Defaults (the zero Options): 4 read connections, a 5 s busy timeout,
+// Defaults (the zero Options): 4 read connections (and 4 for GetItem), a 5 s busy timeout,
 // synchronous=NORMAL, batches of at most 128 writes. Every connection also
 // gets foreign_keys=ON.
 //

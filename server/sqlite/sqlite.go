@@ -58,8 +58,9 @@ func (s Synchronous) String() string {
 // defaults.
 type Options struct {
 	// ReadConns is the size of the read-only connection pool that serves
-	// every read (GetItem, ListItems, the user, revocation, event and key
-	// reads) and Ping. Zero means DefaultReadConns (4); negative is an
+	// every read (ListItems, the user, revocation, event and key reads)
+	// and Ping, and also of the second read-only pool that serves GetItem
+	// alone (read.go). Zero means DefaultReadConns (4); negative is an
 	// error. Writes always use one dedicated connection.
 	ReadConns int
 	// BusyTimeout is how long a connection waits for a lock held by another
@@ -96,6 +97,8 @@ var errNoUser = errors.New("sqlite: access has neither a user id nor All")
 type Store struct {
 	writer *sql.DB
 	reader *sql.DB
+	// items serves GetItem on connections of its own (read.go).
+	items *itemReaders
 
 	// Group commit (writer.go): writes queue on ops for the writer
 	// goroutine, which closes writerDone when it exits. mu guards closed
@@ -117,7 +120,7 @@ type Store struct {
 	// Statements prepared once per pool; database/sql prepares each on a
 	// connection the first time that connection runs it. Preparing costs
 	// more than running a point query: this makes GetItem 2-3x faster.
-	insertItem, getItemOwn, getItemAll, listItemsOwn, listItemsAll,
+	insertItem, listItemsOwn, listItemsAll,
 	updateItemOwn, updateItemAll, deleteItemOwn, deleteItemAll *sql.Stmt
 	// The savepoint statements group commit runs around every write.
 	savepoint, release, rollbackTo *sql.Stmt
@@ -226,6 +229,10 @@ func Open(ctx context.Context, path string, opts Options) (*Store, error) {
 		s.Close()
 		return nil, fmt.Errorf("sqlite: open %q: %w", abs, err)
 	}
+	if s.items, err = openItemReaders(abs, readConns, busy); err != nil {
+		s.Close()
+		return nil, fmt.Errorf("sqlite: open %q: %w", abs, err)
+	}
 	// The writer goroutine starts last, once nothing can fail: Close stops
 	// it only if it runs.
 	s.maxBatch = maxBatch
@@ -251,8 +258,6 @@ type preparedStmt struct {
 func (s *Store) statements() []preparedStmt {
 	return append([]preparedStmt{
 		{&s.insertItem, s.writer, sqlInsertItem},
-		{&s.getItemOwn, s.reader, sqlGetItemOwn},
-		{&s.getItemAll, s.reader, sqlGetItemAll},
 		{&s.listItemsOwn, s.reader, sqlListItemsOwn},
 		{&s.listItemsAll, s.reader, sqlListItemsAll},
 		{&s.updateItemOwn, s.writer, sqlUpdateItemOwn},
@@ -392,6 +397,11 @@ func (s *Store) Close() error {
 				errs = append(errs, fmt.Errorf("sqlite: closing a statement: %w", err))
 			}
 		}
+		if s.items != nil {
+			if err := s.items.close(); err != nil {
+				errs = append(errs, err)
+			}
+		}
 		if s.reader != nil {
 			if err := s.reader.Close(); err != nil {
 				errs = append(errs, fmt.Errorf("sqlite: closing readers: %w", err))
@@ -474,27 +484,10 @@ func (s *Store) CreateItemThen(ctx context.Context, it server.Item, then func())
 	}, then)
 }
 
-// GetItem implements server.ItemStore.
+// GetItem implements server.ItemStore. It runs on the item read
+// connections (read.go), not on the database/sql reader pool.
 func (s *Store) GetItem(ctx context.Context, acc server.Access, id string) (server.Item, error) {
-	var (
-		it  server.Item
-		err error
-	)
-	switch {
-	case acc.All:
-		it, err = scanItemValues(s.getItemAll.QueryRowContext(ctx, id), id, "")
-	case acc.UserID != "":
-		it, err = scanItemValues(s.getItemOwn.QueryRowContext(ctx, id, acc.UserID), id, acc.UserID)
-	default:
-		return server.Item{}, errNoUser
-	}
-	if errors.Is(err, sql.ErrNoRows) {
-		return server.Item{}, server.ErrNotFound
-	}
-	if err != nil {
-		return server.Item{}, wrap(ctx, "get item", err)
-	}
-	return it, nil
+	return s.items.get(ctx, acc, id)
 }
 
 // ListItems implements server.ItemStore. limit must be positive; callers
@@ -640,23 +633,6 @@ func (d *itemRow) item() server.Item {
 	it.CreatedAt = time.UnixMicro(d.created).UTC()
 	it.UpdatedAt = time.UnixMicro(d.updated).UTC()
 	return it
-}
-
-// scanItemValues reads one row of GetItem's columns: owner_id first when
-// owner is "" (the unscoped form), then itemValueColumns; the item's id
-// is id, its owner, when not read, owner.
-func scanItemValues(row *sql.Row, id, owner string) (server.Item, error) {
-	d := new(itemRow)
-	d.it.ID, d.it.OwnerID = id, owner
-	dest := [...]any{&d.it.OwnerID, &d.it.Name, &d.it.Description, &d.it.Price, &d.tax, &d.created, &d.updated}
-	args := dest[:]
-	if owner != "" {
-		args = dest[1:]
-	}
-	if err := row.Scan(args...); err != nil {
-		return server.Item{}, err
-	}
-	return d.item(), nil
 }
 
 // checkNumbers rejects NaN (server.Item.CheckNumbers): SQLite stores a NaN
