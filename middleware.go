@@ -68,7 +68,12 @@ func (f *frontDoor) newID(x *exchange) string {
 func (f *frontDoor) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	start := f.api.opts.Now()
 	x := &exchange{}
-	id := r.Header.Get("X-Request-Id")
+	// The canonical name indexes the map as Header.Get would, without
+	// canonicalizing it on every request.
+	var id string
+	if v := r.Header["X-Request-Id"]; len(v) > 0 {
+		id = v[0]
+	}
 	if !validRequestID(id) {
 		id = f.newID(x)
 	}
