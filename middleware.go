@@ -13,6 +13,7 @@ import (
 	"runtime/debug"
 	"time"
 
+	"github.com/fortapi/fortapi/internal/accesslog"
 	"github.com/fortapi/fortapi/internal/problem"
 )
 
@@ -154,23 +155,25 @@ func (f *frontDoor) logAccess(r *http.Request, rec *recorder, start time.Time, i
 	if status == 0 {
 		status = http.StatusOK
 	}
-	// The record is built here rather than by Logger.LogAttrs: one clock
-	// reading serves as the record's time and the request's end, and no
-	// caller PC is looked up (the line's source would be this function on
-	// every request; a handler with AddSource prints none for it).
+	// The line is handed to the handler here rather than by
+	// Logger.LogAttrs: one clock reading serves as the record's time and
+	// the request's end, no caller PC is looked up (the line's source
+	// would be this function on every request; a handler with AddSource
+	// prints none for it), and a handler that implements
+	// accesslog.Handler (fortapi serve's: the redacting handler, the JSON
+	// one) writes it without an slog.Record; any other gets the record.
 	end := f.api.opts.Now()
-	rd := slog.NewRecord(end, slog.LevelInfo, "request", 0)
-	rd.AddAttrs(
-		slog.String("request_id", id),
-		slog.String("method", r.Method),
-		slog.String("path", r.URL.Path),
-		slog.Int("status", status),
-		slog.Int64("bytes", rec.bytes),
-		slog.Float64("duration_ms", float64(end.Sub(start).Microseconds())/1000),
-		slog.String("remote", r.RemoteAddr),
-		slog.String("proto", r.Proto),
-	)
-	_ = h.Handle(ctx, rd)
+	_ = accesslog.Handle(ctx, h, accesslog.Line{
+		Time:       end,
+		RequestID:  id,
+		Method:     r.Method,
+		Path:       r.URL.Path,
+		Status:     status,
+		Bytes:      rec.bytes,
+		DurationMS: float64(end.Sub(start).Microseconds()) / 1000,
+		Remote:     r.RemoteAddr,
+		Proto:      r.Proto,
+	})
 }
 
 // recorder notes the status and size of a response. It passes Flush,

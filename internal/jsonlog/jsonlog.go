@@ -22,6 +22,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/fortapi/fortapi/internal/accesslog"
 	"github.com/fortapi/fortapi/internal/jsonesc"
 )
 
@@ -101,6 +102,58 @@ func (h *Handler) Handle(ctx context.Context, r slog.Record) error {
 	b = append(b, '}', '\n')
 	if cap(b) <= 64<<10 {
 		h.buf = b // keep the buffer unless one record made it huge
+	}
+	_, err := h.w.Write(b)
+	return err
+}
+
+// The constant parts of an access line (accesslog.Line) as slog's JSON
+// handler writes them: the keys need no escaping.
+const (
+	accessHead     = `"level":"INFO","msg":"` + accesslog.Message + `","` + accesslog.KeyRequestID + `":`
+	accessMethod   = `,"` + accesslog.KeyMethod + `":`
+	accessPath     = `,"` + accesslog.KeyPath + `":`
+	accessStatus   = `,"` + accesslog.KeyStatus + `":`
+	accessBytes    = `,"` + accesslog.KeyBytes + `":`
+	accessDuration = `,"` + accesslog.KeyDurationMS + `":`
+	accessRemote   = `,"` + accesslog.KeyRemote + `":`
+	accessProto    = `,"` + accesslog.KeyProto + `":`
+)
+
+// HandleAccess writes l as Handle writes l.Record(), with the keys and
+// the level written as constants and no record built.
+func (h *Handler) HandleAccess(ctx context.Context, l accesslog.Line) error {
+	if y := l.Time.Year(); !l.Time.IsZero() && (y < 0 || y >= 10000) ||
+		math.IsInf(l.DurationMS, 0) || math.IsNaN(l.DurationMS) {
+		return h.std.Handle(ctx, l.Record())
+	}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	b := append(h.buf[:0], '{')
+	if !l.Time.IsZero() {
+		b = append(b, `"time":"`...)
+		b = appendTime(b, l.Time)
+		b = append(b, `",`...)
+	}
+	b = append(b, accessHead...)
+	b = appendString(b, l.RequestID)
+	b = append(b, accessMethod...)
+	b = appendString(b, l.Method)
+	b = append(b, accessPath...)
+	b = appendString(b, l.Path)
+	b = append(b, accessStatus...)
+	b = strconv.AppendInt(b, int64(l.Status), 10)
+	b = append(b, accessBytes...)
+	b = strconv.AppendInt(b, l.Bytes, 10)
+	b = append(b, accessDuration...)
+	b = appendFloat(b, l.DurationMS)
+	b = append(b, accessRemote...)
+	b = appendString(b, l.Remote)
+	b = append(b, accessProto...)
+	b = appendString(b, l.Proto)
+	b = append(b, '}', '\n')
+	if cap(b) <= 64<<10 {
+		h.buf = b
 	}
 	_, err := h.w.Write(b)
 	return err
