@@ -375,7 +375,7 @@ func (a *API) Handler() (http.Handler, error) {
 	if a.opts.CORS != nil {
 		next = a.opts.CORS.Handler(next)
 	}
-	a.handler = &outer{a.headers.Handler(&frontDoor{api: a, next: next})}
+	a.handler = &outer{a.headers.Handler(&frontDoor{api: a, next: next, limited: a.rl.global != nil || len(a.rl.named) > 0})}
 	a.built = true
 	return a.handler, nil
 }
