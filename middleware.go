@@ -6,7 +6,6 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"net"
 	"net/http"
@@ -54,7 +53,7 @@ type frontDoor struct {
 type exchange struct {
 	rec recorder
 	ctx frontContext
-	rnd [16]byte
+	rnd [idBytes]byte
 	hdr [1]string
 }
 
@@ -85,9 +84,10 @@ func pendingFields(r *http.Request) *ratelimit.Fields {
 	return nil
 }
 
-// newID returns a fresh request id: 16 bytes of Options.Rand in hex.
+// newID returns a fresh request id: 16 bytes of Options.Rand (through
+// the API's idSource) in hex.
 func (f *frontDoor) newID(x *exchange) string {
-	if _, err := io.ReadFull(f.api.opts.Rand, x.rnd[:]); err != nil {
+	if err := f.api.ids.read(x.rnd[:]); err != nil {
 		// Without randomness the id is still unique enough to trace a
 		// request; it is not a secret.
 		return fmt.Sprintf("t%x", f.api.opts.Now().UnixNano())
