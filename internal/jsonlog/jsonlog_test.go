@@ -3,6 +3,7 @@ package jsonlog
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"io"
 	"log/slog"
@@ -316,3 +317,66 @@ func BenchmarkAccessLine(b *testing.B) {
 type discard struct{}
 
 func (discard) Write(p []byte) (int, error) { return len(p), nil }
+
+// TestClockCache: one handler writing many records keeps the date and
+// time of the last second: records in the same second, in another zone
+// the same second, the next second, an earlier one, across midnight and
+// the year, each written as slog writes them.
+func TestClockCache(t *testing.T) {
+	var out bytes.Buffer
+	h := New(&out, slog.LevelDebug)
+	g := gen{rand.New(rand.NewPCG(9, 10))}
+	base := []time.Time{time.Date(2026, 12, 31, 23, 59, 58, 0, time.UTC), time.Date(2026, 3, 29, 0, 59, 59, 999999999, time.UTC)}
+	zones := []*time.Location{time.UTC, time.FixedZone("", 3600), time.FixedZone("", -(9*3600 + 30*60)), time.FixedZone("", 5*3600+45*60+30)}
+	if l, err := time.LoadLocation("Europe/Paris"); err == nil {
+		zones = append(zones, l)
+	}
+	for i := range 20000 {
+		tm := base[g.rng.IntN(len(base))].Add(time.Duration(g.rng.Int64N(int64(3*time.Second))) - time.Second)
+		if g.rng.IntN(3) == 0 {
+			tm = tm.Truncate(time.Second)
+		}
+		tm = tm.In(zones[g.rng.IntN(len(zones))])
+		out.Reset()
+		var want bytes.Buffer
+		r := record(tm, slog.LevelInfo, "m", slog.Int("i", i))
+		if err := h.Handle(context.Background(), r); err != nil {
+			t.Fatal(err)
+		}
+		if err := slog.NewJSONHandler(&want, &slog.HandlerOptions{Level: slog.LevelDebug}).Handle(context.Background(), r); err != nil {
+			t.Fatal(err)
+		}
+		if out.String() != want.String() {
+			t.Fatalf("record %d at %v:\ngot  %s\nwant %s", i, tm, out.String(), want.String())
+		}
+	}
+}
+
+// TestMillis: a duration in milliseconds made of whole microseconds (the
+// access line's duration_ms) is written as encoding/json writes the
+// float: zero, negative zero, each power of ten, the largest counts of up
+// to 15 digits and past them, and 200,000 random counts of every size.
+func TestMillis(t *testing.T) {
+	us := []int64{0, 1, -1, 5, 10, 100, 999, 1000, 1001, 1010, 1100, 123456, 999999999999999, -999999999999999,
+		1000000000000000, 1000000000000001, 9007199254740993, math.MaxInt64, math.MinInt64 + 1}
+	for p := int64(1); p <= 1e18; p *= 10 {
+		us = append(us, p, p-1, p+1, -p)
+	}
+	rng := rand.New(rand.NewPCG(11, 12))
+	for range 200000 {
+		us = append(us, rng.Int64N(int64(math.Pow(10, float64(1+rng.IntN(17)))))*int64(1-2*rng.IntN(2)))
+	}
+	floats := []float64{math.Copysign(0, -1)}
+	for _, u := range us {
+		floats = append(floats, float64(u)/1000)
+	}
+	for _, f := range floats {
+		want, err := json.Marshal(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := appendFloat(nil, f); string(got) != string(want) {
+			t.Fatalf("%v (%b): got %s, encoding/json %s", f, f, got, want)
+		}
+	}
+}
