@@ -25,10 +25,14 @@ type Fields struct {
 	more []fieldEntry // entries beyond len(e)
 }
 
-// fieldEntry is one limiter's decision.
+// fieldEntry is what the fields say of one limiter's decision (small:
+// it lives in per-request state).
 type fieldEntry struct {
-	l   *Limiter
-	res Result
+	l         *Limiter
+	remaining int   // never negative
+	resetSecs int64 // until reset, or until Retry-After on a denial
+	local     bool  // the local fallback decided: its policy and limit
+	limit     int   // the local fallback's limit
 }
 
 // HasFields reports whether h holds a RateLimit-Policy, RateLimit or
@@ -49,10 +53,12 @@ func (f *Fields) Reset() {
 }
 
 func (f *Fields) add(l *Limiter, res Result) {
+	remaining, resetSecs := fieldNumbers(res)
+	e := fieldEntry{l: l, remaining: remaining, resetSecs: resetSecs, local: res.Local, limit: res.Limit}
 	if f.n < len(f.e) {
-		f.e[f.n] = fieldEntry{l, res}
+		f.e[f.n] = e
 	} else {
-		f.more = append(f.more, fieldEntry{l, res})
+		f.more = append(f.more, e)
 	}
 	f.n++
 }
@@ -126,7 +132,7 @@ func (f *Fields) WriteTo(h http.Header) {
 	var r0, r1, t0, t1 int // the best item's numbers in b
 	for i := range n {
 		e := f.at(i)
-		remaining, resetSecs := fieldNumbers(e.res)
+		remaining, resetSecs := e.remaining, e.resetSecs
 		b = append(b, e.l.quoted...)
 		b = append(b, ";r="...)
 		rs := len(b)
@@ -167,7 +173,7 @@ func (f *Fields) WriteTo(h http.Header) {
 	for i := range n {
 		e := f.at(i)
 		policies[i] = e.l.policy
-		if e.res.Local {
+		if e.local {
 			policies[i] = e.l.localPolicy
 		}
 		itemVals[i] = items[start:end(i)]
@@ -185,8 +191,8 @@ func (f *Fields) WriteTo(h http.Header) {
 	}
 	e := f.at(best)
 	limit := e.l.limit
-	if e.res.Local {
-		limit = strconv.Itoa(e.res.Limit)
+	if e.local {
+		limit = strconv.Itoa(e.limit)
 	}
 	rest[0], rest[1], rest[2] = limit, items[r0:r1], items[t0:t1]
 	h[keyLimit], h[keyRemaining], h[keyReset] = rest[0:1:1], rest[1:2:2], rest[2:3:3]
