@@ -83,7 +83,7 @@ func BearerPrincipal(c *token.Claims) *Principal {
 // headers or a bearer header without a token. Custom authenticators use
 // it to parse the header exactly as TokenAuthenticator does.
 func BearerToken(r *http.Request) (string, error) {
-	vals := r.Header.Values("Authorization")
+	vals := r.Header["Authorization"] // Values, without canonicalizing the canonical name
 	switch len(vals) {
 	case 0:
 		return "", ErrNoCredentials

@@ -52,6 +52,8 @@ type bodyContext struct {
 	// length and capacity 1).
 	w  http.ResponseWriter
 	ct [1]string
+	// r is the request under humaContext.
+	r *http.Request
 }
 
 // sanitizingContext is the bodyContext of a request whose body is
@@ -99,7 +101,7 @@ func opContext(ctx huma.Context, p *Principal, sanitizing bool) huma.Context {
 	} else {
 		c = &bodyContext{}
 	}
-	c.humaContext, c.w = ctx, w
+	c.humaContext, c.w, c.r = ctx, w, r
 	if p != nil {
 		c.vctx = principalContext{Context: ctx.Context(), p: p}
 	}
@@ -128,6 +130,21 @@ func (c *bodyContext) SetHeader(name, value string) {
 		return
 	}
 	c.humaContext.SetHeader(name, value)
+}
+
+// Header is the request header name. The two names huma reads on every
+// request (Accept to negotiate the answer, Content-Type of a body) index
+// the header map directly: for a canonical name that is what Header.Get
+// does after canonicalizing it.
+func (c *bodyContext) Header(name string) string {
+	switch name {
+	case "Accept", "Content-Type":
+		if v := c.r.Header[name]; len(v) > 0 {
+			return v[0]
+		}
+		return ""
+	}
+	return c.humaContext.Header(name)
 }
 
 // Unwrap gives humago.Unwrap (and findBody) the context underneath.

@@ -153,6 +153,7 @@ type API struct {
 	log      *slog.Logger
 	errModel *huma.Schema
 	headers  *secheader.Headers
+	ids      *idSource // request ids' randomness, from opts.Rand
 
 	mu       sync.Mutex
 	problems []string     // operations whose declaration is refused
@@ -202,7 +203,7 @@ func New(opts Options) *API {
 		}
 		opts.Session = &sc
 	}
-	a := &API{mux: http.NewServeMux(), opts: opts, log: opts.Logger, headers: opts.Headers}
+	a := &API{mux: http.NewServeMux(), opts: opts, log: opts.Logger, headers: opts.Headers, ids: newIDSource(opts.Rand)}
 	if a.headers == nil {
 		a.headers, _ = secheader.New(secheader.Options{}) // nil on failure: Handler refuses to start
 	}
@@ -375,7 +376,7 @@ func (a *API) Handler() (http.Handler, error) {
 	if a.opts.CORS != nil {
 		next = a.opts.CORS.Handler(next)
 	}
-	a.handler = &outer{a.headers.Handler(&frontDoor{api: a, next: next})}
+	a.handler = &outer{a.headers.Handler(&frontDoor{api: a, next: next, limited: a.rl.global != nil || len(a.rl.named) > 0})}
 	a.built = true
 	return a.handler, nil
 }

@@ -6,14 +6,15 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"net"
 	"net/http"
 	"runtime/debug"
 	"time"
 
+	"github.com/fortapi/fortapi/internal/accesslog"
 	"github.com/fortapi/fortapi/internal/problem"
+	"github.com/fortapi/fortapi/ratelimit"
 )
 
 // RequestID returns the id of the request whose context ctx is, or "".
@@ -41,6 +42,9 @@ type frontDoor struct {
 	api *API
 	// next is the mux, behind the CSRF check when Options.CSRF is set.
 	next http.Handler
+	// limited: the API has a rate limit (global, or an operation's),
+	// whose fields the recorder collects.
+	limited bool
 }
 
 // exchange is the front door's state for one request, allocated once:
@@ -48,14 +52,42 @@ type frontDoor struct {
 // bytes and the X-Request-Id header's value slice.
 type exchange struct {
 	rec recorder
-	ctx problem.IDContext
-	rnd [16]byte
+	ctx frontContext
+	rnd [idBytes]byte
 	hdr [1]string
 }
 
-// newID returns a fresh request id: 16 bytes of Options.Rand in hex.
+// frontContext is the request's context below the front door: it carries
+// the request id and answers recorderKey with the recorder, whose
+// rate-limit fields the guard adds to.
+type frontContext struct {
+	problem.IDContext
+	rec *recorder
+}
+
+type recorderKey struct{}
+
+func (c *frontContext) Value(key any) any {
+	if key == (recorderKey{}) {
+		return c.rec
+	}
+	return c.IDContext.Value(key)
+}
+
+// pendingFields returns the rate-limit fields the front door's recorder
+// collects for r, or nil when r did not come through a front door that
+// collects them.
+func pendingFields(r *http.Request) *ratelimit.Fields {
+	if rec, ok := r.Context().Value(recorderKey{}).(*recorder); ok && rec.collect {
+		return &rec.fields
+	}
+	return nil
+}
+
+// newID returns a fresh request id: 16 bytes of Options.Rand (through
+// the API's idSource) in hex.
 func (f *frontDoor) newID(x *exchange) string {
-	if _, err := io.ReadFull(f.api.opts.Rand, x.rnd[:]); err != nil {
+	if err := f.api.ids.read(x.rnd[:]); err != nil {
 		// Without randomness the id is still unique enough to trace a
 		// request; it is not a secret.
 		return fmt.Sprintf("t%x", f.api.opts.Now().UnixNano())
@@ -68,11 +100,16 @@ func (f *frontDoor) newID(x *exchange) string {
 func (f *frontDoor) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	start := f.api.opts.Now()
 	x := &exchange{}
-	id := r.Header.Get("X-Request-Id")
+	// The canonical name indexes the map as Header.Get would, without
+	// canonicalizing it on every request.
+	var id string
+	if v := r.Header["X-Request-Id"]; len(v) > 0 {
+		id = v[0]
+	}
 	if !validRequestID(id) {
 		id = f.newID(x)
 	}
-	x.ctx = problem.IDContext{Context: r.Context(), ID: id}
+	x.ctx = frontContext{IDContext: problem.IDContext{Context: r.Context(), ID: id}, rec: &x.rec}
 	r = r.WithContext(&x.ctx)
 	// The header's own value slice (length and capacity 1: an append by a
 	// handler copies), set without canonicalizing the key.
@@ -104,9 +141,21 @@ func (f *frontDoor) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}()
 
 	// The global limit counts everything, before any other work: 404s,
-	// oversized headers and the docs too.
-	if g := f.api.rl.global; g != nil && !g.AdmitIP(rec, r, f.api.rl.ip.ClientIP(r)) {
-		return
+	// oversized headers and the docs too. Its rate-limit fields wait in
+	// the recorder for the operation's limits (the guard writes them all
+	// at once), or for the answer (the recorder writes them before the
+	// header goes out); unless something outside already wrote such
+	// fields, which the global limit's must then follow.
+	rec.collect = f.limited && !ratelimit.HasFields(w.Header())
+	if g := f.api.rl.global; g != nil {
+		ip := f.api.rl.ip.ClientIP(r)
+		if rec.collect {
+			if !g.AdmitIPTo(rec, r, ip, &rec.fields) {
+				return
+			}
+		} else if !g.AdmitIP(rec, r, ip) {
+			return
+		}
 	}
 	if n := headerSize(r); n > f.api.opts.MaxHeaderBytes {
 		problem.Write(rec, r, http.StatusRequestHeaderFieldsTooLarge,
@@ -114,6 +163,7 @@ func (f *frontDoor) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	f.next.ServeHTTP(rec, r)
+	defer rec.writeFields() // a handler that wrote nothing: net/http sends the header next
 	if code := rec.unrouted; code != 0 {
 		// The mux matched no pattern and answered in plain text, which
 		// the recorder swallowed: answer with a problem instead.
@@ -149,23 +199,25 @@ func (f *frontDoor) logAccess(r *http.Request, rec *recorder, start time.Time, i
 	if status == 0 {
 		status = http.StatusOK
 	}
-	// The record is built here rather than by Logger.LogAttrs: one clock
-	// reading serves as the record's time and the request's end, and no
-	// caller PC is looked up (the line's source would be this function on
-	// every request; a handler with AddSource prints none for it).
+	// The line is handed to the handler here rather than by
+	// Logger.LogAttrs: one clock reading serves as the record's time and
+	// the request's end, no caller PC is looked up (the line's source
+	// would be this function on every request; a handler with AddSource
+	// prints none for it), and a handler that implements
+	// accesslog.Handler (fortapi serve's: the redacting handler, the JSON
+	// one) writes it without an slog.Record; any other gets the record.
 	end := f.api.opts.Now()
-	rd := slog.NewRecord(end, slog.LevelInfo, "request", 0)
-	rd.AddAttrs(
-		slog.String("request_id", id),
-		slog.String("method", r.Method),
-		slog.String("path", r.URL.Path),
-		slog.Int("status", status),
-		slog.Int64("bytes", rec.bytes),
-		slog.Float64("duration_ms", float64(end.Sub(start).Microseconds())/1000),
-		slog.String("remote", r.RemoteAddr),
-		slog.String("proto", r.Proto),
-	)
-	_ = h.Handle(ctx, rd)
+	_ = accesslog.Handle(ctx, h, accesslog.Line{
+		Time:       end,
+		RequestID:  id,
+		Method:     r.Method,
+		Path:       r.URL.Path,
+		Status:     status,
+		Bytes:      rec.bytes,
+		DurationMS: float64(end.Sub(start).Microseconds()) / 1000,
+		Remote:     r.RemoteAddr,
+		Proto:      r.Proto,
+	})
 }
 
 // recorder notes the status and size of a response. It passes Flush,
@@ -176,6 +228,11 @@ func (f *frontDoor) logAccess(r *http.Request, rec *recorder, start time.Time, i
 // request it routes): a plain-text 404 or 405, whose status it keeps in
 // unrouted and whose body it drops, so that the front door can answer with
 // a problem instead. Routing happens once per request.
+//
+// It also holds the rate-limit fields of the limits that admitted the
+// request (collect set), and writes them into the header just before it
+// goes out: at WriteHeader, the first Write or Flush, or when the front
+// door returns.
 type recorder struct {
 	http.ResponseWriter
 	req       *http.Request
@@ -183,6 +240,15 @@ type recorder struct {
 	unrouted  int
 	status    int
 	bytes     int64
+	collect   bool
+	fields    ratelimit.Fields
+}
+
+// writeFields writes the pending rate-limit fields.
+func (w *recorder) writeFields() {
+	if w.fields.Len() > 0 {
+		w.fields.WriteTo(w.ResponseWriter.Header())
+	}
 }
 
 func (w *recorder) WriteHeader(code int) {
@@ -190,6 +256,7 @@ func (w *recorder) WriteHeader(code int) {
 		w.unrouted = code
 		return
 	}
+	w.writeFields()
 	// A 5xx caused by the client going away (it closed the connection or
 	// reset the stream, which cancels the request's context) is not a
 	// server error: nobody reads the answer, and the log says 499.
@@ -208,6 +275,7 @@ func (w *recorder) Write(b []byte) (int, error) {
 	}
 	if w.status == 0 {
 		w.status = http.StatusOK
+		w.writeFields()
 	}
 	n, err := w.ResponseWriter.Write(b)
 	w.bytes += int64(n)
@@ -219,6 +287,7 @@ func (w *recorder) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 func (w *recorder) Flush() {
 	if w.status == 0 {
 		w.status = http.StatusOK
+		w.writeFields()
 	}
 	_ = http.NewResponseController(w.ResponseWriter).Flush()
 }
@@ -226,7 +295,11 @@ func (w *recorder) Flush() {
 func (w *recorder) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 	if h, ok := w.ResponseWriter.(http.Hijacker); ok {
 		w.status = http.StatusSwitchingProtocols
-		return h.Hijack()
+		c, rw, err := h.Hijack()
+		if err == nil {
+			w.fields.Reset() // no header goes out after a hijack
+		}
+		return c, rw, err
 	}
 	return nil, nil, errors.New("fortapi: the connection cannot be hijacked")
 }

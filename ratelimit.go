@@ -260,6 +260,9 @@ func decodeLimits(v any) ([]Limit, error) {
 // earlier one took.
 func (a *API) admit(ctx huma.Context, limits []opLimit) bool {
 	r, w := humago.Unwrap(ctx)
+	// The front door's recorder holds the global limit's fields: every
+	// limit's are written at once, after the last (or with the refusal).
+	f := pendingFields(r)
 	for i := range limits {
 		l := &limits[i]
 		var ok bool
@@ -267,18 +270,36 @@ func (a *API) admit(ctx huma.Context, limits []opLimit) bool {
 		case KeyUser:
 			p, found := PrincipalFrom(ctx.Context())
 			if !found { // authorize always sets one on protected operations
+				if f != nil {
+					f.WriteTo(w.Header())
+				}
 				ratelimit.WriteUnavailable(w, r, ratelimit.Result{RetryAfter: time.Second})
 				return false
 			}
-			ok = l.lim.AdmitUser(w, r, p.Subject) // key "user:" + subject
+			if f != nil {
+				ok = l.lim.AdmitUserTo(w, r, p.Subject, f)
+			} else {
+				ok = l.lim.AdmitUser(w, r, p.Subject) // key "user:" + subject
+			}
 		case KeyIP:
-			ok = l.lim.AdmitIP(w, r, a.rl.ip.ClientIP(r)) // key ratelimit.IPKey
+			if f != nil {
+				ok = l.lim.AdmitIPTo(w, r, a.rl.ip.ClientIP(r), f)
+			} else {
+				ok = l.lim.AdmitIP(w, r, a.rl.ip.ClientIP(r)) // key ratelimit.IPKey
+			}
 		default:
-			ok = l.lim.AdmitKey(w, r, l.opKey)
+			if f != nil {
+				ok = l.lim.AdmitKeyTo(w, r, l.opKey, f)
+			} else {
+				ok = l.lim.AdmitKey(w, r, l.opKey)
+			}
 		}
 		if !ok {
 			return false
 		}
+	}
+	if f != nil {
+		f.WriteTo(w.Header())
 	}
 	return true
 }

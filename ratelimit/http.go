@@ -138,12 +138,7 @@ func policyValue(name string, res Result) string {
 // writeHeaders is WriteHeaders with the quoted name, the policy item and
 // the limit ("": format res.Limit) given: a Limiter computes them once.
 func writeHeaders(h http.Header, res Result, name, policy, limit string) {
-	remaining := max(0, res.Remaining)
-	reset := res.ResetAfter
-	if !res.Allowed && res.RetryAfter > 0 {
-		reset = res.RetryAfter
-	}
-	resetSecs := ceilSeconds(reset)
+	remaining, resetSecs := fieldNumbers(res)
 
 	// The RateLimit item, name;r=REMAINING;t=RESET, is one string; the
 	// single-valued fields' numbers are substrings of it.

@@ -3,6 +3,8 @@ package secret
 import (
 	"context"
 	"log/slog"
+
+	"github.com/fortapi/fortapi/internal/accesslog"
 )
 
 // RedactOption tunes NewRedactingHandler.
@@ -54,14 +56,15 @@ func WithAllowedKeys(keys ...string) RedactOption {
 // redacted once, when added. A record without anything to redact is
 // passed on as it is, without copying.
 func NewRedactingHandler(inner slog.Handler, opts ...RedactOption) slog.Handler {
-	if len(opts) == 0 {
-		return &redactingHandler{inner: inner, m: defaultKeys}
+	m := defaultKeys
+	if len(opts) > 0 {
+		c := redactConfig{fragments: append([]string(nil), defaultKeyFragments...)}
+		for _, o := range opts {
+			o(&c)
+		}
+		m = newKeyMatcher(c.fragments, c.allow)
 	}
-	c := redactConfig{fragments: append([]string(nil), defaultKeyFragments...)}
-	for _, o := range opts {
-		o(&c)
-	}
-	return &redactingHandler{inner: inner, m: newKeyMatcher(c.fragments, c.allow)}
+	return &redactingHandler{inner: inner, m: m, accessClean: accessClean(m)}
 }
 
 type redactingHandler struct {
@@ -70,6 +73,24 @@ type redactingHandler struct {
 	// hidden is set below a WithGroup whose name is sensitive: every
 	// attribute is redacted.
 	hidden bool
+	// accessClean: m finds no key of the access line (accesslog.Keys)
+	// sensitive and its message needs no scrubbing, so that HandleAccess
+	// only scrubs the line's strings.
+	accessClean bool
+}
+
+// accessClean reports whether an access line's keys and message are
+// harmless to m.
+func accessClean(m *keyMatcher) bool {
+	if _, changed := m.scrub(accesslog.Message); changed {
+		return false
+	}
+	for _, k := range accesslog.Keys {
+		if m.sensitive(k) {
+			return false
+		}
+	}
+	return true
 }
 
 func (h *redactingHandler) Enabled(ctx context.Context, l slog.Level) bool {
@@ -80,7 +101,7 @@ func (h *redactingHandler) WithGroup(name string) slog.Handler {
 	if name == "" {
 		return h
 	}
-	return &redactingHandler{inner: h.inner.WithGroup(name), m: h.m, hidden: h.hidden || h.m.sensitive(name)}
+	return &redactingHandler{inner: h.inner.WithGroup(name), m: h.m, hidden: h.hidden || h.m.sensitive(name), accessClean: h.accessClean}
 }
 
 func (h *redactingHandler) WithAttrs(attrs []slog.Attr) slog.Handler {
@@ -91,7 +112,7 @@ func (h *redactingHandler) WithAttrs(attrs []slog.Attr) slog.Handler {
 	for i, a := range attrs {
 		out[i], _ = h.redact(a, h.hidden)
 	}
-	return &redactingHandler{inner: h.inner.WithAttrs(out), m: h.m, hidden: h.hidden}
+	return &redactingHandler{inner: h.inner.WithAttrs(out), m: h.m, hidden: h.hidden, accessClean: h.accessClean}
 }
 
 func (h *redactingHandler) Handle(ctx context.Context, r slog.Record) error {
@@ -117,6 +138,24 @@ func (h *redactingHandler) Handle(ctx context.Context, r slog.Record) error {
 		return true
 	})
 	return h.inner.Handle(ctx, nr)
+}
+
+// HandleAccess is Handle(ctx, l.Record()) without the record: the
+// line's keys and message are known harmless (accessClean, checked when
+// the handler was made), so redacting it is scrubbing its five strings,
+// each of which may carry what a client sent (a token in the path, a JWT
+// as the request id). Below a sensitive group, or with sensitive keys
+// that make a key of the line sensitive, the record goes through Handle.
+func (h *redactingHandler) HandleAccess(ctx context.Context, l accesslog.Line) error {
+	if h.hidden || !h.accessClean {
+		return h.Handle(ctx, l.Record())
+	}
+	l.RequestID, _ = h.m.scrub(l.RequestID)
+	l.Method, _ = h.m.scrub(l.Method)
+	l.Path, _ = h.m.scrub(l.Path)
+	l.Remote, _ = h.m.scrub(l.Remote)
+	l.Proto, _ = h.m.scrub(l.Proto)
+	return accesslog.Handle(ctx, h.inner, l)
 }
 
 var redactedValue = slog.StringValue(Redacted)

@@ -223,10 +223,13 @@ func (m *keyMatcher) scrub(s string) (string, bool) {
 	// it is not scanned again (keeps the scan linear).
 	jwtEnd := 0
 	i := 0
-	for i < len(s) {
-		if !scrubTrigger[s[i]] {
+	for {
+		// Most bytes start no pattern: skip them in a tight loop.
+		for i < len(s) && !scrubTrigger[s[i]] {
 			i++
-			continue
+		}
+		if i >= len(s) {
+			break
 		}
 		switch c := s[i]; c {
 		case 'f':

@@ -9,6 +9,8 @@ import (
 	"sync"
 	"syscall"
 	"time"
+
+	"github.com/fortapi/fortapi/internal/accesslog"
 )
 
 // logSink buffers what the server writes to stderr (its log, and the few
@@ -161,6 +163,12 @@ func (h flushOnWarn) Handle(ctx context.Context, r slog.Record) error {
 		h.sink.Flush()
 	}
 	return err
+}
+
+// HandleAccess passes an access line (INFO) on as it is: the handler
+// below writes it without an slog.Record when it can.
+func (h flushOnWarn) HandleAccess(ctx context.Context, l accesslog.Line) error {
+	return accesslog.Handle(ctx, h.Handler, l)
 }
 
 func (h flushOnWarn) WithAttrs(as []slog.Attr) slog.Handler {

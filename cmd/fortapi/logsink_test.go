@@ -13,6 +13,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/fortapi/fortapi/internal/accesslog"
 )
 
 // syncBuf is a bytes.Buffer safe for the sink's goroutine and the test.
@@ -248,4 +250,43 @@ type syncCounter struct {
 func (s *syncCounter) Sync() error {
 	s.syncs++
 	return s.File.Sync()
+}
+
+// TestAccessLineThroughServeLogger: fortapi serve's logger (flushOnWarn
+// over the redacting handler over jsonlog) writes an access line given to
+// HandleAccess byte for byte as it writes the line's record, redacted
+// (a JWT as request id, a password in the path), and holds it for the
+// interval like any INFO line.
+func TestAccessLineThroughServeLogger(t *testing.T) {
+	const jwt = "eyJhbGciOiJFZERTQSJ9.eyJzdWIiOiJhbGljZSJ9.c2lnbmF0dXJl"
+	l := accesslog.Line{Time: time.Date(2026, 12, 6, 15, 0, 0, 5000, time.UTC), RequestID: jwt, Method: "GET",
+		Path: "/x;password=hunter2", Status: 200, Bytes: 51, DurationMS: 1.5, Remote: "127.0.0.1:1", Proto: "HTTP/1.1"}
+	var lines [2]string
+	for i, write := range []func(slog.Handler) error{
+		func(h slog.Handler) error { return accesslog.Handle(context.Background(), h, l) },
+		func(h slog.Handler) error { return h.Handle(context.Background(), l.Record()) },
+	} {
+		out := &syncBuf{}
+		s := newLogSink(out, time.Hour, 1<<10)
+		h := flushOnWarn{Handler: newLogger(s, "json", slog.LevelInfo).Handler(), sink: s}
+		if _, ok := slog.Handler(h).(accesslog.Handler); !ok {
+			t.Fatal("flushOnWarn does not pass access lines on")
+		}
+		if err := write(h); err != nil {
+			t.Fatal(err)
+		}
+		if out.String() != "" {
+			t.Fatalf("an access line was written before the interval: %q", out.String())
+		}
+		if err := s.Close(); err != nil {
+			t.Fatal(err)
+		}
+		lines[i] = out.String()
+	}
+	if lines[0] != lines[1] {
+		t.Errorf("\nHandleAccess %s\nHandle       %s", lines[0], lines[1])
+	}
+	if strings.Contains(lines[0], jwt) || strings.Contains(lines[0], "hunter2") || !strings.Contains(lines[0], `"path":"/x;password=[REDACTED]"`) {
+		t.Errorf("not redacted: %s", lines[0])
+	}
 }

@@ -17,7 +17,8 @@ import (
 // element with an invalid q is ignored.
 func PrefersHTML(r *http.Request) bool {
 	var html, json float64
-	for _, line := range r.Header.Values("Accept") {
+	// Values("Accept"), without canonicalizing the canonical name.
+	for _, line := range r.Header["Accept"] {
 		for elem := range strings.SplitSeq(line, ",") {
 			rng, params, _ := strings.Cut(elem, ";")
 			q, ok := qValue(params)

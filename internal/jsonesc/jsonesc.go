@@ -39,6 +39,29 @@ var plain = func() (t [2][256]bool) {
 	return t
 }()
 
+// Byte-parallel tests on eight bytes in a word (each exact about whether
+// any byte matches: a borrow starts only at a byte that matches).
+const (
+	ones  = 0x0101010101010101
+	highs = 0x8080808080808080
+)
+
+// hasByte reports whether a byte of x is c.
+func hasByte(x uint64, c byte) bool {
+	y := x ^ (ones * uint64(c))
+	return (y-ones)&^y&highs != 0
+}
+
+// plainWord reports whether the style copies every byte of x as it is:
+// ASCII, no control character, no '"' or '\\' (nor < > & for
+// EncodingJSON). A false answer only means "look at each byte".
+func plainWord(x uint64, st Style) bool {
+	if x&highs != 0 || (x-ones*0x20)&^x&highs != 0 || hasByte(x, '"') || hasByte(x, '\\') {
+		return false
+	}
+	return st != EncodingJSON || !(hasByte(x, '<') || hasByte(x, '>') || hasByte(x, '&'))
+}
+
 // AppendString appends s to b as a quoted JSON string in the style st.
 // Both styles write U+2028 and U+2029 as \u2028 and \u2029 and each byte
 // of invalid UTF-8 as \ufffd, and copy everything else as it is.
@@ -46,7 +69,14 @@ func AppendString(b []byte, s string, st Style) []byte {
 	copied := &plain[st&1]
 	b = append(b, '"')
 	start := 0 // s[start:i] is still to be copied
-	for i := 0; i < len(s); {
+	i := 0
+	// Eight bytes at a time while none needs a look (most strings are
+	// plain ASCII throughout); the rest one at a time.
+	for i+8 <= len(s) && plainWord(uint64(s[i])|uint64(s[i+1])<<8|uint64(s[i+2])<<16|uint64(s[i+3])<<24|
+		uint64(s[i+4])<<32|uint64(s[i+5])<<40|uint64(s[i+6])<<48|uint64(s[i+7])<<56, st) {
+		i += 8
+	}
+	for i < len(s) {
 		c := s[i]
 		if copied[c] {
 			i++

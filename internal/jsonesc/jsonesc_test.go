@@ -71,3 +71,25 @@ func FuzzAppendString(f *testing.F) {
 		}
 	})
 }
+
+// TestEveryPosition: a byte that needs escaping (or starts a multi-byte
+// rune, valid or not) at every position of strings of 1 to 40 plain
+// bytes, so that it falls in every byte of the eight-byte words
+// AppendString skips and in the tail after them, in both styles.
+func TestEveryPosition(t *testing.T) {
+	t.Parallel()
+	specials := []string{"\"", "\\", "\x00", "\x1f", "\n", "\x7f", " ", "<", ">", "&", "\xff", "é", "\u2028", "\xe2\x80", "~"}
+	for n := 1; n <= 40; n++ {
+		for p := 0; p < n; p++ {
+			for _, c := range specials {
+				s := strings.Repeat("a", p) + c + strings.Repeat("Z", n-p-1)
+				if got, want := string(AppendString(nil, s, EncodingJSON)), refEncodingJSON(t, s); got != want {
+					t.Fatalf("EncodingJSON %q: %s, want %s", s, got, want)
+				}
+				if got, want := string(AppendString(nil, s, Slog)), refSlog(t, s); got != want {
+					t.Fatalf("Slog %q: %s, want %s", s, got, want)
+				}
+			}
+		}
+	}
+}

@@ -22,6 +22,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/fortapi/fortapi/internal/accesslog"
 	"github.com/fortapi/fortapi/internal/jsonesc"
 )
 
@@ -30,9 +31,21 @@ type Handler struct {
 	level slog.Leveler
 	std   slog.Handler // slog's JSON handler on the same writer, under mu
 
-	mu  *sync.Mutex // guards w and buf
+	mu  *sync.Mutex // guards w, buf and clock
 	w   io.Writer
 	buf []byte
+	// clock is the date and time to the second of the last record
+	// written (appendTime): records come many to a second.
+	clock clockCache
+}
+
+// clockCache holds "YYYY-MM-DDTHH:MM:SS" of second sec (Unix) at zone
+// offset off.
+type clockCache struct {
+	ok   bool
+	sec  int64
+	off  int
+	text [19]byte
 }
 
 // lockedWriter serializes slog's handler's writes with the fast path's.
@@ -84,7 +97,7 @@ func (h *Handler) Handle(ctx context.Context, r slog.Record) error {
 	b = append(b, '{')
 	if !r.Time.IsZero() {
 		b = append(b, `"time":"`...)
-		b = appendTime(b, r.Time)
+		b = h.clock.appendTime(b, r.Time)
 		b = append(b, `",`...)
 	}
 	b = append(b, `"level":`...)
@@ -101,6 +114,58 @@ func (h *Handler) Handle(ctx context.Context, r slog.Record) error {
 	b = append(b, '}', '\n')
 	if cap(b) <= 64<<10 {
 		h.buf = b // keep the buffer unless one record made it huge
+	}
+	_, err := h.w.Write(b)
+	return err
+}
+
+// The constant parts of an access line (accesslog.Line) as slog's JSON
+// handler writes them: the keys need no escaping.
+const (
+	accessHead     = `"level":"INFO","msg":"` + accesslog.Message + `","` + accesslog.KeyRequestID + `":`
+	accessMethod   = `,"` + accesslog.KeyMethod + `":`
+	accessPath     = `,"` + accesslog.KeyPath + `":`
+	accessStatus   = `,"` + accesslog.KeyStatus + `":`
+	accessBytes    = `,"` + accesslog.KeyBytes + `":`
+	accessDuration = `,"` + accesslog.KeyDurationMS + `":`
+	accessRemote   = `,"` + accesslog.KeyRemote + `":`
+	accessProto    = `,"` + accesslog.KeyProto + `":`
+)
+
+// HandleAccess writes l as Handle writes l.Record(), with the keys and
+// the level written as constants and no record built.
+func (h *Handler) HandleAccess(ctx context.Context, l accesslog.Line) error {
+	if y := l.Time.Year(); !l.Time.IsZero() && (y < 0 || y >= 10000) ||
+		math.IsInf(l.DurationMS, 0) || math.IsNaN(l.DurationMS) {
+		return h.std.Handle(ctx, l.Record())
+	}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	b := append(h.buf[:0], '{')
+	if !l.Time.IsZero() {
+		b = append(b, `"time":"`...)
+		b = h.clock.appendTime(b, l.Time)
+		b = append(b, `",`...)
+	}
+	b = append(b, accessHead...)
+	b = appendString(b, l.RequestID)
+	b = append(b, accessMethod...)
+	b = appendString(b, l.Method)
+	b = append(b, accessPath...)
+	b = appendString(b, l.Path)
+	b = append(b, accessStatus...)
+	b = strconv.AppendInt(b, int64(l.Status), 10)
+	b = append(b, accessBytes...)
+	b = strconv.AppendInt(b, l.Bytes, 10)
+	b = append(b, accessDuration...)
+	b = appendFloat(b, l.DurationMS)
+	b = append(b, accessRemote...)
+	b = appendString(b, l.Remote)
+	b = append(b, accessProto...)
+	b = appendString(b, l.Proto)
+	b = append(b, '}', '\n')
+	if cap(b) <= 64<<10 {
+		h.buf = b
 	}
 	_, err := h.w.Write(b)
 	return err
@@ -154,6 +219,13 @@ func appendValue(b []byte, v slog.Value) []byte {
 // decimal that reads back as f, in exponent form (with at least one
 // exponent digit, no leading zero) below 1e-6 and from 1e21.
 func appendFloat(b []byte, f float64) []byte {
+	// A count of microseconds in milliseconds (the access line's
+	// duration_ms): f is float64(us)/1000 for an integer us of at most 15
+	// digits, whose shortest decimal is us/1000 written out (no two
+	// decimals of at most 15 significant digits are the same float64).
+	if us := math.Round(f * 1000); f != 0 && math.Abs(us) < 1e15 && us/1000 == f {
+		return appendMillis(b, int64(us))
+	}
 	format := byte('f')
 	if a := math.Abs(f); a != 0 && (a < 1e-6 || a >= 1e21) {
 		format = 'e'
@@ -170,6 +242,24 @@ func appendFloat(b []byte, f float64) []byte {
 	return b
 }
 
+// appendMillis writes us/1000 in decimal, without trailing zeros.
+func appendMillis(b []byte, us int64) []byte {
+	if us < 0 {
+		b = append(b, '-')
+		us = -us
+	}
+	b = strconv.AppendInt(b, us/1000, 10)
+	if frac := us % 1000; frac != 0 {
+		d := [4]byte{'.', byte('0' + frac/100), byte('0' + frac/10%10), byte('0' + frac%10)}
+		n := 4
+		for d[n-1] == '0' {
+			n--
+		}
+		b = append(b, d[:n]...)
+	}
+	return b
+}
+
 // appendString writes s as a JSON string the way slog's JSON handler
 // does (jsonesc.Slog).
 func appendString(b []byte, s string) []byte {
@@ -179,17 +269,23 @@ func appendString(b []byte, s string) []byte {
 // appendTime writes t as t.AppendFormat(b, time.RFC3339Nano) does (years
 // 0 to 9999: simple checked), without interpreting the layout: the
 // fraction without trailing zeros (none for a whole second), Z for UTC.
-// A zone offset with seconds goes to AppendFormat.
-func appendTime(b []byte, t time.Time) []byte {
+// A zone offset with seconds goes to AppendFormat. The date and time to
+// the second are c's when t is in c's second and zone offset; else they
+// are computed and kept in c.
+func (c *clockCache) appendTime(b []byte, t time.Time) []byte {
 	_, off := t.Zone()
 	if off%60 != 0 {
 		return t.AppendFormat(b, time.RFC3339Nano)
 	}
-	y, mo, d := t.Date()
-	hh, mm, ss := t.Clock()
-	b = append(b, byte('0'+y/1000), byte('0'+y/100%10), byte('0'+y/10%10), byte('0'+y%10), '-',
-		byte('0'+int(mo)/10), byte('0'+int(mo)%10), '-', byte('0'+d/10), byte('0'+d%10), 'T',
-		byte('0'+hh/10), byte('0'+hh%10), ':', byte('0'+mm/10), byte('0'+mm%10), ':', byte('0'+ss/10), byte('0'+ss%10))
+	if sec := t.Unix(); !c.ok || sec != c.sec || off != c.off {
+		y, mo, d := t.Date()
+		hh, mm, ss := t.Clock()
+		c.text = [19]byte{byte('0' + y/1000), byte('0' + y/100%10), byte('0' + y/10%10), byte('0' + y%10), '-',
+			byte('0' + int(mo)/10), byte('0' + int(mo)%10), '-', byte('0' + d/10), byte('0' + d%10), 'T',
+			byte('0' + hh/10), byte('0' + hh%10), ':', byte('0' + mm/10), byte('0' + mm%10), ':', byte('0' + ss/10), byte('0' + ss%10)}
+		c.ok, c.sec, c.off = true, sec, off
+	}
+	b = append(b, c.text[:]...)
 	if ns := t.Nanosecond(); ns != 0 {
 		var frac [10]byte
 		frac[0] = '.'

@@ -3,7 +3,9 @@ package jsonlog
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
+	"io"
 	"log/slog"
 	"math"
 	"math/rand/v2"
@@ -11,6 +13,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/fortapi/fortapi/internal/accesslog"
 )
 
 // both handles r with New and with slog's JSON handler and returns the
@@ -82,52 +86,127 @@ type valuer struct{}
 
 func (valuer) LogValue() slog.Value { return slog.StringValue("resolved") }
 
-// TestRandomRecords compares the two handlers on random strings (bytes of
-// every value, runes of every size, invalid UTF-8) and random floats.
-func TestRandomRecords(t *testing.T) {
-	rng := rand.New(rand.NewPCG(1, 2))
+// gen makes random strings (bytes of every value, runes of every size,
+// invalid UTF-8), floats and times (years 0 to 9999, in several zones).
+type gen struct{ rng *rand.Rand }
+
+func (g gen) str() string {
 	pieces := []string{"a", "Z", "0", " ", "\"", "\\", "\n", "\r", "\t", "\x00", "\x01", "\x1f", "\x7f", "<", ">", "&",
 		"é", "€", "😀", "\u2028", "\u2029", "\xff", "\xc3", "\xe2\x80", "\xf0\x9f\x98", "\ufffd"}
-	str := func() string {
-		var b strings.Builder
-		for range rng.IntN(12) {
-			if rng.IntN(4) == 0 {
-				b.WriteByte(byte(rng.IntN(256)))
-			} else {
-				b.WriteString(pieces[rng.IntN(len(pieces))])
-			}
+	var b strings.Builder
+	for range g.rng.IntN(12) {
+		if g.rng.IntN(4) == 0 {
+			b.WriteByte(byte(g.rng.IntN(256)))
+		} else {
+			b.WriteString(pieces[g.rng.IntN(len(pieces))])
 		}
-		return b.String()
 	}
-	float := func() float64 {
-		switch rng.IntN(4) {
-		case 0:
-			return math.Float64frombits(rng.Uint64()) // any bit pattern (NaN and Inf go to slog)
-		case 1:
-			return float64(rng.IntN(1_000_000)) / 1000 // a duration in ms
-		case 2:
-			return rng.NormFloat64() * math.Pow(10, float64(rng.IntN(60)-30))
-		}
-		return float64(rng.Int64()) * 1e6
+	return b.String()
+}
+
+func (g gen) float() float64 {
+	switch g.rng.IntN(4) {
+	case 0:
+		return math.Float64frombits(g.rng.Uint64()) // any bit pattern (NaN and Inf go to slog)
+	case 1:
+		return float64(g.rng.IntN(1_000_000)) / 1000 // a duration in ms
+	case 2:
+		return g.rng.NormFloat64() * math.Pow(10, float64(g.rng.IntN(60)-30))
 	}
+	return float64(g.rng.Int64()) * 1e6
+}
+
+func (g gen) time() time.Time {
 	zones := []*time.Location{time.UTC, time.Local, time.FixedZone("", -(9*3600 + 30*60)), time.FixedZone("", 14*3600),
 		time.FixedZone("", 5*3600+45*60+30), time.FixedZone("", -1)}
 	if ny, err := time.LoadLocation("America/New_York"); err == nil {
 		zones = append(zones, ny)
 	}
+	tm := time.Unix(g.rng.Int64N(253402300800)-62135596800+g.rng.Int64N(62135596800), g.rng.Int64N(1e9)) // years 0 to 9999
+	switch g.rng.IntN(3) {
+	case 0:
+		tm = tm.Truncate(time.Second) // no fraction
+	case 1:
+		tm = tm.Truncate(time.Millisecond) // trailing zeros
+	}
+	return tm.In(zones[g.rng.IntN(len(zones))])
+}
+
+// TestRandomRecords compares the two handlers on random strings, floats
+// and times (gen).
+func TestRandomRecords(t *testing.T) {
+	g := gen{rand.New(rand.NewPCG(1, 2))}
 	for i := range 20000 {
-		attrs := []slog.Attr{slog.String(str()+"k", str()), slog.Float64("f", float()), slog.Int64("i", rng.Int64()-rng.Int64())}
-		tm := time.Unix(rng.Int64N(253402300800)-62135596800+rng.Int64N(62135596800), rng.Int64N(1e9)) // years 0 to 9999
-		switch rng.IntN(3) {
-		case 0:
-			tm = tm.Truncate(time.Second) // no fraction
-		case 1:
-			tm = tm.Truncate(time.Millisecond) // trailing zeros
-		}
-		r := record(tm.In(zones[rng.IntN(len(zones))]), slog.Level(rng.IntN(20)-8), str(), attrs...)
+		attrs := []slog.Attr{slog.String(g.str()+"k", g.str()), slog.Float64("f", g.float()), slog.Int64("i", g.rng.Int64()-g.rng.Int64())}
+		r := record(g.time(), slog.Level(g.rng.IntN(20)-8), g.str(), attrs...)
 		got, want := both(t, slog.LevelDebug-10, r)
 		if got != want {
 			t.Fatalf("record %d:\ngot  %q\nwant %q", i, got, want)
+		}
+	}
+}
+
+// access handles l with New's HandleAccess and its Record with slog's
+// JSON handler, and returns the two outputs.
+func access(t *testing.T, l accesslog.Line) (got, want string) {
+	t.Helper()
+	var g, w bytes.Buffer
+	ctx := context.Background()
+	if err := accesslog.Handle(ctx, New(&g, slog.LevelInfo), l); err != nil {
+		t.Fatal(err)
+	}
+	if err := slog.NewJSONHandler(&w, nil).Handle(ctx, l.Record()); err != nil {
+		t.Fatal(err)
+	}
+	return g.String(), w.String()
+}
+
+var line = accesslog.Line{Time: when, RequestID: "0123456789abcdef0123456789abcdef", Method: "GET", Path: "/protected",
+	Status: 200, Bytes: 51, DurationMS: 0.123, Remote: "127.0.0.1:5555", Proto: "HTTP/1.1"}
+
+// TestAccessLine: HandleAccess writes what slog's JSON handler writes for
+// the line's record, on fixed lines (including the ones it leaves to slog)
+// and on 20,000 random ones.
+func TestAccessLine(t *testing.T) {
+	if _, ok := slog.Handler(New(io.Discard, nil)).(accesslog.Handler); !ok {
+		t.Fatal("the handler does not implement accesslog.Handler")
+	}
+	with := func(f func(*accesslog.Line)) accesslog.Line {
+		l := line
+		f(&l)
+		return l
+	}
+	for _, tc := range []struct {
+		name string
+		l    accesslog.Line
+	}{
+		{"typical", line},
+		{"zero", accesslog.Line{}},
+		{"no time", with(func(l *accesslog.Line) { l.Time = time.Time{} })},
+		{"zone", with(func(l *accesslog.Line) { l.Time = when.In(time.FixedZone("", -(3*3600 + 30*60))) })},
+		{"zone with seconds", with(func(l *accesslog.Line) { l.Time = when.In(time.FixedZone("", 5*3600+45*60+30)) })},
+		{"escapes", with(func(l *accesslog.Line) {
+			l.RequestID, l.Method, l.Path, l.Remote, l.Proto = "a\"b", "G\nET", "/p\u2028\xff<&>\\", "\x00", "\t"
+		})},
+		{"numbers", with(func(l *accesslog.Line) { l.Status, l.Bytes, l.DurationMS = -1, math.MinInt64, 1e-7 })},
+		{"big duration", with(func(l *accesslog.Line) { l.DurationMS = 1e21 })},
+		{"nan", with(func(l *accesslog.Line) { l.DurationMS = math.NaN() })},
+		{"inf", with(func(l *accesslog.Line) { l.DurationMS = math.Inf(-1) })},
+		{"year 10000", with(func(l *accesslog.Line) { l.Time = time.Date(10000, 1, 1, 0, 0, 0, 0, time.UTC) })},
+		{"year -1", with(func(l *accesslog.Line) { l.Time = time.Date(-1, 1, 1, 0, 0, 0, 0, time.UTC) })},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if got, want := access(t, tc.l); got != want {
+				t.Errorf("\ngot  %s\nwant %s", got, want)
+			}
+		})
+	}
+	g := gen{rand.New(rand.NewPCG(3, 4))}
+	for i := range 20000 {
+		l := accesslog.Line{Time: g.time(), RequestID: g.str(), Method: g.str(), Path: g.str(), Status: int(g.rng.Int64() - g.rng.Int64()),
+			Bytes: g.rng.Int64(), DurationMS: g.float(), Remote: g.str(), Proto: g.str()}
+		if got, want := access(t, l); got != want {
+			t.Fatalf("line %d:\ngot  %q\nwant %q", i, got, want)
 		}
 	}
 }
@@ -238,3 +317,66 @@ func BenchmarkAccessLine(b *testing.B) {
 type discard struct{}
 
 func (discard) Write(p []byte) (int, error) { return len(p), nil }
+
+// TestClockCache: one handler writing many records keeps the date and
+// time of the last second: records in the same second, in another zone
+// the same second, the next second, an earlier one, across midnight and
+// the year, each written as slog writes them.
+func TestClockCache(t *testing.T) {
+	var out bytes.Buffer
+	h := New(&out, slog.LevelDebug)
+	g := gen{rand.New(rand.NewPCG(9, 10))}
+	base := []time.Time{time.Date(2026, 12, 31, 23, 59, 58, 0, time.UTC), time.Date(2026, 3, 29, 0, 59, 59, 999999999, time.UTC)}
+	zones := []*time.Location{time.UTC, time.FixedZone("", 3600), time.FixedZone("", -(9*3600 + 30*60)), time.FixedZone("", 5*3600+45*60+30)}
+	if l, err := time.LoadLocation("Europe/Paris"); err == nil {
+		zones = append(zones, l)
+	}
+	for i := range 20000 {
+		tm := base[g.rng.IntN(len(base))].Add(time.Duration(g.rng.Int64N(int64(3*time.Second))) - time.Second)
+		if g.rng.IntN(3) == 0 {
+			tm = tm.Truncate(time.Second)
+		}
+		tm = tm.In(zones[g.rng.IntN(len(zones))])
+		out.Reset()
+		var want bytes.Buffer
+		r := record(tm, slog.LevelInfo, "m", slog.Int("i", i))
+		if err := h.Handle(context.Background(), r); err != nil {
+			t.Fatal(err)
+		}
+		if err := slog.NewJSONHandler(&want, &slog.HandlerOptions{Level: slog.LevelDebug}).Handle(context.Background(), r); err != nil {
+			t.Fatal(err)
+		}
+		if out.String() != want.String() {
+			t.Fatalf("record %d at %v:\ngot  %s\nwant %s", i, tm, out.String(), want.String())
+		}
+	}
+}
+
+// TestMillis: a duration in milliseconds made of whole microseconds (the
+// access line's duration_ms) is written as encoding/json writes the
+// float: zero, negative zero, each power of ten, the largest counts of up
+// to 15 digits and past them, and 200,000 random counts of every size.
+func TestMillis(t *testing.T) {
+	us := []int64{0, 1, -1, 5, 10, 100, 999, 1000, 1001, 1010, 1100, 123456, 999999999999999, -999999999999999,
+		1000000000000000, 1000000000000001, 9007199254740993, math.MaxInt64, math.MinInt64 + 1}
+	for p := int64(1); p <= 1e18; p *= 10 {
+		us = append(us, p, p-1, p+1, -p)
+	}
+	rng := rand.New(rand.NewPCG(11, 12))
+	for range 200000 {
+		us = append(us, rng.Int64N(int64(math.Pow(10, float64(1+rng.IntN(17)))))*int64(1-2*rng.IntN(2)))
+	}
+	floats := []float64{math.Copysign(0, -1)}
+	for _, u := range us {
+		floats = append(floats, float64(u)/1000)
+	}
+	for _, f := range floats {
+		want, err := json.Marshal(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := appendFloat(nil, f); string(got) != string(want) {
+			t.Fatalf("%v (%b): got %s, encoding/json %s", f, f, got, want)
+		}
+	}
+}

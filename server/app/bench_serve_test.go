@@ -18,6 +18,7 @@ import (
 
 	"github.com/golang-jwt/jwt/v5"
 
+	"github.com/fortapi/fortapi/internal/jsonlog"
 	"github.com/fortapi/fortapi/internal/testutil"
 	"github.com/fortapi/fortapi/secret"
 	"github.com/fortapi/fortapi/server"
@@ -33,9 +34,10 @@ func servePath(tb testing.TB) (h http.Handler, tok, itemID string, body string) 
 	limits.Scale = 50_000
 	k := make([]byte, 32)
 	_, _ = rand.Read(k)
-	// The log as fortapi serve builds it (cmd/fortapi newLogger), into
+	// The log as fortapi serve builds it (cmd/fortapi newLogger: jsonlog
+	// behind the redacting handler), into
 	// io.Discard: every request formats its access-log line.
-	log := slog.New(secret.NewRedactingHandler(slog.NewJSONHandler(io.Discard, &slog.HandlerOptions{Level: slog.LevelInfo})))
+	log := slog.New(secret.NewRedactingHandler(jsonlog.New(io.Discard, slog.LevelInfo)))
 	a, err := New(ctx, Config{Store: StoreConfig{SQLitePath: filepath.Join(tb.TempDir(), "bench.db")}, MasterKey: k, Limits: limits, Logger: log})
 	if err != nil {
 		tb.Fatal(err)
