@@ -18,7 +18,7 @@ import (
 // WebSocket connections) is collected exactly as Go would.
 const (
 	gcMinHeadroom = 64 << 20 // bytes of growth allowed between collections
-	gcMaxPercent  = 400
+	gcMaxPercent  = 1600
 	gcTuneEvery   = time.Second
 )
 
@@ -30,7 +30,7 @@ func tuneGC(getenv func(string) string, log *slog.Logger) bool {
 		log.Info("garbage collector target from GOGC", "gogc", v)
 		return false
 	}
-	log.Info("garbage collector target: GOGC between 100 and 400, so that the heap may grow by 64 MiB between collections while the live heap is small; set GOGC to choose it yourself",
+	log.Info("garbage collector target: GOGC between 100 and 1600, so that the heap may grow by 64 MiB between collections while the live heap is small; set GOGC to choose it yourself",
 		"min_headroom_mib", gcMinHeadroom>>20, "max_gogc", gcMaxPercent)
 	return true
 }

@@ -16,7 +16,7 @@ func TestTuneGC(t *testing.T) {
 		want      bool
 		log       string
 	}{
-		{"default", "", true, `"max_gogc":400`},
+		{"default", "", true, `"max_gogc":1600`},
 		{"GOGC set", "50", false, `"gogc":"50"`}, // the runtime applied it; left alone
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -40,8 +40,10 @@ func TestGCPercentFor(t *testing.T) {
 		live uint64
 		want int
 	}{
-		{0, 400},         // before the first collection
-		{5 * mib, 400},   // a server at rest: capped
+		{0, 1600},        // before the first collection
+		{2 * mib, 1600},  // capped
+		{4 * mib, 1600},  // exactly 64 MiB of room at 1600
+		{5 * mib, 1275},  // a server at rest: 1280 → 1275
 		{16 * mib, 400},  // exactly 64 MiB of room at 400
 		{20 * mib, 300},  // 320 → 300: steps of 25
 		{40 * mib, 150},  // 160 → 150
@@ -68,11 +70,11 @@ func TestGCTunerRun(t *testing.T) {
 	go func() { g.run(ctx, tick); close(done) }()
 
 	lives <- 5 * mib
-	if p := <-sets; p != 400 {
-		t.Fatalf("first target %d, want 400", p)
+	if p := <-sets; p != 1275 {
+		t.Fatalf("first target %d, want 1275", p)
 	}
 	tick <- time.Time{}
-	lives <- 6 * mib // same target: not set again
+	lives <- 5*mib + 16<<10 // same target: not set again
 	tick <- time.Time{}
 	lives <- 40 * mib
 	if p := <-sets; p != 150 {
