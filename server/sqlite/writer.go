@@ -66,6 +66,17 @@ type writeOp struct {
 	// everything it did is undone and the other ops of the batch go on. It
 	// must not commit or roll back tx, nor use savepoint names of its own.
 	tx func(runCtx context.Context, tx *sql.Tx) error
+	// stmt, set instead of exec and tx, makes the op the one statement
+	// stmt run with args[:nargs]: through stmt (bound to the batch's
+	// transaction) in a batch, and through driverStmt, the same SQL
+	// prepared on the driver connection (rawexec.go), when it runs alone.
+	// stmtErr maps the statement's error (never nil) to the caller's.
+	// Unlike a closure, these need no allocation: the op is recycled.
+	stmt       *sql.Stmt
+	driverStmt *driverStmt
+	args       [8]any
+	nargs      int
+	stmtErr    func(ctx context.Context, err error) error
 
 	// then, when set, runs after the op's transaction committed, before
 	// the writer lock is released (see server.ItemCommitHooks), and only
@@ -316,6 +327,16 @@ func (s *Store) runAlone(op *writeOp) {
 	if skip(op) {
 		return
 	}
+	if op.stmt != nil {
+		ds := op.driverStmt
+		for i, v := range op.args[:op.nargs] {
+			ds.args[i].Value = v
+		}
+		if err := s.execDriver(ds); err != nil {
+			op.err = op.stmtErr(op.ctx, err)
+		}
+		return
+	}
 	op.err = op.exec(context.Background(), func(st *sql.Stmt) *sql.Stmt { return st })
 }
 
@@ -353,9 +374,14 @@ func (s *Store) runTx(batch []*writeOp) error {
 		if _, err := stmt(s.savepoint).ExecContext(ctx); err != nil {
 			return fmt.Errorf("savepoint: %w", err)
 		}
-		if op.tx != nil {
+		switch {
+		case op.tx != nil:
 			op.err = op.tx(ctx, tx)
-		} else {
+		case op.stmt != nil:
+			if _, err := stmt(op.stmt).ExecContext(ctx, op.args[:op.nargs]...); err != nil {
+				op.err = op.stmtErr(op.ctx, err)
+			}
+		default:
 			op.err = op.exec(ctx, stmt)
 		}
 		if op.err != nil {
