@@ -691,6 +691,13 @@ func isBusy(err error) bool {
 	return errors.As(err, &se) && se.Code()&0xff == sqlite3.SQLITE_BUSY
 }
 
+// isConstraint reports whether err is SQLITE_CONSTRAINT or one of its
+// extended codes.
+func isConstraint(err error) bool {
+	var se *msqlite.Error
+	return errors.As(err, &se) && se.Code()&0xff == sqlite3.SQLITE_CONSTRAINT
+}
+
 func isUniqueViolation(err error) bool {
 	var se *msqlite.Error
 	if !errors.As(err, &se) {

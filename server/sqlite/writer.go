@@ -19,7 +19,9 @@ import (
 // busy is sent to one goroutine, writeLoop, which takes the first op, waits
 // for wlock, also takes whatever else is already queued (up to maxBatch),
 // and runs them all in one BEGIN IMMEDIATE ... COMMIT, each op inside its
-// own SAVEPOINT so that an op that fails is undone alone. Only after COMMIT
+// own SAVEPOINT so that an op that fails is undone alone (except a stmt op,
+// the item insert: one statement, which SQLite undoes alone when it
+// violates a constraint; any other error of it fails the batch). Only after COMMIT
 // returns does any caller get its result: an acknowledged write is a
 // committed write, exactly as with one transaction per write. The loop
 // never waits for more work: batches form only from the writes that queued
@@ -371,17 +373,26 @@ func (s *Store) runTx(batch []*writeOp) error {
 		if skip(op) {
 			continue
 		}
+		if op.stmt != nil {
+			// One statement needs no savepoint: a constraint violation
+			// (the schema has no ON CONFLICT clause and no trigger, so
+			// SQLite aborts the statement alone, undoing what it did, and
+			// the transaction goes on) is this op's own error. Any other
+			// failure may have ended the transaction: it fails the batch.
+			if _, err := stmt(op.stmt).ExecContext(ctx, op.args[:op.nargs]...); err != nil {
+				if !isConstraint(err) {
+					return err
+				}
+				op.err = op.stmtErr(op.ctx, err)
+			}
+			continue
+		}
 		if _, err := stmt(s.savepoint).ExecContext(ctx); err != nil {
 			return fmt.Errorf("savepoint: %w", err)
 		}
-		switch {
-		case op.tx != nil:
+		if op.tx != nil {
 			op.err = op.tx(ctx, tx)
-		case op.stmt != nil:
-			if _, err := stmt(op.stmt).ExecContext(ctx, op.args[:op.nargs]...); err != nil {
-				op.err = op.stmtErr(op.ctx, err)
-			}
-		default:
+		} else {
 			op.err = op.exec(ctx, stmt)
 		}
 		if op.err != nil {
