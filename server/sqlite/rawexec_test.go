@@ -119,3 +119,39 @@ func TestCloseFinalizesDriverStatement(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// A batched insert runs without a savepoint, so an error of it other than
+// a constraint violation (here the driver refusing missing arguments; in
+// production an I/O error, which may end the transaction) fails the whole
+// batch: nothing of it is stored and every write of it gets the error.
+func TestBatchedInsertOtherErrorFailsBatch(t *testing.T) {
+	s := openTemp(t, Options{})
+	defer s.Close()
+	ctx := context.Background()
+	good := testItem(t, "owner")
+	broken := func() error {
+		op := s.newOp(ctx, "broken insert")
+		op.args[0], op.nargs = "only-one-argument", 1
+		op.stmt, op.driverStmt, op.stmtErr = s.insertItem, s.insertDriver, createItemErr
+		return s.submit(op)
+	}
+	first := testItem(t, "owner")
+	release, firstErr, nextErrs := startBatch(t, s,
+		func() error { return s.CreateItem(ctx, first) },
+		func() error { return s.CreateItem(ctx, good) }, broken)
+	release()
+	if err := result(t, firstErr); err != nil {
+		t.Fatal(err)
+	}
+	for i, ch := range nextErrs {
+		if err := result(t, ch); err == nil || errors.Is(err, server.ErrConflict) {
+			t.Errorf("write %d of the failed batch = %v, want the batch's error", i, err)
+		}
+	}
+	if stored(t, s, good.ID) {
+		t.Error("an insert of the failed batch was stored")
+	}
+	if !stored(t, s, first.ID) {
+		t.Error("the write before the batch was lost")
+	}
+}
