@@ -125,18 +125,56 @@ func (b *sanitizingBody) prepare() {
 		b.rest = true // huma finds it too large
 		return
 	}
-	// The checks strictJSON.Unmarshal makes, then one decoding, numbers
-	// keeping their exact spelling, which the sanitizer works on. The
-	// decoding is the check that the body is one valid JSON value (what
-	// json.Valid checks, and json.Unmarshal first): it fails on anything
-	// else but trailing data, which is checked after it.
+	// The checks strictJSON.Unmarshal makes, then the decoding the
+	// sanitizer works on, which is also the check that the body is one
+	// valid JSON value (what json.Valid checks, and json.Unmarshal first).
 	if !utf8.Valid(data) || noDuplicateMembers(data) != nil {
 		return // huma refuses it, saying why
 	}
+	// The common case first: json.Unmarshal into an any, which is what
+	// huma's first decoding gives (numbers as float64), fewer allocations
+	// than a Decoder with UseNumber. It accepts exactly one JSON value and
+	// JSON space, as the checks below; when it fails (not JSON, or a
+	// number out of float64's range) or sanitizing changes a string (the
+	// re-encoding must keep every number's exact spelling), the body takes
+	// the exact-number path, which decides as it always did. A body with a
+	// byte that HTML sanitizing may well change or that may encode one
+	// (< > & ' and escapes) takes that path at once, decoded only once;
+	// this guess only saves work: either path sanitizes every string.
+	if v, ok := decodeFloat(data); ok {
+		v, changed, err := b.san.DecodedChanged(b.typ, v)
+		if err != nil {
+			b.refuse(errTooDeepToSanitize) // see prepareExact
+			return
+		}
+		if !changed {
+			if b.api != nil {
+				b.decoded, b.sent = v, data
+			}
+			return
+		}
+	}
+	b.prepareExact(data)
+}
+
+// decodeFloat is json.Unmarshal of data into an any, for the common case of
+// prepare: false, without decoding, when data has a byte that sanitizing
+// may change or that may encode one (< > & ' and escapes).
+func decodeFloat(data []byte) (any, bool) {
+	if bytes.ContainsAny(data, `<>&'\`) {
+		return nil, false
+	}
+	var v any
+	return v, json.Unmarshal(data, &v) == nil
+}
+
+// prepareExact decodes data keeping its numbers' spelling, sanitizes it
+// and serves the bytes as sent or the sanitized value re-encoded.
+func (b *sanitizingBody) prepareExact(data []byte) {
 	dec := json.NewDecoder(&b.out) // b.out is reset to data below
 	dec.UseNumber()
 	var v any
-	err = dec.Decode(&v)
+	err := dec.Decode(&v)
 	b.out.Reset(data)
 	if err != nil || !onlyJSONSpace(data[dec.InputOffset():]) {
 		return // not JSON, nesting deeper than encoding/json takes, or trailing data: huma refuses it

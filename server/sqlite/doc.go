@@ -52,7 +52,9 @@
 // channel for one goroutine, started by Open and stopped by Close, which
 // takes the first, waits for the writer, then takes whatever else is
 // queued at that moment, up to Options.MaxBatch (default 128), and runs
-// them in one BEGIN IMMEDIATE ... COMMIT, each inside its own SAVEPOINT.
+// them in one BEGIN IMMEDIATE ... COMMIT, each inside its own SAVEPOINT
+// (except an item insert, one statement that SQLite undoes by itself when
+// it violates a constraint).
 // Under concurrent writes many share one commit, which is what a write
 // costs most; inserts from many goroutines are about twice as fast as with
 // one transaction each (docs/benchmarks.md). The guarantees:
@@ -64,7 +66,11 @@
 //   - Writes are isolated from each other. A write that fails (a duplicate
 //     id is server.ErrConflict, a missing item server.ErrNotFound, as
 //     without batching) is rolled back to its savepoint and the others of
-//     its batch commit. If the COMMIT itself fails, every write of the
+//     its batch commit; a batched insert needs no savepoint for that, since
+//     SQLite aborts only the violating statement (the schema has no ON
+//     CONFLICT clause and no trigger), and any other error of an insert
+//     fails its whole batch, as a failing savepoint would. If the COMMIT
+//     itself fails, every write of the
 //     batch gets that error, even one that had failed on its own: nothing
 //     of the batch is stored, and a conflict may have come from a write now
 //     rolled back. A panic while running a write fails its batch, not the
@@ -73,7 +79,10 @@
 //     more: batches form only from writes that queued while the previous
 //     transaction ran. An item write (and AddEvent) is one statement: when
 //     it finds no other write it runs alone as one autocommit statement,
-//     on its caller's goroutine, exactly what it cost before batching.
+//     on its caller's goroutine, exactly what it cost before batching (a
+//     lone item insert runs through a statement prepared on the driver
+//     connection itself, skipping database/sql's per-call work; the same
+//     SQL and the same commit).
 //   - Multi-statement writes. The other auth writes read and change several
 //     rows (UpdateUser reads the user, checks it, updates it, revokes its
 //     sessions, logs the revocation and the event). They run like the

@@ -122,6 +122,12 @@ type Store struct {
 	// more than running a point query: this makes GetItem 2-3x faster.
 	insertItem, listItemsOwn, listItemsAll,
 	updateItemOwn, updateItemAll, deleteItemOwn, deleteItemAll *sql.Stmt
+	// insertDriver is sqlInsertItem on the writer's driver connection,
+	// for a lone insert (rawexec.go); used only under wlock.
+	insertDriver *driverStmt
+	// rawExec and rawTarget: see execDriver (under wlock too).
+	rawExec   func(dc any) error
+	rawTarget *driverStmt
 	// The savepoint statements group commit runs around every write.
 	savepoint, release, rollbackTo *sql.Stmt
 	// The auth statements (auth.go): reads, the event insert and the web
@@ -203,7 +209,8 @@ func Open(ctx context.Context, path string, opts Options) (*Store, error) {
 	writer.SetMaxIdleConns(1)
 	writer.SetConnMaxLifetime(0)
 	writer.SetConnMaxIdleTime(0)
-	s := &Store{writer: writer}
+	s := &Store{writer: writer, insertDriver: newDriverStmt(sqlInsertItem, 8)}
+	s.rawExec = s.rawExecFunc()
 	if err := s.initWriterRetrying(ctx, abs, migs, busy); err != nil {
 		writer.Close()
 		return nil, err
@@ -388,6 +395,9 @@ func (s *Store) Close() error {
 			<-s.writerDone
 		}
 		var errs []error
+		if err := s.closeDriver(s.insertDriver); err != nil {
+			errs = append(errs, fmt.Errorf("sqlite: closing a statement: %w", err))
+		}
 		for _, p := range s.statements() {
 			st := *p.dst
 			if st == nil { // Open failed part-way
@@ -457,31 +467,33 @@ func (s *Store) CreateItemThen(ctx context.Context, it server.Item, then func())
 	if err := checkNumbers(it); err != nil {
 		return fmt.Errorf("sqlite: create item: %w", err)
 	}
-	const op = "create item"
-	return s.writeThen(ctx, op, func(runCtx context.Context, stmt func(*sql.Stmt) *sql.Stmt) error {
-		// A tax is passed as a float64 or nil, not as a sql.NullFloat64
-		// (boxed, then boxed again by its Value); a new item's two times
-		// are usually one value, boxed once.
-		var tax any
-		if it.Tax != nil {
-			tax = *it.Tax
-		}
-		var created, updated any = it.CreatedAt.UnixMicro(), nil
-		if it.UpdatedAt.Equal(it.CreatedAt) {
-			updated = created
-		} else {
-			updated = it.UpdatedAt.UnixMicro()
-		}
-		_, err := stmt(s.insertItem).ExecContext(runCtx,
-			it.ID, it.OwnerID, it.Name, it.Description, it.Price, tax, created, updated)
-		if err != nil {
-			if isUniqueViolation(err) {
-				return fmt.Errorf("sqlite: create item: id already exists: %w", server.ErrConflict)
-			}
-			return wrap(ctx, op, err)
-		}
-		return nil
-	}, then)
+	op := s.newOp(ctx, "create item")
+	op.then = then
+	// A tax is passed as a float64 or nil, not as a sql.NullFloat64 (boxed,
+	// then boxed again by its Value); a new item's two times are usually
+	// one value, boxed once.
+	var tax any
+	if it.Tax != nil {
+		tax = *it.Tax
+	}
+	var created, updated any = it.CreatedAt.UnixMicro(), nil
+	if it.UpdatedAt.Equal(it.CreatedAt) {
+		updated = created
+	} else {
+		updated = it.UpdatedAt.UnixMicro()
+	}
+	op.args = [8]any{it.ID, it.OwnerID, it.Name, it.Description, it.Price, tax, created, updated}
+	op.nargs = 8
+	op.stmt, op.driverStmt, op.stmtErr = s.insertItem, s.insertDriver, createItemErr
+	return s.submit(op)
+}
+
+// createItemErr is CreateItem's error for the insert's error err.
+func createItemErr(ctx context.Context, err error) error {
+	if isUniqueViolation(err) {
+		return fmt.Errorf("sqlite: create item: id already exists: %w", server.ErrConflict)
+	}
+	return wrap(ctx, "create item", err)
 }
 
 // GetItem implements server.ItemStore. It runs on the item read
@@ -653,6 +665,13 @@ func nullFloat(f *float64) sql.NullFloat64 {
 func isBusy(err error) bool {
 	var se *msqlite.Error
 	return errors.As(err, &se) && se.Code()&0xff == sqlite3.SQLITE_BUSY
+}
+
+// isConstraint reports whether err is SQLITE_CONSTRAINT or one of its
+// extended codes.
+func isConstraint(err error) bool {
+	var se *msqlite.Error
+	return errors.As(err, &se) && se.Code()&0xff == sqlite3.SQLITE_CONSTRAINT
 }
 
 func isUniqueViolation(err error) bool {

@@ -19,7 +19,9 @@ import (
 // busy is sent to one goroutine, writeLoop, which takes the first op, waits
 // for wlock, also takes whatever else is already queued (up to maxBatch),
 // and runs them all in one BEGIN IMMEDIATE ... COMMIT, each op inside its
-// own SAVEPOINT so that an op that fails is undone alone. Only after COMMIT
+// own SAVEPOINT so that an op that fails is undone alone (except a stmt op,
+// the item insert: one statement, which SQLite undoes alone when it
+// violates a constraint; any other error of it fails the batch). Only after COMMIT
 // returns does any caller get its result: an acknowledged write is a
 // committed write, exactly as with one transaction per write. The loop
 // never waits for more work: batches form only from the writes that queued
@@ -66,6 +68,17 @@ type writeOp struct {
 	// everything it did is undone and the other ops of the batch go on. It
 	// must not commit or roll back tx, nor use savepoint names of its own.
 	tx func(runCtx context.Context, tx *sql.Tx) error
+	// stmt, set instead of exec and tx, makes the op the one statement
+	// stmt run with args[:nargs]: through stmt (bound to the batch's
+	// transaction) in a batch, and through driverStmt, the same SQL
+	// prepared on the driver connection (rawexec.go), when it runs alone.
+	// stmtErr maps the statement's error (never nil) to the caller's.
+	// Unlike a closure, these need no allocation: the op is recycled.
+	stmt       *sql.Stmt
+	driverStmt *driverStmt
+	args       [8]any
+	nargs      int
+	stmtErr    func(ctx context.Context, err error) error
 
 	// then, when set, runs after the op's transaction committed, before
 	// the writer lock is released (see server.ItemCommitHooks), and only
@@ -316,6 +329,16 @@ func (s *Store) runAlone(op *writeOp) {
 	if skip(op) {
 		return
 	}
+	if op.stmt != nil {
+		ds := op.driverStmt
+		for i, v := range op.args[:op.nargs] {
+			ds.args[i].Value = v
+		}
+		if err := s.execDriver(ds); err != nil {
+			op.err = op.stmtErr(op.ctx, err)
+		}
+		return
+	}
 	op.err = op.exec(context.Background(), func(st *sql.Stmt) *sql.Stmt { return st })
 }
 
@@ -348,6 +371,20 @@ func (s *Store) runTx(batch []*writeOp) error {
 	}
 	for _, op := range batch {
 		if skip(op) {
+			continue
+		}
+		if op.stmt != nil {
+			// One statement needs no savepoint: a constraint violation
+			// (the schema has no ON CONFLICT clause and no trigger, so
+			// SQLite aborts the statement alone, undoing what it did, and
+			// the transaction goes on) is this op's own error. Any other
+			// failure may have ended the transaction: it fails the batch.
+			if _, err := stmt(op.stmt).ExecContext(ctx, op.args[:op.nargs]...); err != nil {
+				if !isConstraint(err) {
+					return err
+				}
+				op.err = op.stmtErr(op.ctx, err)
+			}
 			continue
 		}
 		if _, err := stmt(s.savepoint).ExecContext(ctx); err != nil {
