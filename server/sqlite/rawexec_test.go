@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"strings"
 	"testing"
 	"time"
 
@@ -153,5 +154,37 @@ func TestBatchedInsertOtherErrorFailsBatch(t *testing.T) {
 	}
 	if !stored(t, s, first.ID) {
 		t.Error("the write before the batch was lost")
+	}
+}
+
+// Batched item inserts run without a savepoint (writer.go): that is safe
+// only while a constraint violation aborts the insert alone, which an ON
+// CONFLICT clause (ROLLBACK, FAIL, REPLACE, IGNORE) or a trigger on the
+// items table would change. This fails the migration that adds either.
+func TestItemsSchemaKeepsStatementAbort(t *testing.T) {
+	s := openTemp(t, Options{})
+	defer s.Close()
+	var table string
+	if err := s.writer.QueryRow(`SELECT sql FROM sqlite_schema WHERE type = 'table' AND name = 'items'`).Scan(&table); err != nil {
+		t.Fatal(err)
+	}
+	upper := strings.ToUpper(table)
+	for _, clause := range []string{"ON CONFLICT", "OR REPLACE", "OR IGNORE", "OR ROLLBACK", "OR FAIL"} {
+		if strings.Contains(upper, clause) {
+			t.Errorf("the items table has %s: batched inserts need their savepoints back (writer.go)\n%s", clause, table)
+		}
+	}
+	var triggers int
+	if err := s.writer.QueryRow(`SELECT count(*) FROM sqlite_schema WHERE type = 'trigger' AND tbl_name = 'items'`).Scan(&triggers); err != nil {
+		t.Fatal(err)
+	}
+	if triggers != 0 {
+		t.Errorf("%d triggers on items: batched inserts need their savepoints back (writer.go)", triggers)
+	}
+	if !strings.HasPrefix(sqlInsertItem, "INSERT INTO items (") {
+		t.Errorf("the item insert is %q: an INSERT OR ... needs its savepoint back (writer.go)", sqlInsertItem)
+	}
+	if !strings.Contains(upper, "CREATE TABLE") {
+		t.Fatalf("no schema read: %q", table)
 	}
 }
