@@ -132,15 +132,9 @@ func (f *Fields) WriteTo(h http.Header) {
 	var r0, r1, t0, t1 int // the best item's numbers in b
 	for i := range n {
 		e := f.at(i)
-		remaining, resetSecs := e.remaining, e.resetSecs
-		b = append(b, e.l.quoted...)
-		b = append(b, ";r="...)
-		rs := len(b)
-		b = strconv.AppendInt(b, int64(remaining), 10)
-		re := len(b)
-		b = append(b, ";t="...)
-		ts := len(b)
-		b = strconv.AppendInt(b, resetSecs, 10)
+		remaining := e.remaining
+		var rs, re, ts int
+		b, rs, re, ts = appendItem(b, e.l.quoted, remaining, e.resetSecs)
 		if i == 0 || remaining < bestRemaining {
 			best, bestRemaining = i, remaining
 			r0, r1, t0, t1 = rs, re, ts, len(b)

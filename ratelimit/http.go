@@ -143,14 +143,7 @@ func writeHeaders(h http.Header, res Result, name, policy, limit string) {
 	// The RateLimit item, name;r=REMAINING;t=RESET, is one string; the
 	// single-valued fields' numbers are substrings of it.
 	var buf [96]byte
-	b := append(buf[:0], name...)
-	b = append(b, ";r="...)
-	r0 := len(b)
-	b = strconv.AppendInt(b, int64(remaining), 10)
-	r1 := len(b)
-	b = append(b, ";t="...)
-	t0 := len(b)
-	b = strconv.AppendInt(b, resetSecs, 10)
+	b, r0, r1, t0 := appendItem(buf[:0], name, remaining, resetSecs)
 	item := string(b)
 
 	var vals []string
@@ -180,6 +173,20 @@ func writeHeaders(h http.Header, res Result, name, policy, limit string) {
 	}
 	vals[0], vals[1], vals[2] = limit, item[r0:r1], item[t0:]
 	h[keyLimit], h[keyRemaining], h[keyReset] = vals[0:1:1], vals[1:2:2], vals[2:3:3]
+}
+
+// appendItem appends the RateLimit item name;r=REMAINING;t=RESET to b and
+// returns where the remaining number starts and ends and where the reset
+// number starts (it ends at the end of b).
+func appendItem(b []byte, name string, remaining int, resetSecs int64) (_ []byte, r0, r1, t0 int) {
+	b = append(b, name...)
+	b = append(b, ";r="...)
+	r0 = len(b)
+	b = strconv.AppendInt(b, int64(remaining), 10)
+	r1 = len(b)
+	b = append(b, ";t="...)
+	t0 = len(b)
+	return strconv.AppendInt(b, resetSecs, 10), r0, r1, t0
 }
 
 // addValue appends v to the values of key (a slice of length and
