@@ -73,7 +73,7 @@ type redactingHandler struct {
 	// hidden is set below a WithGroup whose name is sensitive: every
 	// attribute is redacted.
 	hidden bool
-	// accessClean: m finds no key of the access line (accesslog.Keys)
+	// accessClean: m finds no key of the access line (accesslog.Keys())
 	// sensitive and its message needs no scrubbing, so that HandleAccess
 	// only scrubs the line's strings.
 	accessClean bool
@@ -85,7 +85,7 @@ func accessClean(m *keyMatcher) bool {
 	if _, changed := m.scrub(accesslog.Message); changed {
 		return false
 	}
-	for _, k := range accesslog.Keys {
+	for _, k := range accesslog.Keys() {
 		if m.sensitive(k) {
 			return false
 		}

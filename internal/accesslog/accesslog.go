@@ -35,8 +35,11 @@ const (
 	KeyProto      = "proto"
 )
 
-// Keys lists every attribute key of the line, in order. (Read only.)
-var Keys = [...]string{KeyRequestID, KeyMethod, KeyPath, KeyStatus, KeyBytes, KeyDurationMS, KeyRemote, KeyProto}
+// Keys returns every attribute key of the line, in order (an array: the
+// caller's copy, so no package state can be changed through it).
+func Keys() [8]string {
+	return [...]string{KeyRequestID, KeyMethod, KeyPath, KeyStatus, KeyBytes, KeyDurationMS, KeyRemote, KeyProto}
+}
 
 // Line is one request's access-log line.
 type Line struct {
