@@ -129,17 +129,23 @@ func do(c *http.Client, method, url, token, ctype, body string, bound time.Durat
 	return answer{status: resp.StatusCode, retryAfter: resp.Header.Get("Retry-After"), body: string(b), took: time.Since(start), err: err}
 }
 
+// postLogin posts form to inst's /token. A server whose password hashers
+// are all busy answers 503 (retry later), as it tells clients, when tests
+// log in at once or other packages starve the CPU: it retries for up to
+// 30 s.
+func postLogin(inst *instance, form url.Values) answer {
+	for deadline := time.Now().Add(30 * time.Second); ; {
+		r := do(inst.c, "POST", inst.URL+"/token", "", "application/x-www-form-urlencoded", form.Encode(), 10*time.Second)
+		if r.status != http.StatusServiceUnavailable || time.Now().After(deadline) {
+			return r
+		}
+		time.Sleep(multiPoll) // not back to back: retries only add requests while the queue is full
+	}
+}
+
 // tokenFor logs username in on inst: the access token, or an error.
 func tokenFor(inst *instance, username, pw string) (string, error) {
-	form := url.Values{"grant_type": {"password"}, "username": {username}, "password": {pw}}.Encode()
-	a := do(inst.c, "POST", inst.URL+"/token", "", "application/x-www-form-urlencoded", form, 10*time.Second)
-	// A server whose password hashers are all busy answers 503 with
-	// Retry-After (too many logins in progress), as a starved CPU makes
-	// it do while other test packages run: a client retries, a while.
-	for tries := 0; a.err == nil && a.status == http.StatusServiceUnavailable && a.retryAfter != "" && tries < 50; tries++ {
-		time.Sleep(200 * time.Millisecond)
-		a = do(inst.c, "POST", inst.URL+"/token", "", "application/x-www-form-urlencoded", form, 10*time.Second)
-	}
+	a := postLogin(inst, url.Values{"grant_type": {"password"}, "username": {username}, "password": {pw}})
 	if a.err != nil {
 		return "", a.err
 	}

@@ -171,16 +171,7 @@ func (f *wsFleet) login(t *testing.T, in *instance, name string, scope ...string
 	if len(scope) > 0 {
 		form.Set("scope", strings.Join(scope, " "))
 	}
-	// The parallel subtests log in at once: the password hasher's queue
-	// may answer 503 (retry later), as it tells clients.
-	var r answer
-	for deadline := time.Now().Add(30 * time.Second); ; {
-		r = do(in.c, "POST", in.URL+"/token", "", "application/x-www-form-urlencoded", form.Encode(), 10*time.Second)
-		if r.status != http.StatusServiceUnavailable || time.Now().After(deadline) {
-			break
-		}
-		time.Sleep(multiPoll) // back to back, retries only add requests while the queue is full
-	}
+	r := postLogin(in, form)
 	var tr struct {
 		AccessToken string `json:"access_token"`
 	}
