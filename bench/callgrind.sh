@@ -17,7 +17,10 @@
 #   N          counted requests per scenario (default 4000)
 #   PROTOCOLS  "http https" (default both)
 #   SCENARIOS  of "protected post get healthz" (default "protected post get")
-#   SERVERS    of "fortapi baseline" (default both)
+#   SERVERS    of "fortapi baseline baseline-headers" (default "fortapi
+#              baseline"; baseline-headers is bench/baseline
+#              --fortapi-headers, the baseline sending fortapi's header
+#              fields with fixed values)
 #   KEEP_TMP=1 keep the temp dir (callgrind.out.* files for callgrind_annotate)
 #
 # Needs valgrind (Debian's package). Every load run is bounded by timeout(1); the
@@ -39,6 +42,9 @@ die() {
 	echo "callgrind.sh: $*" >&2
 	exit 1
 }
+for srv in $SERVERS; do
+	case $srv in fortapi | baseline | baseline-headers) ;; *) die "SERVERS: fortapi, baseline or baseline-headers, not '$srv'" ;; esac
+done
 [[ $N =~ ^[0-9]+$ ]] && ((N >= 100 && N <= 100000)) || die "N must be 100 to 100000 (got '$N')"
 command -v valgrind >/dev/null && command -v callgrind_control >/dev/null ||
 	die "needs valgrind: apt-get install -y valgrind"
@@ -88,6 +94,7 @@ measure() {
 		local tls=(--insecure-http)
 		[[ $proto == https ]] && tls=(--cert "$tmp/data-https/tls/cert.pem" --key "$tmp/data-https/tls/key.pem")
 		[[ $proto == http || -f $tmp/data-https/tls/cert.pem ]] || die "baseline over HTTPS needs fortapi's certificate: run fortapi first"
+		[[ $srv == baseline-headers ]] && tls+=(--fortapi-headers)
 		valgrind --tool=callgrind --instr-atstart=no \
 			--callgrind-out-file="$tmp/cg.$srv.$proto.%p" "$tmp/baseline" --addr 127.0.0.1:0 "${tls[@]}" 2>"$log" &
 	fi
@@ -139,13 +146,12 @@ for proto in $PROTOCOLS; do
 done
 
 echo
-echo "| protocol | scenario | fortapi Ir/req | baseline Ir/req | fortapi ÷ baseline |"
-echo "|---|---|---:|---:|---:|"
+echo "| protocol | scenario | fortapi Ir/req | baseline Ir/req | fortapi ÷ baseline | baseline-headers Ir/req | fortapi ÷ baseline-headers |"
+echo "|---|---|---:|---:|---:|---:|---:|"
+ratio() { if [[ -n $1 && -n $2 ]]; then awk -v f="$1" -v b="$2" 'BEGIN { printf "%.2f", f / b }'; else echo -; fi; }
 for proto in $PROTOCOLS; do
 	for sc in $SCENARIOS; do
-		f=${ir[fortapi.$proto.$sc]:-} b=${ir[baseline.$proto.$sc]:-}
-		r=-
-		[[ -n $f && -n $b ]] && r=$(awk -v f="$f" -v b="$b" 'BEGIN { printf "%.2f", f / b }')
-		echo "| $proto | $sc | ${f:--} | ${b:--} | $r |"
+		f=${ir[fortapi.$proto.$sc]:-} b=${ir[baseline.$proto.$sc]:-} h=${ir[baseline-headers.$proto.$sc]:-}
+		echo "| $proto | $sc | ${f:--} | ${b:--} | $(ratio "$f" "$b") | ${h:--} | $(ratio "$f" "$h") |"
 	done
 done

@@ -23,8 +23,14 @@
 #   DURATION     wrk --duration per scenario and server (default 10s)
 #   PROTOCOLS    which of "https http" to run (default both, in that order)
 #   REPEAT       runs of every scenario on every server (default 1)
-#   SERVERS      which of "fortapi baseline handstack fastapi" to run
-#                (default all; fastapi only when installed)
+#   SERVERS      which of "fortapi baseline handstack fastapi
+#                baseline-headers" to run (default all but baseline-headers;
+#                fastapi only when installed). baseline-headers is
+#                bench/baseline --fortapi-headers: the bare baseline sending
+#                the header fields fortapi sends (fixed values, nothing
+#                enforced), to tell what the fields cost from what the
+#                protections cost
+#   SCENARIOS    which of "healthz protected post get" to run (default all)
 #   FLOOD=0      skip the login flood (run once, over the first protocol)
 #   CONNECTIONS  wrk --connections (default 32)
 #   THREADS      wrk --threads (default 2)
@@ -49,6 +55,7 @@ DURATION=${DURATION:-10s}
 PROTOCOLS=${PROTOCOLS:-https http}
 REPEAT=${REPEAT:-1}
 SERVERS=${SERVERS:-fortapi baseline handstack fastapi}
+SCENARIOS=${SCENARIOS:-healthz protected post get}
 FLOOD=${FLOOD:-1}
 CONNECTIONS=${CONNECTIONS:-32}
 THREADS=${THREADS:-2}
@@ -81,8 +88,14 @@ fi
 [[ $REPEAT =~ ^[0-9]+$ ]] && ((REPEAT >= 1 && REPEAT <= 10)) || die "REPEAT must be 1 to 10"
 for proto in $PROTOCOLS; do [[ $proto == https || $proto == http ]] || die "PROTOCOLS: https or http, not '$proto'"; done
 for srv in $SERVERS; do
-	case $srv in fortapi | baseline | handstack | fastapi) ;; *) die "SERVERS: fortapi, baseline, handstack or fastapi, not '$srv'" ;; esac
+	case $srv in fortapi | baseline | handstack | fastapi | baseline-headers) ;;
+	*) die "SERVERS: fortapi, baseline, handstack, fastapi or baseline-headers, not '$srv'" ;;
+	esac
 done
+for scen in $SCENARIOS; do
+	case $scen in healthz | protected | post | get) ;; *) die "SCENARIOS: healthz, protected, post or get, not '$scen'" ;; esac
+done
+[[ -n ${SCENARIOS// /} ]] || die "SCENARIOS is empty"
 [[ " $SERVERS " == *" fortapi "* && " $SERVERS " == *" baseline "* ]] || die "SERVERS must include fortapi and baseline"
 if ! [[ $QUIET_WAIT =~ ^[0-9]+$ ]] || ((QUIET_WAIT > 600)); then
 	die "QUIET_WAIT must be 0 to 600 seconds"
@@ -290,11 +303,13 @@ start_servers() {
 	echo "  fortapi   pid $pid  ${surl[fortapi]}  (log: $flog)"
 
 	if [[ $proto == https ]]; then tls_flag=(--cert "$cert" --key "$key"); else tls_flag=(--insecure-http); fi
-	for srv in baseline handstack; do
+	for srv in baseline baseline-headers handstack; do
 		have "$srv" || continue
 		log=$tmp/$srv-$proto.log
 		if [[ $srv == baseline ]]; then
 			"$tmp/baseline" --addr 127.0.0.1:0 "${tls_flag[@]}" 2>"$log" &
+		elif [[ $srv == baseline-headers ]]; then
+			"$tmp/baseline" --addr 127.0.0.1:0 --fortapi-headers "${tls_flag[@]}" 2>"$log" &
 		else
 			# The same limits as fortapi serve, scaled alike; its access
 			# log goes to a file, as fortapi's does.
@@ -343,7 +358,9 @@ stop_servers() {
 }
 
 # The access tokens live 15 minutes: each protocol's runs must fit.
-((dur_s * ${#servers[@]} * 4 * REPEAT + 240 < 900)) || die "DURATION x servers x 4 scenarios x REPEAT too long for one 15-minute access token"
+read -r -a scen_words <<<"$SCENARIOS"
+((dur_s * ${#servers[@]} * ${#scen_words[@]} * REPEAT + 240 < 900)) ||
+	die "DURATION x servers x scenarios x REPEAT too long for one 15-minute access token"
 
 # --- CPU accounting --------------------------------------------------------
 
@@ -401,8 +418,15 @@ wait_quiet() {
 
 # --- load ------------------------------------------------------------------
 
-scenarios=("GET /healthz" "GET /protected" "POST /items/" "GET /items/{id}")
-scripts=(healthz.lua protected.lua post_item.lua get_item.lua)
+scenarios=() scripts=()
+for scen in $SCENARIOS; do
+	case $scen in
+	healthz) scenarios+=("GET /healthz") scripts+=(healthz.lua) ;;
+	protected) scenarios+=("GET /protected") scripts+=(protected.lua) ;;
+	post) scenarios+=("POST /items/") scripts+=(post_item.lua) ;;
+	get) scenarios+=("GET /items/{id}") scripts+=(get_item.lua) ;;
+	esac
+done
 
 TIMEFORMAT='%3U %3S' # the time keyword prints user and system seconds
 

@@ -170,6 +170,7 @@ func main() {
 	cert := flag.String("cert", "", "PEM certificate file (required)")
 	key := flag.String("key", "", "PEM private key file (required)")
 	insecure := flag.Bool("insecure-http", false, "serve plain HTTP instead of HTTPS (as fortapi serve --insecure-http); --cert and --key are then not needed")
+	sameHeaders := flag.Bool("fortapi-headers", false, "send on every response the header fields fortapi serve sends on GET /protected (fixed values, nothing enforced): measures what those fields cost net/http and the client, apart from producing them")
 	flag.Parse()
 	if !*insecure && (*cert == "" || *key == "") {
 		fmt.Fprintln(os.Stderr, "baseline: --cert and --key are required")
@@ -192,13 +193,17 @@ func main() {
 	mux.HandleFunc("GET /protected", s.protected)
 	mux.HandleFunc("POST /items/{$}", s.create)
 	mux.HandleFunc("GET /items/{id}", s.get)
+	var handler http.Handler = mux
+	if *sameHeaders {
+		handler = withFortapiHeaders(mux, !*insecure)
+	}
 
 	ln, err := net.Listen("tcp", *addr)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "baseline:", err)
 		os.Exit(1)
 	}
-	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
+	srv := &http.Server{Handler: handler, ReadHeaderTimeout: 5 * time.Second}
 	if *insecure {
 		fmt.Fprintf(os.Stderr, "token %s\nserving http://%s\n", tok, ln.Addr())
 		err = srv.Serve(ln)
