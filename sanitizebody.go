@@ -131,16 +131,18 @@ func (b *sanitizingBody) prepare() {
 	if !utf8.Valid(data) || noDuplicateMembers(data) != nil {
 		return // huma refuses it, saying why
 	}
-	// The common case first: json.Unmarshal into an any, which is what
-	// huma's first decoding gives (numbers as float64), fewer allocations
-	// than a Decoder with UseNumber. It accepts exactly one JSON value and
-	// JSON space, as the checks below; when it fails (not JSON, or a
-	// number out of float64's range) or sanitizing changes a string (the
-	// re-encoding must keep every number's exact spelling), the body takes
-	// the exact-number path, which decides as it always did. A body with a
-	// byte that HTML sanitizing may well change or that may encode one
-	// (< > & ' and escapes) takes that path at once, decoded only once;
-	// this guess only saves work: either path sanitizes every string.
+	// The common case first: the decoding json.Unmarshal into an any
+	// gives, which is what huma's first decoding gives (numbers as
+	// float64), by decodeAny (fastjson.go), far fewer allocations than a
+	// Decoder with UseNumber. It accepts only exactly one JSON value and
+	// JSON space, as the checks below; when it declines (not JSON, a
+	// number out of float64's range, or anything it is not sure of) or
+	// sanitizing changes a string (the re-encoding must keep every
+	// number's exact spelling), the body takes the exact-number path,
+	// which decides as it always did. A body with a byte that HTML
+	// sanitizing may well change or that may encode one (< > & ' and
+	// escapes) takes that path at once, decoded only once; this guess
+	// only saves work: either path sanitizes every string.
 	if v, ok := decodeFloat(data); ok {
 		v, changed, err := b.san.DecodedChanged(b.typ, v)
 		if err != nil {
@@ -157,15 +159,19 @@ func (b *sanitizingBody) prepare() {
 	b.prepareExact(data)
 }
 
-// decodeFloat is json.Unmarshal of data into an any, for the common case of
-// prepare: false, without decoding, when data has a byte that sanitizing
-// may change or that may encode one (< > & ' and escapes).
+// decodeFloat is the decoding of data that json.Unmarshal into an any
+// gives, for the common case of prepare, or false: at once, without
+// decoding, when data has a byte that sanitizing may change or that may
+// encode one (< > & ' and escapes); otherwise when decodeAny declines
+// (data is not JSON, or not a decoding it is sure of). prepare calls it
+// only on valid UTF-8 without duplicate members, and the check for the
+// backslash here is what lets decodeAny take every string as written:
+// those are decodeAny's preconditions.
 func decodeFloat(data []byte) (any, bool) {
 	if bytes.ContainsAny(data, `<>&'\`) {
 		return nil, false
 	}
-	var v any
-	return v, json.Unmarshal(data, &v) == nil
+	return decodeAny(data)
 }
 
 // prepareExact decodes data keeping its numbers' spelling, sanitizes it
