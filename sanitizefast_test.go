@@ -53,6 +53,17 @@ func TestSanitizePrepareFastEqualsExact(t *testing.T) {
 		`"just a string"`,
 		`{"NAME":"<i>case</i>"}`,
 		strings.Repeat(`[`, 20000) + strings.Repeat(`]`, 20000),
+		// decodeAny's own edges: deeper than its 1000 levels but within
+		// encoding/json's 10000, numbers at float64's limits, whitespace
+		// everywhere, text beyond ASCII, an empty array.
+		`{"name":"x","deep":` + strings.Repeat(`[`, 1001) + strings.Repeat(`]`, 1001) + `}`,
+		`{"name":"x","deep":` + strings.Repeat(`[`, 5000) + strings.Repeat(`]`, 5000) + `}`,
+		`{"name":"x","n":1e309}`,
+		`{"name":"x","n":-0,"f":1e308,"g":4.9e-324,"h":1e-400}`,
+		" \t\r\n{ \"name\" : \"x\" ,\n\"body\":\t\"y\" , \"n\" : 1 } \n",
+		`{"name":"héllo wörld ✓ 𝄞","body":"","n":0,"a":[],"o":{}}`,
+		`{"name":"x","n":01}`,
+		`{"name":"x","n":1.}`,
 	} {
 		name := body
 		if len(name) > 40 {
