@@ -48,10 +48,12 @@ type bodyContext struct {
 	// allocation (sanitizingContext).
 	san *sanitizingBody
 	// w is the response writer under humaContext; ct backs the
-	// Content-Type value slice SetHeader gives the response (its own,
-	// length and capacity 1).
-	w  http.ResponseWriter
-	ct [1]string
+	// Content-Type value slice SetHeader gives the response, and one the
+	// slice of the first other field it sets (a created resource's
+	// Location): each their own, length and capacity 1.
+	w   http.ResponseWriter
+	ct  [1]string
+	one [1]string
 	// r is the request under humaContext.
 	r *http.Request
 }
@@ -122,14 +124,19 @@ func (c *bodyContext) Context() context.Context {
 
 // SetHeader is Header().Set; huma's Content-Type on every answer is
 // assigned without canonicalizing its (canonical) name or allocating its
-// value slice, the first time.
+// value slice, the first time, and so is the first other field's value
+// slice.
 func (c *bodyContext) SetHeader(name, value string) {
-	if name == "Content-Type" && c.ct[0] == "" && value != "" {
+	switch {
+	case name == "Content-Type" && c.ct[0] == "" && value != "":
 		c.ct[0] = value
 		c.w.Header()["Content-Type"] = c.ct[:]
-		return
+	case name != "Content-Type" && c.one[0] == "" && value != "":
+		c.one[0] = value
+		c.w.Header()[http.CanonicalHeaderKey(name)] = c.one[:]
+	default:
+		c.humaContext.SetHeader(name, value)
 	}
-	c.humaContext.SetHeader(name, value)
 }
 
 // Header is the request header name. The two names huma reads on every

@@ -4,6 +4,8 @@ import (
 	"context"
 	"net/http"
 	"net/http/httptest"
+	"slices"
+	"strconv"
 	"sync"
 	"testing"
 
@@ -59,6 +61,59 @@ func TestContentTypeOnAuthenticatedOperations(t *testing.T) {
 				}
 			}()
 		}
+	}
+	wg.Wait()
+}
+
+type headersOut struct {
+	Location string `header:"Location"`
+	Other    string `header:"X-Other"`
+	Body     struct {
+		OK bool `json:"ok"`
+	}
+}
+
+// TestOutputHeadersOnAuthenticatedOperations: the first output header
+// field an operation sets after Content-Type gets the value slice kept in
+// its request's context (bodyContext.SetHeader), the next ones their own:
+// concurrent answers each carry exactly their own values, once.
+func TestOutputHeadersOnAuthenticatedOperations(t *testing.T) {
+	api, _ := newTestAPI(t)
+	huma.Register(api, huma.Operation{
+		OperationID: "located", Method: http.MethodGet, Path: "/located/{n}", Security: fortapi.Scopes("things:read"),
+	}, func(ctx context.Context, in *struct {
+		N string `path:"n" maxLength:"8"`
+	}) (*headersOut, error) {
+		out := &headersOut{Location: "/located/" + in.N}
+		if in.N != "0" {
+			out.Other = "other-" + in.N
+		}
+		out.Body.OK = true
+		return out, nil
+	})
+	h, err := api.Handler()
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(h)
+	defer srv.Close()
+	var wg sync.WaitGroup
+	for i := range 16 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			n := strconv.Itoa(i % 4)
+			hdr := map[string]string{"Authorization": "Test alice things:read"}
+			resp, b := call{method: "GET", path: "/located/" + n, header: hdr}.do(t, srv)
+			wantOther := []string{"other-" + n}
+			if n == "0" {
+				wantOther = nil
+			}
+			if loc, other := resp.Header.Values("Location"), resp.Header.Values("X-Other"); resp.StatusCode != 200 ||
+				!slices.Equal(loc, []string{"/located/" + n}) || !slices.Equal(other, wantOther) {
+				t.Errorf("GET /located/%s: %d Location %q X-Other %q, want [/located/%s] %q: %s", n, resp.StatusCode, loc, other, n, wantOther, b)
+			}
+		}()
 	}
 	wg.Wait()
 }
