@@ -24,7 +24,21 @@ import (
 // checks that the bytes are the sanitizer's, byte for byte, so even an
 // offer left behind by a request whose buffer was recycled can only ever
 // give the decoding of the very bytes being decoded. An offer is taken
-// once, and withdrawn when its request's handler returns.
+// once by the decoding into an any; when that decoding is an object, it
+// is offered once more, to huma's second decoding of the same bytes, into
+// the body struct (structfill.go). huma's validation, between the two,
+// only reads it (huma.Validate, v2.37.2). An offer is withdrawn once spent,
+// and in any case when its request's handler returns.
+//
+// An offer's stage makes each use exclusive: the key can be found by
+// another request in the moment between huma returning a buffer to its
+// pool and the handler's end, and a taker converts numbers in place.
+const (
+	offerFirst  uint32 = iota // decoded is offered to the decoding into an any
+	offerHeld                 // a decoding is using it
+	offerObject               // decoded, an object, is offered to the decoding into a struct
+	offerSpent
+)
 
 // offer makes b's decoding available to the decode of the body huma
 // reads into the buffer starting at at.
@@ -46,17 +60,62 @@ func (b *sanitizingBody) withdraw() {
 }
 
 // take returns the decoding of data that b offers, as json.Unmarshal
-// into an any would give it, or false: data is not the body b decoded,
-// or a number is out of float64's range (json.Unmarshal's error, which
-// the caller's own decoding then reports).
+// into an any would give it, or false: the offer is not at its first
+// stage, data is not the body b decoded, or a number is out of float64's
+// range (json.Unmarshal's error, which the caller's own decoding then
+// reports). An object stays offered for the decoding into the struct
+// (takeObject); any other outcome spends the offer.
 func (b *sanitizingBody) take(data []byte) (any, bool) {
+	if !b.stage.CompareAndSwap(offerFirst, offerHeld) {
+		return nil, false
+	}
+	v, ok := b.convert(data)
+	if _, obj := v.(map[string]any); ok && obj {
+		b.decoded = v
+		b.stage.Store(offerObject)
+		return v, true
+	}
+	b.decoded = nil
+	b.stage.Store(offerSpent)
+	b.withdraw()
+	return v, ok
+}
+
+// takeObject returns the decoding of data that b offers when it is an
+// object, for the decoding into a struct, and spends the offer: the
+// object take handed out (huma's validation only read it), or b's
+// decoding at its first stage (an operation whose validation huma skips).
+func (b *sanitizingBody) takeObject(data []byte) (map[string]any, bool) {
+	var v any
+	switch {
+	case b.stage.CompareAndSwap(offerObject, offerSpent):
+		v = b.decoded
+		if !bytes.Equal(data, b.sent) {
+			return nil, false
+		}
+	case b.stage.CompareAndSwap(offerFirst, offerHeld):
+		var ok bool
+		v, ok = b.convert(data)
+		b.stage.Store(offerSpent)
+		if !ok {
+			return nil, false
+		}
+	default:
+		return nil, false
+	}
+	b.decoded = nil
+	m, ok := v.(map[string]any)
+	return m, ok
+}
+
+// convert is b's decoding with its numbers as float64, when data is the
+// body b decoded; only the holder of the offer (offerHeld) calls it.
+func (b *sanitizingBody) convert(data []byte) (any, bool) {
 	v := b.decoded
 	if v == nil || !bytes.Equal(data, b.sent) {
 		return nil, false
 	}
-	b.decoded = nil
-	v, ok := floatNumbers(v)
-	return v, ok
+	return floatNumbers(v)
 }
 
 // floatNumbers replaces, in place, every json.Number of v (a decoding
@@ -89,15 +148,21 @@ func floatNumbers(v any) (any, bool) {
 }
 
 // Unmarshal is huma's decoding of request bodies: the sanitizer's
-// decoding when it offers one for exactly these bytes (see above), huma's
-// own (strictJSON) otherwise.
+// decoding when it offers one for exactly these bytes (see above), into
+// an any or, when it is an object, into a struct simple enough to be
+// filled from it exactly as json.Unmarshal fills it (structfill.go);
+// huma's own (strictJSON) otherwise.
 func (a *API) Unmarshal(contentType string, data []byte, v any) error {
-	if pv, ok := v.(*any); ok && contentType == "application/json" && len(data) > 0 {
-		if o, ok := a.offers.LoadAndDelete((*sanitizingBody)(nil).keyOf(data)); ok {
-			if d, ok := o.(*sanitizingBody).take(data); ok {
-				*pv = d
-				return nil
+	if contentType == "application/json" && len(data) > 0 {
+		if pv, ok := v.(*any); ok {
+			if o, ok := a.offers.Load((*sanitizingBody)(nil).keyOf(data)); ok {
+				if d, ok := o.(*sanitizingBody).take(data); ok {
+					*pv = d
+					return nil
+				}
 			}
+		} else if a.fillFromOffer(data, v) {
+			return nil
 		}
 	}
 	return a.API.Unmarshal(contentType, data, v)

@@ -173,6 +173,10 @@ type API struct {
 	// offers are the sanitizer's decodings of request bodies, for huma's
 	// validation (bodyoffer.go).
 	offers sync.Map
+	// fillPlans are the plans for filling body structs from an offer, by
+	// the pointer type huma decodes into; nil for a type not filled so
+	// (structfill.go).
+	fillPlans sync.Map
 }
 
 // New returns an API with fortapi's defaults. See the package

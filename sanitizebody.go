@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"reflect"
 	"strings"
+	"sync/atomic"
 	"unicode/utf8"
 	"unsafe"
 
@@ -80,11 +81,13 @@ type sanitizingBody struct {
 
 	// api takes offers of the decoding (bodyoffer.go): decoded is the
 	// decoding of sent, the body as sent, when sanitizing changed
-	// nothing; offered is where it is offered, nil when it is not.
+	// nothing; offered is where it is offered, nil when it is not; stage
+	// is how far its takers got.
 	api     *API
 	decoded any
 	sent    []byte
 	offered unsafe.Pointer
+	stage   atomic.Uint32
 }
 
 func (b *sanitizingBody) Read(p []byte) (int, error) {
