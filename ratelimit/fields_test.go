@@ -9,6 +9,7 @@ import (
 	"net/netip"
 	"reflect"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 )
@@ -169,5 +170,97 @@ func TestAdmitTo(t *testing.T) {
 	wantHeaders(t, w, map[string]string{"RateLimit": `"global";r=5;t=1`, "RateLimit-Policy": `"global";q=10;w=60`})
 	if _, err := op.Check(context.Background(), "k"); err == nil {
 		t.Fatal("the store is failing")
+	}
+}
+
+// recordingStore is a Store (not a MemoryStore) that records the keys it
+// is asked for.
+type recordingStore struct {
+	inner *MemoryStore
+	keys  []string
+}
+
+func (s *recordingStore) Allow(ctx context.Context, key string, spec Spec, n int) (Result, error) {
+	s.keys = append(s.keys, key)
+	return s.inner.Allow(ctx, key, spec, n)
+}
+
+// TestAdmitToKeys: the keys AdmitIPTo, AdmitUserTo and AdmitKeyTo build in
+// a buffer are the keys AdmitIP, AdmitUser and AdmitKey use (prefix, kind,
+// then the address, user or key; a user name longer than the buffer
+// included): a store other than MemoryStore is asked for exactly those
+// strings, and with a MemoryStore, which takes them as bytes, both forms
+// take from one allowance.
+func TestAdmitToKeys(t *testing.T) {
+	long := strings.Repeat("ü", 200) // 400 bytes: past keyBuf
+	ip := netip.MustParseAddr("2001:db8::1")
+	r := httptest.NewRequest("GET", "/", nil)
+	admits := []struct {
+		name    string
+		to      func(l *Limiter, f *Fields) bool
+		writing func(l *Limiter) bool
+		key     string
+	}{
+		{"ip", func(l *Limiter, f *Fields) bool { return l.AdmitIPTo(httptest.NewRecorder(), r, ip, f) },
+			func(l *Limiter) bool { return l.AdmitIP(httptest.NewRecorder(), r, ip) }, "lim:ip:2001:db8::/64"},
+		{"user", func(l *Limiter, f *Fields) bool { return l.AdmitUserTo(httptest.NewRecorder(), r, "alice", f) },
+			func(l *Limiter) bool { return l.AdmitUser(httptest.NewRecorder(), r, "alice") }, "lim:user:alice"},
+		{"long user", func(l *Limiter, f *Fields) bool { return l.AdmitUserTo(httptest.NewRecorder(), r, long, f) },
+			func(l *Limiter) bool { return l.AdmitUser(httptest.NewRecorder(), r, long) }, "lim:user:" + long},
+		{"key", func(l *Limiter, f *Fields) bool { return l.AdmitKeyTo(httptest.NewRecorder(), r, "op:x", f) },
+			func(l *Limiter) bool { return l.AdmitKey(httptest.NewRecorder(), r, "op:x") }, "lim:op:x"},
+	}
+	for _, tc := range admits {
+		t.Run(tc.name+"/other store", func(t *testing.T) {
+			store := &recordingStore{inner: NewMemoryStore(MemoryOptions{})}
+			l := mustLimiter(t, Options{Name: "lim", Spec: MustParseSpec("3/minute"), Set: mustSet(t, SetOptions{Store: store})})
+			var f Fields
+			if !tc.to(l, &f) || !tc.writing(l) {
+				t.Fatal("refused")
+			}
+			if want := []string{tc.key, tc.key}; !slices.Equal(store.keys, want) {
+				t.Fatalf("store asked for %q, want %q", store.keys, want)
+			}
+		})
+		t.Run(tc.name+"/memory store", func(t *testing.T) {
+			store := NewMemoryStore(MemoryOptions{})
+			l := mustLimiter(t, Options{Name: "lim", Spec: MustParseSpec("3/minute"), Set: mustSet(t, SetOptions{Store: store})})
+			var f Fields
+			if !tc.to(l, &f) || !tc.writing(l) || !tc.to(l, &f) {
+				t.Fatal("refused within the allowance")
+			}
+			if tc.to(l, &f) || tc.writing(l) {
+				t.Fatal("a fourth request in a minute was admitted: the two forms keep separate allowances")
+			}
+			if res, err := l.Check(context.Background(), strings.TrimPrefix(tc.key, "lim:")); err != nil || res.Allowed {
+				t.Fatalf("Check of the same key: %+v, %v", res, err)
+			}
+			if store.Len() != 1 {
+				t.Fatalf("%d keys stored, want 1", store.Len())
+			}
+		})
+	}
+}
+
+// TestAdmitToAllocations: with the in-memory store, admitting by address,
+// user or key allocates nothing (the key stays in keyBuf).
+func TestAdmitToAllocations(t *testing.T) {
+	if raceEnabled {
+		t.Skip("the race detector changes allocation counts")
+	}
+	l := mustLimiter(t, Options{Name: "lim", Spec: MustParseSpec("1000000/second"), Set: mustSet(t, SetOptions{})})
+	r := httptest.NewRequest("GET", "/", nil)
+	w := httptest.NewRecorder()
+	ip := netip.MustParseAddr("192.0.2.1")
+	var f Fields
+	got := testing.AllocsPerRun(100, func() {
+		l.AdmitIPTo(w, r, ip, &f)
+		l.AdmitUserTo(w, r, "alice", &f)
+		f.Reset() // f holds two decisions inline; a third would be appended
+		l.AdmitKeyTo(w, r, "op:x", &f)
+		f.Reset()
+	})
+	if got != 0 {
+		t.Fatalf("%.1f allocations per three admissions, want 0", got)
 	}
 }

@@ -97,7 +97,10 @@ type SetOptions struct {
 // Limiter per declared limit. Names are unique within a Set; they
 // namespace the keys in the store.
 type Set struct {
-	store     Store
+	store Store
+	// mem is store when it is this package's MemoryStore, whose keys a
+	// Limiter may pass as bytes (takeKey).
+	mem       *MemoryStore
 	fallback  Store
 	policy    ErrorPolicy
 	instances int
@@ -154,6 +157,7 @@ func NewSet(opts SetOptions) (*Set, error) {
 	if s.retry == 0 {
 		s.retry = DefaultRetryInterval
 	}
+	s.mem, _ = opts.Store.(*MemoryStore)
 	return s, nil
 }
 
@@ -411,9 +415,27 @@ func (l *Limiter) take(ctx context.Context, key string, n int) (Result, error) {
 // takeStored is take for the key as the store sees it: the Limiter's
 // prefix and the caller's key, built by the caller in one allocation.
 func (l *Limiter) takeStored(ctx context.Context, skey string, n int) (Result, error) {
+	return l.takeKey(ctx, nil, skey, n)
+}
+
+// takeKey is takeStored for the key in bkey when it is not nil (built by
+// the caller in a buffer of its own, typically on its stack), else in
+// skey: a MemoryStore takes bkey as it is, any other store a string of it.
+func (l *Limiter) takeKey(ctx context.Context, bkey []byte, skey string, n int) (Result, error) {
 	s := l.set
+	if bkey != nil && s.mem == nil {
+		skey, bkey = string(bkey), nil
+	}
 	if try, probe := s.useStore(); try {
-		res, err := s.store.Allow(ctx, skey, l.spec, n)
+		var (
+			res Result
+			err error
+		)
+		if bkey != nil {
+			res, err = s.mem.allowBytes(bkey, l.spec, n)
+		} else {
+			res, err = s.store.Allow(ctx, skey, l.spec, n)
+		}
 		if err == nil {
 			if probe {
 				s.recovered()
@@ -431,6 +453,9 @@ func (l *Limiter) takeStored(ctx context.Context, skey string, n int) (Result, e
 	if s.policy == FailClosed {
 		l.unavailable.Add(1)
 		return l.failure(), ErrUnavailable
+	}
+	if bkey != nil {
+		skey = string(bkey)
 	}
 	res, err := s.fallback.Allow(ctx, skey, l.local, n)
 	if err != nil {

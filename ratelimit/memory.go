@@ -106,11 +106,22 @@ const expireBatch = 8
 
 // Allow implements Store.
 func (s *MemoryStore) Allow(_ context.Context, key string, spec Spec, n int) (Result, error) {
+	return s.allow(hkey{maphash.String(s.seeds[0], key), maphash.String(s.seeds[1], key)}, spec, n)
+}
+
+// allowBytes is Allow for the key spelled by key: the same state as Allow
+// of string(key) (maphash hashes a byte sequence alike whatever holds
+// it), without making the key a string. The Limiter uses it for keys it
+// builds in a buffer of its own (Set.mem).
+func (s *MemoryStore) allowBytes(key []byte, spec Spec, n int) (Result, error) {
+	return s.allow(hkey{maphash.Bytes(s.seeds[0], key), maphash.Bytes(s.seeds[1], key)}, spec, n)
+}
+
+func (s *MemoryStore) allow(k hkey, spec Spec, n int) (Result, error) {
 	g, err := newGCRA(spec, n)
 	if err != nil {
 		return Result{}, err
 	}
-	k := hkey{maphash.String(s.seeds[0], key), maphash.String(s.seeds[1], key)}
 	sh := &s.shards[k.a&s.mask]
 	now := int64(s.now().Sub(s.base))
 
