@@ -44,7 +44,7 @@ const (
 // reads into the buffer starting at at.
 func (b *sanitizingBody) offer(at *byte) {
 	b.offered = unsafe.Pointer(at)
-	b.api.offers.Store(b.offered, b)
+	b.api.offers.store(b.offered, b)
 }
 
 // keyOf is the key of an offer for the body data.
@@ -55,7 +55,7 @@ func (*sanitizingBody) keyOf(data []byte) unsafe.Pointer {
 // withdraw removes b's offer if it was not taken.
 func (b *sanitizingBody) withdraw() {
 	if b.offered != nil {
-		b.api.offers.CompareAndDelete(b.offered, b)
+		b.api.offers.compareAndDelete(b.offered, b)
 	}
 }
 
@@ -155,8 +155,8 @@ func floatNumbers(v any) (any, bool) {
 func (a *API) Unmarshal(contentType string, data []byte, v any) error {
 	if contentType == "application/json" && len(data) > 0 {
 		if pv, ok := v.(*any); ok {
-			if o, ok := a.offers.Load((*sanitizingBody)(nil).keyOf(data)); ok {
-				if d, ok := o.(*sanitizingBody).take(data); ok {
+			if o, ok := a.offers.load((*sanitizingBody)(nil).keyOf(data)); ok {
+				if d, ok := o.take(data); ok {
 					*pv = d
 					return nil
 				}

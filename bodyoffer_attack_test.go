@@ -102,8 +102,7 @@ func TestBodyOffersAcrossConcurrentRequests(t *testing.T) {
 		}()
 	}
 	wg.Wait()
-	n := 0
-	api.offers.Range(func(any, any) bool { n++; return true })
+	n := api.offers.count()
 	if n != 0 {
 		t.Errorf("%d offers left", n)
 	}

@@ -172,7 +172,7 @@ type API struct {
 	metrics     *httpMetrics
 	// offers are the sanitizer's decodings of request bodies, for huma's
 	// validation (bodyoffer.go).
-	offers sync.Map
+	offers offerTable
 	// fillPlans are the plans for filling body structs from an offer, by
 	// the pointer type huma decodes into; nil for a type not filled so
 	// (structfill.go).

@@ -52,11 +52,11 @@ func (a *API) fillFromOffer(data []byte, v any) bool {
 	if p == nil {
 		return false
 	}
-	o, ok := a.offers.LoadAndDelete((*sanitizingBody)(nil).keyOf(data))
+	o, ok := a.offers.loadAndDelete((*sanitizingBody)(nil).keyOf(data))
 	if !ok {
 		return false
 	}
-	m, ok := o.(*sanitizingBody).takeObject(data)
+	m, ok := o.takeObject(data)
 	return ok && p.fill(m, v, len(data) <= fillAliasMax)
 }
 

@@ -336,7 +336,7 @@ func TestStructFillThroughUnmarshal(t *testing.T) {
 	}
 	gone := func(t *testing.T, buf []byte) {
 		t.Helper()
-		if _, left := api.offers.Load(unsafeKey(buf)); left {
+		if _, left := api.offers.load(unsafeKey(buf)); left {
 			t.Fatal("the offer is still there")
 		}
 	}
