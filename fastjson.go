@@ -58,15 +58,39 @@ type fastDecoder struct {
 }
 
 // space skips JSON whitespace.
-func (d *fastDecoder) space() {
-	for d.i < len(d.s) {
-		switch d.s[d.i] {
+func (d *fastDecoder) space() { d.i = skipJSONSpace(d.s, d.i) }
+
+// skipJSONSpace returns the offset of the first byte at or after i in s
+// that is not JSON whitespace (space, tab, line feed, carriage return).
+func skipJSONSpace[T ~string | ~[]byte](s T, i int) int {
+	for i < len(s) {
+		switch s[i] {
 		case ' ', '\t', '\n', '\r':
-			d.i++
+			i++
 		default:
-			return
+			return i
 		}
 	}
+	return i
+}
+
+// after reads what follows a member of an object or an element of an
+// array, after optional whitespace: a comma (more follow), the closing
+// byte (the end), or anything else (malformed: ok is false).
+func (d *fastDecoder) after(closing byte) (more, ok bool) {
+	d.space()
+	if d.i >= len(d.s) {
+		return false, false
+	}
+	switch d.s[d.i] {
+	case ',':
+		d.i++
+		return true, true
+	case closing:
+		d.i++
+		return false, true
+	}
+	return false, false
 }
 
 // value decodes the value at d.i, after optional whitespace, nested in
@@ -147,18 +171,10 @@ func (d *fastDecoder) object(depth int) (any, bool) {
 			return nil, false
 		}
 		m[k] = v
-		d.space()
-		if d.i >= len(d.s) {
+		if more, ok := d.after('}'); !ok {
 			return nil, false
-		}
-		switch d.s[d.i] {
-		case ',':
-			d.i++
-		case '}':
-			d.i++
+		} else if !more {
 			return m, true
-		default:
-			return nil, false
 		}
 	}
 }
@@ -183,18 +199,10 @@ func (d *fastDecoder) array(depth int) (any, bool) {
 			return nil, false
 		}
 		a = append(a, v)
-		d.space()
-		if d.i >= len(d.s) {
+		if more, ok := d.after(']'); !ok {
 			return nil, false
-		}
-		switch d.s[d.i] {
-		case ',':
-			d.i++
-		case ']':
-			d.i++
+		} else if !more {
 			return a, true
-		default:
-			return nil, false
 		}
 	}
 }

@@ -254,16 +254,7 @@ type dupScanner struct {
 	bad  bool
 }
 
-func (s *dupScanner) ws() {
-	for s.i < len(s.data) {
-		switch s.data[s.i] {
-		case ' ', '\t', '\n', '\r':
-			s.i++
-		default:
-			return
-		}
-	}
-}
+func (s *dupScanner) ws() { s.i = skipJSONSpace(s.data, s.i) }
 
 // done reports whether scanning must stop.
 func (s *dupScanner) done() bool { return s.err != nil || s.bad }
