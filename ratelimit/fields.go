@@ -4,8 +4,6 @@ import (
 	"net/http"
 	"net/netip"
 	"strconv"
-
-	"github.com/fortapi/fortapi/clientip"
 )
 
 // Fields holds the rate-limit header fields of the limiters that admitted
@@ -74,34 +72,25 @@ func (f *Fields) at(i int) *fieldEntry {
 // added to f rather than written. A refused request's answer (429, or 503
 // when the store fails under FailClosed) carries f's fields first, as
 // when every limiter writes its own in turn.
-//
-// The key is built in a buffer on the stack (keyBuf), so that with the
-// in-memory store, which keeps only a hash of it, admitting allocates
-// nothing; the other admitters of this file do the same.
 func (l *Limiter) AdmitIPTo(w http.ResponseWriter, r *http.Request, a netip.Addr, f *Fields) bool {
 	var buf keyBuf
-	return l.admitStoredTo(w, r, clientip.AppendKey(append(append(buf[:0], l.prefix...), "ip:"...), a), f)
+	return l.admitStoredTo(w, r, l.ipKey(&buf, a), f)
 }
 
 // AdmitUserTo is AdmitUser, adding to f as AdmitIPTo does.
 func (l *Limiter) AdmitUserTo(w http.ResponseWriter, r *http.Request, user string, f *Fields) bool {
 	var buf keyBuf
-	return l.admitStoredTo(w, r, append(append(append(buf[:0], l.prefix...), "user:"...), user...), f)
+	return l.admitStoredTo(w, r, l.keyOf(&buf, "user:", user), f)
 }
 
 // AdmitKeyTo is AdmitKey, adding to f as AdmitIPTo does.
 func (l *Limiter) AdmitKeyTo(w http.ResponseWriter, r *http.Request, key string, f *Fields) bool {
 	var buf keyBuf
-	return l.admitStoredTo(w, r, append(append(buf[:0], l.prefix...), key...), f)
+	return l.admitStoredTo(w, r, l.keyOf(&buf, "", key), f)
 }
 
-// keyBuf holds a store key as AdmitIPTo builds it: room for a limit's
-// name, a kind and a user name or address; a longer key grows onto the
-// heap as any append does.
-type keyBuf [128]byte
-
 func (l *Limiter) admitStoredTo(w http.ResponseWriter, r *http.Request, key []byte, f *Fields) bool {
-	res, err := l.takeKey(r.Context(), key, "", 1)
+	res, err := l.takeStored(r.Context(), key, 1)
 	if err != nil {
 		f.WriteTo(w.Header())
 		WriteUnavailable(w, r, res)

@@ -243,7 +243,8 @@ func TestAdmitToKeys(t *testing.T) {
 }
 
 // TestAdmitToAllocations: with the in-memory store, admitting by address,
-// user or key allocates nothing (the key stays in keyBuf).
+// user or key, and checking a key, allocate nothing (the key stays in
+// keyBuf).
 func TestAdmitToAllocations(t *testing.T) {
 	if raceEnabled {
 		t.Skip("the race detector changes allocation counts")
@@ -259,8 +260,9 @@ func TestAdmitToAllocations(t *testing.T) {
 		f.Reset() // f holds two decisions inline; a third would be appended
 		l.AdmitKeyTo(w, r, "op:x", &f)
 		f.Reset()
+		_, _ = l.Check(context.Background(), "user:bob")
 	})
 	if got != 0 {
-		t.Fatalf("%.1f allocations per three admissions, want 0", got)
+		t.Fatalf("%.1f allocations per three admissions and a check, want 0", got)
 	}
 }

@@ -8,7 +8,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/fortapi/fortapi/clientip"
 	"github.com/fortapi/fortapi/internal/problem"
 )
 
@@ -49,27 +48,27 @@ func (l *Limiter) Admit(w http.ResponseWriter, r *http.Request) bool {
 // authenticated user). The header values that do not change between
 // requests are the Limiter's, computed once.
 func (l *Limiter) AdmitKey(w http.ResponseWriter, r *http.Request, key string) bool {
-	return l.admitStored(w, r, l.prefix+key)
+	var buf keyBuf
+	return l.admitStored(w, r, l.keyOf(&buf, "", key))
 }
 
-// AdmitIP is AdmitKey(w, r, IPKey(a)), building the key in one
-// allocation.
+// AdmitIP is AdmitKey(w, r, IPKey(a)), without building the key as a
+// string.
 func (l *Limiter) AdmitIP(w http.ResponseWriter, r *http.Request, a netip.Addr) bool {
-	var buf [64]byte
-	// string(b) as an operand of + makes no copy of its own.
-	return l.admitStored(w, r, l.prefix+string(clientip.AppendKey(append(buf[:0], "ip:"...), a)))
+	var buf keyBuf
+	return l.admitStored(w, r, l.ipKey(&buf, a))
 }
 
-// AdmitUser is AdmitKey(w, r, "user:"+user), the key ByUser gives, built
-// in one allocation.
+// AdmitUser is AdmitKey(w, r, "user:"+user), the key ByUser gives.
 func (l *Limiter) AdmitUser(w http.ResponseWriter, r *http.Request, user string) bool {
-	return l.admitStored(w, r, l.prefix+"user:"+user)
+	var buf keyBuf
+	return l.admitStored(w, r, l.keyOf(&buf, "user:", user))
 }
 
 // admitStored is AdmitKey for the key as the store sees it (the
 // Limiter's prefix included).
-func (l *Limiter) admitStored(w http.ResponseWriter, r *http.Request, skey string) bool {
-	res, err := l.takeStored(r.Context(), skey, 1)
+func (l *Limiter) admitStored(w http.ResponseWriter, r *http.Request, key []byte) bool {
+	res, err := l.takeStored(r.Context(), key, 1)
 	if err != nil {
 		WriteUnavailable(w, r, res)
 		return false

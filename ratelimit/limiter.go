@@ -99,7 +99,7 @@ type SetOptions struct {
 type Set struct {
 	store Store
 	// mem is store when it is this package's MemoryStore, whose keys a
-	// Limiter may pass as bytes (takeKey).
+	// Limiter passes as bytes (takeStored).
 	mem       *MemoryStore
 	fallback  Store
 	policy    ErrorPolicy
@@ -409,32 +409,41 @@ func (l *Limiter) Peek(ctx context.Context, key string) (Result, error) {
 }
 
 func (l *Limiter) take(ctx context.Context, key string, n int) (Result, error) {
-	return l.takeStored(ctx, l.prefix+key, n)
+	var buf keyBuf
+	return l.takeStored(ctx, l.keyOf(&buf, "", key), n)
 }
 
-// takeStored is take for the key as the store sees it: the Limiter's
-// prefix and the caller's key, built by the caller in one allocation.
-func (l *Limiter) takeStored(ctx context.Context, skey string, n int) (Result, error) {
-	return l.takeKey(ctx, nil, skey, n)
+// keyBuf holds a key as the store sees it, built by keyOf or ipKey on the
+// caller's stack: room for a limit's name, a kind and a user name,
+// address or operation; a longer key grows onto the heap as any append
+// does.
+type keyBuf [128]byte
+
+// keyOf is the store key of kind+key ("user:", "alice"), in buf.
+func (l *Limiter) keyOf(buf *keyBuf, kind, key string) []byte {
+	return append(append(append(buf[:0], l.prefix...), kind...), key...)
 }
 
-// takeKey is takeStored for the key in bkey when it is not nil (built by
-// the caller in a buffer of its own, typically on its stack), else in
-// skey: a MemoryStore takes bkey as it is, any other store a string of it.
-func (l *Limiter) takeKey(ctx context.Context, bkey []byte, skey string, n int) (Result, error) {
+// ipKey is the store key of the client address a (IPKey), in buf.
+func (l *Limiter) ipKey(buf *keyBuf, a netip.Addr) []byte {
+	return clientip.AppendKey(l.keyOf(buf, "ip:", ""), a)
+}
+
+// takeStored is take for the key as the store sees it (the Limiter's
+// prefix included), which a MemoryStore takes as it is, without making
+// it a string (it keeps only a hash of it), and any other store as a
+// string of it: with the in-memory store, admitting allocates nothing.
+func (l *Limiter) takeStored(ctx context.Context, key []byte, n int) (Result, error) {
 	s := l.set
-	if bkey != nil && s.mem == nil {
-		skey, bkey = string(bkey), nil
-	}
 	if try, probe := s.useStore(); try {
 		var (
 			res Result
 			err error
 		)
-		if bkey != nil {
-			res, err = s.mem.allowBytes(bkey, l.spec, n)
+		if s.mem != nil {
+			res, err = s.mem.allowBytes(key, l.spec, n)
 		} else {
-			res, err = s.store.Allow(ctx, skey, l.spec, n)
+			res, err = s.store.Allow(ctx, string(key), l.spec, n)
 		}
 		if err == nil {
 			if probe {
@@ -454,10 +463,7 @@ func (l *Limiter) takeKey(ctx context.Context, bkey []byte, skey string, n int) 
 		l.unavailable.Add(1)
 		return l.failure(), ErrUnavailable
 	}
-	if bkey != nil {
-		skey = string(bkey)
-	}
-	res, err := s.fallback.Allow(ctx, skey, l.local, n)
+	res, err := s.fallback.Allow(ctx, string(key), l.local, n)
 	if err != nil {
 		l.unavailable.Add(1)
 		return l.failure(), fmt.Errorf("%w (and the local fallback failed: %v)", ErrUnavailable, err)
