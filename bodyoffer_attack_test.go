@@ -109,3 +109,82 @@ func TestBodyOffersAcrossConcurrentRequests(t *testing.T) {
 }
 
 type reqIDKey struct{}
+
+// On an operation that sanitizes, the strict checks still refuse what
+// they refused before decodeAny took the common case: a repeated member
+// (the mass-assignment trick of sending "role" twice), also nested, and
+// invalid UTF-8, with or without bytes that send the body down the exact
+// path, on a body struct filled from the sanitizer's decoding
+// (structfill.go: /flat) and on one huma decodes itself (/nested); the
+// handler never runs. A clean body still passes.
+func TestSanitizedBodyStrictChecks(t *testing.T) {
+	api := New(Options{Logger: slog.New(slog.DiscardHandler)})
+	type flat struct {
+		Body struct {
+			Title string `json:"title" sanitize:"rich"`
+			Role  string `json:"role,omitempty"`
+		}
+	}
+	type nested struct {
+		Body struct {
+			Title string         `json:"title" sanitize:"rich"`
+			Meta  map[string]any `json:"meta,omitempty"`
+		}
+	}
+	var mu sync.Mutex
+	var ran []string
+	run := func(s string) {
+		mu.Lock()
+		ran = append(ran, s)
+		mu.Unlock()
+	}
+	huma.Register(api, huma.Operation{OperationID: "flat", Method: http.MethodPost, Path: "/flat", Security: Public()},
+		func(ctx context.Context, in *flat) (*struct{}, error) {
+			run(in.Body.Title + "/" + in.Body.Role)
+			return nil, nil
+		})
+	huma.Register(api, huma.Operation{OperationID: "nested", Method: http.MethodPost, Path: "/nested", Security: Public()},
+		func(ctx context.Context, in *nested) (*struct{}, error) {
+			run(in.Body.Title)
+			return nil, nil
+		})
+	h, err := api.Handler()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name, path, body string
+		ok               bool
+	}{
+		{"clean", "/flat", `{"title":"t","role":"user"}`, true},
+		{"clean nested", "/nested", `{"title":"t","meta":{"a":1}}`, true},
+		{"repeated member", "/flat", `{"title":"t","role":"user","role":"admin"}`, false},
+		{"repeated member, exact path", "/flat", `{"title":"<b>t</b>","role":"user","role":"admin"}`, false},
+		{"repeated title", "/flat", `{"title":"t","title":"u"}`, false},
+		{"repeated member nested", "/nested", `{"title":"t","meta":{"a":1,"a":2}}`, false},
+		{"invalid UTF-8", "/flat", "{\"title\":\"t\xff\"}", false},
+		{"invalid UTF-8, exact path", "/flat", "{\"title\":\"<i>t\xc3\"}", false},
+		{"surrogate in UTF-8", "/flat", "{\"title\":\"\xed\xa0\x80\"}", false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			mu.Lock()
+			ran = nil
+			mu.Unlock()
+			req := httptest.NewRequest(http.MethodPost, tc.path, strings.NewReader(tc.body))
+			req.Header.Set("Content-Type", "application/json")
+			rec := httptest.NewRecorder()
+			h.ServeHTTP(rec, req)
+			mu.Lock()
+			defer mu.Unlock()
+			if tc.ok {
+				if rec.Code >= 300 || len(ran) != 1 {
+					t.Fatalf("status %d, handler ran %q: %s", rec.Code, ran, rec.Body)
+				}
+				return
+			}
+			if rec.Code != http.StatusBadRequest && rec.Code != http.StatusUnprocessableEntity || len(ran) != 0 {
+				t.Fatalf("status %d, handler ran %q, want a 400 or 422 and no run: %s", rec.Code, ran, rec.Body)
+			}
+		})
+	}
+}

@@ -17,12 +17,14 @@ import (
 // Its contract is one-sided: when it returns true, json.Unmarshal(data, &w)
 // succeeds and reflect.DeepEqual(v, w) holds. In every doubtful case it
 // returns false, and the caller takes the exact path, which decides as it
-// always did: a false costs time, never a different answer. Its callers
-// guarantee that data has no backslash (so no escape: every string is the
-// raw text between its quotes), is valid UTF-8 and has no duplicate object
-// member; it still refuses, rather than trusts, a string with a control
-// byte or with bytes that are not UTF-8, so that a caller breaking them
-// gets a false, not a decoding json.Unmarshal would not give.
+// always did: a false costs time, never a different answer. Its caller
+// guarantees that data has no backslash (so no escape: every string is the
+// raw text between its quotes). It also stands in for the strict checks
+// the exact path makes first: it declines a string with a control byte or
+// with bytes that are not UTF-8 (outside strings its grammar admits only
+// ASCII), and an object with a repeated member name, so a body it decodes
+// is valid UTF-8 without duplicate members (utf8.Valid and
+// noDuplicateMembers would pass it: FuzzDecodeAny checks both).
 //
 // The grammar is RFC 8259's: whitespace is space, tab, line feed and
 // carriage return; the literals are true, false and null; a number is
@@ -169,6 +171,9 @@ func (d *fastDecoder) object(depth int) (any, bool) {
 		v, ok := d.value(depth)
 		if !ok {
 			return nil, false
+		}
+		if _, dup := m[k]; dup {
+			return nil, false // strictJSON refuses it (noDuplicateMembers)
 		}
 		m[k] = v
 		if more, ok := d.after('}'); !ok {

@@ -38,7 +38,9 @@ var fastJSONCases = []struct {
 	{"unicode", "{\"név\":\"árvíztűrő 😀 ﷺ 中文\",\"€\":\"\u00a0\"}", true},
 	{"U+FFFD as sent", "\"\uFFFD\"", true},
 	{"DEL byte", "\"a\x7fb\"", true},
-	{"duplicate keys", `{"a":1,"a":2}`, true},
+	{"duplicate keys", `{"a":1,"a":2}`, false},
+	{"duplicate keys nested", `[{"b":{"a":1,"a":2}}]`, false},
+	{"same key in two objects", `[{"a":1},{"a":2}]`, true},
 	{"nested 1000", strings.Repeat("[", 1000) + strings.Repeat("]", 1000), true},
 	{"nested objects 1000", strings.Repeat(`{"a":`, 999) + `{}` + strings.Repeat("}", 999), true},
 
@@ -122,13 +124,21 @@ func checkDecodeAny(t *testing.T, data []byte, v any, ok bool) {
 		if v != nil {
 			t.Errorf("decodeAny(%.60q) declines with %#v, not nil", data, v)
 		}
-		if err == nil && bytes.IndexByte(data, '\\') < 0 && utf8.Valid(data) && maxNesting(data) <= fastMaxDepth {
+		if err == nil && bytes.IndexByte(data, '\\') < 0 && utf8.Valid(data) && maxNesting(data) <= fastMaxDepth &&
+			noDuplicateMembers(data) == nil {
 			t.Errorf("decodeAny(%.60q) declines what json.Unmarshal decodes into %#v", data, w)
 		}
 		return
 	}
 	if err != nil {
 		t.Fatalf("decodeAny(%.60q) = %#v, but json.Unmarshal fails: %v", data, v, err)
+	}
+	// prepare skips the strict checks for a body decodeAny decodes.
+	if !utf8.Valid(data) {
+		t.Fatalf("decodeAny(%.60q) decodes invalid UTF-8", data)
+	}
+	if err := noDuplicateMembers(data); err != nil {
+		t.Fatalf("decodeAny(%.60q) decodes a body noDuplicateMembers refuses: %v", data, err)
 	}
 	if !reflect.DeepEqual(v, w) {
 		t.Fatalf("decodeAny(%.60q) = %#v, json.Unmarshal %#v", data, v, w)
@@ -165,7 +175,7 @@ func TestDecodeAnyValues(t *testing.T) {
 		{`9007199254740993`, 9007199254740992.0},
 		{`-0`, math.Copysign(0, -1)},
 		{`0.1e-400`, 0.0},
-		{`{"a":1,"a":2}`, map[string]any{"a": 2.0}},
+		{`{"a":{"a":1}}`, map[string]any{"a": map[string]any{"a": 1.0}}}, // a name again in another object
 	} {
 		t.Run(tc.in, func(t *testing.T) {
 			v, ok := decodeAny([]byte(tc.in))

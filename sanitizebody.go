@@ -128,12 +128,6 @@ func (b *sanitizingBody) prepare() {
 		b.rest = true // huma finds it too large
 		return
 	}
-	// The checks strictJSON.Unmarshal makes, then the decoding the
-	// sanitizer works on, which is also the check that the body is one
-	// valid JSON value (what json.Valid checks, and json.Unmarshal first).
-	if !utf8.Valid(data) || noDuplicateMembers(data) != nil {
-		return // huma refuses it, saying why
-	}
 	// The common case first: the decoding json.Unmarshal into an any
 	// gives, which is what huma's first decoding gives (numbers as
 	// float64), by decodeAny (fastjson.go), far fewer allocations than a
@@ -145,7 +139,10 @@ func (b *sanitizingBody) prepare() {
 	// which decides as it always did. A body with a byte that HTML
 	// sanitizing may well change or that may encode one (< > & ' and
 	// escapes) takes that path at once, decoded only once; this guess
-	// only saves work: either path sanitizes every string.
+	// only saves work: either path sanitizes every string. A body
+	// decodeAny decodes has passed the checks strictJSON.Unmarshal makes
+	// (valid UTF-8, no duplicate member: it declines the others), so they
+	// are made here only for the bodies it declines.
 	if v, ok := decodeFloat(data); ok {
 		v, changed, err := b.san.DecodedChanged(b.typ, v)
 		if err != nil {
@@ -158,6 +155,14 @@ func (b *sanitizingBody) prepare() {
 			}
 			return
 		}
+		b.prepareExact(data)
+		return
+	}
+	// The checks strictJSON.Unmarshal makes, then the decoding the
+	// sanitizer works on, which is also the check that the body is one
+	// valid JSON value (what json.Valid checks, and json.Unmarshal first).
+	if !utf8.Valid(data) || noDuplicateMembers(data) != nil {
+		return // huma refuses it, saying why
 	}
 	b.prepareExact(data)
 }
@@ -166,10 +171,9 @@ func (b *sanitizingBody) prepare() {
 // gives, for the common case of prepare, or false: at once, without
 // decoding, when data has a byte that sanitizing may change or that may
 // encode one (< > & ' and escapes); otherwise when decodeAny declines
-// (data is not JSON, or not a decoding it is sure of). prepare calls it
-// only on valid UTF-8 without duplicate members, and the check for the
-// backslash here is what lets decodeAny take every string as written:
-// those are decodeAny's preconditions.
+// (data is not JSON, invalid UTF-8, a repeated member, or not a decoding
+// it is sure of). The check for the backslash here is what lets decodeAny
+// take every string as written: its precondition.
 func decodeFloat(data []byte) (any, bool) {
 	if bytes.ContainsAny(data, `<>&'\`) {
 		return nil, false
