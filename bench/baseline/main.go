@@ -195,7 +195,10 @@ func main() {
 	mux.HandleFunc("GET /items/{id}", s.get)
 	var handler http.Handler = mux
 	if *sameHeaders {
-		handler = withFortapiHeaders(mux, !*insecure)
+		if handler, err = withFortapiHeaders(mux, !*insecure); err != nil {
+			fmt.Fprintln(os.Stderr, "baseline:", err)
+			os.Exit(1)
+		}
 	}
 
 	ln, err := net.Listen("tcp", *addr)
