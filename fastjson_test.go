@@ -235,7 +235,7 @@ func TestDecodeFloat(t *testing.T) {
 // copy of the text, the map (two: its header and its slots), and a box for
 // each string and float64 value: 7, where json.Unmarshal takes 12.
 func TestDecodeAnyAllocations(t *testing.T) {
-	if fastJSONRace {
+	if raceEnabled {
 		t.Skip("the race detector changes allocation counts")
 	}
 	data := []byte(`{"name":"bench item","description":"a description","price":12.5,"tax":2.5}`)

@@ -21,9 +21,9 @@ type offerTable struct {
 const offerShards = 16
 
 type offerShard struct {
-	mu sync.Mutex
-	m  map[unsafe.Pointer]*sanitizingBody
-	_  [40]byte // a shard per cache line, so that neighbours' locks do not share one
+	mu sync.Mutex                         // 8 bytes
+	m  map[unsafe.Pointer]*sanitizingBody // 8 bytes
+	_  [64 - 16]byte                      // a shard per 64-byte cache line, so that neighbours' locks do not share one
 }
 
 // shard is the shard of key: the address's bits above the alignment of

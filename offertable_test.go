@@ -18,6 +18,13 @@ func (t *offerTable) count() int {
 	return n
 }
 
+// TestOfferShardSize: a shard fills one 64-byte cache line exactly.
+func TestOfferShardSize(t *testing.T) {
+	if n := unsafe.Sizeof(offerShard{}); n != 64 {
+		t.Fatalf("offerShard is %d bytes, want 64", n)
+	}
+}
+
 // TestOfferTable: store, load, loadAndDelete and compareAndDelete keep
 // each key's offer apart, under concurrent use by as many goroutines as
 // requests (run with -race), and leave nothing behind.
