@@ -60,7 +60,7 @@ type itemReaders struct {
 	// step is sqlite3_step; tests replace it to play a lock held by
 	// another process (SQLITE_BUSY), which one process cannot make SQLite
 	// report on demand.
-	step   func(tls *libc.TLS, st uintptr) int32
+	step func(tls *libc.TLS, st uintptr) int32
 	// closed says what done's being closed says, for acquire's check on
 	// every read: an atomic load, where a select on done costs a lock.
 	closed atomic.Bool   // set by close before it takes the connections back
