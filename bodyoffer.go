@@ -86,26 +86,22 @@ func (b *sanitizingBody) take(data []byte) (any, bool) {
 // object take handed out (huma's validation only read it), or b's
 // decoding at its first stage (an operation whose validation huma skips).
 func (b *sanitizingBody) takeObject(data []byte) (map[string]any, bool) {
-	var v any
+	var (
+		v  any
+		ok bool
+	)
 	switch {
 	case b.stage.CompareAndSwap(offerObject, offerSpent):
-		v = b.decoded
-		if !bytes.Equal(data, b.sent) {
-			return nil, false
-		}
+		v, ok = b.decoded, bytes.Equal(data, b.sent)
 	case b.stage.CompareAndSwap(offerFirst, offerHeld):
-		var ok bool
 		v, ok = b.convert(data)
 		b.stage.Store(offerSpent)
-		if !ok {
-			return nil, false
-		}
 	default:
 		return nil, false
 	}
-	b.decoded = nil
-	m, ok := v.(map[string]any)
-	return m, ok
+	b.decoded = nil // spent, whatever the outcome
+	m, isObject := v.(map[string]any)
+	return m, ok && isObject
 }
 
 // convert is b's decoding with its numbers as float64, when data is the
