@@ -173,9 +173,9 @@ type API struct {
 	// offers are the sanitizer's decodings of request bodies, for huma's
 	// validation (bodyoffer.go).
 	offers offerTable
-	// fillPlans are the plans for filling body structs from an offer, by
-	// the pointer type huma decodes into; nil for a type not filled so
-	// (structfill.go).
+	// fillPlans are the plans for filling sanitized body structs from an
+	// offer, by the pointer type huma decodes into, made at registration;
+	// nil for a type not filled so (structfill.go).
 	fillPlans sync.Map
 }
 
@@ -478,6 +478,7 @@ func (g *guardAdapter) Handle(op *huma.Operation, handler func(huma.Context)) {
 			a.mu.Unlock()
 		case declares:
 			sanType, san = t, s
+			a.fillable(t)
 		}
 	}
 	maxBody := op.MaxBodyBytes

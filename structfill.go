@@ -60,14 +60,22 @@ func (a *API) fillFromOffer(data []byte, v any) bool {
 	return ok && p.fill(m, v, len(data) <= fillAliasMax)
 }
 
-// fillPlanOf returns the plan for t, made once per type, or nil when t
-// is not a type fill handles.
+// fillable makes the plan for filling *t, a body type that declares
+// sanitize tags (only their bodies are offered), at the registration of
+// an operation that takes it.
+func (a *API) fillable(t reflect.Type) {
+	pt := reflect.PointerTo(t)
+	a.fillPlans.LoadOrStore(pt, makeFillPlan(pt))
+}
+
+// fillPlanOf returns the plan for t, or nil when t is not a pointer to a
+// sanitized body type (fillable), or not one fill handles: the decoding
+// of any other body looks for no offer.
 func (a *API) fillPlanOf(t reflect.Type) *fillPlan {
 	if p, ok := a.fillPlans.Load(t); ok {
 		return p.(*fillPlan)
 	}
-	p, _ := a.fillPlans.LoadOrStore(t, makeFillPlan(t))
-	return p.(*fillPlan)
+	return nil
 }
 
 // makeFillPlan is the plan for t, or nil when t is not a pointer to a

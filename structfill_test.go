@@ -310,6 +310,7 @@ func TestStructFillPlans(t *testing.T) {
 // bytes only; every other decoding is encoding/json's, with its result.
 func TestStructFillThroughUnmarshal(t *testing.T) {
 	api := New(Options{Logger: slog.New(slog.DiscardHandler)})
+	api.fillable(reflect.TypeFor[fillItem]()) // as registering an operation that sanitizes it does
 	// Names of more than one byte: Go's one-byte strings share static
 	// storage, whoever makes them.
 	const body = `{"name":"hammer","description":"d","price":12.5,"tax":2.5}`
@@ -400,6 +401,29 @@ func TestStructFillThroughUnmarshal(t *testing.T) {
 		wantErr := json.Unmarshal([]byte(body), &want)
 		if err != nil || wantErr != nil || got != want {
 			t.Fatalf("%+v, %v; json.Unmarshal %+v, %v", got, err, want, wantErr)
+		}
+		b.withdraw() // as the handler's end does
+		gone(t, buf)
+	})
+	t.Run("a fillable type no sanitizing operation takes", func(t *testing.T) {
+		// The shape of fillItem, but not declared fillable: its decoding
+		// looks for no offer and the offer stays for its own taker.
+		type unregistered fillItem
+		buf := []byte(body)
+		b := offerFor(t, api, body, buf)
+		var first any
+		if err := api.Unmarshal("application/json", buf, &first); err != nil {
+			t.Fatal(err)
+		}
+		var got unregistered
+		if err := api.Unmarshal("application/json", buf, &got); err != nil || got.Name != want.Name {
+			t.Fatalf("%+v, %v", got, err)
+		}
+		if unsafe.StringData(got.Name) == unsafe.StringData(first.(map[string]any)["name"].(string)) {
+			t.Fatal("filled from the offer")
+		}
+		if _, left := api.offers.load(unsafeKey(buf)); !left || b.stage.Load() != offerObject {
+			t.Fatal("the offer was taken")
 		}
 		b.withdraw() // as the handler's end does
 		gone(t, buf)
